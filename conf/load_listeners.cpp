@@ -1,0 +1,120 @@
+#include <algorithm>
+
+#include "conf/toml_reader.hpp"
+
+namespace veer::conf::detail {
+namespace {
+
+bool valid_path_prefix(std::string_view prefix) {
+  if (prefix.empty() || prefix.front() != '/') return false;
+  return std::all_of(prefix.begin(), prefix.end(),
+                     [](char c) { return c > 0x20 && c < 0x7f && c != '?' && c != '#'; });
+}
+
+void load_route(const toml::node& node, const std::string& path, Diagnostics& diag,
+                ListenerConfig& listener) {
+  if (!node.is_table()) {
+    diag.error(node.source(), path + ": expected a table with path_prefix, host and target");
+    return;
+  }
+  TableReader r(*node.as_table(), path, diag);
+  RouteConfig route;
+  if (r.read_string("path_prefix", route.path_prefix) && !valid_path_prefix(route.path_prefix)) {
+    diag.error(r.take("path_prefix")->source(),
+               path + ".path_prefix: must start with \"/\" and contain no spaces, '?' or '#'");
+  }
+  if (r.read_string("host", route.host)) {
+    std::string why;
+    if (!parse_host_port(route.host + ":0", &why) || route.host.empty()) {
+      diag.error(r.take("host")->source(), path + ".host: \"" + route.host + "\" is not a host name");
+    }
+    std::transform(route.host.begin(), route.host.end(), route.host.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  }
+  if (const toml::node* target = r.take("target")) {
+    route.target_pos = position_of(target->source());
+    if (!target->is_string() || target->as_string()->get().empty()) {
+      diag.error(target->source(), path + ".target: expected the name of a pool");
+    } else {
+      route.target = target->as_string()->get();
+    }
+  } else {
+    diag.error(node.source(), path + ": missing key \"target\" (the pool to send requests to)");
+  }
+  r.finish();
+  listener.routes.push_back(std::move(route));
+}
+
+void load_listener(std::string_view name, const toml::node& node, Diagnostics& diag,
+                   Config& config) {
+  const std::string path = "listeners." + std::string(name);
+  if (!node.is_table()) {
+    diag.error(node.source(), path + ": expected a table");
+    return;
+  }
+  if (!valid_name(name)) {
+    diag.error(node.source(), path + ": listener names use letters, digits, '-', '_' and '.'");
+  }
+  TableReader r(*node.as_table(), path, diag);
+  ListenerConfig listener;
+  listener.name = std::string(name);
+  listener.pos = position_of(node.source());
+  if (const toml::node* address = r.take("address")) {
+    std::string why;
+    std::optional<HostPort> hp;
+    if (!address->is_string()) {
+      diag.error(address->source(), path + ".address: expected \"host:port\"");
+    } else if (!(hp = parse_host_port(address->as_string()->get(), &why))) {
+      diag.error(address->source(), path + ".address: " + why);
+    } else {
+      listener.address = address->as_string()->get();
+      listener.host_port = *hp;
+      for (const ListenerConfig& other : config.listeners) {
+        if (other.host_port.port != 0 && other.host_port.host == hp->host &&
+            other.host_port.port == hp->port) {
+          diag.error(address->source(), path + ".address: " + listener.address +
+                                            " is already used by listener \"" + other.name +
+                                            "\"");
+        }
+      }
+    }
+  } else {
+    diag.error(node.source(), path + ": missing key \"address\" (\"host:port\" to listen on)");
+  }
+  r.refuse("tls", "TLS termination is not available in this version");
+  if (const toml::node* routes = r.take("routes")) {
+    const toml::array* list = routes->as_array();
+    if (list == nullptr || list->empty()) {
+      diag.error(routes->source(), path + ".routes: expected at least one [[" + path +
+                                       ".routes]] table");
+    } else {
+      for (std::size_t i = 0; i < list->size(); ++i) {
+        load_route(*list->get(i), path + ".routes[" + std::to_string(i) + "]", diag, listener);
+      }
+    }
+  } else {
+    diag.error(node.source(), path + ": missing routes (add a [[" + path + ".routes]] table)");
+  }
+  r.finish();
+  config.listeners.push_back(std::move(listener));
+}
+
+}  // namespace
+
+void load_listeners(TableReader& root, Config& config) {
+  const toml::node* node = root.take("listeners");
+  if (node == nullptr) {
+    root.diag().error(toml::source_region{{1, 1}, {1, 1}, nullptr},
+                      "listeners: at least one [listeners.NAME] table is required");
+    return;
+  }
+  if (!node->is_table() || node->as_table()->empty()) {
+    root.diag().error(node->source(), "listeners: expected [listeners.NAME] tables");
+    return;
+  }
+  for (auto&& [name, listener] : *node->as_table()) {
+    load_listener(name.str(), listener, root.diag(), config);
+  }
+}
+
+}  // namespace veer::conf::detail

@@ -1,0 +1,86 @@
+#pragma once
+
+// Internal to conf/: helpers that walk toml++ tables, refuse unknown keys and record
+// errors with their source position. Only conf/*.cpp include this (toml++ is heavy).
+
+#include <toml++/toml.h>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "conf/config.hpp"
+#include "conf/load.hpp"
+
+namespace veer::conf::detail {
+
+class Diagnostics {
+ public:
+  explicit Diagnostics(std::string file) : file_(std::move(file)) {}
+
+  void error(const toml::source_region& where, std::string message);
+  void error(SourcePos where, std::string message);
+  void warning(const toml::source_region& where, std::string message);
+
+  const std::string& file() const { return file_; }
+  std::vector<ConfigError> take_errors();
+  std::vector<ConfigError> take_warnings() { return std::move(warnings_); }
+
+ private:
+  std::string file_;
+  std::vector<ConfigError> errors_;
+  std::vector<ConfigError> warnings_;
+};
+
+SourcePos position_of(const toml::source_region& where);
+
+// Names of listeners and pools appear in logs and metric labels: keep them plain.
+bool valid_name(std::string_view name);
+
+// Reads the keys of one TOML table. Every key the caller asks for is marked known;
+// finish() reports the rest as errors, so a typo is never silently ignored.
+class TableReader {
+ public:
+  TableReader(const toml::table& table, std::string path, Diagnostics& diag);
+
+  // Absent keys leave `out` unchanged (its default). A present key of the wrong type
+  // or out of range is an error and also leaves `out` unchanged.
+  bool read_string(std::string_view key, std::string& out);
+  bool read_bool(std::string_view key, bool& out);
+  bool read_uint(std::string_view key, std::uint64_t& out, std::uint64_t min, std::uint64_t max);
+  bool read_duration(std::string_view key, Duration& out, Duration min);
+
+  // The raw node for a key (marked known), or nullptr when absent.
+  const toml::node* take(std::string_view key);
+  // A key that belongs to a feature this build does not have yet: refused clearly.
+  void refuse(std::string_view key, std::string_view why);
+
+  // Reports every key that was never asked for.
+  void finish();
+
+  std::string path_of(std::string_view key) const;
+  const toml::table& table() const { return table_; }
+  Diagnostics& diag() { return diag_; }
+
+ private:
+  const toml::table& table_;
+  std::string path_;
+  Diagnostics& diag_;
+  std::vector<std::string_view> known_;
+};
+
+// Same checks for a value that is not in a table (an array element, say).
+bool read_uint_node(const toml::node& node, const std::string& path, Diagnostics& diag,
+                    std::uint64_t& out, std::uint64_t min, std::uint64_t max);
+
+// Section loaders, one per file.
+void load_server(TableReader& root, Config& config);
+void load_timeouts(TableReader& root, Config& config);
+void load_limits(TableReader& root, Config& config);
+void load_listeners(TableReader& root, Config& config);
+void load_pools(TableReader& root, Config& config);
+// Cross-section checks: route targets, duplicate addresses, unused pools.
+void validate_references(const toml::table& root, Config& config, Diagnostics& diag);
+
+}  // namespace veer::conf::detail

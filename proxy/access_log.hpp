@@ -1,0 +1,74 @@
+#pragma once
+
+// The access log: one JSON object per line per request. Each worker formats into its
+// own buffer and hands whole lines to the shared sink at most every 100 ms or 64 KiB,
+// so logging costs a memcpy per request and a write(2) per batch, and no lock on the
+// request path.
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+
+#include "proxy/buffer.hpp"
+#include "proxy/deadline.hpp"
+
+namespace veer::proxy {
+
+// Where lines go: "off", "stdout" or a file (appended). Shared by all workers.
+class AccessLogSink {
+ public:
+  // Opens `destination`; returns false with *why on failure (the old one stays).
+  bool open(const std::string& destination, std::string* why);
+  bool enabled() const { return enabled_.load(std::memory_order_relaxed); }
+  void write(std::string_view lines);
+
+ private:
+  struct File;
+  mutable std::mutex mutex_;
+  std::shared_ptr<File> file_;
+  std::string destination_;
+  std::atomic<bool> enabled_{false};
+};
+
+struct AccessEntry {
+  std::string_view client;
+  std::string_view method;
+  std::string_view path;
+  std::uint16_t status = 0;
+  std::uint64_t bytes = 0;       // response body bytes sent to the client
+  std::string_view backend;      // "" when no backend was involved
+  double upstream_ms = -1;       // < 0 when no backend was involved
+  double total_ms = 0;           // from the complete request head to the last byte
+  std::string_view request_id;
+};
+
+class AccessLog final : public TimeoutHandler {
+ public:
+  AccessLog(AccessLogSink& sink, DeadlineQueue& deadlines)
+      : sink_(sink), deadlines_(deadlines), flush_deadline_(*this, 0) {}
+  ~AccessLog() { flush(); }
+
+  bool enabled() const { return sink_.enabled(); }
+  void record(const AccessEntry& entry);
+  void flush();
+  void on_timeout(Deadline&) override { flush(); }
+
+ private:
+  void append_time();
+
+  AccessLogSink& sink_;
+  DeadlineQueue& deadlines_;
+  Deadline flush_deadline_;
+  Buffer lines_;
+  std::int64_t cached_second_ = -1;
+  char time_prefix_[20] = {};  // "2026-11-23T18:54:00" of cached_second_
+};
+
+// Appends `text` as the inside of a JSON string (quotes not included).
+void append_json_escaped(Buffer& out, std::string_view text);
+
+}  // namespace veer::proxy

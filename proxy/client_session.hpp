@@ -1,0 +1,158 @@
+#pragma once
+
+// One client connection: reads request heads, routes them, runs each exchange with a
+// backend (request body up, response down, streaming with backpressure), and turns into
+// a tunnel on a WebSocket upgrade. Lives on one worker; every completion handler holds a
+// Ref, so the session lives exactly as long as an operation is pending (Beast's model).
+//
+// Invariant that makes io_uring safe: a buffer is never reused or freed while an
+// operation that uses it is pending, even a cancelled one. Client buffers go back to the
+// pool only between requests or on destruction; an upstream connection dropped with
+// operations pending is retired and freed by its last handler.
+//
+// The member functions are split by concern: client_session.cpp (connection and heads),
+// session_upstream.cpp (backend connection, request head, response head),
+// session_relay.cpp (bodies).
+
+#include <sys/socket.h>
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string_view>
+#include <vector>
+
+#include "proxy/asio.hpp"
+#include "proxy/buffer.hpp"
+#include "proxy/chunked.hpp"
+#include "proxy/connection.hpp"
+#include "proxy/deadline.hpp"
+#include "proxy/header_rewrite.hpp"
+#include "proxy/ref_counted.hpp"
+#include "proxy/upstream_pool.hpp"
+#include "proxy/worker_view.hpp"
+
+namespace veer::proxy {
+
+class Worker;
+
+class ClientSession final : public RefCounted<ClientSession>,
+                            public Connection,
+                            public TimeoutHandler {
+ public:
+  ClientSession(Worker& worker, tcp::socket socket, const std::string& listener,
+                const sockaddr_storage& peer);
+  ~ClientSession();
+
+  void start();
+  void drain() override;
+  void abort() override;
+  void on_timeout(Deadline& deadline) override;
+
+ private:
+  enum Tag : std::uint8_t { kClientRead, kClientWrite, kUpstream };
+  enum class Phase : std::uint8_t { idle, head, exchange, responding_locally, lingering, closed };
+
+  // --- client_session.cpp
+  void wait_for_head();
+  void on_client_readable(const error_code& ec);
+  void parse_buffered_head();
+  void on_request_head(std::size_t head_length);
+  bool frame_request_body();
+  void respond_locally(std::uint16_t status, std::string_view detail, bool close);
+  void finish_exchange();
+  void next_request();
+  void log_exchange(std::uint16_t status, bool with_backend);
+  void close_gracefully();
+  void discard_until_eof(const error_code& ec);
+  void close();
+  void end_backend_use();
+  bool request_fully_read() const;
+  std::string_view client_ip() const { return {client_ip_, client_ip_length_}; }
+  Ref<ClientSession> self() { return Ref<ClientSession>(this); }
+
+  // --- session_upstream.cpp
+  void dispatch();
+  void connect_upstream();
+  void on_upstream_connected(UpstreamConnection* conn, const error_code& ec);
+  void send_request();
+  void on_request_sent(UpstreamConnection* conn, const error_code& ec);
+  void read_response();
+  void on_response_bytes(UpstreamConnection* conn, const error_code& ec, std::size_t n);
+  void on_response_body_bytes(UpstreamConnection* conn, const error_code& ec, std::size_t n);
+  void try_response_head();
+  void on_final_response_head(std::size_t head_length);
+  void forward_interim_response(std::size_t head_length);
+  void upstream_failed(const error_code& ec, std::string_view during);
+  void fail_exchange(std::uint16_t status, std::string_view detail);
+  void release_upstream(bool reusable);
+  bool upstream_op_done(UpstreamConnection* conn);
+  void start_tunnel(std::size_t head_length);
+
+  // --- session_relay.cpp
+  void relay_request_body();
+  void on_request_body_read(const error_code& ec, std::size_t n);
+  bool frame_request_body_piece();
+  bool frame_response_body(std::size_t available);
+  void write_response_piece(bool with_head);
+  void on_response_piece_written(const error_code& ec);
+  void read_response_body();
+
+  Worker& worker_;
+  tcp::socket socket_;
+  const std::string& listener_;  // the worker's acceptor keeps the name alive
+  char client_ip_[46] = {};
+  std::uint8_t client_ip_length_ = 0;
+  Phase phase_ = Phase::idle;
+  bool draining_ = false;
+  bool close_after_ = false;      // close the client connection after this response
+  std::size_t scan_from_ = 0;     // incremental search for the end of a head
+  Buffer in_;                     // bytes from the client
+  Buffer out_;                    // heads veer writes: upstream request, then response
+  Deadline read_deadline_{*this, kClientRead};
+  Deadline write_deadline_{*this, kClientWrite};
+  Deadline upstream_deadline_{*this, kUpstream};
+
+  // --- the exchange in progress (reset per request)
+  Ref<WorkerView> view_;
+  const BackendRuntime* backend_ = nullptr;
+  UpstreamSlot* slot_ = nullptr;
+  std::unique_ptr<UpstreamConnection> up_;
+  std::vector<std::unique_ptr<UpstreamConnection>> retired_;  // pending ops still running
+  Clock::time_point started_{};
+  Clock::time_point upstream_started_{};
+  WrittenRequest written_;        // where method, path and id are in out_
+  std::size_t request_head_length_ = 0;
+  std::size_t response_head_offset_ = 0;
+  // Request side.
+  BodyFraming request_framing_ = BodyFraming::none;
+  std::uint64_t request_remaining_ = 0;  // content-length bytes still to forward
+  std::size_t request_piece_ = 0;        // bytes of in_ being written upstream
+  ChunkedDecoder request_chunks_;
+  // Response side.
+  BodyFraming response_framing_ = BodyFraming::none;
+  std::uint64_t response_remaining_ = 0;
+  std::size_t response_piece_ = 0;       // bytes of up_->buffer being written to the client
+  std::size_t response_consumed_ = 0;    // bytes of up_->buffer the piece stands for
+  std::uint64_t response_body_bytes_ = 0;
+  ChunkedDecoder response_chunks_;
+  std::size_t response_scan_ = 0;
+  std::uint16_t status_ = 0;
+  std::uint8_t attempts_ = 0;
+  bool http10_ = false;
+  bool method_is_head_ = false;
+  bool websocket_ = false;
+  bool replayable_ = false;        // the whole request is still in out_ and in_
+  bool request_sent_ = false;
+  bool request_abandoned_ = false; // an early response: stop sending the body
+  bool response_started_ = false;  // bytes of the response went to the client
+  bool response_complete_ = false;  // every byte of the response came from the backend
+  bool response_done_ = false;      // ... and was written to the client
+  bool got_response_bytes_ = false;
+  bool in_flight_ = false;          // counted in the backend's in_flight
+  bool upstream_reusable_ = false;
+  bool strip_chunked_ = false;     // decode a chunked response for an HTTP/1.0 client
+  bool upstream_timed_out_ = false;
+};
+
+}  // namespace veer::proxy

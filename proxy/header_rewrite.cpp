@@ -1,0 +1,164 @@
+#include "proxy/header_rewrite.hpp"
+
+#include <charconv>
+
+#include "proxy/http_parser.hpp"
+
+namespace veer::proxy {
+namespace {
+
+void append_field(Buffer& out, std::string_view name, std::string_view value) {
+  out.reserve_writable(name.size() + value.size() + 4);
+  out.append(name);
+  out.append(": ");
+  out.append(value);
+  out.append("\r\n");
+}
+
+void append_number(Buffer& out, std::uint64_t n) {
+  char digits[24];
+  const auto result = std::to_chars(digits, digits + sizeof digits, n);
+  out.append(std::string_view(digits, static_cast<std::size_t>(result.ptr - digits)));
+}
+
+// Headers that describe one connection and so never pass a proxy.
+bool hop_by_hop(const HeaderField& f, const MessageHead& head) {
+  switch (f.id) {
+    case HeaderId::connection:
+    case HeaderId::keep_alive:
+    case HeaderId::te:
+    case HeaderId::trailer:
+    case HeaderId::upgrade:
+    case HeaderId::http2_settings:
+    case HeaderId::proxy_prefixed:
+      return true;
+    default:
+      return head.connection_token_count > 0 && head.connection_lists(f.name);
+  }
+}
+
+}  // namespace
+
+WrittenRequest write_upstream_request(const RequestHead& in, const ForwardContext& ctx,
+                                      Buffer& out) {
+  WrittenRequest written;
+  const std::size_t start = out.size();
+  out.reserve_writable(in.head_length + 256);
+  written.method_offset = out.size() - start;
+  written.method_length = in.method.size();
+  out.append(in.method);
+  out.append(' ');
+  written.path_offset = out.size() - start;
+  if (in.path.empty() || (in.path.front() != '/' && in.path != "*")) out.append('/');
+  out.append(in.path);
+  written.path_length = out.size() - start - written.path_offset;
+  out.append(" HTTP/1.1\r\n");
+
+  for (const HeaderField& f : in.headers()) {
+    if (hop_by_hop(f, in)) continue;
+    switch (f.id) {
+      case HeaderId::x_forwarded_for:  // merged below
+      case HeaderId::x_forwarded_proto:
+      case HeaderId::x_request_id:
+      case HeaderId::content_length:
+        continue;  // replaced below
+      case HeaderId::host:
+        if (in.host_from_target) continue;
+        break;
+      default:
+        break;
+    }
+    append_field(out, f.name, f.value);
+  }
+
+  // X-Forwarded-For: every earlier hop, in order, then the client.
+  out.append("X-Forwarded-For: ");
+  for (const HeaderField& f : in.headers()) {
+    if (f.id != HeaderId::x_forwarded_for || f.value.empty()) continue;
+    out.append(f.value);
+    out.append(", ");
+  }
+  out.append(ctx.client_ip);
+  out.append("\r\n");
+  append_field(out, "X-Forwarded-Proto", ctx.proto);
+  out.append("X-Request-Id: ");
+  written.request_id_offset = out.size() - start;
+  written.request_id_length = ctx.request_id.size();
+  out.append(ctx.request_id);
+  out.append("\r\n");
+  if (in.host_from_target) append_field(out, "Host", in.authority);
+  if (in.content_length_present && in.framing != BodyFraming::chunked) {
+    out.append("Content-Length: ");
+    append_number(out, in.content_length);
+    out.append("\r\n");
+  }
+  if (in.websocket_upgrade) out.append("Connection: Upgrade\r\nUpgrade: websocket\r\n");
+  out.append("\r\n");
+  return written;
+}
+
+void write_client_response_head(const ResponseHead& in, const ResponseRewrite& how,
+                                Buffer& out) {
+  out.reserve_writable(in.head_length + 64);
+  out.append("HTTP/1.1 ");
+  append_number(out, in.status);
+  out.append(' ');
+  out.append(in.reason);
+  out.append("\r\n");
+  for (const HeaderField& f : in.headers()) {
+    if (hop_by_hop(f, in)) continue;
+    if (f.id == HeaderId::transfer_encoding && how.strip_chunked) continue;
+    append_field(out, f.name, f.value);
+  }
+  if (in.upgrade_websocket) {
+    out.append("Connection: Upgrade\r\nUpgrade: websocket\r\n");
+  } else if (how.close_client) {
+    out.append("Connection: close\r\n");
+  } else if (how.client_http10) {
+    out.append("Connection: keep-alive\r\n");
+  }
+  out.append("\r\n");
+}
+
+std::string_view status_reason(std::uint16_t status) {
+  switch (status) {
+    case 400: return "Bad Request";
+    case 404: return "Not Found";
+    case 408: return "Request Timeout";
+    case 413: return "Content Too Large";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    case 505: return "HTTP Version Not Supported";
+    default: return "Error";
+  }
+}
+
+void write_local_response(std::uint16_t status, std::string_view detail,
+                          std::string_view request_id, bool close, bool head_only,
+                          Buffer& out) {
+  // Body: "<detail> (request id <id>)\n"
+  const std::size_t body_length =
+      detail.size() + (request_id.empty() ? 0 : request_id.size() + 14) + 1;
+  out.reserve_writable(160 + body_length);
+  out.append("HTTP/1.1 ");
+  append_number(out, status);
+  out.append(' ');
+  out.append(status_reason(status));
+  out.append("\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ");
+  append_number(out, body_length);
+  out.append(close ? "\r\nConnection: close\r\n\r\n" : "\r\n\r\n");
+  if (head_only) return;
+  out.append(detail);
+  if (!request_id.empty()) {
+    out.append(" (request id ");
+    out.append(request_id);
+    out.append(')');
+  }
+  out.append('\n');
+}
+
+}  // namespace veer::proxy

@@ -1,0 +1,337 @@
+// ClientSession: the backend side of an exchange. Connection, request head, response
+// head, failures.
+#include <cstring>
+#include <string>
+
+#include "proxy/client_session.hpp"
+#include "proxy/http_parser.hpp"
+#include "proxy/log.hpp"
+#include "proxy/tunnel.hpp"
+#include "proxy/worker.hpp"
+
+namespace veer::proxy {
+namespace {
+
+tcp::endpoint to_endpoint(const conf::SocketAddress& address) {
+  tcp::endpoint endpoint;
+  std::memcpy(endpoint.data(), address.data(), address.length);
+  endpoint.resize(address.length);
+  return endpoint;
+}
+
+bool connection_lost(const error_code& ec) {
+  return ec == asio::error::eof || ec == asio::error::connection_reset ||
+         ec == asio::error::broken_pipe;
+}
+
+}  // namespace
+
+void ClientSession::dispatch() {
+  upstream_started_ = Clock::now();
+  ++attempts_;
+  // A request that cannot be replayed checks a pooled connection before trusting it.
+  up_ = attempts_ == 1 ? worker_.upstreams().take(*slot_, !replayable_) : nullptr;
+  if (up_) {
+    backend_->stats->active_connections.fetch_add(1, std::memory_order_relaxed);
+    send_request();
+    return;
+  }
+  connect_upstream();
+}
+
+void ClientSession::connect_upstream() {
+  up_ = worker_.upstreams().create(*slot_);
+  backend_->stats->active_connections.fetch_add(1, std::memory_order_relaxed);
+  worker_.deadlines().arm(upstream_deadline_, view_->snapshot().config.timeouts.upstream_connect);
+  UpstreamConnection* conn = up_.get();
+  ++conn->pending_ops;
+  conn->socket.async_connect(to_endpoint(slot_->endpoint),
+                             [self = self(), conn](const error_code& ec) {
+                               self->on_upstream_connected(conn, ec);
+                             });
+}
+
+bool ClientSession::upstream_op_done(UpstreamConnection* conn) {
+  --conn->pending_ops;
+  if (conn == up_.get()) {
+    if (phase_ == Phase::closed) return true;
+    // The upstream deadline covers whatever is still pending on the connection.
+    if (conn->pending_ops == 0) {
+      upstream_deadline_.disarm();
+    } else if (!upstream_timed_out_) {
+      worker_.deadlines().arm(upstream_deadline_,
+                              view_->snapshot().config.timeouts.upstream_response);
+    }
+    return false;
+  }
+  // A connection this session dropped: free it once its last operation has finished.
+  if (conn->pending_ops == 0) {
+    std::erase_if(retired_, [conn](const auto& c) { return c.get() == conn; });
+  }
+  return true;
+}
+
+void ClientSession::on_upstream_connected(UpstreamConnection* conn, const error_code& ec) {
+  if (upstream_op_done(conn)) return;
+  if (ec) {
+    if (upstream_timed_out_) {
+      fail_exchange(504, "upstream connect timed out");
+    } else {
+      fail_exchange(502, "upstream connect failed: " + ec.message());
+    }
+    return;
+  }
+  error_code ignored;
+  up_->socket.set_option(tcp::no_delay(true), ignored);
+  send_request();
+}
+
+void ClientSession::send_request() {
+  if (!up_->buffer.allocated()) up_->buffer = worker_.buffers().acquire();
+  up_->buffer.clear();
+  response_scan_ = 0;
+  got_response_bytes_ = false;
+  // Head and the body bytes already here go out in one writev.
+  const std::array<asio::const_buffer, 2> pieces{
+      asio::buffer(out_.read_ptr(), request_head_length_),
+      asio::buffer(in_.read_ptr(), request_piece_)};
+  worker_.deadlines().arm(upstream_deadline_, view_->snapshot().config.timeouts.upstream_response);
+  UpstreamConnection* conn = up_.get();
+  ++conn->pending_ops;
+  asio::async_write(conn->socket, pieces,
+                    [self = self(), conn](const error_code& ec, std::size_t) {
+                      self->on_request_sent(conn, ec);
+                    });
+  read_response();
+}
+
+void ClientSession::on_request_sent(UpstreamConnection* conn, const error_code& ec) {
+  if (upstream_op_done(conn)) return;
+  if (ec) {
+    upstream_failed(ec, "sending the request");
+    return;
+  }
+  if (!replayable_) {
+    in_.consume(request_piece_);
+    request_piece_ = 0;
+  }
+  if (request_fully_read() || request_abandoned_) {
+    request_sent_ = true;
+    if (response_done_) finish_exchange();
+    return;
+  }
+  relay_request_body();
+}
+
+void ClientSession::read_response() {
+  UpstreamConnection* conn = up_.get();
+  Buffer& buffer = conn->buffer;
+  if (buffer.writable_size() == 0) buffer.compact();
+  worker_.deadlines().arm(upstream_deadline_, view_->snapshot().config.timeouts.upstream_response);
+  ++conn->pending_ops;
+  conn->socket.async_read_some(
+      asio::buffer(buffer.write_ptr(), buffer.writable_size()),
+      [self = self(), conn](const error_code& ec, std::size_t n) {
+        self->on_response_bytes(conn, ec, n);
+      });
+}
+
+void ClientSession::on_response_bytes(UpstreamConnection* conn, const error_code& ec,
+                                      std::size_t n) {
+  if (upstream_op_done(conn)) return;
+  if (ec) {
+    upstream_failed(ec, "waiting for the response");
+    return;
+  }
+  conn->buffer.commit(n);
+  got_response_bytes_ = true;
+  try_response_head();
+}
+
+void ClientSession::try_response_head() {
+  Buffer& buffer = up_->buffer;
+  const std::uint64_t max_header = view_->snapshot().config.limits.max_header_bytes;
+  const std::size_t end = find_head_end(buffer.readable(), response_scan_);
+  if (end == 0) {
+    if (buffer.size() >= max_header) {
+      fail_exchange(502, "response head from the backend is too large");
+      return;
+    }
+    if (buffer.writable_size() == 0) {
+      buffer.compact();
+      if (buffer.writable_size() == 0) buffer.reserve_writable(buffer.capacity());
+    }
+    read_response();
+    return;
+  }
+  response_scan_ = 0;
+  ResponseHead& head = worker_.response_scratch();
+  const ParseError error =
+      parse_response_head(buffer.readable().substr(0, end), method_is_head_, head);
+  if (error) {
+    fail_exchange(502, error.reason);
+    return;
+  }
+  if (head.status == 101) {
+    if (websocket_ && head.upgrade_websocket) {
+      start_tunnel(end);
+    } else {
+      fail_exchange(502, "the backend switched protocols without a WebSocket upgrade");
+    }
+    return;
+  }
+  if (head.status < 200) {
+    forward_interim_response(end);
+    return;
+  }
+  on_final_response_head(end);
+}
+
+void ClientSession::forward_interim_response(std::size_t head_length) {
+  // HTTP/1.0 clients do not understand 1xx responses (RFC 9110 section 15.2).
+  if (http10_) {
+    up_->buffer.consume(head_length);
+    if (up_->buffer.empty()) {
+      read_response();
+    } else {
+      try_response_head();
+    }
+    return;
+  }
+  const std::size_t offset = out_.size();
+  write_client_response_head(worker_.response_scratch(), ResponseRewrite{}, out_);
+  up_->buffer.consume(head_length);
+  worker_.deadlines().arm(write_deadline_, view_->snapshot().config.timeouts.client_send);
+  asio::async_write(socket_, asio::buffer(out_.read_ptr() + offset, out_.size() - offset),
+                    [self = self(), offset](const error_code& ec, std::size_t) {
+                      self->write_deadline_.disarm();
+                      if (self->phase_ != Phase::exchange) return;
+                      if (ec) {
+                        self->close();
+                        return;
+                      }
+                      self->out_.truncate(offset);
+                      if (self->up_->buffer.empty()) {
+                        self->read_response();
+                      } else {
+                        self->try_response_head();
+                      }
+                    });
+}
+
+void ClientSession::on_final_response_head(std::size_t head_length) {
+  const ResponseHead& head = worker_.response_scratch();
+  status_ = head.status;
+  response_framing_ = head.framing;
+  response_remaining_ = head.content_length;
+  upstream_reusable_ = head.keep_alive() && head.framing != BodyFraming::until_close;
+  if (!request_fully_read()) {
+    // The backend answered before the body was complete: stop sending it. Neither
+    // connection can carry another request after that.
+    request_abandoned_ = true;
+    upstream_reusable_ = false;
+    close_after_ = true;
+  }
+  strip_chunked_ = http10_ && head.framing == BodyFraming::chunked;
+  if (head.framing == BodyFraming::until_close || strip_chunked_ || draining_) close_after_ = true;
+  response_head_offset_ = out_.size();
+  write_client_response_head(
+      head, ResponseRewrite{close_after_, http10_, strip_chunked_}, out_);
+  up_->buffer.consume(head_length);
+  response_chunks_ = ChunkedDecoder(view_->snapshot().config.limits.max_header_bytes);
+  if (!frame_response_body(up_->buffer.size())) return;
+  write_response_piece(true);
+}
+
+void ClientSession::upstream_failed(const error_code& ec, std::string_view during) {
+  if (upstream_timed_out_) {
+    if (response_started_) {
+      close();
+    } else {
+      fail_exchange(504, "upstream timed out " + std::string(during));
+    }
+    return;
+  }
+  // A pooled connection the backend had already closed: the request never reached
+  // it, so sending it again on a new connection is safe whatever the method.
+  const bool stale = up_->reused && !got_response_bytes_ && connection_lost(ec);
+  if (stale && replayable_ && attempts_ < 2) {
+    log::debug("pooled connection to ", backend_->address, " was closed; retrying on a new one");
+    worker_.upstreams().close_idle(*slot_);  // its siblings are usually stale too
+    release_upstream(false);
+    ++attempts_;
+    connect_upstream();
+    return;
+  }
+  if (response_started_) {
+    close();  // the client already has part of the response: it must see a cut
+    return;
+  }
+  fail_exchange(502, std::string(during) + ": " + ec.message());
+}
+
+void ClientSession::fail_exchange(std::uint16_t status, std::string_view detail) {
+  log::debug("request to ", backend_ != nullptr ? backend_->address : std::string("-"),
+             " failed: ", detail);
+  upstream_deadline_.disarm();
+  release_upstream(false);
+  respond_locally(status, detail, !request_fully_read());
+}
+
+void ClientSession::release_upstream(bool reusable) {
+  if (!up_) return;
+  backend_->stats->active_connections.fetch_sub(1, std::memory_order_relaxed);
+  if (reusable && up_->pending_ops == 0 && up_->buffer.empty()) {
+    ++up_->requests;
+    worker_.upstreams().park(std::move(up_));
+    return;
+  }
+  error_code ignored;
+  up_->socket.close(ignored);
+  if (up_->pending_ops > 0) {
+    retired_.push_back(std::move(up_));
+  } else {
+    worker_.buffers().release(up_->buffer);
+    up_.reset();
+  }
+}
+
+void ClientSession::start_tunnel(std::size_t head_length) {
+  // Forward the 101 and anything the backend sent after it, then hand both sockets
+  // to a Tunnel. Bytes the client sent after its upgrade request go with them.
+  const std::size_t offset = out_.size();
+  write_client_response_head(worker_.response_scratch(), ResponseRewrite{}, out_);
+  up_->buffer.consume(head_length);
+  const std::array<asio::const_buffer, 2> pieces{
+      asio::buffer(out_.read_ptr() + offset, out_.size() - offset),
+      asio::buffer(up_->buffer.read_ptr(), up_->buffer.size())};
+  status_ = 101;
+  response_started_ = true;
+  worker_.deadlines().arm(write_deadline_, view_->snapshot().config.timeouts.client_send);
+  asio::async_write(socket_, pieces, [self = self()](const error_code& ec, std::size_t) {
+    self->write_deadline_.disarm();
+    if (self->phase_ != Phase::exchange) return;
+    // The request write completes long before a 101 arrives; if it somehow has not,
+    // the connection cannot be handed over safely.
+    if (ec || self->up_->pending_ops > 0) {
+      self->close();
+      return;
+    }
+    self->upstream_deadline_.disarm();
+    self->end_backend_use();
+    self->log_exchange(101, true);
+    self->up_->buffer.clear();
+    self->in_.consume(self->request_piece_);
+    auto tunnel = make_ref<Tunnel>(self->worker_, std::move(self->socket_), std::move(self->up_),
+                                   std::move(self->in_), self->backend_->stats,
+                                   self->view_->snapshot().config.timeouts.tunnel_idle);
+    // The tunnel took the client socket and the backend connection (still counted in
+    // active_connections): this session only unregisters.
+    self->phase_ = Phase::closed;
+    self->read_deadline_.disarm();
+    self->worker_.connection_closed(*self, false);
+    tunnel->start();
+  });
+}
+
+}  // namespace veer::proxy

@@ -1,0 +1,71 @@
+#include "proxy/snapshot.hpp"
+
+namespace veer::proxy {
+
+const ListenerRuntime* Snapshot::find_listener(std::string_view name) const {
+  for (const ListenerRuntime& listener : listeners) {
+    if (listener.name == name) return &listener;
+  }
+  return nullptr;
+}
+
+std::shared_ptr<health::BackendStats> BackendRegistry::stats_for(std::string_view pool,
+                                                                 std::string_view address) {
+  std::string key;
+  key.reserve(pool.size() + address.size() + 1);
+  key.append(pool).append("/").append(address);
+  auto it = stats_.find(key);
+  if (it == stats_.end()) {
+    it = stats_.emplace(std::move(key), std::make_shared<health::BackendStats>()).first;
+  }
+  return it->second;
+}
+
+void BackendRegistry::collect() {
+  std::erase_if(stats_, [](const auto& entry) { return entry.second.use_count() == 1; });
+}
+
+std::shared_ptr<const Snapshot> build_snapshot(conf::Config config, std::uint64_t version,
+                                               BackendRegistry& registry) {
+  auto snapshot = std::make_shared<Snapshot>();
+  snapshot->version = version;
+  for (const conf::PoolConfig& pool : config.pools) {
+    PoolRuntime runtime;
+    runtime.name = pool.name;
+    runtime.strategy = strategies::find_strategy(pool.strategy);
+    runtime.hash_key = pool.hash_key;
+    for (const conf::BackendConfig& backend : pool.backends) {
+      runtime.backends.push_back(BackendRuntime{backend.address, backend.resolved, backend.weight,
+                                                backend.backup,
+                                                registry.stats_for(pool.name, backend.address)});
+    }
+    snapshot->pools.push_back(std::move(runtime));
+  }
+  for (const conf::ListenerConfig& listener : config.listeners) {
+    ListenerRuntime runtime{listener.name, {}};
+    for (const conf::RouteConfig& route : listener.routes) {
+      const auto pool = static_cast<std::uint32_t>(config.find_pool(route.target) -
+                                                   config.pools.data());
+      runtime.routes.push_back(RouteRuntime{route.host, route.path_prefix, pool});
+    }
+    snapshot->listeners.push_back(std::move(runtime));
+  }
+  snapshot->config = std::move(config);
+  return snapshot;
+}
+
+void SnapshotStore::publish(std::shared_ptr<const Snapshot> snapshot) {
+  const std::uint64_t version = snapshot->version;
+  {
+    std::lock_guard lock(mutex_);
+    current_ = std::move(snapshot);
+  }
+  version_.store(version, std::memory_order_release);
+}
+
+std::shared_ptr<const Snapshot> SnapshotStore::current() const {
+  std::lock_guard lock(mutex_);
+  return current_;
+}
+
+}  // namespace veer::proxy

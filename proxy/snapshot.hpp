@@ -1,0 +1,87 @@
+#pragma once
+
+// The immutable runtime configuration that workers route with (DESIGN.md: snapshots
+// swapped whole). Built on the main thread from a validated conf::Config; published
+// through SnapshotStore; never modified after publication.
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "conf/config.hpp"
+#include "health/backend_stats.hpp"
+#include "strategies/strategy.hpp"
+
+namespace veer::proxy {
+
+struct BackendRuntime {
+  std::string address;  // as configured: the identity in logs and the admin API
+  conf::SocketAddress endpoint;
+  std::uint32_t weight = 1;
+  bool backup = false;
+  std::shared_ptr<health::BackendStats> stats;  // survives snapshots that keep the backend
+};
+
+struct PoolRuntime {
+  std::string name;
+  const strategies::StrategyInfo* strategy = nullptr;
+  std::string hash_key;
+  std::vector<BackendRuntime> backends;
+};
+
+struct RouteRuntime {
+  std::string host;         // lower-case; "" = any
+  std::string path_prefix;  // "" = any
+  std::uint32_t pool = 0;   // index into Snapshot::pools
+};
+
+struct ListenerRuntime {
+  std::string name;
+  std::vector<RouteRuntime> routes;
+};
+
+struct Snapshot {
+  std::uint64_t version = 0;
+  conf::Config config;
+  std::vector<ListenerRuntime> listeners;
+  std::vector<PoolRuntime> pools;
+
+  const ListenerRuntime* find_listener(std::string_view name) const;
+};
+
+// Gives each (pool, address) one BackendStats for as long as some snapshot uses it,
+// so live counters survive reloads. Main thread only.
+class BackendRegistry {
+ public:
+  std::shared_ptr<health::BackendStats> stats_for(std::string_view pool, std::string_view address);
+  // Forgets backends that no snapshot references any more.
+  void collect();
+
+ private:
+  std::map<std::string, std::shared_ptr<health::BackendStats>, std::less<>> stats_;
+};
+
+std::shared_ptr<const Snapshot> build_snapshot(conf::Config config, std::uint64_t version,
+                                               BackendRegistry& registry);
+
+// The publication point between the main thread and the workers. Workers poll
+// version() (one relaxed-ish load of a word that changes only on reload) and take the
+// mutex only when it moved.
+class SnapshotStore {
+ public:
+  void publish(std::shared_ptr<const Snapshot> snapshot);
+  std::uint64_t version() const { return version_.load(std::memory_order_acquire); }
+  std::shared_ptr<const Snapshot> current() const;
+
+ private:
+  mutable std::mutex mutex_;
+  std::shared_ptr<const Snapshot> current_;
+  std::atomic<std::uint64_t> version_{0};
+};
+
+}  // namespace veer::proxy

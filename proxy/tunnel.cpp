@@ -1,0 +1,111 @@
+#include "proxy/tunnel.hpp"
+
+#include "proxy/worker.hpp"
+
+namespace veer::proxy {
+
+Tunnel::Tunnel(Worker& worker, tcp::socket client, std::unique_ptr<UpstreamConnection> backend,
+               Buffer client_pending, std::shared_ptr<health::BackendStats> stats,
+               conf::Duration idle_timeout)
+    : worker_(worker),
+      client_(std::move(client)),
+      backend_(std::move(backend)),
+      stats_(std::move(stats)),
+      idle_timeout_(idle_timeout),
+      upward_{client_, backend_->socket, std::move(client_pending)},
+      downward_{backend_->socket, client_, Buffer{}} {}
+
+Tunnel::~Tunnel() {
+  worker_.buffers().release(upward_.buffer);
+  worker_.buffers().release(downward_.buffer);
+  worker_.buffers().release(backend_->buffer);
+}
+
+void Tunnel::start() {
+  worker_.connections().add(*this);
+  error_code ignored;
+  backend_->socket.non_blocking(true, ignored);
+  touch();
+  pump(upward_);
+  pump(downward_);
+}
+
+void Tunnel::touch() { worker_.deadlines().arm(idle_deadline_, idle_timeout_); }
+
+void Tunnel::pump(Direction& d) {
+  if (d.buffer.empty()) {
+    wait_readable(d);
+    return;
+  }
+  asio::async_write(d.to, asio::buffer(d.buffer.read_ptr(), d.buffer.size()),
+                    [self = self(), &d](const error_code& ec, std::size_t) {
+                      self->on_written(d, ec);
+                    });
+}
+
+void Tunnel::wait_readable(Direction& d) {
+  worker_.buffers().release(d.buffer);  // idle: hold no memory
+  d.from.async_wait(tcp::socket::wait_read,
+                    [self = self(), &d](const error_code& ec) { self->on_readable(d, ec); });
+}
+
+void Tunnel::on_readable(Direction& d, const error_code& ec) {
+  if (closed_) return;
+  if (ec) {
+    close();
+    return;
+  }
+  if (!d.buffer.allocated()) d.buffer = worker_.buffers().acquire();
+  error_code read_error;
+  const std::size_t n =
+      d.from.read_some(asio::buffer(d.buffer.write_ptr(), d.buffer.writable_size()), read_error);
+  if (read_error == asio::error::would_block) {
+    wait_readable(d);
+    return;
+  }
+  if (read_error) {
+    close();  // one side closed or reset: close the other promptly
+    return;
+  }
+  d.buffer.commit(n);
+  touch();
+  pump(d);
+}
+
+void Tunnel::on_written(Direction& d, const error_code& ec) {
+  if (closed_) return;
+  if (ec) {
+    close();
+    return;
+  }
+  d.buffer.clear();
+  touch();
+  // Bulk transfers usually have more bytes waiting: read them now instead of paying
+  // for a readiness notification first.
+  error_code read_error;
+  const std::size_t n =
+      d.from.read_some(asio::buffer(d.buffer.write_ptr(), d.buffer.writable_size()), read_error);
+  if (read_error == asio::error::would_block) {
+    wait_readable(d);
+    return;
+  }
+  if (read_error) {
+    close();
+    return;
+  }
+  d.buffer.commit(n);
+  pump(d);
+}
+
+void Tunnel::close() {
+  if (closed_) return;
+  closed_ = true;
+  idle_deadline_.disarm();
+  error_code ignored;
+  client_.close(ignored);
+  backend_->socket.close(ignored);
+  stats_->active_connections.fetch_sub(1, std::memory_order_relaxed);
+  worker_.connection_closed(*this, true);
+}
+
+}  // namespace veer::proxy

@@ -1,0 +1,65 @@
+#pragma once
+
+// A WebSocket (or other upgraded) connection after the 101: bytes copied both ways,
+// untouched (pings, close frames and 2 MB frames alike), until either side closes or
+// tunnel_idle passes without a byte. When one side closes or resets, the other is
+// closed at once. An idle tunnel holds no buffer: each direction waits for
+// readability and borrows a pooled buffer only while bytes are moving.
+
+#include <memory>
+
+#include "conf/duration.hpp"
+#include "health/backend_stats.hpp"
+#include "proxy/asio.hpp"
+#include "proxy/buffer.hpp"
+#include "proxy/connection.hpp"
+#include "proxy/deadline.hpp"
+#include "proxy/ref_counted.hpp"
+#include "proxy/upstream_pool.hpp"
+
+namespace veer::proxy {
+
+class Worker;
+
+class Tunnel final : public RefCounted<Tunnel>, public Connection, public TimeoutHandler {
+ public:
+  // `client_pending` holds bytes the client sent after its upgrade request.
+  // The backend connection is already counted in `stats->active_connections`; the
+  // tunnel releases that count when it closes.
+  Tunnel(Worker& worker, tcp::socket client, std::unique_ptr<UpstreamConnection> backend,
+         Buffer client_pending, std::shared_ptr<health::BackendStats> stats,
+         conf::Duration idle_timeout);
+  ~Tunnel();
+
+  void start();
+  void drain() override {}  // a tunnel has no request boundary: it runs to the drain deadline
+  void abort() override { close(); }
+  void on_timeout(Deadline&) override { close(); }
+
+ private:
+  struct Direction {
+    tcp::socket& from;
+    tcp::socket& to;
+    Buffer buffer;
+  };
+
+  void pump(Direction& d);
+  void wait_readable(Direction& d);
+  void on_readable(Direction& d, const error_code& ec);
+  void on_written(Direction& d, const error_code& ec);
+  void touch();
+  void close();
+  Ref<Tunnel> self() { return Ref<Tunnel>(this); }
+
+  Worker& worker_;
+  tcp::socket client_;
+  std::unique_ptr<UpstreamConnection> backend_;
+  std::shared_ptr<health::BackendStats> stats_;
+  conf::Duration idle_timeout_;
+  Deadline idle_deadline_{*this, 0};
+  Direction upward_;    // client -> backend
+  Direction downward_;  // backend -> client
+  bool closed_ = false;
+};
+
+}  // namespace veer::proxy

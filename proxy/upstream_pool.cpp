@@ -1,0 +1,94 @@
+#include "proxy/upstream_pool.hpp"
+
+#include <sys/socket.h>
+
+#include <cerrno>
+
+namespace veer::proxy {
+
+UpstreamConnection::UpstreamConnection(asio::io_context& io, UpstreamSlot& s)
+    : socket(io), slot(s) {}
+
+void UpstreamConnection::on_timeout(Deadline&) { slot.pool->expire(*this); }
+
+UpstreamPool::~UpstreamPool() { close_all_idle(); }
+
+UpstreamSlot& UpstreamPool::slot_for(const conf::SocketAddress& endpoint) {
+  const std::string key(reinterpret_cast<const char*>(&endpoint.storage), endpoint.length);
+  auto it = slots_.find(key);
+  if (it == slots_.end()) {
+    auto slot = std::make_unique<UpstreamSlot>();
+    slot->endpoint = endpoint;
+    slot->pool = this;
+    it = slots_.emplace(key, std::move(slot)).first;
+  }
+  return *it->second;
+}
+
+std::unique_ptr<UpstreamConnection> UpstreamPool::create(UpstreamSlot& slot) {
+  return std::make_unique<UpstreamConnection>(io_, slot);
+}
+
+void UpstreamPool::unlink(UpstreamConnection& c) {
+  UpstreamSlot& slot = c.slot;
+  if (c.prev_ != nullptr) {
+    c.prev_->next_ = c.next_;
+  } else {
+    slot.newest = c.next_;
+  }
+  if (c.next_ != nullptr) {
+    c.next_->prev_ = c.prev_;
+  } else {
+    slot.oldest = c.prev_;
+  }
+  c.prev_ = c.next_ = nullptr;
+  c.idle_deadline_.disarm();
+  --slot.idle;
+}
+
+std::unique_ptr<UpstreamConnection> UpstreamPool::take(UpstreamSlot& slot, bool probe) {
+  while (slot.newest != nullptr) {
+    std::unique_ptr<UpstreamConnection> c(slot.newest);
+    unlink(*c);
+    if (probe) {
+      char byte;
+      const ssize_t n = ::recv(c->socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+      if (!(n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))) continue;  // closed: drop
+    }
+    c->reused = true;
+    return c;
+  }
+  return nullptr;
+}
+
+void UpstreamPool::park(std::unique_ptr<UpstreamConnection> c) {
+  UpstreamSlot& slot = c->slot;
+  buffers_.release(c->buffer);
+  if (slot.idle >= max_idle_) return;  // closes it
+  UpstreamConnection* raw = c.release();
+  raw->next_ = slot.newest;
+  raw->prev_ = nullptr;
+  if (slot.newest != nullptr) slot.newest->prev_ = raw;
+  slot.newest = raw;
+  if (slot.oldest == nullptr) slot.oldest = raw;
+  ++slot.idle;
+  deadlines_.arm(raw->idle_deadline_, idle_timeout_);
+}
+
+void UpstreamPool::expire(UpstreamConnection& c) {
+  unlink(c);
+  std::unique_ptr<UpstreamConnection> closing(&c);
+}
+
+void UpstreamPool::close_idle(UpstreamSlot& slot) {
+  while (slot.newest != nullptr) {
+    std::unique_ptr<UpstreamConnection> c(slot.newest);
+    unlink(*c);
+  }
+}
+
+void UpstreamPool::close_all_idle() {
+  for (auto& [key, slot] : slots_) close_idle(*slot);
+}
+
+}  // namespace veer::proxy

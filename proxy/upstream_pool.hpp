@@ -1,0 +1,94 @@
+#pragma once
+
+// Each worker's keep-alive connections to backends (DESIGN.md: per-worker pools, no
+// lock). Connections are reused most-recently-parked first, so a quiet period lets the
+// least used ones reach upstream_idle and close while the hot ones stay warm.
+
+#include <cstdint>
+#include <map>
+#include <memory>
+
+#include "conf/address.hpp"
+#include "proxy/asio.hpp"
+#include "proxy/buffer.hpp"
+#include "proxy/deadline.hpp"
+
+namespace veer::proxy {
+
+class UpstreamPool;
+struct UpstreamSlot;
+
+class UpstreamConnection final : public TimeoutHandler {
+ public:
+  UpstreamConnection(asio::io_context& io, UpstreamSlot& slot);
+
+  tcp::socket socket;
+  Buffer buffer;            // response bytes; returned to the BufferPool while parked
+  UpstreamSlot& slot;
+  bool reused = false;      // served a request before (stale-connection retries)
+  std::uint64_t requests = 0;
+  // Operations started and not yet completed. A connection is parked or freed only at
+  // zero: with io_uring even a cancelled read may still write into `buffer`.
+  std::uint32_t pending_ops = 0;
+
+ private:
+  friend class UpstreamPool;
+  void on_timeout(Deadline&) override;
+  Deadline idle_deadline_{*this, 0};
+  UpstreamConnection* prev_ = nullptr;  // idle list links while parked
+  UpstreamConnection* next_ = nullptr;
+};
+
+struct UpstreamSlot {
+  conf::SocketAddress endpoint;
+  UpstreamPool* pool = nullptr;
+  UpstreamConnection* newest = nullptr;  // idle list, newest first; owned by the slot
+  UpstreamConnection* oldest = nullptr;
+  std::size_t idle = 0;
+};
+
+class UpstreamPool {
+ public:
+  UpstreamPool(asio::io_context& io, DeadlineQueue& deadlines, BufferPool& buffers)
+      : io_(io), deadlines_(deadlines), buffers_(buffers) {}
+  ~UpstreamPool();
+
+  void configure(Clock::duration idle_timeout, std::size_t max_idle_per_backend) {
+    idle_timeout_ = idle_timeout;
+    max_idle_ = max_idle_per_backend;
+  }
+
+  // The slot for a backend address; slots live as long as the pool.
+  UpstreamSlot& slot_for(const conf::SocketAddress& endpoint);
+
+  // A new, unconnected connection for `slot`.
+  std::unique_ptr<UpstreamConnection> create(UpstreamSlot& slot);
+
+  // The most recently parked connection, or null. With `probe`, connections the
+  // backend has closed (or that hold unsolicited bytes) are discarded first; that
+  // costs one non-blocking recv and is used when a request cannot be replayed.
+  std::unique_ptr<UpstreamConnection> take(UpstreamSlot& slot, bool probe);
+
+  // Returns a connection whose exchange completed cleanly. Closes it instead when the
+  // slot is full.
+  void park(std::unique_ptr<UpstreamConnection> connection);
+
+  // Closes every idle connection of `slot` (after one turned out stale, its siblings
+  // usually are too: the backend restarted).
+  void close_idle(UpstreamSlot& slot);
+  void close_all_idle();
+
+ private:
+  friend class UpstreamConnection;
+  void unlink(UpstreamConnection& c);
+  void expire(UpstreamConnection& c);
+
+  asio::io_context& io_;
+  DeadlineQueue& deadlines_;
+  BufferPool& buffers_;
+  Clock::duration idle_timeout_ = std::chrono::seconds(60);
+  std::size_t max_idle_ = 1024;
+  std::map<std::string, std::unique_ptr<UpstreamSlot>, std::less<>> slots_;
+};
+
+}  // namespace veer::proxy

@@ -1,0 +1,226 @@
+#include "proxy/worker.hpp"
+
+#include <pthread.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <cerrno>
+#include <cstring>
+
+#include "proxy/client_session.hpp"
+#include "proxy/log.hpp"
+
+namespace veer::proxy {
+namespace {
+
+// Connections accepted per readiness event before other work gets a turn: keeps a
+// connection storm from starving established connections.
+constexpr int kAcceptBatch = 64;
+// Backoff when the process is out of file descriptors: retrying at once would spin.
+constexpr auto kAcceptBackoff = std::chrono::milliseconds(100);
+
+}  // namespace
+
+struct Worker::Acceptor {
+  Acceptor(asio::io_context& io, std::string n) : name(std::move(n)), socket(io), backoff(io) {}
+  std::string name;  // kept after close: sessions of this listener point at it
+  tcp::acceptor socket;
+  asio::steady_timer backoff;
+  bool open = true;
+};
+
+struct WorkGuard {
+  explicit WorkGuard(asio::io_context& io) : guard(asio::make_work_guard(io)) {}
+  asio::executor_work_guard<asio::io_context::executor_type> guard;
+};
+
+Worker::Worker(unsigned index, WorkerShared& shared)
+    : index_(index),
+      shared_(shared),
+      // One thread runs this io_context: no locking of descriptor state is needed
+      // (posting from other threads stays safe).
+      io_(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO),
+      timer_(io_),
+      deadlines_(*this),
+      upstreams_(io_, deadlines_, buffers_),
+      access_log_(shared.access_log, deadlines_),
+      request_ids_((0x5eed0000ULL + index * 0x9e3779b97f4a7c15ULL) ^
+                   static_cast<std::uint64_t>(Clock::now().time_since_epoch().count())),
+      request_scratch_(std::make_unique<RequestHead>()),
+      response_scratch_(std::make_unique<ResponseHead>()) {
+  adopt_snapshot();
+}
+
+Worker::~Worker() { join(); }
+
+void Worker::start() {
+  thread_ = std::thread([this] { run(); });
+}
+
+void Worker::join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+void Worker::run() {
+  const std::string name = "veer-w" + std::to_string(index_);
+  pthread_setname_np(pthread_self(), name.c_str());
+  WorkGuard guard(io_);
+  work_guard_ = &guard;
+  // Asio handlers report failures through error codes; what still throws is a bug or
+  // an allocation failure. Log it and keep serving rather than take every connection
+  // of this worker down.
+  for (int failures = 0; failures < 100; ++failures) {
+    try {
+      io_.run();
+      break;
+    } catch (const std::exception& e) {
+      log::error("worker ", index_, ": unexpected exception in a handler: ", e.what());
+    }
+  }
+  work_guard_ = nullptr;
+  access_log_.flush();
+}
+
+void Worker::adopt_snapshot() {
+  std::shared_ptr<const Snapshot> snapshot = shared_.snapshots.current();
+  view_ = make_ref<WorkerView>(snapshot, index_, [this](const conf::SocketAddress& address) -> UpstreamSlot& {
+    return upstreams_.slot_for(address);
+  });
+  upstreams_.configure(snapshot->config.timeouts.upstream_idle,
+                       snapshot->config.limits.max_idle_upstream);
+}
+
+const Ref<WorkerView>& Worker::view() {
+  if (shared_.snapshots.version() != view_->version()) adopt_snapshot();
+  return view_;
+}
+
+void Worker::add_listener(std::string name, int fd, int family) {
+  asio::post(io_, [this, name = std::move(name), fd, family]() mutable {
+    auto acceptor = std::make_unique<Acceptor>(io_, std::move(name));
+    error_code ec;
+    acceptor->socket.assign(family == AF_INET6 ? tcp::v6() : tcp::v4(), fd, ec);
+    if (ec) {
+      log::error("worker ", index_, ": cannot use the socket of listener ", acceptor->name, ": ",
+                 ec.message());
+      ::close(fd);
+      return;
+    }
+    if (draining_) return;  // closes it
+    wait_accept(*acceptor);
+    acceptors_.push_back(std::move(acceptor));
+  });
+}
+
+void Worker::remove_listener(std::string name) {
+  asio::post(io_, [this, name = std::move(name)] {
+    for (auto& acceptor : acceptors_) {
+      if (acceptor->name != name || !acceptor->open) continue;
+      acceptor->open = false;
+      error_code ec;
+      acceptor->socket.close(ec);
+      acceptor->backoff.cancel();
+    }
+  });
+}
+
+void Worker::wait_accept(Acceptor& acceptor) {
+  acceptor.socket.async_wait(tcp::acceptor::wait_read, [this, &acceptor](const error_code& ec) {
+    if (!ec && acceptor.open) accept_ready(acceptor);
+  });
+}
+
+void Worker::accept_ready(Acceptor& acceptor) {
+  const std::uint64_t max_connections = config().limits.max_connections;
+  for (int i = 0; i < kAcceptBatch; ++i) {
+    sockaddr_storage peer{};
+    socklen_t length = sizeof peer;
+    const int fd = ::accept4(acceptor.socket.native_handle(), reinterpret_cast<sockaddr*>(&peer),
+                             &length, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EINTR || errno == ECONNABORTED) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+      log::warn("worker ", index_, ": accept on ", acceptor.name, ": ", std::strerror(errno),
+                "; pausing accepts for 100ms");
+      acceptor.backoff.expires_after(kAcceptBackoff);
+      acceptor.backoff.async_wait([this, &acceptor](const error_code& ec) {
+        if (!ec && acceptor.open) wait_accept(acceptor);
+      });
+      return;
+    }
+    if (shared_.client_connections.fetch_add(1, std::memory_order_relaxed) >= max_connections) {
+      shared_.client_connections.fetch_sub(1, std::memory_order_relaxed);
+      ::close(fd);  // over limits.max_connections: refuse rather than degrade everyone
+      continue;
+    }
+    tcp::socket socket(io_);
+    error_code ec;
+    socket.assign(peer.ss_family == AF_INET6 ? tcp::v6() : tcp::v4(), fd, ec);
+    if (ec) {
+      ::close(fd);
+      shared_.client_connections.fetch_sub(1, std::memory_order_relaxed);
+      continue;
+    }
+    make_ref<ClientSession>(*this, std::move(socket), acceptor.name, peer)->start();
+  }
+  wait_accept(acceptor);
+}
+
+void Worker::wake_at(Clock::time_point when) {
+  if (when >= timer_at_) return;
+  timer_at_ = when;
+  timer_.expires_at(when);
+  timer_.async_wait([this](const error_code& ec) { on_timer(ec); });
+}
+
+void Worker::on_timer(const error_code& ec) {
+  if (ec == asio::error::operation_aborted) return;  // superseded by an earlier wake-up
+  timer_at_ = Clock::time_point::max();
+  const Clock::time_point next = deadlines_.expire(Clock::now());
+  if (next != Clock::time_point::max()) wake_at(next);
+}
+
+void Worker::begin_drain(Clock::time_point deadline) {
+  asio::post(io_, [this, deadline] {
+    draining_ = true;
+    for (auto& acceptor : acceptors_) {
+      acceptor->open = false;
+      error_code ec;
+      acceptor->socket.close(ec);
+      acceptor->backoff.cancel();
+    }
+    upstreams_.close_all_idle();
+    connections_.for_each([](Connection& c) { c.drain(); });
+    drain_timer_ = std::make_unique<asio::steady_timer>(io_, deadline);
+    drain_timer_->async_wait([this](const error_code& ec) {
+      if (ec) return;
+      if (connections_.size() > 0) {
+        log::warn("worker ", index_, ": drain deadline reached, closing ", connections_.size(),
+                  " connections");
+      }
+      connections_.for_each([](Connection& c) { c.abort(); });
+    });
+    finish_if_drained();
+  });
+}
+
+void Worker::connection_closed(Connection& c, bool client) {
+  connections_.remove(c);
+  if (client) shared_.client_connections.fetch_sub(1, std::memory_order_relaxed);
+  finish_if_drained();
+}
+
+void Worker::finish_if_drained() {
+  if (!draining_ || connections_.size() > 0 || work_guard_ == nullptr) return;
+  upstreams_.close_all_idle();
+  access_log_.flush();
+  timer_.cancel();
+  if (drain_timer_) drain_timer_->cancel();
+  // Without the guard, run() returns as soon as the last pending handler has run, so
+  // no handler is left to outlive the worker.
+  work_guard_->guard.reset();
+  work_guard_ = nullptr;
+}
+
+}  // namespace veer::proxy

@@ -1,0 +1,98 @@
+#pragma once
+
+// A worker: one thread, one io_context, its own listening sockets (SO_REUSEPORT), its
+// own connection pools, buffers and timers. Nothing here is shared with other workers
+// except the snapshot store and a few counters (DESIGN.md: threads and shared state).
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "proxy/access_log.hpp"
+#include "proxy/asio.hpp"
+#include "proxy/buffer.hpp"
+#include "proxy/connection.hpp"
+#include "proxy/deadline.hpp"
+#include "proxy/http_head.hpp"
+#include "proxy/request_id.hpp"
+#include "proxy/snapshot.hpp"
+#include "proxy/upstream_pool.hpp"
+#include "proxy/worker_view.hpp"
+
+namespace veer::proxy {
+
+// What the workers share, owned by the Server.
+struct WorkerShared {
+  SnapshotStore snapshots;
+  AccessLogSink access_log;
+  std::atomic<std::uint64_t> client_connections{0};  // for limits.max_connections
+};
+
+class Worker final : public DeadlineQueue::Waker {
+ public:
+  Worker(unsigned index, WorkerShared& shared);
+  ~Worker();
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  void start();
+  void join();
+
+  // Thread-safe: each posts to the worker.
+  void add_listener(std::string name, int fd, int family);
+  void remove_listener(std::string name);
+  void begin_drain(Clock::time_point deadline);
+
+  // Worker thread only.
+  unsigned index() const { return index_; }
+  asio::io_context& io() { return io_; }
+  BufferPool& buffers() { return buffers_; }
+  DeadlineQueue& deadlines() { return deadlines_; }
+  UpstreamPool& upstreams() { return upstreams_; }
+  AccessLog& access_log() { return access_log_; }
+  RequestIds& request_ids() { return request_ids_; }
+  ConnectionRegistry& connections() { return connections_; }
+  RequestHead& request_scratch() { return *request_scratch_; }
+  ResponseHead& response_scratch() { return *response_scratch_; }
+  bool draining() const { return draining_; }
+  // The view of the newest snapshot (adopting it first if it moved).
+  const Ref<WorkerView>& view();
+  const conf::Config& config() { return view()->snapshot().config; }
+  // Called by a connection when it closes.
+  void connection_closed(Connection& c, bool client);
+
+ private:
+  struct Acceptor;
+  void run();
+  void adopt_snapshot();
+  void accept_ready(Acceptor& acceptor);
+  void wait_accept(Acceptor& acceptor);
+  void wake_at(Clock::time_point when) override;
+  void on_timer(const error_code& ec);
+  void finish_if_drained();
+
+  unsigned index_;
+  WorkerShared& shared_;
+  asio::io_context io_;  // first member: destroyed last
+  asio::steady_timer timer_;
+  Clock::time_point timer_at_ = Clock::time_point::max();
+  BufferPool buffers_;
+  DeadlineQueue deadlines_;
+  UpstreamPool upstreams_;
+  AccessLog access_log_;
+  RequestIds request_ids_;
+  ConnectionRegistry connections_;
+  std::unique_ptr<RequestHead> request_scratch_;
+  std::unique_ptr<ResponseHead> response_scratch_;
+  Ref<WorkerView> view_;
+  std::vector<std::unique_ptr<Acceptor>> acceptors_;
+  std::unique_ptr<asio::steady_timer> drain_timer_;
+  struct WorkGuard* work_guard_ = nullptr;  // keeps run() going until drained
+  bool draining_ = false;
+  std::thread thread_;
+};
+
+}  // namespace veer::proxy

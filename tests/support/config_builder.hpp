@@ -1,0 +1,44 @@
+#pragma once
+
+// TOML for integration tests: one listener on 127.0.0.1:0 (veer logs the real port),
+// one pool of test backends, and whatever sections a test adds.
+
+#include <string>
+#include <vector>
+
+#include "test_backend.hpp"
+
+namespace veer::test {
+
+struct TestConfig {
+  std::vector<std::string> backends;  // "127.0.0.1:PORT"
+  int workers = 2;
+  std::string io_engine = "auto";
+  std::string access_log = "off";
+  std::string timeouts;  // lines for [timeouts]
+  std::string limits;    // lines for [limits]
+  std::string extra;     // more tables, appended at the end
+  std::string strategy = "round_robin";
+
+  std::string toml() const {
+    std::string text = "[server]\nworkers = " + std::to_string(workers) + "\nio_engine = \"" +
+                       io_engine + "\"\naccess_log = \"" + access_log + "\"\n";
+    text += "[timeouts]\n" + timeouts + "\n[limits]\n" + limits + "\n";
+    text += "[listeners.public]\naddress = \"127.0.0.1:0\"\n";
+    text += "  [[listeners.public.routes]]\n  target = \"main\"\n";
+    text += "[pools.main]\nstrategy = \"" + strategy + "\"\nbackends = [";
+    for (std::size_t i = 0; i < backends.size(); ++i) {
+      text += (i ? ", \"" : "\"") + backends[i] + "\"";
+    }
+    text += "]\n" + extra;
+    return text;
+  }
+};
+
+inline std::vector<std::string> addresses(const std::vector<const TestBackend*>& backends) {
+  std::vector<std::string> out;
+  for (const TestBackend* b : backends) out.push_back(b->address());
+  return out;
+}
+
+}  // namespace veer::test

@@ -1,0 +1,179 @@
+#include "veer_process.hpp"
+
+#include <fcntl.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <signal.h>
+#include <stddef.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <regex>
+#include <sstream>
+
+namespace veer::test {
+namespace {
+
+// Refuses io_uring_setup with EPERM, as Docker's default seccomp profile does.
+void install_io_uring_block() {
+  sock_filter filter[] = {
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 0, 1),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA)),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+  };
+  sock_fprog program{static_cast<unsigned short>(sizeof filter / sizeof filter[0]), filter};
+  prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+  prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program);
+}
+
+}  // namespace
+
+std::string veer_binary() { return VEER_TEST_BINARY_DIR "/veer"; }
+std::string veer_io_uring_binary() { return VEER_TEST_BINARY_DIR "/veer-io_uring"; }
+
+std::string make_temp_dir() {
+  std::string pattern = "/tmp/veer-test-XXXXXX";
+  const char* made = ::mkdtemp(pattern.data());
+  return made != nullptr ? std::string(made) : std::string("/tmp");
+}
+
+VeerProcess::VeerProcess(const std::string& config_toml, VeerOptions options) {
+  dir_ = make_temp_dir();
+  config_path_ = dir_ + "/veer.toml";
+  rewrite_config(config_toml);
+  const std::string binary = options.binary.empty() ? veer_binary() : options.binary;
+  int pipe_fds[2];
+  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return;
+  pid_ = ::fork();
+  if (pid_ == 0) {
+    ::dup2(pipe_fds[1], STDERR_FILENO);
+    const int devnull = ::open("/dev/null", O_WRONLY);
+    ::dup2(devnull, STDOUT_FILENO);
+    for (const std::string& kv : options.extra_env) ::putenv(const_cast<char*>(kv.c_str()));
+    if (options.block_io_uring) install_io_uring_block();
+    ::execl(binary.c_str(), binary.c_str(), config_path_.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  ::close(pipe_fds[1]);
+  reader_ = std::thread([this, fd = pipe_fds[0]] { read_stderr(fd); });
+}
+
+VeerProcess::~VeerProcess() {
+  if (pid_ > 0 && !exit_status_) {
+    ::kill(pid_, SIGKILL);
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+  }
+  if (reader_.joinable()) reader_.join();
+  std::system(("rm -rf " + dir_).c_str());
+}
+
+void VeerProcess::read_stderr(int fd) {
+  static const std::regex listener_line(R"(listener (\S+) on \S*:(\d+)$)");
+  std::string pending;
+  char chunk[4096];
+  while (true) {
+    const ssize_t n = ::read(fd, chunk, sizeof chunk);
+    if (n <= 0) break;
+    pending.append(chunk, static_cast<std::size_t>(n));
+    std::size_t newline;
+    while ((newline = pending.find('\n')) != std::string::npos) {
+      std::string line = pending.substr(0, newline);
+      pending.erase(0, newline + 1);
+      std::smatch match;
+      std::lock_guard lock(mutex_);
+      if (std::regex_search(line, match, listener_line)) {
+        ports_[match[1]] = static_cast<std::uint16_t>(std::stoi(match[2]));
+      }
+      lines_.push_back(std::move(line));
+      changed_.notify_all();
+    }
+  }
+  ::close(fd);
+  std::lock_guard lock(mutex_);
+  stderr_closed_ = true;
+  changed_.notify_all();
+}
+
+bool VeerProcess::wait_ready(std::chrono::milliseconds timeout) {
+  return wait_for_log("veer ready", timeout);
+}
+
+std::uint16_t VeerProcess::port(const std::string& listener) const {
+  std::lock_guard lock(mutex_);
+  const auto it = ports_.find(listener);
+  return it == ports_.end() ? 0 : it->second;
+}
+
+bool VeerProcess::wait_for_log(const std::string& fragment, std::chrono::milliseconds timeout,
+                               std::size_t from) {
+  std::unique_lock lock(mutex_);
+  return changed_.wait_for(lock, timeout, [&] {
+    for (std::size_t i = from; i < lines_.size(); ++i) {
+      if (lines_[i].find(fragment) != std::string::npos) return true;
+    }
+    return stderr_closed_;
+  }) && [&] {
+    for (std::size_t i = from; i < lines_.size(); ++i) {
+      if (lines_[i].find(fragment) != std::string::npos) return true;
+    }
+    return false;
+  }();
+}
+
+std::size_t VeerProcess::log_size() const {
+  std::lock_guard lock(mutex_);
+  return lines_.size();
+}
+
+std::string VeerProcess::log_text() const {
+  std::lock_guard lock(mutex_);
+  std::string text;
+  for (const std::string& line : lines_) text += line + "\n";
+  return text;
+}
+
+void VeerProcess::signal(int signo) const {
+  if (pid_ > 0) ::kill(pid_, signo);
+}
+
+std::optional<int> VeerProcess::wait_exit(std::chrono::milliseconds timeout) {
+  if (exit_status_) return exit_status_;
+  {
+    // veer's stderr closes only when the process exits: wait for that event.
+    std::unique_lock lock(mutex_);
+    if (!changed_.wait_for(lock, timeout, [&] { return stderr_closed_; })) return std::nullopt;
+  }
+  int status = 0;
+  if (::waitpid(pid_, &status, 0) != pid_) return std::nullopt;
+  exit_status_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return exit_status_;
+}
+
+long VeerProcess::status_field(const char* name) const {
+  std::ifstream status("/proc/" + std::to_string(pid_) + "/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind(name, 0) == 0) return std::strtol(line.c_str() + std::strlen(name), nullptr, 10);
+  }
+  return -1;
+}
+
+long VeerProcess::rss_kib() const { return status_field("VmRSS:"); }
+long VeerProcess::peak_rss_kib() const { return status_field("VmHWM:"); }
+
+void VeerProcess::rewrite_config(const std::string& config_toml) const {
+  // Write then rename, so veer never reads a half-written file.
+  const std::string tmp = config_path_ + ".tmp";
+  std::ofstream(tmp) << config_toml;
+  std::rename(tmp.c_str(), config_path_.c_str());
+}
+
+}  // namespace veer::test

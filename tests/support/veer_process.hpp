@@ -1,0 +1,81 @@
+#pragma once
+
+// Runs the real veer binary as a child process for integration tests: writes the
+// config to a temporary file, captures stderr line by line, and lets a test wait for
+// a log line (with a deadline) instead of sleeping.
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace veer::test {
+
+using namespace std::chrono_literals;
+
+struct VeerOptions {
+  std::string binary;            // default: build/veer
+  bool block_io_uring = false;   // seccomp filter refusing io_uring_setup, as Docker does
+  std::vector<std::string> extra_env;
+};
+
+class VeerProcess {
+ public:
+  explicit VeerProcess(const std::string& config_toml, VeerOptions options = {});
+  ~VeerProcess();
+  VeerProcess(const VeerProcess&) = delete;
+  VeerProcess& operator=(const VeerProcess&) = delete;
+
+  // Waits for "veer ready" (or exit). False on timeout or early exit.
+  bool wait_ready(std::chrono::milliseconds timeout = 10s);
+  // The port a listener bound (from its "listener NAME on HOST:PORT" log line).
+  std::uint16_t port(const std::string& listener = "public") const;
+
+  // Waits for a log line containing `fragment`, among lines from index `from` on.
+  bool wait_for_log(const std::string& fragment, std::chrono::milliseconds timeout,
+                    std::size_t from = 0);
+  std::size_t log_size() const;
+  std::string log_text() const;
+
+  void signal(int signo) const;
+  // The exit status once the process has exited, or nullopt on timeout.
+  std::optional<int> wait_exit(std::chrono::milliseconds timeout);
+  pid_t pid() const { return pid_; }
+  // VmRSS and VmHWM (peak) of the process, in KiB, from /proc.
+  long rss_kib() const;
+  long peak_rss_kib() const;
+
+  const std::string& config_path() const { return config_path_; }
+  void rewrite_config(const std::string& config_toml) const;
+
+ private:
+  void read_stderr(int fd);
+  long status_field(const char* name) const;
+
+  std::string dir_;
+  std::string config_path_;
+  pid_t pid_ = -1;
+  std::optional<int> exit_status_;
+  std::thread reader_;
+  mutable std::mutex mutex_;
+  std::condition_variable changed_;
+  std::vector<std::string> lines_;
+  std::map<std::string, std::uint16_t> ports_;
+  bool stderr_closed_ = false;
+};
+
+// Where the built binaries are (set by CMake).
+std::string veer_binary();
+std::string veer_io_uring_binary();
+
+// A fresh temporary directory for one test.
+std::string make_temp_dir();
+
+}  // namespace veer::test

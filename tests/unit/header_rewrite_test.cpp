@@ -1,0 +1,121 @@
+#include "proxy/header_rewrite.hpp"
+
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <string>
+
+#include "proxy/http_parser.hpp"
+
+namespace veer::proxy {
+namespace {
+
+std::string rewrite_request(const std::string& text, std::string_view request_id = "rid-1") {
+  auto head = std::make_unique<RequestHead>();
+  std::size_t scan = 0;
+  const std::size_t end = find_head_end(text, scan);
+  const ParseError err = parse_request_head(std::string_view(text).substr(0, end), *head);
+  EXPECT_FALSE(err) << err.reason;
+  Buffer out;
+  write_upstream_request(*head, ForwardContext{"192.0.2.7", "http", request_id}, out);
+  return std::string(out.readable());
+}
+
+TEST(HeaderRewrite, DropsHopByHopHeaders) {
+  const std::string out = rewrite_request(
+      "GET /x HTTP/1.1\r\nHost: a\r\nConnection: keep-alive, X-Secret, x-other\r\n"
+      "Keep-Alive: timeout=5\r\nTE: trailers\r\nTrailer: X-Sum\r\nUpgrade: h2c\r\n"
+      "HTTP2-Settings: AAA\r\nProxy-Authorization: Basic x\r\nProxy-Connection: close\r\n"
+      "x-secret: 1\r\nX-OTHER: 2\r\nAccept: */*\r\n\r\n");
+  EXPECT_EQ(out,
+            "GET /x HTTP/1.1\r\nHost: a\r\nAccept: */*\r\nX-Forwarded-For: 192.0.2.7\r\n"
+            "X-Forwarded-Proto: http\r\nX-Request-Id: rid-1\r\n\r\n");
+}
+
+TEST(HeaderRewrite, AppendsToForwardedForAndReplacesProto) {
+  const std::string out = rewrite_request(
+      "GET / HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 10.0.0.1\r\nX-Forwarded-For: 10.0.0.2, 10.0.0.3\r\n"
+      "X-Forwarded-Proto: https\r\n\r\n");
+  EXPECT_NE(out.find("X-Forwarded-For: 10.0.0.1, 10.0.0.2, 10.0.0.3, 192.0.2.7\r\n"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("X-Forwarded-Proto: http\r\n"), std::string::npos);
+  EXPECT_EQ(out.find("https"), std::string::npos);
+}
+
+TEST(HeaderRewrite, KeepsAnIncomingRequestIdWhenGiven) {
+  const std::string out =
+      rewrite_request("GET / HTTP/1.1\r\nHost: a\r\nX-Request-Id: abc\r\n\r\n", "abc");
+  EXPECT_NE(out.find("X-Request-Id: abc\r\n"), std::string::npos);
+  EXPECT_EQ(out.find("X-Request-Id", out.find("X-Request-Id") + 1), std::string::npos)
+      << "exactly one X-Request-Id";
+}
+
+TEST(HeaderRewrite, WebSocketUpgradeIsRewrittenNotDropped) {
+  const std::string out = rewrite_request(
+      "GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+      "Sec-WebSocket-Key: k\r\nSec-WebSocket-Version: 13\r\n\r\n");
+  EXPECT_NE(out.find("Connection: Upgrade\r\nUpgrade: websocket\r\n\r\n"), std::string::npos);
+  EXPECT_NE(out.find("Sec-WebSocket-Key: k\r\n"), std::string::npos);
+}
+
+TEST(HeaderRewrite, FramingHeadersAreNormalised) {
+  std::string out =
+      rewrite_request("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3, 3\r\n\r\n");
+  EXPECT_NE(out.find("Content-Length: 3\r\n"), std::string::npos);
+  EXPECT_EQ(out.find("3, 3"), std::string::npos);
+  out = rewrite_request("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n");
+  EXPECT_NE(out.find("Content-Length: 0\r\n"), std::string::npos);
+  out = rewrite_request("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n");
+  EXPECT_NE(out.find("Transfer-Encoding: chunked\r\n"), std::string::npos);
+}
+
+TEST(HeaderRewrite, AbsoluteFormBecomesOriginForm) {
+  const std::string out = rewrite_request("GET http://node:8545 HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(out.rfind("GET / HTTP/1.1\r\n", 0), 0u) << out;
+  EXPECT_NE(out.find("Host: node:8545\r\n"), std::string::npos);
+  EXPECT_EQ(out.find("Host: x"), std::string::npos);
+}
+
+std::string rewrite_response(const std::string& text, ResponseRewrite how) {
+  auto head = std::make_unique<ResponseHead>();
+  std::size_t scan = 0;
+  const std::size_t end = find_head_end(text, scan);
+  const ParseError err = parse_response_head(std::string_view(text).substr(0, end), false, *head);
+  EXPECT_FALSE(err) << err.reason;
+  Buffer out;
+  write_client_response_head(*head, how, out);
+  return std::string(out.readable());
+}
+
+TEST(HeaderRewrite, ResponseDropsHopByHopAndSetsClose) {
+  const std::string out = rewrite_response(
+      "HTTP/1.1 200 \r\nConnection: keep-alive, X-Hop\r\nKeep-Alive: timeout=5\r\nX-Hop: 1\r\n"
+      "Content-Length: 2\r\nContent-Type: application/json\r\n\r\n",
+      ResponseRewrite{.close_client = true});
+  EXPECT_EQ(out,
+            "HTTP/1.1 200 \r\nContent-Length: 2\r\nContent-Type: application/json\r\n"
+            "Connection: close\r\n\r\n");
+}
+
+TEST(HeaderRewrite, ResponseForHttp10ClientDecodesChunked) {
+  const std::string out = rewrite_response(
+      "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+      ResponseRewrite{.close_client = true, .client_http10 = true, .strip_chunked = true});
+  EXPECT_EQ(out, "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n");
+}
+
+TEST(HeaderRewrite, LocalResponsesNameTheCause) {
+  Buffer out;
+  write_local_response(502, "upstream connect failed: connection refused", "rid-9", false, false,
+                       out);
+  const std::string text(out.readable());
+  EXPECT_EQ(text.rfind("HTTP/1.1 502 Bad Gateway\r\n", 0), 0u);
+  const std::string body = "upstream connect failed: connection refused (request id rid-9)\n";
+  EXPECT_NE(text.find("Content-Length: " + std::to_string(body.size()) + "\r\n"),
+            std::string::npos);
+  EXPECT_EQ(text.substr(text.size() - body.size()), body);
+}
+
+}  // namespace
+}  // namespace veer::proxy
