@@ -84,7 +84,7 @@ class ClientSession final : public RefCounted<ClientSession>,
   void on_final_response_head(std::size_t head_length);
   void forward_interim_response(std::size_t head_length);
   void upstream_failed(const error_code& ec, std::string_view during);
-  void fail_exchange(std::uint16_t status, std::string_view detail);
+  void fail_exchange(std::uint16_t status, std::string_view detail, bool close = false);
   void release_upstream(bool reusable);
   bool upstream_op_done(UpstreamConnection* conn);
   void start_tunnel(std::size_t head_length);

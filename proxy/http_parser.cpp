@@ -433,8 +433,10 @@ ParseError parse_response_head(std::string_view head, bool request_method_is_hea
   out.status = static_cast<std::uint16_t>((p[9] - '0') * 100 + (p[10] - '0') * 10 + (p[11] - '0'));
   if (out.status < 100) return invalid;
   std::size_t pos = 12;
-  // The reason phrase is optional, and some servers omit even the space before it.
-  if (pos < end && p[pos] == ' ') ++pos;
+  // The reason phrase is optional, and some servers omit even the space before it;
+  // a fourth digit, though, is not a status code.
+  if (p[pos] != ' ' && p[pos] != '\r') return invalid;
+  if (p[pos] == ' ') ++pos;
   const std::size_t reason_start = pos;
   while (pos < end && kValueChar[static_cast<unsigned char>(p[pos])]) ++pos;
   if (pos + 1 >= end || p[pos] != '\r' || p[pos + 1] != '\n') return invalid;

@@ -1,5 +1,7 @@
 #include "proxy/server.hpp"
 
+#include <sys/resource.h>
+
 #include <csignal>
 #include <map>
 #include <memory>
@@ -15,6 +17,21 @@
 
 namespace veer::proxy {
 namespace {
+
+// Each client connection takes a descriptor and each in-flight request or tunnel
+// another: raise the soft limit to the hard one and say when max_connections cannot fit.
+void raise_descriptor_limit(std::uint64_t max_connections) {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+  if (limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &limit);
+  }
+  if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < 2 * max_connections + 64) {
+    log::warn("open file limit ", limit.rlim_cur, " is below 2 x limits.max_connections (",
+              max_connections, "); raise it (ulimit -n, LimitNOFILE=) to use them all");
+  }
+}
 
 class Server {
  public:
@@ -70,6 +87,7 @@ void Server::hand_to_workers(std::vector<BoundListener>& bound) {
 
 int Server::run(conf::Config config, const std::string& engine_note) {
   std::signal(SIGPIPE, SIG_IGN);
+  raise_descriptor_limit(config.limits.max_connections);
   worker_count_ = config.server.workers != 0 ? config.server.workers
                                              : std::max(1u, std::thread::hardware_concurrency());
   io_engine_ = config.server.io_engine;

@@ -53,7 +53,7 @@ bool ClientSession::frame_request_body_piece() {
       if (response_started_) {
         close();
       } else {
-        fail_exchange(400, request_chunks_.error());
+        fail_exchange(400, request_chunks_.error(), true);
       }
       return false;
     }
@@ -62,7 +62,7 @@ bool ClientSession::frame_request_body_piece() {
     if (response_started_) {
       close();
     } else {
-      fail_exchange(413, "request body larger than limits.max_body_bytes");
+      fail_exchange(413, "request body larger than limits.max_body_bytes", true);
     }
     return false;
   }

@@ -270,12 +270,18 @@ void ClientSession::upstream_failed(const error_code& ec, std::string_view durin
   fail_exchange(502, std::string(during) + ": " + ec.message());
 }
 
-void ClientSession::fail_exchange(std::uint16_t status, std::string_view detail) {
+void ClientSession::fail_exchange(std::uint16_t status, std::string_view detail, bool close) {
   log::debug("request to ", backend_ != nullptr ? backend_->address : std::string("-"),
              " failed: ", detail);
   upstream_deadline_.disarm();
   release_upstream(false);
-  respond_locally(status, detail, !request_fully_read());
+  close = close || !request_fully_read();
+  if (!close) {
+    // The request's own bytes must not be read as the next request.
+    in_.consume(request_piece_);
+    request_piece_ = 0;
+  }
+  respond_locally(status, detail, close);
 }
 
 void ClientSession::release_upstream(bool reusable) {

@@ -230,6 +230,8 @@ TEST(HttpResponseParser, FramingRules) {
                 .error.status,
             502);
   EXPECT_EQ(parse_response("HTTP/1.1 2x0 OK\r\n\r\n").error.status, 502);
+  EXPECT_EQ(parse_response("HTTP/1.1 2000 OK\r\n\r\n").error.status, 502);
+  EXPECT_EQ(parse_response("HTTP/1.1 200OK\r\n\r\n").error.status, 502);
   EXPECT_EQ(parse_response("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
                            "Connection: Upgrade\r\n\r\n")
                 .head->upgrade_websocket,

@@ -1,0 +1,275 @@
+// The process as an operator sees it: `veer check`, `--version`, SIGHUP reloads,
+// SIGTERM drains, the access log, and the choice of I/O engine.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <boost/json.hpp>
+#include <cstdio>
+#include <fstream>
+
+#include "support/config_builder.hpp"
+#include "support/http_client.hpp"
+#include "support/test_backend.hpp"
+#include "support/veer_process.hpp"
+
+namespace veer::test {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string output;
+};
+
+CommandResult run_command(const std::string& command) {
+  CommandResult result;
+  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
+  if (pipe == nullptr) return result;
+  char chunk[4096];
+  std::size_t n;
+  while ((n = std::fread(chunk, 1, sizeof chunk, pipe)) > 0) result.output.append(chunk, n);
+  const int status = ::pclose(pipe);
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return result;
+}
+
+std::string write_file(const std::string& dir, const std::string& name, const std::string& text) {
+  const std::string path = dir + "/" + name;
+  std::ofstream(path) << text;
+  return path;
+}
+
+// Polls `condition` until it holds or `timeout` passes; each round waits on a socket
+// read with a short timeout rather than sleeping.
+template <typename Condition>
+bool eventually(Condition condition, std::chrono::milliseconds timeout, std::uint16_t port) {
+  const auto deadline = Clock::now() + timeout;
+  while (!condition()) {
+    if (Clock::now() >= deadline) return false;
+    Client(port).wait_closed(10ms);
+  }
+  return true;
+}
+
+TEST(Check, ValidFileExitsZero) {
+  const std::string dir = make_temp_dir();
+  const std::string path = write_file(dir, "ok.toml", TestConfig{.backends = {"127.0.0.1:9"}}.toml());
+  const CommandResult r = run_command(veer_binary() + " check " + path);
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("configuration is valid"), std::string::npos) << r.output;
+}
+
+TEST(Check, EveryErrorIsPrintedWithItsPosition) {
+  const std::string dir = make_temp_dir();
+  const std::string path = write_file(dir, "bad.toml", R"([server]
+wrokers = 2
+[timeouts]
+drain = "soon"
+[listeners.public]
+address = "127.0.0.1:99999"
+  [[listeners.public.routes]]
+  target = "nowhere"
+[pools.rpc]
+backends = ["127.0.0.1:19001", "127.0.0.1:19001", { address = "127.0.0.1:2", weight = -3 }]
+)");
+  const CommandResult r = run_command(veer_binary() + " check " + path);
+  EXPECT_EQ(r.exit_code, 1);
+  for (const std::string& expected :
+       {path + ":2:1: server.wrokers: unknown key", path + ":4:9: timeouts.drain: bad duration",
+        path + ":6:11: listeners.public.address: port 99999 is out of range",
+        path + ":8:12: listeners.public.routes[0].target: no pool named \"nowhere\"",
+        path + ":10:32: pools.rpc.backends[1]: duplicate address 127.0.0.1:19001",
+        path + ":10:87: pools.rpc.backends[2].weight: must be >= 0"}) {
+    EXPECT_NE(r.output.find(expected), std::string::npos) << "missing: " << expected << "\n" << r.output;
+  }
+}
+
+TEST(Version, NamesTheEnginesBuiltIn) {
+  const CommandResult r = run_command(veer_binary() + " --version");
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_NE(r.output.find("engines: epoll, io_uring"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("this binary: epoll"), std::string::npos) << r.output;
+}
+
+TEST(Engine, AutoRunsOnIoUringWhereTheKernelAllows) {
+  TestBackend backend("b");
+  VeerProcess veer(TestConfig{.backends = {backend.address()}}.toml());
+  ASSERT_TRUE(veer.wait_ready()) << veer.log_text();
+  EXPECT_TRUE(veer.wait_for_log("io engine: io_uring (server.io_engine = \"auto\")", 1s))
+      << veer.log_text();
+  EXPECT_EQ(fetch(veer.port(), "GET", "/")->body, "b");
+}
+
+TEST(Engine, RefusedIoUringFallsBackToEpollAndSaysSo) {
+  TestBackend backend("b");
+  VeerProcess veer(TestConfig{.backends = {backend.address()}}.toml(), VeerOptions{.block_io_uring = true});
+  ASSERT_TRUE(veer.wait_ready()) << veer.log_text();
+  EXPECT_TRUE(veer.wait_for_log("io engine: epoll (io_uring refused by the kernel: io_uring_setup: "
+                                "Operation not permitted)", 1s))
+      << veer.log_text();
+  EXPECT_EQ(fetch(veer.port(), "GET", "/")->body, "b");
+}
+
+TEST(Engine, ExplicitIoUringThatIsRefusedIsAClearError) {
+  VeerProcess veer(TestConfig{.backends = {"127.0.0.1:9"}, .io_engine = "io_uring"}.toml(),
+                   VeerOptions{.block_io_uring = true});
+  EXPECT_EQ(veer.wait_exit(5s), 1);
+  EXPECT_NE(veer.log_text().find("server.io_engine = \"io_uring\" but the kernel refused it"),
+            std::string::npos)
+      << veer.log_text();
+}
+
+TEST(Engine, ExplicitEpollRunsOnEpoll) {
+  TestBackend backend("b");
+  VeerProcess veer(TestConfig{.backends = {backend.address()}, .io_engine = "epoll"}.toml());
+  ASSERT_TRUE(veer.wait_ready()) << veer.log_text();
+  EXPECT_TRUE(veer.wait_for_log("io engine: epoll (server.io_engine = \"epoll\")", 1s));
+}
+
+TEST(Reload, ValidConfigIsSwappedInWithoutDroppingConnections) {
+  TestBackend blue("blue"), green("green");
+  VeerProcess veer(TestConfig{.backends = {blue.address()}}.toml());
+  ASSERT_TRUE(veer.wait_ready()) << veer.log_text();
+  Client kept(veer.port());
+  ASSERT_EQ(kept.get("/")->body, "blue");
+
+  veer.rewrite_config(TestConfig{.backends = {green.address()}}.toml());
+  const std::size_t mark = veer.log_size();
+  veer.signal(SIGHUP);
+  ASSERT_TRUE(veer.wait_for_log("configuration version 2 applied", 5s, mark)) << veer.log_text();
+
+  // The connection opened before the reload keeps working, now routed to green.
+  const auto r = kept.get("/");
+  ASSERT_TRUE(r) << "the reload dropped a keep-alive connection";
+  EXPECT_EQ(r->body, "green");
+  EXPECT_EQ(fetch(veer.port(), "GET", "/")->body, "green");
+}
+
+TEST(Reload, InvalidConfigIsRefusedAndTheOldOneStays) {
+  TestBackend blue("blue");
+  VeerProcess veer(TestConfig{.backends = {blue.address()}}.toml());
+  ASSERT_TRUE(veer.wait_ready()) << veer.log_text();
+  veer.rewrite_config("[server]\nworkers = \"many\"\n[pools.x]\nbackends = [\"127.0.0.1:1\", \"127.0.0.1:1\"]\n");
+  const std::size_t mark = veer.log_size();
+  veer.signal(SIGHUP);
+  ASSERT_TRUE(veer.wait_for_log("reload refused", 5s, mark)) << veer.log_text();
+  EXPECT_TRUE(veer.wait_for_log("server.workers: expected an integer", 1s, mark)) << veer.log_text();
+  EXPECT_TRUE(veer.wait_for_log("duplicate address", 1s, mark)) << veer.log_text();
+  EXPECT_TRUE(veer.wait_for_log("configuration version 1 stays in force", 1s, mark));
+  EXPECT_EQ(fetch(veer.port(), "GET", "/")->body, "blue");
+}
+
+TEST(Reload, ListenerAddressChangesAreApplied) {
+  TestBackend blue("blue");
+  VeerProcess veer(TestConfig{.backends = {blue.address()}}.toml());
+  ASSERT_TRUE(veer.wait_ready()) << veer.log_text();
+  std::string toml = TestConfig{.backends = {blue.address()}}.toml();
+  toml += "[listeners.second]\naddress = \"127.0.0.1:0\"\n  [[listeners.second.routes]]\n  target = \"main\"\n";
+  veer.rewrite_config(toml);
+  veer.signal(SIGHUP);
+  ASSERT_TRUE(veer.wait_for_log("configuration version 2 applied", 5s)) << veer.log_text();
+  ASSERT_NE(veer.port("second"), 0);
+  EXPECT_EQ(fetch(veer.port("second"), "GET", "/")->body, "blue");
+}
+
+TEST(Shutdown, SigtermLetsTheRequestInFlightFinish) {
+  TestBackend slow("slow", [](const BackendRequest&) {
+    return BackendReply{.body = "finished", .delay = 700ms};
+  });
+  VeerProcess veer(TestConfig{.backends = {slow.address()}}.toml());
+  ASSERT_TRUE(veer.wait_ready()) << veer.log_text();
+  const std::uint16_t port = veer.port();
+  Client client(port);
+  ASSERT_TRUE(client.send("GET / HTTP/1.1\r\nHost: a\r\n\r\n"));
+  ASSERT_TRUE(eventually([&] { return slow.requests() == 1; }, 5s, port));
+  veer.signal(SIGTERM);
+  ASSERT_TRUE(veer.wait_for_log("no longer accepting", 5s)) << veer.log_text();
+  // New connections are refused while the old request finishes.
+  Client late(port, 1s);
+  EXPECT_TRUE(!late.connected() || late.wait_closed(1s));
+  const auto r = client.read_response();
+  ASSERT_TRUE(r) << "the in-flight request was cut by shutdown";
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, "finished");
+  EXPECT_EQ(r->header("Connection"), "close");
+  EXPECT_EQ(veer.wait_exit(5s), 0) << veer.log_text();
+}
+
+TEST(Shutdown, DrainDeadlineClosesWhatIsLeft) {
+  TestBackend hung("hung", [](const BackendRequest&) { return BackendReply{.hang = true}; });
+  TestConfig config{.backends = {hung.address()}};
+  config.timeouts = "drain = \"300ms\"\n";
+  VeerProcess veer(config.toml());
+  ASSERT_TRUE(veer.wait_ready()) << veer.log_text();
+  Client client(veer.port());
+  ASSERT_TRUE(client.send("GET / HTTP/1.1\r\nHost: a\r\n\r\n"));
+  ASSERT_TRUE(eventually([&] { return hung.requests() == 1; }, 5s, veer.port()));
+  const auto start = Clock::now();
+  veer.signal(SIGTERM);
+  EXPECT_EQ(veer.wait_exit(5s), 0) << veer.log_text();
+  const auto took = Clock::now() - start;
+  EXPECT_GE(took, 250ms);
+  EXPECT_LT(took, 3s);
+  EXPECT_TRUE(client.wait_closed(1s));
+}
+
+TEST(AccessLog, OneJsonLinePerRequestWithEveryField) {
+  TestBackend backend("b");
+  const std::string dir = make_temp_dir();
+  const std::string log_path = dir + "/access.log";
+  VeerProcess veer(TestConfig{.backends = {backend.address()}, .access_log = log_path}.toml());
+  ASSERT_TRUE(veer.wait_ready()) << veer.log_text();
+  Client client(veer.port());
+  ASSERT_TRUE(client.request("GET", "/a?b=\"c\"", "", {"X-Request-Id: req-1"}));
+  ASSERT_TRUE(client.request("POST", "/rpc", "{}"));
+  ASSERT_TRUE(client.request("GET", "/nowhere", "", {"Host: x"}));  // second Host: 400
+  std::vector<boost::json::object> entries;
+  ASSERT_TRUE(eventually(
+      [&] {
+        entries.clear();
+        std::ifstream in(log_path);
+        for (std::string line; std::getline(in, line);) {
+          boost::system::error_code ec;
+          const boost::json::value v = boost::json::parse(line, ec);
+          if (ec || !v.is_object()) return false;
+          entries.push_back(v.as_object());
+        }
+        return entries.size() == 3;
+      },
+      5s, veer.port()));
+  const auto& first = entries[0];
+  for (const char* key : {"time", "client", "method", "path", "status", "bytes", "backend",
+                          "upstream_ms", "total_ms", "request_id"}) {
+    EXPECT_TRUE(first.contains(key)) << key;
+  }
+  EXPECT_EQ(first.at("method").as_string(), "GET");
+  EXPECT_EQ(first.at("path").as_string(), "/a?b=\"c\"");
+  EXPECT_EQ(first.at("status").to_number<int>(), 200);
+  EXPECT_EQ(first.at("bytes").to_number<int>(), 1);
+  EXPECT_EQ(first.at("client").as_string(), "127.0.0.1");
+  EXPECT_EQ(first.at("backend").as_string(), backend.address());
+  EXPECT_EQ(first.at("request_id").as_string(), "req-1");
+  EXPECT_GE(first.at("total_ms").to_number<double>(), first.at("upstream_ms").to_number<double>());
+  EXPECT_EQ(entries[1].at("method").as_string(), "POST");
+  EXPECT_EQ(entries[1].at("request_id").as_string().size(), 32u);
+  EXPECT_EQ(entries[2].at("status").to_number<int>(), 400);
+  EXPECT_TRUE(entries[2].at("backend").is_null());
+}
+
+TEST(Limits, MaxConnectionsRefusesTheExtraConnection) {
+  TestBackend backend("b");
+  TestConfig config{.backends = {backend.address()}, .workers = 1};
+  config.limits = "max_connections = 2\n";
+  VeerProcess veer(config.toml());
+  ASSERT_TRUE(veer.wait_ready()) << veer.log_text();
+  Client one(veer.port()), two(veer.port());
+  ASSERT_EQ(one.get("/")->status, 200);
+  ASSERT_EQ(two.get("/")->status, 200);
+  Client three(veer.port());
+  EXPECT_TRUE(three.wait_closed(2s));
+  EXPECT_EQ(one.get("/")->status, 200);
+}
+
+}  // namespace
+}  // namespace veer::test
