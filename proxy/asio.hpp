@@ -12,6 +12,8 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 
+#include <sys/socket.h>
+
 namespace veer::proxy {
 
 namespace asio = boost::asio;
@@ -24,5 +26,39 @@ inline constexpr const char* kCompiledEngine = "io_uring";
 #else
 inline constexpr const char* kCompiledEngine = "epoll";
 #endif
+
+inline constexpr bool kIoUring = kCompiledEngine[0] == 'i';
+
+// Ending a socket's I/O. Boost 1.81's io_uring backend mishandles cancelling an
+// operation that is in flight: its cancel submissions carry a stale user_data (a
+// later Asio zeroes it in get_sqe) and it frees the socket's state while the cancelled
+// operation is still in the kernel. Completions then land on the wrong operation and
+// work counts leak, so a worker never finishes. veer therefore never closes or cancels
+// a socket with an operation pending when it runs on io_uring: shutdown(SHUT_RDWR)
+// completes every pending operation in the kernel (EOF or EPIPE, liburing issue 932),
+// and the socket is closed by its owner's destructor once the last handler has run
+// (every handler holds a Ref). On epoll, close() and cancel() are safe and cheaper.
+
+// Ends the connection now; pending operations complete, with an error or EOF.
+template <typename Socket>
+void close_socket(Socket& socket) {
+  error_code ignored;
+  if constexpr (kIoUring) {
+    if (socket.is_open()) ::shutdown(socket.native_handle(), SHUT_RDWR);
+  } else {
+    socket.close(ignored);
+  }
+}
+
+// Makes the pending operations of a socket complete (a timeout), without closing it.
+template <typename Socket>
+void interrupt_socket(Socket& socket) {
+  error_code ignored;
+  if constexpr (kIoUring) {
+    if (socket.is_open()) ::shutdown(socket.native_handle(), SHUT_RDWR);
+  } else {
+    socket.cancel(ignored);
+  }
+}
 
 }  // namespace veer::proxy

@@ -79,10 +79,7 @@ void ClientSession::on_timeout(Deadline& deadline) {
       break;
     case kUpstream:
       upstream_timed_out_ = true;
-      if (up_) {
-        error_code ignored;
-        up_->socket.cancel(ignored);  // the pending operations complete as aborted
-      }
+      if (up_) interrupt_socket(up_->socket);  // pending operations complete, then 504
       break;
   }
 }
@@ -400,8 +397,7 @@ void ClientSession::close() {
   read_deadline_.disarm();
   write_deadline_.disarm();
   upstream_deadline_.disarm();
-  error_code ignored;
-  socket_.close(ignored);
+  close_socket(socket_);
   release_upstream(false);
   end_backend_use();
   worker_.connection_closed(*this, true);

@@ -49,6 +49,19 @@ UniqueFd open_one(const conf::SocketAddress& address, std::string* why) {
   return fd;
 }
 
+// SO_REUSEPORT lets any process of the same user bind the same address and silently
+// take a share of its connections: a second veer started by mistake would. A probe
+// bound without SO_REUSEPORT fails if anyone listens there already.
+bool address_is_free(const conf::SocketAddress& address, std::string* why) {
+  UniqueFd probe(::socket(address.family(), SOCK_STREAM | SOCK_CLOEXEC, 0));
+  const int one = 1;
+  ::setsockopt(probe.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (::bind(probe.get(), address.data(), address.length) == 0) return true;
+  *why = "cannot bind " + address.to_string() + ": " + std::strerror(errno) +
+         (errno == EADDRINUSE ? " (another process listens there)" : "");
+  return false;
+}
+
 }  // namespace
 
 void UniqueFd::reset(int fd) {
@@ -62,6 +75,10 @@ bool bind_listener(const conf::ListenerConfig& listener, unsigned count, BoundLi
   out.configured_address = listener.address;
   std::optional<conf::SocketAddress> address = conf::resolve(listener.host_port, why);
   if (!address) return false;
+  if (address->port() != 0 && !address_is_free(*address, why)) {
+    *why = "listener " + listener.name + ": " + *why;
+    return false;
+  }
   for (unsigned i = 0; i < count; ++i) {
     UniqueFd fd = open_one(*address, why);
     if (fd.get() < 0) {

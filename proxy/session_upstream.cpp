@@ -292,8 +292,7 @@ void ClientSession::release_upstream(bool reusable) {
     worker_.upstreams().park(std::move(up_));
     return;
   }
-  error_code ignored;
-  up_->socket.close(ignored);
+  close_socket(up_->socket);
   if (up_->pending_ops > 0) {
     retired_.push_back(std::move(up_));
   } else {

@@ -101,9 +101,8 @@ void Tunnel::close() {
   if (closed_) return;
   closed_ = true;
   idle_deadline_.disarm();
-  error_code ignored;
-  client_.close(ignored);
-  backend_->socket.close(ignored);
+  close_socket(client_);
+  close_socket(backend_->socket);
   stats_->active_connections.fetch_sub(1, std::memory_order_relaxed);
   worker_.connection_closed(*this, true);
 }

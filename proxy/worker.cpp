@@ -28,6 +28,20 @@ struct Worker::Acceptor {
   tcp::acceptor socket;
   asio::steady_timer backoff;
   bool open = true;
+  bool waiting = false;  // an async_wait is pending on the socket
+
+  // Stops accepting. With a wait pending the socket closes in the wait's handler
+  // (see close_socket); otherwise it closes now.
+  void stop() {
+    open = false;
+    backoff.cancel();
+    if (waiting) {
+      close_socket(socket);
+    } else {
+      error_code ignored;
+      socket.close(ignored);
+    }
+  }
 };
 
 struct WorkGuard {
@@ -40,7 +54,7 @@ Worker::Worker(unsigned index, WorkerShared& shared)
       shared_(shared),
       // One thread runs this io_context: no locking of descriptor state is needed
       // (posting from other threads stays safe).
-      io_(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO),
+      io_(kIoUring ? BOOST_ASIO_CONCURRENCY_HINT_DEFAULT : BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO),
       timer_(io_),
       deadlines_(*this),
       upstreams_(io_, deadlines_, buffers_),
@@ -116,18 +130,22 @@ void Worker::add_listener(std::string name, int fd, int family) {
 void Worker::remove_listener(std::string name) {
   asio::post(io_, [this, name = std::move(name)] {
     for (auto& acceptor : acceptors_) {
-      if (acceptor->name != name || !acceptor->open) continue;
-      acceptor->open = false;
-      error_code ec;
-      acceptor->socket.close(ec);
-      acceptor->backoff.cancel();
+      if (acceptor->name == name && acceptor->open) acceptor->stop();
     }
   });
 }
 
 void Worker::wait_accept(Acceptor& acceptor) {
+  acceptor.waiting = true;
   acceptor.socket.async_wait(tcp::acceptor::wait_read, [this, &acceptor](const error_code& ec) {
-    if (!ec && acceptor.open) accept_ready(acceptor);
+    acceptor.waiting = false;
+    if (!acceptor.open) {
+      // Removed or draining: nothing is pending on it any more, so it can close.
+      error_code ignored;
+      acceptor.socket.close(ignored);
+      return;
+    }
+    if (!ec) accept_ready(acceptor);
   });
 }
 
@@ -185,10 +203,7 @@ void Worker::begin_drain(Clock::time_point deadline) {
   asio::post(io_, [this, deadline] {
     draining_ = true;
     for (auto& acceptor : acceptors_) {
-      acceptor->open = false;
-      error_code ec;
-      acceptor->socket.close(ec);
-      acceptor->backoff.cancel();
+      if (acceptor->open) acceptor->stop();
     }
     upstreams_.close_all_idle();
     connections_.for_each([](Connection& c) { c.drain(); });

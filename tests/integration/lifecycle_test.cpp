@@ -257,6 +257,20 @@ TEST(AccessLog, OneJsonLinePerRequestWithEveryField) {
   EXPECT_TRUE(entries[2].at("backend").is_null());
 }
 
+TEST(Listeners, AnAddressInUseByAnotherProcessIsRefused) {
+  TestBackend backend("b");
+  VeerProcess first(TestConfig{.backends = {backend.address()}}.toml());
+  ASSERT_TRUE(first.wait_ready()) << first.log_text();
+  std::string toml = TestConfig{.backends = {backend.address()}}.toml();
+  const std::string taken = "127.0.0.1:" + std::to_string(first.port());
+  toml.replace(toml.find("127.0.0.1:0"), 11, taken);
+  // SO_REUSEPORT would let a second process share the port silently; veer refuses.
+  VeerProcess second(toml);
+  EXPECT_EQ(second.wait_exit(5s), 1);
+  EXPECT_NE(second.log_text().find("another process listens there"), std::string::npos)
+      << second.log_text();
+}
+
 TEST(Limits, MaxConnectionsRefusesTheExtraConnection) {
   TestBackend backend("b");
   TestConfig config{.backends = {backend.address()}, .workers = 1};

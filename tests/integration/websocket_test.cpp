@@ -4,6 +4,8 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 
+#include <csignal>
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -60,8 +62,8 @@ struct WsClient {
 
 class WebSocket : public ::testing::TestWithParam<std::string> {
  protected:
-  std::unique_ptr<VeerProcess> start(const std::string& timeouts = "") {
-    TestConfig config{.backends = {backend.address()}, .io_engine = GetParam()};
+  std::unique_ptr<VeerProcess> start(const std::string& timeouts = "", int workers = 2) {
+    TestConfig config{.backends = {backend.address()}, .workers = workers, .io_engine = GetParam()};
     config.timeouts = timeouts;
     auto veer = std::make_unique<VeerProcess>(config.toml());
     EXPECT_TRUE(veer->wait_ready()) << veer->log_text();
@@ -159,6 +161,20 @@ TEST_P(WebSocket, ThousandConcurrentTunnels) {
     ASSERT_EQ(clients[static_cast<std::size_t>(i)]->echo(message), message);
   }
   RecordProperty("veer_rss_kib_with_1000_tunnels", static_cast<int>(veer->rss_kib()));
+}
+
+TEST_P(WebSocket, ManyTunnelsClosingAtOnceLeaveNothingBehind) {
+  // Thousands of tunnels ending in the same instant on one worker once left Asio
+  // 1.81's io_uring backend with operations that never completed: veer could not drain.
+  auto veer = start("", 1);
+  {
+    std::vector<std::unique_ptr<WsClient>> clients;
+    for (int i = 0; i < 2000; ++i) clients.push_back(std::make_unique<WsClient>(veer->port()));
+    ASSERT_EQ(clients.back()->echo("last"), "last");
+  }  // every client closes here, without a close frame
+  EXPECT_EQ(fetch(veer->port(), "GET", "/")->status, 200) << "veer still serves";
+  veer->signal(SIGTERM);
+  EXPECT_EQ(veer->wait_exit(10s), 0) << "veer must drain and exit: " << veer->log_text();
 }
 
 INSTANTIATE_TEST_SUITE_P(Engines, WebSocket, ::testing::Values("epoll", "io_uring"),
