@@ -34,7 +34,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 PROXY_CPU = "0"
 LOAD_CPU = "1"
-PORTS = {"veer": 28080, "nginx": 28081, "haproxy": 28082}
+PORTS = {"veer-epoll": 28080, "nginx": 28081, "haproxy": 28082, "veer-io_uring": 28083}
+NAMES = ["veer-epoll", "veer-io_uring", "nginx", "haproxy"]
 BACKEND_PORTS = (28090, 28091)
 WS_BACKEND_PORT = 28092
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -100,12 +101,15 @@ http {{
 
 def proxy_configs(work):
     backends = [f"127.0.0.1:{p}" for p in BACKEND_PORTS]
-    veer = work.write("veer.toml", f"""
+
+    def veer_config(name, engine):
+        return work.write(f"{name}.toml", f"""
 [server]
 workers = 1
+io_engine = "{engine}"
 access_log = "off"
 [listeners.bench]
-address = "127.0.0.1:{PORTS['veer']}"
+address = "127.0.0.1:{PORTS[name]}"
   [[listeners.bench.routes]]
   path_prefix = "/ws"
   target = "ws"
@@ -117,6 +121,7 @@ backends = [{", ".join(f'"{b}"' for b in backends)}]
 [pools.ws]
 backends = ["127.0.0.1:{WS_BACKEND_PORT}"]
 """)
+
     nginx = work.write("nginx.conf", f"""
 daemon off;
 worker_processes 1;
@@ -174,7 +179,8 @@ backend ws
   server w 127.0.0.1:{WS_BACKEND_PORT}
 """)
     return {
-        "veer": [args.veer, veer],
+        "veer-epoll": [args.veer, veer_config("veer-epoll", "epoll")],
+        "veer-io_uring": [args.veer, veer_config("veer-io_uring", "io_uring")],
         "nginx": ["nginx", "-c", nginx, "-p", work.path],
         "haproxy": ["haproxy", "-f", haproxy],
     }
@@ -228,8 +234,8 @@ class Proxy:
 
 
 def parse_latency(text):
-    value, unit = re.match(r"([\d.]+)(us|ms|s)", text).groups()
-    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+    value, unit = re.match(r"([\d.]+)(us|ms|s|m)", text).groups()
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
 
 
 def wrk(port, duration, connections, close=False):
@@ -238,14 +244,21 @@ def wrk(port, duration, connections, close=False):
         argv += ["-H", "Connection: close"]
     out = subprocess.run(pinned(LOAD_CPU, argv + [f"http://127.0.0.1:{port}/"]),
                          capture_output=True, text=True, timeout=duration + 30).stdout
+    try:
+        return parse_wrk(out, close)
+    except (AttributeError, ValueError) as e:
+        raise RuntimeError(f"unexpected wrk output on port {port}:\n{out}") from e
+
+
+def parse_wrk(out, close):
     requests = int(re.search(r"(\d+) requests in", out).group(1))
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     socket_errors = re.search(r"Socket errors: (.*)", out)
     result = {
         "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
         "requests": requests,
-        "p50": parse_latency(re.search(r"50%\s+(\S+)", out).group(1)),
-        "p99": parse_latency(re.search(r"99%\s+(\S+)", out).group(1)),
+        "p50": parse_latency(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1)),
+        "p99": parse_latency(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1)),
         "bad": int(errors.group(1)) if errors else 0,
     }
     if socket_errors and not close:
@@ -281,7 +294,7 @@ def idle_cost(proxy, kind, count):
     if not line.startswith("held"):
         holder.kill()
         raise RuntimeError(f"{proxy.name}: could not hold {count} {kind} connections")
-    time.sleep(1.0)  # let the proxy settle after the last handshake
+    time.sleep(3.0)  # let the proxy settle: veer parks idle clients' buffers after 1 s
     after = proxy.rss_kib()
     holder.send_signal(signal.SIGTERM)
     holder.wait(timeout=30)
@@ -297,10 +310,12 @@ def main():
     for port in BACKEND_PORTS + (WS_BACKEND_PORT,):
         wait_port(port)
     commands = proxy_configs(work)
-    names = ["veer", "nginx", "haproxy"]
+    names = NAMES
     samples = {n: {"rps": [], "p50": [], "p99": [], "close_rps": [], "cpu100k": []} for n in names}
+    proxies = {}
     try:
-        proxies = {n: Proxy(n, commands[n], work) for n in names}
+        for n in names:
+            proxies[n] = Proxy(n, commands[n], work)
         for n in names:
             wrk(proxies[n].port, 1, args.connections)  # warm-up
         for round_index in range(args.rounds):
@@ -317,7 +332,7 @@ def main():
                 samples[n]["cpu100k"].append(cpu / r["requests"] * 100_000)
                 c = wrk(p.port, args.duration, args.connections, close=True)
                 samples[n]["close_rps"].append(c["rps"])
-                print(f"round {round_index + 1} {n:8} keep-alive {r['rps']:9.0f} req/s "
+                print(f"round {round_index + 1} {n:13} keep-alive {r['rps']:9.0f} req/s "
                       f"p50 {r['p50']:.3f} ms p99 {r['p99']:.3f} ms cpu/100k {cpu / r['requests'] * 1e5:.3f} s | "
                       f"close {c['rps']:8.0f} req/s", flush=True)
         results = {n: {k: statistics.median(v) for k, v in samples[n].items()} for n in names}
@@ -325,16 +340,20 @@ def main():
             results[n]["syscalls"] = syscalls_per_request(proxies[n], 3)
         for p in proxies.values():
             p.stop()
-        for n in names:  # fresh processes for memory figures
-            p = Proxy(n, commands[n], work)
+        proxies = {}
+        for n in names:  # a fresh process for each memory figure
             clients = args.idle_clients if n != "haproxy" else min(args.idle_clients, HAPROXY_MAXCONN - 100)
             results[n]["idle_clients"] = clients
-            results[n]["idle_conn_kib"] = idle_cost(p, "http", clients)
-            results[n]["idle_ws_kib"] = idle_cost(p, "ws", args.idle_tunnels)
-            p.stop()
-            print(f"{n:8} idle client {results[n]['idle_conn_kib']:.2f} KiB, "
+            for key, kind, count in (("idle_conn_kib", "http", clients), ("idle_ws_kib", "ws", args.idle_tunnels)):
+                p = proxies[n] = Proxy(n, commands[n], work)
+                results[n][key] = idle_cost(p, kind, count)
+                p.stop()
+                del proxies[n]
+            print(f"{n:13} idle client {results[n]['idle_conn_kib']:.2f} KiB, "
                   f"idle tunnel {results[n]['idle_ws_kib']:.2f} KiB", flush=True)
     finally:
+        for p in proxies.values():
+            p.stop()
         backend.terminate()
         ws_backend.terminate()
         backend.wait(timeout=10)
@@ -356,13 +375,16 @@ ROWS = [
 
 
 def report(results):
-    header = "| metric | veer | nginx 1.22 | HAProxy 2.6 | veer / nginx | HAProxy / nginx |"
-    lines = [header, "| --- | ---: | ---: | ---: | ---: | ---: |"]
-    for label, key, fmt, higher_better in ROWS:
-        v, n, h = (results[x][key] for x in ("veer", "nginx", "haproxy"))
+    columns = ["veer-epoll", "veer-io_uring", "nginx", "haproxy"]
+    header = ("| metric | veer (epoll) | veer (io_uring) | nginx 1.22 | HAProxy 2.6 | "
+              "veer epoll / nginx | veer io_uring / nginx | HAProxy / nginx |")
+    lines = [header, "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for label, key, fmt, _ in ROWS:
+        values = {c: results[c][key] for c in columns}
+        n = values["nginx"]
         ratio = lambda a: f"{a / n:.2f}x" if n else "-"
-        lines.append(f"| {label} | {fmt.format(v)} | {fmt.format(n)} | {fmt.format(h)} | "
-                     f"{ratio(v)} | {ratio(h)} |")
+        lines.append(f"| {label} | " + " | ".join(fmt.format(values[c]) for c in columns) + " | "
+                     + " | ".join(ratio(values[c]) for c in ("veer-epoll", "veer-io_uring", "haproxy")) + " |")
     table = "\n".join(lines)
     print("\n" + table)
     command = " ".join(["bench/e2e.py"] + sys.argv[1:])
@@ -370,21 +392,22 @@ def report(results):
     with open(args.out, "w") as f:
         f.write(f"""# veer end-to-end benchmark
 
-Reproduce: `{command}` (after `scripts/setup` and a Release build; takes about
-{args.rounds * 3 * 2 * args.duration // 60 + 2} minutes).
+Reproduce: `{command}` (after `scripts/setup` and a Release build; about
+{args.rounds * 4 * 2 * args.duration // 60 + 4} minutes).
 
 Setup: one worker per proxy, round-robin over two backend ports of one nginx that
 answers a 13-byte body; proxy pinned to CPU 0, wrk (1 thread, {args.connections}
 connections) and backends on CPU 1; {args.rounds} interleaved rounds of {args.duration} s,
-medians. Machine: {machine}; {time.strftime('%Y-%m-%d')}. Lower is better except for
-req/s. With two cores the load side saturates near the fastest proxy, so req/s
-differences understate proxy differences: proxy CPU per request separates them.
+medians. veer runs twice, once per I/O engine. Machine: {machine};
+{time.strftime('%Y-%m-%d')}. Lower is better except for req/s. With two cores the load
+side saturates near the fastest proxy, so req/s differences understate proxy
+differences: proxy CPU per request separates them.
 
 {table}
 
-Idle clients held: veer {results['veer']['idle_clients']}, nginx {results['nginx']['idle_clients']},
+Idle clients held: veer {results['veer-epoll']['idle_clients']}, nginx {results['nginx']['idle_clients']},
 HAProxy {results['haproxy']['idle_clients']} (HAProxy reserves two descriptors per maxconn and this
-machine's hard limit is {descriptor_limit()} descriptors).
+machine's hard limit is {descriptor_limit()} descriptors). Idle tunnels held: {args.idle_tunnels}.
 """)
 
 

@@ -12,7 +12,11 @@ GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 
 async def handle(reader, writer):
-    head = await reader.readuntil(b"\r\n\r\n")
+    try:
+        head = await reader.readuntil(b"\r\n\r\n")
+    except (asyncio.IncompleteReadError, ConnectionError):
+        writer.close()  # a port probe, not a client
+        return
     key = ""
     for line in head.decode("latin-1").split("\r\n"):
         if line.lower().startswith("sec-websocket-key:"):
@@ -24,6 +28,8 @@ async def handle(reader, writer):
     try:
         while await reader.read(65536):
             pass
+    except (ConnectionError, asyncio.CancelledError):
+        pass
     finally:
         writer.close()
 

@@ -26,10 +26,10 @@ struct ServerConfig {
 };
 
 struct Timeouts {
-  Duration client_header = 10s;      // whole request head, from its first byte (or accept)
-  Duration client_idle = 60s;        // keep-alive client between requests
-  Duration client_body = 60s;        // longest pause while a request body arrives
-  Duration client_send = 60s;        // longest pause while the client drains a response
+  Duration client_header = 10s;  // whole request head, from its first byte (or accept)
+  Duration client_idle = 60s;    // keep-alive client between requests
+  Duration client_body = 60s;    // longest pause while a request body arrives
+  Duration client_send = 60s;    // longest pause while the client drains a response
   Duration upstream_connect = 2s;
   Duration upstream_response = 30s;  // until the response head; also longest pause in a body
   Duration upstream_idle = 60s;      // pooled keep-alive upstream connection

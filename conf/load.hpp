@@ -21,9 +21,9 @@ struct ConfigError {
 };
 
 struct LoadResult {
-  std::optional<Config> config;      // set only when errors is empty
-  std::vector<ConfigError> errors;   // every error found, in file order
-  std::vector<ConfigError> warnings; // legal but probably unintended (an unused pool)
+  std::optional<Config> config;       // set only when errors is empty
+  std::vector<ConfigError> errors;    // every error found, in file order
+  std::vector<ConfigError> warnings;  // legal but probably unintended (an unused pool)
   bool ok() const { return config.has_value(); }
 };
 

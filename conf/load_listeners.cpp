@@ -26,7 +26,8 @@ void load_route(const toml::node& node, const std::string& path, Diagnostics& di
   if (r.read_string("host", route.host)) {
     std::string why;
     if (!parse_host_port(route.host + ":0", &why) || route.host.empty()) {
-      diag.error(r.take("host")->source(), path + ".host: \"" + route.host + "\" is not a host name");
+      diag.error(r.take("host")->source(),
+                 path + ".host: \"" + route.host + "\" is not a host name");
     }
     std::transform(route.host.begin(), route.host.end(), route.host.begin(),
                    [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
@@ -73,8 +74,7 @@ void load_listener(std::string_view name, const toml::node& node, Diagnostics& d
         if (other.host_port.port != 0 && other.host_port.host == hp->host &&
             other.host_port.port == hp->port) {
           diag.error(address->source(), path + ".address: " + listener.address +
-                                            " is already used by listener \"" + other.name +
-                                            "\"");
+                                            " is already used by listener \"" + other.name + "\"");
         }
       }
     }
@@ -85,8 +85,8 @@ void load_listener(std::string_view name, const toml::node& node, Diagnostics& d
   if (const toml::node* routes = r.take("routes")) {
     const toml::array* list = routes->as_array();
     if (list == nullptr || list->empty()) {
-      diag.error(routes->source(), path + ".routes: expected at least one [[" + path +
-                                       ".routes]] table");
+      diag.error(routes->source(),
+                 path + ".routes: expected at least one [[" + path + ".routes]] table");
     } else {
       for (std::size_t i = 0; i < list->size(); ++i) {
         load_route(*list->get(i), path + ".routes[" + std::to_string(i) + "]", diag, listener);

@@ -73,8 +73,7 @@ void load_backend(const toml::node& node, const std::string& path, Diagnostics& 
   for (const BackendConfig& other : pool.backends) {
     if (other.address == backend.address || other.resolved == *resolved) {
       diag.error(address->source(), path + ": duplicate address " + backend.address +
-                                        " (first at line " + std::to_string(other.pos.line) +
-                                        ")");
+                                        " (first at line " + std::to_string(other.pos.line) + ")");
       return;
     }
   }
@@ -83,8 +82,7 @@ void load_backend(const toml::node& node, const std::string& path, Diagnostics& 
   pool.backends.push_back(std::move(backend));
 }
 
-void load_pool(std::string_view name, const toml::node& node, Diagnostics& diag,
-               Config& config) {
+void load_pool(std::string_view name, const toml::node& node, Diagnostics& diag, Config& config) {
   const std::string path = "pools." + std::string(name);
   if (!node.is_table()) {
     diag.error(node.source(), path + ": expected a table");
@@ -103,8 +101,8 @@ void load_pool(std::string_view name, const toml::node& node, Diagnostics& diag,
     strategy = strategies::find_strategy(pool.strategy);
     if (strategy == nullptr) {
       diag.error(r.take("strategy")->source(), path + ".strategy: unknown strategy \"" +
-                                                   pool.strategy + "\" (available: " +
-                                                   strategy_names() + ")");
+                                                   pool.strategy +
+                                                   "\" (available: " + strategy_names() + ")");
     }
   }
   if (r.read_string("hash_key", pool.hash_key)) {

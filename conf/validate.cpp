@@ -12,9 +12,8 @@ void validate_references(const toml::table& root, Config& config, Diagnostics& d
       if (route.target.empty()) continue;  // already reported
       const PoolConfig* pool = config.find_pool(route.target);
       if (pool == nullptr) {
-        diag.error(route.target_pos, "listeners." + listener.name + ".routes[" +
-                                         std::to_string(i) + "].target: no pool named \"" +
-                                         route.target + "\"");
+        diag.error(route.target_pos, "listeners." + listener.name + ".routes[" + std::to_string(i) +
+                                         "].target: no pool named \"" + route.target + "\"");
         continue;
       }
       used[static_cast<std::size_t>(pool - config.pools.data())] = true;

@@ -11,6 +11,8 @@ namespace veer::health {
 // instead of every backend's state.
 inline std::atomic<std::uint64_t> routing_epoch{1};
 
-inline void bump_routing_epoch() { routing_epoch.fetch_add(1, std::memory_order_release); }
+inline void bump_routing_epoch() {
+  routing_epoch.fetch_add(1, std::memory_order_release);
+}
 
 }  // namespace veer::health

@@ -122,8 +122,9 @@ void AccessLog::append_time() {
   }
   lines_.append(std::string_view(time_prefix_, 19));
   const auto ms = static_cast<unsigned>(millis % 1000);
-  const char frac[5] = {'.', static_cast<char>('0' + ms / 100), static_cast<char>('0' + ms / 10 % 10),
-                        static_cast<char>('0' + ms % 10), 'Z'};
+  const char frac[5] = {'.', static_cast<char>('0' + ms / 100),
+                        static_cast<char>('0' + ms / 10 % 10), static_cast<char>('0' + ms % 10),
+                        'Z'};
   lines_.append(std::string_view(frac, 5));
 }
 

@@ -2,10 +2,11 @@
 
 #include <cstddef>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <span>
-#include <utility>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace veer::proxy {
@@ -59,7 +60,8 @@ class Buffer {
     compact();
     if (writable_size() >= n) return;
     std::size_t grown = capacity_ == 0 ? 4096 : capacity_ * 2;
-    while (grown - end_ < n) grown *= 2;
+    while (grown - end_ < n)
+      grown *= 2;
     auto bigger = std::make_unique_for_overwrite<char[]>(grown);
     if (end_ > 0) std::memcpy(bigger.get(), data_.get(), end_);
     data_ = std::move(bigger);
@@ -84,13 +86,24 @@ class Buffer {
 
 // A per-worker free list of standard-size buffers. Not thread-safe by design: each
 // worker owns one. Oversized buffers (a huge header) are freed rather than cached.
+// Past the cache, buffers go back to malloc; after a burst (a reconnect storm parks
+// thousands of buffers at once) the owner is told once so it can hand the memory back
+// to the system (see Worker::trim_memory).
 class BufferPool {
  public:
   // 16 KiB: holds a typical request or response head with its body in one read,
   // and matches the TCP segment batching of loopback and LAN links.
   static constexpr std::size_t kBlockSize = 16 * 1024;
+  // 256 cached blocks = 4 MiB per worker: enough for the buffers in flight at a few
+  // thousand requests per millisecond, small next to the connections it serves.
+  static constexpr std::size_t kDefaultCached = 256;
+  // Freed bytes after which the owner is told to trim.
+  static constexpr std::size_t kTrimThreshold = 4 << 20;
 
-  explicit BufferPool(std::size_t max_cached = 1024) : max_cached_(max_cached) {}
+  explicit BufferPool(std::size_t max_cached = kDefaultCached) : max_cached_(max_cached) {}
+
+  // Called once each time freed memory crosses kTrimThreshold.
+  void on_excess(std::function<void()> callback) { on_excess_ = std::move(callback); }
 
   Buffer acquire() {
     if (free_.empty()) return Buffer(kBlockSize);
@@ -103,14 +116,22 @@ class BufferPool {
     if (b.capacity() == kBlockSize && free_.size() < max_cached_) {
       b.clear();
       free_.push_back(std::move(b));
+      return;
     }
+    freed_ += b.capacity();
     b = Buffer{};
+    if (freed_ >= kTrimThreshold) {
+      freed_ = 0;
+      if (on_excess_) on_excess_();
+    }
   }
   std::size_t cached() const { return free_.size(); }
 
  private:
   std::vector<Buffer> free_;
   std::size_t max_cached_;
+  std::size_t freed_ = 0;
+  std::function<void()> on_excess_;
 };
 
 }  // namespace veer::proxy

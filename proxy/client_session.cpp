@@ -19,6 +19,11 @@ namespace {
 // before the client has read it (nginx's lingering_close).
 constexpr auto kLingerTime = std::chrono::seconds(2);
 
+// How long an idle keep-alive connection keeps its read buffer. Busy clients send
+// their next request within milliseconds and keep reading straight into the buffer;
+// a connection quiet for this long gives it back (see await_head).
+constexpr auto kParkAfter = std::chrono::seconds(1);
+
 double millis_between(Clock::time_point from, Clock::time_point to) {
   return std::chrono::duration<double, std::milli>(to - from).count();
 }
@@ -56,7 +61,10 @@ void ClientSession::start() {
   // A new connection gets client_header from accept, so one that never sends a byte
   // cannot hold a slot for client_idle.
   worker_.deadlines().arm(read_deadline_, worker_.config().timeouts.client_header);
-  wait_for_head();
+  // The request often arrives with the connection: read it now. A connection that
+  // has sent nothing yet holds no buffer.
+  parked_ = true;
+  read_available();
 }
 
 void ClientSession::drain() {
@@ -64,7 +72,9 @@ void ClientSession::drain() {
   if (phase_ == Phase::idle || (phase_ == Phase::head && in_.empty())) close();
 }
 
-void ClientSession::abort() { close(); }
+void ClientSession::abort() {
+  close();
+}
 
 void ClientSession::on_timeout(Deadline& deadline) {
   switch (deadline.tag()) {
@@ -81,6 +91,55 @@ void ClientSession::on_timeout(Deadline& deadline) {
       upstream_timed_out_ = true;
       if (up_) interrupt_socket(up_->socket);  // pending operations complete, then 504
       break;
+    case kPark:
+      if (phase_ == Phase::idle && !parked_) {
+        parked_ = true;
+        error_code ignored;
+        socket_.cancel(ignored);  // epoll only: the read completes aborted, see on_head_bytes
+      }
+      break;
+  }
+}
+
+// Waiting for (more of) a request head. A hot connection reads straight into its
+// buffer: once a read has drained the socket, Asio's edge-triggered epoll reactor
+// arms the next read without a syscall, the pattern nginx uses. A parked one waits
+// for readability without a buffer, which costs an epoll_ctl per wait but no memory.
+// On io_uring a wait costs no syscall (it is batched into the next submission) and
+// cancelling a read in flight is unsafe with Asio 1.81 (asio.hpp), so it always waits.
+void ClientSession::await_head() {
+  if (kIoUring || parked_) {
+    wait_for_head();
+    return;
+  }
+  if (!in_.allocated()) in_ = worker_.buffers().acquire();
+  if (in_.writable_size() == 0) in_.compact();
+  socket_.async_read_some(
+      asio::buffer(in_.write_ptr(), in_.writable_size()),
+      [self = self()](const error_code& ec, std::size_t n) { self->on_head_bytes(ec, n); });
+}
+
+void ClientSession::on_head_bytes(const error_code& ec, std::size_t n) {
+  if (phase_ == Phase::closed) return;
+  if (ec == asio::error::operation_aborted && parked_) {
+    worker_.buffers().release(in_);  // idle past kParkAfter: wait without a buffer
+    wait_for_head();
+    return;
+  }
+  if (ec) {
+    close();
+    return;
+  }
+  note_head_started();
+  in_.commit(n);
+  parse_buffered_head();
+}
+
+void ClientSession::note_head_started() {
+  park_deadline_.disarm();
+  if (phase_ == Phase::idle) {
+    phase_ = Phase::head;
+    worker_.deadlines().arm(read_deadline_, worker_.config().timeouts.client_header);
   }
 }
 
@@ -95,16 +154,18 @@ void ClientSession::on_client_readable(const error_code& ec) {
     close();
     return;
   }
+  read_available();
+}
+
+// Reads what the socket holds now, without waiting (readiness is known or likely).
+void ClientSession::read_available() {
   if (!in_.allocated()) in_ = worker_.buffers().acquire();
-  if (phase_ == Phase::idle) {
-    phase_ = Phase::head;
-    worker_.deadlines().arm(read_deadline_, worker_.config().timeouts.client_header);
-  }
   if (in_.writable_size() == 0) in_.compact();
   error_code read_error;
   const std::size_t n =
       socket_.read_some(asio::buffer(in_.write_ptr(), in_.writable_size()), read_error);
   if (read_error == asio::error::would_block) {
+    if (in_.empty()) worker_.buffers().release(in_);
     wait_for_head();
     return;
   }
@@ -112,6 +173,8 @@ void ClientSession::on_client_readable(const error_code& ec) {
     close();  // closed or reset between requests: nothing to answer
     return;
   }
+  note_head_started();
+  parked_ = false;  // the client is active again
   in_.commit(n);
   parse_buffered_head();
 }
@@ -132,7 +195,7 @@ void ClientSession::parse_buffered_head() {
       in_.compact();
       if (in_.writable_size() == 0) in_.reserve_writable(in_.capacity());
     }
-    wait_for_head();
+    await_head();
     return;
   }
   on_request_head(end);
@@ -209,8 +272,8 @@ bool ClientSession::frame_request_body() {
   const conf::Limits& limits = view_->snapshot().config.limits;
   switch (request_framing_) {
     case BodyFraming::content_length:
-      request_piece_ = static_cast<std::size_t>(
-          std::min<std::uint64_t>(in_.size(), request_remaining_));
+      request_piece_ =
+          static_cast<std::size_t>(std::min<std::uint64_t>(in_.size(), request_remaining_));
       request_remaining_ -= request_piece_;
       break;
     case BodyFraming::chunked: {
@@ -272,8 +335,7 @@ void ClientSession::respond_locally(std::uint16_t status, std::string_view detai
   char generated_id[32];
   std::string_view request_id;
   if (request_head_length_ > 0) {
-    request_id =
-        out_.readable().substr(written_.request_id_offset, written_.request_id_length);
+    request_id = out_.readable().substr(written_.request_id_offset, written_.request_id_length);
   } else {
     request_id = worker_.request_ids().next(generated_id);
   }
@@ -348,12 +410,13 @@ void ClientSession::next_request() {
     parse_buffered_head();
     return;
   }
-  // Idle keep-alive connections hold no buffer (the 4 KiB-per-idle-client budget).
-  worker_.buffers().release(in_);
   worker_.buffers().release(out_);
   phase_ = Phase::idle;
   worker_.deadlines().arm(read_deadline_, worker_.config().timeouts.client_idle);
-  wait_for_head();
+  if (!kIoUring && !parked_) worker_.deadlines().arm(park_deadline_, kParkAfter);
+  // Idle connections end up holding no buffer (the 4 KiB-per-idle-client budget).
+  if (kIoUring || parked_) worker_.buffers().release(in_);
+  await_head();
 }
 
 void ClientSession::close_gracefully() {
@@ -397,6 +460,7 @@ void ClientSession::close() {
   read_deadline_.disarm();
   write_deadline_.disarm();
   upstream_deadline_.disarm();
+  park_deadline_.disarm();
   close_socket(socket_);
   release_upstream(false);
   end_backend_use();

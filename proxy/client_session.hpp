@@ -50,12 +50,16 @@ class ClientSession final : public RefCounted<ClientSession>,
   void on_timeout(Deadline& deadline) override;
 
  private:
-  enum Tag : std::uint8_t { kClientRead, kClientWrite, kUpstream };
+  enum Tag : std::uint8_t { kClientRead, kClientWrite, kUpstream, kPark };
   enum class Phase : std::uint8_t { idle, head, exchange, responding_locally, lingering, closed };
 
   // --- client_session.cpp
+  void await_head();
   void wait_for_head();
   void on_client_readable(const error_code& ec);
+  void on_head_bytes(const error_code& ec, std::size_t n);
+  void read_available();
+  void note_head_started();
   void parse_buffered_head();
   void on_request_head(std::size_t head_length);
   bool frame_request_body();
@@ -105,13 +109,15 @@ class ClientSession final : public RefCounted<ClientSession>,
   std::uint8_t client_ip_length_ = 0;
   Phase phase_ = Phase::idle;
   bool draining_ = false;
-  bool close_after_ = false;      // close the client connection after this response
-  std::size_t scan_from_ = 0;     // incremental search for the end of a head
-  Buffer in_;                     // bytes from the client
-  Buffer out_;                    // heads veer writes: upstream request, then response
+  bool close_after_ = false;   // close the client connection after this response
+  bool parked_ = false;        // idle without a buffer, waiting for readability
+  std::size_t scan_from_ = 0;  // incremental search for the end of a head
+  Buffer in_;                  // bytes from the client
+  Buffer out_;                 // heads veer writes: upstream request, then response
   Deadline read_deadline_{*this, kClientRead};
   Deadline write_deadline_{*this, kClientWrite};
   Deadline upstream_deadline_{*this, kUpstream};
+  Deadline park_deadline_{*this, kPark};
 
   // --- the exchange in progress (reset per request)
   Ref<WorkerView> view_;
@@ -121,7 +127,7 @@ class ClientSession final : public RefCounted<ClientSession>,
   std::vector<std::unique_ptr<UpstreamConnection>> retired_;  // pending ops still running
   Clock::time_point started_{};
   Clock::time_point upstream_started_{};
-  WrittenRequest written_;        // where method, path and id are in out_
+  WrittenRequest written_;  // where method, path and id are in out_
   std::size_t request_head_length_ = 0;
   std::size_t response_head_offset_ = 0;
   // Request side.
@@ -132,8 +138,8 @@ class ClientSession final : public RefCounted<ClientSession>,
   // Response side.
   BodyFraming response_framing_ = BodyFraming::none;
   std::uint64_t response_remaining_ = 0;
-  std::size_t response_piece_ = 0;       // bytes of up_->buffer being written to the client
-  std::size_t response_consumed_ = 0;    // bytes of up_->buffer the piece stands for
+  std::size_t response_piece_ = 0;     // bytes of up_->buffer being written to the client
+  std::size_t response_consumed_ = 0;  // bytes of up_->buffer the piece stands for
   std::uint64_t response_body_bytes_ = 0;
   ChunkedDecoder response_chunks_;
   std::size_t response_scan_ = 0;
@@ -142,16 +148,16 @@ class ClientSession final : public RefCounted<ClientSession>,
   bool http10_ = false;
   bool method_is_head_ = false;
   bool websocket_ = false;
-  bool replayable_ = false;        // the whole request is still in out_ and in_
+  bool replayable_ = false;  // the whole request is still in out_ and in_
   bool request_sent_ = false;
-  bool request_abandoned_ = false; // an early response: stop sending the body
-  bool response_started_ = false;  // bytes of the response went to the client
+  bool request_abandoned_ = false;  // an early response: stop sending the body
+  bool response_started_ = false;   // bytes of the response went to the client
   bool response_complete_ = false;  // every byte of the response came from the backend
   bool response_done_ = false;      // ... and was written to the client
   bool got_response_bytes_ = false;
-  bool in_flight_ = false;          // counted in the backend's in_flight
+  bool in_flight_ = false;  // counted in the backend's in_flight
   bool upstream_reusable_ = false;
-  bool strip_chunked_ = false;     // decode a chunked response for an HTTP/1.0 client
+  bool strip_chunked_ = false;  // decode a chunked response for an HTTP/1.0 client
   bool upstream_timed_out_ = false;
 };
 

@@ -36,8 +36,10 @@ class ConnectionRegistry {
   }
   void remove(Connection& c) {
     if (!c.registered_) return;
-    if (c.prev_ != nullptr) c.prev_->next_ = c.next_;
-    else head_ = c.next_;
+    if (c.prev_ != nullptr)
+      c.prev_->next_ = c.next_;
+    else
+      head_ = c.next_;
     if (c.next_ != nullptr) c.next_->prev_ = c.prev_;
     c.prev_ = c.next_ = nullptr;
     c.registered_ = false;

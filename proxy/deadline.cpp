@@ -21,7 +21,8 @@ void Deadline::disarm() {
 
 DeadlineQueue::~DeadlineQueue() {
   for (auto& list : lists_) {
-    while (list->head != nullptr) list->head->disarm();
+    while (list->head != nullptr)
+      list->head->disarm();
   }
 }
 

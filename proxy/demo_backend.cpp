@@ -74,13 +74,15 @@ std::string answer_rpc(std::string_view body, const DemoState& state) {
   }
   if (const json::array* batch = request.if_array()) {
     json::array replies;
-    for (const json::value& call : *batch) replies.push_back(answer_call(call, state));
+    for (const json::value& call : *batch)
+      replies.push_back(answer_call(call, state));
     return json::serialize(replies);
   }
   return json::serialize(answer_call(request, state));
 }
 
-asio::awaitable<void> serve_websocket(beast::tcp_stream stream, http::request<http::string_body> req,
+asio::awaitable<void> serve_websocket(beast::tcp_stream stream,
+                                      http::request<http::string_body> req,
                                       const DemoState& state) {
   websocket::stream<beast::tcp_stream> ws(std::move(stream));
   beast::get_lowest_layer(ws).expires_never();
@@ -174,8 +176,8 @@ int run_demo_backend(int argc, char** argv) {
   }
   asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&io](const boost::system::error_code&, int) { io.stop(); });
-  std::cout << "demo backend " << state.name << " listening on "
-            << acceptor.local_endpoint() << std::endl;
+  std::cout << "demo backend " << state.name << " listening on " << acceptor.local_endpoint()
+            << std::endl;
   asio::co_spawn(io, accept_forever(acceptor, state), asio::detached);
   io.run();
   return 0;

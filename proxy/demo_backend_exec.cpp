@@ -20,7 +20,8 @@ int run_demo_backend(int argc, char** argv) {
   std::string command = "demo-backend";
   args.push_back(zero.data());
   args.push_back(command.data());
-  for (int i = 1; i < argc; ++i) args.push_back(argv[i]);
+  for (int i = 1; i < argc; ++i)
+    args.push_back(argv[i]);
   args.push_back(nullptr);
   ::execv(sibling.c_str(), args.data());
   std::cerr << "cannot run " << sibling << ": " << std::strerror(errno) << "\n";

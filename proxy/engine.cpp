@@ -26,7 +26,9 @@ std::string sibling_path(std::string_view engine) {
   return self_directory() + (engine == "io_uring" ? "/veer-io_uring" : "/veer");
 }
 
-bool executable(const std::string& path) { return ::access(path.c_str(), X_OK) == 0; }
+bool executable(const std::string& path) {
+  return ::access(path.c_str(), X_OK) == 0;
+}
 
 }  // namespace
 
@@ -82,8 +84,8 @@ EngineChoice choose_engine(conf::IoEngine requested, std::string_view compiled) 
     } else if (executable(sibling_path("io_uring"))) {
       choice.exec_path = sibling_path("io_uring");
     } else if (requested == conf::IoEngine::io_uring) {
-      choice.error = "server.io_engine = \"io_uring\" but " + sibling_path("io_uring") +
-                     " is not installed";
+      choice.error =
+          "server.io_engine = \"io_uring\" but " + sibling_path("io_uring") + " is not installed";
     } else {
       choice.run_here = compiled == "epoll";
       choice.note = "io engine: epoll (io_uring is available but " + sibling_path("io_uring") +
@@ -92,8 +94,8 @@ EngineChoice choose_engine(conf::IoEngine requested, std::string_view compiled) 
     return choice;
   }
   if (requested == conf::IoEngine::io_uring) {
-    choice.error = "server.io_engine = \"io_uring\" but the kernel refused it (" +
-                   probe.reason + "); use \"auto\" to fall back to epoll";
+    choice.error = "server.io_engine = \"io_uring\" but the kernel refused it (" + probe.reason +
+                   "); use \"auto\" to fall back to epoll";
     return choice;
   }
   choice.note = "io engine: epoll (io_uring refused by the kernel: " + probe.reason + ")";
@@ -122,7 +124,8 @@ std::string engines_built_in(std::string_view compiled) {
   const std::string other = compiled == "epoll" ? "io_uring" : "epoll";
   const bool sibling = executable(sibling_path(other));
   std::string list = "epoll, io_uring";
-  if (!sibling) list += " (" + sibling_path(other) + " missing: only " + std::string(compiled) + " usable)";
+  if (!sibling)
+    list += " (" + sibling_path(other) + " missing: only " + std::string(compiled) + " usable)";
   return list;
 }
 

@@ -97,8 +97,7 @@ WrittenRequest write_upstream_request(const RequestHead& in, const ForwardContex
   return written;
 }
 
-void write_client_response_head(const ResponseHead& in, const ResponseRewrite& how,
-                                Buffer& out) {
+void write_client_response_head(const ResponseHead& in, const ResponseRewrite& how, Buffer& out) {
   out.reserve_writable(in.head_length + 64);
   out.append("HTTP/1.1 ");
   append_number(out, in.status);
@@ -122,24 +121,35 @@ void write_client_response_head(const ResponseHead& in, const ResponseRewrite& h
 
 std::string_view status_reason(std::uint16_t status) {
   switch (status) {
-    case 400: return "Bad Request";
-    case 404: return "Not Found";
-    case 408: return "Request Timeout";
-    case 413: return "Content Too Large";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    case 505: return "HTTP Version Not Supported";
-    default: return "Error";
+    case 400:
+      return "Bad Request";
+    case 404:
+      return "Not Found";
+    case 408:
+      return "Request Timeout";
+    case 413:
+      return "Content Too Large";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 500:
+      return "Internal Server Error";
+    case 501:
+      return "Not Implemented";
+    case 502:
+      return "Bad Gateway";
+    case 503:
+      return "Service Unavailable";
+    case 504:
+      return "Gateway Timeout";
+    case 505:
+      return "HTTP Version Not Supported";
+    default:
+      return "Error";
   }
 }
 
 void write_local_response(std::uint16_t status, std::string_view detail,
-                          std::string_view request_id, bool close, bool head_only,
-                          Buffer& out) {
+                          std::string_view request_id, bool close, bool head_only, Buffer& out) {
   // Body: "<detail> (request id <id>)\n"
   const std::size_t body_length =
       detail.size() + (request_id.empty() ? 0 : request_id.size() + 14) + 1;

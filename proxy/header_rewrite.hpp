@@ -30,9 +30,9 @@ WrittenRequest write_upstream_request(const RequestHead& in, const ForwardContex
                                       Buffer& out);
 
 struct ResponseRewrite {
-  bool close_client = false;    // veer closes the client connection after this response
-  bool client_http10 = false;   // HTTP/1.0 client: no chunked, explicit keep-alive
-  bool strip_chunked = false;   // veer decodes the chunked body for this client
+  bool close_client = false;   // veer closes the client connection after this response
+  bool client_http10 = false;  // HTTP/1.0 client: no chunked, explicit keep-alive
+  bool strip_chunked = false;  // veer decodes the chunked body for this client
 };
 
 void write_client_response_head(const ResponseHead& in, const ResponseRewrite& how, Buffer& out);

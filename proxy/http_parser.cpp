@@ -9,10 +9,14 @@ namespace {
 // RFC 9110 section 5.6.2: tchar.
 constexpr std::array<bool, 256> make_tchar() {
   std::array<bool, 256> t{};
-  for (int c = '0'; c <= '9'; ++c) t[c] = true;
-  for (int c = 'a'; c <= 'z'; ++c) t[c] = true;
-  for (int c = 'A'; c <= 'Z'; ++c) t[c] = true;
-  for (char c : std::string_view("!#$%&'*+-.^_`|~")) t[static_cast<unsigned char>(c)] = true;
+  for (int c = '0'; c <= '9'; ++c)
+    t[c] = true;
+  for (int c = 'a'; c <= 'z'; ++c)
+    t[c] = true;
+  for (int c = 'A'; c <= 'Z'; ++c)
+    t[c] = true;
+  for (char c : std::string_view("!#$%&'*+-.^_`|~"))
+    t[static_cast<unsigned char>(c)] = true;
   return t;
 }
 constexpr auto kTchar = make_tchar();
@@ -21,8 +25,10 @@ constexpr auto kTchar = make_tchar();
 constexpr std::array<bool, 256> make_value_char() {
   std::array<bool, 256> t{};
   t['\t'] = true;
-  for (int c = 0x20; c <= 0x7e; ++c) t[c] = true;
-  for (int c = 0x80; c <= 0xff; ++c) t[c] = true;
+  for (int c = 0x20; c <= 0x7e; ++c)
+    t[c] = true;
+  for (int c = 0x80; c <= 0xff; ++c)
+    t[c] = true;
   return t;
 }
 constexpr auto kValueChar = make_value_char();
@@ -30,16 +36,22 @@ constexpr auto kValueChar = make_value_char();
 // request-target: any VCHAR or obs-text; no SP, no CTL.
 constexpr std::array<bool, 256> make_target_char() {
   std::array<bool, 256> t{};
-  for (int c = 0x21; c <= 0x7e; ++c) t[c] = true;
-  for (int c = 0x80; c <= 0xff; ++c) t[c] = true;
+  for (int c = 0x21; c <= 0x7e; ++c)
+    t[c] = true;
+  for (int c = 0x80; c <= 0xff; ++c)
+    t[c] = true;
   return t;
 }
 constexpr auto kTargetChar = make_target_char();
 
-constexpr ParseError bad(std::string_view reason) { return ParseError{400, reason}; }
+constexpr ParseError bad(std::string_view reason) {
+  return ParseError{400, reason};
+}
 constexpr ParseError kOk{};
 
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
+char lower(char c) {
+  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
+}
 
 bool is_hex(char c) {
   return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
@@ -84,18 +96,21 @@ bool valid_authority(std::string_view a) {
 // 1*DIGIT, optionally repeated as a list of identical values ("5, 5"), which
 // RFC 9110 section 8.6 allows a recipient to accept. Differing values are refused.
 bool parse_content_length(std::string_view value, std::uint64_t& out, bool& seen) {
-  return for_each_token(value, [&](std::string_view token) {
-    std::uint64_t n = 0;
-    for (char c : token) {
-      if (c < '0' || c > '9') return false;
-      if (n > (UINT64_MAX - 9) / 10) return false;  // overflow: certainly not a real length
-      n = n * 10 + static_cast<std::uint64_t>(c - '0');
-    }
-    if (seen && n != out) return false;
-    out = n;
-    seen = true;
-    return true;
-  }) && seen;
+  return for_each_token(value,
+                        [&](std::string_view token) {
+                          std::uint64_t n = 0;
+                          for (char c : token) {
+                            if (c < '0' || c > '9') return false;
+                            if (n > (UINT64_MAX - 9) / 10)
+                              return false;  // overflow: certainly not a real length
+                            n = n * 10 + static_cast<std::uint64_t>(c - '0');
+                          }
+                          if (seen && n != out) return false;
+                          out = n;
+                          seen = true;
+                          return true;
+                        }) &&
+         seen;
 }
 
 // State shared by the request and response field loops.
@@ -103,7 +118,7 @@ struct FieldScan {
   bool content_length_seen = false;
   bool content_length_bad = false;
   unsigned chunked_count = 0;  // "chunked" must appear once at most (RFC 9112 section 6.1)
-  bool chunked_last = false;  // the final coding is "chunked"
+  bool chunked_last = false;   // the final coding is "chunked"
   bool transfer_encoding_seen = false;
   bool upgrade_websocket = false;
   unsigned host_count = 0;
@@ -121,7 +136,8 @@ std::size_t parse_field_line(std::string_view head, std::size_t pos, HeaderField
     return std::string_view::npos;
   }
   const std::size_t name_start = pos;
-  while (pos < end && kTchar[static_cast<unsigned char>(p[pos])]) ++pos;
+  while (pos < end && kTchar[static_cast<unsigned char>(p[pos])])
+    ++pos;
   if (pos == name_start || pos >= end || p[pos] != ':') {
     err = ParseError{invalid.status, (pos < end && (p[pos] == ' ' || p[pos] == '\t'))
                                          ? "whitespace before a header colon"
@@ -130,9 +146,11 @@ std::size_t parse_field_line(std::string_view head, std::size_t pos, HeaderField
   }
   field.name = head.substr(name_start, pos - name_start);
   ++pos;  // ':'
-  while (pos < end && (p[pos] == ' ' || p[pos] == '\t')) ++pos;
+  while (pos < end && (p[pos] == ' ' || p[pos] == '\t'))
+    ++pos;
   const std::size_t value_start = pos;
-  while (pos < end && kValueChar[static_cast<unsigned char>(p[pos])]) ++pos;
+  while (pos < end && kValueChar[static_cast<unsigned char>(p[pos])])
+    ++pos;
   if (pos + 1 >= end || p[pos] != '\r' || p[pos + 1] != '\n') {
     err = ParseError{invalid.status, (pos < end && p[pos] == '\0') ? "NUL byte in a header"
                                      : (pos < end && p[pos] == '\n')
@@ -207,8 +225,8 @@ bool note_field(const HeaderField& f, MessageHead& out, FieldScan& scan, ParseEr
 }
 
 // Reads every field line up to the empty line that ends the head.
-ParseError parse_fields(std::string_view head, std::size_t pos, MessageHead& out,
-                        FieldScan& scan, std::uint16_t invalid_status) {
+ParseError parse_fields(std::string_view head, std::size_t pos, MessageHead& out, FieldScan& scan,
+                        std::uint16_t invalid_status) {
   const ParseError invalid{invalid_status, "invalid header"};
   while (true) {
     if (pos + 1 < head.size() && head[pos] == '\r' && head[pos + 1] == '\n') {
@@ -334,8 +352,8 @@ std::size_t find_head_end(std::string_view buffer, std::size_t& scan_from) {
     const void* lf = std::memchr(data + i, '\n', buffer.size() - i);
     if (lf == nullptr) break;
     i = static_cast<std::size_t>(static_cast<const char*>(lf) - data);
-    const bool empty_line = (i >= 1 && data[i - 1] == '\n') ||
-                            (i >= 2 && data[i - 1] == '\r' && data[i - 2] == '\n');
+    const bool empty_line =
+        (i >= 1 && data[i - 1] == '\n') || (i >= 2 && data[i - 1] == '\r' && data[i - 2] == '\n');
     // A bare LF anywhere ends the scan too: the parser will refuse it, and waiting
     // for a CRLF CRLF that may never come would only hold the connection open.
     const bool bare_lf = i == 0 || data[i - 1] != '\r';
@@ -351,20 +369,23 @@ std::size_t find_head_end(std::string_view buffer, std::size_t& scan_from) {
 }
 
 ParseError parse_request_head(std::string_view head, RequestHead& out) {
-  out = RequestHead{};
+  out.reset();
   const char* p = head.data();
   const std::size_t end = head.size();
   std::size_t pos = 0;
 
-  while (pos < end && kTchar[static_cast<unsigned char>(p[pos])]) ++pos;
+  while (pos < end && kTchar[static_cast<unsigned char>(p[pos])])
+    ++pos;
   if (pos == 0 || pos >= end || p[pos] != ' ') return bad("invalid request line");
   out.method = head.substr(0, pos);
   const std::size_t target_start = ++pos;
-  while (pos < end && kTargetChar[static_cast<unsigned char>(p[pos])]) ++pos;
+  while (pos < end && kTargetChar[static_cast<unsigned char>(p[pos])])
+    ++pos;
   if (pos == target_start || pos >= end || p[pos] != ' ') return bad("invalid request line");
   out.target = head.substr(target_start, pos - target_start);
   const std::size_t version_start = ++pos;
-  while (pos < end && p[pos] != '\r' && p[pos] != '\n') ++pos;
+  while (pos < end && p[pos] != '\r' && p[pos] != '\n')
+    ++pos;
   if (pos + 1 >= end || p[pos] != '\r' || p[pos + 1] != '\n') {
     return bad("request line must end with CRLF");
   }
@@ -410,7 +431,8 @@ ParseError parse_request_head(std::string_view head, RequestHead& out) {
     if (f.id != HeaderId::x_request_id) continue;
     // Kept only when it is a plain token of sane size; anything else is replaced.
     bool ok = !f.value.empty() && f.value.size() <= 128;
-    for (char c : f.value) ok = ok && c > 0x20 && c < 0x7f && c != '"' && c != '\\';
+    for (char c : f.value)
+      ok = ok && c > 0x20 && c < 0x7f && c != '"' && c != '\\';
     if (ok) out.request_id = f.value;
   }
   return kOk;
@@ -418,7 +440,7 @@ ParseError parse_request_head(std::string_view head, RequestHead& out) {
 
 ParseError parse_response_head(std::string_view head, bool request_method_is_head,
                                ResponseHead& out) {
-  out = ResponseHead{};
+  out.reset();
   const ParseError invalid{502, "invalid response head from the backend"};
   const char* p = head.data();
   const std::size_t end = head.size();
@@ -438,7 +460,8 @@ ParseError parse_response_head(std::string_view head, bool request_method_is_hea
   if (p[pos] != ' ' && p[pos] != '\r') return invalid;
   if (p[pos] == ' ') ++pos;
   const std::size_t reason_start = pos;
-  while (pos < end && kValueChar[static_cast<unsigned char>(p[pos])]) ++pos;
+  while (pos < end && kValueChar[static_cast<unsigned char>(p[pos])])
+    ++pos;
   if (pos + 1 >= end || p[pos] != '\r' || p[pos + 1] != '\n') return invalid;
   out.reason = head.substr(reason_start, pos - reason_start);
   pos += 2;
@@ -451,8 +474,8 @@ ParseError parse_response_head(std::string_view head, bool request_method_is_hea
   out.content_length_present = scan.content_length_seen;
   out.upgrade_websocket = out.status == 101 && scan.upgrade_websocket;
 
-  const bool bodiless = request_method_is_head || out.status < 200 || out.status == 204 ||
-                        out.status == 304;
+  const bool bodiless =
+      request_method_is_head || out.status < 200 || out.status == 204 || out.status == 304;
   if (bodiless) {
     out.framing = BodyFraming::none;
   } else if (scan.transfer_encoding_seen) {

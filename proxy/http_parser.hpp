@@ -14,8 +14,8 @@
 namespace veer::proxy {
 
 struct ParseError {
-  std::uint16_t status = 0;     // 0 = no error; else the status to answer with
-  std::string_view reason;      // short, static text for the response body and logs
+  std::uint16_t status = 0;  // 0 = no error; else the status to answer with
+  std::string_view reason;   // short, static text for the response body and logs
   explicit operator bool() const { return status != 0; }
 };
 
@@ -45,8 +45,10 @@ bool for_each_token(std::string_view list, Fn&& fn) {
     std::size_t comma = list.find(',', i);
     if (comma == std::string_view::npos) comma = list.size();
     std::string_view item = list.substr(i, comma - i);
-    while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
-    while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
+    while (!item.empty() && (item.front() == ' ' || item.front() == '\t'))
+      item.remove_prefix(1);
+    while (!item.empty() && (item.back() == ' ' || item.back() == '\t'))
+      item.remove_suffix(1);
     if (!item.empty() && !fn(item)) return false;
     i = comma + 1;
   }

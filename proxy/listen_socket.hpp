@@ -33,7 +33,7 @@ class UniqueFd {
 
 struct BoundListener {
   std::string name;
-  std::string configured_address;   // as written in the config
+  std::string configured_address;     // as written in the config
   conf::SocketAddress local_address;  // as bound (the real port when 0 was asked for)
   std::vector<UniqueFd> sockets;      // one per worker
 };

@@ -14,19 +14,27 @@ std::atomic<Level> g_min_level{Level::info};
 
 const char* name_of(Level level) {
   switch (level) {
-    case Level::debug: return "debug";
-    case Level::info: return "info";
-    case Level::warn: return "warn";
-    case Level::error: return "error";
+    case Level::debug:
+      return "debug";
+    case Level::info:
+      return "info";
+    case Level::warn:
+      return "warn";
+    case Level::error:
+      return "error";
   }
   return "?";
 }
 
 }  // namespace
 
-void set_min_level(Level level) { g_min_level.store(level, std::memory_order_relaxed); }
+void set_min_level(Level level) {
+  g_min_level.store(level, std::memory_order_relaxed);
+}
 
-bool enabled(Level level) { return level >= g_min_level.load(std::memory_order_relaxed); }
+bool enabled(Level level) {
+  return level >= g_min_level.load(std::memory_order_relaxed);
+}
 
 void format_utc_now(char (&out)[25]) {
   using namespace std::chrono;

@@ -24,13 +24,21 @@ void emit(Level level, const Args&... args) {
 }
 
 template <typename... Args>
-void debug(const Args&... args) { emit(Level::debug, args...); }
+void debug(const Args&... args) {
+  emit(Level::debug, args...);
+}
 template <typename... Args>
-void info(const Args&... args) { emit(Level::info, args...); }
+void info(const Args&... args) {
+  emit(Level::info, args...);
+}
 template <typename... Args>
-void warn(const Args&... args) { emit(Level::warn, args...); }
+void warn(const Args&... args) {
+  emit(Level::warn, args...);
+}
 template <typename... Args>
-void error(const Args&... args) { emit(Level::error, args...); }
+void error(const Args&... args) {
+  emit(Level::error, args...);
+}
 
 // "2026-11-23T18:54:00.123Z" for the current time; writes 24 characters to `out`.
 void format_utc_now(char (&out)[25]);

@@ -34,8 +34,10 @@ Environment: VEER_LOG=debug for debug logging.
 )";
 
 void print_diagnostics(const veer::conf::LoadResult& result) {
-  for (const auto& w : result.warnings) std::cerr << w.to_string() << " (warning)\n";
-  for (const auto& e : result.errors) std::cerr << e.to_string() << "\n";
+  for (const auto& w : result.warnings)
+    std::cerr << w.to_string() << " (warning)\n";
+  for (const auto& e : result.errors)
+    std::cerr << e.to_string() << "\n";
 }
 
 int check(const std::string& path) {
@@ -74,13 +76,14 @@ int run(const std::string& path, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (const char* level = std::getenv("VEER_LOG"); level != nullptr && std::strcmp(level, "debug") == 0) {
+  if (const char* level = std::getenv("VEER_LOG");
+      level != nullptr && std::strcmp(level, "debug") == 0) {
     veer::log::set_min_level(veer::log::Level::debug);
   }
   const std::string_view command = argc > 1 ? argv[1] : "";
   if (command == "--version" || command == "-V" || command == "version") {
-    std::cout << "veer " << VEER_VERSION << "\nengines: "
-              << veer::proxy::engines_built_in(VEER_ENGINE_NAME)
+    std::cout << "veer " << VEER_VERSION
+              << "\nengines: " << veer::proxy::engines_built_in(VEER_ENGINE_NAME)
               << "\nthis binary: " << VEER_ENGINE_NAME << "\n";
     return 0;
   }

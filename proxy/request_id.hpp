@@ -17,7 +17,8 @@ class RequestIds {
     static constexpr char kHex[] = "0123456789abcdef";
     for (int half = 0; half < 2; ++half) {
       std::uint64_t bits = mix();
-      for (int i = 0; i < 16; ++i, bits >>= 4) out[half * 16 + i] = kHex[bits & 0xf];
+      for (int i = 0; i < 16; ++i, bits >>= 4)
+        out[half * 16 + i] = kHex[bits & 0xf];
     }
     return {out, sizeof out};
   }

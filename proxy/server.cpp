@@ -113,10 +113,11 @@ int Server::run(conf::Config config, const std::string& engine_note) {
     return 2;
   }
   hand_to_workers(bound);
-  for (auto& worker : workers_) worker->start();
+  for (auto& worker : workers_)
+    worker->start();
   log::info(engine_note);
-  log::info("veer ready: ", worker_count_, " workers, configuration version ", version_,
-            " from ", config_path_);
+  log::info("veer ready: ", worker_count_, " workers, configuration version ", version_, " from ",
+            config_path_);
   wait_for_signal();
   control_.run();
   if (joiner_.joinable()) joiner_.join();
@@ -141,16 +142,19 @@ void Server::shut_down(int signal) {
   const conf::Duration drain = shared_.snapshots.current()->config.timeouts.drain;
   if (shutting_down_) {
     log::warn(name, " again: closing every connection now");
-    for (auto& worker : workers_) worker->begin_drain(Clock::now());
+    for (auto& worker : workers_)
+      worker->begin_drain(Clock::now());
     return;
   }
   shutting_down_ = true;
   log::info(name, ": no longer accepting; draining in-flight requests for up to ",
             conf::format_duration(drain));
   const Clock::time_point deadline = Clock::now() + drain;
-  for (auto& worker : workers_) worker->begin_drain(deadline);
+  for (auto& worker : workers_)
+    worker->begin_drain(deadline);
   joiner_ = std::thread([this] {
-    for (auto& worker : workers_) worker->join();
+    for (auto& worker : workers_)
+      worker->join();
     asio::post(control_, [this] {
       signals_.cancel();
       control_.stop();
@@ -161,11 +165,13 @@ void Server::shut_down(int signal) {
 void Server::reload() {
   log::info("SIGHUP: reloading ", config_path_);
   conf::LoadResult result = conf::load_config_file(config_path_);
-  for (const conf::ConfigError& w : result.warnings) log::warn(w.to_string());
+  for (const conf::ConfigError& w : result.warnings)
+    log::warn(w.to_string());
   if (!result.ok()) {
-    log::error("reload refused (", result.errors.size(),
-               " errors); configuration version ", version_, " stays in force");
-    for (const conf::ConfigError& e : result.errors) log::error(e.to_string());
+    log::error("reload refused (", result.errors.size(), " errors); configuration version ",
+               version_, " stays in force");
+    for (const conf::ConfigError& e : result.errors)
+      log::error(e.to_string());
     return;
   }
   conf::Config& next = *result.config;
@@ -182,25 +188,25 @@ void Server::reload() {
   std::string why;
   std::vector<BoundListener> bound;
   if (!bind_new_listeners(next, bound, &why)) {
-    log::error("reload refused: ", why, "; configuration version ", version_,
-               " stays in force");
+    log::error("reload refused: ", why, "; configuration version ", version_, " stays in force");
     return;
   }
   // Reopening even an unchanged file lets log rotation work with SIGHUP.
   if (!shared_.access_log.open(next.server.access_log, &why)) {
-    log::error("reload refused: ", why, "; configuration version ", version_,
-               " stays in force");
+    log::error("reload refused: ", why, "; configuration version ", version_, " stays in force");
     return;
   }
   std::vector<std::string> removed;
   for (const auto& [name, address] : listener_addresses_) {
-    const auto kept = std::find_if(next.listeners.begin(), next.listeners.end(),
-                                   [&](const auto& l) { return l.name == name && l.address == address; });
+    const auto kept =
+        std::find_if(next.listeners.begin(), next.listeners.end(),
+                     [&](const auto& l) { return l.name == name && l.address == address; });
     if (kept == next.listeners.end()) removed.push_back(name);
   }
   shared_.snapshots.publish(build_snapshot(std::move(next), ++version_, registry_));
   for (const std::string& name : removed) {
-    for (auto& worker : workers_) worker->remove_listener(name);
+    for (auto& worker : workers_)
+      worker->remove_listener(name);
     listener_addresses_.erase(name);
     log::info("listener ", name, " closed");
   }

@@ -13,10 +13,9 @@ void ClientSession::relay_request_body() {
   if (request_abandoned_) return;
   if (in_.writable_size() == 0) in_.compact();
   worker_.deadlines().arm(read_deadline_, view_->snapshot().config.timeouts.client_body);
-  socket_.async_read_some(asio::buffer(in_.write_ptr(), in_.writable_size()),
-                          [self = self()](const error_code& ec, std::size_t n) {
-                            self->on_request_body_read(ec, n);
-                          });
+  socket_.async_read_some(
+      asio::buffer(in_.write_ptr(), in_.writable_size()),
+      [self = self()](const error_code& ec, std::size_t n) { self->on_request_body_read(ec, n); });
 }
 
 void ClientSession::on_request_body_read(const error_code& ec, std::size_t n) {
@@ -31,10 +30,9 @@ void ClientSession::on_request_body_read(const error_code& ec, std::size_t n) {
   UpstreamConnection* conn = up_.get();
   worker_.deadlines().arm(upstream_deadline_, view_->snapshot().config.timeouts.upstream_response);
   ++conn->pending_ops;
-  asio::async_write(conn->socket, asio::buffer(in_.read_ptr(), request_piece_),
-                    [self = self(), conn](const error_code& e, std::size_t) {
-                      self->on_request_sent(conn, e);
-                    });
+  asio::async_write(
+      conn->socket, asio::buffer(in_.read_ptr(), request_piece_),
+      [self = self(), conn](const error_code& e, std::size_t) { self->on_request_sent(conn, e); });
 }
 
 bool ClientSession::frame_request_body_piece() {
@@ -163,11 +161,10 @@ void ClientSession::read_response_body() {
   buffer.compact();
   worker_.deadlines().arm(upstream_deadline_, view_->snapshot().config.timeouts.upstream_response);
   ++conn->pending_ops;
-  conn->socket.async_read_some(
-      asio::buffer(buffer.write_ptr(), buffer.writable_size()),
-      [self = self(), conn](const error_code& ec, std::size_t n) {
-        self->on_response_body_bytes(conn, ec, n);
-      });
+  conn->socket.async_read_some(asio::buffer(buffer.write_ptr(), buffer.writable_size()),
+                               [self = self(), conn](const error_code& ec, std::size_t n) {
+                                 self->on_response_body_bytes(conn, ec, n);
+                               });
 }
 
 void ClientSession::on_response_body_bytes(UpstreamConnection* conn, const error_code& ec,
@@ -182,8 +179,8 @@ void ClientSession::on_response_body_bytes(UpstreamConnection* conn, const error
       return;
     }
     // Cut short: the client already has part of the response and must see the cut.
-    log::debug("response from ", backend_->address, " cut short: ",
-               upstream_timed_out_ ? "timed out" : ec.message());
+    log::debug("response from ", backend_->address,
+               " cut short: ", upstream_timed_out_ ? "timed out" : ec.message());
     close();
     return;
   }

@@ -45,10 +45,9 @@ void ClientSession::connect_upstream() {
   worker_.deadlines().arm(upstream_deadline_, view_->snapshot().config.timeouts.upstream_connect);
   UpstreamConnection* conn = up_.get();
   ++conn->pending_ops;
-  conn->socket.async_connect(to_endpoint(slot_->endpoint),
-                             [self = self(), conn](const error_code& ec) {
-                               self->on_upstream_connected(conn, ec);
-                             });
+  conn->socket.async_connect(
+      to_endpoint(slot_->endpoint),
+      [self = self(), conn](const error_code& ec) { self->on_upstream_connected(conn, ec); });
 }
 
 bool ClientSession::upstream_op_done(UpstreamConnection* conn) {
@@ -98,10 +97,9 @@ void ClientSession::send_request() {
   worker_.deadlines().arm(upstream_deadline_, view_->snapshot().config.timeouts.upstream_response);
   UpstreamConnection* conn = up_.get();
   ++conn->pending_ops;
-  asio::async_write(conn->socket, pieces,
-                    [self = self(), conn](const error_code& ec, std::size_t) {
-                      self->on_request_sent(conn, ec);
-                    });
+  asio::async_write(conn->socket, pieces, [self = self(), conn](const error_code& ec, std::size_t) {
+    self->on_request_sent(conn, ec);
+  });
   read_response();
 }
 
@@ -129,11 +127,10 @@ void ClientSession::read_response() {
   if (buffer.writable_size() == 0) buffer.compact();
   worker_.deadlines().arm(upstream_deadline_, view_->snapshot().config.timeouts.upstream_response);
   ++conn->pending_ops;
-  conn->socket.async_read_some(
-      asio::buffer(buffer.write_ptr(), buffer.writable_size()),
-      [self = self(), conn](const error_code& ec, std::size_t n) {
-        self->on_response_bytes(conn, ec, n);
-      });
+  conn->socket.async_read_some(asio::buffer(buffer.write_ptr(), buffer.writable_size()),
+                               [self = self(), conn](const error_code& ec, std::size_t n) {
+                                 self->on_response_bytes(conn, ec, n);
+                               });
 }
 
 void ClientSession::on_response_bytes(UpstreamConnection* conn, const error_code& ec,
@@ -235,8 +232,7 @@ void ClientSession::on_final_response_head(std::size_t head_length) {
   strip_chunked_ = http10_ && head.framing == BodyFraming::chunked;
   if (head.framing == BodyFraming::until_close || strip_chunked_ || draining_) close_after_ = true;
   response_head_offset_ = out_.size();
-  write_client_response_head(
-      head, ResponseRewrite{close_after_, http10_, strip_chunked_}, out_);
+  write_client_response_head(head, ResponseRewrite{close_after_, http10_, strip_chunked_}, out_);
   up_->buffer.consume(head_length);
   response_chunks_ = ChunkedDecoder(view_->snapshot().config.limits.max_header_bytes);
   if (!frame_response_body(up_->buffer.size())) return;

@@ -44,8 +44,8 @@ std::shared_ptr<const Snapshot> build_snapshot(conf::Config config, std::uint64_
   for (const conf::ListenerConfig& listener : config.listeners) {
     ListenerRuntime runtime{listener.name, {}};
     for (const conf::RouteConfig& route : listener.routes) {
-      const auto pool = static_cast<std::uint32_t>(config.find_pool(route.target) -
-                                                   config.pools.data());
+      const auto pool =
+          static_cast<std::uint32_t>(config.find_pool(route.target) - config.pools.data());
       runtime.routes.push_back(RouteRuntime{route.host, route.path_prefix, pool});
     }
     snapshot->listeners.push_back(std::move(runtime));

@@ -23,6 +23,9 @@ Tunnel::~Tunnel() {
 
 void Tunnel::start() {
   worker_.connections().add(*this);
+  // The backend connection's read buffer is empty here (the 101 and anything after it
+  // went to the client): an idle tunnel holds no buffer at all.
+  worker_.buffers().release(backend_->buffer);
   error_code ignored;
   backend_->socket.non_blocking(true, ignored);
   touch();
@@ -30,17 +33,18 @@ void Tunnel::start() {
   pump(downward_);
 }
 
-void Tunnel::touch() { worker_.deadlines().arm(idle_deadline_, idle_timeout_); }
+void Tunnel::touch() {
+  worker_.deadlines().arm(idle_deadline_, idle_timeout_);
+}
 
 void Tunnel::pump(Direction& d) {
   if (d.buffer.empty()) {
     wait_readable(d);
     return;
   }
-  asio::async_write(d.to, asio::buffer(d.buffer.read_ptr(), d.buffer.size()),
-                    [self = self(), &d](const error_code& ec, std::size_t) {
-                      self->on_written(d, ec);
-                    });
+  asio::async_write(
+      d.to, asio::buffer(d.buffer.read_ptr(), d.buffer.size()),
+      [self = self(), &d](const error_code& ec, std::size_t) { self->on_written(d, ec); });
 }
 
 void Tunnel::wait_readable(Direction& d) {

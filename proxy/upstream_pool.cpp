@@ -9,9 +9,13 @@ namespace veer::proxy {
 UpstreamConnection::UpstreamConnection(asio::io_context& io, UpstreamSlot& s)
     : socket(io), slot(s) {}
 
-void UpstreamConnection::on_timeout(Deadline&) { slot.pool->expire(*this); }
+void UpstreamConnection::on_timeout(Deadline&) {
+  slot.pool->expire(*this);
+}
 
-UpstreamPool::~UpstreamPool() { close_all_idle(); }
+UpstreamPool::~UpstreamPool() {
+  close_all_idle();
+}
 
 UpstreamSlot& UpstreamPool::slot_for(const conf::SocketAddress& endpoint) {
   const std::string key(reinterpret_cast<const char*>(&endpoint.storage), endpoint.length);
@@ -88,7 +92,8 @@ void UpstreamPool::close_idle(UpstreamSlot& slot) {
 }
 
 void UpstreamPool::close_all_idle() {
-  for (auto& [key, slot] : slots_) close_idle(*slot);
+  for (auto& [key, slot] : slots_)
+    close_idle(*slot);
 }
 
 }  // namespace veer::proxy

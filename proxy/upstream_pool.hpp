@@ -23,9 +23,9 @@ class UpstreamConnection final : public TimeoutHandler {
   UpstreamConnection(asio::io_context& io, UpstreamSlot& slot);
 
   tcp::socket socket;
-  Buffer buffer;            // response bytes; returned to the BufferPool while parked
+  Buffer buffer;  // response bytes; returned to the BufferPool while parked
   UpstreamSlot& slot;
-  bool reused = false;      // served a request before (stale-connection retries)
+  bool reused = false;  // served a request before (stale-connection retries)
   std::uint64_t requests = 0;
   // Operations started and not yet completed. A connection is parked or freed only at
   // zero: with io_uring even a cancelled read may still write into `buffer`.

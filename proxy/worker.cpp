@@ -1,5 +1,6 @@
 #include "proxy/worker.hpp"
 
+#include <malloc.h>
 #include <pthread.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -19,6 +20,9 @@ namespace {
 constexpr int kAcceptBatch = 64;
 // Backoff when the process is out of file descriptors: retrying at once would spin.
 constexpr auto kAcceptBackoff = std::chrono::milliseconds(100);
+// Delay before returning freed memory to the system after a burst: batches the
+// trims of a storm into one, so a trim (which walks the heap) runs at most once a second.
+constexpr auto kTrimDelay = std::chrono::seconds(1);
 
 }  // namespace
 
@@ -54,7 +58,7 @@ Worker::Worker(unsigned index, WorkerShared& shared)
       shared_(shared),
       // One thread runs this io_context: no locking of descriptor state is needed
       // (posting from other threads stays safe).
-      io_(kIoUring ? BOOST_ASIO_CONCURRENCY_HINT_DEFAULT : BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO),
+      io_(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO),
       timer_(io_),
       deadlines_(*this),
       upstreams_(io_, deadlines_, buffers_),
@@ -63,10 +67,21 @@ Worker::Worker(unsigned index, WorkerShared& shared)
                    static_cast<std::uint64_t>(Clock::now().time_since_epoch().count())),
       request_scratch_(std::make_unique<RequestHead>()),
       response_scratch_(std::make_unique<ResponseHead>()) {
+  buffers_.on_excess([this] {
+    if (!trim_deadline_.armed()) deadlines_.arm(trim_deadline_, kTrimDelay);
+  });
   adopt_snapshot();
 }
 
-Worker::~Worker() { join(); }
+void Worker::on_timeout(Deadline&) {
+  // glibc keeps freed memory in its arenas; after thousands of buffers were parked
+  // at once, give the whole free pages back so idle connections cost what they hold.
+  ::malloc_trim(0);
+}
+
+Worker::~Worker() {
+  join();
+}
 
 void Worker::start() {
   thread_ = std::thread([this] { run(); });
@@ -98,9 +113,10 @@ void Worker::run() {
 
 void Worker::adopt_snapshot() {
   std::shared_ptr<const Snapshot> snapshot = shared_.snapshots.current();
-  view_ = make_ref<WorkerView>(snapshot, index_, [this](const conf::SocketAddress& address) -> UpstreamSlot& {
-    return upstreams_.slot_for(address);
-  });
+  view_ = make_ref<WorkerView>(snapshot, index_,
+                               [this](const conf::SocketAddress& address) -> UpstreamSlot& {
+                                 return upstreams_.slot_for(address);
+                               });
   upstreams_.configure(snapshot->config.timeouts.upstream_idle,
                        snapshot->config.limits.max_idle_upstream);
 }
@@ -145,7 +161,21 @@ void Worker::wait_accept(Acceptor& acceptor) {
       acceptor.socket.close(ignored);
       return;
     }
-    if (!ec) accept_ready(acceptor);
+    if (!ec) {
+      accept_ready(acceptor);
+      return;
+    }
+    // An open listener must never stop accepting: log and try again shortly.
+    log::warn("worker ", index_, ": waiting for connections on ", acceptor.name, ": ", ec.message(),
+              "; retrying in 100ms");
+    retry_accept(acceptor);
+  });
+}
+
+void Worker::retry_accept(Acceptor& acceptor) {
+  acceptor.backoff.expires_after(kAcceptBackoff);
+  acceptor.backoff.async_wait([this, &acceptor](const error_code& ec) {
+    if (!ec && acceptor.open) wait_accept(acceptor);
   });
 }
 
@@ -161,10 +191,7 @@ void Worker::accept_ready(Acceptor& acceptor) {
       if (errno == EAGAIN || errno == EWOULDBLOCK) break;
       log::warn("worker ", index_, ": accept on ", acceptor.name, ": ", std::strerror(errno),
                 "; pausing accepts for 100ms");
-      acceptor.backoff.expires_after(kAcceptBackoff);
-      acceptor.backoff.async_wait([this, &acceptor](const error_code& ec) {
-        if (!ec && acceptor.open) wait_accept(acceptor);
-      });
+      retry_accept(acceptor);
       return;
     }
     if (shared_.client_connections.fetch_add(1, std::memory_order_relaxed) >= max_connections) {
@@ -206,7 +233,8 @@ void Worker::begin_drain(Clock::time_point deadline) {
       if (acceptor->open) acceptor->stop();
     }
     upstreams_.close_all_idle();
-    connections_.for_each([](Connection& c) { c.drain(); });
+    // The deadline is armed before connections are drained: idle ones close at once,
+    // and when the last of them does, finish_if_drained() must find the timer to cancel.
     drain_timer_ = std::make_unique<asio::steady_timer>(io_, deadline);
     drain_timer_->async_wait([this](const error_code& ec) {
       if (ec) return;
@@ -216,6 +244,7 @@ void Worker::begin_drain(Clock::time_point deadline) {
       }
       connections_.for_each([](Connection& c) { c.abort(); });
     });
+    connections_.for_each([](Connection& c) { c.drain(); });
     finish_if_drained();
   });
 }
@@ -231,6 +260,7 @@ void Worker::finish_if_drained() {
   upstreams_.close_all_idle();
   access_log_.flush();
   timer_.cancel();
+  timer_at_ = Clock::time_point::max();
   if (drain_timer_) drain_timer_->cancel();
   // Without the guard, run() returns as soon as the last pending handler has run, so
   // no handler is left to outlive the worker.

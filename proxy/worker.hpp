@@ -31,7 +31,7 @@ struct WorkerShared {
   std::atomic<std::uint64_t> client_connections{0};  // for limits.max_connections
 };
 
-class Worker final : public DeadlineQueue::Waker {
+class Worker final : public DeadlineQueue::Waker, public TimeoutHandler {
  public:
   Worker(unsigned index, WorkerShared& shared);
   ~Worker();
@@ -70,7 +70,9 @@ class Worker final : public DeadlineQueue::Waker {
   void adopt_snapshot();
   void accept_ready(Acceptor& acceptor);
   void wait_accept(Acceptor& acceptor);
+  void retry_accept(Acceptor& acceptor);
   void wake_at(Clock::time_point when) override;
+  void on_timeout(Deadline&) override;  // the memory trim
   void on_timer(const error_code& ec);
   void finish_if_drained();
 
@@ -90,6 +92,7 @@ class Worker final : public DeadlineQueue::Waker {
   Ref<WorkerView> view_;
   std::vector<std::unique_ptr<Acceptor>> acceptors_;
   std::unique_ptr<asio::steady_timer> drain_timer_;
+  Deadline trim_deadline_{*this, 0};
   struct WorkGuard* work_guard_ = nullptr;  // keeps run() going until drained
   bool draining_ = false;
   std::thread thread_;

@@ -71,7 +71,8 @@ std::optional<std::uint32_t> WorkerView::pick(std::uint32_t pool,
   const std::uint64_t epoch = health::routing_epoch.load(std::memory_order_acquire);
   if (state.epoch != epoch) refresh_candidates(state, epoch);
   if (!state.primaries.empty()) {
-    return state.strategy->pick(context, strategies::Candidates(state.primaries, state.primary_bits));
+    return state.strategy->pick(context,
+                                strategies::Candidates(state.primaries, state.primary_bits));
   }
   if (!state.backups.empty()) {
     return state.strategy->pick(context, strategies::Candidates(state.backups, state.backup_bits));

@@ -12,7 +12,9 @@ constexpr std::array kStrategies{
 
 }  // namespace
 
-std::span<const StrategyInfo> all_strategies() { return kStrategies; }
+std::span<const StrategyInfo> all_strategies() {
+  return kStrategies;
+}
 
 const StrategyInfo* find_strategy(std::string_view name) {
   for (const StrategyInfo& info : kStrategies) {

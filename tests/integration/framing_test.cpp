@@ -36,11 +36,15 @@ class Framing : public ::testing::Test {
 };
 
 TEST_F(Framing, ConflictingFramingIsRefused) {
-  expect_refused("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n"
-                 "0\r\n\r\n", 400);
-  expect_refused("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nContent-Length: 5\r\n\r\nabcd", 400);
+  expect_refused(
+      "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "0\r\n\r\n",
+      400);
+  expect_refused("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nContent-Length: 5\r\n\r\nabcd",
+                 400);
   expect_refused("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\nabcd", 400);
-  expect_refused("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, gzip\r\n\r\n0\r\n\r\n", 400);
+  expect_refused("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, gzip\r\n\r\n0\r\n\r\n",
+                 400);
   expect_refused("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: identity\r\n\r\n", 400);
   EXPECT_EQ(backend.requests(), 0);
 }
@@ -69,7 +73,8 @@ TEST_F(Framing, OversizedHeadIs431AndBodyIs413) {
   expect_refused("GET / HTTP/1.1\r\nHost: a\r\nX-Big: " + std::string(5000, 'x'), 431);
   expect_refused("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 100001\r\n\r\n", 413);
   std::string chunked = "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n";
-  for (int i = 0; i < 11; ++i) chunked += "2710\r\n" + std::string(10000, 'z') + "\r\n";
+  for (int i = 0; i < 11; ++i)
+    chunked += "2710\r\n" + std::string(10000, 'z') + "\r\n";
   chunked += "0\r\n\r\n";
   expect_refused(chunked, 413);
   EXPECT_EQ(backend.requests(), 0);
@@ -78,7 +83,8 @@ TEST_F(Framing, OversizedHeadIs431AndBodyIs413) {
 TEST_F(Framing, ChunkedRequestBodyArrivesIntact) {
   backend.record(true);
   Client client(veer->port());
-  ASSERT_TRUE(client.send("POST /upload HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"));
+  ASSERT_TRUE(
+      client.send("POST /upload HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"));
   std::string expected;
   for (int i = 1; i <= 20; ++i) {
     const std::string piece(static_cast<std::size_t>(i * 97), static_cast<char>('a' + i % 26));
@@ -130,8 +136,9 @@ TEST_F(Framing, Http10ClientGetsChunkedResponseDecoded) {
 
 TEST_F(Framing, BadChunkedRequestBodyIs400) {
   Client client(veer->port());
-  ASSERT_TRUE(client.send("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
-                          "5\r\nhello\r\nzz\r\n"));
+  ASSERT_TRUE(
+      client.send("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+                  "5\r\nhello\r\nzz\r\n"));
   const auto r = client.read_response();
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 400);
@@ -139,9 +146,9 @@ TEST_F(Framing, BadChunkedRequestBodyIs400) {
 }
 
 TEST_F(Framing, InvalidBackendResponsesAre502) {
-  for (const char* raw : {"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n",
-                          "HTTP/1.1 2000 OK\r\n\r\n", "HTTP/1.1 200 OK\r\nX: a\r\n b\r\n\r\n",
-                          "garbage\r\n\r\n"}) {
+  for (const char* raw :
+       {"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n",
+        "HTTP/1.1 2000 OK\r\n\r\n", "HTTP/1.1 200 OK\r\nX: a\r\n b\r\n\r\n", "garbage\r\n\r\n"}) {
     backend.set_handler([raw](const BackendRequest&) { return BackendReply{.raw = raw}; });
     const auto r = fetch(veer->port(), "GET", "/");
     ASSERT_TRUE(r) << raw;

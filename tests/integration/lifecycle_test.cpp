@@ -28,7 +28,8 @@ CommandResult run_command(const std::string& command) {
   if (pipe == nullptr) return result;
   char chunk[4096];
   std::size_t n;
-  while ((n = std::fread(chunk, 1, sizeof chunk, pipe)) > 0) result.output.append(chunk, n);
+  while ((n = std::fread(chunk, 1, sizeof chunk, pipe)) > 0)
+    result.output.append(chunk, n);
   const int status = ::pclose(pipe);
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return result;
@@ -54,7 +55,8 @@ bool eventually(Condition condition, std::chrono::milliseconds timeout, std::uin
 
 TEST(Check, ValidFileExitsZero) {
   const std::string dir = make_temp_dir();
-  const std::string path = write_file(dir, "ok.toml", TestConfig{.backends = {"127.0.0.1:9"}}.toml());
+  const std::string path =
+      write_file(dir, "ok.toml", TestConfig{.backends = {"127.0.0.1:9"}}.toml());
   const CommandResult r = run_command(veer_binary() + " check " + path);
   EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("configuration is valid"), std::string::npos) << r.output;
@@ -81,7 +83,8 @@ backends = ["127.0.0.1:19001", "127.0.0.1:19001", { address = "127.0.0.1:2", wei
         path + ":8:12: listeners.public.routes[0].target: no pool named \"nowhere\"",
         path + ":10:32: pools.rpc.backends[1]: duplicate address 127.0.0.1:19001",
         path + ":10:87: pools.rpc.backends[2].weight: must be >= 0"}) {
-    EXPECT_NE(r.output.find(expected), std::string::npos) << "missing: " << expected << "\n" << r.output;
+    EXPECT_NE(r.output.find(expected), std::string::npos) << "missing: " << expected << "\n"
+                                                          << r.output;
   }
 }
 
@@ -103,10 +106,13 @@ TEST(Engine, AutoRunsOnIoUringWhereTheKernelAllows) {
 
 TEST(Engine, RefusedIoUringFallsBackToEpollAndSaysSo) {
   TestBackend backend("b");
-  VeerProcess veer(TestConfig{.backends = {backend.address()}}.toml(), VeerOptions{.block_io_uring = true});
+  VeerProcess veer(TestConfig{.backends = {backend.address()}}.toml(),
+                   VeerOptions{.block_io_uring = true});
   ASSERT_TRUE(veer.wait_ready()) << veer.log_text();
-  EXPECT_TRUE(veer.wait_for_log("io engine: epoll (io_uring refused by the kernel: io_uring_setup: "
-                                "Operation not permitted)", 1s))
+  EXPECT_TRUE(
+      veer.wait_for_log("io engine: epoll (io_uring refused by the kernel: io_uring_setup: "
+                        "Operation not permitted)",
+                        1s))
       << veer.log_text();
   EXPECT_EQ(fetch(veer.port(), "GET", "/")->body, "b");
 }
@@ -150,11 +156,13 @@ TEST(Reload, InvalidConfigIsRefusedAndTheOldOneStays) {
   TestBackend blue("blue");
   VeerProcess veer(TestConfig{.backends = {blue.address()}}.toml());
   ASSERT_TRUE(veer.wait_ready()) << veer.log_text();
-  veer.rewrite_config("[server]\nworkers = \"many\"\n[pools.x]\nbackends = [\"127.0.0.1:1\", \"127.0.0.1:1\"]\n");
+  veer.rewrite_config(
+      "[server]\nworkers = \"many\"\n[pools.x]\nbackends = [\"127.0.0.1:1\", \"127.0.0.1:1\"]\n");
   const std::size_t mark = veer.log_size();
   veer.signal(SIGHUP);
   ASSERT_TRUE(veer.wait_for_log("reload refused", 5s, mark)) << veer.log_text();
-  EXPECT_TRUE(veer.wait_for_log("server.workers: expected an integer", 1s, mark)) << veer.log_text();
+  EXPECT_TRUE(veer.wait_for_log("server.workers: expected an integer", 1s, mark))
+      << veer.log_text();
   EXPECT_TRUE(veer.wait_for_log("duplicate address", 1s, mark)) << veer.log_text();
   EXPECT_TRUE(veer.wait_for_log("configuration version 1 stays in force", 1s, mark));
   EXPECT_EQ(fetch(veer.port(), "GET", "/")->body, "blue");
@@ -165,7 +173,9 @@ TEST(Reload, ListenerAddressChangesAreApplied) {
   VeerProcess veer(TestConfig{.backends = {blue.address()}}.toml());
   ASSERT_TRUE(veer.wait_ready()) << veer.log_text();
   std::string toml = TestConfig{.backends = {blue.address()}}.toml();
-  toml += "[listeners.second]\naddress = \"127.0.0.1:0\"\n  [[listeners.second.routes]]\n  target = \"main\"\n";
+  toml +=
+      "[listeners.second]\naddress = \"127.0.0.1:0\"\n  [[listeners.second.routes]]\n  target = "
+      "\"main\"\n";
   veer.rewrite_config(toml);
   veer.signal(SIGHUP);
   ASSERT_TRUE(veer.wait_for_log("configuration version 2 applied", 5s)) << veer.log_text();

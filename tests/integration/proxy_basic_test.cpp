@@ -53,10 +53,10 @@ TEST_P(ProxyBasic, KeepAliveReusesUpstreamConnections) {
 TEST_P(ProxyBasic, ForwardsHeadersAndStripsHopByHop) {
   a.record(true);
   auto veer = start(TestConfig{.backends = addresses({&a})});
-  const auto r = fetch(veer->port(), "GET", "/path?q=1", "",
-                       {"Connection: keep-alive, X-Hop", "X-Hop: secret", "Keep-Alive: timeout=5",
-                        "TE: trailers", "Upgrade: h2c", "Proxy-Authorization: Basic x",
-                        "X-Forwarded-For: 10.1.2.3", "X-Keep: yes"});
+  const auto r = fetch(
+      veer->port(), "GET", "/path?q=1", "",
+      {"Connection: keep-alive, X-Hop", "X-Hop: secret", "Keep-Alive: timeout=5", "TE: trailers",
+       "Upgrade: h2c", "Proxy-Authorization: Basic x", "X-Forwarded-For: 10.1.2.3", "X-Keep: yes"});
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200);
   const auto requests = a.recorded();
@@ -65,7 +65,8 @@ TEST_P(ProxyBasic, ForwardsHeadersAndStripsHopByHop) {
   EXPECT_EQ(seen.target, "/path?q=1");
   EXPECT_EQ(seen.header("Host"), "127.0.0.1");
   EXPECT_EQ(seen.header("X-Keep"), "yes");
-  for (const char* hop : {"X-Hop", "Keep-Alive", "TE", "Upgrade", "Proxy-Authorization", "Connection"}) {
+  for (const char* hop :
+       {"X-Hop", "Keep-Alive", "TE", "Upgrade", "Proxy-Authorization", "Connection"}) {
     EXPECT_EQ(seen.count(hop), 0u) << hop << " must not be forwarded";
   }
   EXPECT_EQ(seen.header("X-Forwarded-For"), "10.1.2.3, 127.0.0.1");
@@ -87,7 +88,8 @@ TEST_P(ProxyBasic, JsonRpcLargeResponseAndBatchPassIntact) {
     BackendReply reply;
     reply.headers = {{"Content-Type", "application/json"}};
     if (!req.body.empty() && req.body.front() == '[') {
-      reply.body = R"([{"jsonrpc":"2.0","id":1,"result":"0x10"},{"jsonrpc":"2.0","id":2,"result":"0x1"}])";
+      reply.body =
+          R"([{"jsonrpc":"2.0","id":1,"result":"0x10"},{"jsonrpc":"2.0","id":2,"result":"0x1"}])";
     } else {
       reply.body = R"({"jsonrpc":"2.0","id":7,"result":)" + big_result + "}";
     }
@@ -96,15 +98,19 @@ TEST_P(ProxyBasic, JsonRpcLargeResponseAndBatchPassIntact) {
   a.record(true);
   auto veer = start(TestConfig{.backends = addresses({&a})});
   Client client(veer->port());
-  const std::string call = R"({"jsonrpc":"2.0","id":7,"method":"eth_getBlockByNumber","params":["latest",true]})";
+  const std::string call =
+      R"({"jsonrpc":"2.0","id":7,"method":"eth_getBlockByNumber","params":["latest",true]})";
   auto r = client.request("POST", "/", call, {"Content-Type: application/json"});
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200);
   EXPECT_EQ(r->body, R"({"jsonrpc":"2.0","id":7,"result":)" + big_result + "}");
-  const std::string batch = R"([{"jsonrpc":"2.0","id":1,"method":"eth_blockNumber"},{"jsonrpc":"2.0","id":2,"method":"eth_chainId"}])";
+  const std::string batch =
+      R"([{"jsonrpc":"2.0","id":1,"method":"eth_blockNumber"},{"jsonrpc":"2.0","id":2,"method":"eth_chainId"}])";
   r = client.request("POST", "/", batch, {"Content-Type: application/json"});
   ASSERT_TRUE(r);
-  EXPECT_EQ(r->body, R"([{"jsonrpc":"2.0","id":1,"result":"0x10"},{"jsonrpc":"2.0","id":2,"result":"0x1"}])");
+  EXPECT_EQ(
+      r->body,
+      R"([{"jsonrpc":"2.0","id":1,"result":"0x10"},{"jsonrpc":"2.0","id":2,"result":"0x1"}])");
   const auto seen = a.recorded();
   ASSERT_EQ(seen.size(), 2u);
   EXPECT_EQ(seen[0].body, call);
@@ -130,8 +136,10 @@ TEST_P(ProxyBasic, AcceptsBackendQuirks) {
   EXPECT_EQ(r->body, "until the end");
   // 1xx interim responses before the final one.
   a.set_handler([](const BackendRequest&) {
-    return BackendReply{.raw = "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\n"
-                               "Link: </a.css>\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 4\r\n\r\ndone"};
+    return BackendReply{
+        .raw =
+            "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\n"
+            "Link: </a.css>\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 4\r\n\r\ndone"};
   });
   Client client(veer->port());
   ASSERT_TRUE(client.send("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi"));
@@ -173,7 +181,8 @@ TEST_P(ProxyBasic, PipelinedRequestsAreAnsweredInOrder) {
   auto veer = start(TestConfig{.backends = addresses({&a, &b}), .workers = 1});
   Client client(veer->port());
   std::string burst;
-  for (int i = 0; i < 10; ++i) burst += "GET /" + std::to_string(i) + " HTTP/1.1\r\nHost: x\r\n\r\n";
+  for (int i = 0; i < 10; ++i)
+    burst += "GET /" + std::to_string(i) + " HTTP/1.1\r\nHost: x\r\n\r\n";
   ASSERT_TRUE(client.send(burst));
   for (int i = 0; i < 10; ++i) {
     const auto r = client.read_response();
@@ -187,7 +196,8 @@ TEST_P(ProxyBasic, RoutesByHostAndPathPrefix) {
   TestConfig config{.backends = addresses({&a})};
   const std::string toml = R"([server]
 workers = 1
-io_engine = ")" + GetParam() + R"("
+io_engine = ")" + GetParam() +
+                           R"("
 access_log = "off"
 [listeners.public]
 address = "127.0.0.1:0"
@@ -201,11 +211,14 @@ address = "127.0.0.1:0"
   path_prefix = "/"
   target = "main"
 [pools.ws]
-backends = [")" + ws.address() + R"("]
+backends = [")" + ws.address() +
+                           R"("]
 [pools.api]
-backends = [")" + api.address() + R"("]
+backends = [")" + api.address() +
+                           R"("]
 [pools.main]
-backends = [")" + a.address() + R"("]
+backends = [")" + a.address() +
+                           R"("]
 )";
   VeerProcess veer(toml);
   ASSERT_TRUE(veer.wait_ready()) << veer.log_text();

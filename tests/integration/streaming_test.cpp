@@ -14,12 +14,14 @@ constexpr std::uint64_t kDownload = 200ull << 20;
 constexpr std::uint64_t kUpload = 50ull << 20;
 
 BackendReply big_bodies(const BackendRequest& request) {
-  if (request.target == "/download") return BackendReply{.stream_bytes = kDownload, .chunk_size = 1 << 16};
+  if (request.target == "/download")
+    return BackendReply{.stream_bytes = kDownload, .chunk_size = 1 << 16};
   if (request.target == "/download-chunked") {
     return BackendReply{.stream_bytes = kDownload, .chunked = true, .chunk_size = 1 << 16};
   }
   // Uploads: report what arrived, so the test can check it.
-  return BackendReply{.body = std::to_string(request.body_size) + ":" + std::to_string(request.body_hash)};
+  return BackendReply{.body = std::to_string(request.body_size) + ":" +
+                              std::to_string(request.body_hash)};
 }
 
 class Streaming : public ::testing::TestWithParam<std::string> {};
@@ -52,7 +54,8 @@ TEST_P(Streaming, LargeBodiesPassWithBoundedMemory) {
   ASSERT_TRUE(r);
   EXPECT_EQ(r->body, std::to_string(kUpload) + ":" + std::to_string(pattern_hash(kUpload)));
 
-  ASSERT_TRUE(client.send("POST /upload HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"));
+  ASSERT_TRUE(
+      client.send("POST /upload HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"));
   for (std::uint64_t offset = 0; offset < kUpload; offset += piece.size()) {
     fill_pattern(offset, piece.data(), piece.size());
     ASSERT_TRUE(client.send("100000\r\n"));

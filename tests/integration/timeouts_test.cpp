@@ -53,7 +53,8 @@ class BlackHole {
     }
   }
   ~BlackHole() {
-    for (int fd : fillers_) ::close(fd);
+    for (int fd : fillers_)
+      ::close(fd);
     ::close(listener_);
   }
   std::uint16_t port() const { return port_; }
@@ -163,7 +164,8 @@ TEST(Timeouts, RequestTimeoutsDoNotCutAResponseThatKeepsFlowing) {
   VeerProcess veer(config.toml());
   ASSERT_TRUE(veer.wait_ready()) << veer.log_text();
   Client client(veer.port());
-  for (int i = 0; i < 10; ++i) EXPECT_EQ(client.get("/")->status, 200);
+  for (int i = 0; i < 10; ++i)
+    EXPECT_EQ(client.get("/")->status, 200);
 }
 
 }  // namespace

@@ -37,7 +37,8 @@ struct TestConfig {
 
 inline std::vector<std::string> addresses(const std::vector<const TestBackend*>& backends) {
   std::vector<std::string> out;
-  for (const TestBackend* b : backends) out.push_back(b->address());
+  for (const TestBackend* b : backends)
+    out.push_back(b->address());
   return out;
 }
 

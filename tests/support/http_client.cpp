@@ -22,9 +22,9 @@ using tcp = asio::ip::tcp;
 namespace {
 
 bool iequal(std::string_view a, std::string_view b) {
-  return a.size() == b.size() &&
-         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
          });
 }
 
@@ -47,7 +47,8 @@ std::string Response::header(std::string_view name) const {
 
 std::size_t Response::count(std::string_view name) const {
   std::size_t n = 0;
-  for (const auto& [k, v] : headers) n += iequal(k, name) ? 1 : 0;
+  for (const auto& [k, v] : headers)
+    n += iequal(k, name) ? 1 : 0;
   return n;
 }
 
@@ -74,8 +75,12 @@ Client::Client(std::uint16_t port, std::chrono::milliseconds timeout)
 Client::~Client() = default;
 Client::Client(Client&&) noexcept = default;
 
-bool Client::connected() const { return impl_->ok; }
-int Client::fd() const { return impl_->socket.native_handle(); }
+bool Client::connected() const {
+  return impl_->ok;
+}
+int Client::fd() const {
+  return impl_->socket.native_handle();
+}
 
 bool Client::send(std::string_view bytes) {
   boost::system::error_code ec;
@@ -120,7 +125,8 @@ std::optional<Response> Client::request(const std::string& method, const std::st
                                         const std::string& body,
                                         const std::vector<std::string>& extra_headers) {
   std::string text = method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\n";
-  for (const std::string& h : extra_headers) text += h + "\r\n";
+  for (const std::string& h : extra_headers)
+    text += h + "\r\n";
   if (!body.empty() || method == "POST" || method == "PUT") {
     text += "Content-Length: " + std::to_string(body.size()) + "\r\n";
   }

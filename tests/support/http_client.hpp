@@ -21,9 +21,9 @@ struct Response {
   int status = 0;
   std::string reason;
   std::vector<std::pair<std::string, std::string>> headers;
-  std::string body;              // kept when at most 4 MiB
+  std::string body;  // kept when at most 4 MiB
   std::uint64_t body_size = 0;
-  std::uint64_t body_hash = 0;   // fnv1a of the whole body
+  std::uint64_t body_hash = 0;  // fnv1a of the whole body
   bool keep_alive = false;
   bool chunked = false;
 

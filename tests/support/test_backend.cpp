@@ -44,7 +44,8 @@ std::uint64_t pattern_hash(std::uint64_t size) {
   std::uint64_t state = kFnvOffset;
   char block[65536];
   for (std::uint64_t offset = 0; offset < size;) {
-    const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(sizeof block, size - offset));
+    const std::size_t n =
+        static_cast<std::size_t>(std::min<std::uint64_t>(sizeof block, size - offset));
     fill_pattern(offset, block, n);
     state = fnv1a(std::string_view(block, n), state);
     offset += n;
@@ -55,9 +56,9 @@ std::uint64_t pattern_hash(std::uint64_t size) {
 namespace {
 
 bool iequal(std::string_view a, std::string_view b) {
-  return a.size() == b.size() &&
-         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
          });
 }
 
@@ -74,7 +75,8 @@ std::string BackendRequest::header(std::string_view name) const {
 
 std::size_t BackendRequest::count(std::string_view name) const {
   std::size_t n = 0;
-  for (const auto& [k, v] : headers) n += iequal(k, name) ? 1 : 0;
+  for (const auto& [k, v] : headers)
+    n += iequal(k, name) ? 1 : 0;
   return n;
 }
 
@@ -100,7 +102,8 @@ struct TestBackend::Impl {
     return reply;
   }
 
-  asio::awaitable<void> write_reply(tcp::socket& socket, const BackendReply& reply, bool head_request) {
+  asio::awaitable<void> write_reply(tcp::socket& socket, const BackendReply& reply,
+                                    bool head_request) {
     if (reply.delay.count() > 0) {
       asio::steady_timer timer(io, reply.delay);
       co_await timer.async_wait(use_awaitable);
@@ -117,8 +120,10 @@ struct TestBackend::Impl {
     }
     const std::uint64_t length = reply.stream_bytes > 0 ? reply.stream_bytes : reply.body.size();
     std::string head = "HTTP/1.1 " + std::to_string(reply.status) + " " +
-                       std::string(http::obsolete_reason(static_cast<http::status>(reply.status))) + "\r\n";
-    for (const auto& [k, v] : reply.headers) head += k + ": " + v + "\r\n";
+                       std::string(http::obsolete_reason(static_cast<http::status>(reply.status))) +
+                       "\r\n";
+    for (const auto& [k, v] : reply.headers)
+      head += k + ": " + v + "\r\n";
     if (reply.chunked) {
       head += "Transfer-Encoding: chunked\r\n";
     } else if (!reply.close_delimited) {
@@ -130,7 +135,8 @@ struct TestBackend::Impl {
     if (head_request) co_return;
     std::vector<char> block(std::max<std::size_t>(reply.chunk_size, 1));
     for (std::uint64_t offset = 0; offset < length;) {
-      const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(block.size(), length - offset));
+      const std::size_t n =
+          static_cast<std::size_t>(std::min<std::uint64_t>(block.size(), length - offset));
       if (reply.stream_bytes > 0) {
         fill_pattern(offset, block.data(), n);
       } else {
@@ -139,15 +145,17 @@ struct TestBackend::Impl {
       if (reply.chunked) {
         char size_line[32];
         const int len = std::snprintf(size_line, sizeof size_line, "%zx\r\n", n);
-        const std::array<asio::const_buffer, 3> pieces{asio::buffer(size_line, static_cast<std::size_t>(len)),
-                                                       asio::buffer(block.data(), n), asio::buffer("\r\n", 2)};
+        const std::array<asio::const_buffer, 3> pieces{
+            asio::buffer(size_line, static_cast<std::size_t>(len)), asio::buffer(block.data(), n),
+            asio::buffer("\r\n", 2)};
         co_await asio::async_write(socket, pieces, use_awaitable);
       } else {
         co_await asio::async_write(socket, asio::buffer(block.data(), n), use_awaitable);
       }
       offset += n;
     }
-    if (reply.chunked) co_await asio::async_write(socket, asio::buffer("0\r\n\r\n", 5), use_awaitable);
+    if (reply.chunked)
+      co_await asio::async_write(socket, asio::buffer("0\r\n\r\n", 5), use_awaitable);
   }
 
   asio::awaitable<void> echo_websocket(websocket::stream<tcp::socket&>& ws) {
@@ -198,7 +206,8 @@ struct TestBackend::Impl {
       while (!parser.is_done()) {
         parser.get().body().data = chunk.data();
         parser.get().body().size = chunk.size();
-        auto [ec, n] = co_await http::async_read(*socket, buffer, parser, asio::as_tuple(use_awaitable));
+        auto [ec, n] =
+            co_await http::async_read(*socket, buffer, parser, asio::as_tuple(use_awaitable));
         if (ec == http::error::need_buffer) ec = {};
         if (ec) throw boost::system::system_error(ec);
         const std::size_t got = chunk.size() - parser.get().body().size;
@@ -209,7 +218,8 @@ struct TestBackend::Impl {
       ++owner.requests_;
       const BackendReply reply = decide(request);
       co_await write_reply(*socket, reply, request.method == "HEAD");
-      if (reply.close_delimited || reply.close_after || !raw_keep_alive(reply) || !parser.keep_alive()) {
+      if (reply.close_delimited || reply.close_after || !raw_keep_alive(reply) ||
+          !parser.keep_alive()) {
         boost::system::error_code ignored;
         socket->shutdown(tcp::socket::shutdown_send, ignored);
         socket->close(ignored);
@@ -230,7 +240,8 @@ struct TestBackend::Impl {
       socket->set_option(tcp::no_delay(true));
       ++owner.accepted_;
       sockets.insert(socket);
-      asio::co_spawn(io, serve(socket), [this, socket](std::exception_ptr) { sockets.erase(socket); });
+      asio::co_spawn(io, serve(socket),
+                     [this, socket](std::exception_ptr) { sockets.erase(socket); });
     }
   }
 };
@@ -264,7 +275,8 @@ void TestBackend::stop() {
   asio::post(impl_->io, [this, &done] {
     boost::system::error_code ignored;
     impl_->acceptor.close(ignored);
-    for (const auto& socket : impl_->sockets) socket->close(ignored);
+    for (const auto& socket : impl_->sockets)
+      socket->close(ignored);
     done.set_value();
   });
   if (impl_->thread.joinable() && !impl_->io.stopped()) finished.wait_for(5s);

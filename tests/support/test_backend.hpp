@@ -23,7 +23,7 @@ using namespace std::chrono_literals;
 struct BackendRequest {
   std::string method;
   std::string target;
-  unsigned version = 11;  // 10 or 11
+  unsigned version = 11;                                     // 10 or 11
   std::vector<std::pair<std::string, std::string>> headers;  // as received, in order
   bool chunked = false;
   std::uint64_t body_size = 0;
@@ -41,11 +41,11 @@ struct BackendReply {
   std::uint64_t stream_bytes = 0;  // send this many pattern bytes instead of `body`
   bool chunked = false;            // Transfer-Encoding: chunked
   std::size_t chunk_size = 16384;
-  bool close_delimited = false;    // no length: the body ends when the backend closes
-  std::string raw;                 // send exactly these bytes and nothing else
+  bool close_delimited = false;  // no length: the body ends when the backend closes
+  std::string raw;               // send exactly these bytes and nothing else
   std::chrono::milliseconds delay{0};
-  bool hang = false;               // read the request, never answer
-  bool close_after = false;        // close the connection after replying
+  bool hang = false;         // read the request, never answer
+  bool close_after = false;  // close the connection after replying
 };
 
 using BackendHandler = std::function<BackendReply(const BackendRequest&)>;

@@ -35,8 +35,12 @@ void install_io_uring_block() {
 
 }  // namespace
 
-std::string veer_binary() { return VEER_TEST_BINARY_DIR "/veer"; }
-std::string veer_io_uring_binary() { return VEER_TEST_BINARY_DIR "/veer-io_uring"; }
+std::string veer_binary() {
+  return VEER_TEST_BINARY_DIR "/veer";
+}
+std::string veer_io_uring_binary() {
+  return VEER_TEST_BINARY_DIR "/veer-io_uring";
+}
 
 std::string make_temp_dir() {
   std::string pattern = "/tmp/veer-test-XXXXXX";
@@ -54,9 +58,13 @@ VeerProcess::VeerProcess(const std::string& config_toml, VeerOptions options) {
   pid_ = ::fork();
   if (pid_ == 0) {
     ::dup2(pipe_fds[1], STDERR_FILENO);
-    const int devnull = ::open("/dev/null", O_WRONLY);
+    const int devnull = ::open("/dev/null", O_RDWR);
     ::dup2(devnull, STDOUT_FILENO);
-    for (const std::string& kv : options.extra_env) ::putenv(const_cast<char*>(kv.c_str()));
+    ::dup2(devnull, STDIN_FILENO);
+    // Nothing of the test process (its backends' sockets) may leak into veer.
+    ::close_range(3, ~0U, 0);
+    for (const std::string& kv : options.extra_env)
+      ::putenv(const_cast<char*>(kv.c_str()));
     if (options.block_io_uring) install_io_uring_block();
     ::execl(binary.c_str(), binary.c_str(), config_path_.c_str(), static_cast<char*>(nullptr));
     ::_exit(127);
@@ -136,7 +144,8 @@ std::size_t VeerProcess::log_size() const {
 std::string VeerProcess::log_text() const {
   std::lock_guard lock(mutex_);
   std::string text;
-  for (const std::string& line : lines_) text += line + "\n";
+  for (const std::string& line : lines_)
+    text += line + "\n";
   return text;
 }
 
@@ -166,8 +175,12 @@ long VeerProcess::status_field(const char* name) const {
   return -1;
 }
 
-long VeerProcess::rss_kib() const { return status_field("VmRSS:"); }
-long VeerProcess::peak_rss_kib() const { return status_field("VmHWM:"); }
+long VeerProcess::rss_kib() const {
+  return status_field("VmRSS:");
+}
+long VeerProcess::peak_rss_kib() const {
+  return status_field("VmHWM:");
+}
 
 void VeerProcess::rewrite_config(const std::string& config_toml) const {
   // Write then rename, so veer never reads a half-written file.

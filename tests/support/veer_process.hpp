@@ -21,8 +21,8 @@ namespace veer::test {
 using namespace std::chrono_literals;
 
 struct VeerOptions {
-  std::string binary;            // default: build/veer
-  bool block_io_uring = false;   // seccomp filter refusing io_uring_setup, as Docker does
+  std::string binary;           // default: build/veer
+  bool block_io_uring = false;  // seccomp filter refusing io_uring_setup, as Docker does
   std::vector<std::string> extra_env;
 };
 

@@ -57,18 +57,18 @@ TEST(Chunked, AcceptsTrailersAndBadWhitespace) {
 
 TEST(Chunked, RefusesAmbiguousForms) {
   for (const char* bad : {
-           "x\r\n",                         // not hex
-           "\r\n",                          // empty size
-           "-1\r\n",                        // sign
-           "5\nhello\r\n0\r\n\r\n",         // bare LF after size
-           "5\r\nhelloX\r\n",               // data longer than its size
-           "5\r\nhello\n0\r\n\r\n",         // bare LF after data
-           "5 5\r\nhello\r\n",              // space inside the size
-           "1000000000000000000\r\n",       // overflow
-           "0\r\n bad: trailer\r\n\r\n",    // obs-fold in trailers
-           "0\r\nX : y\r\n\r\n",            // space before colon in trailers
-           "0\r\n\n",                       // bare LF at the end
-           "3;\x01\r\nabc\r\n0\r\n\r\n",    // CTL in an extension
+           "x\r\n",                       // not hex
+           "\r\n",                        // empty size
+           "-1\r\n",                      // sign
+           "5\nhello\r\n0\r\n\r\n",       // bare LF after size
+           "5\r\nhelloX\r\n",             // data longer than its size
+           "5\r\nhello\n0\r\n\r\n",       // bare LF after data
+           "5 5\r\nhello\r\n",            // space inside the size
+           "1000000000000000000\r\n",     // overflow
+           "0\r\n bad: trailer\r\n\r\n",  // obs-fold in trailers
+           "0\r\nX : y\r\n\r\n",          // space before colon in trailers
+           "0\r\n\n",                     // bare LF at the end
+           "3;\x01\r\nabc\r\n0\r\n\r\n",  // CTL in an extension
        }) {
     EXPECT_EQ(decode(bad).status, ChunkedDecoder::Status::error) << bad;
   }
@@ -86,7 +86,8 @@ TEST(Chunked, CountsDataBytes) {
   std::string_view data;
   const std::string body = "4\r\nabcd\r\n2\r\nef\r\n0\r\n\r\n";
   std::size_t used = 0;
-  while (used < body.size()) used += decoder.next(std::string_view(body).substr(used), &data).consumed;
+  while (used < body.size())
+    used += decoder.next(std::string_view(body).substr(used), &data).consumed;
   EXPECT_TRUE(decoder.done());
   EXPECT_EQ(decoder.data_bytes(), 6u);
 }

@@ -10,12 +10,15 @@ namespace {
 
 using namespace std::chrono_literals;
 
-LoadResult load(const std::string& text) { return load_config_string(text, "test.toml"); }
+LoadResult load(const std::string& text) {
+  return load_config_string(text, "test.toml");
+}
 
 // Every error as "test.toml:LINE:COLUMN: message", joined, for readable failures.
 std::string errors_of(const LoadResult& r) {
   std::string all;
-  for (const auto& e : r.errors) all += e.to_string() + "\n";
+  for (const auto& e : r.errors)
+    all += e.to_string() + "\n";
   return all;
 }
 
@@ -194,8 +197,10 @@ backends = [
   EXPECT_TRUE(has_error(r, 5, "out of range")) << errors_of(r);
   EXPECT_TRUE(has_error(r, 7, "no pool named \"nope\"")) << errors_of(r);
   EXPECT_TRUE(has_error(r, 13, "already used by listener \"other\"")) << errors_of(r);
-  EXPECT_TRUE(has_error(r, 17, "unknown strategy \"fastest\" (available: round_robin")) << errors_of(r);
-  EXPECT_TRUE(has_error(r, 20, "duplicate address 127.0.0.1:19001 (first at line 19)")) << errors_of(r);
+  EXPECT_TRUE(has_error(r, 17, "unknown strategy \"fastest\" (available: round_robin"))
+      << errors_of(r);
+  EXPECT_TRUE(has_error(r, 20, "duplicate address 127.0.0.1:19001 (first at line 19)"))
+      << errors_of(r);
   EXPECT_TRUE(has_error(r, 21, "weight: must be >= 0")) << errors_of(r);
   EXPECT_TRUE(has_error(r, 22, "port 0 is not a backend port")) << errors_of(r);
   EXPECT_TRUE(has_error(r, 23, "expected \"host:port\"")) << errors_of(r);

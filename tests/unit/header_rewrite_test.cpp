@@ -34,7 +34,8 @@ TEST(HeaderRewrite, DropsHopByHopHeaders) {
 
 TEST(HeaderRewrite, AppendsToForwardedForAndReplacesProto) {
   const std::string out = rewrite_request(
-      "GET / HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 10.0.0.1\r\nX-Forwarded-For: 10.0.0.2, 10.0.0.3\r\n"
+      "GET / HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 10.0.0.1\r\nX-Forwarded-For: 10.0.0.2, "
+      "10.0.0.3\r\n"
       "X-Forwarded-Proto: https\r\n\r\n");
   EXPECT_NE(out.find("X-Forwarded-For: 10.0.0.1, 10.0.0.2, 10.0.0.3, 192.0.2.7\r\n"),
             std::string::npos)
@@ -60,8 +61,7 @@ TEST(HeaderRewrite, WebSocketUpgradeIsRewrittenNotDropped) {
 }
 
 TEST(HeaderRewrite, FramingHeadersAreNormalised) {
-  std::string out =
-      rewrite_request("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3, 3\r\n\r\n");
+  std::string out = rewrite_request("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3, 3\r\n\r\n");
   EXPECT_NE(out.find("Content-Length: 3\r\n"), std::string::npos);
   EXPECT_EQ(out.find("3, 3"), std::string::npos);
   out = rewrite_request("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n");

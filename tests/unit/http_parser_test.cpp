@@ -29,7 +29,9 @@ Parsed parse(const std::string& input) {
   return p;
 }
 
-std::uint16_t status_of(const std::string& text) { return parse(text).error.status; }
+std::uint16_t status_of(const std::string& text) {
+  return parse(text).error.status;
+}
 
 TEST(HttpParser, ParsesASimpleRequest) {
   const auto p = parse("GET /a/b?c=1 HTTP/1.1\r\nHost: rpc.example.com:8545\r\nX-A: 1\r\n\r\n");
@@ -77,13 +79,15 @@ TEST(HttpParser, RefusesAmbiguousFraming) {
   EXPECT_EQ(status_of("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n"
                       "Content-Length: 5\r\n\r\n"),
             400);
-  EXPECT_EQ(status_of("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n"),
-            400);
+  EXPECT_EQ(
+      status_of("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n"),
+      400);
   EXPECT_EQ(status_of("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5, 6\r\n\r\n"), 400);
   EXPECT_EQ(status_of("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: -5\r\n\r\n"), 400);
   EXPECT_EQ(status_of("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: +5\r\n\r\n"), 400);
-  EXPECT_EQ(status_of("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999999999999999999\r\n\r\n"),
-            400);
+  EXPECT_EQ(
+      status_of("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999999999999999999\r\n\r\n"),
+      400);
   EXPECT_EQ(status_of("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n"), 400);
   EXPECT_EQ(status_of("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, gzip\r\n\r\n"),
             400);
@@ -161,8 +165,9 @@ TEST(HttpParser, KeepAliveDefaults) {
 }
 
 TEST(HttpParser, WebSocketUpgrade) {
-  auto p = parse("GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: WebSocket\r\nConnection: keep-alive, Upgrade\r\n"
-                 "Sec-WebSocket-Key: x\r\n\r\n");
+  auto p = parse(
+      "GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: WebSocket\r\nConnection: keep-alive, Upgrade\r\n"
+      "Sec-WebSocket-Key: x\r\n\r\n");
   ASSERT_FALSE(p.error);
   EXPECT_TRUE(p.head->websocket_upgrade);
   p = parse("GET / HTTP/1.1\r\nHost: a\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n\r\n");
@@ -173,7 +178,8 @@ TEST(HttpParser, WebSocketUpgrade) {
 
 TEST(HttpParser, TooManyFieldsIs431) {
   std::string text = "GET / HTTP/1.1\r\nHost: a\r\n";
-  for (std::size_t i = 0; i < kMaxHeaderFields; ++i) text += "X: y\r\n";
+  for (std::size_t i = 0; i < kMaxHeaderFields; ++i)
+    text += "X: y\r\n";
   text += "\r\n";
   EXPECT_EQ(status_of(text), 431);
 }
@@ -226,9 +232,10 @@ TEST(HttpResponseParser, FramingRules) {
             BodyFraming::chunked);
   EXPECT_EQ(parse_response("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n").head->framing,
             BodyFraming::until_close);
-  EXPECT_EQ(parse_response("HTTP/1.1 200 OK\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n")
-                .error.status,
-            502);
+  EXPECT_EQ(
+      parse_response("HTTP/1.1 200 OK\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n")
+          .error.status,
+      502);
   EXPECT_EQ(parse_response("HTTP/1.1 2x0 OK\r\n\r\n").error.status, 502);
   EXPECT_EQ(parse_response("HTTP/1.1 2000 OK\r\n\r\n").error.status, 502);
   EXPECT_EQ(parse_response("HTTP/1.1 200OK\r\n\r\n").error.status, 502);
