@@ -393,7 +393,7 @@ def report(results):
         f.write(f"""# veer end-to-end benchmark
 
 Reproduce: `{command}` (after `scripts/setup` and a Release build; about
-{args.rounds * 4 * 2 * args.duration // 60 + 4} minutes).
+{args.rounds * 4 * 2 * args.duration // 60 + 8} minutes).
 
 Setup: one worker per proxy, round-robin over two backend ports of one nginx that
 answers a 13-byte body; proxy pinned to CPU 0, wrk (1 thread, {args.connections}
@@ -404,6 +404,13 @@ side saturates near the fastest proxy, so req/s differences understate proxy
 differences: proxy CPU per request separates them.
 
 {table}
+
+Reading the rows: "syscalls per request" counts system calls only (strace); io_uring
+submits most of its I/O without one, so for it compare the CPU row instead. Idle figures
+are the RSS added per held connection, measured on a fresh process after the holder has
+been quiet for 3 s (veer returns an idle client's read buffer after 1 s). Floors set for
+the first release: keep-alive req/s at least 0.8x nginx, proxy CPU per request at most
+1.25x nginx, p99 at most 2x nginx, at most 4 KiB per idle client.
 
 Idle clients held: veer {results['veer-epoll']['idle_clients']}, nginx {results['nginx']['idle_clients']},
 HAProxy {results['haproxy']['idle_clients']} (HAProxy reserves two descriptors per maxconn and this
