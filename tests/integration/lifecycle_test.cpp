@@ -206,6 +206,23 @@ TEST(Shutdown, SigtermLetsTheRequestInFlightFinish) {
   EXPECT_EQ(veer.wait_exit(5s), 0) << veer.log_text();
 }
 
+TEST(Shutdown, SigintDrainsLikeSigterm) {
+  TestBackend slow("slow", [](const BackendRequest&) {
+    return BackendReply{.body = "finished", .delay = 300ms};
+  });
+  VeerProcess veer(TestConfig{.backends = {slow.address()}}.toml());
+  ASSERT_TRUE(veer.wait_ready()) << veer.log_text();
+  Client client(veer.port());
+  ASSERT_TRUE(client.send("GET / HTTP/1.1\r\nHost: a\r\n\r\n"));
+  ASSERT_TRUE(eventually([&] { return slow.requests() == 1; }, 5s, veer.port()));
+  veer.signal(SIGINT);
+  const auto r = client.read_response();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->body, "finished");
+  EXPECT_EQ(veer.wait_exit(5s), 0) << veer.log_text();
+  EXPECT_NE(veer.log_text().find("SIGINT: no longer accepting"), std::string::npos);
+}
+
 TEST(Shutdown, DrainDeadlineClosesWhatIsLeft) {
   TestBackend hung("hung", [](const BackendRequest&) { return BackendReply{.hang = true}; });
   TestConfig config{.backends = {hung.address()}};

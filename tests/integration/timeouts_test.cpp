@@ -19,17 +19,30 @@ std::chrono::milliseconds since(Clock::time_point start) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
 }
 
-// A port on 127.0.0.1 where nothing listens.
-std::uint16_t closed_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+// Binds `fd` to a free port of 127.0.0.1 and returns the address it got.
+sockaddr_in bind_loopback(int fd) {
   sockaddr_in address{};
   address.sin_family = AF_INET;
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
   socklen_t length = sizeof address;
   ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+  return address;
+}
+
+// A port on 127.0.0.1 where nothing listens.
+std::uint16_t closed_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  const sockaddr_in address = bind_loopback(fd);
   ::close(fd);
   return ntohs(address.sin_port);
+}
+
+// One GET through veer, and how long it took.
+std::pair<std::optional<Response>, std::chrono::milliseconds> timed_get(std::uint16_t port) {
+  const auto start = Clock::now();
+  auto response = fetch(port, "GET", "/");
+  return {std::move(response), since(start)};
 }
 
 // A listener whose accept queue is full and never drained: connects to it hang
@@ -38,13 +51,8 @@ class BlackHole {
  public:
   BlackHole() {
     listener_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(listener_, reinterpret_cast<sockaddr*>(&address), sizeof address);
+    sockaddr_in address = bind_loopback(listener_);
     ::listen(listener_, 0);
-    socklen_t length = sizeof address;
-    ::getsockname(listener_, reinterpret_cast<sockaddr*>(&address), &length);
     port_ = ntohs(address.sin_port);
     for (int i = 0; i < 4; ++i) {  // fill the accept queue
       const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
@@ -85,9 +93,7 @@ TEST(Timeouts, SilentBackendIs504AfterUpstreamResponse) {
   config.timeouts = "upstream_response = \"300ms\"\n";
   VeerProcess veer(config.toml());
   ASSERT_TRUE(veer.wait_ready()) << veer.log_text();
-  const auto start = Clock::now();
-  const auto r = fetch(veer.port(), "GET", "/");
-  const auto took = since(start);
+  const auto [r, took] = timed_get(veer.port());
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 504);
   EXPECT_NE(r->body.find("timed out"), std::string::npos) << r->body;
@@ -101,9 +107,7 @@ TEST(Timeouts, UnansweredConnectIs504AfterUpstreamConnect) {
   config.timeouts = "upstream_connect = \"300ms\"\n";
   VeerProcess veer(config.toml());
   ASSERT_TRUE(veer.wait_ready()) << veer.log_text();
-  const auto start = Clock::now();
-  const auto r = fetch(veer.port(), "GET", "/");
-  const auto took = since(start);
+  const auto [r, took] = timed_get(veer.port());
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 504);
   EXPECT_NE(r->body.find("connect timed out"), std::string::npos) << r->body;
