@@ -389,8 +389,7 @@ def report(results):
     print("\n" + table)
     command = " ".join(["bench/e2e.py"] + sys.argv[1:])
     machine = f"{os.cpu_count()} CPUs, {os.uname().sysname} {os.uname().release}"
-    with open(args.out, "w") as f:
-        f.write(f"""# veer end-to-end benchmark
+    section = f"""## End to end: veer, nginx and HAProxy
 
 Reproduce: `{command}` (after `scripts/setup` and a Release build; about
 {args.rounds * 4 * 2 * args.duration // 60 + 8} minutes).
@@ -415,7 +414,25 @@ the first release: keep-alive req/s at least 0.8x nginx, proxy CPU per request a
 Idle clients held: veer {results['veer-epoll']['idle_clients']}, nginx {results['nginx']['idle_clients']},
 HAProxy {results['haproxy']['idle_clients']} (HAProxy reserves two descriptors per maxconn and this
 machine's hard limit is {descriptor_limit()} descriptors). Idle tunnels held: {args.idle_tunnels}.
-""")
+"""
+    replace_section(args.out, "e2e", section)
+
+
+def replace_section(path, name, text):
+    """Rewrites the part of RESULTS.md between this section's markers, keeping the rest."""
+    begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
+    try:
+        current = open(path).read()
+    except OSError:
+        current = "# veer benchmark results\n"
+    block = f"{begin}\n{text}{end}\n"
+    if begin in current and end in current:
+        head, rest = current.split(begin, 1)
+        current = head + block + rest.split(end, 1)[1].lstrip("\n")
+    else:
+        current = current.rstrip("\n") + "\n\n" + block
+    with open(path, "w") as f:
+        f.write(current)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,9 @@
 
 #include "proxy/http_parser.hpp"
 #include "proxy/log.hpp"
+#include "proxy/request_key.hpp"
 #include "proxy/worker.hpp"
+#include "strategies/hash.hpp"
 
 namespace veer::proxy {
 namespace {
@@ -255,12 +257,18 @@ void ClientSession::on_request_head(std::size_t head_length) {
     respond_locally(404, "no route for this host and path", request_framing_ != BodyFraming::none);
     return;
   }
-  const std::optional<std::uint32_t> pick = view_->pick(route->pool, strategies::PickContext{});
+  const PoolRuntime& pool = snapshot.pools[route->pool];
+  strategies::PickContext pick_context;
+  if (pool.strategy->uses_hash_key) {
+    pick_context.key_hash = strategies::hash_bytes(request_key(pool.hash_key, head, client_ip()));
+  }
+  const std::optional<std::uint32_t> pick = view_->pick(route->pool, pick_context);
   if (!pick) {
-    respond_locally(503, "no backend available", request_framing_ != BodyFraming::none);
+    respond_locally(503, "no backend available in pool " + pool.name,
+                    request_framing_ != BodyFraming::none);
     return;
   }
-  backend_ = &snapshot.pools[route->pool].backends[*pick];
+  backend_ = &pool.backends[*pick];
   slot_ = view_->pool(route->pool).slots[*pick];
   if (!frame_request_body()) return;
   backend_->stats->in_flight.fetch_add(1, std::memory_order_relaxed);

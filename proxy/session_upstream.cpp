@@ -218,6 +218,8 @@ void ClientSession::forward_interim_response(std::size_t head_length) {
 
 void ClientSession::on_final_response_head(std::size_t head_length) {
   const ResponseHead& head = worker_.response_scratch();
+  const Clock::time_point now = Clock::now();
+  backend_->stats->latency.record(now - upstream_started_, now, health::kLatencyDecayNs);
   status_ = head.status;
   response_framing_ = head.framing;
   response_remaining_ = head.content_length;

@@ -2,6 +2,15 @@
 
 namespace veer::proxy {
 
+std::vector<strategies::BackendView> backend_views(const PoolRuntime& pool) {
+  std::vector<strategies::BackendView> views;
+  views.reserve(pool.backends.size());
+  for (const BackendRuntime& backend : pool.backends) {
+    views.push_back(strategies::BackendView{backend.address, backend.weight, backend.stats.get()});
+  }
+  return views;
+}
+
 const ListenerRuntime* Snapshot::find_listener(std::string_view name) const {
   for (const ListenerRuntime& listener : listeners) {
     if (listener.name == name) return &listener;
@@ -25,6 +34,20 @@ void BackendRegistry::collect() {
   std::erase_if(stats_, [](const auto& entry) { return entry.second.use_count() == 1; });
 }
 
+namespace {
+
+HashKey parse_hash_key(std::string_view text) {
+  for (auto [prefix, kind] : {std::pair{std::string_view("header:"), HashKey::Kind::header},
+                              std::pair{std::string_view("cookie:"), HashKey::Kind::cookie}}) {
+    if (text.substr(0, prefix.size()) == prefix) {
+      return HashKey{kind, std::string(text.substr(prefix.size()))};
+    }
+  }
+  return HashKey{};
+}
+
+}  // namespace
+
 std::shared_ptr<const Snapshot> build_snapshot(conf::Config config, std::uint64_t version,
                                                BackendRegistry& registry) {
   auto snapshot = std::make_shared<Snapshot>();
@@ -33,11 +56,14 @@ std::shared_ptr<const Snapshot> build_snapshot(conf::Config config, std::uint64_
     PoolRuntime runtime;
     runtime.name = pool.name;
     runtime.strategy = strategies::find_strategy(pool.strategy);
-    runtime.hash_key = pool.hash_key;
+    runtime.hash_key = parse_hash_key(pool.hash_key);
     for (const conf::BackendConfig& backend : pool.backends) {
       runtime.backends.push_back(BackendRuntime{backend.address, backend.resolved, backend.weight,
                                                 backend.backup,
                                                 registry.stats_for(pool.name, backend.address)});
+    }
+    if (runtime.strategy->prepare != nullptr) {
+      runtime.prepared = runtime.strategy->prepare(backend_views(runtime));
     }
     snapshot->pools.push_back(std::move(runtime));
   }

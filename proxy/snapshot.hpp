@@ -27,12 +27,24 @@ struct BackendRuntime {
   std::shared_ptr<health::BackendStats> stats;  // survives snapshots that keep the backend
 };
 
+// What ip_hash hashes: the client address, a header, or a cookie (config: hash_key).
+struct HashKey {
+  enum class Kind { client_ip, header, cookie };
+  Kind kind = Kind::client_ip;
+  std::string name;  // header or cookie name
+};
+
 struct PoolRuntime {
   std::string name;
   const strategies::StrategyInfo* strategy = nullptr;
-  std::string hash_key;
+  HashKey hash_key;
   std::vector<BackendRuntime> backends;
+  // What the strategy prepared once for this snapshot, shared by all workers.
+  std::shared_ptr<const void> prepared;
 };
+
+// The pool's backends as strategies see them (same order, same indices).
+std::vector<strategies::BackendView> backend_views(const PoolRuntime& pool);
 
 struct RouteRuntime {
   std::string host;         // lower-case; "" = any

@@ -113,10 +113,9 @@ void Worker::run() {
 
 void Worker::adopt_snapshot() {
   std::shared_ptr<const Snapshot> snapshot = shared_.snapshots.current();
-  view_ = make_ref<WorkerView>(snapshot, index_,
-                               [this](const conf::SocketAddress& address) -> UpstreamSlot& {
-                                 return upstreams_.slot_for(address);
-                               });
+  view_ = make_ref<WorkerView>(
+      snapshot, index_, view_.get(),
+      [this](const conf::SocketAddress& address) { return &upstreams_.slot_for(address); });
   upstreams_.configure(snapshot->config.timeouts.upstream_idle,
                        snapshot->config.limits.max_idle_upstream);
 }

@@ -20,17 +20,24 @@ void set_bit(std::vector<std::uint64_t>& bits, std::uint32_t index) {
 
 }  // namespace
 
-void WorkerView::init(std::uint64_t seed) {
+void WorkerView::init(std::uint64_t seed, const WorkerView* previous) {
   pools_.resize(snapshot_->pools.size());
   for (std::size_t i = 0; i < pools_.size(); ++i) {
     PoolState& state = pools_[i];
     state.pool = &snapshot_->pools[i];
-    for (const BackendRuntime& backend : state.pool->backends) {
-      state.views.push_back(strategies::BackendView{backend.weight, backend.stats.get()});
+    state.views = backend_views(*state.pool);
+    // The same pool with the same strategy before: its per-worker state carries over.
+    const strategies::Strategy* before = nullptr;
+    if (previous != nullptr) {
+      for (const PoolState& old : previous->pools_) {
+        if (old.pool->name == state.pool->name && old.pool->strategy == state.pool->strategy) {
+          before = old.strategy.get();
+        }
+      }
     }
     // Different seeds per pool too, so pools of one worker do not move in lockstep.
-    state.strategy =
-        state.pool->strategy->make(strategies::StrategyInputs{state.views, seed + i * 7919});
+    state.strategy = state.pool->strategy->make(strategies::StrategyInputs{
+        state.views, seed + i * 7919, before, state.pool->prepared.get()});
   }
 }
 

@@ -36,14 +36,17 @@ struct PoolState {
 
 class WorkerView : public RefCounted<WorkerView> {
  public:
-  // `slot_for` maps a backend address to this worker's idle-connection slot.
+  // `slot_for` maps a backend address to this worker's idle-connection slot (a pointer;
+  // unit tests that never connect pass null);
+  // `previous` is the view this one replaces (strategy state carries over), if any.
   template <typename SlotFor>
-  WorkerView(std::shared_ptr<const Snapshot> snapshot, std::uint64_t seed, SlotFor&& slot_for)
+  WorkerView(std::shared_ptr<const Snapshot> snapshot, std::uint64_t seed,
+             const WorkerView* previous, SlotFor&& slot_for)
       : snapshot_(std::move(snapshot)) {
-    init(seed);
+    init(seed, previous);
     for (PoolState& state : pools_) {
       for (const BackendRuntime& backend : state.pool->backends) {
-        state.slots.push_back(&slot_for(backend.endpoint));
+        state.slots.push_back(slot_for(backend.endpoint));
       }
     }
   }
@@ -61,7 +64,7 @@ class WorkerView : public RefCounted<WorkerView> {
   std::optional<std::uint32_t> pick(std::uint32_t pool, const strategies::PickContext& context);
 
  private:
-  void init(std::uint64_t seed);
+  void init(std::uint64_t seed, const WorkerView* previous);
   void refresh_candidates(PoolState& state, std::uint64_t epoch);
 
   std::shared_ptr<const Snapshot> snapshot_;

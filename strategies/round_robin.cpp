@@ -7,7 +7,8 @@ std::uint32_t RoundRobin::pick(const PickContext&, const Candidates& candidates)
 }
 
 std::unique_ptr<Strategy> RoundRobin::make(const StrategyInputs& inputs) {
-  return std::make_unique<RoundRobin>(inputs.seed);
+  const auto* previous = dynamic_cast<const RoundRobin*>(inputs.previous);
+  return std::make_unique<RoundRobin>(previous != nullptr ? previous->cursor_ : inputs.seed);
 }
 
 }  // namespace veer::strategies

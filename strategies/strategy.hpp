@@ -1,6 +1,6 @@
 #pragma once
 
-// The balancing interface (STYLE.md habit 1 and 2). Eligibility (health, draining,
+// The balancing interface (STYLE.md habits 1 and 2). Eligibility (health, draining,
 // weight 0, already tried, backup) is decided before a strategy runs; a strategy only
 // chooses among the candidates it is given. One Strategy object lives on one worker
 // thread, so per-worker state (cursors, smooth-WRR weights) needs no synchronization;
@@ -18,6 +18,7 @@ namespace veer::strategies {
 // One backend of a pool as a strategy sees it; the index into this list is the
 // backend's identity in pick().
 struct BackendView {
+  std::string_view address;  // as configured: the stable identity hashing uses
   std::uint32_t weight = 1;
   const health::BackendStats* stats = nullptr;
 };
@@ -59,7 +60,9 @@ class Strategy {
 // What a strategy is built from when a worker adopts a new snapshot.
 struct StrategyInputs {
   std::span<const BackendView> backends;
-  std::uint64_t seed = 0;  // differs per worker so workers do not move in lockstep
+  std::uint64_t seed = 0;              // differs per worker so workers do not move in lockstep
+  const Strategy* previous = nullptr;  // this worker's strategy for the pool before, if any
+  const void* prepared = nullptr;      // what StrategyInfo::prepare built for this snapshot
 };
 
 struct StrategyInfo {
@@ -67,6 +70,9 @@ struct StrategyInfo {
   std::string_view summary;
   bool uses_hash_key = false;  // needs PickContext::key_hash (config: hash_key)
   std::unique_ptr<Strategy> (*make)(const StrategyInputs&) = nullptr;
+  // Optional: immutable data built once per snapshot on the main thread and shared by
+  // every worker's strategy (a consistent-hash table). Null when not needed.
+  std::shared_ptr<const void> (*prepare)(std::span<const BackendView> backends) = nullptr;
 };
 
 // The name table: TOML name -> constructor and the inputs it needs.

@@ -16,6 +16,7 @@
 #include "support/http_client.hpp"
 #include "support/test_backend.hpp"
 #include "support/veer_process.hpp"
+#include "support/ws_client.hpp"
 
 namespace veer::test {
 namespace {
@@ -25,40 +26,6 @@ namespace beast = boost::beast;
 namespace websocket = beast::websocket;
 using tcp = asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
-
-// A blocking WebSocket client whose every read gives up after `timeout`.
-struct WsClient {
-  asio::io_context io;
-  websocket::stream<tcp::socket> ws{io};
-
-  WsClient(std::uint16_t port, std::chrono::milliseconds timeout = 5s) {
-    ws.next_layer().connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
-    timeval tv{static_cast<time_t>(timeout.count() / 1000),
-               static_cast<suseconds_t>(timeout.count() % 1000 * 1000)};
-    ::setsockopt(ws.next_layer().native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    ws.read_message_max(64 << 20);
-    ws.auto_fragment(false);
-    ws.handshake("127.0.0.1", "/ws");
-  }
-
-  std::string echo(const std::string& message, bool binary = false) {
-    ws.binary(binary);
-    ws.write(asio::buffer(message));
-    beast::flat_buffer buffer;
-    ws.read(buffer);
-    EXPECT_EQ(ws.got_binary(), binary);
-    return beast::buffers_to_string(buffer.data());
-  }
-
-  // True when the connection ends (close frame, EOF or reset) within the read timeout.
-  bool ends() {
-    beast::flat_buffer buffer;
-    beast::error_code ec;
-    ws.read(buffer, ec);
-    return ec == websocket::error::closed || ec == asio::error::eof ||
-           ec == asio::error::connection_reset || ec == beast::http::error::end_of_stream;
-  }
-};
 
 class WebSocket : public ::testing::TestWithParam<std::string> {
  protected:
@@ -78,7 +45,10 @@ TEST_P(WebSocket, EchoesTextBinaryPingsAndClose) {
   EXPECT_EQ(
       client.echo(R"({"jsonrpc":"2.0","id":1,"method":"eth_subscribe","params":["newHeads"]})"),
       R"({"jsonrpc":"2.0","id":1,"method":"eth_subscribe","params":["newHeads"]})");
-  EXPECT_EQ(client.echo(std::string("\x00\x01\xff", 3), true), std::string("\x00\x01\xff", 3));
+  bool binary_reply = false;
+  EXPECT_EQ(client.echo(std::string("\x00\x01\xff", 3), true, &binary_reply),
+            std::string("\x00\x01\xff", 3));
+  EXPECT_TRUE(binary_reply) << "a binary frame comes back binary";
 
   bool pong = false;
   client.ws.control_callback([&](websocket::frame_type kind, beast::string_view payload) {

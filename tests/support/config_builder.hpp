@@ -17,8 +17,8 @@ struct TestConfig {
   std::string access_log = "off";
   std::string timeouts;  // lines for [timeouts]
   std::string limits;    // lines for [limits]
-  std::string extra;     // more tables, appended at the end
   std::string strategy = "round_robin";
+  std::string extra;  // more keys of [pools.main], then more tables, appended at the end
 
   std::string toml() const {
     std::string text = "[server]\nworkers = " + std::to_string(workers) + "\nio_engine = \"" +
@@ -28,7 +28,10 @@ struct TestConfig {
     text += "  [[listeners.public.routes]]\n  target = \"main\"\n";
     text += "[pools.main]\nstrategy = \"" + strategy + "\"\nbackends = [";
     for (std::size_t i = 0; i < backends.size(); ++i) {
-      text += (i ? ", \"" : "\"") + backends[i] + "\"";
+      // "host:port" is quoted; a long-form entry ("{ address = ..., weight = 0 }") is not.
+      const bool long_form = !backends[i].empty() && backends[i].front() == '{';
+      text += i ? ", " : "";
+      text += long_form ? backends[i] : "\"" + backends[i] + "\"";
     }
     text += "]\n" + extra;
     return text;
