@@ -208,6 +208,7 @@ TEST(IpHash, RemovingOneOfTenRemapsAtMostFifteenPercentAndAddingBackRestores) {
   for (std::size_t k = 0; k < before.size(); ++k) {
     moved += ten.views[before[k]].address != nine.views[after[k]].address ? 1 : 0;
   }
+  RecordProperty("moved_keys_of_100000", moved);
   EXPECT_LE(moved, 15000) << "of 100,000 keys";
   EXPECT_GE(moved, 9000) << "about a tenth of the keys belonged to the removed backend";
   auto s10_again = ten.make("ip_hash");
