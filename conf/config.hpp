@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -76,11 +77,50 @@ struct BackendConfig {
   SourcePos pos;
 };
 
+// Active health checks of a pool (config: health = { ... }).
+struct HealthConfig {
+  enum class Type { http, tcp, jsonrpc };
+  Type type = Type::http;
+  std::string path = "/";                      // http and jsonrpc
+  std::string http_method = "GET";             // http: key `method`
+  std::string rpc_method = "eth_blockNumber";  // jsonrpc: key `method`
+  std::uint16_t expect_min = 200;              // http: key `expect`, "200-299" or "200"
+  std::uint16_t expect_max = 299;
+  std::string body;  // http: required substring of the body
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string host;  // Host header; "" = the backend address
+  Duration interval = 5s;
+  Duration timeout = 2s;
+  Duration jitter = 0s;              // each wait is interval + up to jitter
+  std::uint32_t rise = 2;            // consecutive passes to come back up
+  std::uint32_t fall = 3;            // consecutive failures to go down
+  std::uint64_t max_lag_blocks = 0;  // jsonrpc: 0 = no lag check
+};
+
+// Passive health: ejecting backends that keep failing real requests.
+struct OutlierConfig {
+  std::uint32_t consecutive_failures = 5;
+  Duration base_ejection = 30s;  // the n-th ejection lasts n x this ...
+  Duration max_ejection = 300s;  // ... but never longer than this
+  std::uint32_t max_ejected_percent = 50;
+};
+
+struct RetryConfig {
+  std::uint32_t attempts = 2;         // retries after the first try, each on another backend
+  std::uint32_t budget_percent = 20;  // retries at most this share of recent requests ...
+  std::uint32_t budget_min = 10;      // ... plus this many per second, so quiet pools can retry
+};
+
 struct PoolConfig {
   std::string name;
   std::string strategy = "round_robin";
   std::string hash_key = "client_ip";  // ip_hash only: client_ip | header:NAME | cookie:NAME
   std::vector<BackendConfig> backends;
+  std::optional<HealthConfig> health;    // no table: no active checks
+  std::optional<OutlierConfig> outlier;  // no table: no passive ejection
+  RetryConfig retries;
+  Duration slow_start = 0s;            // 0 = off
+  std::uint32_t panic_threshold = 50;  // percent of routable primaries; 0 = never panic
   SourcePos pos;
 };
 

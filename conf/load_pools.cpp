@@ -126,9 +126,7 @@ void load_pool(std::string_view name, const toml::node& node, Diagnostics& diag,
   } else {
     diag.error(node.source(), path + ": missing key \"backends\"");
   }
-  for (std::string_view later : {"health", "outlier", "retries"}) {
-    r.refuse(later, "not available in this version");
-  }
+  load_pool_resilience(r, path, pool);
   r.finish();
   config.pools.push_back(std::move(pool));
 }

@@ -53,7 +53,8 @@ class TableReader {
 
   // The raw node for a key (marked known), or nullptr when absent.
   const toml::node* take(std::string_view key);
-  // A key that belongs to a feature this build does not have yet: refused clearly.
+  // A key that is present but may not be (a feature not available, or a key of
+  // another kind of check): refused with `why`.
   void refuse(std::string_view key, std::string_view why);
 
   // Reports every key that was never asked for.
@@ -80,6 +81,8 @@ void load_timeouts(TableReader& root, Config& config);
 void load_limits(TableReader& root, Config& config);
 void load_listeners(TableReader& root, Config& config);
 void load_pools(TableReader& root, Config& config);
+// health, outlier, retries, slow_start and panic_threshold of one pool.
+void load_pool_resilience(TableReader& pool_reader, const std::string& path, PoolConfig& pool);
 // Cross-section checks: route targets, duplicate addresses, unused pools.
 void validate_references(const toml::table& root, Config& config, Diagnostics& diag);
 

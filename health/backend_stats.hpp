@@ -10,10 +10,24 @@
 namespace veer::health {
 
 // Why a backend is not eligible for new traffic. A backend is routable when no reason
-// is set (STYLE.md habit 5: health is a set of reasons, not a single flag).
+// is set (STYLE.md habit 5: health is a set of reasons, not a single flag). Each is
+// set and cleared by its own owner, so an active check coming back up never lifts an
+// operator's "disabled" or a drain.
 enum class Reason : std::uint32_t {
-  draining = 1u << 0,  // removed by a reload (later also by the admin API)
+  down = 1u << 0,      // active health checks failing (health/checker)
+  ejected = 1u << 1,   // passive: failing real requests (health/outlier)
+  draining = 1u << 2,  // being removed (reload, later the admin API)
+  disabled = 1u << 3,  // administratively out (admin API)
 };
+
+// The one state the API and logs show, from the reasons set: the strongest wins.
+inline const char* state_name(std::uint32_t reasons) {
+  if (reasons & static_cast<std::uint32_t>(Reason::disabled)) return "disabled";
+  if (reasons & static_cast<std::uint32_t>(Reason::draining)) return "draining";
+  if (reasons & static_cast<std::uint32_t>(Reason::down)) return "down";
+  if (reasons & static_cast<std::uint32_t>(Reason::ejected)) return "ejected";
+  return "up";
+}
 
 // Peak-EWMA of a backend's latency (time to response head), shared by all workers.
 // A sample above the estimate replaces it at once (the peak: slowness is believed
@@ -68,16 +82,37 @@ inline constexpr double kLatencyDecayNs = 2e9;
 // relaxed ordering: strategies need fresh-enough values, not a consistent cut.
 // Aligned to a cache line so two backends never share one between cores.
 struct alignas(64) BackendStats {
+  using Clock = std::chrono::steady_clock;
+
   std::atomic<std::int64_t> active_connections{0};  // upstream connections, tunnels included
   std::atomic<std::int64_t> in_flight{0};           // requests sent, response not finished
   std::atomic<std::uint32_t> reasons{0};            // bit set of Reason
   PeakEwma latency;                                 // time to response head
+  // Passive health (health/outlier.hpp).
+  std::atomic<std::uint32_t> consecutive_failures{0};
+  std::atomic<std::uint32_t> ejections{0};  // how often it was ejected so far
+  std::atomic<Clock::rep> ejected_until{0};
+  // When it last became routable again, for slow start (0 = since the start).
+  std::atomic<Clock::rep> routable_since{0};
+  std::atomic<std::uint64_t> retries{0};  // requests moved away from it
 
   bool routable() const { return reasons.load(std::memory_order_relaxed) == 0; }
-  void set(Reason r) { reasons.fetch_or(static_cast<std::uint32_t>(r), std::memory_order_relaxed); }
-  void clear(Reason r) {
-    reasons.fetch_and(~static_cast<std::uint32_t>(r), std::memory_order_relaxed);
+  bool has(Reason r) const {
+    return (reasons.load(std::memory_order_relaxed) & static_cast<std::uint32_t>(r)) != 0;
   }
+  // Set and clear return the reasons before the change.
+  std::uint32_t set(Reason r) {
+    return reasons.fetch_or(static_cast<std::uint32_t>(r), std::memory_order_relaxed);
+  }
+  std::uint32_t clear(Reason r) {
+    return reasons.fetch_and(~static_cast<std::uint32_t>(r), std::memory_order_relaxed);
+  }
+};
+
+// Live numbers of a pool, shared like BackendStats and kept across reloads by name.
+struct alignas(64) PoolStats {
+  std::atomic<std::uint32_t> ejected{0};  // backends ejected now (max_ejected_percent)
+  std::atomic<bool> panic{false};         // routing across ejected backends (panic_threshold)
 };
 
 }  // namespace veer::health

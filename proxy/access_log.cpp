@@ -151,6 +151,8 @@ void AccessLog::record(const AccessEntry& e) {
     lines_.append("\",\"upstream_ms\":");
     append_millis(lines_, e.upstream_ms);
   }
+  lines_.append(",\"attempts\":");
+  append_number(lines_, e.attempts);
   lines_.append(",\"total_ms\":");
   append_millis(lines_, e.total_ms);
   lines_.append(",\"request_id\":\"");

@@ -39,10 +39,11 @@ struct AccessEntry {
   std::string_view method;
   std::string_view path;
   std::uint16_t status = 0;
-  std::uint64_t bytes = 0;   // response body bytes sent to the client
-  std::string_view backend;  // "" when no backend was involved
-  double upstream_ms = -1;   // < 0 when no backend was involved
-  double total_ms = 0;       // from the complete request head to the last byte
+  std::uint64_t bytes = 0;     // response body bytes sent to the client
+  std::string_view backend;    // "" when no backend was involved
+  double upstream_ms = -1;     // < 0 when no backend was involved
+  std::uint32_t attempts = 0;  // backends tried (more than 1 after retries)
+  double total_ms = 0;         // from the complete request head to the last byte
   std::string_view request_id;
 };
 

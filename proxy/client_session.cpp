@@ -78,6 +78,14 @@ void ClientSession::abort() {
   close();
 }
 
+void ClientSession::abort_if_using(const health::BackendStats& backend) {
+  if (phase_ == Phase::exchange && backend_ != nullptr && backend_->stats.get() == &backend) {
+    log::debug("closing ", client_ip(), ": its backend ", backend_->address,
+               " was removed and its drain deadline passed");
+    close();
+  }
+}
+
 void ClientSession::on_timeout(Deadline& deadline) {
   switch (deadline.tag()) {
     case kClientRead:
@@ -258,21 +266,21 @@ void ClientSession::on_request_head(std::size_t head_length) {
     return;
   }
   const PoolRuntime& pool = snapshot.pools[route->pool];
-  strategies::PickContext pick_context;
+  pool_index_ = route->pool;
   if (pool.strategy->uses_hash_key) {
-    pick_context.key_hash = strategies::hash_bytes(request_key(pool.hash_key, head, client_ip()));
+    key_hash_ = strategies::hash_bytes(request_key(pool.hash_key, head, client_ip()));
   }
-  const std::optional<std::uint32_t> pick = view_->pick(route->pool, pick_context);
+  const std::optional<std::uint32_t> pick =
+      view_->pick(pool_index_, strategies::PickContext{key_hash_});
   if (!pick) {
     respond_locally(503, "no backend available in pool " + pool.name,
                     request_framing_ != BodyFraming::none);
     return;
   }
-  backend_ = &pool.backends[*pick];
-  slot_ = view_->pool(route->pool).slots[*pick];
+  use_backend(*pick);
+  idempotent_ = is_idempotent_method(head.method);
   if (!frame_request_body()) return;
-  backend_->stats->in_flight.fetch_add(1, std::memory_order_relaxed);
-  in_flight_ = true;
+  view_->pool(pool_index_).retry_budget.record_request(started_);
   dispatch();
 }
 
@@ -331,6 +339,7 @@ void ClientSession::log_exchange(std::uint16_t status, bool with_backend) {
     entry.backend = backend_->address;
     entry.upstream_ms = millis_between(upstream_started_, now);
   }
+  entry.attempts = attempts_;
   entry.total_ms = millis_between(started_, now);
   log.record(entry);
 }
@@ -403,7 +412,9 @@ void ClientSession::next_request() {
   response_scan_ = 0;
   status_ = 0;
   attempts_ = 0;
-  http10_ = method_is_head_ = websocket_ = replayable_ = false;
+  pool_index_ = 0;
+  key_hash_ = tried_ = 0;
+  http10_ = method_is_head_ = websocket_ = replayable_ = idempotent_ = false;
   request_sent_ = request_abandoned_ = response_started_ = false;
   response_complete_ = response_done_ = got_response_bytes_ = false;
   upstream_reusable_ = strip_chunked_ = upstream_timed_out_ = false;

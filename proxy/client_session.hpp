@@ -22,6 +22,7 @@
 #include <string_view>
 #include <vector>
 
+#include "health/outlier.hpp"
 #include "proxy/asio.hpp"
 #include "proxy/buffer.hpp"
 #include "proxy/chunked.hpp"
@@ -47,6 +48,7 @@ class ClientSession final : public RefCounted<ClientSession>,
   void start();
   void drain() override;
   void abort() override;
+  void abort_if_using(const health::BackendStats& backend) override;
   void on_timeout(Deadline& deadline) override;
 
  private:
@@ -76,7 +78,10 @@ class ClientSession final : public RefCounted<ClientSession>,
   Ref<ClientSession> self() { return Ref<ClientSession>(this); }
 
   // --- session_upstream.cpp
+  void use_backend(std::uint32_t index);
   void dispatch();
+  bool retry(std::string_view cause, bool same_backend_ok);
+  void record_outcome(health::Outcome outcome);
   void connect_upstream();
   void on_upstream_connected(UpstreamConnection* conn, const error_code& ec);
   void send_request();
@@ -87,7 +92,7 @@ class ClientSession final : public RefCounted<ClientSession>,
   void try_response_head();
   void on_final_response_head(std::size_t head_length);
   void forward_interim_response(std::size_t head_length);
-  void upstream_failed(const error_code& ec, std::string_view during);
+  void upstream_failed(const error_code& ec, bool sending);
   void fail_exchange(std::uint16_t status, std::string_view detail, bool close = false);
   void release_upstream(bool reusable);
   bool upstream_op_done(UpstreamConnection* conn);
@@ -121,6 +126,9 @@ class ClientSession final : public RefCounted<ClientSession>,
 
   // --- the exchange in progress (reset per request)
   Ref<WorkerView> view_;
+  std::uint32_t pool_index_ = 0;
+  std::uint64_t key_hash_ = 0;  // the request's hash_key material, for retries' picks
+  std::uint64_t tried_ = 0;     // exclusion bits of the backends tried (WorkerView::pick)
   const BackendRuntime* backend_ = nullptr;
   UpstreamSlot* slot_ = nullptr;
   std::unique_ptr<UpstreamConnection> up_;
@@ -144,11 +152,12 @@ class ClientSession final : public RefCounted<ClientSession>,
   ChunkedDecoder response_chunks_;
   std::size_t response_scan_ = 0;
   std::uint16_t status_ = 0;
-  std::uint8_t attempts_ = 0;
+  std::uint8_t attempts_ = 0;  // tries of this request so far (retries.attempts + 1 at most)
   bool http10_ = false;
   bool method_is_head_ = false;
   bool websocket_ = false;
   bool replayable_ = false;  // the whole request is still in out_ and in_
+  bool idempotent_ = false;  // may be retried after it may have reached a backend
   bool request_sent_ = false;
   bool request_abandoned_ = false;  // an early response: stop sending the body
   bool response_started_ = false;   // bytes of the response went to the client

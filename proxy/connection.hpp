@@ -2,6 +2,10 @@
 
 #include <cstddef>
 
+namespace veer::health {
+struct BackendStats;
+}
+
 namespace veer::proxy {
 
 // Something a worker must be able to drain or abort: a client session or a tunnel.
@@ -11,6 +15,9 @@ class Connection {
   virtual void drain() = 0;
   // Close now (drain deadline, shutdown).
   virtual void abort() = 0;
+  // Close now if this connection is using that backend (a removed backend's drain
+  // deadline passed).
+  virtual void abort_if_using(const health::BackendStats& backend) = 0;
 
  protected:
   ~Connection() = default;

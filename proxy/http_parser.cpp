@@ -492,4 +492,11 @@ ParseError parse_response_head(std::string_view head, bool request_method_is_hea
   return kOk;
 }
 
+bool is_idempotent_method(std::string_view method) {
+  for (std::string_view m : {"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"}) {
+    if (method == m) return true;  // methods are case-sensitive (RFC 9110 section 9.1)
+  }
+  return false;
+}
+
 }  // namespace veer::proxy

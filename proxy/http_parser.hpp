@@ -33,6 +33,10 @@ ParseError parse_request_head(std::string_view head, RequestHead& out);
 ParseError parse_response_head(std::string_view head, bool request_method_is_head,
                                ResponseHead& out);
 
+// Whether sending a request with this method twice has the effect of sending it once
+// (RFC 9110 section 9.2.2): only these are retried after they may have reached a backend.
+bool is_idempotent_method(std::string_view method);
+
 // Case-insensitive ASCII comparison.
 bool iequals(std::string_view a, std::string_view b);
 

@@ -5,12 +5,15 @@
 #include <csignal>
 #include <map>
 #include <memory>
+#include <set>
 #include <thread>
 #include <vector>
 
 #include <boost/asio/signal_set.hpp>
 
 #include "conf/load.hpp"
+#include "health/checker.hpp"
+#include "health/transitions.hpp"
 #include "proxy/listen_socket.hpp"
 #include "proxy/log.hpp"
 #include "proxy/worker.hpp"
@@ -46,11 +49,13 @@ class Server {
   void hand_to_workers(std::vector<BoundListener>& bound);
   void wait_for_signal();
   void reload();
+  void drain_removed_backends(const Snapshot& previous, const Snapshot& next);
   void shut_down(int signal);
 
   std::string config_path_;
   WorkerShared shared_;
   BackendRegistry registry_;
+  health::HealthChecker health_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::map<std::string, std::string> listener_addresses_;  // name -> configured address
   std::string access_log_;
@@ -102,7 +107,11 @@ int Server::run(conf::Config config, const std::string& engine_note) {
     log::error(why);
     return 1;
   }
+  shared_.worker_count = worker_count_;
+  shared_.ejections = &health_;
   shared_.snapshots.publish(build_snapshot(std::move(config), ++version_, registry_));
+  health_.update(shared_.snapshots.current());
+  health_.start();
   try {
     for (unsigned i = 0; i < worker_count_; ++i) {
       workers_.push_back(std::make_unique<Worker>(i, shared_));
@@ -121,6 +130,7 @@ int Server::run(conf::Config config, const std::string& engine_note) {
   wait_for_signal();
   control_.run();
   if (joiner_.joinable()) joiner_.join();
+  health_.stop();
   log::info("veer stopped");
   return 0;
 }
@@ -203,7 +213,12 @@ void Server::reload() {
                      [&](const auto& l) { return l.name == name && l.address == address; });
     if (kept == next.listeners.end()) removed.push_back(name);
   }
-  shared_.snapshots.publish(build_snapshot(std::move(next), ++version_, registry_));
+  const std::shared_ptr<const Snapshot> previous = shared_.snapshots.current();
+  const std::shared_ptr<const Snapshot> snapshot =
+      build_snapshot(std::move(next), ++version_, registry_);
+  drain_removed_backends(*previous, *snapshot);
+  shared_.snapshots.publish(snapshot);
+  health_.update(snapshot);
   for (const std::string& name : removed) {
     for (auto& worker : workers_)
       worker->remove_listener(name);
@@ -213,6 +228,39 @@ void Server::reload() {
   hand_to_workers(bound);
   registry_.collect();
   log::info("configuration version ", version_, " applied");
+}
+
+// Backends the new configuration no longer has take no new requests from now on
+// (older snapshots still in use see them draining), and whatever still uses them is
+// closed at the drain deadline. Backends it brings back stop draining.
+void Server::drain_removed_backends(const Snapshot& previous, const Snapshot& next) {
+  std::set<const health::BackendStats*> kept;
+  for (const PoolRuntime& pool : next.pools) {
+    for (const BackendRuntime& backend : pool.backends) {
+      kept.insert(backend.stats.get());
+      health::change_reason(*backend.stats, health::Reason::draining, false,
+                            {pool.name, backend.address}, "back in the configuration");
+    }
+  }
+  const conf::Duration drain = next.config.timeouts.drain;
+  std::vector<std::shared_ptr<health::BackendStats>> removed;
+  std::vector<conf::SocketAddress> addresses;
+  for (const PoolRuntime& pool : previous.pools) {
+    for (const BackendRuntime& backend : pool.backends) {
+      if (kept.contains(backend.stats.get())) continue;
+      health::change_reason(*backend.stats, health::Reason::draining, true,
+                            {pool.name, backend.address},
+                            "removed from the configuration; in-flight requests and tunnels "
+                            "have " +
+                                conf::format_duration(drain) + " to finish");
+      removed.push_back(backend.stats);
+      addresses.push_back(backend.endpoint);
+    }
+  }
+  if (removed.empty()) return;
+  const Clock::time_point deadline = Clock::now() + drain;
+  for (auto& worker : workers_)
+    worker->drain_backends(removed, addresses, deadline);
 }
 
 }  // namespace

@@ -101,6 +101,7 @@ bool ClientSession::frame_response_body(std::size_t available) {
         if (result.status == ChunkedDecoder::Status::error) {
           log::debug("invalid chunked response from ", backend_->address, ": ",
                      response_chunks_.error());
+          record_outcome(health::Outcome::bad_response);
           if (response_started_) {
             close();
           } else {
@@ -179,6 +180,7 @@ void ClientSession::on_response_body_bytes(UpstreamConnection* conn, const error
       return;
     }
     // Cut short: the client already has part of the response and must see the cut.
+    record_outcome(upstream_timed_out_ ? health::Outcome::timeout : health::Outcome::reset);
     log::debug("response from ", backend_->address,
                " cut short: ", upstream_timed_out_ ? "timed out" : ec.message());
     close();

@@ -19,6 +19,9 @@ tcp::endpoint to_endpoint(const conf::SocketAddress& address) {
   return endpoint;
 }
 
+// How long a pooled connection's last use is taken as proof that it is still open.
+constexpr auto kTrustRecentlyUsed = std::chrono::milliseconds(500);
+
 bool connection_lost(const error_code& ec) {
   return ec == asio::error::eof || ec == asio::error::connection_reset ||
          ec == asio::error::broken_pipe;
@@ -26,17 +29,76 @@ bool connection_lost(const error_code& ec) {
 
 }  // namespace
 
+void ClientSession::use_backend(std::uint32_t index) {
+  PoolState& state = view_->pool(pool_index_);
+  backend_ = &state.pool->backends[index];
+  slot_ = state.slots[index];
+}
+
 void ClientSession::dispatch() {
   upstream_started_ = Clock::now();
   ++attempts_;
-  // A request that cannot be replayed checks a pooled connection before trusting it.
-  up_ = attempts_ == 1 ? worker_.upstreams().take(*slot_, !replayable_) : nullptr;
+  backend_->stats->in_flight.fetch_add(1, std::memory_order_relaxed);
+  in_flight_ = true;
+  // A request that would not be retried if a pooled connection turned out closed
+  // after it was sent checks the connection before trusting it: always when its body
+  // is still streaming, after a pause for a POST. A backend closes idle connections
+  // after seconds, not milliseconds, so a connection used a moment ago is trusted
+  // without paying a syscall on every JSON-RPC call.
+  const Clock::duration probe_after = !replayable_   ? Clock::duration::zero()
+                                      : !idempotent_ ? kTrustRecentlyUsed
+                                                     : Clock::duration::max();
+  up_ = worker_.upstreams().take(*slot_, probe_after, upstream_started_);
   if (up_) {
     backend_->stats->active_connections.fetch_add(1, std::memory_order_relaxed);
     send_request();
     return;
   }
   connect_upstream();
+}
+
+// Another try of this request on another backend, when retries.attempts and the
+// pool's retry budget allow it. The caller has decided that a retry is safe. Returns
+// false, with the current try still in place, when the exchange must fail instead.
+bool ClientSession::retry(std::string_view cause, bool same_backend_ok) {
+  PoolState& state = view_->pool(pool_index_);
+  const PoolRuntime& pool = *state.pool;
+  const conf::RetryConfig& config = pool.config->retries;
+  if (attempts_ > config.attempts) return false;
+  const auto current = static_cast<std::uint32_t>(backend_ - pool.backends.data());
+  tried_ |= exclusion_bit(current);
+  std::optional<std::uint32_t> next =
+      view_->pick(pool_index_, strategies::PickContext{key_hash_}, tried_);
+  // A pooled connection the backend closed says nothing about the backend itself.
+  if (!next && same_backend_ok) next = current;
+  if (!next) return false;
+  const std::string_view head = out_.readable();
+  const std::string_view method = head.substr(written_.method_offset, written_.method_length);
+  const std::string_view path = head.substr(written_.path_offset, written_.path_length);
+  if (!state.retry_budget.try_spend(Clock::now())) {
+    if (worker_.may_log_now()) {
+      log::warn("pool ", pool.name, ": retry budget spent (budget_percent ", config.budget_percent,
+                "); not retrying ", method, " ", path, " after ", backend_->address, " ", cause);
+    }
+    return false;
+  }
+  backend_->stats->retries.fetch_add(1, std::memory_order_relaxed);
+  if (worker_.may_log_now()) {
+    log::warn("retrying ", method, " ", path, " on ", pool.backends[*next].address, ": ",
+              backend_->address, " ", cause, " (try ", attempts_ + 1, " of ", config.attempts + 1,
+              ")");
+  }
+  upstream_deadline_.disarm();
+  upstream_timed_out_ = false;
+  release_upstream(false);
+  end_backend_use();
+  use_backend(*next);
+  dispatch();
+  return true;
+}
+
+void ClientSession::record_outcome(health::Outcome outcome) {
+  worker_.record_outcome(*view_->pool(pool_index_).pool, *backend_, outcome);
 }
 
 void ClientSession::connect_upstream() {
@@ -73,11 +135,13 @@ bool ClientSession::upstream_op_done(UpstreamConnection* conn) {
 void ClientSession::on_upstream_connected(UpstreamConnection* conn, const error_code& ec) {
   if (upstream_op_done(conn)) return;
   if (ec) {
-    if (upstream_timed_out_) {
-      fail_exchange(504, "upstream connect timed out");
-    } else {
-      fail_exchange(502, "upstream connect failed: " + ec.message());
-    }
+    // Nothing was sent: any request may go to another backend.
+    const bool timed_out = upstream_timed_out_;
+    record_outcome(timed_out ? health::Outcome::timeout : health::Outcome::connect_failed);
+    const std::string cause =
+        timed_out ? std::string("connect timed out") : "connect failed: " + ec.message();
+    if (retry(cause, false)) return;
+    fail_exchange(timed_out ? 504 : 502, "upstream " + cause);
     return;
   }
   error_code ignored;
@@ -106,7 +170,7 @@ void ClientSession::send_request() {
 void ClientSession::on_request_sent(UpstreamConnection* conn, const error_code& ec) {
   if (upstream_op_done(conn)) return;
   if (ec) {
-    upstream_failed(ec, "sending the request");
+    upstream_failed(ec, true);
     return;
   }
   if (!replayable_) {
@@ -137,7 +201,7 @@ void ClientSession::on_response_bytes(UpstreamConnection* conn, const error_code
                                       std::size_t n) {
   if (upstream_op_done(conn)) return;
   if (ec) {
-    upstream_failed(ec, "waiting for the response");
+    upstream_failed(ec, false);
     return;
   }
   conn->buffer.commit(n);
@@ -151,6 +215,7 @@ void ClientSession::try_response_head() {
   const std::size_t end = find_head_end(buffer.readable(), response_scan_);
   if (end == 0) {
     if (buffer.size() >= max_header) {
+      record_outcome(health::Outcome::bad_response);
       fail_exchange(502, "response head from the backend is too large");
       return;
     }
@@ -166,13 +231,16 @@ void ClientSession::try_response_head() {
   const ParseError error =
       parse_response_head(buffer.readable().substr(0, end), method_is_head_, head);
   if (error) {
+    record_outcome(health::Outcome::bad_response);
     fail_exchange(502, error.reason);
     return;
   }
   if (head.status == 101) {
     if (websocket_ && head.upgrade_websocket) {
+      record_outcome(health::Outcome::success);
       start_tunnel(end);
     } else {
+      record_outcome(health::Outcome::bad_response);
       fail_exchange(502, "the backend switched protocols without a WebSocket upgrade");
     }
     return;
@@ -220,6 +288,7 @@ void ClientSession::on_final_response_head(std::size_t head_length) {
   const ResponseHead& head = worker_.response_scratch();
   const Clock::time_point now = Clock::now();
   backend_->stats->latency.record(now - upstream_started_, now, health::kLatencyDecayNs);
+  record_outcome(head.status >= 500 ? health::Outcome::server_error : health::Outcome::success);
   status_ = head.status;
   response_framing_ = head.framing;
   response_remaining_ = head.content_length;
@@ -241,8 +310,15 @@ void ClientSession::on_final_response_head(std::size_t head_length) {
   write_response_piece(true);
 }
 
-void ClientSession::upstream_failed(const error_code& ec, std::string_view during) {
+// A send or a read on the backend connection failed. `sending`: the request write
+// failed, so the backend closed before taking the request; a failed read after a
+// complete write means the backend may have acted on it.
+void ClientSession::upstream_failed(const error_code& ec, bool sending) {
+  const char* during = sending ? "sending the request" : "waiting for the response";
   if (upstream_timed_out_) {
+    // Not retried: the backend may still be working on it, and the client has
+    // already waited upstream_response.
+    record_outcome(health::Outcome::timeout);
     if (response_started_) {
       close();
     } else {
@@ -250,22 +326,20 @@ void ClientSession::upstream_failed(const error_code& ec, std::string_view durin
     }
     return;
   }
-  // A pooled connection the backend had already closed: the request never reached
-  // it, so sending it again on a new connection is safe whatever the method.
-  const bool stale = up_->reused && !got_response_bytes_ && connection_lost(ec);
-  if (stale && replayable_ && attempts_ < 2) {
-    log::debug("pooled connection to ", backend_->address, " was closed; retrying on a new one");
-    worker_.upstreams().close_idle(*slot_);  // its siblings are usually stale too
-    release_upstream(false);
-    ++attempts_;
-    connect_upstream();
-    return;
-  }
   if (response_started_) {
+    record_outcome(health::Outcome::reset);
     close();  // the client already has part of the response: it must see a cut
     return;
   }
-  fail_exchange(502, std::string(during) + ": " + ec.message());
+  // A pooled connection the backend had closed while idle is normal keep-alive
+  // churn, not a failure of the backend.
+  const bool stale = up_->reused && !got_response_bytes_ && connection_lost(ec);
+  if (!stale) record_outcome(health::Outcome::reset);
+  if (stale) worker_.upstreams().close_idle(*slot_);  // its siblings are usually stale too
+  const bool safe = replayable_ && !got_response_bytes_ && (sending || idempotent_);
+  const std::string cause = std::string(during) + ": " + ec.message();
+  if (safe && retry(cause, stale)) return;
+  fail_exchange(502, cause);
 }
 
 void ClientSession::fail_exchange(std::uint16_t status, std::string_view detail, bool close) {

@@ -25,13 +25,29 @@ std::shared_ptr<health::BackendStats> BackendRegistry::stats_for(std::string_vie
   key.append(pool).append("/").append(address);
   auto it = stats_.find(key);
   if (it == stats_.end()) {
-    it = stats_.emplace(std::move(key), std::make_shared<health::BackendStats>()).first;
+    auto stats = std::make_shared<health::BackendStats>();
+    // A backend joining a running pool is cold: slow start ramps it up from now.
+    if (started_) {
+      stats->routable_since.store(health::BackendStats::Clock::now().time_since_epoch().count(),
+                                  std::memory_order_relaxed);
+    }
+    it = stats_.emplace(std::move(key), std::move(stats)).first;
+  }
+  return it->second;
+}
+
+std::shared_ptr<health::PoolStats> BackendRegistry::pool_stats_for(std::string_view pool) {
+  auto it = pools_.find(pool);
+  if (it == pools_.end()) {
+    it = pools_.emplace(std::string(pool), std::make_shared<health::PoolStats>()).first;
   }
   return it->second;
 }
 
 void BackendRegistry::collect() {
-  std::erase_if(stats_, [](const auto& entry) { return entry.second.use_count() == 1; });
+  const auto unused = [](const auto& entry) { return entry.second.use_count() == 1; };
+  std::erase_if(stats_, unused);
+  std::erase_if(pools_, unused);
 }
 
 namespace {
@@ -52,9 +68,14 @@ std::shared_ptr<const Snapshot> build_snapshot(conf::Config config, std::uint64_
                                                BackendRegistry& registry) {
   auto snapshot = std::make_shared<Snapshot>();
   snapshot->version = version;
-  for (const conf::PoolConfig& pool : config.pools) {
+  // Runtime objects point into the snapshot's own copy of the configuration.
+  snapshot->config = std::move(config);
+  const conf::Config& configured = snapshot->config;
+  for (const conf::PoolConfig& pool : configured.pools) {
     PoolRuntime runtime;
     runtime.name = pool.name;
+    runtime.config = &pool;
+    runtime.stats = registry.pool_stats_for(pool.name);
     runtime.strategy = strategies::find_strategy(pool.strategy);
     runtime.hash_key = parse_hash_key(pool.hash_key);
     for (const conf::BackendConfig& backend : pool.backends) {
@@ -67,16 +88,16 @@ std::shared_ptr<const Snapshot> build_snapshot(conf::Config config, std::uint64_
     }
     snapshot->pools.push_back(std::move(runtime));
   }
-  for (const conf::ListenerConfig& listener : config.listeners) {
+  for (const conf::ListenerConfig& listener : configured.listeners) {
     ListenerRuntime runtime{listener.name, {}};
     for (const conf::RouteConfig& route : listener.routes) {
       const auto pool =
-          static_cast<std::uint32_t>(config.find_pool(route.target) - config.pools.data());
+          static_cast<std::uint32_t>(configured.find_pool(route.target) - configured.pools.data());
       runtime.routes.push_back(RouteRuntime{route.host, route.path_prefix, pool});
     }
     snapshot->listeners.push_back(std::move(runtime));
   }
-  snapshot->config = std::move(config);
+  registry.mark_started();
   return snapshot;
 }
 

@@ -36,9 +36,11 @@ struct HashKey {
 
 struct PoolRuntime {
   std::string name;
+  const conf::PoolConfig* config = nullptr;  // in the owning Snapshot's config
   const strategies::StrategyInfo* strategy = nullptr;
   HashKey hash_key;
   std::vector<BackendRuntime> backends;
+  std::shared_ptr<health::PoolStats> stats;  // survives reloads that keep the pool
   // What the strategy prepared once for this snapshot, shared by all workers.
   std::shared_ptr<const void> prepared;
 };
@@ -58,6 +60,11 @@ struct ListenerRuntime {
 };
 
 struct Snapshot {
+  Snapshot() = default;
+  // Pools point into `config`: a copy would point into the original.
+  Snapshot(const Snapshot&) = delete;
+  Snapshot& operator=(const Snapshot&) = delete;
+
   std::uint64_t version = 0;
   conf::Config config;
   std::vector<ListenerRuntime> listeners;
@@ -66,16 +73,21 @@ struct Snapshot {
   const ListenerRuntime* find_listener(std::string_view name) const;
 };
 
-// Gives each (pool, address) one BackendStats for as long as some snapshot uses it,
-// so live counters survive reloads. Main thread only.
+// Gives each (pool, address) one BackendStats, and each pool one PoolStats, for as
+// long as something uses them, so live counters and health survive reloads. Main
+// thread only.
 class BackendRegistry {
  public:
   std::shared_ptr<health::BackendStats> stats_for(std::string_view pool, std::string_view address);
-  // Forgets backends that no snapshot references any more.
+  std::shared_ptr<health::PoolStats> pool_stats_for(std::string_view pool);
+  void mark_started() { started_ = true; }
+  // Forgets backends and pools that nothing references any more.
   void collect();
 
  private:
   std::map<std::string, std::shared_ptr<health::BackendStats>, std::less<>> stats_;
+  std::map<std::string, std::shared_ptr<health::PoolStats>, std::less<>> pools_;
+  bool started_ = false;  // a snapshot was built before: new backends are joining
 };
 
 std::shared_ptr<const Snapshot> build_snapshot(conf::Config config, std::uint64_t version,

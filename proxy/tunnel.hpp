@@ -34,6 +34,9 @@ class Tunnel final : public RefCounted<Tunnel>, public Connection, public Timeou
   void start();
   void drain() override {}  // a tunnel has no request boundary: it runs to the drain deadline
   void abort() override { close(); }
+  void abort_if_using(const health::BackendStats& backend) override {
+    if (stats_.get() == &backend) close();
+  }
   void on_timeout(Deadline&) override { close(); }
 
  private:

@@ -50,11 +50,13 @@ void UpstreamPool::unlink(UpstreamConnection& c) {
   --slot.idle;
 }
 
-std::unique_ptr<UpstreamConnection> UpstreamPool::take(UpstreamSlot& slot, bool probe) {
+std::unique_ptr<UpstreamConnection> UpstreamPool::take(UpstreamSlot& slot,
+                                                       Clock::duration probe_after,
+                                                       Clock::time_point now) {
   while (slot.newest != nullptr) {
     std::unique_ptr<UpstreamConnection> c(slot.newest);
     unlink(*c);
-    if (probe) {
+    if (now - c->parked_at >= probe_after) {
       char byte;
       const ssize_t n = ::recv(c->socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
       if (!(n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))) continue;  // closed: drop
@@ -69,6 +71,8 @@ void UpstreamPool::park(std::unique_ptr<UpstreamConnection> c) {
   UpstreamSlot& slot = c->slot;
   buffers_.release(c->buffer);
   if (slot.idle >= max_idle_) return;  // closes it
+  const Clock::time_point now = Clock::now();
+  c->parked_at = now;
   UpstreamConnection* raw = c.release();
   raw->next_ = slot.newest;
   raw->prev_ = nullptr;
@@ -76,7 +80,7 @@ void UpstreamPool::park(std::unique_ptr<UpstreamConnection> c) {
   slot.newest = raw;
   if (slot.oldest == nullptr) slot.oldest = raw;
   ++slot.idle;
-  deadlines_.arm(raw->idle_deadline_, idle_timeout_);
+  deadlines_.arm(raw->idle_deadline_, idle_timeout_, now);
 }
 
 void UpstreamPool::expire(UpstreamConnection& c) {

@@ -26,6 +26,7 @@ class UpstreamConnection final : public TimeoutHandler {
   Buffer buffer;  // response bytes; returned to the BufferPool while parked
   UpstreamSlot& slot;
   bool reused = false;  // served a request before (stale-connection retries)
+  Clock::time_point parked_at{};
   std::uint64_t requests = 0;
   // Operations started and not yet completed. A connection is parked or freed only at
   // zero: with io_uring even a cancelled read may still write into `buffer`.
@@ -64,10 +65,12 @@ class UpstreamPool {
   // A new, unconnected connection for `slot`.
   std::unique_ptr<UpstreamConnection> create(UpstreamSlot& slot);
 
-  // The most recently parked connection, or null. With `probe`, connections the
-  // backend has closed (or that hold unsolicited bytes) are discarded first; that
-  // costs one non-blocking recv and is used when a request cannot be replayed.
-  std::unique_ptr<UpstreamConnection> take(UpstreamSlot& slot, bool probe);
+  // The most recently parked connection, or null. A connection idle for at least
+  // `probe_after` is first checked with one non-blocking recv, and discarded when the
+  // backend has closed it (or sent unsolicited bytes): for requests that could not be
+  // sent again if the connection turned out closed.
+  std::unique_ptr<UpstreamConnection> take(UpstreamSlot& slot, Clock::duration probe_after,
+                                           Clock::time_point now);
 
   // Returns a connection whose exchange completed cleanly. Closes it instead when the
   // slot is full.

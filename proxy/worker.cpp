@@ -23,6 +23,9 @@ constexpr auto kAcceptBackoff = std::chrono::milliseconds(100);
 // Delay before returning freed memory to the system after a burst: batches the
 // trims of a storm into one, so a trim (which walks the heap) runs at most once a second.
 constexpr auto kTrimDelay = std::chrono::seconds(1);
+// Warnings that can come in floods (one per retried request during an outage): at
+// most this many lines per worker per second, then a count of the rest.
+constexpr std::uint32_t kWarningsPerSecond = 5;
 
 }  // namespace
 
@@ -114,7 +117,7 @@ void Worker::run() {
 void Worker::adopt_snapshot() {
   std::shared_ptr<const Snapshot> snapshot = shared_.snapshots.current();
   view_ = make_ref<WorkerView>(
-      snapshot, index_, view_.get(),
+      snapshot, index_, shared_.worker_count, view_.get(),
       [this](const conf::SocketAddress& address) { return &upstreams_.slot_for(address); });
   upstreams_.configure(snapshot->config.timeouts.upstream_idle,
                        snapshot->config.limits.max_idle_upstream);
@@ -248,6 +251,60 @@ void Worker::begin_drain(Clock::time_point deadline) {
   });
 }
 
+void Worker::drain_backends(std::vector<std::shared_ptr<health::BackendStats>> backends,
+                            std::vector<conf::SocketAddress> addresses,
+                            Clock::time_point deadline) {
+  asio::post(io_, [this, backends = std::move(backends), addresses = std::move(addresses),
+                   deadline]() mutable {
+    for (const conf::SocketAddress& address : addresses) {
+      upstreams_.close_idle(upstreams_.slot_for(address));
+    }
+    auto timer = std::make_unique<asio::steady_timer>(io_, deadline);
+    asio::steady_timer* handle = timer.get();
+    backend_drains_.push_back(std::move(timer));
+    handle->async_wait([this, handle, backends = std::move(backends)](const error_code& ec) {
+      std::erase_if(backend_drains_, [handle](const auto& t) { return t.get() == handle; });
+      if (ec) return;
+      for (const auto& backend : backends) {
+        // Added back by a later reload: it stays.
+        if (!backend->has(health::Reason::draining)) continue;
+        connections_.for_each([&](Connection& c) { c.abort_if_using(*backend); });
+      }
+    });
+  });
+}
+
+void Worker::record_outcome(const PoolRuntime& pool, const BackendRuntime& backend,
+                            health::Outcome outcome) {
+  if (outcome == health::Outcome::success) {
+    health::record_success(*backend.stats);
+    return;
+  }
+  const bool ejected = health::record_outcome(
+      outcome, *backend.stats, *pool.stats, pool.config->outlier ? &*pool.config->outlier : nullptr,
+      pool.backends.size(), {pool.name, backend.address}, Clock::now());
+  if (ejected && shared_.ejections != nullptr) shared_.ejections->backend_ejected();
+}
+
+bool Worker::may_log_now() {
+  const std::int64_t second =
+      std::chrono::duration_cast<std::chrono::seconds>(Clock::now().time_since_epoch()).count();
+  if (second != log_second_) {
+    if (unlogged_ > 0) {
+      log::warn("worker ", index_, ": ", unlogged_, " more retry warnings not shown");
+    }
+    log_second_ = second;
+    logged_this_second_ = 0;
+    unlogged_ = 0;
+  }
+  if (logged_this_second_ < kWarningsPerSecond) {
+    ++logged_this_second_;
+    return true;
+  }
+  ++unlogged_;
+  return false;
+}
+
 void Worker::connection_closed(Connection& c, bool client) {
   connections_.remove(c);
   if (client) shared_.client_connections.fetch_sub(1, std::memory_order_relaxed);
@@ -261,6 +318,8 @@ void Worker::finish_if_drained() {
   timer_.cancel();
   timer_at_ = Clock::time_point::max();
   if (drain_timer_) drain_timer_->cancel();
+  for (auto& timer : backend_drains_)
+    timer->cancel();
   // Without the guard, run() returns as soon as the last pending handler has run, so
   // no handler is left to outlive the worker.
   work_guard_->guard.reset();

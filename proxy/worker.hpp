@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "health/outlier.hpp"
 #include "proxy/access_log.hpp"
 #include "proxy/asio.hpp"
 #include "proxy/buffer.hpp"
@@ -29,6 +30,8 @@ struct WorkerShared {
   SnapshotStore snapshots;
   AccessLogSink access_log;
   std::atomic<std::uint64_t> client_connections{0};  // for limits.max_connections
+  unsigned worker_count = 1;
+  health::EjectionListener* ejections = nullptr;  // the health thread; null in tests
 };
 
 class Worker final : public DeadlineQueue::Waker, public TimeoutHandler {
@@ -45,6 +48,10 @@ class Worker final : public DeadlineQueue::Waker, public TimeoutHandler {
   void add_listener(std::string name, int fd, int family);
   void remove_listener(std::string name);
   void begin_drain(Clock::time_point deadline);
+  // Backends removed from the configuration: idle connections to them close now;
+  // tunnels and exchanges still using them close at `deadline` (drain).
+  void drain_backends(std::vector<std::shared_ptr<health::BackendStats>> backends,
+                      std::vector<conf::SocketAddress> addresses, Clock::time_point deadline);
 
   // Worker thread only.
   unsigned index() const { return index_; }
@@ -63,6 +70,11 @@ class Worker final : public DeadlineQueue::Waker, public TimeoutHandler {
   const conf::Config& config() { return view()->snapshot().config; }
   // Called by a connection when it closes.
   void connection_closed(Connection& c, bool client);
+  // Reports how an exchange with a backend ended (passive health checks).
+  void record_outcome(const PoolRuntime& pool, const BackendRuntime& backend,
+                      health::Outcome outcome);
+  // Rate-limited warnings for events that can come in floods (retries).
+  bool may_log_now();
 
  private:
   struct Acceptor;
@@ -92,7 +104,11 @@ class Worker final : public DeadlineQueue::Waker, public TimeoutHandler {
   Ref<WorkerView> view_;
   std::vector<std::unique_ptr<Acceptor>> acceptors_;
   std::unique_ptr<asio::steady_timer> drain_timer_;
+  std::vector<std::unique_ptr<asio::steady_timer>> backend_drains_;  // see drain_backends
   Deadline trim_deadline_{*this, 0};
+  std::int64_t log_second_ = 0;
+  std::uint32_t logged_this_second_ = 0;
+  std::uint64_t unlogged_ = 0;
   struct WorkGuard* work_guard_ = nullptr;  // keeps run() going until drained
   bool draining_ = false;
   std::thread thread_;

@@ -13,7 +13,9 @@
 #include <vector>
 
 #include "proxy/ref_counted.hpp"
+#include "proxy/retry_budget.hpp"
 #include "proxy/snapshot.hpp"
+#include "strategies/random.hpp"
 #include "strategies/strategy.hpp"
 
 namespace veer::proxy {
@@ -32,18 +34,32 @@ struct PoolState {
   std::vector<std::uint32_t> backups;
   std::vector<std::uint64_t> primary_bits;
   std::vector<std::uint64_t> backup_bits;
+  bool panic = false;  // too few primaries routable: ejected ones are candidates too
+
+  // Scratch for picks that leave some candidates out (retries, slow start), sized once.
+  std::vector<std::uint32_t> filtered;
+  std::vector<std::uint64_t> filtered_bits;
+  strategies::Random random{0};
+  RetryBudget retry_budget;  // carried over from the previous view of the same pool
 };
+
+// The bit of backend `index` in a pick's exclusion mask. Pools of more than 64
+// backends share bits, so a retry may also skip an untried backend: harmless.
+constexpr std::uint64_t exclusion_bit(std::uint32_t index) {
+  return std::uint64_t{1} << (index % 64);
+}
 
 class WorkerView : public RefCounted<WorkerView> {
  public:
   // `slot_for` maps a backend address to this worker's idle-connection slot (a pointer;
-  // unit tests that never connect pass null);
-  // `previous` is the view this one replaces (strategy state carries over), if any.
+  // unit tests that never connect pass null); `workers` share each retry budget's
+  // reserve; `previous` is the view this one replaces (strategy state and retry
+  // budgets carry over), if any.
   template <typename SlotFor>
-  WorkerView(std::shared_ptr<const Snapshot> snapshot, std::uint64_t seed,
+  WorkerView(std::shared_ptr<const Snapshot> snapshot, std::uint64_t seed, std::uint32_t workers,
              const WorkerView* previous, SlotFor&& slot_for)
       : snapshot_(std::move(snapshot)) {
-    init(seed, previous);
+    init(seed, workers, previous);
     for (PoolState& state : pools_) {
       for (const BackendRuntime& backend : state.pool->backends) {
         state.slots.push_back(slot_for(backend.endpoint));
@@ -61,11 +77,18 @@ class WorkerView : public RefCounted<WorkerView> {
                                    std::string_view path);
 
   // A backend index of `pool` for this request, or nullopt when nothing is routable.
-  std::optional<std::uint32_t> pick(std::uint32_t pool, const strategies::PickContext& context);
+  // `excluded` (exclusion_bit of each) leaves out backends already tried. Runs the
+  // eligibility rules around the strategy: backups only when no primary is routable,
+  // panic mode, slow start.
+  std::optional<std::uint32_t> pick(std::uint32_t pool, const strategies::PickContext& context,
+                                    std::uint64_t excluded = 0);
 
  private:
-  void init(std::uint64_t seed, const WorkerView* previous);
+  void init(std::uint64_t seed, std::uint32_t workers, const WorkerView* previous);
   void refresh_candidates(PoolState& state, std::uint64_t epoch);
+  static strategies::Candidates filter(PoolState& state, const strategies::Candidates& from,
+                                       std::uint64_t excluded);
+  static bool admit_cold(PoolState& state, std::uint32_t backend);
 
   std::shared_ptr<const Snapshot> snapshot_;
   std::vector<PoolState> pools_;

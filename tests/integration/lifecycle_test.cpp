@@ -267,7 +267,7 @@ TEST(AccessLog, OneJsonLinePerRequestWithEveryField) {
       5s, veer.port()));
   const auto& first = entries[0];
   for (const char* key : {"time", "client", "method", "path", "status", "bytes", "backend",
-                          "upstream_ms", "total_ms", "request_id"}) {
+                          "upstream_ms", "attempts", "total_ms", "request_id"}) {
     EXPECT_TRUE(first.contains(key)) << key;
   }
   EXPECT_EQ(first.at("method").as_string(), "GET");
@@ -280,8 +280,10 @@ TEST(AccessLog, OneJsonLinePerRequestWithEveryField) {
   EXPECT_GE(first.at("total_ms").to_number<double>(), first.at("upstream_ms").to_number<double>());
   EXPECT_EQ(entries[1].at("method").as_string(), "POST");
   EXPECT_EQ(entries[1].at("request_id").as_string().size(), 32u);
+  EXPECT_EQ(first.at("attempts").to_number<int>(), 1);
   EXPECT_EQ(entries[2].at("status").to_number<int>(), 400);
   EXPECT_TRUE(entries[2].at("backend").is_null());
+  EXPECT_EQ(entries[2].at("attempts").to_number<int>(), 0);
 }
 
 TEST(Listeners, AnAddressInUseByAnotherProcessIsRefused) {

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
@@ -55,6 +56,67 @@ inline LoadResult run_gets(std::uint16_t port, int threads, int total,
         result.by_body[body] += n;
       result.ok += ok;
       result.failed += failed;
+    });
+  }
+  for (auto& w : workers)
+    w.join();
+  return result;
+}
+
+// A steady load: `threads` keep-alive connections, each sending its share of `rate`
+// requests per second (paced, not as fast as possible) until `duration` has passed.
+// Successes are counted per phase (the test moves `phase` on as it kills and
+// restarts backends) and per backend (the X-Backend header of the reply).
+struct PacedLoad {
+  std::string method = "GET";
+  std::string target = "/";
+  std::function<std::string(int)> body;  // request i's body; none when empty
+  std::function<bool(const Response&)> ok = [](const Response& r) { return r.status == 200; };
+  int rate = 300;
+  int threads = 6;
+  std::chrono::milliseconds duration = 10s;
+};
+
+struct PacedResult {
+  int sent = 0;
+  int ok = 0;
+  std::vector<std::string> failures;                   // status and body of each
+  std::map<int, std::map<std::string, int>> by_phase;  // phase -> backend -> successes
+};
+
+inline PacedResult run_paced(std::uint16_t port, const PacedLoad& load,
+                             const std::atomic<int>& phase) {
+  PacedResult result;
+  std::mutex mutex;
+  std::atomic<int> counter{0};
+  const auto start = std::chrono::steady_clock::now();
+  const auto end = start + load.duration;
+  const auto period = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+      std::chrono::duration<double>(static_cast<double>(load.threads) / load.rate));
+  std::vector<std::thread> workers;
+  for (int t = 0; t < load.threads; ++t) {
+    workers.emplace_back([&, t] {
+      std::unique_ptr<Client> client;
+      // Threads start spread over one period so the load is even.
+      auto next = start + period * t / load.threads;
+      while (next < end) {
+        std::this_thread::sleep_until(next);  // pacing the load, not synchronisation
+        next += period;
+        if (!client || !client->connected()) client = std::make_unique<Client>(port, 5s);
+        const int i = counter.fetch_add(1);
+        const int current_phase = phase.load();
+        const auto r = client->request(load.method, load.target, load.body ? load.body(i) : "");
+        std::lock_guard lock(mutex);
+        ++result.sent;
+        if (r && load.ok(*r)) {
+          ++result.ok;
+          ++result.by_phase[current_phase][r->header("X-Backend")];
+          continue;
+        }
+        result.failures.push_back(r ? std::to_string(r->status) + " " + r->body.substr(0, 200)
+                                    : std::string("no response"));
+        client.reset();
+      }
     });
   }
   for (auto& w : workers)

@@ -217,6 +217,11 @@ struct TestBackend::Impl {
       }
       ++owner.requests_;
       const BackendReply reply = decide(request);
+      if (reply.drop) {
+        boost::system::error_code ignored;
+        socket->close(ignored);
+        co_return;
+      }
       co_await write_reply(*socket, reply, request.method == "HEAD");
       if (reply.close_delimited || reply.close_after || !raw_keep_alive(reply) ||
           !parser.keep_alive()) {
@@ -246,9 +251,9 @@ struct TestBackend::Impl {
   }
 };
 
-TestBackend::TestBackend(std::string name, BackendHandler handler)
+TestBackend::TestBackend(std::string name, BackendHandler handler, std::uint16_t port)
     : name_(std::move(name)), handler_(std::move(handler)), impl_(std::make_unique<Impl>(*this)) {
-  const tcp::endpoint endpoint(asio::ip::make_address("127.0.0.1"), 0);
+  const tcp::endpoint endpoint(asio::ip::make_address("127.0.0.1"), port);
   impl_->acceptor.open(endpoint.protocol());
   impl_->acceptor.set_option(asio::socket_base::reuse_address(true));
   impl_->acceptor.bind(endpoint);

@@ -45,6 +45,7 @@ struct BackendReply {
   std::string raw;               // send exactly these bytes and nothing else
   std::chrono::milliseconds delay{0};
   bool hang = false;         // read the request, never answer
+  bool drop = false;         // read the request, close the connection without answering
   bool close_after = false;  // close the connection after replying
 };
 
@@ -52,8 +53,10 @@ using BackendHandler = std::function<BackendReply(const BackendRequest&)>;
 
 class TestBackend {
  public:
-  // The default handler answers 200 with the backend's name as the body.
-  explicit TestBackend(std::string name = "backend", BackendHandler handler = {});
+  // The default handler answers 200 with the backend's name as the body. `port` 0
+  // takes a free one; another reuses a port (a backend coming back).
+  explicit TestBackend(std::string name = "backend", BackendHandler handler = {},
+                       std::uint16_t port = 0);
   ~TestBackend();
   TestBackend(const TestBackend&) = delete;
   TestBackend& operator=(const TestBackend&) = delete;

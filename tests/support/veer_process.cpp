@@ -55,18 +55,28 @@ VeerProcess::VeerProcess(const std::string& config_toml, VeerOptions options) {
   const std::string binary = options.binary.empty() ? veer_binary() : options.binary;
   int pipe_fds[2];
   if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return;
+  std::vector<std::string> args{binary};
+  if (options.command.empty()) {
+    args.push_back(config_path_);
+  } else {
+    args.insert(args.end(), options.command.begin(), options.command.end());
+  }
+  std::vector<char*> argv;
+  for (std::string& arg : args)
+    argv.push_back(arg.data());
+  argv.push_back(nullptr);
   pid_ = ::fork();
   if (pid_ == 0) {
     ::dup2(pipe_fds[1], STDERR_FILENO);
     const int devnull = ::open("/dev/null", O_RDWR);
-    ::dup2(devnull, STDOUT_FILENO);
+    ::dup2(options.command.empty() ? devnull : pipe_fds[1], STDOUT_FILENO);
     ::dup2(devnull, STDIN_FILENO);
     // Nothing of the test process (its backends' sockets) may leak into veer.
     ::close_range(3, ~0U, 0);
     for (const std::string& kv : options.extra_env)
       ::putenv(const_cast<char*>(kv.c_str()));
     if (options.block_io_uring) install_io_uring_block();
-    ::execl(binary.c_str(), binary.c_str(), config_path_.c_str(), static_cast<char*>(nullptr));
+    ::execv(binary.c_str(), argv.data());
     ::_exit(127);
   }
   ::close(pipe_fds[1]);
@@ -122,18 +132,21 @@ std::uint16_t VeerProcess::port(const std::string& listener) const {
 
 bool VeerProcess::wait_for_log(const std::string& fragment, std::chrono::milliseconds timeout,
                                std::size_t from) {
+  return wait_for_line(
+      [&](const std::string& line) { return line.find(fragment) != std::string::npos; }, timeout,
+      from);
+}
+
+bool VeerProcess::wait_for_line(const std::function<bool(const std::string&)>& matches,
+                                std::chrono::milliseconds timeout, std::size_t from) {
   std::unique_lock lock(mutex_);
-  return changed_.wait_for(lock, timeout, [&] {
-    for (std::size_t i = from; i < lines_.size(); ++i) {
-      if (lines_[i].find(fragment) != std::string::npos) return true;
-    }
-    return stderr_closed_;
-  }) && [&] {
-    for (std::size_t i = from; i < lines_.size(); ++i) {
-      if (lines_[i].find(fragment) != std::string::npos) return true;
-    }
-    return false;
-  }();
+  bool found = false;
+  changed_.wait_for(lock, timeout, [&] {
+    for (std::size_t i = from; i < lines_.size() && !found; ++i)
+      found = matches(lines_[i]);
+    return found || stderr_closed_;
+  });
+  return found;
 }
 
 std::size_t VeerProcess::log_size() const {

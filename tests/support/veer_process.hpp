@@ -9,6 +9,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -24,6 +25,9 @@ struct VeerOptions {
   std::string binary;           // default: build/veer
   bool block_io_uring = false;  // seccomp filter refusing io_uring_setup, as Docker does
   std::vector<std::string> extra_env;
+  // A subcommand and its arguments instead of the config file ("demo-backend", ...);
+  // its stdout is captured with stderr.
+  std::vector<std::string> command;
 };
 
 class VeerProcess {
@@ -41,6 +45,9 @@ class VeerProcess {
   // Waits for a log line containing `fragment`, among lines from index `from` on.
   bool wait_for_log(const std::string& fragment, std::chrono::milliseconds timeout,
                     std::size_t from = 0);
+  // Waits for a log line that `matches`, among lines from index `from` on.
+  bool wait_for_line(const std::function<bool(const std::string&)>& matches,
+                     std::chrono::milliseconds timeout, std::size_t from = 0);
   std::size_t log_size() const;
   std::string log_text() const;
 

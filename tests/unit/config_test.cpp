@@ -237,6 +237,116 @@ TEST(Config, SyntaxErrorsHaveAPosition) {
   EXPECT_GT(r.errors[0].column, 1u);
 }
 
+// The minimal file with more keys for its pool (and possibly more tables after).
+std::string pool_with(const std::string& keys) {
+  return kMinimal + keys;
+}
+
+TEST(Config, HealthOutlierAndRetriesLoad) {
+  const LoadResult r = load(pool_with(R"(
+health = { type = "http", path = "/health", method = "HEAD", expect = "200-399", body = "ok", headers = { "X-Probe" = "veer" }, host = "rpc.internal", interval = "2s", timeout = "500ms", jitter = "100ms", rise = 3, fall = 4 }
+outlier = { consecutive_failures = 7, base_ejection = "10s", max_ejection = "1m", max_ejected_percent = 30 }
+retries = { attempts = 3, budget_percent = 10, budget_min = 4 }
+slow_start = "30s"
+panic_threshold = 25
+)"));
+  ASSERT_TRUE(r.ok()) << errors_of(r);
+  const PoolConfig& pool = r.config->pools[0];
+  ASSERT_TRUE(pool.health.has_value());
+  EXPECT_EQ(pool.health->type, HealthConfig::Type::http);
+  EXPECT_EQ(pool.health->path, "/health");
+  EXPECT_EQ(pool.health->http_method, "HEAD");
+  EXPECT_EQ(pool.health->expect_min, 200);
+  EXPECT_EQ(pool.health->expect_max, 399);
+  EXPECT_EQ(pool.health->body, "ok");
+  ASSERT_EQ(pool.health->headers.size(), 1u);
+  EXPECT_EQ(pool.health->headers[0].first, "X-Probe");
+  EXPECT_EQ(pool.health->host, "rpc.internal");
+  EXPECT_EQ(pool.health->interval, 2s);
+  EXPECT_EQ(pool.health->timeout, 500ms);
+  EXPECT_EQ(pool.health->jitter, 100ms);
+  EXPECT_EQ(pool.health->rise, 3u);
+  EXPECT_EQ(pool.health->fall, 4u);
+  ASSERT_TRUE(pool.outlier.has_value());
+  EXPECT_EQ(pool.outlier->consecutive_failures, 7u);
+  EXPECT_EQ(pool.outlier->base_ejection, 10s);
+  EXPECT_EQ(pool.outlier->max_ejection, 60s);
+  EXPECT_EQ(pool.outlier->max_ejected_percent, 30u);
+  EXPECT_EQ(pool.retries.attempts, 3u);
+  EXPECT_EQ(pool.retries.budget_percent, 10u);
+  EXPECT_EQ(pool.retries.budget_min, 4u);
+  EXPECT_EQ(pool.slow_start, 30s);
+  EXPECT_EQ(pool.panic_threshold, 25u);
+}
+
+TEST(Config, ResilienceDefaults) {
+  LoadResult r = load(pool_with(""));
+  ASSERT_TRUE(r.ok()) << errors_of(r);
+  const PoolConfig& plain = r.config->pools[0];
+  EXPECT_FALSE(plain.health.has_value()) << "no table, no active checks";
+  EXPECT_FALSE(plain.outlier.has_value());
+  EXPECT_EQ(plain.retries.attempts, 2u);
+  EXPECT_EQ(plain.retries.budget_percent, 20u);
+  EXPECT_EQ(plain.slow_start, 0s);
+  EXPECT_EQ(plain.panic_threshold, 50u);
+
+  r = load(pool_with("health = { type = \"jsonrpc\", max_lag_blocks = 8 }\noutlier = {}\n"));
+  ASSERT_TRUE(r.ok()) << errors_of(r);
+  const PoolConfig& rpc = r.config->pools[0];
+  EXPECT_EQ(rpc.health->type, HealthConfig::Type::jsonrpc);
+  EXPECT_EQ(rpc.health->rpc_method, "eth_blockNumber");
+  EXPECT_EQ(rpc.health->path, "/");
+  EXPECT_EQ(rpc.health->max_lag_blocks, 8u);
+  EXPECT_EQ(rpc.health->interval, 5s);
+  EXPECT_EQ(rpc.health->timeout, 2s);
+  EXPECT_EQ(rpc.health->rise, 2u);
+  EXPECT_EQ(rpc.health->fall, 3u);
+  EXPECT_EQ(rpc.outlier->consecutive_failures, 5u);
+  EXPECT_EQ(rpc.outlier->base_ejection, 30s);
+  EXPECT_EQ(rpc.outlier->max_ejected_percent, 50u);
+}
+
+TEST(Config, BadHealthKeysAreRefusedWithTheirPosition) {
+  const LoadResult r = load(pool_with(R"(health = { type = "smtp" }
+outlier = { max_ejected_percent = 150, base_ejection = "1m", max_ejection = "10s" }
+retries = { attempts = 50, budget = 3 }
+[pools.tcp]
+backends = ["127.0.0.1:19002"]
+health = { type = "tcp", path = "/health", expect = "abc" }
+[pools.web]
+backends = ["127.0.0.1:19003"]
+health = { expect = "500-200", path = "health", max_lag_blocks = 3, rise = 0 }
+[pools.rpc2]
+backends = ["127.0.0.1:19004"]
+health = { type = "jsonrpc", expect = 200, headers = { "Bad Name" = "x" } }
+slow_start = "soon"
+panic_threshold = 101
+)"));
+  EXPECT_FALSE(r.ok());
+  EXPECT_TRUE(has_error(r, 9, "\"smtp\" is not http, tcp or jsonrpc")) << errors_of(r);
+  EXPECT_TRUE(has_error(r, 10, "max_ejected_percent")) << errors_of(r);
+  EXPECT_TRUE(has_error(r, 10, "max_ejection must be at least base_ejection")) << errors_of(r);
+  EXPECT_TRUE(has_error(r, 11, "attempts")) << errors_of(r);
+  EXPECT_TRUE(has_error(r, 11, "budget")) << errors_of(r);
+  EXPECT_TRUE(has_error(r, 14, "path: applies to http and jsonrpc checks only")) << errors_of(r);
+  EXPECT_TRUE(has_error(r, 14, "expect: applies to http checks only")) << errors_of(r);
+  EXPECT_TRUE(has_error(r, 17, "expected a status (200) or a range")) << errors_of(r);
+  EXPECT_TRUE(has_error(r, 17, "path: must start with \"/\"")) << errors_of(r);
+  EXPECT_TRUE(has_error(r, 17, "max_lag_blocks: applies to jsonrpc checks only")) << errors_of(r);
+  EXPECT_TRUE(has_error(r, 17, "rise")) << errors_of(r);
+  EXPECT_TRUE(has_error(r, 20, "expect: applies to http checks only")) << errors_of(r);
+  EXPECT_TRUE(has_error(r, 20, "headers.Bad Name")) << errors_of(r);
+  EXPECT_TRUE(has_error(r, 21, "slow_start")) << errors_of(r);
+  EXPECT_TRUE(has_error(r, 22, "panic_threshold")) << errors_of(r);
+}
+
+TEST(Config, HealthTablesMustBeTables) {
+  const LoadResult r = load(pool_with("health = \"yes\"\noutlier = 5\nretries = []\n"));
+  EXPECT_TRUE(has_error(r, 9, "health: expected a table such as { type")) << errors_of(r);
+  EXPECT_TRUE(has_error(r, 10, "outlier: expected a table")) << errors_of(r);
+  EXPECT_TRUE(has_error(r, 11, "retries: expected a table")) << errors_of(r);
+}
+
 TEST(Config, MissingSectionsAreExplained) {
   LoadResult r = load("");
   EXPECT_TRUE(has_error(r, 1, "at least one [listeners.NAME]")) << errors_of(r);

@@ -247,3 +247,18 @@ TEST(HttpResponseParser, FramingRules) {
 
 }  // namespace
 }  // namespace veer::proxy
+
+namespace veer::proxy {
+namespace {
+
+TEST(Methods, OnlyIdempotentMethodsMayBeRetriedAfterTheyWereSent) {
+  for (const char* m : {"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"}) {
+    EXPECT_TRUE(is_idempotent_method(m)) << m;
+  }
+  for (const char* m : {"POST", "PATCH", "CONNECT", "LOCK", "get", ""}) {
+    EXPECT_FALSE(is_idempotent_method(m)) << m;
+  }
+}
+
+}  // namespace
+}  // namespace veer::proxy

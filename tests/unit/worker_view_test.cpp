@@ -1,5 +1,6 @@
 // Eligibility around every strategy: backups only when no primary is routable, weight
-// 0 never, nothing routable gives no pick (the session answers 503). And routing.
+// 0 never, nothing routable gives no pick (the session answers 503), retries skip what
+// was tried, panic mode, slow start. And routing.
 #include "proxy/worker_view.hpp"
 
 #include <gtest/gtest.h>
@@ -13,7 +14,8 @@ namespace veer::proxy {
 namespace {
 
 std::shared_ptr<const Snapshot> snapshot_with(const std::string& strategy,
-                                              BackendRegistry& registry) {
+                                              BackendRegistry& registry,
+                                              const std::string& pool_extra = "") {
   const std::string hash_key = strategy == "ip_hash" ? "hash_key = \"header:X-Key\"\n" : "";
   const conf::LoadResult loaded = conf::load_config_string(R"(
 [listeners.public]
@@ -29,7 +31,7 @@ address = "127.0.0.1:0"
 [pools.ws]
 backends = ["127.0.0.1:9001"]
 [pools.main]
-strategy = ")" + strategy + "\"\n" + hash_key + R"(backends = [
+strategy = ")" + strategy + "\"\n" + hash_key + pool_extra + R"(backends = [
   "127.0.0.1:8001",
   "127.0.0.1:8002",
   { address = "127.0.0.1:8003", weight = 0 },
@@ -59,13 +61,17 @@ std::set<std::uint32_t> picks(WorkerView& view, std::uint32_t pool, int n) {
   return seen;
 }
 
+WorkerView view_of(std::shared_ptr<const Snapshot> snapshot) {
+  return WorkerView(std::move(snapshot), 0, 1, nullptr,
+                    [](const conf::SocketAddress&) -> UpstreamSlot* { return nullptr; });
+}
+
 class EveryStrategy : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(EveryStrategy, BackupsOnlyWhenNoPrimaryIsRoutable) {
   BackendRegistry registry;
   auto snapshot = snapshot_with(GetParam(), registry);
-  WorkerView view(snapshot, 0, nullptr,
-                  [](const conf::SocketAddress&) -> UpstreamSlot* { return nullptr; });
+  WorkerView view = view_of(snapshot);
   const std::uint32_t main = pool_index(*snapshot, "main");
   const auto& backends = snapshot->pools[main].backends;
   EXPECT_EQ(picks(view, main, 200), (std::set<std::uint32_t>{0, 1}))
@@ -89,9 +95,129 @@ TEST_P(EveryStrategy, BackupsOnlyWhenNoPrimaryIsRoutable) {
   EXPECT_EQ(picks(view, main, 200), (std::set<std::uint32_t>{0, 1})) << "primaries back";
 }
 
+TEST_P(EveryStrategy, RetriesNeverPickABackendAlreadyTried) {
+  BackendRegistry registry;
+  auto snapshot = snapshot_with(GetParam(), registry);
+  WorkerView view = view_of(snapshot);
+  const std::uint32_t main = pool_index(*snapshot, "main");
+  for (std::uint64_t key = 0; key < 100; ++key) {
+    const strategies::PickContext context{key * 0x9e3779b97f4a7c15ULL};
+    const auto first = view.pick(main, context);
+    ASSERT_TRUE(first.has_value());
+    const auto second = view.pick(main, context, exclusion_bit(*first));
+    ASSERT_TRUE(second.has_value());
+    EXPECT_NE(*second, *first);
+    EXPECT_FALSE(view.pick(main, context, exclusion_bit(*first) | exclusion_bit(*second)))
+        << "both primaries tried: nothing left (the backup serves only when none is routable)";
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Strategies, EveryStrategy,
                          ::testing::Values("round_robin", "least_connections", "weighted",
                                            "ip_hash", "least_response_time"));
+
+// One listener routing to pool "main" with these keys.
+std::shared_ptr<const Snapshot> main_pool(BackendRegistry& registry, const std::string& keys,
+                                          std::uint64_t version = 1) {
+  const conf::LoadResult loaded = conf::load_config_string(
+      "[listeners.public]\naddress = \"127.0.0.1:0\"\n[[listeners.public.routes]]\n"
+      "target = \"main\"\n[pools.main]\n" +
+          keys,
+      "main.toml");
+  EXPECT_TRUE(loaded.ok()) << (loaded.errors.empty() ? "" : loaded.errors[0].to_string());
+  return build_snapshot(*loaded.config, version, registry);
+}
+
+// Four primaries; the threshold is 50%: panic when fewer than two are routable.
+std::shared_ptr<const Snapshot> four_backends(BackendRegistry& registry, const std::string& extra) {
+  return main_pool(registry, extra + R"(
+backends = ["127.0.0.1:8001", "127.0.0.1:8002", "127.0.0.1:8003", "127.0.0.1:8004"]
+)");
+}
+
+void set_reason(const BackendRuntime& backend, health::Reason reason) {
+  backend.stats->set(reason);
+  health::bump_routing_epoch();
+}
+
+TEST(Panic, EjectionsBelowTheThresholdRouteAcrossEjectedBackendsToo) {
+  BackendRegistry registry;
+  auto snapshot = four_backends(registry, "panic_threshold = 50");
+  WorkerView view = view_of(snapshot);
+  const auto& backends = snapshot->pools[0].backends;
+  set_reason(backends[0], health::Reason::ejected);
+  set_reason(backends[1], health::Reason::ejected);
+  EXPECT_EQ(picks(view, 0, 200), (std::set<std::uint32_t>{2, 3})) << "2 of 4 is not below 50%";
+  EXPECT_FALSE(snapshot->pools[0].stats->panic.load());
+
+  set_reason(backends[2], health::Reason::ejected);
+  EXPECT_EQ(picks(view, 0, 200), (std::set<std::uint32_t>{0, 1, 2, 3}))
+      << "1 of 4 routable: panic spreads the load over all";
+  EXPECT_TRUE(snapshot->pools[0].stats->panic.load()) << "the pool shows it";
+
+  set_reason(backends[3], health::Reason::down);
+  EXPECT_EQ(picks(view, 0, 200), (std::set<std::uint32_t>{0, 1, 2}))
+      << "a backend whose active checks fail is never used, even in panic";
+
+  set_reason(backends[0], health::Reason::draining);
+  EXPECT_EQ(picks(view, 0, 200), (std::set<std::uint32_t>{1, 2})) << "nor a draining one";
+
+  for (std::size_t i = 0; i < 4; ++i)
+    backends[i].stats->reasons = 0;
+  health::bump_routing_epoch();
+  EXPECT_EQ(picks(view, 0, 200), (std::set<std::uint32_t>{0, 1, 2, 3}));
+  EXPECT_FALSE(snapshot->pools[0].stats->panic.load()) << "panic over";
+}
+
+TEST(Panic, ThresholdZeroNeverPanics) {
+  BackendRegistry registry;
+  auto snapshot = four_backends(registry, "panic_threshold = 0");
+  WorkerView view = view_of(snapshot);
+  const auto& backends = snapshot->pools[0].backends;
+  for (std::size_t i = 0; i < 4; ++i)
+    set_reason(backends[i], health::Reason::ejected);
+  EXPECT_FALSE(view.pick(0, {}).has_value());
+  EXPECT_FALSE(snapshot->pools[0].stats->panic.load());
+}
+
+TEST(SlowStart, AWarmingBackendGetsAShareGrowingWithTime) {
+  BackendRegistry registry;
+  auto snapshot = four_backends(registry, "slow_start = \"100s\"");
+  WorkerView view = view_of(snapshot);
+  const auto& backends = snapshot->pools[0].backends;
+  using Clock = health::BackendStats::Clock;
+  const auto count_picks_of_0 = [&] {
+    int hits = 0;
+    for (int i = 0; i < 40000; ++i)
+      hits += view.pick(0, {}) == 0u ? 1 : 0;
+    return hits;
+  };
+  EXPECT_NEAR(count_picks_of_0(), 10000, 300) << "routable since the start: not warming";
+
+  // Routable again 25 s into a 100 s ramp: round robin gives it an effective weight
+  // of 0.25 against 1 for each of the three others, a share of 0.25 / 3.25.
+  backends[0].stats->routable_since =
+      (Clock::now() - std::chrono::seconds(25)).time_since_epoch().count();
+  EXPECT_NEAR(count_picks_of_0(), 40000 * 0.25 / 3.25, 300);
+
+  // Just back: the floor of 5% keeps it measurable.
+  backends[0].stats->routable_since = Clock::now().time_since_epoch().count();
+  EXPECT_NEAR(count_picks_of_0(), 40000 * 0.05 / 3.05, 150);
+
+  backends[0].stats->routable_since =
+      (Clock::now() - std::chrono::seconds(101)).time_since_epoch().count();
+  EXPECT_NEAR(count_picks_of_0(), 10000, 300) << "ramp over: full share";
+}
+
+TEST(SlowStart, ABackendJoiningByReloadWarmsUp) {
+  BackendRegistry registry;
+  auto first = four_backends(registry, "");
+  EXPECT_EQ(first->pools[0].backends[0].stats->routable_since.load(), 0)
+      << "the first configuration is not warming up";
+  auto second = main_pool(registry, R"(backends = ["127.0.0.1:8001", "127.0.0.1:8005"])", 2);
+  EXPECT_EQ(second->pools[0].backends[0].stats->routable_since.load(), 0);
+  EXPECT_GT(second->pools[0].backends[1].stats->routable_since.load(), 0) << "8005 is new";
+}
 
 TEST(Routing, FirstMatchingRouteInFileOrder) {
   BackendRegistry registry;

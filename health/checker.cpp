@@ -1,0 +1,183 @@
+#include "health/checker.hpp"
+
+#include <pthread.h>
+
+#include <algorithm>
+
+#include "proxy/log.hpp"
+
+namespace veer::health {
+namespace {
+
+using Clock = BackendStats::Clock;
+
+bool same_check(const ProbeTarget& a, const proxy::PoolRuntime& pool,
+                const proxy::BackendRuntime& b) {
+  const conf::HealthConfig& x = a.config;
+  const conf::HealthConfig& y = *pool.config->health;
+  return a.endpoint == b.endpoint && x.type == y.type && x.path == y.path &&
+         x.http_method == y.http_method && x.rpc_method == y.rpc_method &&
+         x.expect_min == y.expect_min && x.expect_max == y.expect_max && x.body == y.body &&
+         x.headers == y.headers && x.host == y.host && x.interval == y.interval &&
+         x.timeout == y.timeout && x.jitter == y.jitter && x.rise == y.rise && x.fall == y.fall &&
+         x.max_lag_blocks == y.max_lag_blocks;
+}
+
+}  // namespace
+
+HealthChecker::HealthChecker() : guard_(asio::make_work_guard(io_)) {}
+
+HealthChecker::~HealthChecker() {
+  stop();
+}
+
+void HealthChecker::start() {
+  thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "veer-health");
+    try {
+      io_.run();
+    } catch (const std::exception& e) {
+      log::error("health checks stopped: ", e.what());
+    }
+  });
+}
+
+void HealthChecker::stop() {
+  if (!thread_.joinable()) return;
+  asio::post(io_, [this] {
+    for (auto& [stats, probe] : probes_)
+      probe->stop();
+    probes_.clear();
+    returns_.cancel();
+    guard_.reset();  // run() returns once the stopped probes' last handlers ran
+  });
+  thread_.join();
+}
+
+void HealthChecker::update(std::shared_ptr<const proxy::Snapshot> snapshot) {
+  asio::post(io_, [this, snapshot = std::move(snapshot)]() mutable { apply(std::move(snapshot)); });
+}
+
+void HealthChecker::backend_ejected() {
+  asio::post(io_, [this] { schedule_returns(); });
+}
+
+void HealthChecker::apply(std::shared_ptr<const proxy::Snapshot> snapshot) {
+  std::map<const BackendStats*, std::shared_ptr<Probe>> kept;
+  for (const proxy::PoolRuntime& pool : snapshot->pools) {
+    std::uint32_t ejected = 0;
+    for (const proxy::BackendRuntime& backend : pool.backends) {
+      ejected += backend.stats->has(Reason::ejected) ? 1 : 0;
+      if (!pool.config->health) {
+        // Checks removed by this reload: what they said no longer holds.
+        change_reason(*backend.stats, Reason::down, false, {pool.name, backend.address},
+                      "health checks removed from the configuration");
+        continue;
+      }
+      const auto it = probes_.find(backend.stats.get());
+      if (it != probes_.end() && same_check(it->second->target(), pool, backend)) {
+        kept.emplace(it->first, it->second);
+        probes_.erase(it);
+        continue;
+      }
+      auto probe = std::make_shared<Probe>(
+          io_,
+          ProbeTarget{pool.name, backend.address, backend.endpoint, backend.stats, pool.stats,
+                      *pool.config->health},
+          [this](Probe& p, CheckResult r) { return on_report(p, std::move(r)); }, ++seed_);
+      probe->start();
+      kept.emplace(backend.stats.get(), std::move(probe));
+    }
+    // Reloads add and remove backends: recount the pool's ejections from its members.
+    pool.stats->ejected.store(ejected, std::memory_order_relaxed);
+  }
+  for (auto& [stats, probe] : probes_) {  // backends no longer checked
+    probe->stop();
+    for (auto& [pool, heads] : heads_)
+      heads.erase(stats);
+  }
+  probes_ = std::move(kept);
+  snapshot_ = std::move(snapshot);
+  schedule_returns();
+}
+
+void HealthChecker::check_lag(Probe& probe, CheckResult& result) {
+  const ProbeTarget& target = probe.target();
+  if (!result.block) return;
+  auto& heads = heads_[target.pool];
+  heads[target.stats.get()] = *result.block;
+  if (target.config.max_lag_blocks == 0) return;
+  std::uint64_t highest = 0;
+  for (const auto& [stats, block] : heads)
+    highest = std::max(highest, block);
+  if (*result.block + target.config.max_lag_blocks < highest) {
+    result.ok = false;
+    result.cause = "lagging: block " + std::to_string(*result.block) + ", pool's highest " +
+                   std::to_string(highest) + ", max_lag_blocks " +
+                   std::to_string(target.config.max_lag_blocks);
+  }
+}
+
+bool HealthChecker::on_report(Probe& probe, CheckResult result) {
+  check_lag(probe, result);
+  const ProbeTarget& target = probe.target();
+  BackendStats& stats = *target.stats;
+  const BackendName who{target.pool, target.address};
+  if (result.ok) {
+    probe.failures = 0;
+    ++probe.passes;
+    // An ejected backend whose time is up comes back with its first passing check.
+    if (stats.has(Reason::ejected) && Clock::now().time_since_epoch().count() >=
+                                          stats.ejected_until.load(std::memory_order_relaxed)) {
+      end_ejection(stats, *target.pool_stats, who, "ejection over and a check passed");
+    }
+    if (!stats.has(Reason::down)) return false;
+    if (probe.passes < target.config.rise) return true;
+    change_reason(stats, Reason::down, false, who,
+                  std::to_string(probe.passes) + " consecutive passing checks: " + result.cause);
+    return false;
+  }
+  probe.passes = 0;
+  ++probe.failures;
+  log::debug("health check of ", target.address, " (pool ", target.pool,
+             ") failed: ", result.cause);
+  if (stats.has(Reason::down)) return false;
+  if (probe.failures < target.config.fall) return true;
+  change_reason(stats, Reason::down, true, who,
+                std::to_string(probe.failures) + " consecutive failed checks: " + result.cause);
+  return false;
+}
+
+void HealthChecker::schedule_returns() {
+  if (!snapshot_) return;
+  Clock::rep earliest = std::numeric_limits<Clock::rep>::max();
+  for (const proxy::PoolRuntime& pool : snapshot_->pools) {
+    if (pool.config->health) continue;  // checks bring these back
+    for (const proxy::BackendRuntime& backend : pool.backends) {
+      if (backend.stats->has(Reason::ejected)) {
+        earliest = std::min(earliest, backend.stats->ejected_until.load(std::memory_order_relaxed));
+      }
+    }
+  }
+  if (earliest == std::numeric_limits<Clock::rep>::max()) return;
+  returns_.expires_at(Clock::time_point(Clock::duration(earliest)));
+  returns_.async_wait([this](const error_code& ec) {
+    if (!ec) end_due_ejections();
+  });
+}
+
+void HealthChecker::end_due_ejections() {
+  const Clock::rep now = Clock::now().time_since_epoch().count();
+  for (const proxy::PoolRuntime& pool : snapshot_->pools) {
+    if (pool.config->health) continue;
+    for (const proxy::BackendRuntime& backend : pool.backends) {
+      if (backend.stats->has(Reason::ejected) &&
+          now >= backend.stats->ejected_until.load(std::memory_order_relaxed)) {
+        end_ejection(*backend.stats, *pool.stats, {pool.name, backend.address}, "ejection over");
+      }
+    }
+  }
+  schedule_returns();
+}
+
+}  // namespace veer::health

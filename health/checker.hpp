@@ -1,0 +1,51 @@
+#pragma once
+
+// The health thread: active checks of every pool that has them, and the return of
+// ejected backends when their time is up. Its own thread and io_context, so checks
+// never run on (or wait for) a worker. Thread-safe entry points post to it.
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "health/outlier.hpp"
+#include "health/probe.hpp"
+#include "proxy/snapshot.hpp"
+
+namespace veer::health {
+
+class HealthChecker final : public EjectionListener {
+ public:
+  HealthChecker();
+  ~HealthChecker();
+  HealthChecker(const HealthChecker&) = delete;
+  HealthChecker& operator=(const HealthChecker&) = delete;
+
+  void start();
+  void stop();
+  // Checks the backends of `snapshot` (a reload): new ones start, removed ones stop,
+  // kept ones keep their counters.
+  void update(std::shared_ptr<const proxy::Snapshot> snapshot);
+  void backend_ejected() override;
+
+ private:
+  void apply(std::shared_ptr<const proxy::Snapshot> snapshot);
+  bool on_report(Probe& probe, CheckResult result);
+  void check_lag(Probe& probe, CheckResult& result);
+  void schedule_returns();
+  void end_due_ejections();
+
+  asio::io_context io_{1};
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> guard_;
+  asio::steady_timer returns_{io_};
+  std::thread thread_;
+  std::shared_ptr<const proxy::Snapshot> snapshot_;
+  std::map<const BackendStats*, std::shared_ptr<Probe>> probes_;
+  // jsonrpc checks: the latest block each backend of a pool answered with.
+  std::map<std::string, std::map<const BackendStats*, std::uint64_t>, std::less<>> heads_;
+  std::uint64_t seed_ = 0x68656c7468ULL;
+};
+
+}  // namespace veer::health

@@ -1,0 +1,54 @@
+#pragma once
+
+// Passive health checking (outlier detection): workers report how each exchange with a
+// backend ended; enough consecutive failures (connect failures, resets, timeouts, 5xx)
+// (and invalid responses) eject it for base_ejection x (ejections so far), capped at
+// max_ejection. Never more
+// than max_ejected_percent of a pool at once (at least one may always go). The health
+// thread brings an ejected backend back when its time is up (and, with active checks,
+// after one passes). Lock-free: a few shared atomics per backend and per pool.
+
+#include <chrono>
+#include <cstddef>
+
+#include "conf/config.hpp"
+#include "health/backend_stats.hpp"
+#include "health/transitions.hpp"
+
+namespace veer::health {
+
+// How an exchange with a backend ended (STYLE.md habit 7).
+enum class Outcome { success, connect_failed, reset, timeout, server_error, bad_response };
+
+// Told (from a worker) that a backend was ejected, so its return can be scheduled.
+class EjectionListener {
+ public:
+  virtual void backend_ejected() = 0;
+
+ protected:
+  ~EjectionListener() = default;
+};
+
+const char* describe(Outcome outcome);
+
+// How many of a pool's `pool_size` backends may be ejected at once.
+std::uint32_t max_ejected(const conf::OutlierConfig& config, std::size_t pool_size);
+
+// A successful exchange ends a run of failures. Runs per response: it reads first,
+// because a write per request would bounce the backend's cache line between cores.
+inline void record_success(BackendStats& stats) {
+  if (stats.consecutive_failures.load(std::memory_order_relaxed) != 0) {
+    stats.consecutive_failures.store(0, std::memory_order_relaxed);
+  }
+}
+
+// Records one exchange. Returns true when this failure ejected the backend; the caller
+// then tells the health thread, which schedules its return.
+bool record_outcome(Outcome outcome, BackendStats& stats, PoolStats& pool,
+                    const conf::OutlierConfig* config, std::size_t pool_size, BackendName who,
+                    BackendStats::Clock::time_point now);
+
+// Brings an ejected backend back (health thread). Returns true when it was ejected.
+bool end_ejection(BackendStats& stats, PoolStats& pool, BackendName who, std::string_view cause);
+
+}  // namespace veer::health

@@ -1,0 +1,78 @@
+#pragma once
+
+// One backend's active health check: every interval (plus up to jitter), start to
+// start, connect, send the check request, read the answer until the backend closes, judge it
+// (health/evaluate.hpp) and report. Each probe is its own chain of callbacks with its
+// own timeout, so a hung backend only delays its own checks. Runs on the health
+// thread. A timeout interrupts the socket (asio.hpp: never a cancel on io_uring) and
+// the pending operation's handler finishes the check, so the socket is only closed
+// when nothing uses it.
+
+#include <array>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "conf/config.hpp"
+#include "health/backend_stats.hpp"
+#include "health/evaluate.hpp"
+#include "proxy/asio.hpp"
+#include "strategies/random.hpp"
+
+namespace veer::health {
+
+using proxy::error_code;
+using proxy::tcp;
+namespace asio = boost::asio;
+
+struct ProbeTarget {
+  std::string pool;
+  std::string address;
+  conf::SocketAddress endpoint;
+  std::shared_ptr<BackendStats> stats;
+  std::shared_ptr<PoolStats> pool_stats;
+  conf::HealthConfig config;
+};
+
+class Probe : public std::enable_shared_from_this<Probe> {
+ public:
+  // Judges a result; returns true while a change of state is being confirmed (the
+  // next check then comes sooner).
+  using Report = std::function<bool(Probe&, CheckResult)>;
+
+  Probe(asio::io_context& io, ProbeTarget target, Report report, std::uint64_t seed);
+  void start();
+  void stop();
+  const ProbeTarget& target() const { return target_; }
+
+  // Consecutive results, for rise and fall (health thread only).
+  std::uint32_t passes = 0;
+  std::uint32_t failures = 0;
+
+ private:
+  void schedule(std::chrono::steady_clock::time_point when);
+  std::chrono::milliseconds jitter();
+  void check();
+  void on_connected(const error_code& ec);
+  void on_sent(const error_code& ec);
+  void read();
+  void on_read(const error_code& ec, std::size_t n);
+  void done(CheckResult result);
+  std::string failure(const error_code& ec, std::string_view during) const;
+
+  ProbeTarget target_;
+  Report report_;
+  tcp::socket socket_;
+  asio::steady_timer wait_;      // between checks
+  asio::steady_timer deadline_;  // of the check in progress
+  std::string request_;
+  std::string answer_;
+  std::array<char, 4096> chunk_{};
+  strategies::Random random_;
+  std::chrono::steady_clock::time_point check_started_{};
+  std::uint64_t check_id_ = 0;  // which check a deadline belongs to
+  bool timed_out_ = false;
+  bool stopped_ = false;
+};
+
+}  // namespace veer::health

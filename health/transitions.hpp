@@ -1,0 +1,22 @@
+#pragma once
+
+#include <string_view>
+
+#include "health/backend_stats.hpp"
+
+namespace veer::health {
+
+// Who a backend is, for log lines.
+struct BackendName {
+  std::string_view pool;
+  std::string_view address;
+};
+
+// Sets or clears one reason on a backend. When that changes the backend's state
+// (up, down, ejected, draining, disabled), logs the transition with `cause`, bumps the
+// routing epoch so workers rebuild their candidate lists, and stamps when it became
+// routable again (slow start). Thread-safe; returns whether the reason changed.
+bool change_reason(BackendStats& stats, Reason reason, bool set, BackendName who,
+                   std::string_view cause);
+
+}  // namespace veer::health
