@@ -428,7 +428,8 @@ def replace_section(path, name, text):
     block = f"{begin}\n{text}{end}\n"
     if begin in current and end in current:
         head, rest = current.split(begin, 1)
-        current = head + block + rest.split(end, 1)[1].lstrip("\n")
+        tail = rest.split(end, 1)[1].lstrip("\n")
+        current = head + block + ("\n" + tail if tail else "")
     else:
         current = current.rstrip("\n") + "\n\n" + block
     with open(path, "w") as f:

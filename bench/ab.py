@@ -1,0 +1,102 @@
+#!/usr/bin/env python3
+"""Side-by-side A/B of veer variants: binaries or configuration additions.
+
+Each variant is NAME=BINARY, optionally with +FILE: a TOML fragment appended to the
+benchmark configuration (for example a [metrics] or [admin] table). Every variant runs
+one worker on epoll in front of the same backends as bench/e2e.py. Rounds interleave
+the variants and figures are medians, so drift on a noisy machine hits all alike. The
+first variant is the reference for the ratios.
+
+Usage:
+  bench/ab.py --variant before=/tmp/old/build/veer --variant after=build/veer
+  bench/ab.py --variant off=build/veer --variant on=build/veer+metrics.toml
+All traffic stays on 127.0.0.1; every run is bounded by --duration.
+"""
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import e2e  # noqa: E402
+
+FIRST_PORT = 28100
+
+
+def veer_config(work, name, port, extra):
+    text = f"""
+[server]
+workers = 1
+io_engine = "epoll"
+access_log = "off"
+[listeners.bench]
+address = "127.0.0.1:{port}"
+  [[listeners.bench.routes]]
+  target = "app"
+[pools.app]
+strategy = "round_robin"
+backends = [{", ".join(f'"127.0.0.1:{p}"' for p in e2e.BACKEND_PORTS)}]
+"""
+    if extra:
+        text += "\n" + open(extra).read()
+    return work.write(f"{name}.toml", text)
+
+
+def parse_variant(text):
+    name, _, spec = text.partition("=")
+    binary, _, extra = spec.partition("+")
+    if not name or not binary:
+        raise SystemExit(f"--variant wants NAME=BINARY[+FILE], got {text!r}")
+    return name, os.path.abspath(binary), extra or None
+
+
+def main(args):
+    variants = [parse_variant(v) for v in args.variant]
+    work = e2e.Workdir()
+    backend = subprocess.Popen(e2e.pinned(e2e.LOAD_CPU, ["nginx", "-c", e2e.backend_nginx_conf(work),
+                                                         "-p", work.path]), stderr=subprocess.DEVNULL)
+    proxies = {}
+    samples = {name: {"rps": [], "cpu100k": [], "p99": []} for name, _, _ in variants}
+    try:
+        for port in e2e.BACKEND_PORTS:
+            e2e.wait_port(port)
+        for index, (name, binary, extra) in enumerate(variants):
+            port = FIRST_PORT + index
+            e2e.PORTS[name] = port
+            proxies[name] = e2e.Proxy(name, [binary, veer_config(work, name, port, extra)], work)
+        for p in proxies.values():
+            e2e.wrk(p.port, 1, args.connections)  # warm-up
+        for round_index in range(args.rounds):
+            for name, p in proxies.items():
+                cpu_before = p.cpu_seconds()
+                r = e2e.wrk(p.port, args.duration, args.connections)
+                cpu100k = (p.cpu_seconds() - cpu_before) / r["requests"] * 100_000
+                if r["bad"]:
+                    print(f"warning: {name}: {r['bad']} non-2xx responses", file=sys.stderr)
+                samples[name]["rps"].append(r["rps"])
+                samples[name]["cpu100k"].append(cpu100k)
+                samples[name]["p99"].append(r["p99"])
+                print(f"round {round_index + 1} {name:12} {r['rps']:9.0f} req/s p99 {r['p99']:.3f} ms "
+                      f"cpu/100k {cpu100k:.3f} s", flush=True)
+    finally:
+        for p in proxies.values():
+            p.stop()
+        backend.terminate()
+        backend.wait(timeout=10)
+    reference = variants[0][0]
+    medians = {n: {k: statistics.median(v) for k, v in s.items()} for n, s in samples.items()}
+    print(f"\nmedians over {args.rounds} rounds of {args.duration} s (ratios against {reference}):")
+    for name, m in medians.items():
+        ref = medians[reference]
+        print(f"{name:12} {m['rps']:9.0f} req/s ({m['rps'] / ref['rps']:.3f}x)  "
+              f"cpu/100k {m['cpu100k']:.3f} s ({m['cpu100k'] / ref['cpu100k']:.3f}x)  p99 {m['p99']:.3f} ms")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--variant", action="append", required=True)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--duration", type=int, default=5)
+    parser.add_argument("--connections", type=int, default=64)
+    main(parser.parse_args())
