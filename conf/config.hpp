@@ -56,7 +56,7 @@ struct SourcePos {
 struct RouteConfig {
   std::string host;         // "" = any host; compared case-insensitively, port ignored
   std::string path_prefix;  // "" = any path
-  std::string target;       // a pool name
+  std::string target;       // a pool or split name
   SourcePos target_pos;
 };
 
@@ -124,6 +124,30 @@ struct PoolConfig {
   SourcePos pos;
 };
 
+// One target of a split: a pool and its weight (relative, any non-negative size).
+struct SplitTargetConfig {
+  std::string pool;
+  std::uint64_t weight = 0;
+  SourcePos pos;
+};
+
+// A weighted split of traffic between pools (config: [splits.NAME]).
+struct SplitConfig {
+  std::string name;
+  // Sorted by pool name: the order of the bucket ranges, so assignments depend only on
+  // names and weights, never on how the file was written.
+  std::vector<SplitTargetConfig> targets;
+  std::string sticky = "client_ip";  // client_ip | header:NAME | cookie:NAME | none
+  std::string override_header;       // "" = no override by header
+  std::string override_cookie;       // "" = no override by cookie
+  bool failover = true;              // a target with nothing routable: its share goes to the others
+  std::string target_header;         // response header naming the pool that answered; "" = off
+  // After a change leaves a target at weight 0, its WebSocket tunnels are closed after
+  // this grace period; none = left alone.
+  std::optional<Duration> drain_tunnels_after;
+  SourcePos pos;
+};
+
 struct Config {
   std::string source_path;  // the file it was loaded from ("" for an in-memory string)
   ServerConfig server;
@@ -131,8 +155,10 @@ struct Config {
   Limits limits;
   std::vector<ListenerConfig> listeners;
   std::vector<PoolConfig> pools;
+  std::vector<SplitConfig> splits;
 
   const PoolConfig* find_pool(std::string_view name) const;
+  const SplitConfig* find_split(std::string_view name) const;
 };
 
 const char* to_string(IoEngine e);

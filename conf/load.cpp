@@ -18,6 +18,13 @@ const PoolConfig* Config::find_pool(std::string_view name) const {
   return nullptr;
 }
 
+const SplitConfig* Config::find_split(std::string_view name) const {
+  for (const SplitConfig& split : splits) {
+    if (split.name == name) return &split;
+  }
+  return nullptr;
+}
+
 const char* to_string(IoEngine e) {
   switch (e) {
     case IoEngine::automatic:
@@ -119,8 +126,8 @@ LoadResult load_table(const toml::table& root_table, Diagnostics& diag, std::str
   load_limits(root, config);
   load_listeners(root, config);
   load_pools(root, config);
+  load_splits(root, config);
   root.refuse("admin", "the admin API is not available in this version");
-  root.refuse("splits", "traffic splits are not available in this version");
   root.finish();
   validate_references(root_table, config, diag);
 

@@ -18,17 +18,6 @@ std::string strategy_names() {
   return names;
 }
 
-bool valid_hash_key(std::string_view key) {
-  if (key == "client_ip") return true;
-  for (std::string_view prefix : {"header:", "cookie:"}) {
-    if (key.substr(0, prefix.size()) == prefix) {
-      const std::string_view name = key.substr(prefix.size());
-      return valid_name(name);
-    }
-  }
-  return false;
-}
-
 void load_backend(const toml::node& node, const std::string& path, Diagnostics& diag,
                   PoolConfig& pool) {
   BackendConfig backend;
@@ -132,6 +121,17 @@ void load_pool(std::string_view name, const toml::node& node, Diagnostics& diag,
 }
 
 }  // namespace
+
+bool valid_hash_key(std::string_view key) {
+  if (key == "client_ip") return true;
+  for (std::string_view prefix : {"header:", "cookie:"}) {
+    if (key.substr(0, prefix.size()) == prefix) {
+      const std::string_view name = key.substr(prefix.size());
+      return valid_name(name);
+    }
+  }
+  return false;
+}
 
 void load_pools(TableReader& root, Config& config) {
   const toml::node* node = root.take("pools");

@@ -38,6 +38,9 @@ SourcePos position_of(const toml::source_region& where);
 // Names of listeners and pools appear in logs and metric labels: keep them plain.
 bool valid_name(std::string_view name);
 
+// Where a request's key comes from: client_ip, header:NAME or cookie:NAME.
+bool valid_hash_key(std::string_view key);
+
 // Reads the keys of one TOML table. Every key the caller asks for is marked known;
 // finish() reports the rest as errors, so a typo is never silently ignored.
 class TableReader {
@@ -81,9 +84,10 @@ void load_timeouts(TableReader& root, Config& config);
 void load_limits(TableReader& root, Config& config);
 void load_listeners(TableReader& root, Config& config);
 void load_pools(TableReader& root, Config& config);
+void load_splits(TableReader& root, Config& config);
 // health, outlier, retries, slow_start and panic_threshold of one pool.
 void load_pool_resilience(TableReader& pool_reader, const std::string& path, PoolConfig& pool);
-// Cross-section checks: route targets, duplicate addresses, unused pools.
+// Cross-section checks: route and split targets, names, unused pools.
 void validate_references(const toml::table& root, Config& config, Diagnostics& diag);
 
 }  // namespace veer::conf::detail

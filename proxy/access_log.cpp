@@ -128,6 +128,18 @@ void AccessLog::append_time() {
   lines_.append(std::string_view(frac, 5));
 }
 
+// `key` then the value as a JSON string, or null when it is empty.
+void AccessLog::append_string_or_null(std::string_view key, std::string_view value) {
+  lines_.append(key);
+  if (value.empty()) {
+    lines_.append("null");
+    return;
+  }
+  lines_.append("\"");
+  append_json_escaped(lines_, value);
+  lines_.append("\"");
+}
+
 void AccessLog::record(const AccessEntry& e) {
   if (!sink_.enabled()) return;
   const bool was_empty = lines_.empty();
@@ -143,12 +155,12 @@ void AccessLog::record(const AccessEntry& e) {
   append_number(lines_, e.status);
   lines_.append(",\"bytes\":");
   append_number(lines_, e.bytes);
+  append_string_or_null(",\"pool\":", e.pool);
+  append_string_or_null(",\"backend\":", e.backend);
+  lines_.append(",\"upstream_ms\":");
   if (e.backend.empty()) {
-    lines_.append(",\"backend\":null,\"upstream_ms\":null");
+    lines_.append("null");
   } else {
-    lines_.append(",\"backend\":\"");
-    append_json_escaped(lines_, e.backend);
-    lines_.append("\",\"upstream_ms\":");
     append_millis(lines_, e.upstream_ms);
   }
   lines_.append(",\"attempts\":");

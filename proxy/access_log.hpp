@@ -40,6 +40,7 @@ struct AccessEntry {
   std::string_view path;
   std::uint16_t status = 0;
   std::uint64_t bytes = 0;     // response body bytes sent to the client
+  std::string_view pool;       // "" when the request was not routed to a pool
   std::string_view backend;    // "" when no backend was involved
   double upstream_ms = -1;     // < 0 when no backend was involved
   std::uint32_t attempts = 0;  // backends tried (more than 1 after retries)
@@ -60,6 +61,7 @@ class AccessLog final : public TimeoutHandler {
 
  private:
   void append_time();
+  void append_string_or_null(std::string_view key, std::string_view value);
 
   AccessLogSink& sink_;
   DeadlineQueue& deadlines_;

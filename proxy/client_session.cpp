@@ -10,6 +10,7 @@
 #include "proxy/http_parser.hpp"
 #include "proxy/log.hpp"
 #include "proxy/request_key.hpp"
+#include "proxy/split_route.hpp"
 #include "proxy/worker.hpp"
 #include "strategies/hash.hpp"
 
@@ -265,16 +266,23 @@ void ClientSession::on_request_head(std::size_t head_length) {
     respond_locally(404, "no route for this host and path", request_framing_ != BodyFraming::none);
     return;
   }
-  const PoolRuntime& pool = snapshot.pools[route->pool];
-  pool_index_ = route->pool;
-  if (pool.strategy->uses_hash_key) {
-    key_hash_ = strategies::hash_bytes(request_key(pool.hash_key, head, client_ip()));
+  std::optional<std::uint32_t> pick;
+  if (route->split == kNoSplit) {
+    pool_index_ = route->pool;
+    hash_request_key(pool_index_, head);
+    pick = view_->pick(pool_index_, strategies::PickContext{key_hash_});
+  } else {
+    split_ = &snapshot.splits[route->split];
+    const SplitChoice choice =
+        choose_split_target(*split_, head, client_ip(), view_->split_random());
+    split_bucket_ = choice.bucket;
+    const std::optional<SplitPick> in_split = pick_in_split(choice.target, &head);
+    split_target_ = in_split ? in_split->target : choice.target;
+    pool_index_ = split_->pools[split_target_];
+    if (in_split) pick = in_split->backend;
   }
-  const std::optional<std::uint32_t> pick =
-      view_->pick(pool_index_, strategies::PickContext{key_hash_});
   if (!pick) {
-    respond_locally(503, "no backend available in pool " + pool.name,
-                    request_framing_ != BodyFraming::none);
+    respond_locally(503, no_backend_detail(), request_framing_ != BodyFraming::none);
     return;
   }
   use_backend(*pick);
@@ -336,6 +344,7 @@ void ClientSession::log_exchange(std::uint16_t status, bool with_backend) {
   entry.status = status;
   entry.bytes = response_body_bytes_;
   if (with_backend && backend_ != nullptr) {
+    entry.pool = view_->snapshot().pools[pool_index_].name;
     entry.backend = backend_->address;
     entry.upstream_ms = millis_between(upstream_started_, now);
   }
@@ -414,6 +423,9 @@ void ClientSession::next_request() {
   attempts_ = 0;
   pool_index_ = 0;
   key_hash_ = tried_ = 0;
+  split_ = nullptr;
+  split_target_ = split_bucket_ = 0;
+  split_tried_ = 0;
   http10_ = method_is_head_ = websocket_ = replayable_ = idempotent_ = false;
   request_sent_ = request_abandoned_ = response_started_ = false;
   response_complete_ = response_done_ = got_response_bytes_ = false;

@@ -19,6 +19,8 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -49,6 +51,7 @@ class ClientSession final : public RefCounted<ClientSession>,
   void drain() override;
   void abort() override;
   void abort_if_using(const health::BackendStats& backend) override;
+  void abort_if_routed_via(const SplitTargetTag&) override {}  // requests finish; only tunnels stay
   void on_timeout(Deadline& deadline) override;
 
  private:
@@ -78,6 +81,14 @@ class ClientSession final : public RefCounted<ClientSession>,
   Ref<ClientSession> self() { return Ref<ClientSession>(this); }
 
   // --- session_upstream.cpp
+  struct SplitPick {
+    std::uint32_t target = 0;
+    std::uint32_t backend = 0;
+  };
+  void hash_request_key(std::uint32_t pool, const RequestHead& head);
+  std::optional<SplitPick> pick_in_split(std::uint32_t target, const RequestHead* head);
+  std::string no_backend_detail() const;
+  ResponseRewrite response_rewrite() const;  // for the final head and a 101
   void use_backend(std::uint32_t index);
   void dispatch();
   bool retry(std::string_view cause, bool same_backend_ok);
@@ -127,8 +138,12 @@ class ClientSession final : public RefCounted<ClientSession>,
   // --- the exchange in progress (reset per request)
   Ref<WorkerView> view_;
   std::uint32_t pool_index_ = 0;
-  std::uint64_t key_hash_ = 0;  // the request's hash_key material, for retries' picks
-  std::uint64_t tried_ = 0;     // exclusion bits of the backends tried (WorkerView::pick)
+  std::uint64_t key_hash_ = 0;           // the request's hash_key material, for retries' picks
+  std::uint64_t tried_ = 0;              // exclusion bits of the backends tried (WorkerView::pick)
+  const SplitRuntime* split_ = nullptr;  // the split the route chose, if any
+  std::uint32_t split_target_ = 0;       // index of pool_index_ among the split's targets
+  std::uint32_t split_bucket_ = 0;
+  std::uint64_t split_tried_ = 0;  // exclusion bits of targets found without a backend
   const BackendRuntime* backend_ = nullptr;
   UpstreamSlot* slot_ = nullptr;
   std::unique_ptr<UpstreamConnection> up_;

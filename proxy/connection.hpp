@@ -8,6 +8,8 @@ struct BackendStats;
 
 namespace veer::proxy {
 
+struct SplitTargetTag;
+
 // Something a worker must be able to drain or abort: a client session or a tunnel.
 class Connection {
  public:
@@ -18,6 +20,9 @@ class Connection {
   // Close now if this connection is using that backend (a removed backend's drain
   // deadline passed).
   virtual void abort_if_using(const health::BackendStats& backend) = 0;
+  // Close now if this is a tunnel opened through that split target (its weight went to
+  // 0 and the split's drain_tunnels_after passed).
+  virtual void abort_if_routed_via(const SplitTargetTag& target) = 0;
 
  protected:
   ~Connection() = default;

@@ -98,7 +98,7 @@ WrittenRequest write_upstream_request(const RequestHead& in, const ForwardContex
 }
 
 void write_client_response_head(const ResponseHead& in, const ResponseRewrite& how, Buffer& out) {
-  out.reserve_writable(in.head_length + 64);
+  out.reserve_writable(in.head_length + 64 + how.added_name.size() + how.added_value.size());
   out.append("HTTP/1.1 ");
   append_number(out, in.status);
   out.append(' ');
@@ -107,8 +107,10 @@ void write_client_response_head(const ResponseHead& in, const ResponseRewrite& h
   for (const HeaderField& f : in.headers()) {
     if (hop_by_hop(f, in)) continue;
     if (f.id == HeaderId::transfer_encoding && how.strip_chunked) continue;
+    if (!how.added_name.empty() && iequals(f.name, how.added_name)) continue;
     append_field(out, f.name, f.value);
   }
+  if (!how.added_name.empty()) append_field(out, how.added_name, how.added_value);
   if (in.upgrade_websocket) {
     out.append("Connection: Upgrade\r\nUpgrade: websocket\r\n");
   } else if (how.close_client) {

@@ -33,6 +33,10 @@ struct ResponseRewrite {
   bool close_client = false;   // veer closes the client connection after this response
   bool client_http10 = false;  // HTTP/1.0 client: no chunked, explicit keep-alive
   bool strip_chunked = false;  // veer decodes the chunked body for this client
+  // A header veer adds (a split's target_header naming the pool); a field of the same
+  // name from the backend is replaced. Empty name: none.
+  std::string_view added_name = {};
+  std::string_view added_value = {};
 };
 
 void write_client_response_head(const ResponseHead& in, const ResponseRewrite& how, Buffer& out);

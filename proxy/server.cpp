@@ -50,6 +50,7 @@ class Server {
   void wait_for_signal();
   void reload();
   void drain_removed_backends(const Snapshot& previous, const Snapshot& next);
+  void announce_split_changes(const Snapshot& previous, const Snapshot& next);
   void shut_down(int signal);
 
   std::string config_path_;
@@ -218,6 +219,7 @@ void Server::reload() {
       build_snapshot(std::move(next), ++version_, registry_);
   drain_removed_backends(*previous, *snapshot);
   shared_.snapshots.publish(snapshot);
+  announce_split_changes(*previous, *snapshot);
   health_.update(snapshot);
   for (const std::string& name : removed) {
     for (auto& worker : workers_)
@@ -228,6 +230,36 @@ void Server::reload() {
   hand_to_workers(bound);
   registry_.collect();
   log::info("configuration version ", version_, " applied");
+}
+
+// Logs every split whose weights moved, and schedules the closing of WebSocket tunnels
+// on targets that went to weight 0 where the split asks for it.
+void Server::announce_split_changes(const Snapshot& previous, const Snapshot& next) {
+  for (const SplitRuntime& split : next.splits) {
+    const SplitRuntime* before = previous.find_split(split.name);
+    std::string moves;
+    std::vector<std::shared_ptr<const SplitTargetTag>> emptied;
+    for (std::size_t i = 0; i < split.tags.size(); ++i) {
+      std::uint64_t old_weight = 0;
+      if (before != nullptr) {
+        for (std::size_t j = 0; j < before->tags.size(); ++j) {
+          if (before->tags[j] == split.tags[i]) old_weight = before->weights[j];
+        }
+      }
+      if (before != nullptr && old_weight == split.weights[i]) continue;
+      if (!moves.empty()) moves += ", ";
+      moves += split.tags[i]->pool + " " + std::to_string(old_weight) + " -> " +
+               std::to_string(split.weights[i]);
+      if (split.weights[i] == 0 && old_weight > 0) emptied.push_back(split.tags[i]);
+    }
+    if (before == nullptr || moves.empty()) continue;
+    log::info("split ", split.name, ": weights ", moves);
+    const auto& grace = split.config->drain_tunnels_after;
+    if (!grace || emptied.empty()) continue;
+    const Clock::time_point deadline = Clock::now() + *grace;
+    for (auto& worker : workers_)
+      worker->drain_split_targets(emptied, deadline);
+  }
 }
 
 // Backends the new configuration no longer has take no new requests from now on

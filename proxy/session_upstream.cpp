@@ -6,8 +6,10 @@
 #include "proxy/client_session.hpp"
 #include "proxy/http_parser.hpp"
 #include "proxy/log.hpp"
+#include "proxy/request_key.hpp"
 #include "proxy/tunnel.hpp"
 #include "proxy/worker.hpp"
+#include "strategies/split_buckets.hpp"
 
 namespace veer::proxy {
 namespace {
@@ -28,6 +30,67 @@ bool connection_lost(const error_code& ec) {
 }
 
 }  // namespace
+
+void ClientSession::hash_request_key(std::uint32_t pool, const RequestHead& head) {
+  const PoolRuntime& runtime = view_->snapshot().pools[pool];
+  if (runtime.strategy->uses_hash_key) {
+    key_hash_ = strategies::hash_bytes(request_key(runtime.hash_key, head, client_ip()));
+  }
+}
+
+// A backend in split target `target`, or, when that pool has nothing routable and the
+// split fails over, in the next target that has one. `head` is null on retries (the
+// head is gone): pools that hash then reuse the key hash of the first pick.
+std::optional<ClientSession::SplitPick> ClientSession::pick_in_split(std::uint32_t target,
+                                                                     const RequestHead* head) {
+  const Snapshot& snapshot = view_->snapshot();
+  const bool failover = split_->config->failover;
+  const std::uint32_t first = target;
+  for (;;) {
+    const std::uint32_t pool = split_->pools[target];
+    if (head != nullptr) hash_request_key(pool, *head);
+    // A pool left with ejected backends only gives its share to the other targets
+    // before it routes in panic.
+    if (const auto backend = view_->pick(pool, strategies::PickContext{key_hash_}, 0, !failover)) {
+      return SplitPick{target, *backend};
+    }
+    split_tried_ |= exclusion_bit(target);
+    if (!failover) return std::nullopt;
+    const auto next = strategies::split_fallback_of(split_->weights, split_tried_, split_bucket_);
+    if (!next) break;
+    if (worker_.may_log_now()) {
+      log::warn("split ", split_->name, ": pool ", snapshot.pools[pool].name,
+                " has no routable backend; its share goes to pool ",
+                snapshot.pools[split_->pools[*next]].name);
+    }
+    target = *next;
+  }
+  // No target has a routable backend: the first one routes in panic if it can.
+  if (head != nullptr) hash_request_key(split_->pools[first], *head);
+  const auto backend = view_->pick(split_->pools[first], strategies::PickContext{key_hash_});
+  if (!backend) return std::nullopt;
+  return SplitPick{first, *backend};
+}
+
+std::string ClientSession::no_backend_detail() const {
+  if (split_ == nullptr)
+    return "no backend available in pool " + view_->snapshot().pools[pool_index_].name;
+  if (split_->config->failover) return "no backend available in any pool of split " + split_->name;
+  return "no backend available in pool " + view_->snapshot().pools[pool_index_].name + " (split " +
+         split_->name + " has failover off)";
+}
+
+ResponseRewrite ClientSession::response_rewrite() const {
+  ResponseRewrite how;
+  how.close_client = close_after_;
+  how.client_http10 = http10_;
+  how.strip_chunked = strip_chunked_;
+  if (split_ != nullptr && !split_->config->target_header.empty()) {
+    how.added_name = split_->config->target_header;
+    how.added_value = view_->snapshot().pools[pool_index_].name;
+  }
+  return how;
+}
 
 void ClientSession::use_backend(std::uint32_t index) {
   PoolState& state = view_->pool(pool_index_);
@@ -71,11 +134,28 @@ bool ClientSession::retry(std::string_view cause, bool same_backend_ok) {
       view_->pick(pool_index_, strategies::PickContext{key_hash_}, tried_);
   // A pooled connection the backend closed says nothing about the backend itself.
   if (!next && same_backend_ok) next = current;
+  // Nothing else in this pool: a split that fails over tries its other targets.
+  std::uint32_t next_pool = pool_index_;
+  std::uint32_t next_target = split_target_;
+  if (!next && split_ != nullptr && split_->config->failover) {
+    split_tried_ |= exclusion_bit(split_target_);
+    const auto target = strategies::split_fallback_of(split_->weights, split_tried_, split_bucket_);
+    const std::optional<SplitPick> in_split =
+        target ? pick_in_split(*target, nullptr) : std::nullopt;
+    if (in_split) {
+      next = in_split->backend;
+      next_target = in_split->target;
+      next_pool = split_->pools[next_target];
+    }
+  }
   if (!next) return false;
+  const BackendRuntime& next_backend = view_->snapshot().pools[next_pool].backends[*next];
   const std::string_view head = out_.readable();
   const std::string_view method = head.substr(written_.method_offset, written_.method_length);
   const std::string_view path = head.substr(written_.path_offset, written_.path_length);
-  if (!state.retry_budget.try_spend(Clock::now())) {
+  // The budget keeps retries from multiplying load on this pool's backends; a split's
+  // failover to another pool is routing, not a retry storm, and stays outside it.
+  if (next_pool == pool_index_ && !state.retry_budget.try_spend(Clock::now())) {
     if (worker_.may_log_now()) {
       log::warn("pool ", pool.name, ": retry budget spent (budget_percent ", config.budget_percent,
                 "); not retrying ", method, " ", path, " after ", backend_->address, " ", cause);
@@ -84,14 +164,18 @@ bool ClientSession::retry(std::string_view cause, bool same_backend_ok) {
   }
   backend_->stats->retries.fetch_add(1, std::memory_order_relaxed);
   if (worker_.may_log_now()) {
-    log::warn("retrying ", method, " ", path, " on ", pool.backends[*next].address, ": ",
-              backend_->address, " ", cause, " (try ", attempts_ + 1, " of ", config.attempts + 1,
-              ")");
+    log::warn("retrying ", method, " ", path, " on ", next_backend.address, ": ", backend_->address,
+              " ", cause, " (try ", attempts_ + 1, " of ", config.attempts + 1, ")");
   }
   upstream_deadline_.disarm();
   upstream_timed_out_ = false;
   release_upstream(false);
   end_backend_use();
+  if (next_pool != pool_index_) {
+    pool_index_ = next_pool;
+    split_target_ = next_target;
+    tried_ = 0;
+  }
   use_backend(*next);
   dispatch();
   return true;
@@ -303,7 +387,7 @@ void ClientSession::on_final_response_head(std::size_t head_length) {
   strip_chunked_ = http10_ && head.framing == BodyFraming::chunked;
   if (head.framing == BodyFraming::until_close || strip_chunked_ || draining_) close_after_ = true;
   response_head_offset_ = out_.size();
-  write_client_response_head(head, ResponseRewrite{close_after_, http10_, strip_chunked_}, out_);
+  write_client_response_head(head, response_rewrite(), out_);
   up_->buffer.consume(head_length);
   response_chunks_ = ChunkedDecoder(view_->snapshot().config.limits.max_header_bytes);
   if (!frame_response_body(up_->buffer.size())) return;
@@ -377,7 +461,7 @@ void ClientSession::start_tunnel(std::size_t head_length) {
   // Forward the 101 and anything the backend sent after it, then hand both sockets
   // to a Tunnel. Bytes the client sent after its upgrade request go with them.
   const std::size_t offset = out_.size();
-  write_client_response_head(worker_.response_scratch(), ResponseRewrite{}, out_);
+  write_client_response_head(worker_.response_scratch(), response_rewrite(), out_);
   up_->buffer.consume(head_length);
   const std::array<asio::const_buffer, 2> pieces{
       asio::buffer(out_.read_ptr() + offset, out_.size() - offset),
@@ -402,6 +486,7 @@ void ClientSession::start_tunnel(std::size_t head_length) {
     auto tunnel = make_ref<Tunnel>(self->worker_, std::move(self->socket_), std::move(self->up_),
                                    std::move(self->in_), self->backend_->stats,
                                    self->view_->snapshot().config.timeouts.tunnel_idle);
+    if (self->split_ != nullptr) tunnel->set_route(self->split_->tags[self->split_target_]);
     // The tunnel took the client socket and the backend connection (still counted in
     // active_connections): this session only unregisters.
     self->phase_ = Phase::closed;

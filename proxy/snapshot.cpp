@@ -1,5 +1,7 @@
 #include "proxy/snapshot.hpp"
 
+#include "strategies/split_buckets.hpp"
+
 namespace veer::proxy {
 
 std::vector<strategies::BackendView> backend_views(const PoolRuntime& pool) {
@@ -14,6 +16,13 @@ std::vector<strategies::BackendView> backend_views(const PoolRuntime& pool) {
 const ListenerRuntime* Snapshot::find_listener(std::string_view name) const {
   for (const ListenerRuntime& listener : listeners) {
     if (listener.name == name) return &listener;
+  }
+  return nullptr;
+}
+
+const SplitRuntime* Snapshot::find_split(std::string_view name) const {
+  for (const SplitRuntime& split : splits) {
+    if (split.name == name) return &split;
   }
   return nullptr;
 }
@@ -44,10 +53,24 @@ std::shared_ptr<health::PoolStats> BackendRegistry::pool_stats_for(std::string_v
   return it->second;
 }
 
+std::shared_ptr<const SplitTargetTag> BackendRegistry::split_target_tag(std::string_view split,
+                                                                        std::string_view pool) {
+  std::string key;
+  key.append(split).append("/").append(pool);
+  auto it = split_targets_.find(key);
+  if (it == split_targets_.end()) {
+    auto tag = std::make_shared<const SplitTargetTag>(
+        SplitTargetTag{std::string(split), std::string(pool)});
+    it = split_targets_.emplace(std::move(key), std::move(tag)).first;
+  }
+  return it->second;
+}
+
 void BackendRegistry::collect() {
   const auto unused = [](const auto& entry) { return entry.second.use_count() == 1; };
   std::erase_if(stats_, unused);
   std::erase_if(pools_, unused);
+  std::erase_if(split_targets_, unused);
 }
 
 namespace {
@@ -88,12 +111,33 @@ std::shared_ptr<const Snapshot> build_snapshot(conf::Config config, std::uint64_
     }
     snapshot->pools.push_back(std::move(runtime));
   }
+  const auto pool_index = [&](std::string_view name) {
+    return static_cast<std::uint32_t>(configured.find_pool(name) - configured.pools.data());
+  };
+  for (const conf::SplitConfig& split : configured.splits) {
+    SplitRuntime runtime;
+    runtime.name = split.name;
+    runtime.config = &split;
+    runtime.per_request = split.sticky == "none";
+    if (!runtime.per_request) runtime.sticky = parse_hash_key(split.sticky);
+    for (const conf::SplitTargetConfig& target : split.targets) {
+      runtime.pools.push_back(pool_index(target.pool));
+      runtime.weights.push_back(target.weight);
+      runtime.tags.push_back(registry.split_target_tag(split.name, target.pool));
+    }
+    runtime.bucket_ends = strategies::split_bucket_ends(runtime.weights);
+    snapshot->splits.push_back(std::move(runtime));
+  }
   for (const conf::ListenerConfig& listener : configured.listeners) {
     ListenerRuntime runtime{listener.name, {}};
     for (const conf::RouteConfig& route : listener.routes) {
-      const auto pool =
-          static_cast<std::uint32_t>(configured.find_pool(route.target) - configured.pools.data());
-      runtime.routes.push_back(RouteRuntime{route.host, route.path_prefix, pool});
+      RouteRuntime r{route.host, route.path_prefix};
+      if (const conf::SplitConfig* split = configured.find_split(route.target)) {
+        r.split = static_cast<std::uint32_t>(split - configured.splits.data());
+      } else {
+        r.pool = pool_index(route.target);
+      }
+      runtime.routes.push_back(std::move(r));
     }
     snapshot->listeners.push_back(std::move(runtime));
   }

@@ -48,10 +48,33 @@ struct PoolRuntime {
 // The pool's backends as strategies see them (same order, same indices).
 std::vector<strategies::BackendView> backend_views(const PoolRuntime& pool);
 
+inline constexpr std::uint32_t kNoSplit = UINT32_MAX;
+
 struct RouteRuntime {
-  std::string host;         // lower-case; "" = any
-  std::string path_prefix;  // "" = any
-  std::uint32_t pool = 0;   // index into Snapshot::pools
+  std::string host;                // lower-case; "" = any
+  std::string path_prefix;         // "" = any
+  std::uint32_t pool = 0;          // index into Snapshot::pools, when split is kNoSplit
+  std::uint32_t split = kNoSplit;  // index into Snapshot::splits
+};
+
+// One (split, target pool) pair, the same object for as long as reloads keep the pair:
+// a WebSocket tunnel carries it, so that the tunnels of a target whose weight went to
+// 0 can be found and closed after the split's grace period.
+struct SplitTargetTag {
+  std::string split;
+  std::string pool;
+};
+
+struct SplitRuntime {
+  std::string name;
+  const conf::SplitConfig* config = nullptr;  // in the owning Snapshot's config
+  HashKey sticky;
+  bool per_request = false;  // sticky = "none"
+  // Per target, in the configured (name) order.
+  std::vector<std::uint32_t> pools;  // index into Snapshot::pools
+  std::vector<std::uint64_t> weights;
+  std::vector<std::uint32_t> bucket_ends;  // strategies::split_bucket_ends(weights)
+  std::vector<std::shared_ptr<const SplitTargetTag>> tags;
 };
 
 struct ListenerRuntime {
@@ -69,8 +92,10 @@ struct Snapshot {
   conf::Config config;
   std::vector<ListenerRuntime> listeners;
   std::vector<PoolRuntime> pools;
+  std::vector<SplitRuntime> splits;
 
   const ListenerRuntime* find_listener(std::string_view name) const;
+  const SplitRuntime* find_split(std::string_view name) const;
 };
 
 // Gives each (pool, address) one BackendStats, and each pool one PoolStats, for as
@@ -80,6 +105,8 @@ class BackendRegistry {
  public:
   std::shared_ptr<health::BackendStats> stats_for(std::string_view pool, std::string_view address);
   std::shared_ptr<health::PoolStats> pool_stats_for(std::string_view pool);
+  std::shared_ptr<const SplitTargetTag> split_target_tag(std::string_view split,
+                                                         std::string_view pool);
   void mark_started() { started_ = true; }
   // Forgets backends and pools that nothing references any more.
   void collect();
@@ -87,6 +114,7 @@ class BackendRegistry {
  private:
   std::map<std::string, std::shared_ptr<health::BackendStats>, std::less<>> stats_;
   std::map<std::string, std::shared_ptr<health::PoolStats>, std::less<>> pools_;
+  std::map<std::string, std::shared_ptr<const SplitTargetTag>, std::less<>> split_targets_;
   bool started_ = false;  // a snapshot was built before: new backends are joining
 };
 

@@ -15,6 +15,7 @@
 #include "proxy/connection.hpp"
 #include "proxy/deadline.hpp"
 #include "proxy/ref_counted.hpp"
+#include "proxy/snapshot.hpp"
 #include "proxy/upstream_pool.hpp"
 
 namespace veer::proxy {
@@ -31,11 +32,16 @@ class Tunnel final : public RefCounted<Tunnel>, public Connection, public Timeou
          conf::Duration idle_timeout);
   ~Tunnel();
 
+  // A tunnel opened through a split remembers its target (drain_tunnels_after).
+  void set_route(std::shared_ptr<const SplitTargetTag> target) { route_ = std::move(target); }
   void start();
   void drain() override {}  // a tunnel has no request boundary: it runs to the drain deadline
   void abort() override { close(); }
   void abort_if_using(const health::BackendStats& backend) override {
     if (stats_.get() == &backend) close();
+  }
+  void abort_if_routed_via(const SplitTargetTag& target) override {
+    if (route_.get() == &target) close();
   }
   void on_timeout(Deadline&) override { close(); }
 
@@ -58,6 +64,7 @@ class Tunnel final : public RefCounted<Tunnel>, public Connection, public Timeou
   tcp::socket client_;
   std::unique_ptr<UpstreamConnection> backend_;
   std::shared_ptr<health::BackendStats> stats_;
+  std::shared_ptr<const SplitTargetTag> route_;
   conf::Duration idle_timeout_;
   Deadline idle_deadline_{*this, 0};
   Direction upward_;    // client -> backend

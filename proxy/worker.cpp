@@ -259,18 +259,48 @@ void Worker::drain_backends(std::vector<std::shared_ptr<health::BackendStats>> b
     for (const conf::SocketAddress& address : addresses) {
       upstreams_.close_idle(upstreams_.slot_for(address));
     }
-    auto timer = std::make_unique<asio::steady_timer>(io_, deadline);
-    asio::steady_timer* handle = timer.get();
-    backend_drains_.push_back(std::move(timer));
-    handle->async_wait([this, handle, backends = std::move(backends)](const error_code& ec) {
-      std::erase_if(backend_drains_, [handle](const auto& t) { return t.get() == handle; });
-      if (ec) return;
+    at(deadline, [this, backends = std::move(backends)] {
       for (const auto& backend : backends) {
         // Added back by a later reload: it stays.
         if (!backend->has(health::Reason::draining)) continue;
         connections_.for_each([&](Connection& c) { c.abort_if_using(*backend); });
       }
     });
+  });
+}
+
+void Worker::drain_split_targets(std::vector<std::shared_ptr<const SplitTargetTag>> targets,
+                                 Clock::time_point deadline) {
+  asio::post(io_, [this, targets = std::move(targets), deadline]() mutable {
+    at(deadline, [this, targets = std::move(targets)] {
+      const std::shared_ptr<const Snapshot> now = shared_.snapshots.current();
+      for (const auto& target : targets) {
+        // A later change gave the target weight again: its tunnels stay.
+        const SplitRuntime* split = now->find_split(target->split);
+        if (split == nullptr) continue;
+        for (std::size_t i = 0; i < split->tags.size(); ++i) {
+          if (split->tags[i] != target || split->weights[i] != 0) continue;
+          const std::size_t before = connections_.size();
+          connections_.for_each([&](Connection& c) { c.abort_if_routed_via(*target); });
+          if (before > connections_.size()) {
+            log::info("split ", target->split, ": closed ", before - connections_.size(),
+                      " WebSocket tunnels to pool ", target->pool,
+                      " (weight 0, drain_tunnels_after passed)");
+          }
+        }
+      }
+    });
+  });
+}
+
+// Runs `fn` on this worker at `deadline`, unless the worker stops first.
+void Worker::at(Clock::time_point deadline, std::function<void()> fn) {
+  auto timer = std::make_unique<asio::steady_timer>(io_, deadline);
+  asio::steady_timer* handle = timer.get();
+  drain_timers_.push_back(std::move(timer));
+  handle->async_wait([this, handle, fn = std::move(fn)](const error_code& ec) {
+    std::erase_if(drain_timers_, [handle](const auto& t) { return t.get() == handle; });
+    if (!ec) fn();
   });
 }
 
@@ -318,7 +348,7 @@ void Worker::finish_if_drained() {
   timer_.cancel();
   timer_at_ = Clock::time_point::max();
   if (drain_timer_) drain_timer_->cancel();
-  for (auto& timer : backend_drains_)
+  for (auto& timer : drain_timers_)
     timer->cancel();
   // Without the guard, run() returns as soon as the last pending handler has run, so
   // no handler is left to outlive the worker.

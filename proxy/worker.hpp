@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -52,6 +53,10 @@ class Worker final : public DeadlineQueue::Waker, public TimeoutHandler {
   // tunnels and exchanges still using them close at `deadline` (drain).
   void drain_backends(std::vector<std::shared_ptr<health::BackendStats>> backends,
                       std::vector<conf::SocketAddress> addresses, Clock::time_point deadline);
+  // Split targets whose weight went to 0: their WebSocket tunnels close at `deadline`
+  // if the weight is still 0 then (splits.NAME.drain_tunnels_after).
+  void drain_split_targets(std::vector<std::shared_ptr<const SplitTargetTag>> targets,
+                           Clock::time_point deadline);
 
   // Worker thread only.
   unsigned index() const { return index_; }
@@ -104,7 +109,9 @@ class Worker final : public DeadlineQueue::Waker, public TimeoutHandler {
   Ref<WorkerView> view_;
   std::vector<std::unique_ptr<Acceptor>> acceptors_;
   std::unique_ptr<asio::steady_timer> drain_timer_;
-  std::vector<std::unique_ptr<asio::steady_timer>> backend_drains_;  // see drain_backends
+  // Timers of drain_backends and drain_split_targets.
+  std::vector<std::unique_ptr<asio::steady_timer>> drain_timers_;
+  void at(Clock::time_point deadline, std::function<void()> fn);
   Deadline trim_deadline_{*this, 0};
   std::int64_t log_second_ = 0;
   std::uint32_t logged_this_second_ = 0;

@@ -40,6 +40,7 @@ constexpr double kSlowStartFloor = 0.05;
 }  // namespace
 
 void WorkerView::init(std::uint64_t seed, std::uint32_t workers, const WorkerView* previous) {
+  split_random_ = strategies::Random(seed ^ 0x5b117u);
   pools_.resize(snapshot_->pools.size());
   for (std::size_t i = 0; i < pools_.size(); ++i) {
     PoolState& state = pools_[i];
@@ -136,6 +137,7 @@ void WorkerView::refresh_candidates(PoolState& state, std::uint64_t epoch) {
     }
   }
   state.panic = panic;
+  state.routable = routable;
   state.epoch = epoch;
 }
 
@@ -168,10 +170,11 @@ bool WorkerView::admit_cold(PoolState& state, std::uint32_t backend) {
 
 std::optional<std::uint32_t> WorkerView::pick(std::uint32_t pool,
                                               const strategies::PickContext& context,
-                                              std::uint64_t excluded) {
+                                              std::uint64_t excluded, bool panic_ok) {
   PoolState& state = pools_[pool];
   const std::uint64_t epoch = health::routing_epoch.load(std::memory_order_acquire);
   if (state.epoch != epoch) refresh_candidates(state, epoch);
+  if (!panic_ok && state.panic && state.routable == 0) return std::nullopt;
   strategies::Candidates candidates =
       !state.primaries.empty() ? strategies::Candidates(state.primaries, state.primary_bits)
                                : strategies::Candidates(state.backups, state.backup_bits);

@@ -34,7 +34,8 @@ struct PoolState {
   std::vector<std::uint32_t> backups;
   std::vector<std::uint64_t> primary_bits;
   std::vector<std::uint64_t> backup_bits;
-  bool panic = false;  // too few primaries routable: ejected ones are candidates too
+  bool panic = false;          // too few primaries routable: ejected ones are candidates too
+  std::uint32_t routable = 0;  // primaries routable without panic
 
   // Scratch for picks that leave some candidates out (retries, slow start), sized once.
   std::vector<std::uint32_t> filtered;
@@ -70,6 +71,8 @@ class WorkerView : public RefCounted<WorkerView> {
   const Snapshot& snapshot() const { return *snapshot_; }
   std::uint64_t version() const { return snapshot_->version; }
   PoolState& pool(std::uint32_t index) { return pools_[index]; }
+  // Draws buckets for splits with sticky = "none".
+  strategies::Random& split_random() { return split_random_; }
 
   // The first route of `listener` matching the request (routes are tried in file
   // order), or nullptr.
@@ -79,9 +82,11 @@ class WorkerView : public RefCounted<WorkerView> {
   // A backend index of `pool` for this request, or nullopt when nothing is routable.
   // `excluded` (exclusion_bit of each) leaves out backends already tried. Runs the
   // eligibility rules around the strategy: backups only when no primary is routable,
-  // panic mode, slow start.
+  // panic mode, slow start. Without `panic_ok`, a pool whose every primary is ejected
+  // answers nullopt rather than route in panic (a split fails over to another pool
+  // first).
   std::optional<std::uint32_t> pick(std::uint32_t pool, const strategies::PickContext& context,
-                                    std::uint64_t excluded = 0);
+                                    std::uint64_t excluded = 0, bool panic_ok = true);
 
  private:
   void init(std::uint64_t seed, std::uint32_t workers, const WorkerView* previous);
@@ -92,6 +97,7 @@ class WorkerView : public RefCounted<WorkerView> {
 
   std::shared_ptr<const Snapshot> snapshot_;
   std::vector<PoolState> pools_;
+  strategies::Random split_random_{0};
 };
 
 }  // namespace veer::proxy

@@ -80,7 +80,7 @@ backends = ["127.0.0.1:19001", "127.0.0.1:19001", { address = "127.0.0.1:2", wei
   for (const std::string& expected :
        {path + ":2:1: server.wrokers: unknown key", path + ":4:9: timeouts.drain: bad duration",
         path + ":6:11: listeners.public.address: port 99999 is out of range",
-        path + ":8:12: listeners.public.routes[0].target: no pool named \"nowhere\"",
+        path + ":8:12: listeners.public.routes[0].target: no pool or split named \"nowhere\"",
         path + ":10:32: pools.rpc.backends[1]: duplicate address 127.0.0.1:19001",
         path + ":10:87: pools.rpc.backends[2].weight: must be >= 0"}) {
     EXPECT_NE(r.output.find(expected), std::string::npos) << "missing: " << expected << "\n"
@@ -266,7 +266,7 @@ TEST(AccessLog, OneJsonLinePerRequestWithEveryField) {
       },
       5s, veer.port()));
   const auto& first = entries[0];
-  for (const char* key : {"time", "client", "method", "path", "status", "bytes", "backend",
+  for (const char* key : {"time", "client", "method", "path", "status", "bytes", "pool", "backend",
                           "upstream_ms", "attempts", "total_ms", "request_id"}) {
     EXPECT_TRUE(first.contains(key)) << key;
   }
@@ -275,6 +275,7 @@ TEST(AccessLog, OneJsonLinePerRequestWithEveryField) {
   EXPECT_EQ(first.at("status").to_number<int>(), 200);
   EXPECT_EQ(first.at("bytes").to_number<int>(), 1);
   EXPECT_EQ(first.at("client").as_string(), "127.0.0.1");
+  EXPECT_EQ(first.at("pool").as_string(), "main");
   EXPECT_EQ(first.at("backend").as_string(), backend.address());
   EXPECT_EQ(first.at("request_id").as_string(), "req-1");
   EXPECT_GE(first.at("total_ms").to_number<double>(), first.at("upstream_ms").to_number<double>());
@@ -283,6 +284,7 @@ TEST(AccessLog, OneJsonLinePerRequestWithEveryField) {
   EXPECT_EQ(first.at("attempts").to_number<int>(), 1);
   EXPECT_EQ(entries[2].at("status").to_number<int>(), 400);
   EXPECT_TRUE(entries[2].at("backend").is_null());
+  EXPECT_TRUE(entries[2].at("pool").is_null());
   EXPECT_EQ(entries[2].at("attempts").to_number<int>(), 0);
 }
 

@@ -27,9 +27,12 @@ struct LoadResult {
   }
 };
 
+// `headers_of(i)`, when given, adds header lines to request i (distinct keys, say).
 inline LoadResult run_gets(std::uint16_t port, int threads, int total,
                            std::chrono::milliseconds limit,
-                           const std::vector<std::string>& headers = {}) {
+                           const std::vector<std::string>& headers = {},
+                           const std::string& target = "/",
+                           std::function<std::vector<std::string>(int)> headers_of = {}) {
   LoadResult result;
   std::mutex mutex;
   std::atomic<int> next{0};
@@ -40,9 +43,15 @@ inline LoadResult run_gets(std::uint16_t port, int threads, int total,
       std::map<std::string, int> local;
       int ok = 0, failed = 0;
       std::unique_ptr<Client> client;
-      while (next.fetch_add(1) < total && std::chrono::steady_clock::now() < deadline) {
+      for (int i = next.fetch_add(1); i < total && std::chrono::steady_clock::now() < deadline;
+           i = next.fetch_add(1)) {
         if (!client || !client->connected()) client = std::make_unique<Client>(port);
-        const auto r = client->request("GET", "/", "", headers);
+        std::vector<std::string> lines = headers;
+        if (headers_of) {
+          for (std::string& line : headers_of(i))
+            lines.push_back(std::move(line));
+        }
+        const auto r = client->request("GET", target, "", lines);
         if (r && r->status == 200) {
           ++local[r->body];
           ++ok;

@@ -195,7 +195,7 @@ backends = [
   EXPECT_TRUE(has_error(r, 2, "bad duration \"10 seconds\"")) << errors_of(r);
   EXPECT_TRUE(has_error(r, 3, "must be at least 1ms")) << errors_of(r);
   EXPECT_TRUE(has_error(r, 5, "out of range")) << errors_of(r);
-  EXPECT_TRUE(has_error(r, 7, "no pool named \"nope\"")) << errors_of(r);
+  EXPECT_TRUE(has_error(r, 7, "no pool or split named \"nope\"")) << errors_of(r);
   EXPECT_TRUE(has_error(r, 13, "already used by listener \"other\"")) << errors_of(r);
   EXPECT_TRUE(has_error(r, 17, "unknown strategy \"fastest\" (available: round_robin"))
       << errors_of(r);

@@ -1,0 +1,61 @@
+// What a split adds to a request: choosing the target (override lookup, sticky key
+// hash into a bucket, range search), and building the bucket ranges on a reload.
+#include <benchmark/benchmark.h>
+
+#include <string>
+
+#include "conf/load.hpp"
+#include "proxy/http_parser.hpp"
+#include "proxy/split_route.hpp"
+#include "strategies/split_buckets.hpp"
+
+namespace veer::proxy {
+namespace {
+
+std::shared_ptr<const Snapshot> split_of(int targets, const std::string& keys,
+                                         BackendRegistry& registry) {
+  std::string text =
+      "[listeners.l]\naddress = \"127.0.0.1:0\"\n[[listeners.l.routes]]\ntarget = \"s\"\n";
+  std::string weights;
+  for (int i = 0; i < targets; ++i) {
+    std::string name = "v";
+    name += std::to_string(i);
+    text += "[pools." + name + "]\nbackends = [\"127.0.0.1:" + std::to_string(20000 + i) + "\"]\n";
+    if (i > 0) weights += ", ";
+    weights += name + " = " + std::to_string(i + 1);
+  }
+  text += "[splits.s]\ntargets = { " + weights + " }\n";
+  text += keys;
+  const conf::LoadResult loaded = conf::load_config_string(text, "bench.toml");
+  return build_snapshot(*loaded.config, 1, registry);
+}
+
+// A JSON-RPC request with the headers a client sends, keyed by its address (the
+// default) with an override header configured but absent.
+void BM_SplitChoice(benchmark::State& state) {
+  BackendRegistry registry;
+  const auto snapshot = split_of(static_cast<int>(state.range(0)),
+                                 "override_header = \"X-Veer-Version\"\n", registry);
+  const std::string bytes =
+      "POST / HTTP/1.1\r\nHost: rpc.example.com\r\nContent-Type: application/json\r\n"
+      "Content-Length: 64\r\nUser-Agent: ethers/6.7\r\nAccept: */*\r\n\r\n";
+  RequestHead head;
+  parse_request_head(bytes, head);
+  strategies::Random random(1);
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(choose_split_target(snapshot->splits[0], head, "203.0.113.7", random));
+  }
+}
+BENCHMARK(BM_SplitChoice)->Arg(2)->Arg(10);
+
+void BM_SplitBucketRanges(benchmark::State& state) {
+  std::vector<std::uint64_t> weights(static_cast<std::size_t>(state.range(0)));
+  for (std::size_t i = 0; i < weights.size(); ++i)
+    weights[i] = i + 1;
+  for (auto _ : state)
+    benchmark::DoNotOptimize(strategies::split_bucket_ends(weights));
+}
+BENCHMARK(BM_SplitBucketRanges)->Arg(2)->Arg(64);
+
+}  // namespace
+}  // namespace veer::proxy
