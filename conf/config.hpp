@@ -148,11 +148,28 @@ struct SplitConfig {
   SourcePos pos;
 };
 
+struct AdminToken {
+  std::string name;  // shown in the audit log; the token itself never is
+  std::string token;
+};
+
+// The admin API (config: [admin]). Started only when the table is present.
+struct AdminConfig {
+  bool enabled = false;
+  std::string address = "127.0.0.1:9901";
+  HostPort host_port{"127.0.0.1", 9901};
+  std::vector<AdminToken> tokens;   // from `tokens` and `token_file`
+  bool metrics_need_token = false;  // GET /metrics without a token unless set
+  std::string audit_log;            // "" = the process log; else a file of JSON lines
+  SourcePos pos;
+};
+
 struct Config {
   std::string source_path;  // the file it was loaded from ("" for an in-memory string)
   ServerConfig server;
   Timeouts timeouts;
   Limits limits;
+  AdminConfig admin;
   std::vector<ListenerConfig> listeners;
   std::vector<PoolConfig> pools;
   std::vector<SplitConfig> splits;

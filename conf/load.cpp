@@ -3,6 +3,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "conf/overrides.hpp"
 #include "conf/toml_reader.hpp"
 
 namespace veer::conf {
@@ -68,11 +69,7 @@ void load_server(TableReader& root, Config& config) {
     root.diag().error(server.take("access_log")->source(),
                       "server.access_log: use \"off\", \"stdout\" or a file path");
   }
-  if (server.read_string("state_file", out.state_file) && !out.state_file.empty()) {
-    root.diag().error(server.take("state_file")->source(),
-                      "server.state_file: runtime state persistence arrives with the admin API "
-                      "and is not available in this version");
-  }
+  server.read_string("state_file", out.state_file);
   server.finish();
 }
 
@@ -127,7 +124,7 @@ LoadResult load_table(const toml::table& root_table, Diagnostics& diag, std::str
   load_listeners(root, config);
   load_pools(root, config);
   load_splits(root, config);
-  root.refuse("admin", "the admin API is not available in this version");
+  load_admin(root, config);
   root.finish();
   validate_references(root_table, config, diag);
 
@@ -138,7 +135,42 @@ LoadResult load_table(const toml::table& root_table, Diagnostics& diag, std::str
   return result;
 }
 
-LoadResult parse_and_load(std::string_view text, std::string_view name, std::string source) {
+// Replaces the overridden parts of the document; a pool or split that the file no
+// longer has is an error, not a silent drop of the operator's change.
+void apply_overrides(toml::table& root, const Overrides& overrides, Diagnostics& diag) {
+  for (const auto& [pool, backends] : overrides.pool_backends) {
+    toml::table* table = root["pools"][pool].as_table();
+    if (table == nullptr) {
+      diag.error(SourcePos{},
+                 "pools." + pool + ": the runtime state changes a pool the file does not have");
+      continue;
+    }
+    toml::array list;
+    for (const BackendOverride& b : backends) {
+      list.push_back(toml::table{{"address", b.address},
+                                 {"weight", static_cast<std::int64_t>(b.weight)},
+                                 {"backup", b.backup}});
+    }
+    table->insert_or_assign("backends", std::move(list));
+  }
+  for (const auto& [split, targets] : overrides.split_targets) {
+    toml::table* table = root["splits"][split].as_table();
+    if (table == nullptr) {
+      diag.error(SourcePos{},
+                 "splits." + split + ": the runtime state changes a split the file does not have");
+      continue;
+    }
+    toml::table weights;
+    for (const auto& [pool, weight] : targets) {
+      weights.insert_or_assign(
+          pool, static_cast<std::int64_t>(std::min<std::uint64_t>(weight, INT64_MAX)));
+    }
+    table->insert_or_assign("targets", std::move(weights));
+  }
+}
+
+LoadResult parse_and_load(std::string_view text, std::string_view name, std::string source,
+                          const Overrides* overrides = nullptr) {
   Diagnostics diag{std::string(name)};
   toml::parse_result parsed = toml::parse(text, name);
   if (!parsed) {
@@ -149,6 +181,7 @@ LoadResult parse_and_load(std::string_view text, std::string_view name, std::str
     result.errors = diag.take_errors();
     return result;
   }
+  if (overrides != nullptr) apply_overrides(parsed.table(), *overrides, diag);
   return load_table(parsed.table(), diag, std::move(source));
 }
 
@@ -168,6 +201,11 @@ LoadResult load_config_file(const std::string& path) {
 
 LoadResult load_config_string(std::string_view toml_text, std::string_view name) {
   return detail::parse_and_load(toml_text, name, "");
+}
+
+LoadResult load_config_with(std::string_view toml_text, std::string_view name,
+                            const Overrides& overrides) {
+  return detail::parse_and_load(toml_text, name, std::string(name), &overrides);
 }
 
 }  // namespace veer::conf

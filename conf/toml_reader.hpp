@@ -85,6 +85,7 @@ void load_limits(TableReader& root, Config& config);
 void load_listeners(TableReader& root, Config& config);
 void load_pools(TableReader& root, Config& config);
 void load_splits(TableReader& root, Config& config);
+void load_admin(TableReader& root, Config& config);
 // health, outlier, retries, slow_start and panic_threshold of one pool.
 void load_pool_resilience(TableReader& pool_reader, const std::string& path, PoolConfig& pool);
 // Cross-section checks: route and split targets, names, unused pools.

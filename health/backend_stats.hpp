@@ -86,6 +86,7 @@ struct alignas(64) BackendStats {
 
   std::atomic<std::int64_t> active_connections{0};  // upstream connections, tunnels included
   std::atomic<std::int64_t> in_flight{0};           // requests sent, response not finished
+  std::atomic<std::uint64_t> requests{0};           // tries sent to it, ever (rates, metrics)
   std::atomic<std::uint32_t> reasons{0};            // bit set of Reason
   PeakEwma latency;                                 // time to response head
   // Passive health (health/outlier.hpp).

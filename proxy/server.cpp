@@ -3,15 +3,21 @@
 #include <sys/resource.h>
 
 #include <csignal>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <set>
+#include <sstream>
 #include <thread>
 #include <vector>
 
 #include <boost/asio/signal_set.hpp>
 
+#include "admin/api.hpp"
+#include "admin/http_server.hpp"
+#include "admin/state_file.hpp"
 #include "conf/load.hpp"
+#include "conf/overrides.hpp"
 #include "health/checker.hpp"
 #include "health/transitions.hpp"
 #include "proxy/listen_socket.hpp"
@@ -36,20 +42,40 @@ void raise_descriptor_limit(std::uint64_t max_connections) {
   }
 }
 
-class Server {
+std::optional<std::string> read_text(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+class Server final : public admin::Runtime {
  public:
   explicit Server(std::string config_path)
       : config_path_(std::move(config_path)), signals_(control_, SIGHUP, SIGTERM, SIGINT) {}
 
   int run(conf::Config config, const std::string& engine_note);
 
+  // admin::Runtime, on the control thread.
+  std::shared_ptr<const Snapshot> snapshot() const override { return shared_.snapshots.current(); }
+  const conf::Overrides& overrides() const override { return overrides_; }
+  bool ready() const override { return !shutting_down_; }
+  Outcome apply(conf::Overrides next, std::optional<conf::Duration> drain) override;
+  Outcome reload() override;
+  std::string metrics() override;
+
  private:
+  Outcome load_and_apply(const std::string& text, const conf::Overrides& overrides,
+                         std::optional<conf::Duration> drain, bool persist);
+  bool swap_in(conf::Config next, std::optional<conf::Duration> drain, std::string* why);
+  bool start_admin(const conf::Config& config, std::string* why);
   bool bind_new_listeners(const conf::Config& config, std::vector<BoundListener>& bound,
                           std::string* why);
   void hand_to_workers(std::vector<BoundListener>& bound);
   void wait_for_signal();
-  void reload();
-  void drain_removed_backends(const Snapshot& previous, const Snapshot& next);
+  void drain_removed_backends(const Snapshot& previous, const Snapshot& next,
+                              std::optional<conf::Duration> drain);
   void announce_split_changes(const Snapshot& previous, const Snapshot& next);
   void shut_down(int signal);
 
@@ -67,6 +93,10 @@ class Server {
   asio::signal_set signals_;
   std::thread joiner_;
   bool shutting_down_ = false;
+  std::string config_text_;    // the file as last loaded: API changes apply on top of it
+  conf::Overrides overrides_;  // changes made through the admin API
+  std::unique_ptr<admin::Api> api_;
+  std::unique_ptr<admin::HttpServer> admin_http_;
 };
 
 bool Server::bind_new_listeners(const conf::Config& config, std::vector<BoundListener>& bound,
@@ -93,6 +123,31 @@ void Server::hand_to_workers(std::vector<BoundListener>& bound) {
 
 int Server::run(conf::Config config, const std::string& engine_note) {
   std::signal(SIGPIPE, SIG_IGN);
+  config_text_ = read_text(config_path_).value_or("");
+  if (!config.server.state_file.empty()) {
+    std::string why;
+    std::optional<conf::Overrides> state = admin::read_state_file(config.server.state_file, &why);
+    if (!state) {
+      log::error("state file: ", why, "; fix or remove it");
+      return 1;
+    }
+    if (!state->empty()) {
+      conf::LoadResult result = conf::load_config_with(config_text_, config_path_, *state);
+      if (!result.ok()) {
+        log::error("state file ", config.server.state_file,
+                   " does not apply to the configuration file; fix or remove it:");
+        for (const conf::ConfigError& e : result.errors)
+          log::error(e.to_string());
+        return 1;
+      }
+      config = std::move(*result.config);
+      overrides_ = std::move(*state);
+      log::info("state file ", config.server.state_file, " applied on top of ", config_path_, ": ",
+                overrides_.pool_backends.size(), " pools, ", overrides_.split_targets.size(),
+                " splits, ", overrides_.disabled.size() + overrides_.drained.size(),
+                " pools with backends down or draining");
+    }
+  }
   raise_descriptor_limit(config.limits.max_connections);
   worker_count_ = config.server.workers != 0 ? config.server.workers
                                              : std::max(1u, std::thread::hardware_concurrency());
@@ -110,7 +165,12 @@ int Server::run(conf::Config config, const std::string& engine_note) {
   }
   shared_.worker_count = worker_count_;
   shared_.ejections = &health_;
+  if (!start_admin(config, &why)) {
+    log::error(why);
+    return 1;
+  }
   shared_.snapshots.publish(build_snapshot(std::move(config), ++version_, registry_));
+  drain_removed_backends(*shared_.snapshots.current(), *shared_.snapshots.current(), std::nullopt);
   health_.update(shared_.snapshots.current());
   health_.start();
   try {
@@ -129,7 +189,9 @@ int Server::run(conf::Config config, const std::string& engine_note) {
   log::info("veer ready: ", worker_count_, " workers, configuration version ", version_, " from ",
             config_path_);
   wait_for_signal();
+  if (admin_http_) admin_http_->start();
   control_.run();
+  if (admin_http_) admin_http_->stop();
   if (joiner_.joinable()) joiner_.join();
   health_.stop();
   log::info("veer stopped");
@@ -140,7 +202,10 @@ void Server::wait_for_signal() {
   signals_.async_wait([this](const error_code& ec, int signal) {
     if (ec) return;
     if (signal == SIGHUP) {
-      if (!shutting_down_) reload();
+      if (!shutting_down_) {
+        log::info("SIGHUP");
+        reload();
+      }
     } else {
       shut_down(signal);
     }
@@ -173,19 +238,58 @@ void Server::shut_down(int signal) {
   });
 }
 
-void Server::reload() {
-  log::info("SIGHUP: reloading ", config_path_);
-  conf::LoadResult result = conf::load_config_file(config_path_);
+Server::Outcome Server::reload() {
+  log::info("reloading ", config_path_);
+  const std::optional<std::string> text = read_text(config_path_);
+  if (!text) {
+    log::error("reload refused: cannot read ", config_path_, "; configuration version ", version_,
+               " stays in force");
+    return Outcome{{config_path_ + ": cannot read the file"}, version_, false};
+  }
+  return load_and_apply(*text, overrides_, std::nullopt, false);
+}
+
+Server::Outcome Server::apply(conf::Overrides next, std::optional<conf::Duration> drain) {
+  return load_and_apply(config_text_, next, drain, true);
+}
+
+// Validates `text` with `overrides` on top, exactly as a file; then persists the
+// overrides (when asked) before anything changes; then swaps the result in.
+Server::Outcome Server::load_and_apply(const std::string& text, const conf::Overrides& overrides,
+                                       std::optional<conf::Duration> drain, bool persist) {
+  conf::LoadResult result = conf::load_config_with(text, config_path_, overrides);
   for (const conf::ConfigError& w : result.warnings)
     log::warn(w.to_string());
+  Outcome outcome{{}, version_, false};
   if (!result.ok()) {
-    log::error("reload refused (", result.errors.size(), " errors); configuration version ",
-               version_, " stays in force");
-    for (const conf::ConfigError& e : result.errors)
+    log::error(persist ? "change" : "reload", " refused (", result.errors.size(),
+               " errors); configuration version ", version_, " stays in force");
+    for (const conf::ConfigError& e : result.errors) {
       log::error(e.to_string());
-    return;
+      outcome.errors.push_back(e.line == 0 ? e.message : e.to_string());
+    }
+    return outcome;
   }
-  conf::Config& next = *result.config;
+  std::string why;
+  const std::string& state_file = result.config->server.state_file;
+  if (persist && !state_file.empty() &&
+      !admin::write_atomically(state_file, admin::state_to_json(overrides), &why)) {
+    log::error("change refused: state file: ", why);
+    return Outcome{{"state file: " + why}, version_, true};
+  }
+  // The admin states (down, drain) of the new overrides apply with the swap.
+  conf::Overrides before = std::exchange(overrides_, overrides);
+  if (!swap_in(std::move(*result.config), drain, &why)) {
+    overrides_ = std::move(before);
+    log::error("reload refused: ", why, "; configuration version ", version_, " stays in force");
+    return Outcome{{why}, version_, false};
+  }
+  config_text_ = text;
+  outcome.version = version_;
+  return outcome;
+}
+
+bool Server::swap_in(conf::Config next, std::optional<conf::Duration> drain, std::string* why) {
   const unsigned wanted_workers = next.server.workers != 0
                                       ? next.server.workers
                                       : std::max(1u, std::thread::hardware_concurrency());
@@ -196,17 +300,10 @@ void Server::reload() {
     log::warn("server.io_engine changed: takes effect at the next restart");
   }
   // Everything that can fail happens before anything changes.
-  std::string why;
   std::vector<BoundListener> bound;
-  if (!bind_new_listeners(next, bound, &why)) {
-    log::error("reload refused: ", why, "; configuration version ", version_, " stays in force");
-    return;
-  }
+  if (!bind_new_listeners(next, bound, why)) return false;
   // Reopening even an unchanged file lets log rotation work with SIGHUP.
-  if (!shared_.access_log.open(next.server.access_log, &why)) {
-    log::error("reload refused: ", why, "; configuration version ", version_, " stays in force");
-    return;
-  }
+  if (!shared_.access_log.open(next.server.access_log, why)) return false;
   std::vector<std::string> removed;
   for (const auto& [name, address] : listener_addresses_) {
     const auto kept =
@@ -217,7 +314,7 @@ void Server::reload() {
   const std::shared_ptr<const Snapshot> previous = shared_.snapshots.current();
   const std::shared_ptr<const Snapshot> snapshot =
       build_snapshot(std::move(next), ++version_, registry_);
-  drain_removed_backends(*previous, *snapshot);
+  drain_removed_backends(*previous, *snapshot, drain);
   shared_.snapshots.publish(snapshot);
   announce_split_changes(*previous, *snapshot);
   health_.update(snapshot);
@@ -230,6 +327,28 @@ void Server::reload() {
   hand_to_workers(bound);
   registry_.collect();
   log::info("configuration version ", version_, " applied");
+  return true;
+}
+
+bool Server::start_admin(const conf::Config& config, std::string* why) {
+  if (!config.admin.enabled) return true;
+  api_ = std::make_unique<admin::Api>(*this, config.admin);
+  admin_http_ = std::make_unique<admin::HttpServer>(
+      [this](admin::AdminRequest request, admin::HttpServer::Respond respond) {
+        // Every admin call runs on the control thread: changes are serial, and reads
+        // see a whole snapshot.
+        asio::post(control_, [this, request = std::move(request), respond = std::move(respond)] {
+          respond(api_->handle(request));
+        });
+      });
+  if (!admin_http_->bind(config.admin.host_port, why)) return false;
+  log::info("admin API on ", admin_http_->local_address(),
+            config.admin.tokens.empty() ? " (no tokens: loopback only)" : "");
+  return true;
+}
+
+std::string Server::metrics() {
+  return "# metrics arrive with the metrics work\n";
 }
 
 // Logs every split whose weights moved, and schedules the closing of WebSocket tunnels
@@ -265,16 +384,30 @@ void Server::announce_split_changes(const Snapshot& previous, const Snapshot& ne
 // Backends the new configuration no longer has take no new requests from now on
 // (older snapshots still in use see them draining), and whatever still uses them is
 // closed at the drain deadline. Backends it brings back stop draining.
-void Server::drain_removed_backends(const Snapshot& previous, const Snapshot& next) {
+void Server::drain_removed_backends(const Snapshot& previous, const Snapshot& next,
+                                    std::optional<conf::Duration> drain_override) {
+  auto listed = [](const std::map<std::string, std::set<std::string>>& sets,
+                   const std::string& pool, const std::string& address) {
+    const auto it = sets.find(pool);
+    return it != sets.end() && it->second.contains(address);
+  };
   std::set<const health::BackendStats*> kept;
   for (const PoolRuntime& pool : next.pools) {
     for (const BackendRuntime& backend : pool.backends) {
       kept.insert(backend.stats.get());
-      health::change_reason(*backend.stats, health::Reason::draining, false,
-                            {pool.name, backend.address}, "back in the configuration");
+      const health::BackendName who{pool.name, backend.address};
+      // Kept backends drain only when an operator asked (PATCH state "drain").
+      const bool drained = listed(overrides_.drained, pool.name, backend.address);
+      health::change_reason(
+          *backend.stats, health::Reason::draining, drained, who,
+          drained ? "drained through the admin API" : "back in the configuration");
+      const bool disabled = listed(overrides_.disabled, pool.name, backend.address);
+      health::change_reason(
+          *backend.stats, health::Reason::disabled, disabled, who,
+          disabled ? "set down through the admin API" : "set up through the admin API");
     }
   }
-  const conf::Duration drain = next.config.timeouts.drain;
+  const conf::Duration drain = drain_override.value_or(next.config.timeouts.drain);
   std::vector<std::shared_ptr<health::BackendStats>> removed;
   std::vector<conf::SocketAddress> addresses;
   for (const PoolRuntime& pool : previous.pools) {

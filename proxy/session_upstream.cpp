@@ -102,6 +102,7 @@ void ClientSession::dispatch() {
   upstream_started_ = Clock::now();
   ++attempts_;
   backend_->stats->in_flight.fetch_add(1, std::memory_order_relaxed);
+  backend_->stats->requests.fetch_add(1, std::memory_order_relaxed);  // same cache line
   in_flight_ = true;
   // A request that would not be retried if a pooled connection turned out closed
   // after it was sent checks the connection before trusting it: always when its body

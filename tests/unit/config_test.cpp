@@ -355,12 +355,21 @@ TEST(Config, MissingSectionsAreExplained) {
   EXPECT_TRUE(has_error(r, 2, "missing key \"target\"")) << errors_of(r);
 }
 
-TEST(Config, FeaturesOfLaterReleasesAreRefusedClearly) {
-  const LoadResult r = load(std::string(kMinimal) + R"(
-[admin]
-address = "127.0.0.1:9901"
-)");
-  EXPECT_TRUE(has_error(r, 10, "admin: the admin API is not available")) << errors_of(r);
+TEST(Config, AdminNeedsTokensOffLoopbackAndRefusesShortOnes) {
+  const LoadResult open = load(std::string(kMinimal) + "[admin]\naddress = \"0.0.0.0:9901\"\n");
+  EXPECT_TRUE(has_error(open, 9, "is not loopback, so tokens")) << errors_of(open);
+  const LoadResult short_token =
+      load(std::string(kMinimal) + "[admin]\ntokens = [ { name = \"ci\", token = \"abc\" } ]\n");
+  EXPECT_TRUE(has_error(short_token, 10, "at least 16 characters")) << errors_of(short_token);
+  const LoadResult good =
+      load(std::string(kMinimal) +
+           "[admin]\naddress = \"0.0.0.0:9901\"\n"
+           "tokens = [ { name = \"scaler\", token = \"0123456789abcdef\" } ]\n");
+  ASSERT_TRUE(good.ok()) << errors_of(good);
+  EXPECT_TRUE(good.config->admin.enabled);
+  ASSERT_EQ(good.config->admin.tokens.size(), 1u);
+  EXPECT_EQ(good.config->admin.tokens[0].name, "scaler");
+  EXPECT_FALSE(load(kMinimal).config->admin.enabled) << "no [admin] table: no admin listener";
 }
 
 TEST(Config, UnusedAndEmptyPoolsWarn) {

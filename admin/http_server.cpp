@@ -1,0 +1,169 @@
+#include "admin/http_server.hpp"
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <thread>
+
+#include "proxy/log.hpp"
+
+namespace veer::admin {
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+constexpr std::size_t kMaxBody = 1 << 20;  // an admin call is a few hundred bytes
+constexpr std::chrono::seconds kIdle{30};
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket socket, const HttpServer::Dispatch& dispatch)
+      : stream_(std::move(socket)), dispatch_(dispatch) {}
+
+  void read() {
+    parser_.emplace();
+    parser_->body_limit(kMaxBody);
+    parser_->header_limit(64 * 1024);
+    stream_.expires_after(kIdle);
+    http::async_read(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
+  }
+
+ private:
+  void on_read(beast::error_code ec) {
+    if (ec == http::error::end_of_stream || ec == beast::error::timeout) return close();
+    if (ec) {
+      // Too large, malformed: say so and close.
+      const unsigned status = ec == http::error::body_limit ? 413 : 400;
+      return respond(
+          AdminReply{status, "{\"error\":\"bad request\",\"detail\":\"" + ec.message() + "\"}",
+                     "application/json", 0},
+          false);
+    }
+    const auto& message = parser_->get();
+    AdminRequest request;
+    request.method = std::string(message.method_string());
+    request.target = std::string(message.target());
+    request.authorization = std::string(message[http::field::authorization]);
+    request.if_match = std::string(message[http::field::if_match]);
+    request.body = message.body();
+    const bool keep_alive = message.keep_alive();
+    auto self = shared_from_this();
+    dispatch_(std::move(request), [self, keep_alive](AdminReply reply) {
+      asio::post(self->stream_.get_executor(),
+                 [self, keep_alive, reply = std::move(reply)]() mutable {
+                   self->respond(std::move(reply), keep_alive);
+                 });
+    });
+  }
+
+  void respond(AdminReply reply, bool keep_alive) {
+    response_.emplace(static_cast<http::status>(reply.status), 11);
+    response_->set(http::field::server, "veer-admin");
+    response_->set(http::field::content_type, reply.content_type);
+    response_->set(http::field::cache_control, "no-store");
+    if (reply.etag != 0)
+      response_->set(http::field::etag, "\"" + std::to_string(reply.etag) + "\"");
+    if (reply.status == 401) response_->set(http::field::www_authenticate, "Bearer realm=\"veer\"");
+    response_->body() = std::move(reply.body);
+    response_->keep_alive(keep_alive);
+    response_->prepare_payload();
+    stream_.expires_after(kIdle);
+    http::async_write(stream_, *response_,
+                      [self = shared_from_this(), keep_alive](beast::error_code ec, std::size_t) {
+                        if (ec || !keep_alive) return self->close();
+                        self->read();
+                      });
+  }
+
+  void close() {
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    stream_.close();
+  }
+
+  beast::tcp_stream stream_;
+  const HttpServer::Dispatch& dispatch_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  std::optional<http::response<http::string_body>> response_;
+};
+
+}  // namespace
+
+struct HttpServer::Impl {
+  explicit Impl(Dispatch d) : dispatch(std::move(d)) {}
+  asio::io_context io{1};
+  tcp::acceptor acceptor{io};
+  Dispatch dispatch;
+  std::thread thread;
+
+  void accept() {
+    acceptor.async_accept([this](beast::error_code ec, tcp::socket socket) {
+      if (ec == asio::error::operation_aborted) return;
+      if (!ec) std::make_shared<Session>(std::move(socket), dispatch)->read();
+      accept();
+    });
+  }
+};
+
+HttpServer::HttpServer(Dispatch dispatch) : impl_(std::make_unique<Impl>(std::move(dispatch))) {}
+
+HttpServer::~HttpServer() {
+  stop();
+}
+
+bool HttpServer::bind(const conf::HostPort& address, std::string* why) {
+  beast::error_code ec;
+  const auto ip =
+      asio::ip::make_address(address.host == "localhost" ? "127.0.0.1" : address.host, ec);
+  if (ec) {
+    *why = "admin.address: " + address.host + " is not an IP address";
+    return false;
+  }
+  const tcp::endpoint endpoint(ip, address.port);
+  impl_->acceptor.open(endpoint.protocol(), ec);
+  if (!ec) impl_->acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) impl_->acceptor.bind(endpoint, ec);
+  if (!ec) impl_->acceptor.listen(128, ec);
+  if (ec) {
+    *why = "admin listener on " + address.host + ":" + std::to_string(address.port) + ": " +
+           ec.message();
+    return false;
+  }
+  return true;
+}
+
+std::string HttpServer::local_address() const {
+  beast::error_code ec;
+  const tcp::endpoint e = impl_->acceptor.local_endpoint(ec);
+  return e.address().to_string() + ":" + std::to_string(e.port());
+}
+
+void HttpServer::start() {
+  impl_->accept();
+  impl_->thread = std::thread([this] {
+    try {
+      impl_->io.run();
+    } catch (const std::exception& e) {
+      log::error("admin listener stopped: ", e.what());
+    }
+  });
+}
+
+void HttpServer::stop() {
+  if (!impl_->thread.joinable()) return;
+  asio::post(impl_->io, [this] {
+    beast::error_code ignored;
+    impl_->acceptor.close(ignored);
+    impl_->io.stop();
+  });
+  impl_->thread.join();
+}
+
+}  // namespace veer::admin
