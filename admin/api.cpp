@@ -20,16 +20,7 @@ AdminReply json_reply(const json::value& value, std::uint64_t etag, unsigned sta
   return AdminReply{status, json::serialize(value), "application/json", etag};
 }
 
-std::string utc_now() {
-  const auto now = std::chrono::system_clock::now();
-  const std::time_t t = std::chrono::system_clock::to_time_t(now);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char text[32];
-  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return text;
-}
-
+// UTC time `d` from now, to the second ("2026-11-23T22:24:46Z").
 std::string utc_after(conf::Duration d) {
   const auto at = std::chrono::system_clock::now() + d;
   const std::time_t t = std::chrono::system_clock::to_time_t(at);
@@ -157,9 +148,9 @@ json::object config_json(const conf::Config& c) {
 
 // A weight from a JSON body: a non-negative integer.
 std::uint64_t weight_of(const json::value& v, std::string_view what) {
-  if (v.is_uint64()) return v.as_uint64();
+  if (v.is_uint64() && v.as_uint64() <= INT64_MAX) return v.as_uint64();
   if (v.is_int64() && v.as_int64() >= 0) return static_cast<std::uint64_t>(v.as_int64());
-  throw std::invalid_argument(std::string(what) + " must be a non-negative integer");
+  throw std::invalid_argument(std::string(what) + " must be an integer from 0 to 2^63 - 1");
 }
 
 // Drops empty sets, so equal states compare equal and the state file stays small.
@@ -470,7 +461,7 @@ AdminReply Api::change(const AdminRequest& request, const std::string& who, conf
 
 void Api::audit(const AdminRequest& request, const std::string& who, std::uint64_t before,
                 std::uint64_t after, const std::string& summary) {
-  const std::string line = json::serialize(json::object{{"time", utc_now()},
+  const std::string line = json::serialize(json::object{{"time", utc_after(conf::Duration{0})},
                                                         {"token", who},
                                                         {"method", request.method},
                                                         {"path", request.target},

@@ -64,7 +64,6 @@ class Api {
   AdminReply handle(const AdminRequest& request);
 
  private:
-  struct Caller;
   AdminReply route(const AdminRequest& request, const std::string& path,
                    const std::map<std::string, std::string>& query, const std::string& who);
   AdminReply change(const AdminRequest& request, const std::string& who, conf::Overrides next,

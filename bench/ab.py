@@ -25,19 +25,7 @@ FIRST_PORT = 28100
 
 
 def veer_config(work, name, port, extra):
-    text = f"""
-[server]
-workers = 1
-io_engine = "epoll"
-access_log = "off"
-[listeners.bench]
-address = "127.0.0.1:{port}"
-  [[listeners.bench.routes]]
-  target = "app"
-[pools.app]
-strategy = "round_robin"
-backends = [{", ".join(f'"127.0.0.1:{p}"' for p in e2e.BACKEND_PORTS)}]
-"""
+    text = e2e.veer_toml(port, "epoll")
     if extra:
         text += "\n" + open(extra).read()
     return work.write(f"{name}.toml", text)

@@ -99,17 +99,15 @@ http {{
 """)
 
 
-def proxy_configs(work):
-    backends = [f"127.0.0.1:{p}" for p in BACKEND_PORTS]
-
-    def veer_config(name, engine):
-        return work.write(f"{name}.toml", f"""
+def veer_toml(port, engine):
+    """veer's benchmark configuration: one worker, round robin over the backends."""
+    return f"""
 [server]
 workers = 1
 io_engine = "{engine}"
 access_log = "off"
 [listeners.bench]
-address = "127.0.0.1:{PORTS[name]}"
+address = "127.0.0.1:{port}"
   [[listeners.bench.routes]]
   path_prefix = "/ws"
   target = "ws"
@@ -117,10 +115,17 @@ address = "127.0.0.1:{PORTS[name]}"
   target = "app"
 [pools.app]
 strategy = "round_robin"
-backends = [{", ".join(f'"{b}"' for b in backends)}]
+backends = [{", ".join(f'"127.0.0.1:{p}"' for p in BACKEND_PORTS)}]
 [pools.ws]
 backends = ["127.0.0.1:{WS_BACKEND_PORT}"]
-""")
+"""
+
+
+def proxy_configs(work):
+    backends = [f"127.0.0.1:{p}" for p in BACKEND_PORTS]
+
+    def veer_config(name, engine):
+        return work.write(f"{name}.toml", veer_toml(PORTS[name], engine))
 
     nginx = work.write("nginx.conf", f"""
 daemon off;

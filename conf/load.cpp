@@ -162,8 +162,12 @@ void apply_overrides(toml::table& root, const Overrides& overrides, Diagnostics&
     }
     toml::table weights;
     for (const auto& [pool, weight] : targets) {
-      weights.insert_or_assign(
-          pool, static_cast<std::int64_t>(std::min<std::uint64_t>(weight, INT64_MAX)));
+      if (weight > static_cast<std::uint64_t>(INT64_MAX)) {
+        diag.error(SourcePos{}, "splits." + split + ".targets." + pool + ": " +
+                                    std::to_string(weight) + " is out of range (0-2^63-1)");
+        continue;
+      }
+      weights.insert_or_assign(pool, static_cast<std::int64_t>(weight));
     }
     table->insert_or_assign("targets", std::move(weights));
   }

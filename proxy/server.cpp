@@ -77,6 +77,7 @@ class Server final : public admin::Runtime {
   void drain_removed_backends(const Snapshot& previous, const Snapshot& next,
                               std::optional<conf::Duration> drain);
   void announce_split_changes(const Snapshot& previous, const Snapshot& next);
+  void apply_admin_states(const Snapshot& snapshot);
   void shut_down(int signal);
 
   std::string config_path_;
@@ -170,7 +171,7 @@ int Server::run(conf::Config config, const std::string& engine_note) {
     return 1;
   }
   shared_.snapshots.publish(build_snapshot(std::move(config), ++version_, registry_));
-  drain_removed_backends(*shared_.snapshots.current(), *shared_.snapshots.current(), std::nullopt);
+  apply_admin_states(*shared_.snapshots.current());
   health_.update(shared_.snapshots.current());
   health_.start();
   try {
@@ -381,22 +382,17 @@ void Server::announce_split_changes(const Snapshot& previous, const Snapshot& ne
   }
 }
 
-// Backends the new configuration no longer has take no new requests from now on
-// (older snapshots still in use see them draining), and whatever still uses them is
-// closed at the drain deadline. Backends it brings back stop draining.
-void Server::drain_removed_backends(const Snapshot& previous, const Snapshot& next,
-                                    std::optional<conf::Duration> drain_override) {
+// The admin states of the snapshot's backends: down (disabled) and drained as the
+// overrides say; a kept backend that is not drained stops draining.
+void Server::apply_admin_states(const Snapshot& snapshot) {
   auto listed = [](const std::map<std::string, std::set<std::string>>& sets,
                    const std::string& pool, const std::string& address) {
     const auto it = sets.find(pool);
     return it != sets.end() && it->second.contains(address);
   };
-  std::set<const health::BackendStats*> kept;
-  for (const PoolRuntime& pool : next.pools) {
+  for (const PoolRuntime& pool : snapshot.pools) {
     for (const BackendRuntime& backend : pool.backends) {
-      kept.insert(backend.stats.get());
       const health::BackendName who{pool.name, backend.address};
-      // Kept backends drain only when an operator asked (PATCH state "drain").
       const bool drained = listed(overrides_.drained, pool.name, backend.address);
       health::change_reason(
           *backend.stats, health::Reason::draining, drained, who,
@@ -407,6 +403,19 @@ void Server::drain_removed_backends(const Snapshot& previous, const Snapshot& ne
           disabled ? "set down through the admin API" : "set up through the admin API");
     }
   }
+}
+
+// Backends the new configuration no longer has take no new requests from now on
+// (older snapshots still in use see them draining), and whatever still uses them is
+// closed at the drain deadline. Backends it brings back stop draining.
+void Server::drain_removed_backends(const Snapshot& previous, const Snapshot& next,
+                                    std::optional<conf::Duration> drain_override) {
+  std::set<const health::BackendStats*> kept;
+  for (const PoolRuntime& pool : next.pools) {
+    for (const BackendRuntime& backend : pool.backends)
+      kept.insert(backend.stats.get());
+  }
+  apply_admin_states(next);
   const conf::Duration drain = drain_override.value_or(next.config.timeouts.drain);
   std::vector<std::shared_ptr<health::BackendStats>> removed;
   std::vector<conf::SocketAddress> addresses;

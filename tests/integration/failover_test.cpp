@@ -83,9 +83,17 @@ KillScenario kill_and_restart(const std::string& engine, PacedLoad load) {
   KillScenario result;
   result.victim = b.name();
   std::atomic<int> phase{0};
+  std::atomic<int> answered{0};
+  load.answered = &answered;
   std::thread client([&] { result.load = run_paced(veer->port(), load, phase); });
 
-  std::this_thread::sleep_for(1500ms);  // the load's timeline: steady traffic first
+  // Steady traffic first: wait (bounded) until 1.5 s worth of requests were answered.
+  const int warm = load.rate * 3 / 2;
+  const auto warm_deadline = Clock::now() + 5s;
+  while (answered.load() < warm && Clock::now() < warm_deadline) {
+    Client(veer->port()).wait_closed(5ms);  // a bounded poll
+  }
+  EXPECT_GE(answered.load(), warm);
   const std::size_t mark = veer->log_size();
   const auto killed = Clock::now();
   b.kill();

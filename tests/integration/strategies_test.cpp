@@ -37,7 +37,8 @@ TEST(RoundRobin, GlobalSplitStaysEvenAcrossTwoWorkers) {
   const LoadResult load = run_gets(veer->port(), 8, 100000, 60s);
   ASSERT_EQ(load.ok, 100000) << "failed: " << load.failed;
   for (const char* name : {"a", "b", "c"}) {
-    RecordProperty(std::string("share_per_mille_") + name, static_cast<int>(load.share(name) * 1000));
+    RecordProperty(std::string("share_per_mille_") + name,
+                   static_cast<int>(load.share(name) * 1000));
     EXPECT_NEAR(load.share(name), 1.0 / 3, 0.02) << name;
   }
 }

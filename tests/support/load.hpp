@@ -84,6 +84,7 @@ struct PacedLoad {
   int rate = 300;
   int threads = 6;
   std::chrono::milliseconds duration = 10s;
+  std::atomic<int>* answered = nullptr;  // when set, counts responses as they arrive
 };
 
 struct PacedResult {
@@ -115,6 +116,7 @@ inline PacedResult run_paced(std::uint16_t port, const PacedLoad& load,
         const int i = counter.fetch_add(1);
         const int current_phase = phase.load();
         const auto r = client->request(load.method, load.target, load.body ? load.body(i) : "");
+        if (load.answered != nullptr && r) load.answered->fetch_add(1);
         std::lock_guard lock(mutex);
         ++result.sent;
         if (r && load.ok(*r)) {
