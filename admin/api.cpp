@@ -218,7 +218,9 @@ AdminReply Api::handle(const AdminRequest& request) {
   }
   if (metrics) {
     if (request.method != "GET") return error_reply(405, "method not allowed", "GET /metrics");
-    return AdminReply{200, runtime_.metrics(), "text/plain; version=0.0.4; charset=utf-8", 0};
+    std::optional<std::string> text = runtime_.metrics();
+    if (!text) return error_reply(404, "not found", "metrics are off ([admin].metrics = false)");
+    return AdminReply{200, std::move(*text), "text/plain; version=0.0.4; charset=utf-8", 0};
   }
   try {
     return route(request, path, query, who);
@@ -239,8 +241,11 @@ AdminReply Api::route(const AdminRequest& request, const std::string& path,
   if (parts.size() < 2 || parts[0] != "api" || parts[1] != "v1") {
     return error_reply(404, "not found", "no endpoint " + path);
   }
-  if (mutating && !request.if_match.empty() &&
-      request.if_match != "\"" + std::to_string(version) + "\"" && request.if_match != "*") {
+  std::string etag = "\"";
+  etag += std::to_string(version);
+  etag += '"';
+  if (mutating && !request.if_match.empty() && request.if_match != etag &&
+      request.if_match != "*") {
     return json_reply(json::object{{"error", "precondition failed"},
                                    {"detail", "If-Match " + request.if_match +
                                                   " does not match the running version"},
@@ -390,6 +395,7 @@ AdminReply Api::route(const AdminRequest& request, const std::string& path,
     if (split == nullptr) return error_reply(404, "not found", "no split named " + parts[3]);
     if (method == "GET") {
       json::object targets;
+      const std::map<std::string, std::uint64_t> assigned = runtime_.split_assignments(split->name);
       for (std::size_t i = 0; i < split->pools.size(); ++i) {
         const proxy::PoolRuntime& pool = snapshot->pools[split->pools[i]];
         std::int64_t in_flight = 0, connections = 0;
@@ -399,10 +405,12 @@ AdminReply Api::route(const AdminRequest& request, const std::string& path,
           connections += b.stats->active_connections.load(std::memory_order_relaxed);
           requests += b.stats->requests.load(std::memory_order_relaxed);
         }
-        targets[pool.name] = json::object{{"weight", split->weights[i]},
-                                          {"in_flight", in_flight},
-                                          {"active_connections", connections},
-                                          {"requests_total", requests}};
+        targets[pool.name] = json::object{
+            {"weight", split->weights[i]},
+            {"in_flight", in_flight},
+            {"active_connections", connections},
+            {"requests_total", requests},
+            {"assignments_total", assigned.contains(pool.name) ? assigned.at(pool.name) : 0}};
       }
       return json_reply(json::object{{"name", split->name},
                                      {"version", version},

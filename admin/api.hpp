@@ -51,8 +51,10 @@ class Runtime {
   virtual Outcome apply(conf::Overrides next, std::optional<conf::Duration> drain) = 0;
   // Re-reads the config file (the overrides stay on top).
   virtual Outcome reload() = 0;
-  // Prometheus text exposition.
-  virtual std::string metrics() = 0;
+  // Prometheus text exposition; nullopt when [admin].metrics is off.
+  virtual std::optional<std::string> metrics() = 0;
+  // Requests the split sent to each target pool so far.
+  virtual std::map<std::string, std::uint64_t> split_assignments(const std::string& split) = 0;
 
  protected:
   ~Runtime() = default;

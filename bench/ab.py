@@ -2,14 +2,15 @@
 """Side-by-side A/B of veer variants: binaries or configuration additions.
 
 Each variant is NAME=BINARY, optionally with +FILE: a TOML fragment appended to the
-benchmark configuration (for example a [metrics] or [admin] table). Every variant runs
+benchmark configuration, whose last table is [admin] (keys at the top of the fragment
+go there; bench/metrics-off.toml turns the metrics off). Every variant runs
 one worker on epoll in front of the same backends as bench/e2e.py. Rounds interleave
 the variants and figures are medians, so drift on a noisy machine hits all alike. The
 first variant is the reference for the ratios.
 
 Usage:
   bench/ab.py --variant before=/tmp/old/build/veer --variant after=build/veer
-  bench/ab.py --variant off=build/veer --variant on=build/veer+metrics.toml
+  bench/ab.py --variant on=build/veer --variant off=build/veer+bench/metrics-off.toml
 All traffic stays on 127.0.0.1; every run is bounded by --duration.
 """
 import argparse

@@ -100,7 +100,7 @@ http {{
 
 
 def veer_toml(port, engine):
-    """veer's benchmark configuration: one worker, round robin over the backends."""
+    """veer's benchmark configuration: one worker, round robin over the backends, metrics on."""
     return f"""
 [server]
 workers = 1
@@ -118,6 +118,10 @@ strategy = "round_robin"
 backends = [{", ".join(f'"127.0.0.1:{p}"' for p in BACKEND_PORTS)}]
 [pools.ws]
 backends = ["127.0.0.1:{WS_BACKEND_PORT}"]
+# As operators run it: the admin API up, workers counting for /metrics. Last, so that
+# keys bench/ab.py appends (metrics = false) land in this table.
+[admin]
+address = "127.0.0.1:0"
 """
 
 

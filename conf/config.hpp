@@ -159,6 +159,7 @@ struct AdminConfig {
   std::string address = "127.0.0.1:9901";
   HostPort host_port{"127.0.0.1", 9901};
   std::vector<AdminToken> tokens;   // from `tokens` and `token_file`
+  bool metrics = true;              // workers count requests for GET /metrics
   bool metrics_need_token = false;  // GET /metrics without a token unless set
   std::string audit_log;            // "" = the process log; else a file of JSON lines
   SourcePos pos;

@@ -98,6 +98,7 @@ void load_admin(TableReader& root, Config& config) {
       root.diag().error(file->source(), "admin.token_file: expected a file path");
     }
   }
+  r.read_bool("metrics", admin.metrics);
   r.read_bool("metrics_need_token", admin.metrics_need_token);
   r.read_string("audit_log", admin.audit_log);
   r.finish();

@@ -96,6 +96,9 @@ struct alignas(64) BackendStats {
   // When it last became routable again, for slow start (0 = since the start).
   std::atomic<Clock::rep> routable_since{0};
   std::atomic<std::uint64_t> retries{0};  // requests moved away from it
+  // Active health check results, written by the health thread only.
+  std::atomic<std::uint64_t> checks_passed{0};
+  std::atomic<std::uint64_t> checks_failed{0};
 
   bool routable() const { return reasons.load(std::memory_order_relaxed) == 0; }
   bool has(Reason r) const {

@@ -123,6 +123,7 @@ bool HealthChecker::on_report(Probe& probe, CheckResult result) {
   const ProbeTarget& target = probe.target();
   BackendStats& stats = *target.stats;
   const BackendName who{target.pool, target.address};
+  (result.ok ? stats.checks_passed : stats.checks_failed).fetch_add(1, std::memory_order_relaxed);
   if (result.ok) {
     probe.failures = 0;
     ++probe.passes;

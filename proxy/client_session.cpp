@@ -266,6 +266,10 @@ void ClientSession::on_request_head(std::size_t head_length) {
     respond_locally(404, "no route for this host and path", request_framing_ != BodyFraming::none);
     return;
   }
+  if (const MetricsView* metrics = view_->metrics()) {
+    route_series_ = &metrics->route(static_cast<std::size_t>(listener - snapshot.listeners.data()),
+                                    static_cast<std::size_t>(route - listener->routes.data()));
+  }
   std::optional<std::uint32_t> pick;
   if (route->split == kNoSplit) {
     pool_index_ = route->pool;
@@ -280,6 +284,9 @@ void ClientSession::on_request_head(std::size_t head_length) {
     split_target_ = in_split ? in_split->target : choice.target;
     pool_index_ = split_->pools[split_target_];
     if (in_split) pick = in_split->backend;
+    if (const MetricsView* metrics = view_->metrics()) {
+      metrics->split_assignments(route->split, split_target_).add();
+    }
   }
   if (!pick) {
     respond_locally(503, no_backend_detail(), request_framing_ != BodyFraming::none);
@@ -329,10 +336,33 @@ bool ClientSession::frame_request_body() {
   return true;
 }
 
-void ClientSession::log_exchange(std::uint16_t status, bool with_backend) {
+ExchangeSeries* ClientSession::series(bool with_backend) {
+  if (route_series_ == nullptr) {
+    // Refused before routing: the request may not even have a view yet.
+    const Ref<WorkerView>& view = view_ ? view_ : worker_.view();
+    const MetricsView* metrics = view->metrics();
+    if (metrics == nullptr) return nullptr;
+    const Snapshot& snapshot = view->snapshot();
+    const ListenerRuntime* listener = snapshot.find_listener(listener_);
+    if (listener == nullptr) return nullptr;  // removed by a reload meanwhile
+    return &metrics->unrouted(static_cast<std::size_t>(listener - snapshot.listeners.data()));
+  }
+  if (!with_backend || backend_ == nullptr) return &route_series_->no_backend(pool_index_);
+  const PoolRuntime& pool = *view_->pool(pool_index_).pool;
+  return &route_series_->backend(pool_index_,
+                                 static_cast<std::size_t>(backend_ - pool.backends.data()));
+}
+
+void ClientSession::record_exchange(std::uint16_t status, bool with_backend) {
   AccessLog& log = worker_.access_log();
-  if (!log.enabled()) return;
+  ExchangeSeries* counters = series(with_backend);
+  if (counters == nullptr && !log.enabled()) return;
   const Clock::time_point now = Clock::now();
+  if (counters != nullptr) {
+    counters->count_response(status);
+    if (with_backend && backend_ != nullptr) counters->time_response(now - upstream_started_);
+  }
+  if (!log.enabled()) return;
   AccessEntry entry;
   entry.client = client_ip();
   const std::string_view head = out_.readable();
@@ -375,7 +405,7 @@ void ClientSession::respond_locally(std::uint16_t status, std::string_view detai
   response_body_bytes_ = method_is_head_ ? 0 : detail.size() + id_length + 15;
   const bool with_backend = in_flight_;
   end_backend_use();
-  log_exchange(status, with_backend);
+  record_exchange(status, with_backend);
   worker_.deadlines().arm(write_deadline_, worker_.config().timeouts.client_send);
   asio::async_write(socket_, asio::buffer(out_.read_ptr() + offset, out_.size() - offset),
                     [self = self()](const error_code& ec, std::size_t) {
@@ -399,7 +429,7 @@ void ClientSession::finish_exchange() {
   if (phase_ != Phase::exchange) return;
   upstream_deadline_.disarm();
   end_backend_use();
-  log_exchange(status_, true);
+  record_exchange(status_, true);
   release_upstream(upstream_reusable_ && request_sent_ && !request_abandoned_);
   if (replayable_) in_.consume(request_piece_);
   next_request();
@@ -423,6 +453,7 @@ void ClientSession::next_request() {
   attempts_ = 0;
   pool_index_ = 0;
   key_hash_ = tried_ = 0;
+  route_series_ = nullptr;
   split_ = nullptr;
   split_target_ = split_bucket_ = 0;
   split_tried_ = 0;

@@ -71,7 +71,9 @@ class ClientSession final : public RefCounted<ClientSession>,
   void respond_locally(std::uint16_t status, std::string_view detail, bool close);
   void finish_exchange();
   void next_request();
-  void log_exchange(std::uint16_t status, bool with_backend);
+  // The access log line and the metrics of an exchange that ended with `status`.
+  void record_exchange(std::uint16_t status, bool with_backend);
+  ExchangeSeries* series(bool with_backend);  // null when metrics are off
   void close_gracefully();
   void discard_until_eof(const error_code& ec);
   void close();
@@ -138,10 +140,11 @@ class ClientSession final : public RefCounted<ClientSession>,
   // --- the exchange in progress (reset per request)
   Ref<WorkerView> view_;
   std::uint32_t pool_index_ = 0;
-  std::uint64_t key_hash_ = 0;           // the request's hash_key material, for retries' picks
-  std::uint64_t tried_ = 0;              // exclusion bits of the backends tried (WorkerView::pick)
-  const SplitRuntime* split_ = nullptr;  // the split the route chose, if any
-  std::uint32_t split_target_ = 0;       // index of pool_index_ among the split's targets
+  std::uint64_t key_hash_ = 0;  // the request's hash_key material, for retries' picks
+  std::uint64_t tried_ = 0;     // exclusion bits of the backends tried (WorkerView::pick)
+  const RouteSeries* route_series_ = nullptr;  // the route's counters, once routed
+  const SplitRuntime* split_ = nullptr;        // the split the route chose, if any
+  std::uint32_t split_target_ = 0;             // index of pool_index_ among the split's targets
   std::uint32_t split_bucket_ = 0;
   std::uint64_t split_tried_ = 0;  // exclusion bits of targets found without a backend
   const BackendRuntime* backend_ = nullptr;

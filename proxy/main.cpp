@@ -5,6 +5,7 @@
 #include <string>
 #include <string_view>
 
+#include "admin/ctl.hpp"
 #include "conf/load.hpp"
 #include "proxy/engine.hpp"
 #include "proxy/log.hpp"
@@ -26,6 +27,7 @@ namespace {
 constexpr const char* kUsage = R"(usage:
   veer FILE | veer run FILE    start with the configuration in FILE
   veer check FILE              validate FILE; print every error as FILE:LINE:COLUMN: message
+  veer ctl COMMAND ...         steer a running veer through its admin API (veer ctl --help)
   veer demo-backend --listen HOST:PORT [--name NAME]
                                a small HTTP, JSON-RPC and WebSocket backend for trying veer
   veer --version               version and the I/O engines built in
@@ -89,6 +91,7 @@ int main(int argc, char** argv) {
   }
   if (command == "check" && argc == 3) return check(argv[2]);
   if (command == "run" && argc == 3) return run(argv[2], argv);
+  if (command == "ctl") return veer::admin::run_ctl(argc - 1, argv + 1);
   if (command == "demo-backend") return veer::run_demo_backend(argc - 1, argv + 1);
   if (argc == 2 && !command.empty() && command.front() != '-' && command != "help") {
     return run(argv[1], argv);

@@ -15,6 +15,7 @@
 
 #include "admin/api.hpp"
 #include "admin/http_server.hpp"
+#include "admin/metrics.hpp"
 #include "admin/state_file.hpp"
 #include "conf/load.hpp"
 #include "conf/overrides.hpp"
@@ -63,11 +64,14 @@ class Server final : public admin::Runtime {
   bool ready() const override { return !shutting_down_; }
   Outcome apply(conf::Overrides next, std::optional<conf::Duration> drain) override;
   Outcome reload() override;
-  std::string metrics() override;
+  std::optional<std::string> metrics() override;
+  std::map<std::string, std::uint64_t> split_assignments(const std::string& split) override;
 
  private:
   Outcome load_and_apply(const std::string& text, const conf::Overrides& overrides,
                          std::optional<conf::Duration> drain, bool persist);
+  Outcome try_load_and_apply(const std::string& text, const conf::Overrides& overrides,
+                             std::optional<conf::Duration> drain, bool persist);
   bool swap_in(conf::Config next, std::optional<conf::Duration> drain, std::string* why);
   bool start_admin(const conf::Config& config, std::string* why);
   bool bind_new_listeners(const conf::Config& config, std::vector<BoundListener>& bound,
@@ -94,8 +98,9 @@ class Server final : public admin::Runtime {
   asio::signal_set signals_;
   std::thread joiner_;
   bool shutting_down_ = false;
-  std::string config_text_;    // the file as last loaded: API changes apply on top of it
-  conf::Overrides overrides_;  // changes made through the admin API
+  std::string config_text_;        // the file as last loaded: API changes apply on top of it
+  conf::Overrides overrides_;      // changes made through the admin API
+  admin::ConfigCounters counted_;  // for /metrics
   std::unique_ptr<admin::Api> api_;
   std::unique_ptr<admin::HttpServer> admin_http_;
 };
@@ -245,6 +250,8 @@ Server::Outcome Server::reload() {
   if (!text) {
     log::error("reload refused: cannot read ", config_path_, "; configuration version ", version_,
                " stays in force");
+    ++counted_.reloads_failed;
+    counted_.last_reload_ok = false;
     return Outcome{{config_path_ + ": cannot read the file"}, version_, false};
   }
   return load_and_apply(*text, overrides_, std::nullopt, false);
@@ -255,9 +262,24 @@ Server::Outcome Server::apply(conf::Overrides next, std::optional<conf::Duration
 }
 
 // Validates `text` with `overrides` on top, exactly as a file; then persists the
-// overrides (when asked) before anything changes; then swaps the result in.
+// overrides (when asked) before anything changes; then swaps the result in. Counts
+// the outcome for /metrics.
 Server::Outcome Server::load_and_apply(const std::string& text, const conf::Overrides& overrides,
                                        std::optional<conf::Duration> drain, bool persist) {
+  Outcome outcome = try_load_and_apply(text, overrides, drain, persist);
+  const bool ok = outcome.errors.empty();
+  if (persist) {
+    ++(ok ? counted_.changes_succeeded : counted_.changes_failed);
+  } else {
+    ++(ok ? counted_.reloads_succeeded : counted_.reloads_failed);
+    counted_.last_reload_ok = ok;
+  }
+  return outcome;
+}
+
+Server::Outcome Server::try_load_and_apply(const std::string& text,
+                                           const conf::Overrides& overrides,
+                                           std::optional<conf::Duration> drain, bool persist) {
   conf::LoadResult result = conf::load_config_with(text, config_path_, overrides);
   for (const conf::ConfigError& w : result.warnings)
     log::warn(w.to_string());
@@ -348,8 +370,28 @@ bool Server::start_admin(const conf::Config& config, std::string* why) {
   return true;
 }
 
-std::string Server::metrics() {
-  return "# metrics arrive with the metrics work\n";
+std::optional<std::string> Server::metrics() {
+  admin::MetricsSources sources;
+  sources.snapshot = shared_.snapshots.current();
+  if (!sources.snapshot->config.admin.metrics) return std::nullopt;
+  for (const auto& worker : workers_)
+    sources.workers.push_back(&worker->metrics());
+  sources.client_connections = shared_.client_connections.load(std::memory_order_relaxed);
+  sources.config = counted_;
+  sources.version = VEER_VERSION;
+  sources.engine = VEER_ENGINE_NAME;
+  return admin::prometheus_text(admin::MetricsCollector(std::move(sources)));
+}
+
+std::map<std::string, std::uint64_t> Server::split_assignments(const std::string& split) {
+  std::map<std::string, std::uint64_t> counts;
+  for (const auto& worker : workers_) {
+    worker->metrics().visit([](const SeriesKey&, const ExchangeSeries&) {},
+                            [&](const SplitTargetKey& key, std::uint64_t n) {
+                              if (key.split == split) counts[key.pool] += n;
+                            });
+  }
+  return counts;
 }
 
 // Logs every split whose weights moved, and schedules the closing of WebSocket tunnels

@@ -113,11 +113,14 @@ void ClientSession::dispatch() {
                                       : !idempotent_ ? kTrustRecentlyUsed
                                                      : Clock::duration::max();
   up_ = worker_.upstreams().take(*slot_, probe_after, upstream_started_);
+  ExchangeSeries* counters = series(true);
   if (up_) {
+    if (counters != nullptr) counters->upstream_reused.add();
     backend_->stats->active_connections.fetch_add(1, std::memory_order_relaxed);
     send_request();
     return;
   }
+  if (counters != nullptr) counters->upstream_opened.add();
   connect_upstream();
 }
 
@@ -481,7 +484,7 @@ void ClientSession::start_tunnel(std::size_t head_length) {
     }
     self->upstream_deadline_.disarm();
     self->end_backend_use();
-    self->log_exchange(101, true);
+    self->record_exchange(101, true);
     self->up_->buffer.clear();
     self->in_.consume(self->request_piece_);
     auto tunnel = make_ref<Tunnel>(self->worker_, std::move(self->socket_), std::move(self->up_),

@@ -23,6 +23,7 @@ Tunnel::~Tunnel() {
 
 void Tunnel::start() {
   worker_.connections().add(*this);
+  worker_.metrics().tunnels_opened.add();
   // The backend connection's read buffer is empty here (the 101 and anything after it
   // went to the client): an idle tunnel holds no buffer at all.
   worker_.buffers().release(backend_->buffer);
@@ -108,6 +109,7 @@ void Tunnel::close() {
   close_socket(client_);
   close_socket(backend_->socket);
   stats_->active_connections.fetch_sub(1, std::memory_order_relaxed);
+  worker_.metrics().tunnels_closed.add();
   worker_.connection_closed(*this, true);
 }
 

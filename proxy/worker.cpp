@@ -119,6 +119,10 @@ void Worker::adopt_snapshot() {
   view_ = make_ref<WorkerView>(
       snapshot, index_, shared_.worker_count, view_.get(),
       [this](const conf::SocketAddress& address) { return &upstreams_.slot_for(address); });
+  const conf::AdminConfig& admin = snapshot->config.admin;
+  if (admin.enabled && admin.metrics)
+    view_->set_metrics(std::make_unique<MetricsView>(*snapshot, metrics_));
+  metrics_.forget_unused();
   upstreams_.configure(snapshot->config.timeouts.upstream_idle,
                        snapshot->config.limits.max_idle_upstream);
 }
@@ -209,6 +213,7 @@ void Worker::accept_ready(Acceptor& acceptor) {
       shared_.client_connections.fetch_sub(1, std::memory_order_relaxed);
       continue;
     }
+    metrics_.connections_accepted.add();
     make_ref<ClientSession>(*this, std::move(socket), acceptor.name, peer)->start();
   }
   wait_accept(acceptor);

@@ -19,6 +19,7 @@
 #include "proxy/connection.hpp"
 #include "proxy/deadline.hpp"
 #include "proxy/http_head.hpp"
+#include "proxy/metrics.hpp"
 #include "proxy/request_id.hpp"
 #include "proxy/snapshot.hpp"
 #include "proxy/upstream_pool.hpp"
@@ -65,6 +66,7 @@ class Worker final : public DeadlineQueue::Waker, public TimeoutHandler {
   DeadlineQueue& deadlines() { return deadlines_; }
   UpstreamPool& upstreams() { return upstreams_; }
   AccessLog& access_log() { return access_log_; }
+  WorkerMetrics& metrics() { return metrics_; }
   RequestIds& request_ids() { return request_ids_; }
   ConnectionRegistry& connections() { return connections_; }
   RequestHead& request_scratch() { return *request_scratch_; }
@@ -104,6 +106,7 @@ class Worker final : public DeadlineQueue::Waker, public TimeoutHandler {
   AccessLog access_log_;
   RequestIds request_ids_;
   ConnectionRegistry connections_;
+  WorkerMetrics metrics_;  // read by the scraper on the control thread
   std::unique_ptr<RequestHead> request_scratch_;
   std::unique_ptr<ResponseHead> response_scratch_;
   Ref<WorkerView> view_;

@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "proxy/metrics.hpp"
 #include "proxy/ref_counted.hpp"
 #include "proxy/retry_budget.hpp"
 #include "proxy/snapshot.hpp"
@@ -71,6 +72,9 @@ class WorkerView : public RefCounted<WorkerView> {
   const Snapshot& snapshot() const { return *snapshot_; }
   std::uint64_t version() const { return snapshot_->version; }
   PoolState& pool(std::uint32_t index) { return pools_[index]; }
+  // This worker's counters for this snapshot; null when metrics are off.
+  const MetricsView* metrics() const { return metrics_.get(); }
+  void set_metrics(std::unique_ptr<MetricsView> metrics) { metrics_ = std::move(metrics); }
   // Draws buckets for splits with sticky = "none".
   strategies::Random& split_random() { return split_random_; }
 
@@ -98,6 +102,7 @@ class WorkerView : public RefCounted<WorkerView> {
   std::shared_ptr<const Snapshot> snapshot_;
   std::vector<PoolState> pools_;
   strategies::Random split_random_{0};
+  std::unique_ptr<MetricsView> metrics_;
 };
 
 }  // namespace veer::proxy

@@ -7,6 +7,8 @@
 #include <fstream>
 #include <thread>
 
+#include "support/admin_client.hpp"
+#include "support/backend_process.hpp"
 #include "support/config_builder.hpp"
 #include "support/http_client.hpp"
 #include "support/load.hpp"
@@ -19,45 +21,11 @@ namespace {
 namespace json = boost::json;
 using Clock = std::chrono::steady_clock;
 
-const std::string kToken = "0123456789abcdef-test-token";
-const std::string kAuth = "Authorization: Bearer " + kToken;
-
 BackendReply named(const std::string& name) {
   BackendReply reply;
   reply.body = name;
   reply.headers = {{"X-Backend", name}};
   return reply;
-}
-
-struct Admin {
-  std::unique_ptr<VeerProcess> veer;
-  std::uint16_t port = 0;
-
-  std::optional<Response> call(const std::string& method, const std::string& path,
-                               const std::string& body = "",
-                               std::vector<std::string> headers = {kAuth}) {
-    return fetch(port, method, path, body, headers);
-  }
-};
-
-// veer with an admin listener on a free port (read back from its log line).
-Admin start(const TestConfig& config, const std::string& state_file = "") {
-  TestConfig c = config;
-  std::string head =
-      "[admin]\naddress = \"127.0.0.1:0\"\ntokens = [ { name = \"scaler\", token = \"" + kToken +
-      "\" } ]\n";
-  std::string toml = c.toml();
-  if (!state_file.empty())
-    toml.replace(toml.find("[server]\n"), 9, "[server]\nstate_file = \"" + state_file + "\"\n");
-  Admin admin;
-  admin.veer = std::make_unique<VeerProcess>(toml + head);
-  EXPECT_TRUE(admin.veer->wait_ready()) << admin.veer->log_text();
-  const std::string log = admin.veer->log_text();
-  const std::size_t at = log.find("admin API on 127.0.0.1:");
-  EXPECT_NE(at, std::string::npos) << log;
-  if (at != std::string::npos)
-    admin.port = static_cast<std::uint16_t>(std::stoi(log.substr(at + 23)));
-  return admin;
 }
 
 std::uint64_t version_of(const Response& r) {
@@ -74,7 +42,7 @@ TestConfig split_config(const TestBackend& blue, const TestBackend& green) {
 
 TEST(Admin, EveryApiPathNeedsAValidToken) {
   TestBackend b("b");
-  Admin admin = start(TestConfig{.backends = {b.address()}});
+  Admin admin = start_with_admin(TestConfig{.backends = {b.address()}});
   for (const char* path : {"/api/v1/config", "/api/v1/pools", "/api/v1/pools/main",
                            "/api/v1/splits/x", "/api/v1/export/nginx", "/api/v1/nothing"}) {
     for (const std::vector<std::string>& headers :
@@ -104,7 +72,7 @@ TEST(Admin, EveryApiPathNeedsAValidToken) {
 
 TEST(Admin, RacingPutsWithTheSameIfMatchLetExactlyOneWin) {
   TestBackend blue("blue"), green("green");
-  Admin admin = start(split_config(blue, green));
+  Admin admin = start_with_admin(split_config(blue, green));
   for (int round = 0; round < 5; ++round) {
     const auto current = admin.call("GET", "/api/v1/splits/rpc");
     ASSERT_TRUE(current && current->status == 200);
@@ -140,7 +108,7 @@ TEST(Admin, RacingPutsWithTheSameIfMatchLetExactlyOneWin) {
 
 TEST(Admin, AnInvalidChangeIsRefusedWithEveryErrorAndChangesNothing) {
   TestBackend blue("blue"), green("green");
-  Admin admin = start(split_config(blue, green));
+  Admin admin = start_with_admin(split_config(blue, green));
   const std::vector<std::pair<std::string, std::string>> bad = {
       {"/api/v1/splits/rpc", "{\"targets\":{\"blue\":0,\"green\":0}}"},
       {"/api/v1/splits/rpc", "{\"targets\":{\"blue\":1,\"purple\":1}}"},
@@ -167,7 +135,7 @@ TEST(Admin, AChangeSurvivesKillNine) {
   const std::string state = make_temp_dir() + "/state.json";
   const TestConfig config = split_config(blue, green);
   {
-    Admin admin = start(config, state);
+    Admin admin = start_with_admin(config, state);
     const auto r =
         admin.call("PUT", "/api/v1/splits/rpc", "{\"targets\":{\"blue\":0,\"green\":100}}");
     ASSERT_TRUE(r && r->status == 200) << (r ? r->body : "");
@@ -177,7 +145,7 @@ TEST(Admin, AChangeSurvivesKillNine) {
     admin.veer->signal(SIGKILL);
     admin.veer->wait_exit(5s);
   }
-  Admin again = start(config, state);
+  Admin again = start_with_admin(config, state);
   EXPECT_TRUE(again.veer->wait_for_log("state file " + state + " applied", 1s))
       << again.veer->log_text();
   const auto split = again.call("GET", "/api/v1/splits/rpc");
@@ -194,7 +162,7 @@ TEST(Admin, AScriptedAutoscalerAddsAndRemovesBackendsUnderLoadWithoutFailures) {
   TestBackend a("a", [](const BackendRequest&) { return named("a"); });
   TestBackend b("b", [](const BackendRequest&) { return named("b"); });
   TestBackend c("c", [](const BackendRequest&) { return named("c"); });
-  Admin admin = start(TestConfig{.backends = {a.address()}});
+  Admin admin = start_with_admin(TestConfig{.backends = {a.address()}});
   std::atomic<int> phase{0};
   PacedResult result;
   std::thread load([&] {
@@ -244,7 +212,7 @@ TEST(Admin, AScriptedAutoscalerAddsAndRemovesBackendsUnderLoadWithoutFailures) {
 TEST(Admin, BlueGreenSwitchThroughThePutUnderLoadLosesNothing) {
   TestBackend blue("blue", [](const BackendRequest&) { return named("blue"); });
   TestBackend green("green", [](const BackendRequest&) { return named("green"); });
-  Admin admin = start(split_config(blue, green));
+  Admin admin = start_with_admin(split_config(blue, green));
   std::atomic<int> phase{0};
   PacedResult result;
   std::thread load([&] {
@@ -264,6 +232,82 @@ TEST(Admin, BlueGreenSwitchThroughThePutUnderLoadLosesNothing) {
   EXPECT_GT(result.by_phase[2]["green"], 200);
   EXPECT_EQ(result.by_phase[2].count("blue"), 0u);
   RecordProperty("requests", result.sent);
+}
+
+}  // namespace
+}  // namespace veer::test
+
+namespace veer::test {
+namespace {
+
+TEST(AdminCtl, WrapsTheCommonCallsAndReportsRefusals) {
+  TestBackend blue("blue"), green("green");
+  Admin admin = start_with_admin(split_config(blue, green));
+  const std::string dir = make_temp_dir();
+  const std::string base = veer_binary() + " ctl --admin 127.0.0.1:" + std::to_string(admin.port);
+  const std::string ctl = base + " --token-file " + write_file(dir, "token", kToken + "\n");
+  auto pool_json = [&](const std::string& pool) {
+    const auto r = admin.call("GET", "/api/v1/pools/" + pool);
+    EXPECT_TRUE(r && r->status == 200);
+    return r ? json::parse(r->body) : json::value();
+  };
+  auto backend_in = [&](const std::string& pool, const std::string& address) -> json::value {
+    const json::value listed = pool_json(pool);
+    for (const json::value& b : listed.at("backends").as_array()) {
+      if (b.at("address").as_string() == address) return b;
+    }
+    return nullptr;
+  };
+
+  CommandResult r = run_command(ctl + " pools");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("blue"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find(blue.address() + " "), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("configuration version 1"), std::string::npos) << r.output;
+
+  r = run_command(ctl + " add blue " + green.address() + " 3");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  ASSERT_TRUE(backend_in("blue", green.address()).is_object());
+  EXPECT_EQ(backend_in("blue", green.address()).at("weight").to_number<int>(), 3);
+
+  r = run_command(ctl + " drain blue " + green.address());
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(backend_in("blue", green.address()).at("state").as_string(), "draining");
+
+  r = run_command(ctl + " remove blue " + green.address() + " 1s");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("drain_deadline"), std::string::npos) << r.output;
+  EXPECT_TRUE(backend_in("blue", green.address()).is_null());
+
+  r = run_command(ctl + " split rpc blue=0 green=100");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  const auto split = admin.call("GET", "/api/v1/splits/rpc");
+  ASSERT_TRUE(split && split->status == 200);
+  const json::value targets = json::parse(split->body).at("targets");
+  EXPECT_EQ(targets.at("green").at("weight").to_number<int>(), 100);
+  EXPECT_EQ(targets.at("blue").at("weight").to_number<int>(), 0);
+
+  const std::uint64_t before_reload = version_of(*split);
+  r = run_command(ctl + " reload");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(version_of(*admin.call("GET", "/api/v1/config")), before_reload + 1);
+
+  // Refusals: the API's error is shown and the exit code says so.
+  r = run_command(ctl + " split rpc nope=1");
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("nope"), std::string::npos) << r.output;
+  r = run_command(base + " pools");
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("401"), std::string::npos) << r.output;
+  r = run_command(ctl + " frobnicate");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("usage: veer ctl"), std::string::npos) << r.output;
+  r = run_command(ctl + " split rpc blue=x");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  r = run_command(veer_binary() + " ctl --admin 127.0.0.1:" + std::to_string(free_port()) +
+                  " pools");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("cannot connect"), std::string::npos) << r.output;
 }
 
 }  // namespace

@@ -48,6 +48,25 @@ std::string make_temp_dir() {
   return made != nullptr ? std::string(made) : std::string("/tmp");
 }
 
+std::string write_file(const std::string& dir, const std::string& name, const std::string& text) {
+  const std::string path = dir + "/" + name;
+  std::ofstream(path) << text;
+  return path;
+}
+
+CommandResult run_command(const std::string& command) {
+  CommandResult result;
+  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
+  if (pipe == nullptr) return result;
+  char chunk[4096];
+  std::size_t n;
+  while ((n = std::fread(chunk, 1, sizeof chunk, pipe)) > 0)
+    result.output.append(chunk, n);
+  const int status = ::pclose(pipe);
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return result;
+}
+
 VeerProcess::VeerProcess(const std::string& config_toml, VeerOptions options) {
   dir_ = make_temp_dir();
   config_path_ = dir_ + "/veer.toml";

@@ -84,5 +84,13 @@ std::string veer_io_uring_binary();
 
 // A fresh temporary directory for one test.
 std::string make_temp_dir();
+std::string write_file(const std::string& dir, const std::string& name, const std::string& text);
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string output;  // stdout and stderr
+};
+// Runs a shell command to its end (the commands tests run are bounded themselves).
+CommandResult run_command(const std::string& command);
 
 }  // namespace veer::test

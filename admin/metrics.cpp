@@ -1,0 +1,292 @@
+#include "admin/metrics.hpp"
+
+#include <array>
+#include <deque>
+#include <limits>
+#include <map>
+#include <sstream>
+#include <utility>
+
+#include <prometheus/metric_family.h>
+#include <prometheus/text_serializer.h>
+
+#include "health/backend_stats.hpp"
+
+namespace veer::admin {
+namespace {
+
+using prometheus::ClientMetric;
+using prometheus::MetricFamily;
+using prometheus::MetricType;
+using Labels = std::vector<ClientMetric::Label>;
+
+constexpr std::array<const char*, 5> kClasses = {"1xx", "2xx", "3xx", "4xx", "5xx"};
+constexpr std::array<const char*, 5> kStates = {"up", "ejected", "down", "draining", "disabled"};
+
+// The workers' series summed, per label set.
+struct Totals {
+  std::array<std::uint64_t, 5> responses{};
+  std::array<std::uint64_t, proxy::kResponseSecondsBounds.size() + 1> response_time{};
+  std::uint64_t response_time_sum_ns = 0;
+  std::uint64_t upstream_opened = 0;
+  std::uint64_t upstream_reused = 0;
+
+  void add(const proxy::ExchangeSeries& s) {
+    for (std::size_t i = 0; i < responses.size(); ++i)
+      responses[i] += s.responses[i].value();
+    for (std::size_t i = 0; i < response_time.size(); ++i)
+      response_time[i] += s.response_time[i].value();
+    response_time_sum_ns += s.response_time_sum_ns.value();
+    upstream_opened += s.upstream_opened.value();
+    upstream_reused += s.upstream_reused.value();
+  }
+  void add(const Totals& t) {
+    for (std::size_t i = 0; i < responses.size(); ++i)
+      responses[i] += t.responses[i];
+    for (std::size_t i = 0; i < response_time.size(); ++i)
+      response_time[i] += t.response_time[i];
+    response_time_sum_ns += t.response_time_sum_ns;
+    upstream_opened += t.upstream_opened;
+    upstream_reused += t.upstream_reused;
+  }
+};
+
+using BackendKey = std::pair<std::string, std::string>;  // pool, address
+
+class Families {
+ public:
+  MetricFamily& family(std::string name, std::string help, MetricType type) {
+    families_.push_back(MetricFamily{std::move(name), std::move(help), type, {}});
+    return families_.back();
+  }
+  // One counter, gauge or untyped sample.
+  static void sample(MetricFamily& family, Labels labels, double value) {
+    ClientMetric& m = family.metric.emplace_back();
+    m.label = std::move(labels);
+    if (family.type == MetricType::Counter) {
+      m.counter.value = value;
+    } else {
+      m.gauge.value = value;
+    }
+  }
+  std::vector<MetricFamily> take() {
+    return {std::make_move_iterator(families_.begin()), std::make_move_iterator(families_.end())};
+  }
+
+ private:
+  std::deque<MetricFamily> families_;  // family() hands out references that must stay valid
+};
+
+Labels backend_labels(const BackendKey& key) {
+  return {{"pool", key.first}, {"backend", key.second}};
+}
+
+ClientMetric::Histogram histogram(const Totals& totals) {
+  ClientMetric::Histogram h;
+  std::uint64_t cumulative = 0;
+  for (std::size_t i = 0; i < totals.response_time.size(); ++i) {
+    cumulative += totals.response_time[i];
+    const double bound = i < proxy::kResponseSecondsBounds.size()
+                             ? proxy::kResponseSecondsBounds[i]
+                             : std::numeric_limits<double>::infinity();
+    h.bucket.push_back({cumulative, bound});
+  }
+  h.sample_count = cumulative;
+  h.sample_sum = static_cast<double>(totals.response_time_sum_ns) / 1e9;
+  return h;
+}
+
+void add_process(Families& out, const MetricsSources& in) {
+  Families::sample(out.family("veer_info", "veer's version and the I/O engine in use (value 1)",
+                              MetricType::Gauge),
+                   {{"version", in.version}, {"engine", in.engine}}, 1);
+  Families::sample(out.family("veer_workers", "Worker threads", MetricType::Gauge), {},
+                   static_cast<double>(in.workers.size()));
+  Families::sample(
+      out.family("veer_config_version", "Configuration version in force", MetricType::Gauge), {},
+      static_cast<double>(in.snapshot->version));
+  MetricFamily& reloads =
+      out.family("veer_config_reloads_total",
+                 "Reloads of the configuration file (SIGHUP, POST reload)", MetricType::Counter);
+  Families::sample(reloads, {{"result", "success"}},
+                   static_cast<double>(in.config.reloads_succeeded));
+  Families::sample(reloads, {{"result", "failure"}}, static_cast<double>(in.config.reloads_failed));
+  Families::sample(
+      out.family("veer_config_last_reload_successful",
+                 "Whether the last reload was applied (1) or refused (0)", MetricType::Gauge),
+      {}, in.config.last_reload_ok ? 1 : 0);
+  MetricFamily& changes =
+      out.family("veer_admin_changes_total", "Changes through the admin API, applied or refused",
+                 MetricType::Counter);
+  Families::sample(changes, {{"result", "success"}},
+                   static_cast<double>(in.config.changes_succeeded));
+  Families::sample(changes, {{"result", "failure"}}, static_cast<double>(in.config.changes_failed));
+}
+
+void add_connections(Families& out, const MetricsSources& in) {
+  std::uint64_t accepted = 0, opened = 0, closed = 0;
+  for (const proxy::WorkerMetrics* worker : in.workers) {
+    accepted += worker->connections_accepted.value();
+    opened += worker->tunnels_opened.value();
+    closed += worker->tunnels_closed.value();
+  }
+  Families::sample(
+      out.family("veer_client_connections", "Open client connections", MetricType::Gauge), {},
+      static_cast<double>(in.client_connections));
+  Families::sample(out.family("veer_client_connections_accepted_total",
+                              "Client connections accepted", MetricType::Counter),
+                   {}, static_cast<double>(accepted));
+  // Read in this order, closed never exceeds opened.
+  Families::sample(
+      out.family("veer_websocket_tunnels", "Open WebSocket tunnels", MetricType::Gauge), {},
+      static_cast<double>(opened >= closed ? opened - closed : 0));
+  Families::sample(out.family("veer_websocket_tunnels_opened_total", "WebSocket tunnels opened",
+                              MetricType::Counter),
+                   {}, static_cast<double>(opened));
+}
+
+void add_requests(Families& out, const std::map<proxy::SeriesKey, Totals>& series,
+                  const std::map<BackendKey, Totals>& backends) {
+  MetricFamily& requests = out.family(
+      "veer_requests_total",
+      "Requests answered, by listener, route, pool, backend and status class (pool and backend "
+      "empty when veer answered without one)",
+      MetricType::Counter);
+  for (const auto& [key, totals] : series) {
+    for (std::size_t i = 0; i < kClasses.size(); ++i) {
+      if (totals.responses[i] == 0) continue;
+      Families::sample(requests,
+                       {{"listener", key.listener},
+                        {"route", key.route},
+                        {"pool", key.pool},
+                        {"backend", key.backend},
+                        {"code", kClasses[i]}},
+                       static_cast<double>(totals.responses[i]));
+    }
+  }
+  MetricFamily& times = out.family(
+      "veer_backend_response_seconds",
+      "Time from sending a request to a backend to the end of its response", MetricType::Histogram);
+  MetricFamily& opened = out.family("veer_upstream_connections_opened_total",
+                                    "Connections to backends opened", MetricType::Counter);
+  MetricFamily& reused = out.family("veer_upstream_connections_reused_total",
+                                    "Idle connections to backends reused", MetricType::Counter);
+  for (const auto& [key, totals] : backends) {
+    ClientMetric& m = times.metric.emplace_back();
+    m.label = backend_labels(key);
+    m.histogram = histogram(totals);
+    Families::sample(opened, backend_labels(key), static_cast<double>(totals.upstream_opened));
+    Families::sample(reused, backend_labels(key), static_cast<double>(totals.upstream_reused));
+  }
+}
+
+void add_backends(Families& out, const proxy::Snapshot& snapshot) {
+  MetricFamily& state =
+      out.family("veer_backend_state", "1 for the backend's current state, 0 for the others",
+                 MetricType::Gauge);
+  MetricFamily& weight = out.family("veer_backend_weight", "Configured weight", MetricType::Gauge);
+  MetricFamily& connections =
+      out.family("veer_backend_active_connections",
+                 "Open connections to the backend, tunnels included", MetricType::Gauge);
+  MetricFamily& in_flight = out.family("veer_backend_in_flight",
+                                       "Requests sent, response not finished", MetricType::Gauge);
+  MetricFamily& latency =
+      out.family("veer_backend_latency_ewma_seconds",
+                 "Peak-EWMA of the time to the response head (least_response_time's estimate)",
+                 MetricType::Gauge);
+  MetricFamily& ejections =
+      out.family("veer_backend_ejections_total", "Passive health ejections", MetricType::Counter);
+  MetricFamily& retries =
+      out.family("veer_backend_retries_total",
+                 "Requests retried elsewhere after failing on the backend", MetricType::Counter);
+  MetricFamily& checks =
+      out.family("veer_health_checks_total", "Active health check results", MetricType::Counter);
+  MetricFamily& panic = out.family(
+      "veer_pool_panic", "1 while the pool routes across ejected backends (panic_threshold)",
+      MetricType::Gauge);
+  const auto now = health::BackendStats::Clock::now();
+  for (const proxy::PoolRuntime& pool : snapshot.pools) {
+    Families::sample(panic, {{"pool", pool.name}},
+                     pool.stats->panic.load(std::memory_order_relaxed) ? 1 : 0);
+    for (const proxy::BackendRuntime& b : pool.backends) {
+      const health::BackendStats& s = *b.stats;
+      const BackendKey key{pool.name, b.address};
+      const std::string current = health::state_name(s.reasons.load(std::memory_order_relaxed));
+      for (const char* name : kStates) {
+        Labels labels = backend_labels(key);
+        labels.push_back({"state", name});
+        Families::sample(state, std::move(labels), current == name ? 1 : 0);
+      }
+      Families::sample(weight, backend_labels(key), b.weight);
+      Families::sample(connections, backend_labels(key),
+                       static_cast<double>(s.active_connections.load(std::memory_order_relaxed)));
+      Families::sample(in_flight, backend_labels(key),
+                       static_cast<double>(s.in_flight.load(std::memory_order_relaxed)));
+      const double ewma_ns = s.latency.estimate_ns(now, health::kLatencyDecayNs);
+      Families::sample(latency, backend_labels(key), ewma_ns < 0 ? 0 : ewma_ns / 1e9);
+      Families::sample(ejections, backend_labels(key),
+                       static_cast<double>(s.ejections.load(std::memory_order_relaxed)));
+      Families::sample(retries, backend_labels(key),
+                       static_cast<double>(s.retries.load(std::memory_order_relaxed)));
+      Labels passed = backend_labels(key), failed = backend_labels(key);
+      passed.push_back({"result", "success"});
+      failed.push_back({"result", "failure"});
+      Families::sample(checks, std::move(passed),
+                       static_cast<double>(s.checks_passed.load(std::memory_order_relaxed)));
+      Families::sample(checks, std::move(failed),
+                       static_cast<double>(s.checks_failed.load(std::memory_order_relaxed)));
+    }
+  }
+}
+
+void add_splits(Families& out, const proxy::Snapshot& snapshot,
+                const std::map<proxy::SplitTargetKey, std::uint64_t>& assignments) {
+  MetricFamily& weights =
+      out.family("veer_split_weight", "Weight of each target of a split", MetricType::Gauge);
+  for (const proxy::SplitRuntime& split : snapshot.splits) {
+    for (std::size_t i = 0; i < split.pools.size(); ++i) {
+      Families::sample(weights,
+                       {{"split", split.name}, {"pool", snapshot.pools[split.pools[i]].name}},
+                       static_cast<double>(split.weights[i]));
+    }
+  }
+  MetricFamily& assigned =
+      out.family("veer_split_assignments_total",
+                 "Requests a split sent to each target (after failover to another target)",
+                 MetricType::Counter);
+  for (const auto& [key, count] : assignments) {
+    Families::sample(assigned, {{"split", key.split}, {"pool", key.pool}},
+                     static_cast<double>(count));
+  }
+}
+
+}  // namespace
+
+std::vector<MetricFamily> MetricsCollector::Collect() const {
+  std::map<proxy::SeriesKey, Totals> series;
+  std::map<BackendKey, Totals> backends;
+  std::map<proxy::SplitTargetKey, std::uint64_t> assignments;
+  for (const proxy::WorkerMetrics* worker : sources_.workers) {
+    worker->visit(
+        [&](const proxy::SeriesKey& key, const proxy::ExchangeSeries& s) { series[key].add(s); },
+        [&](const proxy::SplitTargetKey& key, std::uint64_t n) { assignments[key] += n; });
+  }
+  for (const auto& [key, totals] : series) {
+    if (!key.backend.empty()) backends[{key.pool, key.backend}].add(totals);
+  }
+  Families out;
+  add_process(out, sources_);
+  add_connections(out, sources_);
+  add_requests(out, series, backends);
+  add_backends(out, *sources_.snapshot);
+  add_splits(out, *sources_.snapshot, assignments);
+  return out.take();
+}
+
+std::string prometheus_text(const prometheus::Collectable& collectable) {
+  std::ostringstream text;
+  prometheus::TextSerializer().Serialize(text, collectable.Collect());
+  return text.str();
+}
+
+}  // namespace veer::admin

@@ -1,0 +1,56 @@
+#pragma once
+
+// veer started with an admin listener on a free port, and a client for its API.
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "support/config_builder.hpp"
+#include "support/http_client.hpp"
+#include "support/veer_process.hpp"
+
+namespace veer::test {
+
+inline const std::string kToken = "0123456789abcdef-test-token";
+inline const std::string kAuth = "Authorization: Bearer " + kToken;
+
+struct Admin {
+  std::unique_ptr<VeerProcess> veer;
+  std::uint16_t port = 0;
+
+  std::optional<Response> call(const std::string& method, const std::string& path,
+                               const std::string& body = "",
+                               std::vector<std::string> headers = {kAuth}) {
+    return fetch(port, method, path, body, headers);
+  }
+};
+
+// The admin port is read back from veer's log line. `admin_lines` are more keys of
+// [admin].
+inline Admin start_with_admin(const TestConfig& config, const std::string& state_file = "",
+                              const std::string& admin_lines = "") {
+  std::string head =
+      "[admin]\naddress = \"127.0.0.1:0\"\ntokens = [ { name = \"scaler\", token = \"";
+  head += kToken;
+  head += "\" } ]\n";
+  head += admin_lines;
+  std::string toml = config.toml();
+  if (!state_file.empty())
+    toml.replace(toml.find("[server]\n"), 9, "[server]\nstate_file = \"" + state_file + "\"\n");
+  Admin admin;
+  admin.veer = std::make_unique<VeerProcess>(toml + head);
+  EXPECT_TRUE(admin.veer->wait_ready()) << admin.veer->log_text();
+  const std::string log = admin.veer->log_text();
+  const std::size_t at = log.find("admin API on 127.0.0.1:");
+  EXPECT_NE(at, std::string::npos) << log;
+  if (at != std::string::npos)
+    admin.port = static_cast<std::uint16_t>(std::stoi(log.substr(at + 23)));
+  return admin;
+}
+
+}  // namespace veer::test
