@@ -234,12 +234,6 @@ TEST(Admin, BlueGreenSwitchThroughThePutUnderLoadLosesNothing) {
   RecordProperty("requests", result.sent);
 }
 
-}  // namespace
-}  // namespace veer::test
-
-namespace veer::test {
-namespace {
-
 TEST(AdminCtl, WrapsTheCommonCallsAndReportsRefusals) {
   TestBackend blue("blue"), green("green");
   Admin admin = start_with_admin(split_config(blue, green));
