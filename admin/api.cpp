@@ -20,6 +20,18 @@ AdminReply json_reply(const json::value& value, std::uint64_t etag, unsigned sta
   return AdminReply{status, json::serialize(value), "application/json", etag};
 }
 
+// A reload or change the runtime refused: every error, and the version still in force.
+AdminReply refusal_reply(const Runtime::Outcome& outcome, std::string_view error, unsigned status) {
+  json::array errors;
+  for (const std::string& e : outcome.errors)
+    errors.push_back(json::string(e));
+  return json_reply(json::object{{"error", error},
+                                 {"detail", outcome.errors.front()},
+                                 {"errors", std::move(errors)},
+                                 {"version", outcome.version}},
+                    outcome.version, status);
+}
+
 // UTC time `d` from now, to the second ("2026-11-23T22:24:46Z").
 std::string utc_after(conf::Duration d) {
   const auto at = std::chrono::system_clock::now() + d;
@@ -211,10 +223,7 @@ AdminReply Api::handle(const AdminRequest& request) {
   std::string who = "anonymous";
   if (!tokens_.open() && (!metrics || metrics_need_token_)) {
     who = tokens_.name_for(request.authorization);
-    if (who.empty()) {
-      AdminReply reply = error_reply(401, "unauthorized", "send Authorization: Bearer <token>");
-      return reply;
-    }
+    if (who.empty()) return error_reply(401, "unauthorized", "send Authorization: Bearer <token>");
   }
   if (metrics) {
     if (request.method != "GET") return error_reply(405, "method not allowed", "GET /metrics");
@@ -268,16 +277,7 @@ AdminReply Api::route(const AdminRequest& request, const std::string& path,
   }
   if (parts.size() == 3 && parts[2] == "reload" && method == "POST") {
     const Runtime::Outcome outcome = runtime_.reload();
-    if (!outcome.errors.empty()) {
-      json::array errors;
-      for (const std::string& e : outcome.errors)
-        errors.push_back(json::string(e));
-      return json_reply(json::object{{"error", "invalid configuration"},
-                                     {"detail", outcome.errors.front()},
-                                     {"errors", std::move(errors)},
-                                     {"version", outcome.version}},
-                        outcome.version, 400);
-    }
+    if (!outcome.errors.empty()) return refusal_reply(outcome, "invalid configuration", 400);
     audit(request, who, version, outcome.version, "reloaded " + config.source_path);
     return json_reply(json::object{{"version", outcome.version}}, outcome.version);
   }
@@ -351,16 +351,10 @@ AdminReply Api::route(const AdminRequest& request, const std::string& path,
         next.disabled[pool->name].erase(address);
         next.drained[pool->name].erase(address);
         const conf::Duration grace = drain.value_or(config.timeouts.drain);
-        AdminReply reply =
-            change(request, who, std::move(next), drain,
-                   "pool " + pool->name + ": drain and remove backend " + address, 202);
-        if (reply.status == 202) {
-          json::value v = json::parse(reply.body);
-          v.as_object()["drain_deadline"] = utc_after(grace);
-          v.as_object()["drain"] = conf::format_duration(grace);
-          reply.body = json::serialize(v);
-        }
-        return reply;
+        return change(
+            request, who, std::move(next), drain,
+            "pool " + pool->name + ": drain and remove backend " + address, 202,
+            {{"drain_deadline", utc_after(grace)}, {"drain", conf::format_duration(grace)}});
       }
       if (method == "PATCH") {
         std::string summary = "pool " + pool->name + ": backend " + address;
@@ -395,7 +389,7 @@ AdminReply Api::route(const AdminRequest& request, const std::string& path,
     if (split == nullptr) return error_reply(404, "not found", "no split named " + parts[3]);
     if (method == "GET") {
       json::object targets;
-      const std::map<std::string, std::uint64_t> assigned = runtime_.split_assignments(split->name);
+      std::map<std::string, std::uint64_t> assigned = runtime_.split_assignments(split->name);
       for (std::size_t i = 0; i < split->pools.size(); ++i) {
         const proxy::PoolRuntime& pool = snapshot->pools[split->pools[i]];
         std::int64_t in_flight = 0, connections = 0;
@@ -405,12 +399,11 @@ AdminReply Api::route(const AdminRequest& request, const std::string& path,
           connections += b.stats->active_connections.load(std::memory_order_relaxed);
           requests += b.stats->requests.load(std::memory_order_relaxed);
         }
-        targets[pool.name] = json::object{
-            {"weight", split->weights[i]},
-            {"in_flight", in_flight},
-            {"active_connections", connections},
-            {"requests_total", requests},
-            {"assignments_total", assigned.contains(pool.name) ? assigned.at(pool.name) : 0}};
+        targets[pool.name] = json::object{{"weight", split->weights[i]},
+                                          {"in_flight", in_flight},
+                                          {"active_connections", connections},
+                                          {"requests_total", requests},
+                                          {"assignments_total", assigned[pool.name]}};
       }
       return json_reply(json::object{{"name", split->name},
                                      {"version", version},
@@ -444,27 +437,27 @@ AdminReply Api::route(const AdminRequest& request, const std::string& path,
 }
 
 AdminReply Api::change(const AdminRequest& request, const std::string& who, conf::Overrides next,
-                       std::optional<conf::Duration> drain, std::string summary, unsigned status) {
+                       std::optional<conf::Duration> drain, std::string summary, unsigned status,
+                       const std::vector<std::pair<std::string, std::string>>& extra) {
   const std::uint64_t before = runtime_.snapshot()->version;
   normalize(next);
+  auto success = [&](std::uint64_t version, bool changed) {
+    json::object o{{"version", version}, {"changed", changed}};
+    for (const auto& [key, value] : extra)
+      o[key] = value;
+    return json_reply(o, version, status);
+  };
   if (next == runtime_.overrides()) {
     // Idempotent: the state asked for is the state in force.
-    return json_reply(json::object{{"version", before}, {"changed", false}}, before, status);
+    return success(before, false);
   }
   const Runtime::Outcome outcome = runtime_.apply(std::move(next), drain);
   if (!outcome.errors.empty()) {
-    json::array errors;
-    for (const std::string& e : outcome.errors)
-      errors.push_back(json::string(e));
-    return json_reply(json::object{{"error", outcome.internal ? "not persisted" : "invalid change"},
-                                   {"detail", outcome.errors.front()},
-                                   {"errors", std::move(errors)},
-                                   {"version", outcome.version}},
-                      outcome.version, outcome.internal ? 500 : 400);
+    return outcome.internal ? refusal_reply(outcome, "not persisted", 500)
+                            : refusal_reply(outcome, "invalid change", 400);
   }
   audit(request, who, before, outcome.version, summary);
-  return json_reply(json::object{{"version", outcome.version}, {"changed", true}}, outcome.version,
-                    status);
+  return success(outcome.version, true);
 }
 
 void Api::audit(const AdminRequest& request, const std::string& who, std::uint64_t before,

@@ -68,9 +68,11 @@ class Api {
  private:
   AdminReply route(const AdminRequest& request, const std::string& path,
                    const std::map<std::string, std::string>& query, const std::string& who);
+  // Applies `next`; a success answers `status` with the version, and `extra` string
+  // fields.
   AdminReply change(const AdminRequest& request, const std::string& who, conf::Overrides next,
-                    std::optional<conf::Duration> drain, std::string summary,
-                    unsigned status = 200);
+                    std::optional<conf::Duration> drain, std::string summary, unsigned status = 200,
+                    const std::vector<std::pair<std::string, std::string>>& extra = {});
   void audit(const AdminRequest& request, const std::string& who, std::uint64_t before,
              std::uint64_t after, const std::string& summary);
   double request_rate(const std::string& key, std::uint64_t count);

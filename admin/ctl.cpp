@@ -55,10 +55,14 @@ class Client {
       int fd;
       ~Closer() { ::close(fd); }
     } closer{fd};
-    if (::connect(fd, address_.data(), address_.length) != 0 &&
-        (errno != EINPROGRESS || !wait(fd, POLLOUT) || socket_error(fd) != 0)) {
-      if (errno == EINPROGRESS) errno = socket_error(fd);
-      return fail(why, "cannot connect to " + address_.to_string() + ": ");
+    if (::connect(fd, address_.data(), address_.length) != 0) {
+      const int error = errno != EINPROGRESS ? errno
+                        : !wait(fd, POLLOUT) ? errno
+                                             : socket_error(fd);
+      if (error != 0) {
+        errno = error;
+        return fail(why, "cannot connect to " + address_.to_string() + ": ");
+      }
     }
     std::string request = method + " " + target + " HTTP/1.1\r\nHost: veer\r\n";
     if (!token_.empty()) request += "Authorization: Bearer " + token_ + "\r\n";
@@ -109,7 +113,8 @@ class Client {
     *why = what + std::strerror(errno);
     return std::nullopt;
   }
-  // Enough of HTTP/1.1 for the admin API's answers, read to the end of the connection.
+  // Enough of HTTP/1.1 for the admin API's answers (Content-Length, then the end of
+  // the connection).
   static std::optional<Reply> parse(const std::string& response, std::string* why) {
     const std::size_t head_end = response.find("\r\n\r\n");
     if (!response.starts_with("HTTP/1.1 ") || head_end == std::string::npos) {
@@ -119,28 +124,8 @@ class Client {
     Reply reply;
     reply.status = std::atoi(response.c_str() + 9);
     reply.body = response.substr(head_end + 4);
-    std::string head = response.substr(0, head_end);
-    for (char& c : head)
-      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    if (head.find("\r\ntransfer-encoding: chunked") != std::string::npos) {
-      reply.body = dechunk(reply.body);
-    }
     return reply;
   }
-  static std::string dechunk(const std::string& body) {
-    std::string out;
-    std::size_t at = 0;
-    while (at < body.size()) {
-      const std::size_t line_end = body.find("\r\n", at);
-      if (line_end == std::string::npos) break;
-      const std::size_t size = std::strtoul(body.c_str() + at, nullptr, 16);
-      if (size == 0) break;
-      out.append(body, line_end + 2, size);
-      at = line_end + 2 + size + 2;
-    }
-    return out;
-  }
-
   conf::SocketAddress address_;
   std::string token_;
 };

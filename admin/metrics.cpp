@@ -31,14 +31,16 @@ struct Totals {
   std::uint64_t upstream_opened = 0;
   std::uint64_t upstream_reused = 0;
 
-  void add(const proxy::ExchangeSeries& s) {
-    for (std::size_t i = 0; i < responses.size(); ++i)
-      responses[i] += s.responses[i].value();
-    for (std::size_t i = 0; i < response_time.size(); ++i)
-      response_time[i] += s.response_time[i].value();
-    response_time_sum_ns += s.response_time_sum_ns.value();
-    upstream_opened += s.upstream_opened.value();
-    upstream_reused += s.upstream_reused.value();
+  static Totals of(const proxy::ExchangeSeries& s) {
+    Totals t;
+    for (std::size_t i = 0; i < t.responses.size(); ++i)
+      t.responses[i] = s.responses[i].value();
+    for (std::size_t i = 0; i < t.response_time.size(); ++i)
+      t.response_time[i] = s.response_time[i].value();
+    t.response_time_sum_ns = s.response_time_sum_ns.value();
+    t.upstream_opened = s.upstream_opened.value();
+    t.upstream_reused = s.upstream_reused.value();
+    return t;
   }
   void add(const Totals& t) {
     for (std::size_t i = 0; i < responses.size(); ++i)
@@ -267,9 +269,10 @@ std::vector<MetricFamily> MetricsCollector::Collect() const {
   std::map<BackendKey, Totals> backends;
   std::map<proxy::SplitTargetKey, std::uint64_t> assignments;
   for (const proxy::WorkerMetrics* worker : sources_.workers) {
-    worker->visit(
-        [&](const proxy::SeriesKey& key, const proxy::ExchangeSeries& s) { series[key].add(s); },
-        [&](const proxy::SplitTargetKey& key, std::uint64_t n) { assignments[key] += n; });
+    worker->visit_series([&](const proxy::SeriesKey& key, const proxy::ExchangeSeries& s) {
+      series[key].add(Totals::of(s));
+    });
+    worker->add_split_assignments(assignments);
   }
   for (const auto& [key, totals] : series) {
     if (!key.backend.empty()) backends[{key.pool, key.backend}].add(totals);

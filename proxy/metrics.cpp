@@ -28,6 +28,12 @@ std::shared_ptr<LocalCounter> WorkerMetrics::split_assignments(const SplitTarget
   return found;
 }
 
+void WorkerMetrics::add_split_assignments(std::map<SplitTargetKey, std::uint64_t>& totals) const {
+  std::lock_guard lock(mutex_);
+  for (const auto& [key, counter] : splits_)
+    totals[key] += counter->value();
+}
+
 void WorkerMetrics::forget_unused() {
   std::lock_guard lock(mutex_);
   std::erase_if(series_, [](const auto& entry) { return entry.second.use_count() == 1; });

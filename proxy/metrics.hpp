@@ -86,16 +86,15 @@ class WorkerMetrics {
   LocalCounter tunnels_opened;
   LocalCounter tunnels_closed;
 
-  // Any thread. `on_series(const SeriesKey&, const ExchangeSeries&)`,
-  // `on_split(const SplitTargetKey&, std::uint64_t)`.
-  template <typename OnSeries, typename OnSplit>
-  void visit(OnSeries&& on_series, OnSplit&& on_split) const {
+  // Any thread. `on_series(const SeriesKey&, const ExchangeSeries&)`.
+  template <typename OnSeries>
+  void visit_series(OnSeries&& on_series) const {
     std::lock_guard lock(mutex_);
     for (const auto& [key, series] : series_)
       on_series(key, *series);
-    for (const auto& [key, counter] : splits_)
-      on_split(key, counter->value());
   }
+  // Adds this worker's split assignments to `totals`.
+  void add_split_assignments(std::map<SplitTargetKey, std::uint64_t>& totals) const;
 
  private:
   mutable std::mutex mutex_;

@@ -384,12 +384,12 @@ std::optional<std::string> Server::metrics() {
 }
 
 std::map<std::string, std::uint64_t> Server::split_assignments(const std::string& split) {
+  std::map<SplitTargetKey, std::uint64_t> totals;
+  for (const auto& worker : workers_)
+    worker->metrics().add_split_assignments(totals);
   std::map<std::string, std::uint64_t> counts;
-  for (const auto& worker : workers_) {
-    worker->metrics().visit([](const SeriesKey&, const ExchangeSeries&) {},
-                            [&](const SplitTargetKey& key, std::uint64_t n) {
-                              if (key.split == split) counts[key.pool] += n;
-                            });
+  for (const auto& [key, n] : totals) {
+    if (key.split == split) counts[key.pool] = n;
   }
   return counts;
 }

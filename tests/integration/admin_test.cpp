@@ -21,13 +21,6 @@ namespace {
 namespace json = boost::json;
 using Clock = std::chrono::steady_clock;
 
-BackendReply named(const std::string& name) {
-  BackendReply reply;
-  reply.body = name;
-  reply.headers = {{"X-Backend", name}};
-  return reply;
-}
-
 std::uint64_t version_of(const Response& r) {
   return json::parse(r.body).at("version").to_number<std::uint64_t>();
 }
@@ -159,9 +152,9 @@ TEST(Admin, AChangeSurvivesKillNine) {
 }
 
 TEST(Admin, AScriptedAutoscalerAddsAndRemovesBackendsUnderLoadWithoutFailures) {
-  TestBackend a("a", [](const BackendRequest&) { return named("a"); });
-  TestBackend b("b", [](const BackendRequest&) { return named("b"); });
-  TestBackend c("c", [](const BackendRequest&) { return named("c"); });
+  TestBackend a("a");
+  TestBackend b("b");
+  TestBackend c("c");
   Admin admin = start_with_admin(TestConfig{.backends = {a.address()}});
   std::atomic<int> phase{0};
   PacedResult result;
@@ -210,8 +203,8 @@ TEST(Admin, AScriptedAutoscalerAddsAndRemovesBackendsUnderLoadWithoutFailures) {
 }
 
 TEST(Admin, BlueGreenSwitchThroughThePutUnderLoadLosesNothing) {
-  TestBackend blue("blue", [](const BackendRequest&) { return named("blue"); });
-  TestBackend green("green", [](const BackendRequest&) { return named("green"); });
+  TestBackend blue("blue");
+  TestBackend green("green");
   Admin admin = start_with_admin(split_config(blue, green));
   std::atomic<int> phase{0};
   PacedResult result;

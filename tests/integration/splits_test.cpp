@@ -21,18 +21,10 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// A backend that names itself in the body and in X-Backend (run_paced counts that).
-BackendReply named(const std::string& name) {
-  BackendReply reply;
-  reply.body = name;
-  reply.headers = {{"X-Backend", name}};
-  return reply;
-}
-
 struct Versions {
-  TestBackend blue{"blue", [](const BackendRequest&) { return named("blue"); }};
-  TestBackend green{"green", [](const BackendRequest&) { return named("green"); }};
-  TestBackend canary{"canary", [](const BackendRequest&) { return named("canary"); }};
+  TestBackend blue{"blue"};
+  TestBackend green{"green"};
+  TestBackend canary{"canary"};
 
   std::string pools() const {
     return "[pools.blue]\nbackends = [\"" + blue.address() + "\"]\n[pools.green]\nbackends = [\"" +

@@ -99,6 +99,7 @@ struct TestBackend::Impl {
     if (handler) return handler(request);
     BackendReply reply;
     reply.body = owner.name_;
+    reply.headers = {{"X-Backend", owner.name_}};
     return reply;
   }
 

@@ -53,7 +53,8 @@ using BackendHandler = std::function<BackendReply(const BackendRequest&)>;
 
 class TestBackend {
  public:
-  // The default handler answers 200 with the backend's name as the body. `port` 0
+  // The default handler answers 200 with the backend's name as the body and in
+  // X-Backend (what run_paced counts per backend, as `veer demo-backend` does). `port` 0
   // takes a free one; another reuses a port (a backend coming back).
   explicit TestBackend(std::string name = "backend", BackendHandler handler = {},
                        std::uint16_t port = 0);

@@ -80,12 +80,10 @@ TEST(WorkerMetrics, SeriesAreSharedByLabelsAndForgottenWhenNoViewHoldsThem) {
   metrics.series({"rpc", "*/", "blue", "127.0.0.1:9002"});  // nothing holds it
   metrics.forget_unused();
   int seen = 0;
-  metrics.visit(
-      [&](const SeriesKey& key, const ExchangeSeries&) {
-        ++seen;
-        EXPECT_EQ(key.backend, "127.0.0.1:9001");
-      },
-      [](const SplitTargetKey&, std::uint64_t) {});
+  metrics.visit_series([&](const SeriesKey& key, const ExchangeSeries&) {
+    ++seen;
+    EXPECT_EQ(key.backend, "127.0.0.1:9001");
+  });
   EXPECT_EQ(seen, 1);
 }
 
