@@ -23,7 +23,11 @@ struct AdminRequest {
   std::string target;  // path and query as received
   std::string authorization;
   std::string if_match;
+  std::string content_type;
+  std::string origin;          // Origin, for refusing cross-site requests
+  std::string sec_fetch_site;  // Sec-Fetch-Site, likewise
   std::string body;
+  bool body_too_large = false;  // the transport cut the body at its limit: answer 413
 };
 
 struct AdminReply {
