@@ -24,6 +24,7 @@ struct AdminRequest {
   std::string authorization;
   std::string if_match;
   std::string content_type;
+  std::string host;            // Host, to tell a same-origin Origin from a cross-site one
   std::string origin;          // Origin, for refusing cross-site requests
   std::string sec_fetch_site;  // Sec-Fetch-Site, likewise
   std::string body;
