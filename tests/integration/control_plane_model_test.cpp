@@ -1,0 +1,990 @@
+// Issue 11's model-based test: a seeded random sequence of admin calls (valid and
+// invalid), config file edits with SIGHUP or POST /api/v1/reload, DELETE
+// /api/v1/overrides, kill -9 and restart, and If-Match races, against 2 pools, a split
+// and 6 real backends. After every step veer must agree with the model of the
+// desired-state rule (support/desired_state.hpp): GET /api/v1/pools, GET
+// /api/v1/splits/rpc, the state file, GET /api/v1/overrides, the version, and which
+// backends answer real requests.
+//
+// VEER_MODEL_SEED=N replays a sequence (the seed is printed at the start and with every
+// failure); VEER_MODEL_STEPS=N runs more steps than the default 1,000.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <boost/json.hpp>
+#include <chrono>
+#include <cstdlib>
+#include <deque>
+#include <fstream>
+#include <functional>
+#include <iostream>
+#include <random>
+#include <sstream>
+#include <thread>
+
+#include "support/admin_client.hpp"
+#include "support/desired_state.hpp"
+#include "support/http_client.hpp"
+#include "support/test_backend.hpp"
+#include "support/veer_process.hpp"
+
+namespace veer::test {
+namespace {
+
+namespace json = boost::json;
+using namespace model;
+using Clock = std::chrono::steady_clock;
+
+const std::string kSplit = "rpc";
+const std::string kOverrideHeader = "X-Veer-Version";
+constexpr int kBackends = 6;
+constexpr int kDefaultSteps = 1000;
+
+std::uint64_t env_number(const char* name, std::uint64_t fallback) {
+  const char* text = std::getenv(name);
+  return text != nullptr && *text != '\0' ? std::strtoull(text, nullptr, 10) : fallback;
+}
+
+std::optional<json::value> parse(const std::string& text) {
+  boost::system::error_code ec;
+  json::value v = json::parse(text, ec);
+  if (ec) return std::nullopt;
+  return v;
+}
+
+// The version in an ETag ("7" -> 7); 0 when there is none.
+std::uint64_t etag_number(const Response& r) {
+  const std::string etag = r.header("ETag");
+  return etag.size() > 2 ? std::strtoull(etag.c_str() + 1, nullptr, 10) : 0;
+}
+
+std::string describe(const std::map<std::string, std::uint64_t>& targets) {
+  std::string out;
+  for (const auto& [pool, weight] : targets)
+    out += (out.empty() ? "" : " ") + pool + "=" + std::to_string(weight);
+  return out;
+}
+
+// One admin call and how the model predicts its answer. `predict` runs on the model
+// before the call is sent (it applies the change when it predicts success).
+struct Call {
+  std::string method;
+  std::string path;
+  std::string body;
+  std::function<Outcome(DesiredState&)> predict;
+  std::string names;  // a 400 must name this (a field), when set
+  std::string text() const { return method + " " + path + (body.empty() ? "" : " " + body); }
+};
+
+// Invalid config files, refused whole (the file alone is invalid).
+enum class BrokenFile { syntax, unknown_key, duplicate_backend, unknown_route_target };
+
+class ModelRun {
+ public:
+  explicit ModelRun(std::uint64_t seed)
+      : seed_(seed), rng_(seed), dir_(make_temp_dir()), model_(kSplit, initial_file()) {
+    state_path_ = dir_ + "/state.json";
+  }
+
+  void run(int steps);
+
+ private:
+  // --- the world ------------------------------------------------------------
+  ConfigFile initial_file();
+  std::string address(int i) const { return backends_[static_cast<std::size_t>(i)]->address(); }
+  std::string render(const ConfigFile& file, std::optional<BrokenFile> broken = {}) const;
+  bool start();
+  void kill_and_restart(bool edit);
+
+  // --- steps ----------------------------------------------------------------
+  void step();
+  void perform(const Call& call, const std::vector<std::string>& extra_headers = {});
+  Call valid_put_backend();
+  Call valid_patch_backend();
+  Call valid_delete_backend();
+  Call valid_put_split();
+  Call delete_overrides();
+  Call invalid_call();
+  Call any_valid_call();
+  void stale_if_match();
+  void if_match_race();
+  ConfigFile edited_file();
+  void reload(bool by_signal, const ConfigFile& next);
+  void refused_reload(bool by_signal);
+  void after_load(const LoadReport& report, std::size_t mark);
+
+  // --- checks ---------------------------------------------------------------
+  void check_everything();
+  void check_pools();
+  void check_split();
+  void check_state_file();
+  void check_traffic();
+  std::optional<Response> admin(const std::string& method, const std::string& path,
+                                const std::string& body = "",
+                                std::vector<std::string> headers = {kAuth});
+
+  // --- randomness -----------------------------------------------------------
+  std::uint64_t below(std::uint64_t n) { return n == 0 ? 0 : rng_() % n; }
+  bool chance(int percent) { return below(100) < static_cast<std::uint64_t>(percent); }
+  template <typename T>
+  T one_of(const std::vector<T>& items) {
+    return items[below(items.size())];
+  }
+  std::string running_pool();
+  std::vector<std::string> running_addresses(const std::string& pool) const;
+  std::uint64_t backend_weight();
+  std::uint64_t split_weight();
+
+  std::uint64_t seed_;
+  std::mt19937_64 rng_;
+  std::vector<std::unique_ptr<TestBackend>> backends_ = [] {
+    std::vector<std::unique_ptr<TestBackend>> out;
+    for (int i = 0; i < kBackends; ++i) {
+      std::string name = "b";  // not "b" + std::string: GCC 12 misreads it (-Wrestrict)
+      name += std::to_string(i);
+      out.push_back(std::make_unique<TestBackend>(name));
+    }
+    return out;
+  }();
+  std::string dir_;
+  std::string state_path_;
+  DesiredState model_;
+  ConfigFile disk_;  // the file on disk; equal to model_.file() between steps
+  std::unique_ptr<VeerProcess> veer_;
+  std::uint16_t admin_port_ = 0;
+  std::unique_ptr<Client> traffic_;
+  std::uint64_t version_ = 0;  // the version veer must be at
+  std::optional<Call> last_valid_;
+  std::deque<std::string> history_;
+  std::string now_;  // the step being run
+  std::map<std::string, int> counts_;
+  bool dead_ = false;
+};
+
+ConfigFile ModelRun::initial_file() {
+  // Backends exist before the model; member order guarantees it.
+  return ConfigFile{{FilePool{"alpha", {{address(0), 1, false}, {address(1), 1, false},
+                                        {address(2), 2, false}}},
+                     FilePool{"beta", {{address(3), 1, false}, {address(4), 1, true}}}},
+                    std::map<std::string, std::uint64_t>{{"alpha", 100}, {"beta", 0}}};
+}
+
+std::string ModelRun::render(const ConfigFile& file, std::optional<BrokenFile> broken) const {
+  std::string t = "[server]\nworkers = 2\nio_engine = \"epoll\"\naccess_log = \"off\"\n";
+  t += "state_file = \"" + state_path_ + "\"\n";
+  t += "[admin]\naddress = \"127.0.0.1:0\"\ntokens = [ { name = \"model\", token = \"" + kToken +
+       "\" } ]\n";
+  t += "[listeners.public]\naddress = \"127.0.0.1:0\"\n";
+  auto route = [&](const std::string& prefix, const std::string& target) {
+    t += "  [[listeners.public.routes]]\n  path_prefix = \"" + prefix + "\"\n  target = \"" +
+         target + "\"\n";
+  };
+  for (const FilePool& pool : file.pools)
+    route("/pool/" + pool.name + "/", pool.name);
+  route("/", file.split ? kSplit : "alpha");
+  if (broken == BrokenFile::unknown_route_target) route("/gamma/", "gamma");
+  for (const FilePool& pool : file.pools) {
+    t += "[pools." + pool.name + "]\nstrategy = \"round_robin\"\n";
+    if (broken == BrokenFile::unknown_key && pool.name == "alpha") t += "wieght = 3\n";
+    t += "backends = [";
+    std::vector<FileBackend> listed = pool.backends;
+    if (broken == BrokenFile::duplicate_backend && pool.name == "alpha") {
+      if (listed.empty()) listed.push_back(FileBackend{address(0)});
+      listed.push_back(listed.front());
+    }
+    for (std::size_t i = 0; i < listed.size(); ++i) {
+      t += i ? ",\n  " : "\n  ";
+      t += "{ address = \"" + listed[i].address + "\", weight = " +
+           std::to_string(listed[i].weight) + ", backup = " + (listed[i].backup ? "true" : "false") +
+           " }";
+    }
+    t += "]\n";
+  }
+  if (file.split) {
+    t += "[splits." + kSplit + "]\ntargets = {";
+    bool first = true;
+    for (const auto& [pool, weight] : *file.split) {
+      t += (first ? " " : ", ") + pool + " = " + std::to_string(weight);
+      first = false;
+    }
+    t += " }\nsticky = \"none\"\noverride_header = \"" + kOverrideHeader + "\"\nfailover = false\n";
+  }
+  if (broken == BrokenFile::syntax) t += "[pools.alpha\n";
+  return t;
+}
+
+std::optional<Response> ModelRun::admin(const std::string& method, const std::string& path,
+                                        const std::string& body, std::vector<std::string> headers) {
+  Admin client{nullptr, admin_port_};
+  return client.call(method, path, body, std::move(headers));
+}
+
+bool ModelRun::start() {
+  veer_ = std::make_unique<VeerProcess>(render(disk_));
+  if (!veer_->wait_ready(10s)) {
+    ADD_FAILURE() << "veer did not start:\n" << veer_->log_text();
+    return false;
+  }
+  const std::string log = veer_->log_text();
+  const std::size_t at = log.find("admin API on 127.0.0.1:");
+  if (at == std::string::npos) {
+    ADD_FAILURE() << "no admin API line:\n" << log;
+    return false;
+  }
+  admin_port_ = static_cast<std::uint16_t>(std::stoi(log.substr(at + 23)));
+  traffic_ = std::make_unique<Client>(veer_->port());
+  // A restart begins a new version series.
+  const auto r = admin("GET", "/api/v1/pools");
+  if (!r || r->status != 200) {
+    ADD_FAILURE() << "GET /api/v1/pools after start: " << (r ? r->body : "no answer");
+    return false;
+  }
+  version_ = etag_number(*r);
+  EXPECT_GE(version_, 1u) << r->header("ETag");
+  return true;
+}
+
+// --- randomness ---------------------------------------------------------------
+
+std::string ModelRun::running_pool() {
+  std::vector<std::string> names;
+  for (const FilePool& p : model_.file().pools)
+    names.push_back(p.name);
+  return one_of(names);
+}
+
+std::vector<std::string> ModelRun::running_addresses(const std::string& pool) const {
+  std::vector<std::string> out;
+  const RunningPools pools = model_.running();
+  if (const auto it = pools.find(pool); it != pools.end()) {
+    for (const auto& [address, b] : it->second)
+      out.push_back(address);
+  }
+  return out;
+}
+
+std::uint64_t ModelRun::backend_weight() {
+  if (chance(3)) return kMaxBackendWeight;
+  return one_of(std::vector<std::uint64_t>{0, 1, 1, 2, 3, 5});
+}
+
+std::uint64_t ModelRun::split_weight() {
+  if (chance(3)) return kMaxSplitWeight;
+  return one_of(std::vector<std::uint64_t>{0, 1, 10, 50, 100});
+}
+
+// --- admin calls --------------------------------------------------------------
+
+std::string backend_path(const std::string& pool, const std::string& address) {
+  return "/api/v1/pools/" + pool + "/backends/" + address;
+}
+
+Call ModelRun::valid_put_backend() {
+  const std::string pool = running_pool();
+  const std::string a = address(static_cast<int>(below(kBackends)));
+  std::optional<std::uint64_t> weight;
+  std::optional<bool> backup;
+  json::object body;
+  const std::uint64_t shape = below(4);  // weight, backup, both, neither
+  if (shape == 0 || shape == 2) body["weight"] = *(weight = backend_weight());
+  if (shape == 1 || shape == 2) body["backup"] = *(backup = chance(30));
+  return Call{"PUT", backend_path(pool, a), json::serialize(body),
+              [=](DesiredState& m) { return m.put_backend(pool, a, weight, backup); }};
+}
+
+Call ModelRun::valid_patch_backend() {
+  const std::string pool = running_pool();
+  const std::vector<std::string> running = running_addresses(pool);
+  const std::string a = !running.empty() && chance(85) ? one_of(running)
+                                                       : address(static_cast<int>(below(kBackends)));
+  std::optional<StateRequest> state;
+  std::optional<std::uint64_t> weight;
+  json::object body;
+  const std::uint64_t shape = below(10);  // mostly a state, some weights, some both
+  if (shape < 8) {
+    state = one_of(std::vector<StateRequest>{StateRequest::up, StateRequest::drain,
+                                             StateRequest::down});
+    body["state"] = *state == StateRequest::up ? "up" : *state == StateRequest::drain ? "drain" : "down";
+  }
+  if (shape >= 7) body["weight"] = *(weight = backend_weight());
+  return Call{"PATCH", backend_path(pool, a), json::serialize(body),
+              [=](DesiredState& m) { return m.patch_backend(pool, a, state, weight); }};
+}
+
+Call ModelRun::valid_delete_backend() {
+  const std::string pool = running_pool();
+  const std::vector<std::string> running = running_addresses(pool);
+  const std::string a = !running.empty() && chance(85) ? one_of(running)
+                                                       : address(static_cast<int>(below(kBackends)));
+  const std::string query = chance(30) ? "?drain=1s" : "";
+  return Call{"DELETE", backend_path(pool, a) + query, "",
+              [=](DesiredState& m) { return m.delete_backend(pool, a); }};
+}
+
+Call ModelRun::valid_put_split() {
+  std::map<std::string, std::uint64_t> targets;
+  if (model_.file().split && chance(15)) {
+    targets = *model_.file().split;  // back to the file's table: no override
+  } else {
+    for (const FilePool& p : model_.file().pools) {
+      if (targets.empty() || chance(75)) targets[p.name] = split_weight();
+    }
+    if (chance(90) && std::all_of(targets.begin(), targets.end(),
+                                  [](const auto& t) { return t.second == 0; })) {
+      targets.begin()->second = 100;  // all 0 is refused; only sometimes on purpose
+    }
+  }
+  json::object table;
+  for (const auto& [pool, weight] : targets)
+    table[pool] = weight;
+  return Call{"PUT", "/api/v1/splits/" + kSplit,
+              json::serialize(json::object{{"targets", std::move(table)}}),
+              [=](DesiredState& m) { return m.put_split(kSplit, targets); }};
+}
+
+Call ModelRun::delete_overrides() {
+  return Call{"DELETE", "/api/v1/overrides", "",
+              [](DesiredState& m) { return m.delete_overrides(); }};
+}
+
+Call ModelRun::any_valid_call() {
+  switch (below(5)) {
+    case 0:
+      return valid_put_backend();
+    case 1:
+      return valid_patch_backend();
+    case 2:
+      return valid_delete_backend();
+    case 3:
+      return valid_put_split();
+    default:
+      return chance(50) ? delete_overrides() : valid_put_backend();
+  }
+}
+
+Call ModelRun::invalid_call() {
+  auto refused = [](int status) {
+    return [status](DesiredState&) { return Outcome{status, false}; };
+  };
+  const std::string pool = running_pool();
+  const std::string a = address(static_cast<int>(below(kBackends)));
+  const std::vector<std::string> running = running_addresses(pool);
+  const bool split_runs = model_.running_split().has_value();
+  switch (below(split_runs ? 14 : 11)) {
+    case 0:
+      return Call{"PUT", backend_path("gamma", a), R"({"weight":1})",
+                  [=](DesiredState& m) { return m.put_backend("gamma", a, 1, std::nullopt); }};
+    case 1:
+      return Call{"PUT",
+                  backend_path(pool, one_of(std::vector<std::string>{
+                                         "not-an-address", "127.0.0.1:99999", "127.0.0.1:0"})),
+                  R"({"weight":1})", refused(400)};
+    case 2:
+      return Call{"PUT", backend_path(pool, a),
+                  one_of(std::vector<std::string>{
+                      R"({"weight":"heavy"})", R"({"weight":-1})", R"({"weight":1.5})",
+                      R"({"weight":true})", R"({"weight":18446744073709551615})"}),
+                  refused(400), "weight"};
+    case 3:
+      return Call{"PUT", backend_path(pool, a), R"({"wieght":3})", refused(400), "wieght"};
+    case 4:
+      return Call{"PUT", backend_path(pool, a), R"({"backup":"yes"})", refused(400), "backup"};
+    case 5:
+      return Call{"PUT", backend_path(pool, a),
+                  one_of(std::vector<std::string>{"{", "[]", "null", "\"x\"",
+                                                  R"({"weight":1,})", "{\"weight\":1}}"}),
+                  refused(400)};
+    case 6:
+    case 7: {
+      if (running.empty()) return valid_put_backend();  // nothing running to refuse a PATCH on
+      const std::string target = one_of(running);
+      const std::vector<std::pair<std::string, std::string>> bodies = {
+          {R"({"state":"sideways"})", "state"},
+          {R"({"state":1})", "state"},
+          {R"({"stat":"down"})", "stat"},
+          {R"({"state":"drain","weight":"x"})", "weight"}};
+      const auto& [body, names] = one_of(bodies);
+      return Call{"PATCH", backend_path(pool, target), body, refused(400), names};
+    }
+    case 8: {
+      // A backend that does not run there: 404.
+      std::vector<std::string> absent;
+      for (int i = 0; i < kBackends; ++i) {
+        if (std::find(running.begin(), running.end(), address(i)) == running.end())
+          absent.push_back(address(i));
+      }
+      const std::string p = absent.empty() || chance(20) ? "gamma" : pool;
+      const std::string target = absent.empty() ? a : one_of(absent);
+      return Call{"PATCH", backend_path(p, target), R"({"state":"down"})", [=](DesiredState& m) {
+                    return m.patch_backend(p, target, StateRequest::down, std::nullopt);
+                  }};
+    }
+    case 9:
+      return Call{"DELETE", backend_path("gamma", a), "", refused(404)};
+    case 10:
+      return Call{"PUT", "/api/v1/splits/nosplit", R"({"targets":{"alpha":1}})", refused(404)};
+    case 11:
+      return Call{"PUT", "/api/v1/splits/" + kSplit,
+                  one_of(std::vector<std::string>{
+                      R"({"targets":{"gamma":1}})", R"({"targets":{"alpha":-1}})",
+                      R"({"targets":{"alpha":"x"}})", R"({"targets":[]})", R"({"targets":{}})",
+                      R"({})", R"({"targets":{"alpha":9223372036854775808}})"}),
+                  refused(400)};
+    case 12:
+      return Call{"PUT", "/api/v1/splits/" + kSplit, R"({"targetz":{"alpha":1}})", refused(400),
+                  "targetz"};
+    default:
+      return Call{"PUT", "/api/v1/splits/" + kSplit, R"({"targets":{"alpha":1},"wieght":1})",
+                  refused(400), "wieght"};
+  }
+}
+
+void ModelRun::perform(const Call& call, const std::vector<std::string>& extra_headers) {
+  now_ += " | " + call.text();
+  DesiredState before = model_;
+  const Outcome predicted = call.predict(model_);
+  std::vector<std::string> headers = {kAuth};
+  headers.insert(headers.end(), extra_headers.begin(), extra_headers.end());
+  const auto r = admin(call.method, call.path, call.body, headers);
+  ASSERT_TRUE(r.has_value()) << call.text() << ": no answer";
+  EXPECT_EQ(r->status, predicted.status) << call.text() << " -> " << r->body;
+  const bool success = predicted.status / 100 == 2;
+  if (success) {
+    const auto body = parse(r->body);
+    ASSERT_TRUE(body && body->is_object()) << call.text() << " -> " << r->body;
+    const json::value* changed = body->as_object().if_contains("changed");
+    ASSERT_TRUE(changed != nullptr && changed->is_bool()) << call.text() << " -> " << r->body;
+    EXPECT_EQ(changed->as_bool(), predicted.changed) << call.text() << " -> " << r->body;
+    if (predicted.changed) ++version_;
+    EXPECT_EQ(r->header("ETag"), "\"" + std::to_string(version_) + "\"")
+        << call.text() << " -> " << r->status << " " << r->body;
+    last_valid_ = call;
+    ++counts_[call.method + (predicted.changed ? " changed" : " unchanged")];
+  } else {
+    model_ = std::move(before);  // the model refuses without changing; be sure of it
+    ++counts_["refused " + std::to_string(predicted.status)];
+    EXPECT_NE(r->body.find("\"error\""), std::string::npos) << call.text() << " -> " << r->body;
+    if (!call.names.empty() && r->status == 400) {
+      EXPECT_NE(r->body.find(call.names), std::string::npos)
+          << call.text() << ": the error does not name " << call.names << ": " << r->body;
+    }
+  }
+}
+
+void ModelRun::stale_if_match() {
+  // A call that would succeed with the right version.
+  Call call = any_valid_call();
+  for (int attempt = 0; attempt < 20; ++attempt) {
+    DesiredState copy = model_;
+    if (call.predict(copy).status / 100 == 2) break;
+    call = any_valid_call();
+  }
+  {
+    DesiredState copy = model_;
+    if (call.predict(copy).status / 100 != 2) return perform(call);
+  }
+  const std::uint64_t stale = version_ > 1 ? version_ - 1 : version_ + 7;
+  now_ += " | If-Match \"" + std::to_string(stale) + "\" " + call.text();
+  const auto r = admin(call.method, call.path, call.body,
+                       {kAuth, "If-Match: \"" + std::to_string(stale) + "\""});
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status, 412) << call.text() << " -> " << r->body;
+  ++counts_["stale If-Match"];
+}
+
+void ModelRun::if_match_race() {
+  // Two different changes of the same thing from the same version: exactly one wins.
+  // Each sets everything of its target (a whole split table; a backend's weight and
+  // backup), so the first call sent again afterwards gives one state whoever won, and
+  // the sequence replays.
+  std::optional<Call> calls[2];
+  for (int attempt = 0; attempt < 20 && !calls[1]; ++attempt) {
+    Call a, b;
+    if (model_.running_split() && chance(50)) {
+      a = valid_put_split();
+      b = valid_put_split();
+    } else {
+      const std::string pool = running_pool();
+      const std::string at = address(static_cast<int>(below(kBackends)));
+      auto put = [&](std::uint64_t weight, bool backup) {
+        return Call{"PUT", backend_path(pool, at),
+                    json::serialize(json::object{{"weight", weight}, {"backup", backup}}),
+                    [=](DesiredState& m) { return m.put_backend(pool, at, weight, backup); }};
+      };
+      const std::uint64_t weights[2] = {1 + below(5), 1 + below(5)};
+      const bool backups[2] = {chance(30), chance(30)};
+      a = put(weights[0], backups[0]);
+      b = put(weights[1], backups[1]);
+    }
+    if (a.body == b.body) continue;
+    DesiredState ma = model_, mb = model_;
+    const Outcome oa = a.predict(ma), ob = b.predict(mb);
+    if (oa.status != 200 || !oa.changed || ob.status != 200 || !ob.changed) continue;
+    calls[0] = a;
+    calls[1] = b;
+  }
+  if (!calls[1]) return perform(valid_put_backend());
+  now_ += " | race " + calls[0]->text() + " vs " + calls[1]->text();
+  const std::string etag = "\"" + std::to_string(version_) + "\"";
+  int statuses[2] = {0, 0};
+  std::thread racers[2];
+  for (int i = 0; i < 2; ++i) {
+    racers[i] = std::thread([&, i] {
+      const auto r = admin(calls[i]->method, calls[i]->path, calls[i]->body,
+                           {kAuth, "If-Match: " + etag});
+      statuses[i] = r ? r->status : 0;
+    });
+  }
+  for (auto& t : racers)
+    t.join();
+  const bool one_wins = (statuses[0] == 200 && statuses[1] == 412) ||
+                        (statuses[0] == 412 && statuses[1] == 200);
+  ASSERT_TRUE(one_wins) << "statuses " << statuses[0] << " and " << statuses[1];
+  const int winner = statuses[0] == 200 ? 0 : 1;
+  calls[winner]->predict(model_);
+  ++version_;
+  ++counts_["If-Match race"];
+  perform(*calls[0]);
+}
+
+// --- file edits and loads -----------------------------------------------------
+
+ConfigFile ModelRun::edited_file() {
+  ConfigFile f = disk_;
+  // Aim at backends that carry changes half of the time, so the rule has work to do.
+  auto target_address = [&](const std::string& pool) {
+    const auto it = model_.changes().backends.find(pool);
+    if (it != model_.changes().backends.end() && chance(50)) {
+      std::vector<std::string> changed;
+      for (const auto& [a, c] : it->second)
+        changed.push_back(a);
+      return one_of(changed);
+    }
+    return address(static_cast<int>(below(kBackends)));
+  };
+  FilePool& pool = f.pools[below(f.pools.size())];
+  const std::string a = target_address(pool.name);
+  auto listed = std::find_if(pool.backends.begin(), pool.backends.end(),
+                             [&](const FileBackend& b) { return b.address == a; });
+  switch (below(10)) {
+    case 0:
+    case 1:
+      if (listed != pool.backends.end()) {
+        listed->weight = one_of(std::vector<std::uint64_t>{0, 1, 2, 3});
+        now_ += " | file: " + pool.name + " " + a + " weight " + std::to_string(listed->weight);
+      }
+      break;
+    case 2:
+      if (listed != pool.backends.end()) {
+        listed->backup = !listed->backup;
+        now_ += " | file: " + pool.name + " " + a + " backup " + (listed->backup ? "on" : "off");
+      }
+      break;
+    case 3:
+    case 4:
+      if (listed == pool.backends.end()) {
+        pool.backends.push_back({a, one_of(std::vector<std::uint64_t>{1, 2, 3}), chance(15)});
+        now_ += " | file: " + pool.name + " lists " + a;
+      } else {
+        pool.backends.erase(listed);
+        now_ += " | file: " + pool.name + " drops " + a;
+      }
+      break;
+    case 5:
+    case 6:
+      if (f.split) {
+        for (auto& [p, w] : *f.split)
+          w = one_of(std::vector<std::uint64_t>{0, 1, 50, 100});
+        if (std::all_of(f.split->begin(), f.split->end(), [](const auto& t) { return t.second == 0; }))
+          f.split->begin()->second = 100;
+        now_ += " | file: split " + describe(*f.split);
+      }
+      break;
+    case 7:
+      // One target or two.
+      if (f.split && f.pools.size() == 2) {
+        if (f.split->size() == 2) {
+          f.split = std::map<std::string, std::uint64_t>{{chance(50) ? "alpha" : "beta", 100}};
+        } else {
+          f.split = std::map<std::string, std::uint64_t>{{"alpha", 50}, {"beta", 50}};
+        }
+        now_ += " | file: split " + describe(*f.split);
+      }
+      break;
+    case 8:
+      // The split comes and goes.
+      if (f.split && chance(50)) {
+        f.split.reset();
+        now_ += " | file: no split";
+      } else if (!f.split) {
+        f.split = std::map<std::string, std::uint64_t>{{"alpha", 100}};
+        now_ += " | file: split " + describe(*f.split);
+      }
+      break;
+    default:
+      // Pool beta comes and goes (with its place in the split).
+      if (f.pools.size() == 2 && chance(50)) {
+        f.pools.pop_back();
+        if (f.split) {
+          f.split->erase("beta");
+          if (f.split->empty() || f.split->begin()->second == 0)
+            f.split = std::map<std::string, std::uint64_t>{{"alpha", 100}};
+        }
+        now_ += " | file: no pool beta";
+      } else if (f.pools.size() == 1) {
+        f.pools.push_back(FilePool{"beta", {{address(3), 1, false}, {address(5), 2, false}}});
+        now_ += " | file: pool beta back";
+      }
+      break;
+  }
+  return f;
+}
+
+void ModelRun::after_load(const LoadReport& report, std::size_t mark) {
+  counts_["load dropped a change"] += report.dropped.empty() ? 0 : 1;
+  counts_["load dropped everything"] += report.dropped_all ? 1 : 0;
+  auto warned = [&](const std::vector<std::string>& names) {
+    return veer_->wait_for_line(
+        [&](const std::string& line) {
+          std::istringstream words(line);
+          std::string time, level;
+          words >> time >> level;
+          if (level.rfind("warn", 0) != 0) return false;
+          for (const std::string& name : names) {
+            if (line.find(name) != std::string::npos) return true;
+          }
+          return names.empty();
+        },
+        2s, mark);
+  };
+  for (const Dropped& d : report.dropped) {
+    std::vector<std::string> names;
+    if (d.address.empty()) {
+      names = {"split " + kSplit, "splits." + kSplit, "\"" + kSplit + "\""};
+    } else {
+      names = {d.address};
+      if (d.pool_gone) names.push_back(d.pool);
+    }
+    if (report.dropped_all) names.clear();
+    EXPECT_TRUE(warned(names)) << "no warning names the dropped change of "
+                               << (d.address.empty() ? "split " + kSplit : d.pool + " " + d.address);
+  }
+  // GET /api/v1/config says which changes the last load kept and dropped.
+  const auto config = admin("GET", "/api/v1/config");
+  ASSERT_TRUE(config && config->status == 200);
+  const auto v = parse(config->body);
+  ASSERT_TRUE(v && v->is_object());
+  const json::value* overrides = v->as_object().if_contains("overrides");
+  ASSERT_TRUE(overrides != nullptr && overrides->is_object())
+      << "GET /api/v1/config has no overrides: " << config->body;
+  const json::value* kept = overrides->as_object().if_contains("kept");
+  const json::value* dropped = overrides->as_object().if_contains("dropped");
+  ASSERT_TRUE(kept != nullptr && kept->is_array() && dropped != nullptr && dropped->is_array())
+      << json::serialize(*overrides);
+  EXPECT_EQ(dropped->as_array().empty(), report.dropped.empty() && !report.dropped_all)
+      << json::serialize(*overrides);
+  EXPECT_EQ(kept->as_array().empty(), model_.changes().empty()) << json::serialize(*overrides);
+}
+
+void ModelRun::reload(bool by_signal, const ConfigFile& next) {
+  const std::size_t mark = veer_->log_size();
+  disk_ = next;
+  veer_->rewrite_config(render(disk_));
+  const LoadReport report = model_.load(disk_);
+  ++version_;
+  if (by_signal) {
+    now_ += " | SIGHUP";
+    veer_->signal(SIGHUP);
+    const auto deadline = Clock::now() + 5s;
+    std::uint64_t seen = 0;
+    while (Clock::now() < deadline) {
+      const auto r = admin("GET", "/api/v1/config");
+      if (r && r->status == 200) seen = etag_number(*r);
+      if (seen >= version_) break;
+      std::this_thread::sleep_for(2ms);  // a pause between polls, bounded by the deadline
+    }
+    ASSERT_EQ(seen, version_) << "SIGHUP did not apply the file:\n" << veer_->log_text();
+  } else {
+    now_ += " | POST reload";
+    const auto r = admin("POST", "/api/v1/reload");
+    ASSERT_TRUE(r.has_value());
+    ASSERT_EQ(r->status, 200) << r->body;
+    EXPECT_EQ(r->header("ETag"), "\"" + std::to_string(version_) + "\"") << r->body;
+  }
+  ++counts_[by_signal ? "SIGHUP" : "POST reload"];
+  after_load(report, mark);
+}
+
+void ModelRun::refused_reload(bool by_signal) {
+  const BrokenFile broken = one_of(std::vector<BrokenFile>{
+      BrokenFile::syntax, BrokenFile::unknown_key, BrokenFile::duplicate_backend,
+      BrokenFile::unknown_route_target});
+  now_ += " | broken file (" + std::to_string(static_cast<int>(broken)) + ")";
+  const std::size_t mark = veer_->log_size();
+  veer_->rewrite_config(render(disk_, broken));
+  if (by_signal) {
+    now_ += " + SIGHUP";
+    veer_->signal(SIGHUP);
+    EXPECT_TRUE(veer_->wait_for_log(
+        "configuration version " + std::to_string(version_) + " stays in force", 5s, mark))
+        << veer_->log_text();
+  } else {
+    now_ += " + POST reload";
+    const auto r = admin("POST", "/api/v1/reload");
+    ASSERT_TRUE(r.has_value());
+    EXPECT_EQ(r->status, 400) << r->body;
+    const auto body = parse(r->body);
+    ASSERT_TRUE(body && body->is_object()) << r->body;
+    const json::value* errors = body->as_object().if_contains("errors");
+    EXPECT_TRUE(errors != nullptr && errors->is_array() && !errors->as_array().empty()) << r->body;
+  }
+  // Back to the valid file, unloaded: what veer last loaded is on disk again.
+  veer_->rewrite_config(render(disk_));
+  ++counts_["refused reload"];
+}
+
+void ModelRun::kill_and_restart(bool edit) {
+  const ConfigFile next = edit ? edited_file() : disk_;
+  now_ += " | kill -9 + restart";
+  veer_->signal(SIGKILL);
+  ASSERT_TRUE(veer_->wait_exit(5s).has_value());
+  traffic_.reset();
+  veer_.reset();
+  disk_ = next;
+  const LoadReport report = model_.load(disk_);
+  ASSERT_TRUE(start());
+  ++counts_["restart"];
+  after_load(report, 0);
+}
+
+void ModelRun::step() {
+  const std::uint64_t roll = below(100);
+  if (roll < 14) return perform(valid_put_backend());
+  if (roll < 28) return perform(valid_patch_backend());
+  if (roll < 35) return perform(valid_delete_backend());
+  if (roll < 43) return perform(valid_put_split());
+  if (roll < 45) return perform(delete_overrides());
+  if (roll < 60) return perform(invalid_call());
+  if (roll < 70) return reload(true, edited_file());
+  if (roll < 76) return reload(false, edited_file());
+  if (roll < 78) return reload(chance(50), disk_);
+  if (roll < 81) return refused_reload(chance(50));
+  if (roll < 84) return kill_and_restart(chance(50));
+  if (roll < 88) return if_match_race();
+  if (roll < 91) return stale_if_match();
+  if (roll < 94 && last_valid_) return perform(*last_valid_);  // the same call again
+  // A valid call that names the current version.
+  return perform(any_valid_call(), {"If-Match: \"" + std::to_string(version_) + "\""});
+}
+
+// --- checks -------------------------------------------------------------------
+
+void ModelRun::check_pools() {
+  const auto r = admin("GET", "/api/v1/pools");
+  ASSERT_TRUE(r && r->status == 200) << (r ? r->body : "no answer");
+  EXPECT_EQ(r->header("ETag"), "\"" + std::to_string(version_) + "\"") << "version";
+  const auto v = parse(r->body);
+  ASSERT_TRUE(v && v->is_object()) << r->body;
+  RunningPools seen;
+  for (const json::value& pool : v->at("pools").as_array()) {
+    auto& backends = seen[json::value_to<std::string>(pool.at("name"))];
+    for (const json::value& b : pool.at("backends").as_array()) {
+      const std::string state = json::value_to<std::string>(b.at("state"));
+      EXPECT_TRUE(state == "up" || state == "draining" || state == "disabled") << state;
+      backends[json::value_to<std::string>(b.at("address"))] = RunningBackend{
+          b.at("weight").to_number<std::uint64_t>(), b.at("backup").as_bool(),
+          state == "draining"   ? AdminState::drain
+          : state == "disabled" ? AdminState::down
+                                : AdminState::none};
+    }
+  }
+  const RunningPools expected = model_.running();
+  if (seen == expected) return;
+  auto show = [](const RunningPools& pools) {
+    std::string out;
+    for (const auto& [pool, backends] : pools) {
+      out += pool + ":";
+      for (const auto& [a, b] : backends)
+        out += " " + a + "/w" + std::to_string(b.weight) + (b.backup ? "/backup" : "") + "/" +
+               state_name(b.state);
+      out += "; ";
+    }
+    return out;
+  };
+  ADD_FAILURE() << "GET /api/v1/pools differs from the model\n  model: " << show(expected)
+                << "\n  veer:  " << show(seen);
+}
+
+void ModelRun::check_split() {
+  const auto r = admin("GET", "/api/v1/splits/" + kSplit);
+  ASSERT_TRUE(r.has_value());
+  const auto expected = model_.running_split();
+  if (!expected) {
+    EXPECT_EQ(r->status, 404) << "the file has no split " << kSplit << ": " << r->body;
+    return;
+  }
+  ASSERT_EQ(r->status, 200) << r->body;
+  const auto v = parse(r->body);
+  ASSERT_TRUE(v && v->is_object()) << r->body;
+  std::map<std::string, std::uint64_t> seen;
+  for (const auto& [pool, target] : v->at("targets").as_object())
+    seen[std::string(pool)] = target.at("weight").to_number<std::uint64_t>();
+  EXPECT_EQ(describe(seen), describe(*expected)) << "split weights";
+}
+
+void ModelRun::check_state_file() {
+  const json::value predicted = normalised_state(model_.state_file());
+  std::optional<json::value> on_disk;
+  if (std::ifstream in(state_path_); in) {
+    std::stringstream text;
+    text << in.rdbuf();
+    on_disk = parse(text.str());
+    ASSERT_TRUE(on_disk && on_disk->is_object()) << "state file is not JSON: " << text.str();
+    const json::value* format = on_disk->as_object().if_contains("format");
+    EXPECT_TRUE(format != nullptr && format->is_number() && format->to_number<int>() == 2)
+        << text.str();
+    EXPECT_EQ(normalised_state(*on_disk), predicted)
+        << "state file\n  model: " << json::serialize(predicted) << "\n  file:  " << text.str();
+  } else {
+    EXPECT_TRUE(model_.changes().empty())
+        << "no state file, but the model has changes: " << json::serialize(predicted);
+  }
+  const auto r = admin("GET", "/api/v1/overrides");
+  ASSERT_TRUE(r && r->status == 200) << (r ? r->body : "no answer");
+  const auto v = parse(r->body);
+  ASSERT_TRUE(v && v->is_object()) << r->body;
+  const json::value* version = v->as_object().if_contains("version");
+  EXPECT_TRUE(version != nullptr && version->is_number() &&
+              version->to_number<std::uint64_t>() == version_)
+      << r->body;
+  const json::value* overrides = v->as_object().if_contains("overrides");
+  ASSERT_TRUE(overrides != nullptr) << r->body;
+  if (on_disk) {
+    EXPECT_EQ(*overrides, *on_disk) << "GET /api/v1/overrides differs from the state file";
+  }
+  EXPECT_EQ(normalised_state(*overrides), predicted)
+      << "GET /api/v1/overrides\n  model: " << json::serialize(predicted)
+      << "\n  veer:  " << json::serialize(*overrides);
+}
+
+void ModelRun::check_traffic() {
+  std::map<std::string, std::string> address_of;
+  for (const auto& b : backends_)
+    address_of[b->name()] = b->address();
+  // Which backend answered, by address; "503" when none could.
+  auto ask = [&](const std::string& target, std::vector<std::string> headers) -> std::string {
+    auto r = traffic_->request("GET", target, "", headers);
+    if (!r) return "no answer";
+    if (r->status == 503) return "503";
+    if (r->status != 200) return "status " + std::to_string(r->status);
+    return address_of[r->header("X-Backend")];
+  };
+  auto show = [](const std::set<std::string>& s) {
+    std::string out;
+    for (const std::string& a : s)
+      out += a + " ";
+    return out.empty() ? "(none: 503)" : out;
+  };
+  for (const FilePool& pool : model_.file().pools) {
+    const std::set<std::string> expected = model_.routable(pool.name);
+    std::set<std::string> seen;
+    // Round robin on one connection (one worker) visits every candidate within n picks.
+    const std::size_t n = std::max<std::size_t>(2, 2 * expected.size());
+    bool unavailable = false;
+    for (std::size_t i = 0; i < n; ++i) {
+      const std::string who = ask("/pool/" + pool.name + "/x", {});
+      if (who == "503") {
+        unavailable = true;
+      } else {
+        seen.insert(who);
+      }
+    }
+    const std::string got = unavailable && !seen.empty() ? show(seen) + "and 503s" : show(seen);
+    EXPECT_EQ(got, show(expected))
+        << "backends answering pool " << pool.name;
+  }
+  const auto split = model_.running_split();
+  if (!split) return;
+  std::uint64_t positive = 0;
+  std::string only;
+  for (const auto& [pool, weight] : *split) {
+    const std::set<std::string> expected = model_.routable(pool);
+    const std::string who = ask("/", {kOverrideHeader + ": " + pool});
+    EXPECT_TRUE(expected.empty() ? who == "503" : expected.count(who) == 1)
+        << "split target " << pool << " (forced by " << kOverrideHeader << ") answered by " << who
+        << "; expected one of " << show(expected);
+    if (weight > 0) {
+      ++positive;
+      only = pool;
+    }
+  }
+  if (positive == 1) {
+    const std::set<std::string> expected = model_.routable(only);
+    const std::string who = ask("/", {});
+    EXPECT_TRUE(expected.empty() ? who == "503" : expected.count(who) == 1)
+        << "split " << kSplit << " sends everything to " << only << ", answered by " << who;
+  }
+}
+
+void ModelRun::check_everything() {
+  check_pools();
+  check_split();
+  check_state_file();
+  check_traffic();
+}
+
+void ModelRun::run(int steps) {
+  disk_ = model_.file();
+  ASSERT_TRUE(start());
+  check_everything();
+  if (::testing::Test::HasFailure()) {
+    ADD_FAILURE() << "VEER_MODEL_SEED=" << seed_ << ": veer differs from the model at the start\n"
+                  << veer_->log_text();
+    return;
+  }
+  const auto began = Clock::now();
+  for (int i = 0; i < steps; ++i) {
+    now_ = "step " + std::to_string(i);
+    {
+      SCOPED_TRACE("VEER_MODEL_SEED=" + std::to_string(seed_) + ", step " + std::to_string(i));
+      step();
+      if (!::testing::Test::HasFatalFailure()) check_everything();
+    }
+    history_.push_back(now_);
+    if (history_.size() > 12) history_.pop_front();
+    if (::testing::Test::HasFailure()) {
+      std::string recent;
+      for (const std::string& h : history_)
+        recent += "  " + h + "\n";
+      ADD_FAILURE() << "VEER_MODEL_SEED=" << seed_ << " failed at step " << i
+                    << "; the last steps:\n"
+                    << recent << "model state file: " << json::serialize(model_.state_file())
+                    << "\nveer log (last lines):\n"
+                    << [&] {
+                         const std::string log = veer_ ? veer_->log_text() : "";
+                         return log.size() > 6000 ? log.substr(log.size() - 6000) : log;
+                       }();
+      return;
+    }
+  }
+  const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - began);
+  std::string summary;
+  for (const auto& [what, n] : counts_)
+    summary += what + "=" + std::to_string(n) + " ";
+  std::cout << "model run: " << steps << " steps in " << took.count() << " ms; " << summary
+            << "\n";
+  ::testing::Test::RecordProperty("steps", steps);
+  ::testing::Test::RecordProperty("milliseconds", static_cast<int>(took.count()));
+  ::testing::Test::RecordProperty("counts", summary);
+}
+
+TEST(ControlPlaneModel, RandomChangesReloadsAndCrashesAgreeWithTheDesiredStateRule) {
+  const std::uint64_t seed = env_number("VEER_MODEL_SEED", std::random_device{}());
+  const int steps = static_cast<int>(env_number("VEER_MODEL_STEPS", kDefaultSteps));
+  std::cout << "VEER_MODEL_SEED=" << seed << " (" << steps << " steps)\n" << std::flush;
+  ::testing::Test::RecordProperty("seed", std::to_string(seed));
+  ModelRun(seed).run(steps);
+}
+
+}  // namespace
+}  // namespace veer::test
