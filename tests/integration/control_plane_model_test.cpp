@@ -978,6 +978,106 @@ void ModelRun::run(int steps) {
   ::testing::Test::RecordProperty("counts", summary);
 }
 
+// --- the model itself, on the rule's own examples (no processes) ------------------
+
+ConfigFile two_pools(std::vector<FileBackend> alpha, std::vector<FileBackend> beta,
+                     std::optional<std::map<std::string, std::uint64_t>> split = {}) {
+  return ConfigFile{{FilePool{"alpha", std::move(alpha)}, FilePool{"beta", std::move(beta)}},
+                    std::move(split)};
+}
+
+TEST(DesiredStateModel, WritesTheStateFileOfTheRulesExample) {
+  DesiredState m("S", ConfigFile{{FilePool{"POOL", {{"ADDR2", 1, false}, {"ADDR3", 1, false},
+                                                    {"ADDR4", 1, false}}},
+                                  FilePool{"blue", {}}, FilePool{"green", {}}},
+                                 std::map<std::string, std::uint64_t>{{"blue", 100}, {"green", 0}}});
+  EXPECT_TRUE(m.put_backend("POOL", "ADDR", 2, std::nullopt).changed);
+  EXPECT_TRUE(m.patch_backend("POOL", "ADDR", StateRequest::drain, std::nullopt).changed);
+  EXPECT_EQ(m.delete_backend("POOL", "ADDR2").status, 202);
+  EXPECT_TRUE(m.put_backend("POOL", "ADDR3", 5, std::nullopt).changed);
+  EXPECT_TRUE(m.patch_backend("POOL", "ADDR4", StateRequest::down, std::nullopt).changed);
+  EXPECT_TRUE(m.put_split("S", {{"blue", 0}, {"green", 100}}).changed);
+  EXPECT_EQ(m.state_file(), json::parse(R"({"format": 2,
+    "backends": {"POOL": {"ADDR": {"added": true, "weight": 2, "backup": false, "state": "drain"},
+                          "ADDR2": {"removed": true},
+                          "ADDR3": {"weight": 5, "file": {"weight": 1, "backup": false}},
+                          "ADDR4": {"state": "down"}}},
+    "splits": {"S": {"targets": {"blue": 0, "green": 100}, "file": {"blue": 100, "green": 0}}}})"));
+}
+
+TEST(DesiredStateModel, NoOpsChangeNothingAndValuesEqualToTheFileAreNoOverride) {
+  DesiredState m("rpc", two_pools({{"a", 2, false}}, {}, std::map<std::string, std::uint64_t>{{"alpha", 1}}));
+  EXPECT_FALSE(m.put_backend("alpha", "a", 2, false).changed);
+  EXPECT_FALSE(m.patch_backend("alpha", "a", StateRequest::up, std::nullopt).changed);
+  EXPECT_FALSE(m.put_split("rpc", {{"alpha", 1}}).changed);
+  EXPECT_FALSE(m.delete_overrides().changed);
+  EXPECT_TRUE(m.put_backend("alpha", "a", 5, std::nullopt).changed);
+  EXPECT_TRUE(m.put_backend("alpha", "a", 2, std::nullopt).changed);
+  EXPECT_TRUE(m.changes().empty()) << "back to the file's value: no override left";
+  EXPECT_EQ(m.patch_backend("alpha", "zz", StateRequest::down, std::nullopt).status, 404);
+  EXPECT_EQ(m.delete_backend("beta", "a").status, 404);
+  EXPECT_EQ(m.put_backend("gamma", "a", 1, std::nullopt).status, 404);
+  EXPECT_EQ(m.put_split("rpc", {{"alpha", 0}}).status, 400);
+  EXPECT_EQ(m.put_split("rpc", {{"gamma", 1}}).status, 400);
+  EXPECT_EQ(m.put_backend("alpha", "a", kMaxBackendWeight + 1, std::nullopt).status, 400);
+  EXPECT_TRUE(m.changes().empty());
+}
+
+TEST(DesiredStateModel, AnUpdateLastsWhileTheFileListsTheBackendAsRecorded) {
+  DesiredState m("rpc", two_pools({{"a", 1, false}}, {}));
+  m.put_backend("alpha", "a", 5, std::nullopt);
+  m.patch_backend("alpha", "a", StateRequest::drain, std::nullopt);
+  EXPECT_TRUE(m.load(m.file()).dropped.empty());
+  EXPECT_EQ(m.running().at("alpha").at("a"), (RunningBackend{5, false, AdminState::drain}));
+  const LoadReport report = m.load(two_pools({{"a", 2, false}}, {}));
+  EXPECT_EQ(report.dropped.size(), 1u);
+  EXPECT_EQ(m.running().at("alpha").at("a"), (RunningBackend{2, false, AdminState::drain}))
+      << "the file's new weight wins; the drain stays";
+  m.load(two_pools({}, {}));
+  EXPECT_TRUE(m.changes().empty()) << "the backend is gone, and its drain with it";
+}
+
+TEST(DesiredStateModel, AnAdditionGivesWayToTheFileAndARemovalEndsWithTheBackend) {
+  DesiredState m("rpc", two_pools({{"a", 1, false}}, {}));
+  m.put_backend("alpha", "x", 3, std::nullopt);
+  m.patch_backend("alpha", "x", StateRequest::down, std::nullopt);
+  m.delete_backend("alpha", "a");
+  EXPECT_EQ(m.routable("alpha"), std::set<std::string>{});
+  EXPECT_TRUE(m.load(m.file()).dropped.empty());
+  const LoadReport report = m.load(two_pools({{"a", 1, false}, {"x", 1, false}}, {}));
+  EXPECT_EQ(report.dropped.size(), 1u);
+  EXPECT_EQ(m.running().at("alpha").at("x"), (RunningBackend{1, false, AdminState::down}));
+  EXPECT_EQ(m.running().at("alpha").count("a"), 0u) << "still removed";
+  m.load(two_pools({{"x", 1, false}}, {}));
+  EXPECT_EQ(m.changes().backends.at("alpha").size(), 1u) << "the removal of a ended with it";
+  // PUT brings a removed file backend back with the file's values.
+  m.delete_backend("alpha", "x");
+  m.put_backend("alpha", "x", std::nullopt, true);
+  EXPECT_EQ(m.running().at("alpha").at("x"), (RunningBackend{1, true, AdminState::none}));
+}
+
+TEST(DesiredStateModel, SplitWeightsLastWhileTheFilesTableIsTheRecordedOne) {
+  const std::map<std::string, std::uint64_t> file_table{{"alpha", 100}, {"beta", 0}};
+  DesiredState m("rpc", two_pools({}, {}, file_table));
+  m.put_split("rpc", {{"alpha", 0}, {"beta", 100}});
+  EXPECT_TRUE(m.load(m.file()).dropped.empty());
+  EXPECT_EQ(m.running_split()->at("beta"), 100u);
+  m.load(two_pools({}, {}, std::map<std::string, std::uint64_t>{{"alpha", 50}, {"beta", 50}}));
+  EXPECT_EQ(m.running_split()->at("beta"), 50u);
+  EXPECT_TRUE(m.changes().empty());
+}
+
+TEST(DesiredStateModel, ChangesThatNoLongerValidateOnTheNewFileAreAllDropped) {
+  DesiredState m("rpc", two_pools({{"a", 1, false}}, {}, std::map<std::string, std::uint64_t>{{"alpha", 1}}));
+  m.put_split("rpc", {{"alpha", 0}, {"beta", 1}});
+  m.patch_backend("alpha", "a", StateRequest::drain, std::nullopt);
+  ConfigFile without_beta = m.file();
+  without_beta.pools.pop_back();
+  const LoadReport report = m.load(without_beta);
+  EXPECT_TRUE(report.dropped_all);
+  EXPECT_TRUE(m.changes().empty());
+}
+
 TEST(ControlPlaneModel, RandomChangesReloadsAndCrashesAgreeWithTheDesiredStateRule) {
   const std::uint64_t seed = env_number("VEER_MODEL_SEED", std::random_device{}());
   const int steps = static_cast<int>(env_number("VEER_MODEL_STEPS", kDefaultSteps));
