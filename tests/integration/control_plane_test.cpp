@@ -274,8 +274,6 @@ TEST_P(ControlPlane, MalformedAdminPathsGet404Or405AndTheProcessLives) {
       "/api/v1/pools/%00/backends/127.0.0.1:1",
       "/api/v1/pools/blue%2Fbackends%2F127.0.0.1:1",
       "/api/v1/pools/%2F",
-      "/api/v1/pools/%",
-      "/api/v1/pools/%zz/backends/%",
       "/api/v1/splits/%00",
       "/api/v1/splits/%2F%2F",
       "/api/v1/%2F",
@@ -297,6 +295,17 @@ TEST_P(ControlPlane, MalformedAdminPathsGet404Or405AndTheProcessLives) {
       ASSERT_FALSE(admin.veer->wait_exit(0ms).has_value())
           << shown << " killed veer\n" << admin.veer->log_text();
       ++checked;
+    }
+  }
+  // Broken percent-encoding may also be a 400; it must not crash either.
+  for (const std::string method : {"GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"}) {
+    for (const std::string path : {"/api/v1/pools/%", "/api/v1/pools/%zz/backends/%",
+                                   "/api/v1/splits/%4", "/api/v1/pools/blue/backends/%%%"}) {
+      const auto r = admin.call(method, path, method == "PUT" || method == "PATCH" ? "{}" : "");
+      ASSERT_TRUE(r.has_value()) << method << " " << path << ": no answer";
+      EXPECT_TRUE(r->status == 400 || r->status == 404 || r->status == 405)
+          << method << " " << path << " -> " << r->status << " " << r->body;
+      ASSERT_FALSE(admin.veer->wait_exit(0ms).has_value()) << method << " " << path << " killed veer";
     }
   }
   // A known path with another method: 405 and what it allows.
@@ -346,12 +355,12 @@ TEST_P(ControlPlane, MalformedAdminPathsGet404Or405AndTheProcessLives) {
   }
   for (const char* method : {"GET", "PUT", "POST", "PATCH", "DELETE"})
     EXPECT_NE(index->body.find(method), std::string::npos) << method;
-  // Help is prose: count strings with at least three words.
+  // Help is prose: count the strings with words in them.
   int sentences = 0;
   std::function<void(const json::value&)> count = [&](const json::value& v) {
     if (v.is_string()) {
       const std::string s(v.as_string());
-      sentences += std::count(s.begin(), s.end(), ' ') >= 2 ? 1 : 0;
+      sentences += s.size() >= 8 && s.find(' ') != std::string::npos && s.front() != '/' ? 1 : 0;
     } else if (v.is_array()) {
       for (const json::value& x : v.as_array())
         count(x);
