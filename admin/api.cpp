@@ -1,23 +1,55 @@
 #include "admin/api.hpp"
 
 #include <boost/json.hpp>
+#include <boost/url/parse.hpp>
 #include <ctime>
 #include <fstream>
-#include <stdexcept>
+#include <limits>
+#include <ranges>
 
+#include "admin/body.hpp"
+#include "admin/json_text.hpp"
+#include "admin/views.hpp"
+#include "conf/address.hpp"
 #include "proxy/log.hpp"
 
 namespace veer::admin {
 namespace json = boost::json;
+
+// One admin call as a handler sees it.
+struct Call {
+  explicit Call(const AdminRequest& r) : request(r) {}
+  const AdminRequest& request;
+  std::string who = "anonymous";
+  std::vector<std::string> params;  // the {name} segments of the pattern, decoded
+  std::map<std::string, std::string> query;
+  std::shared_ptr<const proxy::Snapshot> snapshot;
+  std::uint64_t version() const { return snapshot->version; }
+};
+
+// Who may call an endpoint: anyone (probes), the token holders unless /metrics is
+// open by config, or the token holders.
+enum class Access { open, metrics, token };
+
+struct Api::Endpoint {
+  std::string_view method;
+  std::string_view pattern;  // "{name}" matches one segment
+  std::string_view help;
+  AdminReply (Api::*handle)(Call&);
+  Access access = Access::token;
+};
+
 namespace {
 
+constexpr std::string_view kJson = "application/json";
+
 AdminReply error_reply(unsigned status, std::string_view error, std::string_view detail) {
-  return AdminReply{status, json::serialize(json::object{{"error", error}, {"detail", detail}}),
-                    "application/json", 0};
+  return AdminReply{status, to_json_text(json::object{{"error", error}, {"detail", detail}}),
+                    std::string(kJson), 0, ""};
 }
 
 AdminReply json_reply(const json::value& value, std::uint64_t etag, unsigned status = 200) {
-  return AdminReply{status, json::serialize(value), "application/json", etag};
+  return AdminReply{status, to_json_text(value), std::string(kJson), etag, ""};
 }
 
 // A reload or change the runtime refused: every error, and the version still in force.
@@ -43,163 +75,61 @@ std::string utc_after(conf::Duration d) {
   return text;
 }
 
-// "/a/b/c" -> {"a", "b", "c"}, each percent-decoded.
-std::vector<std::string> segments(std::string_view path) {
-  std::vector<std::string> out;
-  while (!path.empty()) {
-    if (path.front() == '/') {
-      path.remove_prefix(1);
-      continue;
-    }
-    const std::size_t end = path.find('/');
-    out.push_back(percent_decode(path.substr(0, end)));
-    path = end == std::string_view::npos ? std::string_view{} : path.substr(end);
-  }
+// "\"7\"", an ETag. Appended piece by piece: GCC 12 warns falsely (-Wrestrict) on
+// "\"" + std::to_string(n) + "\"".
+std::string quoted_version(std::uint64_t version) {
+  std::string etag = "\"";
+  etag += std::to_string(version);
+  etag += '"';
+  return etag;
+}
+
+std::string lower(std::string_view text) {
+  std::string out(text);
+  for (char& c : out)
+    c = (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
   return out;
 }
 
-std::map<std::string, std::string> parse_query(std::string_view query) {
-  std::map<std::string, std::string> out;
-  while (!query.empty()) {
-    const std::size_t end = query.find('&');
-    const std::string_view pair = query.substr(0, end);
-    const std::size_t equals = pair.find('=');
-    out[percent_decode(pair.substr(0, equals))] =
-        equals == std::string_view::npos ? "" : percent_decode(pair.substr(equals + 1));
-    query = end == std::string_view::npos ? std::string_view{} : query.substr(end + 1);
-  }
-  return out;
+// "application/json; charset=utf-8" is JSON; "application/jsonp" is not.
+bool is_json(std::string_view content_type) {
+  const std::string type = lower(content_type.substr(0, content_type.find(';')));
+  const std::size_t end = type.find_last_not_of(" \t");
+  return end != std::string::npos && std::string_view(type).substr(0, end + 1) == kJson;
 }
 
-json::object backend_json(const proxy::BackendRuntime& b, double rate) {
-  const auto now = health::BackendStats::Clock::now();
-  const double ewma = b.stats->latency.estimate_ns(now, health::kLatencyDecayNs);
-  json::object o{
-      {"address", b.address},
-      {"weight", b.weight},
-      {"backup", b.backup},
-      {"state", health::state_name(b.stats->reasons.load(std::memory_order_relaxed))},
-      {"active_connections", b.stats->active_connections.load(std::memory_order_relaxed)},
-      {"in_flight", b.stats->in_flight.load(std::memory_order_relaxed)},
-      {"requests_total", b.stats->requests.load(std::memory_order_relaxed)},
-      {"requests_per_second", rate},
-      {"retries_total", b.stats->retries.load(std::memory_order_relaxed)},
-      {"ejections_total", b.stats->ejections.load(std::memory_order_relaxed)}};
-  o["latency_ewma_ms"] = ewma < 0 ? json::value(nullptr) : json::value(ewma / 1e6);
-  return o;
-}
-
-json::object config_json(const conf::Config& c) {
-  json::object listeners;
-  for (const conf::ListenerConfig& l : c.listeners) {
-    json::array routes;
-    for (const conf::RouteConfig& r : l.routes) {
-      routes.push_back(
-          json::object{{"host", r.host}, {"path_prefix", r.path_prefix}, {"target", r.target}});
+// The pattern's {name} segments from `segments`, or nullopt when the path is another.
+std::optional<std::vector<std::string>> match(std::string_view pattern,
+                                              const std::vector<std::string>& segments) {
+  std::vector<std::string> params;
+  std::size_t i = 0;
+  for (auto part : std::views::split(pattern.substr(1), '/')) {
+    const std::string_view literal(part.begin(), part.end());
+    if (i == segments.size()) return std::nullopt;
+    if (literal.starts_with('{')) {
+      params.push_back(segments[i]);
+    } else if (literal != segments[i]) {
+      return std::nullopt;
     }
-    listeners[l.name] = json::object{{"address", l.address}, {"routes", std::move(routes)}};
+    ++i;
   }
-  json::object pools;
-  for (const conf::PoolConfig& p : c.pools) {
-    json::array backends;
-    for (const conf::BackendConfig& b : p.backends) {
-      backends.push_back(
-          json::object{{"address", b.address}, {"weight", b.weight}, {"backup", b.backup}});
-    }
-    json::object pool{{"strategy", p.strategy},
-                      {"backends", std::move(backends)},
-                      {"slow_start", conf::format_duration(p.slow_start)},
-                      {"panic_threshold", p.panic_threshold},
-                      {"retries", json::object{{"attempts", p.retries.attempts},
-                                               {"budget_percent", p.retries.budget_percent},
-                                               {"budget_min", p.retries.budget_min}}}};
-    if (p.strategy == "ip_hash") pool["hash_key"] = p.hash_key;
-    pool["health"] =
-        p.health ? json::value(json::object{{"interval", conf::format_duration(p.health->interval)},
-                                            {"timeout", conf::format_duration(p.health->timeout)},
-                                            {"rise", p.health->rise},
-                                            {"fall", p.health->fall}})
-                 : json::value(nullptr);
-    pool["outlier"] = p.outlier
-                          ? json::value(json::object{
-                                {"consecutive_failures", p.outlier->consecutive_failures},
-                                {"base_ejection", conf::format_duration(p.outlier->base_ejection)},
-                                {"max_ejected_percent", p.outlier->max_ejected_percent}})
-                          : json::value(nullptr);
-    pools[p.name] = std::move(pool);
-  }
-  json::object splits;
-  for (const conf::SplitConfig& s : c.splits) {
-    json::object targets;
-    for (const conf::SplitTargetConfig& t : s.targets)
-      targets[t.pool] = t.weight;
-    splits[s.name] = json::object{{"targets", std::move(targets)},
-                                  {"sticky", s.sticky},
-                                  {"override_header", s.override_header},
-                                  {"failover", s.failover}};
-  }
-  const conf::Timeouts& t = c.timeouts;
-  return json::object{
-      {"server", json::object{{"workers", c.server.workers},
-                              {"io_engine", conf::to_string(c.server.io_engine)},
-                              {"access_log", c.server.access_log},
-                              {"state_file", c.server.state_file}}},
-      {"timeouts", json::object{{"client_header", conf::format_duration(t.client_header)},
-                                {"client_idle", conf::format_duration(t.client_idle)},
-                                {"upstream_connect", conf::format_duration(t.upstream_connect)},
-                                {"upstream_response", conf::format_duration(t.upstream_response)},
-                                {"tunnel_idle", conf::format_duration(t.tunnel_idle)},
-                                {"drain", conf::format_duration(t.drain)}}},
-      {"limits", json::object{{"max_header_bytes", c.limits.max_header_bytes},
-                              {"max_body_bytes", c.limits.max_body_bytes},
-                              {"max_connections", c.limits.max_connections}}},
-      {"listeners", std::move(listeners)},
-      {"pools", std::move(pools)},
-      {"splits", std::move(splits)}};
+  if (i != segments.size()) return std::nullopt;
+  return params;
 }
 
-// A weight from a JSON body: a non-negative integer.
-std::uint64_t weight_of(const json::value& v, std::string_view what) {
-  if (v.is_uint64() && v.as_uint64() <= INT64_MAX) return v.as_uint64();
-  if (v.is_int64() && v.as_int64() >= 0) return static_cast<std::uint64_t>(v.as_int64());
-  throw std::invalid_argument(std::string(what) + " must be an integer from 0 to 2^63 - 1");
+const proxy::PoolRuntime& pool_named(const Call& call) {
+  for (const proxy::PoolRuntime& p : call.snapshot->pools) {
+    if (p.name == call.params[0]) return p;
+  }
+  throw std::out_of_range("no pool named " + call.params[0]);
 }
 
-// Drops empty sets, so equal states compare equal and the state file stays small.
-void normalize(conf::Overrides& o) {
-  std::erase_if(o.disabled, [](const auto& e) { return e.second.empty(); });
-  std::erase_if(o.drained, [](const auto& e) { return e.second.empty(); });
-}
-
-// The backend list a change starts from: the running one (file plus earlier changes).
-std::vector<conf::BackendOverride> backends_of(const conf::PoolConfig& pool) {
-  std::vector<conf::BackendOverride> list;
-  for (const conf::BackendConfig& b : pool.backends)
-    list.push_back({b.address, b.weight, b.backup});
-  return list;
+bool runs_backend(const conf::PoolConfig& pool, const std::string& address) {
+  return std::any_of(pool.backends.begin(), pool.backends.end(),
+                     [&](const conf::BackendConfig& b) { return b.address == address; });
 }
 
 }  // namespace
-
-std::string percent_decode(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  auto hex = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-  };
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    if (text[i] == '%' && i + 2 < text.size() && hex(text[i + 1]) >= 0 && hex(text[i + 2]) >= 0) {
-      out += static_cast<char>(hex(text[i + 1]) * 16 + hex(text[i + 2]));
-      i += 2;
-    } else {
-      out += text[i];
-    }
-  }
-  return out;
-}
 
 Api::Api(Runtime& runtime, const conf::AdminConfig& config)
     : runtime_(runtime),
@@ -208,267 +138,345 @@ Api::Api(Runtime& runtime, const conf::AdminConfig& config)
       audit_path_(config.audit_log) {}
 
 AdminReply Api::handle(const AdminRequest& request) {
-  const std::size_t question = request.target.find('?');
-  const std::string path = request.target.substr(0, question);
-  const auto query = parse_query(question == std::string::npos
-                                     ? std::string_view{}
-                                     : std::string_view(request.target).substr(question + 1));
-  if (request.method == "GET" && path == "/healthz")
-    return AdminReply{200, "ok\n", "text/plain", 0};
-  if (request.method == "GET" && path == "/readyz") {
-    return runtime_.ready() ? AdminReply{200, "ready\n", "text/plain", 0}
-                            : AdminReply{503, "draining\n", "text/plain", 0};
-  }
-  const bool metrics = path == "/metrics";
-  std::string who = "anonymous";
-  if (!tokens_.open() && (!metrics || metrics_need_token_)) {
-    who = tokens_.name_for(request.authorization);
-    if (who.empty()) return error_reply(401, "unauthorized", "send Authorization: Bearer <token>");
-  }
-  if (metrics) {
-    if (request.method != "GET") return error_reply(405, "method not allowed", "GET /metrics");
-    std::optional<std::string> text = runtime_.metrics();
-    if (!text) return error_reply(404, "not found", "metrics are off ([admin].metrics = false)");
-    return AdminReply{200, std::move(*text), "text/plain; version=0.0.4; charset=utf-8", 0};
-  }
+  Call call{request};
   try {
-    return route(request, path, query, who);
-  } catch (const std::exception& e) {
-    // A body of the wrong shape (a string where a number belongs, say).
+    const auto target = boost::urls::parse_origin_form(request.target);
+    if (!target) return error_reply(400, "bad request", "the request target is not a valid path");
+    for (const auto& param : target->params())
+      call.query[param.key] = param.value;
+    std::vector<std::string> segments;
+    for (const std::string segment : target->segments())
+      segments.push_back(segment);
+    return dispatch(request, segments, call);
+  } catch (const BadRequest& e) {
     return error_reply(400, "bad request", e.what());
+  } catch (const std::out_of_range& e) {
+    // A pool, split or backend named in the path that does not exist.
+    return error_reply(404, "not found", e.what());
+  } catch (const std::exception& e) {
+    log::error("admin API: ", request.method, " ", request.target, ": ", e.what());
+    return error_reply(500, "internal error", e.what());
   }
 }
 
-AdminReply Api::route(const AdminRequest& request, const std::string& path,
-                      const std::map<std::string, std::string>& query, const std::string& who) {
-  const std::vector<std::string> parts = segments(path);
-  const std::shared_ptr<const proxy::Snapshot> snapshot = runtime_.snapshot();
-  const std::uint64_t version = snapshot->version;
-  const std::string& method = request.method;
-  const bool mutating =
-      method == "PUT" || method == "POST" || method == "DELETE" || method == "PATCH";
-  if (parts.size() < 2 || parts[0] != "api" || parts[1] != "v1") {
-    return error_reply(404, "not found", "no endpoint " + path);
+// Finds the endpoint, then checks in order: where the request comes from, the token,
+// the path and method, the body's type and size, If-Match; then runs the handler.
+AdminReply Api::dispatch(const AdminRequest& request, const std::vector<std::string>& segments,
+                         Call& call) {
+  const std::string method = request.method == "HEAD" ? std::string("GET") : request.method;
+  const Endpoint* found = nullptr;
+  std::string allow;
+  for (const Endpoint& e : endpoints()) {
+    std::optional<std::vector<std::string>> params = match(e.pattern, segments);
+    if (!params) continue;
+    allow += (allow.empty() ? "" : ", ") + std::string(e.method);
+    if (e.method == "GET") allow += ", HEAD";
+    if (e.method != method) continue;
+    found = &e;
+    call.params = std::move(*params);
   }
-  std::string etag = "\"";
-  etag += std::to_string(version);
-  etag += '"';
-  if (mutating && !request.if_match.empty() && request.if_match != etag &&
-      request.if_match != "*") {
+  if (found == nullptr || found->access != Access::open) {
+    if (AdminReply refused = refuse_cross_site(request); refused.status != 0) return refused;
+    const bool metrics_open =
+        found != nullptr && found->access == Access::metrics && !metrics_need_token_;
+    if (!tokens_.open() && !metrics_open) {
+      call.who = tokens_.name_for(request.authorization);
+      if (call.who.empty())
+        return error_reply(401, "unauthorized", "send Authorization: Bearer <token>");
+    }
+  }
+  std::string path;
+  for (const std::string& segment : segments)
+    path += "/" + segment;
+  if (found == nullptr && allow.empty())
+    return error_reply(404, "not found", "no endpoint " + path + " (GET /api/v1 lists them)");
+  if (found == nullptr) {
+    AdminReply reply =
+        error_reply(405, "method not allowed", request.method + " " + path + " takes " + allow);
+    reply.allow = allow;
+    return reply;
+  }
+  call.snapshot = runtime_.snapshot();
+  if (method != "GET") {
+    if (AdminReply refused = refuse_body(request, call.version()); refused.status != 0)
+      return refused;
+  }
+  return (this->*found->handle)(call);
+}
+
+// A browser marks a cross-site request with Origin or Sec-Fetch-Site; refusing those
+// keeps a web page from driving a tokenless loopback admin port. status 0: allowed.
+AdminReply Api::refuse_cross_site(const AdminRequest& request) const {
+  const std::string site = lower(request.sec_fetch_site);
+  const bool cross_origin =
+      !request.origin.empty() && lower(request.origin) != "http://" + lower(request.host);
+  if (cross_origin || site == "cross-site" || site == "same-site") {
+    return error_reply(403, "forbidden",
+                       "cross-site requests are refused (Origin " + request.origin +
+                           ", Sec-Fetch-Site " + request.sec_fetch_site + ")");
+  }
+  return AdminReply{0, "", "", 0, ""};
+}
+
+// A change must be JSON: a browser cannot send that cross-site without a CORS preflight,
+// which veer never grants. Then the size, then If-Match. status 0: acceptable.
+AdminReply Api::refuse_body(const AdminRequest& request, std::uint64_t version) const {
+  if (!is_json(request.content_type)) {
+    return error_reply(415, "unsupported media type",
+                       "changes must be sent with Content-Type: application/json, got \"" +
+                           request.content_type + "\"");
+  }
+  if (request.body_too_large)
+    return error_reply(413, "payload too large", "the body is over the admin API's 1 MiB limit");
+  const std::string etag = quoted_version(version);
+  if (!request.if_match.empty() && request.if_match != etag && request.if_match != "*") {
     return json_reply(json::object{{"error", "precondition failed"},
                                    {"detail", "If-Match " + request.if_match +
-                                                  " does not match the running version"},
+                                                  " does not match the running version " + etag},
                                    {"version", version}},
                       version, 412);
   }
-  json::value body;
-  if (mutating && !request.body.empty()) {
-    boost::system::error_code ec;
-    body = json::parse(request.body, ec);
-    if (ec || !body.is_object())
-      return error_reply(400, "bad request", "the body is not a JSON object");
-  }
-  const conf::Config& config = snapshot->config;
-
-  if (parts.size() == 3 && parts[2] == "config" && method == "GET") {
-    json::object o = config_json(config);
-    o["version"] = version;
-    return json_reply(o, version);
-  }
-  if (parts.size() == 3 && parts[2] == "reload" && method == "POST") {
-    const Runtime::Outcome outcome = runtime_.reload();
-    if (!outcome.errors.empty()) return refusal_reply(outcome, "invalid configuration", 400);
-    audit(request, who, version, outcome.version, "reloaded " + config.source_path);
-    return json_reply(json::object{{"version", outcome.version}}, outcome.version);
-  }
-  if (parts.size() >= 3 && parts[2] == "pools") {
-    auto pool_json = [&](const proxy::PoolRuntime& pool) {
-      json::array backends;
-      for (const proxy::BackendRuntime& b : pool.backends) {
-        backends.push_back(
-            backend_json(b, request_rate(pool.name + "/" + b.address,
-                                         b.stats->requests.load(std::memory_order_relaxed))));
-      }
-      return json::object{{"name", pool.name},
-                          {"strategy", pool.config->strategy},
-                          {"panic", pool.stats->panic.load(std::memory_order_relaxed)},
-                          {"backends", std::move(backends)}};
-    };
-    if (parts.size() == 3 && method == "GET") {
-      json::array pools;
-      for (const proxy::PoolRuntime& pool : snapshot->pools)
-        pools.push_back(pool_json(pool));
-      return json_reply(json::object{{"version", version}, {"pools", std::move(pools)}}, version);
-    }
-    const proxy::PoolRuntime* pool = nullptr;
-    for (const proxy::PoolRuntime& p : snapshot->pools) {
-      if (p.name == parts[3]) pool = &p;
-    }
-    if (pool == nullptr) return error_reply(404, "not found", "no pool named " + parts[3]);
-    if (parts.size() == 4 && method == "GET") {
-      json::object o = pool_json(*pool);
-      o["version"] = version;
-      return json_reply(o, version);
-    }
-    if (parts.size() == 6 && parts[4] == "backends") {
-      const std::string& address = parts[5];
-      conf::Overrides next = runtime_.overrides();
-      std::vector<conf::BackendOverride> list = backends_of(*pool->config);
-      auto it = std::find_if(list.begin(), list.end(),
-                             [&](const conf::BackendOverride& b) { return b.address == address; });
-      const json::object* fields = body.is_object() ? &body.as_object() : nullptr;
-      auto number = [&](const char* key, std::uint64_t& out) {
-        if (fields != nullptr && fields->contains(key)) out = weight_of(fields->at(key), key);
-      };
-      if (method == "PUT") {
-        conf::BackendOverride b = it != list.end() ? *it : conf::BackendOverride{address, 1, false};
-        number("weight", b.weight);
-        if (fields != nullptr && fields->contains("backup"))
-          b.backup = fields->at("backup").as_bool();
-        if (it != list.end()) {
-          *it = b;
-        } else {
-          list.push_back(b);
-        }
-        next.pool_backends[pool->name] = list;
-        return change(request, who, std::move(next), std::nullopt,
-                      "pool " + pool->name + ": backend " + address + " weight " +
-                          std::to_string(b.weight) + (b.backup ? " (backup)" : ""));
-      }
-      if (it == list.end()) {
-        return error_reply(404, "not found", "pool " + pool->name + " has no backend " + address);
-      }
-      if (method == "DELETE") {
-        std::optional<conf::Duration> drain;
-        if (auto d = query.find("drain"); d != query.end()) {
-          drain = conf::parse_duration(d->second);
-          if (!drain)
-            return error_reply(400, "bad request",
-                               "drain=" + d->second + " is not a duration such as 30s");
-        }
-        list.erase(it);
-        next.pool_backends[pool->name] = list;
-        next.disabled[pool->name].erase(address);
-        next.drained[pool->name].erase(address);
-        const conf::Duration grace = drain.value_or(config.timeouts.drain);
-        return change(
-            request, who, std::move(next), drain,
-            "pool " + pool->name + ": drain and remove backend " + address, 202,
-            {{"drain_deadline", utc_after(grace)}, {"drain", conf::format_duration(grace)}});
-      }
-      if (method == "PATCH") {
-        std::string summary = "pool " + pool->name + ": backend " + address;
-        if (fields != nullptr && fields->contains("weight")) {
-          number("weight", it->weight);
-          next.pool_backends[pool->name] = list;
-          summary += " weight " + std::to_string(it->weight);
-        }
-        if (fields != nullptr && fields->contains("state")) {
-          const std::string state = json::value_to<std::string>(fields->at("state"));
-          auto& disabled = next.disabled[pool->name];
-          auto& drained = next.drained[pool->name];
-          if (state == "up") {
-            disabled.erase(address);
-            drained.erase(address);
-          } else if (state == "down") {
-            disabled.insert(address);
-          } else if (state == "drain") {
-            drained.insert(address);
-          } else {
-            return error_reply(400, "bad request",
-                               "state \"" + state + "\" is not up, down or drain");
-          }
-          summary += " state " + state;
-        }
-        return change(request, who, std::move(next), std::nullopt, summary);
-      }
-    }
-  }
-  if (parts.size() == 4 && parts[2] == "splits") {
-    const proxy::SplitRuntime* split = snapshot->find_split(parts[3]);
-    if (split == nullptr) return error_reply(404, "not found", "no split named " + parts[3]);
-    if (method == "GET") {
-      json::object targets;
-      std::map<std::string, std::uint64_t> assigned = runtime_.split_assignments(split->name);
-      for (std::size_t i = 0; i < split->pools.size(); ++i) {
-        const proxy::PoolRuntime& pool = snapshot->pools[split->pools[i]];
-        std::int64_t in_flight = 0, connections = 0;
-        std::uint64_t requests = 0;
-        for (const proxy::BackendRuntime& b : pool.backends) {
-          in_flight += b.stats->in_flight.load(std::memory_order_relaxed);
-          connections += b.stats->active_connections.load(std::memory_order_relaxed);
-          requests += b.stats->requests.load(std::memory_order_relaxed);
-        }
-        targets[pool.name] = json::object{{"weight", split->weights[i]},
-                                          {"in_flight", in_flight},
-                                          {"active_connections", connections},
-                                          {"requests_total", requests},
-                                          {"assignments_total", assigned[pool.name]}};
-      }
-      return json_reply(json::object{{"name", split->name},
-                                     {"version", version},
-                                     {"sticky", split->config->sticky},
-                                     {"override_header", split->config->override_header},
-                                     {"failover", split->config->failover},
-                                     {"targets", std::move(targets)}},
-                        version);
-    }
-    if (method == "PUT") {
-      const json::object& fields = body.as_object();
-      if (!fields.contains("targets") || !fields.at("targets").is_object()) {
-        return error_reply(400, "bad request", "expected {\"targets\": {\"POOL\": WEIGHT, ...}}");
-      }
-      std::map<std::string, std::uint64_t> targets;
-      for (const auto& [pool, weight] : fields.at("targets").as_object()) {
-        targets[std::string(pool)] = weight_of(weight, "weight of " + std::string(pool));
-      }
-      conf::Overrides next = runtime_.overrides();
-      next.split_targets[split->name] = targets;
-      std::string summary = "split " + split->name + ":";
-      for (const auto& [pool, weight] : targets)
-        summary += " " + pool + "=" + std::to_string(weight);
-      return change(request, who, std::move(next), std::nullopt, summary);
-    }
-  }
-  if (parts.size() == 4 && parts[2] == "export" && parts[3] == "nginx" && method == "GET") {
-    return error_reply(501, "not implemented", "the nginx export arrives with its own issue");
-  }
-  return error_reply(404, "not found", method + " " + path + " is not an endpoint of this API");
+  return AdminReply{0, "", "", 0, ""};
 }
 
-AdminReply Api::change(const AdminRequest& request, const std::string& who, conf::Overrides next,
-                       std::optional<conf::Duration> drain, std::string summary, unsigned status,
+AdminReply Api::healthz(Call&) {
+  return AdminReply{200, "ok\n", "text/plain", 0, ""};
+}
+
+AdminReply Api::readyz(Call&) {
+  return runtime_.ready() ? AdminReply{200, "ready\n", "text/plain", 0, ""}
+                          : AdminReply{503, "draining\n", "text/plain", 0, ""};
+}
+
+AdminReply Api::metrics(Call&) {
+  std::optional<std::string> text = runtime_.metrics();
+  if (!text) return error_reply(404, "not found", "metrics are off ([admin].metrics = false)");
+  return AdminReply{200, std::move(*text), "text/plain; version=0.0.4; charset=utf-8", 0, ""};
+}
+
+AdminReply Api::index(Call& call) {
+  json::array list;
+  for (const Endpoint& e : endpoints())
+    list.push_back(json::object{{"method", e.method}, {"path", e.pattern}, {"help", e.help}});
+  return json_reply(json::object{{"version", call.version()}, {"endpoints", std::move(list)}},
+                    call.version());
+}
+
+AdminReply Api::get_config(Call& call) {
+  json::object o = config_json(call.snapshot->config);
+  o["version"] = call.version();
+  const conf::OverrideReport& report = runtime_.override_report();
+  json::array kept, dropped;
+  for (const std::string& line : report.kept)
+    kept.push_back(json::string(line));
+  for (const std::string& line : report.dropped)
+    dropped.push_back(json::string(line));
+  o["overrides"] = json::object{{"kept", std::move(kept)}, {"dropped", std::move(dropped)}};
+  return json_reply(o, call.version());
+}
+
+AdminReply Api::reload(Call& call) {
+  BodyFields body(call.request.body, {});
+  const Runtime::Outcome outcome = runtime_.reload();
+  if (!outcome.errors.empty()) {
+    return outcome.internal ? refusal_reply(outcome, "not persisted", 500)
+                            : refusal_reply(outcome, "invalid configuration", 400);
+  }
+  audit(call, call.version(), outcome.version, "reloaded " + call.snapshot->config.source_path);
+  const conf::OverrideReport& report = runtime_.override_report();
+  json::array dropped;
+  for (const std::string& line : report.dropped)
+    dropped.push_back(json::string(line));
+  return json_reply(json::object{{"version", outcome.version}, {"dropped", std::move(dropped)}},
+                    outcome.version);
+}
+
+json::object Api::pool_view(const proxy::PoolRuntime& pool) {
+  json::array backends;
+  for (const proxy::BackendRuntime& b : pool.backends) {
+    backends.push_back(
+        backend_json(b, request_rate(pool.name + "/" + b.address,
+                                     b.stats->requests.load(std::memory_order_relaxed))));
+  }
+  return json::object{{"name", pool.name},
+                      {"strategy", pool.config->strategy},
+                      {"panic", pool.stats->panic.load(std::memory_order_relaxed)},
+                      {"backends", std::move(backends)}};
+}
+
+AdminReply Api::list_pools(Call& call) {
+  json::array pools;
+  for (const proxy::PoolRuntime& pool : call.snapshot->pools)
+    pools.push_back(pool_view(pool));
+  return json_reply(json::object{{"version", call.version()}, {"pools", std::move(pools)}},
+                    call.version());
+}
+
+AdminReply Api::get_pool(Call& call) {
+  json::object o = pool_view(pool_named(call));
+  o["version"] = call.version();
+  return json_reply(o, call.version());
+}
+
+AdminReply Api::put_backend(Call& call) {
+  const BodyFields body(call.request.body, {"weight", "backup"});
+  const proxy::PoolRuntime& pool = pool_named(call);
+  const std::string& address = call.params[1];
+  std::string why;
+  const std::optional<conf::HostPort> host_port = conf::parse_host_port(address, &why);
+  if (!host_port || host_port->port == 0 || !conf::resolve(*host_port, &why)) {
+    throw BadRequest("backend address " + address + ": " +
+                     (why.empty() ? "port 0 is not a backend port" : why));
+  }
+  const std::optional<std::uint64_t> weight = body.integer("weight", conf::kMaxBackendWeight);
+  const std::optional<bool> backup = body.boolean("backup");
+  const conf::PoolConfig* file = runtime_.file_config().find_pool(pool.name);
+  if (file == nullptr) throw std::out_of_range("pool " + pool.name + " is not in the file");
+  conf::Overrides next = runtime_.overrides();
+  conf::put_backend(next, *file, *pool.config, address, weight, backup);
+  std::string summary = "pool " + pool.name + ": put backend " + address;
+  if (weight) summary += " weight " + std::to_string(*weight);
+  if (backup) summary += *backup ? " backup" : " primary";
+  return change(call, std::move(next), std::nullopt, summary);
+}
+
+AdminReply Api::delete_backend(Call& call) {
+  const BodyFields body(call.request.body, {});
+  const proxy::PoolRuntime& pool = pool_named(call);
+  const std::string& address = call.params[1];
+  if (!runs_backend(*pool.config, address))
+    throw std::out_of_range("pool " + pool.name + " has no backend " + address);
+  std::optional<conf::Duration> drain;
+  if (auto d = call.query.find("drain"); d != call.query.end()) {
+    drain = conf::parse_duration(d->second);
+    if (!drain) throw BadRequest("drain=" + d->second + " is not a duration such as 30s");
+  }
+  const conf::PoolConfig* file = runtime_.file_config().find_pool(pool.name);
+  if (file == nullptr) throw std::out_of_range("pool " + pool.name + " is not in the file");
+  conf::Overrides next = runtime_.overrides();
+  conf::remove_backend(next, *file, address);
+  const conf::Duration grace = drain.value_or(call.snapshot->config.timeouts.drain);
+  return change(call, std::move(next), drain,
+                "pool " + pool.name + ": drain and remove backend " + address, 202,
+                {{"drain_deadline", utc_after(grace)}, {"drain", conf::format_duration(grace)}});
+}
+
+AdminReply Api::patch_backend(Call& call) {
+  const BodyFields body(call.request.body, {"state", "weight"});
+  const proxy::PoolRuntime& pool = pool_named(call);
+  const std::string& address = call.params[1];
+  const std::optional<std::string> state = body.text("state");
+  const std::optional<std::uint64_t> weight = body.integer("weight", conf::kMaxBackendWeight);
+  std::optional<conf::AdminState> admin_state;
+  if (state == "up") admin_state = conf::AdminState::none;
+  if (state == "drain") admin_state = conf::AdminState::drain;
+  if (state == "down") admin_state = conf::AdminState::down;
+  if (state && !admin_state)
+    throw BadRequest("state: \"" + *state + "\" is not one of up, drain, down");
+  if (!state && !weight) throw BadRequest("nothing to change: send \"state\" or \"weight\"");
+  if (!runs_backend(*pool.config, address))
+    throw std::out_of_range("pool " + pool.name + " has no backend " + address);
+  const conf::PoolConfig* file = runtime_.file_config().find_pool(pool.name);
+  if (file == nullptr) throw std::out_of_range("pool " + pool.name + " is not in the file");
+  conf::Overrides next = runtime_.overrides();
+  std::string summary = "pool " + pool.name + ": backend " + address;
+  if (weight) {
+    conf::put_backend(next, *file, *pool.config, address, weight, std::nullopt);
+    summary += " weight " + std::to_string(*weight);
+  }
+  if (admin_state) {
+    conf::set_admin_state(next, pool.name, address, *admin_state);
+    summary += " state " + *state;
+  }
+  return change(call, std::move(next), std::nullopt, summary);
+}
+
+AdminReply Api::list_splits(Call& call) {
+  json::array splits;
+  for (const proxy::SplitRuntime& split : call.snapshot->splits)
+    splits.push_back(split_json(*call.snapshot, split, runtime_.split_assignments(split.name)));
+  return json_reply(json::object{{"version", call.version()}, {"splits", std::move(splits)}},
+                    call.version());
+}
+
+AdminReply Api::get_split(Call& call) {
+  const proxy::SplitRuntime* split = call.snapshot->find_split(call.params[0]);
+  if (split == nullptr) throw std::out_of_range("no split named " + call.params[0]);
+  return json_reply(split_json(*call.snapshot, *split, runtime_.split_assignments(split->name)),
+                    call.version());
+}
+
+AdminReply Api::put_split(Call& call) {
+  const BodyFields body(call.request.body, {"targets"});
+  const proxy::SplitRuntime* split = call.snapshot->find_split(call.params[0]);
+  if (split == nullptr) throw std::out_of_range("no split named " + call.params[0]);
+  const json::object* targets = body.object("targets");
+  if (targets == nullptr) throw BadRequest("targets: missing ({\"targets\": {\"POOL\": WEIGHT}})");
+  std::map<std::string, std::uint64_t> weights;
+  std::string summary = "split " + split->name + ":";
+  for (const auto& [key, weight] : *targets) {
+    const std::string pool(key);
+    const std::string name = "targets." + pool;
+    if (call.snapshot->config.find_pool(pool) == nullptr)
+      throw BadRequest(name + ": no pool named " + pool);
+    const std::uint64_t n =
+        BodyFields::integer_value(weight, name, std::numeric_limits<std::int64_t>::max());
+    weights[pool] = n;
+    summary.append(" ").append(pool).append("=").append(std::to_string(n));
+  }
+  const conf::SplitConfig* file = runtime_.file_config().find_split(split->name);
+  if (file == nullptr) throw std::out_of_range("split " + split->name + " is not in the file");
+  conf::Overrides next = runtime_.overrides();
+  conf::set_split(next, *file, std::move(weights));
+  return change(call, std::move(next), std::nullopt, summary);
+}
+
+AdminReply Api::get_overrides(Call& call) {
+  json::object o = overrides_json(runtime_.overrides());
+  o["version"] = call.version();
+  return json_reply(o, call.version());
+}
+
+AdminReply Api::delete_overrides(Call& call) {
+  const BodyFields body(call.request.body, {});
+  return change(call, conf::Overrides{}, std::nullopt, "every runtime change dropped");
+}
+
+AdminReply Api::export_nginx(Call&) {
+  return error_reply(501, "not implemented", "the nginx export arrives with its own issue");
+}
+
+AdminReply Api::change(Call& call, conf::Overrides next, std::optional<conf::Duration> drain,
+                       std::string summary, unsigned status,
                        const std::vector<std::pair<std::string, std::string>>& extra) {
-  const std::uint64_t before = runtime_.snapshot()->version;
-  normalize(next);
+  const std::uint64_t before = call.version();
   auto success = [&](std::uint64_t version, bool changed) {
     json::object o{{"version", version}, {"changed", changed}};
     for (const auto& [key, value] : extra)
       o[key] = value;
     return json_reply(o, version, status);
   };
-  if (next == runtime_.overrides()) {
-    // Idempotent: the state asked for is the state in force.
-    return success(before, false);
-  }
+  conf::normalize(next);
+  // Idempotent: the state asked for is the state in force.
+  if (next == runtime_.overrides()) return success(before, false);
   const Runtime::Outcome outcome = runtime_.apply(std::move(next), drain);
   if (!outcome.errors.empty()) {
     return outcome.internal ? refusal_reply(outcome, "not persisted", 500)
                             : refusal_reply(outcome, "invalid change", 400);
   }
-  audit(request, who, before, outcome.version, summary);
+  audit(call, before, outcome.version, summary);
   return success(outcome.version, true);
 }
 
-void Api::audit(const AdminRequest& request, const std::string& who, std::uint64_t before,
-                std::uint64_t after, const std::string& summary) {
-  const std::string line = json::serialize(json::object{{"time", utc_after(conf::Duration{0})},
-                                                        {"token", who},
-                                                        {"method", request.method},
-                                                        {"path", request.target},
-                                                        {"old_version", before},
-                                                        {"new_version", after},
-                                                        {"summary", summary}});
+void Api::audit(const Call& call, std::uint64_t before, std::uint64_t after,
+                const std::string& summary) {
+  const std::string line = to_json_text(json::object{{"time", utc_after(conf::Duration{0})},
+                                                     {"token", call.who},
+                                                     {"method", call.request.method},
+                                                     {"path", call.request.target},
+                                                     {"old_version", before},
+                                                     {"new_version", after},
+                                                     {"summary", summary}});
   if (audit_path_.empty()) {
     log::info("audit ", line);
     return;
@@ -490,6 +498,41 @@ double Api::request_rate(const std::string& key, std::uint64_t count) {
     s.at = now;
   }
   return s.rate;
+}
+
+// The endpoint table: one row per endpoint; GET /api/v1 prints it.
+std::span<const Api::Endpoint> Api::endpoints() {
+  static constexpr Endpoint kEndpoints[] = {
+      {"GET", "/healthz", "200 ok while the process serves", &Api::healthz, Access::open},
+      {"GET", "/readyz", "200 once serving; 503 while draining", &Api::readyz, Access::open},
+      {"GET", "/metrics", "Prometheus text exposition", &Api::metrics, Access::metrics},
+      {"GET", "/api/v1", "this list of endpoints", &Api::index},
+      {"GET", "/api/v1/config",
+       "the running configuration, and what the last load kept and "
+       "dropped of the runtime changes",
+       &Api::get_config},
+      {"POST", "/api/v1/reload", "re-read the configuration file; the runtime changes stay on top",
+       &Api::reload},
+      {"GET", "/api/v1/pools", "every pool and its backends, with live numbers", &Api::list_pools},
+      {"GET", "/api/v1/pools/{pool}", "one pool", &Api::get_pool},
+      {"PUT", "/api/v1/pools/{pool}/backends/{address}",
+       "add or update a backend: {\"weight\": N, \"backup\": B}", &Api::put_backend},
+      {"DELETE", "/api/v1/pools/{pool}/backends/{address}",
+       "drain, then remove a backend (?drain=30s)", &Api::delete_backend},
+      {"PATCH", "/api/v1/pools/{pool}/backends/{address}",
+       "{\"state\": \"drain\" | \"down\" | \"up\", \"weight\": N}", &Api::patch_backend},
+      {"GET", "/api/v1/splits", "every split with its weights and live counts", &Api::list_splits},
+      {"GET", "/api/v1/splits/{split}", "one split", &Api::get_split},
+      {"PUT", "/api/v1/splits/{split}", "set the weights: {\"targets\": {\"POOL\": N, ...}}",
+       &Api::put_split},
+      {"GET", "/api/v1/overrides", "the runtime changes layered on the configuration file",
+       &Api::get_overrides},
+      {"DELETE", "/api/v1/overrides", "drop every runtime change: back to the file alone",
+       &Api::delete_overrides},
+      {"GET", "/api/v1/export/nginx", "the running configuration as an nginx config",
+       &Api::export_nginx},
+  };
+  return kEndpoints;
 }
 
 }  // namespace veer::admin

@@ -9,8 +9,12 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
+#include <string_view>
 #include <vector>
+
+#include <boost/json/object.hpp>
 
 #include "admin/auth.hpp"
 #include "conf/overrides.hpp"
@@ -36,6 +40,7 @@ struct AdminReply {
   std::string body;
   std::string content_type = "application/json";
   std::uint64_t etag = 0;  // 0: no ETag header
+  std::string allow;       // 405: the methods the path takes
 };
 
 // What the API steers: implemented by the server, called on its control thread only.
@@ -48,7 +53,12 @@ class Runtime {
   };
 
   virtual std::shared_ptr<const proxy::Snapshot> snapshot() const = 0;
+  // The configuration file alone, as last loaded: what the changes are checked against.
+  virtual const conf::Config& file_config() const = 0;
+  // The runtime changes in force (the state file holds the same).
   virtual const conf::Overrides& overrides() const = 0;
+  // What the last load kept and dropped of the changes.
+  virtual const conf::OverrideReport& override_report() const = 0;
   virtual bool ready() const = 0;
   // Validates the config file with `next` on top exactly as a file, persists `next`
   // to the state file, then swaps the result in. `drain` replaces timeouts.drain for
@@ -65,21 +75,53 @@ class Runtime {
   ~Runtime() = default;
 };
 
+struct Call;
+
+// The admin API: a table of endpoints (method, path pattern, handler, one line of
+// help), as Envoy's admin and HAProxy's CLI register theirs. Unknown paths get 404,
+// a known path with another method 405 with Allow, HEAD answers like GET without a
+// body, and GET /api/v1 lists the table.
 class Api {
  public:
   Api(Runtime& runtime, const conf::AdminConfig& config);
+  // Never throws: every failure is an error reply.
   AdminReply handle(const AdminRequest& request);
 
+  struct Endpoint;
+
  private:
-  AdminReply route(const AdminRequest& request, const std::string& path,
-                   const std::map<std::string, std::string>& query, const std::string& who);
+  static std::span<const Endpoint> endpoints();
+  AdminReply dispatch(const AdminRequest& request, const std::vector<std::string>& segments,
+                      Call& call);
+  AdminReply refuse_cross_site(const AdminRequest& request) const;
+  AdminReply refuse_body(const AdminRequest& request, std::uint64_t version) const;
+
+  AdminReply healthz(Call& call);
+  AdminReply readyz(Call& call);
+  AdminReply metrics(Call& call);
+  AdminReply index(Call& call);
+  AdminReply get_config(Call& call);
+  AdminReply reload(Call& call);
+  AdminReply list_pools(Call& call);
+  AdminReply get_pool(Call& call);
+  AdminReply put_backend(Call& call);
+  AdminReply delete_backend(Call& call);
+  AdminReply patch_backend(Call& call);
+  AdminReply list_splits(Call& call);
+  AdminReply get_split(Call& call);
+  AdminReply put_split(Call& call);
+  AdminReply get_overrides(Call& call);
+  AdminReply delete_overrides(Call& call);
+  AdminReply export_nginx(Call& call);
+
+  boost::json::object pool_view(const proxy::PoolRuntime& pool);
   // Applies `next`; a success answers `status` with the version, and `extra` string
   // fields.
-  AdminReply change(const AdminRequest& request, const std::string& who, conf::Overrides next,
-                    std::optional<conf::Duration> drain, std::string summary, unsigned status = 200,
+  AdminReply change(Call& call, conf::Overrides next, std::optional<conf::Duration> drain,
+                    std::string summary, unsigned status = 200,
                     const std::vector<std::pair<std::string, std::string>>& extra = {});
-  void audit(const AdminRequest& request, const std::string& who, std::uint64_t before,
-             std::uint64_t after, const std::string& summary);
+  void audit(const Call& call, std::uint64_t before, std::uint64_t after,
+             const std::string& summary);
   double request_rate(const std::string& key, std::uint64_t count);
 
   Runtime& runtime_;
@@ -94,8 +136,5 @@ class Api {
   };
   std::map<std::string, Sample> samples_;
 };
-
-// "%5B::1%5D:8545" -> "[::1]:8545".
-std::string percent_decode(std::string_view text);
 
 }  // namespace veer::admin

@@ -1,5 +1,7 @@
 #include "admin/auth.hpp"
 
+#include <algorithm>
+
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
@@ -21,10 +23,16 @@ TokenChecker::TokenChecker(const std::vector<conf::AdminToken>& tokens) {
 }
 
 std::string TokenChecker::name_for(std::string_view authorization) const {
-  constexpr std::string_view kScheme = "Bearer ";
+  // The scheme name is case-insensitive (RFC 9110 section 11.1); the token is not.
+  constexpr std::string_view kScheme = "bearer ";
   std::string_view presented;
-  if (authorization.size() > kScheme.size() && authorization.substr(0, kScheme.size()) == kScheme) {
+  auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; };
+  if (authorization.size() > kScheme.size() &&
+      std::equal(kScheme.begin(), kScheme.end(), authorization.begin(),
+                 [&](char a, char b) { return a == lower(b); })) {
     presented = authorization.substr(kScheme.size());
+    while (!presented.empty() && presented.front() == ' ')
+      presented.remove_prefix(1);
   }
   const std::array<unsigned char, 32> digest = sha256(presented);
   const Entry* match = nullptr;

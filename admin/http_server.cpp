@@ -6,6 +6,7 @@
 #include <boost/beast/http.hpp>
 #include <thread>
 
+#include "proxy/listen_socket.hpp"
 #include "proxy/log.hpp"
 
 namespace veer::admin {
@@ -37,32 +38,41 @@ class Session : public std::enable_shared_from_this<Session> {
  private:
   void on_read(beast::error_code ec) {
     if (ec == http::error::end_of_stream || ec == beast::error::timeout) return close();
-    if (ec) {
-      // Too large, malformed: say so and close.
-      const unsigned status = ec == http::error::body_limit ? 413 : 400;
+    const bool too_large = ec == http::error::body_limit;
+    if (ec && !too_large) {
+      // Malformed: say so and close.
       return respond(
-          AdminReply{status, "{\"error\":\"bad request\",\"detail\":\"" + ec.message() + "\"}",
-                     "application/json", 0},
-          false);
+          AdminReply{400, "{\"error\":\"bad request\",\"detail\":\"malformed HTTP request\"}",
+                     "application/json", 0, ""},
+          false, false);
     }
+    // A body over the limit still goes to the API with its head, which answers 413
+    // (after its other checks); the connection then closes, as the rest is unread.
     const auto& message = parser_->get();
     AdminRequest request;
     request.method = std::string(message.method_string());
     request.target = std::string(message.target());
     request.authorization = std::string(message[http::field::authorization]);
     request.if_match = std::string(message[http::field::if_match]);
-    request.body = message.body();
-    const bool keep_alive = message.keep_alive();
+    request.content_type = std::string(message[http::field::content_type]);
+    request.host = std::string(message[http::field::host]);
+    request.origin = std::string(message[http::field::origin]);
+    request.sec_fetch_site = std::string(message["Sec-Fetch-Site"]);
+    request.body_too_large = too_large;
+    if (!too_large) request.body = message.body();
+    const bool keep_alive = message.keep_alive() && !too_large;
+    const bool head = message.method() == http::verb::head;
     auto self = shared_from_this();
-    dispatch_(std::move(request), [self, keep_alive](AdminReply reply) {
+    dispatch_(std::move(request), [self, keep_alive, head](AdminReply reply) {
       asio::post(self->stream_.get_executor(),
-                 [self, keep_alive, reply = std::move(reply)]() mutable {
-                   self->respond(std::move(reply), keep_alive);
+                 [self, keep_alive, head, reply = std::move(reply)]() mutable {
+                   self->respond(std::move(reply), keep_alive, head);
                  });
     });
   }
 
-  void respond(AdminReply reply, bool keep_alive) {
+  // `head`: a HEAD request gets the GET answer's head, without its body.
+  void respond(AdminReply reply, bool keep_alive, bool head) {
     response_.emplace(static_cast<http::status>(reply.status), 11);
     response_->set(http::field::server, "veer-admin");
     response_->set(http::field::content_type, reply.content_type);
@@ -70,9 +80,14 @@ class Session : public std::enable_shared_from_this<Session> {
     if (reply.etag != 0)
       response_->set(http::field::etag, "\"" + std::to_string(reply.etag) + "\"");
     if (reply.status == 401) response_->set(http::field::www_authenticate, "Bearer realm=\"veer\"");
-    response_->body() = std::move(reply.body);
+    if (!reply.allow.empty()) response_->set(http::field::allow, reply.allow);
     response_->keep_alive(keep_alive);
-    response_->prepare_payload();
+    if (head) {
+      response_->content_length(reply.body.size());
+    } else {
+      response_->body() = std::move(reply.body);
+      response_->prepare_payload();
+    }
     stream_.expires_after(kIdle);
     http::async_write(stream_, *response_,
                       [self = shared_from_this(), keep_alive](beast::error_code ec, std::size_t) {
@@ -129,7 +144,14 @@ bool HttpServer::bind(const conf::HostPort& address, std::string* why) {
   const tcp::endpoint endpoint(ip, address.port);
   impl_->acceptor.open(endpoint.protocol(), ec);
   if (!ec) impl_->acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
-  if (!ec) impl_->acceptor.bind(endpoint, ec);
+  if (!ec) {
+    const int error = proxy::bind_when_released(
+        endpoint.address().to_string() + ":" + std::to_string(endpoint.port()), [&] {
+          impl_->acceptor.bind(endpoint, ec);
+          return ec ? ec.value() : 0;
+        });
+    if (error != 0) ec.assign(error, boost::system::system_category());
+  }
   if (!ec) impl_->acceptor.listen(128, ec);
   if (ec) {
     *why = "admin listener on " + address.host + ":" + std::to_string(address.port) + ": " +

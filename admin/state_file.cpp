@@ -8,88 +8,229 @@
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <stdexcept>
 
 namespace veer::admin {
 namespace json = boost::json;
 
-std::string state_to_json(const conf::Overrides& o) {
-  json::object root;
-  root["format"] = 1;
-  json::object pools;
-  for (const auto& [pool, backends] : o.pool_backends) {
-    json::array list;
-    for (const conf::BackendOverride& b : backends) {
-      list.push_back(
-          json::object{{"address", b.address}, {"weight", b.weight}, {"backup", b.backup}});
-    }
-    pools[pool] = json::object{{"backends", std::move(list)}};
-  }
-  root["pools"] = std::move(pools);
-  json::object splits;
-  for (const auto& [split, targets] : o.split_targets) {
-    json::object weights;
-    for (const auto& [pool, weight] : targets)
-      weights[pool] = weight;
-    splits[split] = json::object{{"targets", std::move(weights)}};
-  }
-  root["splits"] = std::move(splits);
-  for (auto [key, sets] : {std::pair{"disabled", &o.disabled}, std::pair{"drained", &o.drained}}) {
-    json::object by_pool;
-    for (const auto& [pool, addresses] : *sets) {
-      json::array list;
-      for (const std::string& a : addresses)
-        list.push_back(json::string(a));
-      by_pool[pool] = std::move(list);
-    }
-    root[key] = std::move(by_pool);
-  }
-  return json::serialize(root) + "\n";
+namespace {
+
+using conf::AdminState;
+using conf::BackendChange;
+
+json::object weights_json(const std::map<std::string, std::uint64_t>& table) {
+  json::object o;
+  for (const auto& [pool, weight] : table)
+    o[pool] = weight;
+  return o;
 }
 
-std::optional<conf::Overrides> state_from_json(const std::string& text, std::string* why) {
+json::object backend_json(const BackendChange& c) {
+  json::object o;
+  if (c.added) o["added"] = true;
+  if (c.removed) o["removed"] = true;
+  if (c.weight) o["weight"] = *c.weight;
+  if (c.backup) o["backup"] = *c.backup;
+  if (!c.added && (c.weight || c.backup))
+    o["file"] = json::object{{"weight", c.file_weight}, {"backup", c.file_backup}};
+  if (c.state != AdminState::none) o["state"] = conf::to_string(c.state);
+  return o;
+}
+
+// Reading: every shape error throws std::invalid_argument naming the field; the one
+// caller turns it into *why.
+[[noreturn]] void bad(const std::string& path, const char* expected) {
+  throw std::invalid_argument(path + ": expected " + expected);
+}
+
+const json::object& object_at(const json::value& v, const std::string& path) {
+  if (!v.is_object()) bad(path, "an object");
+  return v.as_object();
+}
+
+std::uint64_t uint_at(const json::value& v, const std::string& path) {
+  if (v.is_uint64()) return v.as_uint64();
+  if (v.is_int64() && v.as_int64() >= 0) return static_cast<std::uint64_t>(v.as_int64());
+  bad(path, "a non-negative integer");
+}
+
+bool bool_at(const json::value& v, const std::string& path) {
+  if (!v.is_bool()) bad(path, "true or false");
+  return v.as_bool();
+}
+
+std::string string_at(const json::value& v, const std::string& path) {
+  if (!v.is_string()) bad(path, "a string");
+  return std::string(v.as_string());
+}
+
+std::map<std::string, std::uint64_t> weights_at(const json::value& v, const std::string& path) {
+  std::map<std::string, std::uint64_t> table;
+  for (const auto& [pool, weight] : object_at(v, path))
+    table[std::string(pool)] = uint_at(weight, path + "." + std::string(pool));
+  return table;
+}
+
+BackendChange backend_at(const json::value& v, const std::string& path) {
+  BackendChange c;
+  for (const auto& [key, field] : object_at(v, path)) {
+    const std::string at = path + "." + std::string(key);
+    if (key == "added") {
+      c.added = bool_at(field, at);
+    } else if (key == "removed") {
+      c.removed = bool_at(field, at);
+    } else if (key == "weight") {
+      c.weight = uint_at(field, at);
+    } else if (key == "backup") {
+      c.backup = bool_at(field, at);
+    } else if (key == "file") {
+      const json::object& file = object_at(field, at);
+      if (!file.contains("weight") || !file.contains("backup") || file.size() != 2)
+        bad(at, "{\"weight\": N, \"backup\": B}");
+      c.file_weight = uint_at(file.at("weight"), at + ".weight");
+      c.file_backup = bool_at(file.at("backup"), at + ".backup");
+    } else if (key == "state") {
+      const std::string state = string_at(field, at);
+      if (state == "drain") {
+        c.state = AdminState::drain;
+      } else if (state == "down") {
+        c.state = AdminState::down;
+      } else {
+        bad(at, "\"drain\" or \"down\"");
+      }
+    } else {
+      throw std::invalid_argument(at + ": unknown field");
+    }
+  }
+  if (c.added && c.removed) throw std::invalid_argument(path + ": both added and removed");
+  if (c.added) c.weight = c.weight.value_or(1), c.backup = c.backup.value_or(false);
+  return c;
+}
+
+conf::Overrides format2(const json::object& root) {
+  conf::Overrides o;
+  for (const auto& [key, value] : root) {
+    if (key == "format") continue;
+    if (key == "backends") {
+      for (const auto& [pool, entries] : object_at(value, "backends")) {
+        const std::string path = "backends." + std::string(pool);
+        for (const auto& [address, change] : object_at(entries, path)) {
+          o.backends[std::string(pool)][std::string(address)] =
+              backend_at(change, path + "." + std::string(address));
+        }
+      }
+    } else if (key == "splits") {
+      for (const auto& [split, entry] : object_at(value, "splits")) {
+        const std::string path = "splits." + std::string(split);
+        const json::object& fields = object_at(entry, path);
+        if (!fields.contains("targets") || !fields.contains("file") || fields.size() != 2)
+          bad(path, "{\"targets\": {...}, \"file\": {...}}");
+        o.splits[std::string(split)] =
+            conf::SplitChange{weights_at(fields.at("targets"), path + ".targets"),
+                              weights_at(fields.at("file"), path + ".file")};
+      }
+    } else {
+      throw std::invalid_argument(std::string(key) + ": unknown field");
+    }
+  }
+  return o;
+}
+
+// Format 1 kept each changed pool's whole backend list; the file tells which entries
+// were additions, removals and updates.
+void format1_pools(const json::object& pools, const conf::Config& file, conf::Overrides& o) {
+  for (const auto& [name, entry] : pools) {
+    const std::string path = "pools." + std::string(name);
+    const conf::PoolConfig* file_pool = file.find_pool(name);
+    const json::value* list = object_at(entry, path).if_contains("backends");
+    if (list == nullptr || !list->is_array()) bad(path + ".backends", "an array");
+    if (file_pool == nullptr) continue;  // nothing it could apply to
+    conf::PoolConfig running = *file_pool;
+    running.backends.clear();
+    for (const conf::BackendConfig& b : file_pool->backends)
+      conf::remove_backend(o, *file_pool, b.address);
+    for (const json::value& item : list->as_array()) {
+      const json::object& b = object_at(item, path + ".backends[]");
+      if (!b.contains("address")) bad(path + ".backends[]", "an address");
+      const std::string address = string_at(b.at("address"), path + ".backends[].address");
+      const json::value* weight = b.if_contains("weight");
+      const json::value* backup = b.if_contains("backup");
+      conf::put_backend(o, *file_pool, running, address,
+                        weight ? std::optional(uint_at(*weight, path + ".weight")) : std::nullopt,
+                        backup ? std::optional(bool_at(*backup, path + ".backup")) : std::nullopt);
+    }
+  }
+}
+
+conf::Overrides format1(const json::object& root, const conf::Config& file) {
+  conf::Overrides o;
+  if (const json::value* pools = root.if_contains("pools"))
+    format1_pools(object_at(*pools, "pools"), file, o);
+  if (const json::value* splits = root.if_contains("splits")) {
+    for (const auto& [name, entry] : object_at(*splits, "splits")) {
+      const std::string path = "splits." + std::string(name);
+      const json::value* targets = object_at(entry, path).if_contains("targets");
+      if (targets == nullptr) bad(path + ".targets", "an object");
+      const conf::SplitConfig* split = file.find_split(name);
+      if (split != nullptr) conf::set_split(o, *split, weights_at(*targets, path + ".targets"));
+    }
+  }
+  for (auto [key, state] :
+       {std::pair{"drained", AdminState::drain}, std::pair{"disabled", AdminState::down}}) {
+    const json::value* by_pool = root.if_contains(key);
+    if (by_pool == nullptr) continue;
+    for (const auto& [pool, list] : object_at(*by_pool, key)) {
+      if (!list.is_array()) bad(std::string(key) + "." + std::string(pool), "an array");
+      for (const json::value& a : list.as_array())
+        conf::set_admin_state(o, std::string(pool), string_at(a, key), state);
+    }
+  }
+  return o;
+}
+
+}  // namespace
+
+std::string state_to_json(const conf::Overrides& changes) {
+  json::object backends;
+  for (const auto& [pool, entries] : changes.backends) {
+    json::object by_address;
+    for (const auto& [address, change] : entries)
+      by_address[address] = backend_json(change);
+    backends[pool] = std::move(by_address);
+  }
+  json::object splits;
+  for (const auto& [name, change] : changes.splits) {
+    splits[name] = json::object{{"targets", weights_json(change.targets)},
+                                {"file", weights_json(change.file_targets)}};
+  }
+  return json::serialize(json::object{
+             {"format", 2}, {"backends", std::move(backends)}, {"splits", std::move(splits)}}) +
+         "\n";
+}
+
+std::optional<conf::Overrides> state_from_json(const std::string& text, const conf::Config& file,
+                                               std::string* why) {
   boost::system::error_code ec;
-  json::value value = json::parse(text, ec);
+  const json::value value = json::parse(text, ec);
   if (ec || !value.is_object()) {
     *why = "not a JSON object";
     return std::nullopt;
   }
-  conf::Overrides o;
+  const json::object& root = value.as_object();
   try {
-    const json::object& root = value.as_object();
-    if (const json::value* pools = root.if_contains("pools")) {
-      for (const auto& [pool, entry] : pools->as_object()) {
-        auto& list = o.pool_backends[std::string(pool)];
-        for (const json::value& b : entry.as_object().at("backends").as_array()) {
-          const json::object& item = b.as_object();
-          list.push_back(conf::BackendOverride{json::value_to<std::string>(item.at("address")),
-                                               item.at("weight").to_number<std::uint64_t>(),
-                                               item.at("backup").as_bool()});
-        }
-      }
+    const json::value* format = root.if_contains("format");
+    const std::uint64_t version = format != nullptr ? uint_at(*format, "format") : 0;
+    if (version == 2) {
+      conf::Overrides o = format2(root);
+      conf::normalize(o);
+      return o;
     }
-    if (const json::value* splits = root.if_contains("splits")) {
-      for (const auto& [split, entry] : splits->as_object()) {
-        auto& targets = o.split_targets[std::string(split)];
-        for (const auto& [pool, weight] : entry.as_object().at("targets").as_object()) {
-          targets[std::string(pool)] = weight.to_number<std::uint64_t>();
-        }
-      }
-    }
-    for (auto [key, sets] :
-         {std::pair{"disabled", &o.disabled}, std::pair{"drained", &o.drained}}) {
-      const json::value* by_pool = root.if_contains(key);
-      if (by_pool == nullptr) continue;
-      for (const auto& [pool, list] : by_pool->as_object()) {
-        for (const json::value& a : list.as_array()) {
-          (*sets)[std::string(pool)].insert(json::value_to<std::string>(a));
-        }
-      }
-    }
+    if (version == 1) return format1(root, file);
+    *why = "format " + std::to_string(version) + " is not a format this veer reads (1 or 2)";
   } catch (const std::exception& e) {
-    *why = std::string("unexpected shape: ") + e.what();
-    return std::nullopt;
+    *why = e.what();
   }
-  return o;
+  return std::nullopt;
 }
 
 namespace {
@@ -132,7 +273,8 @@ bool write_atomically(const std::string& path, const std::string& text, std::str
   return true;
 }
 
-std::optional<conf::Overrides> read_state_file(const std::string& path, std::string* why) {
+std::optional<conf::Overrides> read_state_file(const std::string& path, const conf::Config& file,
+                                               std::string* why) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     if (errno == ENOENT) return conf::Overrides{};
@@ -141,7 +283,7 @@ std::optional<conf::Overrides> read_state_file(const std::string& path, std::str
   }
   std::ostringstream text;
   text << in.rdbuf();
-  std::optional<conf::Overrides> o = state_from_json(text.str(), why);
+  std::optional<conf::Overrides> o = state_from_json(text.str(), file, why);
   if (!o) *why = path + ": " + *why;
   return o;
 }

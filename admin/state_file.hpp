@@ -1,10 +1,9 @@
 #pragma once
 
-// server.state_file: the admin API's overrides as JSON, written atomically (temporary
-// file, fsync, rename, fsync of the directory) so that a crash at any moment leaves
-// either the old or the new state, never half of one.
+// server.state_file: the runtime changes (conf/overrides.hpp) as JSON, written
+// atomically (temporary file, fsync, rename, fsync of the directory) so that a crash at
+// any moment leaves either the old or the new state, never half of one.
 
-#include <cstdint>
 #include <optional>
 #include <string>
 
@@ -12,14 +11,21 @@
 
 namespace veer::admin {
 
-std::string state_to_json(const conf::Overrides& overrides);
-std::optional<conf::Overrides> state_from_json(const std::string& text, std::string* why);
+// Format 2: {"format": 2, "backends": {POOL: {ADDRESS: {...}}}, "splits": {SPLIT: {...}}}
+// (docs/OPERATIONS.md, "State file").
+std::string state_to_json(const conf::Overrides& changes);
+// Reads format 2, and format 1 (whole backend lists per pool, from veer before 0.2),
+// which needs `file`, the configuration file alone, to tell additions from updates.
+// nullopt with *why naming the field when the text is not a state file.
+std::optional<conf::Overrides> state_from_json(const std::string& text, const conf::Config& file,
+                                               std::string* why);
 
 // Writes `text` to `path` atomically. False with *why on any failure (nothing replaced).
 bool write_atomically(const std::string& path, const std::string& text, std::string* why);
 
 // Reads the state file; an absent file is an empty state. nullopt with *why when it
 // exists but cannot be read or parsed.
-std::optional<conf::Overrides> read_state_file(const std::string& path, std::string* why);
+std::optional<conf::Overrides> read_state_file(const std::string& path, const conf::Config& file,
+                                               std::string* why);
 
 }  // namespace veer::admin

@@ -68,6 +68,9 @@ struct ListenerConfig {
   SourcePos pos;
 };
 
+// Weights are relative; a million to one is already beyond any useful ratio.
+inline constexpr std::uint64_t kMaxBackendWeight = 1'000'000;
+
 struct BackendConfig {
   std::string address;  // as written; the identity used by logs and the admin API
   HostPort host_port;

@@ -135,43 +135,8 @@ LoadResult load_table(const toml::table& root_table, Diagnostics& diag, std::str
   return result;
 }
 
-// Replaces the overridden parts of the document; a pool or split that the file no
-// longer has is an error, not a silent drop of the operator's change.
-void apply_overrides(toml::table& root, const Overrides& overrides, Diagnostics& diag) {
-  for (const auto& [pool, backends] : overrides.pool_backends) {
-    toml::table* table = root["pools"][pool].as_table();
-    if (table == nullptr) {
-      diag.error(SourcePos{},
-                 "pools." + pool + ": the runtime state changes a pool the file does not have");
-      continue;
-    }
-    toml::array list;
-    for (const BackendOverride& b : backends) {
-      list.push_back(toml::table{{"address", b.address},
-                                 {"weight", static_cast<std::int64_t>(b.weight)},
-                                 {"backup", b.backup}});
-    }
-    table->insert_or_assign("backends", std::move(list));
-  }
-  for (const auto& [split, targets] : overrides.split_targets) {
-    toml::table* table = root["splits"][split].as_table();
-    if (table == nullptr) {
-      diag.error(SourcePos{},
-                 "splits." + split + ": the runtime state changes a split the file does not have");
-      continue;
-    }
-    toml::table weights;
-    for (const auto& [pool, weight] : targets) {
-      if (weight > static_cast<std::uint64_t>(INT64_MAX)) {
-        diag.error(SourcePos{}, "splits." + split + ".targets." + pool + ": " +
-                                    std::to_string(weight) + " is out of range (0-2^63-1)");
-        continue;
-      }
-      weights.insert_or_assign(pool, static_cast<std::int64_t>(weight));
-    }
-    table->insert_or_assign("targets", std::move(weights));
-  }
-}
+// conf/overrides.cpp: rewrites the document with the runtime changes.
+void apply_overrides(toml::table& root, const Overrides& changes, Diagnostics& diag);
 
 LoadResult parse_and_load(std::string_view text, std::string_view name, std::string source,
                           const Overrides* overrides = nullptr) {

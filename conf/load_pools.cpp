@@ -6,9 +6,6 @@
 namespace veer::conf::detail {
 namespace {
 
-// Weights are relative; a million to one is already beyond any useful ratio.
-constexpr std::uint64_t kMaxWeight = 1'000'000;
-
 std::string strategy_names() {
   std::string names;
   for (const auto& info : strategies::all_strategies()) {
@@ -30,7 +27,7 @@ void load_backend(const toml::node& node, const std::string& path, Diagnostics& 
     if (const toml::node* w = r.take("weight")) {
       if (w->is_integer() && w->as_integer()->get() < 0) {
         diag.error(w->source(), path + ".weight: must be >= 0 (0 takes no traffic)");
-      } else if (read_uint_node(*w, path + ".weight", diag, weight, 0, kMaxWeight)) {
+      } else if (read_uint_node(*w, path + ".weight", diag, weight, 0, kMaxBackendWeight)) {
         backend.weight = static_cast<std::uint32_t>(weight);
       }
     }

@@ -7,6 +7,9 @@
 
 #include <cerrno>
 #include <cstring>
+#include <thread>
+
+#include "proxy/log.hpp"
 
 namespace veer::proxy {
 namespace {
@@ -53,16 +56,36 @@ UniqueFd open_one(const conf::SocketAddress& address, std::string* why) {
 // take a share of its connections: a second veer started by mistake would. A probe
 // bound without SO_REUSEPORT fails if anyone listens there already.
 bool address_is_free(const conf::SocketAddress& address, std::string* why) {
-  UniqueFd probe(::socket(address.family(), SOCK_STREAM | SOCK_CLOEXEC, 0));
-  const int one = 1;
-  ::setsockopt(probe.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  if (::bind(probe.get(), address.data(), address.length) == 0) return true;
-  *why = "cannot bind " + address.to_string() + ": " + std::strerror(errno) +
-         (errno == EADDRINUSE ? " (another process listens there)" : "");
+  const int error = bind_when_released(address.to_string(), [&] {
+    UniqueFd probe(::socket(address.family(), SOCK_STREAM | SOCK_CLOEXEC, 0));
+    const int one = 1;
+    ::setsockopt(probe.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    return ::bind(probe.get(), address.data(), address.length) == 0 ? 0 : errno;
+  });
+  if (error == 0) return true;
+  *why = "cannot bind " + address.to_string() + ": " + std::strerror(error) +
+         (error == EADDRINUSE ? " (another process listens there)" : "");
   return false;
 }
 
 }  // namespace
+
+int bind_when_released(const std::string& what, const std::function<int()>& try_bind) {
+  const auto deadline = std::chrono::steady_clock::now() + kAddressReleaseWait;
+  bool told = false;
+  for (;;) {
+    const int error = try_bind();
+    if (error != EADDRINUSE || std::chrono::steady_clock::now() >= deadline) return error;
+    if (!told) {
+      log::warn(what, " is still in use; waiting up to ",
+                std::chrono::duration_cast<std::chrono::seconds>(kAddressReleaseWait).count(),
+                " s for it to be released (a veer that just exited?)");
+      told = true;
+    }
+    // Startup only: a short poll until the kernel lets the old socket go.
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
 
 void UniqueFd::reset(int fd) {
   if (fd_ >= 0) ::close(fd_);

@@ -54,13 +54,18 @@ std::optional<std::string> read_text(const std::string& path) {
 class Server final : public admin::Runtime {
  public:
   explicit Server(std::string config_path)
-      : config_path_(std::move(config_path)), signals_(control_, SIGHUP, SIGTERM, SIGINT) {}
+      : config_path_(std::move(config_path)), signals_(control_) {
+    for (int signal : {SIGHUP, SIGTERM, SIGINT, SIGQUIT, SIGUSR1, SIGUSR2})
+      signals_.add(signal);
+  }
 
   int run(conf::Config config, const std::string& engine_note);
 
   // admin::Runtime, on the control thread.
   std::shared_ptr<const Snapshot> snapshot() const override { return shared_.snapshots.current(); }
+  const conf::Config& file_config() const override { return file_config_; }
   const conf::Overrides& overrides() const override { return overrides_; }
+  const conf::OverrideReport& override_report() const override { return report_; }
   bool ready() const override { return !shutting_down_; }
   Outcome apply(conf::Overrides next, std::optional<conf::Duration> drain) override;
   Outcome reload() override;
@@ -68,10 +73,20 @@ class Server final : public admin::Runtime {
   std::map<std::string, std::uint64_t> split_assignments(const std::string& split) override;
 
  private:
-  Outcome load_and_apply(const std::string& text, const conf::Overrides& overrides,
-                         std::optional<conf::Duration> drain, bool persist);
-  Outcome try_load_and_apply(const std::string& text, const conf::Overrides& overrides,
-                             std::optional<conf::Duration> drain, bool persist);
+  // One load: `text` (valid alone as `file`) with `kept` on top, already validated as
+  // `result`. Persists the changes when they differ from the state file, then swaps.
+  struct Load {
+    std::string text;
+    conf::Config file;
+    conf::Overrides kept;
+    conf::OverrideReport report;
+    conf::LoadResult result;
+  };
+  Load plan_load(std::string text, conf::Config file, const conf::Overrides& changes);
+  Outcome commit(Load load, std::optional<conf::Duration> drain, bool admin_change);
+  bool persist(const conf::Overrides& changes, const std::string& state_file, std::string* why);
+  bool start_with_state_file(conf::Config& config);
+  void reopen_logs(const char* why);
   bool swap_in(conf::Config next, std::optional<conf::Duration> drain, std::string* why);
   bool start_admin(const conf::Config& config, std::string* why);
   bool bind_new_listeners(const conf::Config& config, std::vector<BoundListener>& bound,
@@ -99,7 +114,10 @@ class Server final : public admin::Runtime {
   std::thread joiner_;
   bool shutting_down_ = false;
   std::string config_text_;        // the file as last loaded: API changes apply on top of it
-  conf::Overrides overrides_;      // changes made through the admin API
+  conf::Config file_config_;       // that file alone, which the changes are checked against
+  conf::Overrides overrides_;      // the acknowledged runtime changes in force
+  conf::Overrides persisted_;      // what the state file holds
+  conf::OverrideReport report_;    // what the last load kept and dropped
   admin::ConfigCounters counted_;  // for /metrics
   std::unique_ptr<admin::Api> api_;
   std::unique_ptr<admin::HttpServer> admin_http_;
@@ -129,31 +147,7 @@ void Server::hand_to_workers(std::vector<BoundListener>& bound) {
 
 int Server::run(conf::Config config, const std::string& engine_note) {
   std::signal(SIGPIPE, SIG_IGN);
-  config_text_ = read_text(config_path_).value_or("");
-  if (!config.server.state_file.empty()) {
-    std::string why;
-    std::optional<conf::Overrides> state = admin::read_state_file(config.server.state_file, &why);
-    if (!state) {
-      log::error("state file: ", why, "; fix or remove it");
-      return 1;
-    }
-    if (!state->empty()) {
-      conf::LoadResult result = conf::load_config_with(config_text_, config_path_, *state);
-      if (!result.ok()) {
-        log::error("state file ", config.server.state_file,
-                   " does not apply to the configuration file; fix or remove it:");
-        for (const conf::ConfigError& e : result.errors)
-          log::error(e.to_string());
-        return 1;
-      }
-      config = std::move(*result.config);
-      overrides_ = std::move(*state);
-      log::info("state file ", config.server.state_file, " applied on top of ", config_path_, ": ",
-                overrides_.pool_backends.size(), " pools, ", overrides_.split_targets.size(),
-                " splits, ", overrides_.disabled.size() + overrides_.drained.size(),
-                " pools with backends down or draining");
-    }
-  }
+  if (!start_with_state_file(config)) return 1;
   raise_descriptor_limit(config.limits.max_connections);
   worker_count_ = config.server.workers != 0 ? config.server.workers
                                              : std::max(1u, std::thread::hardware_concurrency());
@@ -209,9 +203,15 @@ void Server::wait_for_signal() {
     if (ec) return;
     if (signal == SIGHUP) {
       if (!shutting_down_) {
-        log::info("SIGHUP");
+        log::info("SIGHUP: reloading and reopening the logs");
         reload();
       }
+    } else if (signal == SIGUSR1) {
+      reopen_logs("SIGUSR1");
+    } else if (signal == SIGUSR2) {
+      log::warn(
+          "SIGUSR2 ignored: veer has no binary upgrade (SIGHUP reloads, SIGUSR1 reopens "
+          "logs)");
     } else {
       shut_down(signal);
     }
@@ -219,8 +219,20 @@ void Server::wait_for_signal() {
   });
 }
 
+// logrotate's convention (nginx, Envoy): the files were moved away; open them anew at
+// their configured paths.
+void Server::reopen_logs(const char* why) {
+  std::string error;
+  const std::string& access_log = shared_.snapshots.current()->config.server.access_log;
+  if (!shared_.access_log.open(access_log, &error)) {
+    log::error(why, ": cannot reopen the access log: ", error);
+    return;
+  }
+  log::info(why, ": reopened the access log (", access_log, ")");
+}
+
 void Server::shut_down(int signal) {
-  const char* name = signal == SIGINT ? "SIGINT" : "SIGTERM";
+  const char* name = signal == SIGINT ? "SIGINT" : signal == SIGQUIT ? "SIGQUIT" : "SIGTERM";
   const conf::Duration drain = shared_.snapshots.current()->config.timeouts.drain;
   if (shutting_down_) {
     log::warn(name, " again: closing every connection now");
@@ -247,69 +259,136 @@ void Server::shut_down(int signal) {
 Server::Outcome Server::reload() {
   log::info("reloading ", config_path_);
   const std::optional<std::string> text = read_text(config_path_);
+  conf::LoadResult file;
   if (!text) {
-    log::error("reload refused: cannot read ", config_path_, "; configuration version ", version_,
-               " stays in force");
-    ++counted_.reloads_failed;
-    counted_.last_reload_ok = false;
-    return Outcome{{config_path_ + ": cannot read the file"}, version_, false};
-  }
-  return load_and_apply(*text, overrides_, std::nullopt, false);
-}
-
-Server::Outcome Server::apply(conf::Overrides next, std::optional<conf::Duration> drain) {
-  return load_and_apply(config_text_, next, drain, true);
-}
-
-// Validates `text` with `overrides` on top, exactly as a file; then persists the
-// overrides (when asked) before anything changes; then swaps the result in. Counts
-// the outcome for /metrics.
-Server::Outcome Server::load_and_apply(const std::string& text, const conf::Overrides& overrides,
-                                       std::optional<conf::Duration> drain, bool persist) {
-  Outcome outcome = try_load_and_apply(text, overrides, drain, persist);
-  const bool ok = outcome.errors.empty();
-  if (persist) {
-    ++(ok ? counted_.changes_succeeded : counted_.changes_failed);
+    file.errors.push_back({config_path_, 0, 0, config_path_ + ": cannot read the file"});
   } else {
-    ++(ok ? counted_.reloads_succeeded : counted_.reloads_failed);
-    counted_.last_reload_ok = ok;
+    file = conf::load_config_with(*text, config_path_, {});
   }
-  return outcome;
-}
-
-Server::Outcome Server::try_load_and_apply(const std::string& text,
-                                           const conf::Overrides& overrides,
-                                           std::optional<conf::Duration> drain, bool persist) {
-  conf::LoadResult result = conf::load_config_with(text, config_path_, overrides);
-  for (const conf::ConfigError& w : result.warnings)
-    log::warn(w.to_string());
-  Outcome outcome{{}, version_, false};
-  if (!result.ok()) {
-    log::error(persist ? "change" : "reload", " refused (", result.errors.size(),
-               " errors); configuration version ", version_, " stays in force");
-    for (const conf::ConfigError& e : result.errors) {
+  if (!file.ok()) {
+    log::error("reload refused (", file.errors.size(), " errors); configuration version ", version_,
+               " stays in force");
+    Outcome outcome{{}, version_, false};
+    for (const conf::ConfigError& e : file.errors) {
       log::error(e.to_string());
       outcome.errors.push_back(e.line == 0 ? e.message : e.to_string());
     }
+    ++counted_.reloads_failed;
+    counted_.last_reload_ok = false;
     return outcome;
   }
+  Outcome outcome =
+      commit(plan_load(*text, std::move(*file.config), overrides_), std::nullopt, false);
+  ++(outcome.errors.empty() ? counted_.reloads_succeeded : counted_.reloads_failed);
+  counted_.last_reload_ok = outcome.errors.empty();
+  return outcome;
+}
+
+// An admin change: `next` is the running changes edited by one call, checked exactly as
+// a file would be; a refusal changes nothing.
+Server::Outcome Server::apply(conf::Overrides next, std::optional<conf::Duration> drain) {
+  conf::LoadResult result = conf::load_config_with(config_text_, config_path_, next);
+  Load load{config_text_, file_config_, std::move(next), {}, std::move(result)};
+  load.report.kept = conf::describe(load.kept);
+  Outcome outcome{{}, version_, false};
+  for (const conf::ConfigError& e : load.result.errors)
+    outcome.errors.push_back(e.line == 0 ? e.message : e.to_string());
+  if (outcome.errors.empty()) outcome = commit(std::move(load), drain, true);
+  if (!outcome.errors.empty()) log::warn("admin change refused: ", outcome.errors.front());
+  ++(outcome.errors.empty() ? counted_.changes_succeeded : counted_.changes_failed);
+  return outcome;
+}
+
+// The desired-state rule (docs/OPERATIONS.md): the changes that still apply to the file,
+// and if the file with them does not validate, the file alone.
+Server::Load Server::plan_load(std::string text, conf::Config file,
+                               const conf::Overrides& changes) {
+  Load load{std::move(text), std::move(file), {}, {}, {}};
+  load.kept = conf::prune_overrides(changes, load.file, &load.report);
+  if (load.kept.empty()) {
+    load.result.config = load.file;
+    return load;
+  }
+  load.result = conf::load_config_with(load.text, config_path_, load.kept);
+  if (load.result.ok()) return load;
+  const std::string why = load.result.errors.front().message;
+  for (std::string& line : load.report.kept)
+    load.report.dropped.push_back(line +
+                                  ": dropped, the file with the runtime changes does not "
+                                  "validate (" +
+                                  why + ")");
+  load.report.kept.clear();
+  load.kept = {};
+  load.result = conf::LoadResult{};
+  load.result.config = load.file;
+  return load;
+}
+
+bool Server::persist(const conf::Overrides& changes, const std::string& state_file,
+                     std::string* why) {
+  if (state_file.empty() || changes == persisted_) return true;
+  if (!admin::write_atomically(state_file, admin::state_to_json(changes), why)) return false;
+  persisted_ = changes;
+  return true;
+}
+
+// Persists what will run, then swaps it in; the state file is put back if the swap
+// fails, so it always equals what runs.
+Server::Outcome Server::commit(Load load, std::optional<conf::Duration> drain, bool admin_change) {
+  for (const conf::ConfigError& w : load.result.warnings)
+    log::warn(w.to_string());
   std::string why;
-  const std::string& state_file = result.config->server.state_file;
-  if (persist && !state_file.empty() &&
-      !admin::write_atomically(state_file, admin::state_to_json(overrides), &why)) {
-    log::error("change refused: state file: ", why);
+  const std::string state_file = load.result.config->server.state_file;
+  const conf::Overrides before = persisted_;
+  if (!persist(load.kept, state_file, &why)) {
+    log::error(admin_change ? "change" : "reload", " refused: state file: ", why);
     return Outcome{{"state file: " + why}, version_, true};
   }
-  // The admin states (down, drain) of the new overrides apply with the swap.
-  conf::Overrides before = std::exchange(overrides_, overrides);
-  if (!swap_in(std::move(*result.config), drain, &why)) {
-    overrides_ = std::move(before);
-    log::error("reload refused: ", why, "; configuration version ", version_, " stays in force");
+  conf::Overrides previous = std::exchange(overrides_, load.kept);
+  if (!swap_in(std::move(*load.result.config), drain, &why)) {
+    overrides_ = std::move(previous);
+    std::string ignored;
+    persist(before, state_file, &ignored);
+    log::error(admin_change ? "change" : "reload", " refused: ", why, "; configuration version ",
+               version_, " stays in force");
     return Outcome{{why}, version_, false};
   }
-  config_text_ = text;
-  outcome.version = version_;
-  return outcome;
+  for (const std::string& line : load.report.dropped)
+    log::warn("runtime change ", line);
+  config_text_ = std::move(load.text);
+  file_config_ = std::move(load.file);
+  report_ = std::move(load.report);
+  return Outcome{{}, version_, false};
+}
+
+// At start: the changes of the state file on top of the file, by the same rule as a
+// reload. A state file that cannot be read is refused, naming what is wrong.
+bool Server::start_with_state_file(conf::Config& config) {
+  config_text_ = read_text(config_path_).value_or("");
+  file_config_ = config;
+  const std::string state_file = config.server.state_file;
+  if (state_file.empty()) return true;
+  std::string why;
+  std::optional<conf::Overrides> state = admin::read_state_file(state_file, config, &why);
+  if (!state) {
+    log::error("state file: ", why, "; fix or remove it");
+    return false;
+  }
+  persisted_ = *state;
+  Load load = plan_load(config_text_, config, *state);
+  for (const std::string& line : load.report.dropped)
+    log::warn("state file ", state_file, ": runtime change ", line);
+  if (!persist(load.kept, state_file, &why)) {
+    log::error("state file: ", why);
+    return false;
+  }
+  if (!load.kept.empty())
+    log::info("state file ", state_file, ": ", load.report.kept.size(),
+              " runtime changes applied on top of ", config_path_);
+  config = std::move(*load.result.config);
+  overrides_ = std::move(load.kept);
+  report_ = std::move(load.report);
+  return true;
 }
 
 bool Server::swap_in(conf::Config next, std::optional<conf::Duration> drain, std::string* why) {
@@ -424,25 +503,20 @@ void Server::announce_split_changes(const Snapshot& previous, const Snapshot& ne
   }
 }
 
-// The admin states of the snapshot's backends: down (disabled) and drained as the
-// overrides say; a kept backend that is not drained stops draining.
+// The admin states of the snapshot's backends, as the changes say: a backend no change
+// holds is neither drained nor down (an earlier drain or down was lifted).
 void Server::apply_admin_states(const Snapshot& snapshot) {
-  auto listed = [](const std::map<std::string, std::set<std::string>>& sets,
-                   const std::string& pool, const std::string& address) {
-    const auto it = sets.find(pool);
-    return it != sets.end() && it->second.contains(address);
-  };
   for (const PoolRuntime& pool : snapshot.pools) {
     for (const BackendRuntime& backend : pool.backends) {
       const health::BackendName who{pool.name, backend.address};
-      const bool drained = listed(overrides_.drained, pool.name, backend.address);
-      health::change_reason(
-          *backend.stats, health::Reason::draining, drained, who,
-          drained ? "drained through the admin API" : "back in the configuration");
-      const bool disabled = listed(overrides_.disabled, pool.name, backend.address);
-      health::change_reason(
-          *backend.stats, health::Reason::disabled, disabled, who,
-          disabled ? "set down through the admin API" : "set up through the admin API");
+      const conf::BackendChange* change = overrides_.find(pool.name, backend.address);
+      const conf::AdminState state = change ? change->state : conf::AdminState::none;
+      const bool drained = state == conf::AdminState::drain;
+      health::change_reason(*backend.stats, health::Reason::draining, drained, who,
+                            drained ? "drained through the admin API" : "no longer drained");
+      const bool disabled = state == conf::AdminState::down;
+      health::change_reason(*backend.stats, health::Reason::disabled, disabled, who,
+                            disabled ? "set down through the admin API" : "set up");
     }
   }
 }

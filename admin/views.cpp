@@ -1,0 +1,132 @@
+#include "admin/views.hpp"
+
+#include <boost/json.hpp>
+
+#include "admin/state_file.hpp"
+#include "health/backend_stats.hpp"
+
+namespace veer::admin {
+namespace json = boost::json;
+
+json::object backend_json(const proxy::BackendRuntime& b, double rate) {
+  const auto now = health::BackendStats::Clock::now();
+  const double ewma = b.stats->latency.estimate_ns(now, health::kLatencyDecayNs);
+  json::object o{
+      {"address", b.address},
+      {"weight", b.weight},
+      {"backup", b.backup},
+      {"state", health::state_name(b.stats->reasons.load(std::memory_order_relaxed))},
+      {"active_connections", b.stats->active_connections.load(std::memory_order_relaxed)},
+      {"in_flight", b.stats->in_flight.load(std::memory_order_relaxed)},
+      {"requests_total", b.stats->requests.load(std::memory_order_relaxed)},
+      {"requests_per_second", rate},
+      {"retries_total", b.stats->retries.load(std::memory_order_relaxed)},
+      {"ejections_total", b.stats->ejections.load(std::memory_order_relaxed)}};
+  o["latency_ewma_ms"] = ewma < 0 ? json::value(nullptr) : json::value(ewma / 1e6);
+  return o;
+}
+
+json::object config_json(const conf::Config& c) {
+  json::object listeners;
+  for (const conf::ListenerConfig& l : c.listeners) {
+    json::array routes;
+    for (const conf::RouteConfig& r : l.routes) {
+      routes.push_back(
+          json::object{{"host", r.host}, {"path_prefix", r.path_prefix}, {"target", r.target}});
+    }
+    listeners[l.name] = json::object{{"address", l.address}, {"routes", std::move(routes)}};
+  }
+  json::object pools;
+  for (const conf::PoolConfig& p : c.pools) {
+    json::array backends;
+    for (const conf::BackendConfig& b : p.backends) {
+      backends.push_back(
+          json::object{{"address", b.address}, {"weight", b.weight}, {"backup", b.backup}});
+    }
+    json::object pool{{"strategy", p.strategy},
+                      {"backends", std::move(backends)},
+                      {"slow_start", conf::format_duration(p.slow_start)},
+                      {"panic_threshold", p.panic_threshold},
+                      {"retries", json::object{{"attempts", p.retries.attempts},
+                                               {"budget_percent", p.retries.budget_percent},
+                                               {"budget_min", p.retries.budget_min}}}};
+    if (p.strategy == "ip_hash") pool["hash_key"] = p.hash_key;
+    pool["health"] =
+        p.health ? json::value(json::object{{"interval", conf::format_duration(p.health->interval)},
+                                            {"timeout", conf::format_duration(p.health->timeout)},
+                                            {"rise", p.health->rise},
+                                            {"fall", p.health->fall}})
+                 : json::value(nullptr);
+    pool["outlier"] = p.outlier
+                          ? json::value(json::object{
+                                {"consecutive_failures", p.outlier->consecutive_failures},
+                                {"base_ejection", conf::format_duration(p.outlier->base_ejection)},
+                                {"max_ejected_percent", p.outlier->max_ejected_percent}})
+                          : json::value(nullptr);
+    pools[p.name] = std::move(pool);
+  }
+  json::object splits;
+  for (const conf::SplitConfig& s : c.splits) {
+    json::object targets;
+    for (const conf::SplitTargetConfig& t : s.targets)
+      targets[t.pool] = t.weight;
+    splits[s.name] = json::object{{"targets", std::move(targets)},
+                                  {"sticky", s.sticky},
+                                  {"override_header", s.override_header},
+                                  {"failover", s.failover}};
+  }
+  const conf::Timeouts& t = c.timeouts;
+  return json::object{
+      {"server", json::object{{"workers", c.server.workers},
+                              {"io_engine", conf::to_string(c.server.io_engine)},
+                              {"access_log", c.server.access_log},
+                              {"state_file", c.server.state_file}}},
+      {"timeouts", json::object{{"client_header", conf::format_duration(t.client_header)},
+                                {"client_idle", conf::format_duration(t.client_idle)},
+                                {"upstream_connect", conf::format_duration(t.upstream_connect)},
+                                {"upstream_response", conf::format_duration(t.upstream_response)},
+                                {"tunnel_idle", conf::format_duration(t.tunnel_idle)},
+                                {"drain", conf::format_duration(t.drain)}}},
+      {"limits", json::object{{"max_header_bytes", c.limits.max_header_bytes},
+                              {"max_body_bytes", c.limits.max_body_bytes},
+                              {"max_connections", c.limits.max_connections}}},
+      {"listeners", std::move(listeners)},
+      {"pools", std::move(pools)},
+      {"splits", std::move(splits)}};
+}
+
+json::object split_json(const proxy::Snapshot& snapshot, const proxy::SplitRuntime& split,
+                        std::map<std::string, std::uint64_t> assigned) {
+  json::object targets;
+  for (std::size_t i = 0; i < split.pools.size(); ++i) {
+    const proxy::PoolRuntime& pool = snapshot.pools[split.pools[i]];
+    std::int64_t in_flight = 0, connections = 0;
+    std::uint64_t requests = 0;
+    for (const proxy::BackendRuntime& b : pool.backends) {
+      in_flight += b.stats->in_flight.load(std::memory_order_relaxed);
+      connections += b.stats->active_connections.load(std::memory_order_relaxed);
+      requests += b.stats->requests.load(std::memory_order_relaxed);
+    }
+    targets[pool.name] = json::object{{"weight", split.weights[i]},
+                                      {"in_flight", in_flight},
+                                      {"active_connections", connections},
+                                      {"requests_total", requests},
+                                      {"assignments_total", assigned[pool.name]}};
+  }
+  return json::object{{"name", split.name},
+                      {"version", snapshot.version},
+                      {"sticky", split.config->sticky},
+                      {"override_header", split.config->override_header},
+                      {"failover", split.config->failover},
+                      {"targets", std::move(targets)}};
+}
+
+json::object overrides_json(const conf::Overrides& changes) {
+  json::array summary;
+  for (const std::string& line : conf::describe(changes))
+    summary.push_back(json::string(line));
+  return json::object{{"overrides", json::parse(state_to_json(changes))},
+                      {"summary", std::move(summary)}};
+}
+
+}  // namespace veer::admin
