@@ -7,7 +7,8 @@
 // backends answer real requests.
 //
 // VEER_MODEL_SEED=N replays a sequence (the seed is printed at the start and with every
-// failure); VEER_MODEL_STEPS=N runs more steps than the default 1,000.
+// failure); VEER_MODEL_STEPS=N runs more steps than the default 1,000; VEER_MODEL_TRACE=1
+// prints every step. Runs on both engines (epoll, io_uring).
 #include <gtest/gtest.h>
 #include <signal.h>
 
@@ -81,8 +82,12 @@ enum class BrokenFile { syntax, unknown_key, duplicate_backend, unknown_route_ta
 
 class ModelRun {
  public:
-  explicit ModelRun(std::uint64_t seed)
-      : seed_(seed), rng_(seed), dir_(make_temp_dir()), model_(kSplit, initial_file()) {
+  ModelRun(std::uint64_t seed, std::string engine)
+      : seed_(seed),
+        engine_(std::move(engine)),
+        rng_(seed),
+        dir_(make_temp_dir()),
+        model_(kSplit, initial_file()) {
     state_path_ = dir_ + "/state.json";
   }
 
@@ -131,11 +136,17 @@ class ModelRun {
     return items[below(items.size())];
   }
   std::string running_pool();
+  // In backend order (b0..b5), not by address: ports differ from run to run, and the
+  // same seed must make the same choices.
+  std::vector<std::string> by_backend(const std::set<std::string>& addresses) const;
+  // `text` with backend addresses replaced by the backends' names (b0..b5).
+  std::string named(std::string text) const;
   std::vector<std::string> running_addresses(const std::string& pool) const;
   std::uint64_t backend_weight();
   std::uint64_t split_weight();
 
   std::uint64_t seed_;
+  std::string engine_;
   std::mt19937_64 rng_;
   std::vector<std::unique_ptr<TestBackend>> backends_ = [] {
     std::vector<std::unique_ptr<TestBackend>> out;
@@ -170,7 +181,7 @@ ConfigFile ModelRun::initial_file() {
 }
 
 std::string ModelRun::render(const ConfigFile& file, std::optional<BrokenFile> broken) const {
-  std::string t = "[server]\nworkers = 2\nio_engine = \"epoll\"\naccess_log = \"off\"\n";
+  std::string t = "[server]\nworkers = 2\nio_engine = \"" + engine_ + "\"\naccess_log = \"off\"\n";
   t += "state_file = \"" + state_path_ + "\"\n";
   t += "[admin]\naddress = \"127.0.0.1:0\"\ntokens = [ { name = \"model\", token = \"" + kToken +
        "\" } ]\n";
@@ -253,14 +264,31 @@ std::string ModelRun::running_pool() {
   return one_of(names);
 }
 
-std::vector<std::string> ModelRun::running_addresses(const std::string& pool) const {
+std::string ModelRun::named(std::string text) const {
+  for (int i = 0; i < kBackends; ++i) {
+    const std::string a = address(i);
+    for (std::size_t at = text.find(a); at != std::string::npos; at = text.find(a, at))
+      text.replace(at, a.size(), backends_[static_cast<std::size_t>(i)]->name());
+  }
+  return text;
+}
+
+std::vector<std::string> ModelRun::by_backend(const std::set<std::string>& addresses) const {
   std::vector<std::string> out;
+  for (int i = 0; i < kBackends; ++i) {
+    if (addresses.count(address(i)) != 0) out.push_back(address(i));
+  }
+  return out;
+}
+
+std::vector<std::string> ModelRun::running_addresses(const std::string& pool) const {
+  std::set<std::string> running;
   const RunningPools pools = model_.running();
   if (const auto it = pools.find(pool); it != pools.end()) {
     for (const auto& [address, b] : it->second)
-      out.push_back(address);
+      running.insert(address);
   }
-  return out;
+  return by_backend(running);
 }
 
 std::uint64_t ModelRun::backend_weight() {
@@ -553,10 +581,10 @@ ConfigFile ModelRun::edited_file() {
   auto target_address = [&](const std::string& pool) {
     const auto it = model_.changes().backends.find(pool);
     if (it != model_.changes().backends.end() && chance(50)) {
-      std::vector<std::string> changed;
+      std::set<std::string> changed;
       for (const auto& [a, c] : it->second)
-        changed.push_back(a);
-      return one_of(changed);
+        changed.insert(a);
+      return one_of(by_backend(changed));
     }
     return address(static_cast<int>(below(kBackends)));
   };
@@ -940,6 +968,7 @@ void ModelRun::run(int steps) {
                   << veer_->log_text();
     return;
   }
+  const bool trace = env_number("VEER_MODEL_TRACE", 0) != 0;
   const auto began = Clock::now();
   for (int i = 0; i < steps; ++i) {
     now_ = "step " + std::to_string(i);
@@ -948,14 +977,19 @@ void ModelRun::run(int steps) {
       step();
       if (!::testing::Test::HasFatalFailure()) check_everything();
     }
+    now_ = named(now_);
+    if (trace) std::cout << now_ << "\n";
     history_.push_back(now_);
     if (history_.size() > 12) history_.pop_front();
     if (::testing::Test::HasFailure()) {
       std::string recent;
       for (const std::string& h : history_)
         recent += "  " + h + "\n";
+      std::string names;
+      for (const auto& b : backends_)
+        names += " " + b->name() + "=" + b->address();
       ADD_FAILURE() << "VEER_MODEL_SEED=" << seed_ << " failed at step " << i
-                    << "; the last steps:\n"
+                    << "; backends" << names << "; the last steps:\n"
                     << recent << "model state file: " << json::serialize(model_.state_file())
                     << "\nveer log (last lines):\n"
                     << [&] {
@@ -1076,13 +1110,19 @@ TEST(DesiredStateModel, ChangesThatNoLongerValidateOnTheNewFileAreAllDropped) {
   EXPECT_TRUE(m.changes().empty());
 }
 
-TEST(ControlPlaneModel, RandomChangesReloadsAndCrashesAgreeWithTheDesiredStateRule) {
+class ControlPlaneModel : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(ControlPlaneModel, RandomChangesReloadsAndCrashesAgreeWithTheDesiredStateRule) {
   const std::uint64_t seed = env_number("VEER_MODEL_SEED", std::random_device{}());
   const int steps = static_cast<int>(env_number("VEER_MODEL_STEPS", kDefaultSteps));
-  std::cout << "VEER_MODEL_SEED=" << seed << " (" << steps << " steps)\n" << std::flush;
+  std::cout << "VEER_MODEL_SEED=" << seed << " (" << steps << " steps on " << GetParam() << ")\n"
+            << std::flush;
   ::testing::Test::RecordProperty("seed", std::to_string(seed));
-  ModelRun(seed).run(steps);
+  ModelRun(seed, GetParam()).run(steps);
 }
+
+INSTANTIATE_TEST_SUITE_P(Engines, ControlPlaneModel, ::testing::Values("epoll", "io_uring"),
+                         [](const auto& info) { return info.param; });
 
 }  // namespace
 }  // namespace veer::test
