@@ -246,6 +246,50 @@ TEST_P(ControlPlane, ChangesSurviveSighupReloadAndKillNine) {
       << again.veer->log_text();
 }
 
+// A state file that no longer fits the config file: `veer check` warns and passes,
+// `veer run` starts with the rule applied; a malformed one is an error.
+TEST(ControlPlaneStateFile, CheckWarnsAboutDroppedChangesAndRunAppliesTheRule) {
+  const std::string dir = make_temp_dir();
+  const std::string state = dir + "/state.json";
+  // An addition of an address that the file now lists itself: the rule drops it.
+  write_file(dir, "state.json",
+             R"({"format": 2, "backends": {"blue": {"127.0.0.1:9": {"added": true, "weight": 2,)"
+             R"( "backup": false}}}, "splits": {}})");
+  const std::string toml = server_section("epoll", state) + admin_section(true) +
+                           blue_green({"127.0.0.1:9"}, {"127.0.0.1:10"});
+  const std::string config = write_file(dir, "veer.toml", toml);
+  CommandResult r = run_command(veer_binary() + " check " + config);
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("127.0.0.1:9"), std::string::npos)
+      << "no warning names the change the rule drops: " << r.output;
+
+  Admin admin = start_admin_toml(toml);
+  ASSERT_NE(admin.port, 0) << "veer run refused the state file";
+  auto pools = pools_of(admin);
+  ASSERT_EQ(pools["blue"].count("127.0.0.1:9"), 1u);
+  EXPECT_EQ(pools["blue"]["127.0.0.1:9"].at("weight").to_number<int>(), 1) << "the file's entry wins";
+  const auto listed = admin.call("GET", "/api/v1/config");
+  ASSERT_TRUE(listed && listed->status == 200);
+  const json::value dropped = json::parse(listed->body).at("overrides").at("dropped");
+  EXPECT_FALSE(dropped.as_array().empty()) << listed->body;
+  // The state file now equals what runs: nothing layered.
+  if (file_exists(state)) {
+    const json::value now = json::parse(read_file(state));
+    const json::value* backends = now.as_object().if_contains("backends");
+    EXPECT_TRUE(backends == nullptr || backends->as_object().empty()) << read_file(state);
+  }
+  const auto overrides = admin.call("GET", "/api/v1/overrides");
+  ASSERT_TRUE(overrides && overrides->status == 200);
+  const json::value* backends =
+      json::parse(overrides->body).at("overrides").as_object().if_contains("backends");
+  EXPECT_TRUE(backends == nullptr || backends->as_object().empty()) << overrides->body;
+
+  write_file(dir, "state.json", "{\"format\": 2, \"backends\": ");
+  r = run_command(veer_binary() + " check " + config);
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find(state), std::string::npos) << "the error names the state file: " << r.output;
+}
+
 // --- malformed admin paths ----------------------------------------------------
 
 TEST_P(ControlPlane, MalformedAdminPathsGet404Or405AndTheProcessLives) {
