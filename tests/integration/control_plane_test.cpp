@@ -232,6 +232,8 @@ TEST_P(ControlPlane, ChangesSurviveSighupReloadAndKillNine) {
   const auto reload = admin.call("POST", "/api/v1/reload");
   ASSERT_TRUE(reload && reload->status == 200) << (reload ? reload->body : "");
   expect_changes_in_force(admin, f, "after POST /api/v1/reload");
+  EXPECT_EQ(admin.veer->log_text().find("back in the configuration"), std::string::npos)
+      << "a reload undid the drain\n" << admin.veer->log_text();
 
   admin.veer->signal(SIGKILL);
   ASSERT_TRUE(admin.veer->wait_exit(5s).has_value());
