@@ -288,4 +288,17 @@ std::optional<conf::Overrides> read_state_file(const std::string& path, const co
   return o;
 }
 
+bool check_state_file(const std::string& text, const conf::Config& file,
+                      std::vector<std::string>* dropped, std::string* error) {
+  const std::string& path = file.server.state_file;
+  if (path.empty()) return true;
+  const std::optional<conf::Overrides> changes = read_state_file(path, file, error);
+  if (!changes) return false;
+  conf::Overrides kept;
+  conf::OverrideReport report;
+  conf::load_with_changes(text, file.source_path, file, *changes, &kept, &report);
+  *dropped = std::move(report.dropped);
+  return true;
+}
+
 }  // namespace veer::admin

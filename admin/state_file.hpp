@@ -6,6 +6,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "conf/overrides.hpp"
 
@@ -27,5 +28,11 @@ bool write_atomically(const std::string& path, const std::string& text, std::str
 // exists but cannot be read or parsed.
 std::optional<conf::Overrides> read_state_file(const std::string& path, const conf::Config& file,
                                                std::string* why);
+
+// veer check: reads the state file `file` names (its text is `text`) and applies the
+// rule a start would. False with *error when the state file cannot be read or is not
+// one; each change the rule would drop is added to *dropped.
+bool check_state_file(const std::string& text, const conf::Config& file,
+                      std::vector<std::string>* dropped, std::string* error);
 
 }  // namespace veer::admin

@@ -240,6 +240,28 @@ void set_split(Overrides& changes, const SplitConfig& file,
   normalize(changes);
 }
 
+LoadResult load_with_changes(std::string_view text, std::string_view name, const Config& file,
+                             const Overrides& changes, Overrides* kept, OverrideReport* report) {
+  *kept = prune_overrides(changes, file, report);
+  LoadResult result;
+  if (!kept->empty()) {
+    result = load_config_with(text, name, *kept);
+    if (result.ok()) return result;
+    const std::string why = result.errors.front().message;
+    for (const std::string& line : report->kept) {
+      report->dropped.push_back(line +
+                                ": dropped, the file with the runtime changes does not "
+                                "validate (" +
+                                why + ")");
+    }
+    report->kept.clear();
+    *kept = {};
+  }
+  result = LoadResult{};
+  result.config = file;
+  return result;
+}
+
 namespace detail {
 
 // The file's entry for a backend as a table, so weight and backup can be set on it

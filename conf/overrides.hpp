@@ -98,4 +98,10 @@ void set_split(Overrides& changes, const SplitConfig& file,
 LoadResult load_config_with(std::string_view toml_text, std::string_view name,
                             const Overrides& changes);
 
+// The desired-state rule as one load: `text` (valid alone as `file`) with the changes
+// that still apply on top; when the file with them does not validate, the file alone
+// and every change dropped. *kept receives what runs, *report what was kept and dropped.
+LoadResult load_with_changes(std::string_view text, std::string_view name, const Config& file,
+                             const Overrides& changes, Overrides* kept, OverrideReport* report);
+
 }  // namespace veer::conf

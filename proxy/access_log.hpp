@@ -34,6 +34,8 @@ class AccessLogSink {
   std::atomic<bool> enabled_{false};
 };
 
+// One request's line. Views must stay valid until record() returns; nothing is copied
+// except into the worker's line buffer. The fields follow nginx's $upstream_* variables.
 struct AccessEntry {
   std::string_view client;
   std::string_view method;
@@ -46,6 +48,16 @@ struct AccessEntry {
   std::uint32_t attempts = 0;  // backends tried (more than 1 after retries)
   double total_ms = 0;         // from the complete request head to the last byte
   std::string_view request_id;
+  std::string_view listener;           // the listener's name
+  bool routed = false;                 // a route matched: route_host + route_path_prefix
+  std::string_view route_host;         // "" = any host
+  std::string_view route_path_prefix;  // "" = any path, logged as "/"
+  std::string_view host;               // the client's Host (or absolute-form authority); "" = none
+  std::string_view user_agent;         // "" = none
+  std::uint64_t bytes_in = 0;          // bytes of the request received from the client
+  std::uint16_t upstream_status = 0;   // the backend's final status; 0 = none answered
+  double upstream_connect_ms = -1;     // < 0: the connection was reused, or none was made
+  double upstream_header_ms = -1;      // request sent -> response head; < 0 = no head
 };
 
 class AccessLog final : public TimeoutHandler {
@@ -62,6 +74,8 @@ class AccessLog final : public TimeoutHandler {
  private:
   void append_time();
   void append_string_or_null(std::string_view key, std::string_view value);
+  void append_millis_or_null(std::string_view key, double ms);
+  void append_upstream_fields(const AccessEntry& e);
 
   AccessLogSink& sink_;
   DeadlineQueue& deadlines_;
@@ -71,7 +85,11 @@ class AccessLog final : public TimeoutHandler {
   char time_prefix_[20] = {};  // "2026-11-23T18:54:00" of cached_second_
 };
 
-// Appends `text` as the inside of a JSON string (quotes not included).
+// Appends `text` as the inside of a JSON string (quotes not included), so that the
+// line is valid JSON (RFC 8259) whatever the bytes: valid UTF-8 is copied as is; '"',
+// '\\' and control characters (and DEL) are escaped as JSON says; each byte that is not
+// part of valid UTF-8 (RFC 3629: no overlong forms, surrogates or code points past
+// U+10FFFF) becomes the five characters \\xNN, which decode to the text \xNN.
 void append_json_escaped(Buffer& out, std::string_view text);
 
 }  // namespace veer::proxy

@@ -68,6 +68,9 @@ class Buffer {
     capacity_ = grown;
   }
   void append(std::string_view s) {
+    // An empty view may carry a null pointer, and memcpy from null is undefined even
+    // for zero bytes (C11 7.24.1p2); an unallocated buffer's write_ptr() is null too.
+    if (s.empty()) return;
     reserve_writable(s.size());
     std::memcpy(write_ptr(), s.data(), s.size());
     end_ += s.size();

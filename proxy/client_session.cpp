@@ -228,6 +228,7 @@ void ClientSession::on_request_head(std::size_t head_length) {
   scan_from_ = 0;
   started_ = Clock::now();
   phase_ = Phase::exchange;
+  bytes_in_ = head_length;
   RequestHead& head = worker_.request_scratch();
   const ParseError error = parse_request_head(in_.readable().substr(0, head_length), head);
   if (error) {
@@ -246,9 +247,9 @@ void ClientSession::on_request_head(std::size_t head_length) {
   const Snapshot& snapshot = view_->snapshot();
   if (!out_.allocated()) out_ = worker_.buffers().acquire();
   char generated_id[32];
-  const std::string_view request_id =
-      head.request_id.empty() ? worker_.request_ids().next(generated_id) : head.request_id;
-  written_ = write_upstream_request(head, ForwardContext{client_ip(), "http", request_id}, out_);
+  set_request_id(head.request_id.empty() ? worker_.request_ids().next(generated_id)
+                                         : head.request_id);
+  written_ = write_upstream_request(head, ForwardContext{client_ip(), "http", request_id()}, out_);
   request_head_length_ = out_.size();
   request_framing_ = head.framing;
   request_remaining_ = head.content_length;
@@ -266,6 +267,7 @@ void ClientSession::on_request_head(std::size_t head_length) {
     respond_locally(404, "no route for this host and path", request_framing_ != BodyFraming::none);
     return;
   }
+  route_ = route;
   if (const MetricsView* metrics = view_->metrics()) {
     route_series_ = &metrics->route(static_cast<std::size_t>(listener - snapshot.listeners.data()),
                                     static_cast<std::size_t>(route - listener->routes.data()));
@@ -330,6 +332,7 @@ bool ClientSession::frame_request_body() {
       request_piece_ = 0;
       break;
   }
+  bytes_in_ += request_piece_;
   // A request that is whole in memory can be sent again if a pooled connection turns
   // out to be closed; one still streaming from the client cannot.
   replayable_ = request_fully_read();
@@ -365,22 +368,43 @@ void ClientSession::record_exchange(std::uint16_t status, bool with_backend) {
   if (!log.enabled()) return;
   AccessEntry entry;
   entry.client = client_ip();
+  entry.listener = listener_;
+  entry.request_id = request_id();
   const std::string_view head = out_.readable();
   if (request_head_length_ > 0) {
     entry.method = head.substr(written_.method_offset, written_.method_length);
     entry.path = head.substr(written_.path_offset, written_.path_length);
-    entry.request_id = head.substr(written_.request_id_offset, written_.request_id_length);
+    entry.host = head.substr(written_.host_offset, written_.host_length);
+    entry.user_agent = head.substr(written_.user_agent_offset, written_.user_agent_length);
+  }
+  if (route_ != nullptr) {
+    entry.routed = true;
+    entry.route_host = route_->host;
+    entry.route_path_prefix = route_->path_prefix;
   }
   entry.status = status;
   entry.bytes = response_body_bytes_;
+  entry.bytes_in = bytes_in_;
   if (with_backend && backend_ != nullptr) {
     entry.pool = view_->snapshot().pools[pool_index_].name;
     entry.backend = backend_->address;
     entry.upstream_ms = millis_between(upstream_started_, now);
   }
+  entry.upstream_status = upstream_status_;
+  if (connected_ != Clock::time_point{}) {
+    entry.upstream_connect_ms = millis_between(connect_started_, connected_);
+  }
+  if (response_head_at_ != Clock::time_point{}) {
+    entry.upstream_header_ms = millis_between(request_sent_at_, response_head_at_);
+  }
   entry.attempts = attempts_;
   entry.total_ms = millis_between(started_, now);
   log.record(entry);
+}
+
+void ClientSession::set_request_id(std::string_view id) {
+  request_id_length_ = static_cast<std::uint8_t>(std::min(id.size(), sizeof request_id_));
+  std::memcpy(request_id_, id.data(), request_id_length_);
 }
 
 void ClientSession::respond_locally(std::uint16_t status, std::string_view detail, bool close) {
@@ -388,21 +412,13 @@ void ClientSession::respond_locally(std::uint16_t status, std::string_view detai
   phase_ = Phase::responding_locally;
   status_ = status;
   if (!out_.allocated()) out_ = worker_.buffers().acquire();
-  char generated_id[32];
-  std::string_view request_id;
-  if (request_head_length_ > 0) {
-    request_id = out_.readable().substr(written_.request_id_offset, written_.request_id_length);
-  } else {
-    request_id = worker_.request_ids().next(generated_id);
+  if (request_id_length_ == 0) {  // refused before the head was parsed: a new id
+    char generated_id[32];
+    set_request_id(worker_.request_ids().next(generated_id));
   }
-  // The id is copied before out_ grows (it may point into out_).
-  char id_copy[128];
-  const std::size_t id_length = std::min(request_id.size(), sizeof id_copy);
-  std::memcpy(id_copy, request_id.data(), id_length);
   const std::size_t offset = out_.size();
-  write_local_response(status, detail, std::string_view(id_copy, id_length), close_after_,
-                       method_is_head_, out_);
-  response_body_bytes_ = method_is_head_ ? 0 : detail.size() + id_length + 15;
+  write_local_response(status, detail, request_id(), close_after_, method_is_head_, out_);
+  response_body_bytes_ = method_is_head_ ? 0 : detail.size() + request_id_length_ + 15;
   const bool with_backend = in_flight_;
   end_backend_use();
   record_exchange(status, with_backend);
@@ -444,6 +460,11 @@ void ClientSession::next_request() {
   slot_ = nullptr;
   written_ = WrittenRequest{};
   request_head_length_ = response_head_offset_ = 0;
+  request_id_length_ = 0;
+  route_ = nullptr;
+  connect_started_ = connected_ = request_sent_at_ = response_head_at_ = Clock::time_point{};
+  upstream_status_ = 0;
+  bytes_in_ = 0;
   request_framing_ = response_framing_ = BodyFraming::none;
   request_remaining_ = response_remaining_ = 0;
   request_piece_ = response_piece_ = response_consumed_ = 0;

@@ -80,6 +80,9 @@ class ClientSession final : public RefCounted<ClientSession>,
   void end_backend_use();
   bool request_fully_read() const;
   std::string_view client_ip() const { return {client_ip_, client_ip_length_}; }
+  // The request's X-Request-Id: sent to the backend, back to the client, and logged.
+  std::string_view request_id() const { return {request_id_, request_id_length_}; }
+  void set_request_id(std::string_view id);
   Ref<ClientSession> self() { return Ref<ClientSession>(this); }
 
   // --- session_upstream.cpp
@@ -92,6 +95,7 @@ class ClientSession final : public RefCounted<ClientSession>,
   std::string no_backend_detail() const;
   ResponseRewrite response_rewrite() const;  // for the final head and a 101
   void use_backend(std::uint32_t index);
+  void note_response_head(std::uint16_t status);
   void dispatch();
   bool retry(std::string_view cause, bool same_backend_ok);
   void record_outcome(health::Outcome outcome);
@@ -140,8 +144,9 @@ class ClientSession final : public RefCounted<ClientSession>,
   // --- the exchange in progress (reset per request)
   Ref<WorkerView> view_;
   std::uint32_t pool_index_ = 0;
-  std::uint64_t key_hash_ = 0;  // the request's hash_key material, for retries' picks
-  std::uint64_t tried_ = 0;     // exclusion bits of the backends tried (WorkerView::pick)
+  std::uint64_t key_hash_ = 0;           // the request's hash_key material, for retries' picks
+  std::uint64_t tried_ = 0;              // exclusion bits of the backends tried (WorkerView::pick)
+  const RouteRuntime* route_ = nullptr;  // the matched route (in view_'s snapshot)
   const RouteSeries* route_series_ = nullptr;  // the route's counters, once routed
   const SplitRuntime* split_ = nullptr;        // the split the route chose, if any
   std::uint32_t split_target_ = 0;             // index of pool_index_ among the split's targets
@@ -155,6 +160,17 @@ class ClientSession final : public RefCounted<ClientSession>,
   Clock::time_point upstream_started_{};
   WrittenRequest written_;  // where method, path and id are in out_
   std::size_t request_head_length_ = 0;
+  // A copy, not a view into out_: response heads are written into out_, which may move.
+  // 128: the longest incoming id kept (http_parser.cpp).
+  char request_id_[128] = {};
+  std::uint8_t request_id_length_ = 0;
+  // For the access log: the last try's connect and response head (time_point{} = none).
+  Clock::time_point connect_started_{};
+  Clock::time_point connected_{};
+  Clock::time_point request_sent_at_{};
+  Clock::time_point response_head_at_{};
+  std::uint16_t upstream_status_ = 0;  // the final (or 101) status the backend sent
+  std::uint64_t bytes_in_ = 0;         // head and body bytes of this request from the client
   std::size_t response_head_offset_ = 0;
   // Request side.
   BodyFraming request_framing_ = BodyFraming::none;

@@ -15,6 +15,22 @@ void append_field(Buffer& out, std::string_view name, std::string_view value) {
   out.append("\r\n");
 }
 
+// Appends a field; returns where its value starts, counted from `start`.
+std::size_t append_field_at(Buffer& out, std::size_t start, std::string_view name,
+                            std::string_view value) {
+  out.reserve_writable(name.size() + value.size() + 4);
+  out.append(name);
+  out.append(": ");
+  const std::size_t value_offset = out.size() - start;
+  out.append(value);
+  out.append("\r\n");
+  return value_offset;
+}
+
+// Room kept after a head whose Host is still to be written: "Host: " + a DNS name
+// (253) + ":65535" + CRLF CRLF is 269 bytes, so any backend address fits.
+constexpr std::size_t kPendingHostRoom = 300;
+
 void append_number(Buffer& out, std::uint64_t n) {
   char digits[24];
   const auto result = std::to_chars(digits, digits + sizeof digits, n);
@@ -64,6 +80,15 @@ WrittenRequest write_upstream_request(const RequestHead& in, const ForwardContex
         continue;  // replaced below
       case HeaderId::host:
         if (in.host_from_target) continue;
+        written.host_offset = append_field_at(out, start, f.name, f.value);
+        written.host_length = f.value.size();
+        continue;
+      case HeaderId::user_agent:
+        if (written.user_agent_length == 0) {
+          written.user_agent_offset = append_field_at(out, start, f.name, f.value);
+          written.user_agent_length = f.value.size();
+          continue;
+        }
         break;
       default:
         break;
@@ -86,19 +111,37 @@ WrittenRequest write_upstream_request(const RequestHead& in, const ForwardContex
   written.request_id_length = ctx.request_id.size();
   out.append(ctx.request_id);
   out.append("\r\n");
-  if (in.host_from_target) append_field(out, "Host", in.authority);
+  if (in.host_from_target) {
+    written.host_offset = append_field_at(out, start, "Host", in.authority);
+    written.host_length = in.authority.size();
+  }
   if (in.content_length_present && in.framing != BodyFraming::chunked) {
     out.append("Content-Length: ");
     append_number(out, in.content_length);
     out.append("\r\n");
   }
   if (in.websocket_upgrade) out.append("Connection: Upgrade\r\nUpgrade: websocket\r\n");
+  if (in.host_missing) {
+    written.host_pending = true;
+    written.host_line_offset = out.size() - start;
+    out.reserve_writable(kPendingHostRoom);
+    return written;
+  }
   out.append("\r\n");
   return written;
 }
 
+void complete_with_host(const WrittenRequest& written, std::string_view host, Buffer& out) {
+  out.truncate(written.host_line_offset);
+  out.reserve_writable(host.size() + 10);
+  out.append("Host: ");
+  out.append(host);
+  out.append("\r\n\r\n");
+}
+
 void write_client_response_head(const ResponseHead& in, const ResponseRewrite& how, Buffer& out) {
-  out.reserve_writable(in.head_length + 64 + how.added_name.size() + how.added_value.size());
+  out.reserve_writable(in.head_length + 80 + how.added_name.size() + how.added_value.size() +
+                       how.request_id.size());
   out.append("HTTP/1.1 ");
   append_number(out, in.status);
   out.append(' ');
@@ -108,9 +151,11 @@ void write_client_response_head(const ResponseHead& in, const ResponseRewrite& h
     if (hop_by_hop(f, in)) continue;
     if (f.id == HeaderId::transfer_encoding && how.strip_chunked) continue;
     if (!how.added_name.empty() && iequals(f.name, how.added_name)) continue;
+    if (f.id == HeaderId::x_request_id && !how.request_id.empty()) continue;
     append_field(out, f.name, f.value);
   }
   if (!how.added_name.empty()) append_field(out, how.added_name, how.added_value);
+  if (!how.request_id.empty()) append_field(out, "X-Request-Id", how.request_id);
   if (in.upgrade_websocket) {
     out.append("Connection: Upgrade\r\nUpgrade: websocket\r\n");
   } else if (how.close_client) {
@@ -155,14 +200,16 @@ void write_local_response(std::uint16_t status, std::string_view detail,
   // Body: "<detail> (request id <id>)\n"
   const std::size_t body_length =
       detail.size() + (request_id.empty() ? 0 : request_id.size() + 14) + 1;
-  out.reserve_writable(160 + body_length);
+  out.reserve_writable(180 + request_id.size() + body_length);
   out.append("HTTP/1.1 ");
   append_number(out, status);
   out.append(' ');
   out.append(status_reason(status));
   out.append("\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ");
   append_number(out, body_length);
-  out.append(close ? "\r\nConnection: close\r\n\r\n" : "\r\n\r\n");
+  out.append("\r\n");
+  if (!request_id.empty()) append_field(out, "X-Request-Id", request_id);
+  out.append(close ? "Connection: close\r\n\r\n" : "\r\n");
   if (head_only) return;
   out.append(detail);
   if (!request_id.empty()) {

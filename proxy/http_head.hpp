@@ -28,6 +28,7 @@ enum class HeaderId : std::uint8_t {
   x_forwarded_for,
   x_forwarded_proto,
   x_request_id,
+  user_agent,  // forwarded as is; located for the access log
 };
 
 HeaderId classify_header(std::string_view name);
@@ -95,13 +96,14 @@ struct RequestHead : MessageHead {
   std::string_view authority;     // from Host, or from an absolute-form target
   std::string_view request_id;    // incoming X-Request-Id, when valid
   bool host_from_target = false;  // absolute-form: Host is replaced by the target's authority
+  bool host_missing = false;      // HTTP/1.0 without Host: veer adds one (header_rewrite.hpp)
   bool websocket_upgrade = false;
   bool method_is_head = false;
 
   void reset() {
     reset_scalars();
     method = target = path = authority = request_id = {};
-    host_from_target = websocket_upgrade = method_is_head = false;
+    host_from_target = host_missing = websocket_upgrade = method_is_head = false;
   }
 };
 

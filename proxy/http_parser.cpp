@@ -262,6 +262,9 @@ bool parse_version(std::string_view text, std::uint8_t& minor, bool& other_versi
 // Request targets (RFC 9112 section 3.2): origin-form, absolute-form or asterisk-form.
 ParseError classify_target(RequestHead& out) {
   const std::string_view t = out.target;
+  // A fragment is the client's business alone (RFC 9112 section 3.2 leaves it out of
+  // every form): a backend may cut the path at '#' or keep it, so neither is guessed.
+  if (t.find('#') != std::string_view::npos) return bad("'#' in the request target");
   if (t.front() == '/') {
     out.path = t;
     return kOk;
@@ -274,9 +277,11 @@ ParseError classify_target(RequestHead& out) {
   for (std::string_view scheme : {"http://", "https://"}) {
     if (t.size() > scheme.size() && iequals(t.substr(0, scheme.size()), scheme)) {
       const std::string_view rest = t.substr(scheme.size());
-      const std::size_t end = rest.find_first_of("/?#");
+      const std::size_t end = rest.find_first_of("/?");
       out.authority = rest.substr(0, end);
-      out.path = end == std::string_view::npos ? std::string_view{} : rest.substr(end);
+      // "http://node:8545" names the root (RFC 9110 section 4.2.3: an empty path is
+      // "/"), which is also what the routes compare.
+      out.path = end == std::string_view::npos ? std::string_view("/") : rest.substr(end);
       if (out.authority.empty() || !valid_authority(out.authority)) {
         return bad("invalid authority in the request target");
       }
@@ -316,6 +321,7 @@ HeaderId classify_header(std::string_view n) {
     case 10:
       if (iequals(n, "connection")) return HeaderId::connection;
       if (iequals(n, "keep-alive")) return HeaderId::keep_alive;
+      if (iequals(n, "user-agent")) return HeaderId::user_agent;
       break;
     case 12:
       if (iequals(n, "x-request-id")) return HeaderId::x_request_id;
@@ -410,6 +416,7 @@ ParseError parse_request_head(std::string_view head, RequestHead& out) {
     return bad("invalid Host header");
   }
   if (!out.host_from_target) out.authority = scan.host;
+  out.host_missing = scan.host_count == 0 && !out.host_from_target;
 
   if (scan.content_length_bad) return bad("invalid or conflicting Content-Length");
   out.content_length_present = scan.content_length_seen;

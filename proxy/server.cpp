@@ -299,28 +299,12 @@ Server::Outcome Server::apply(conf::Overrides next, std::optional<conf::Duration
   return outcome;
 }
 
-// The desired-state rule (docs/OPERATIONS.md): the changes that still apply to the file,
-// and if the file with them does not validate, the file alone.
+// The desired-state rule (docs/OPERATIONS.md, conf::load_with_changes).
 Server::Load Server::plan_load(std::string text, conf::Config file,
                                const conf::Overrides& changes) {
   Load load{std::move(text), std::move(file), {}, {}, {}};
-  load.kept = conf::prune_overrides(changes, load.file, &load.report);
-  if (load.kept.empty()) {
-    load.result.config = load.file;
-    return load;
-  }
-  load.result = conf::load_config_with(load.text, config_path_, load.kept);
-  if (load.result.ok()) return load;
-  const std::string why = load.result.errors.front().message;
-  for (std::string& line : load.report.kept)
-    load.report.dropped.push_back(line +
-                                  ": dropped, the file with the runtime changes does not "
-                                  "validate (" +
-                                  why + ")");
-  load.report.kept.clear();
-  load.kept = {};
-  load.result = conf::LoadResult{};
-  load.result.config = load.file;
+  load.result = conf::load_with_changes(load.text, config_path_, load.file, changes, &load.kept,
+                                        &load.report);
   return load;
 }
 

@@ -40,6 +40,7 @@ bool ClientSession::frame_request_body_piece() {
     request_piece_ =
         static_cast<std::size_t>(std::min<std::uint64_t>(in_.size(), request_remaining_));
     request_remaining_ -= request_piece_;
+    bytes_in_ += request_piece_;
     return true;
   }
   std::size_t used = 0;
@@ -65,6 +66,7 @@ bool ClientSession::frame_request_body_piece() {
     return false;
   }
   request_piece_ = used;
+  bytes_in_ += used;
   return true;
 }
 

@@ -89,6 +89,7 @@ ResponseRewrite ClientSession::response_rewrite() const {
     how.added_name = split_->config->target_header;
     how.added_value = view_->snapshot().pools[pool_index_].name;
   }
+  how.request_id = request_id();
   return how;
 }
 
@@ -96,10 +97,27 @@ void ClientSession::use_backend(std::uint32_t index) {
   PoolState& state = view_->pool(pool_index_);
   backend_ = &state.pool->backends[index];
   slot_ = state.slots[index];
+  if (written_.host_pending) {
+    // HTTP/1.0 without Host: the route's host names the site. A route with a host
+    // matches only requests that have one today, so this is the backend's address,
+    // rewritten on each retry so that it names the backend that gets the request.
+    const std::string_view host =
+        route_ != nullptr && !route_->host.empty() ? route_->host : backend_->address;
+    complete_with_host(written_, host, out_);
+    request_head_length_ = out_.size();
+  }
+}
+
+// The backend's final (or 101) head arrived: for the access log.
+void ClientSession::note_response_head(std::uint16_t status) {
+  upstream_status_ = status;
+  response_head_at_ = Clock::now();
 }
 
 void ClientSession::dispatch() {
   upstream_started_ = Clock::now();
+  connect_started_ = connected_ = request_sent_at_ = response_head_at_ = Clock::time_point{};
+  upstream_status_ = 0;
   ++attempts_;
   backend_->stats->in_flight.fetch_add(1, std::memory_order_relaxed);
   backend_->stats->requests.fetch_add(1, std::memory_order_relaxed);  // same cache line
@@ -193,6 +211,7 @@ void ClientSession::connect_upstream() {
   up_ = worker_.upstreams().create(*slot_);
   backend_->stats->active_connections.fetch_add(1, std::memory_order_relaxed);
   worker_.deadlines().arm(upstream_deadline_, view_->snapshot().config.timeouts.upstream_connect);
+  connect_started_ = Clock::now();
   UpstreamConnection* conn = up_.get();
   ++conn->pending_ops;
   conn->socket.async_connect(
@@ -232,6 +251,7 @@ void ClientSession::on_upstream_connected(UpstreamConnection* conn, const error_
     fail_exchange(timed_out ? 504 : 502, "upstream " + cause);
     return;
   }
+  connected_ = Clock::now();
   error_code ignored;
   up_->socket.set_option(tcp::no_delay(true), ignored);
   send_request();
@@ -242,6 +262,7 @@ void ClientSession::send_request() {
   up_->buffer.clear();
   response_scan_ = 0;
   got_response_bytes_ = false;
+  request_sent_at_ = Clock::now();
   // Head and the body bytes already here go out in one writev.
   const std::array<asio::const_buffer, 2> pieces{
       asio::buffer(out_.read_ptr(), request_head_length_),
@@ -324,6 +345,7 @@ void ClientSession::try_response_head() {
     return;
   }
   if (head.status == 101) {
+    note_response_head(101);
     if (websocket_ && head.upgrade_websocket) {
       record_outcome(health::Outcome::success);
       start_tunnel(end);
@@ -374,7 +396,8 @@ void ClientSession::forward_interim_response(std::size_t head_length) {
 
 void ClientSession::on_final_response_head(std::size_t head_length) {
   const ResponseHead& head = worker_.response_scratch();
-  const Clock::time_point now = Clock::now();
+  note_response_head(head.status);
+  const Clock::time_point now = response_head_at_;
   backend_->stats->latency.record(now - upstream_started_, now, health::kLatencyDecayNs);
   record_outcome(head.status >= 500 ? health::Outcome::server_error : health::Outcome::success);
   status_ = head.status;

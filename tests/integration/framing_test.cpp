@@ -11,10 +11,10 @@
 namespace veer::test {
 namespace {
 
-class Framing : public ::testing::Test {
+class Framing : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
-    TestConfig config{.backends = {backend.address()}};
+    TestConfig config{.backends = {backend.address()}, .io_engine = GetParam()};
     config.limits = "max_header_bytes = 4096\nmax_body_bytes = 100000\n";
     veer = std::make_unique<VeerProcess>(config.toml());
     ASSERT_TRUE(veer->wait_ready()) << veer->log_text();
@@ -35,7 +35,7 @@ class Framing : public ::testing::Test {
   std::unique_ptr<VeerProcess> veer;
 };
 
-TEST_F(Framing, ConflictingFramingIsRefused) {
+TEST_P(Framing, ConflictingFramingIsRefused) {
   expect_refused(
       "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n"
       "0\r\n\r\n",
@@ -49,7 +49,7 @@ TEST_F(Framing, ConflictingFramingIsRefused) {
   EXPECT_EQ(backend.requests(), 0);
 }
 
-TEST_F(Framing, BadHostIsRefused) {
+TEST_P(Framing, BadHostIsRefused) {
   expect_refused("GET / HTTP/1.1\r\nAccept: */*\r\n\r\n", 400);
   expect_refused("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400);
   expect_refused("GET / HTTP/1.1\r\nHost: a b\r\n\r\n", 400);
@@ -57,7 +57,15 @@ TEST_F(Framing, BadHostIsRefused) {
   EXPECT_EQ(backend.requests(), 0);
 }
 
-TEST_F(Framing, BadHeaderBytesAreRefused) {
+TEST_P(Framing, FragmentInTheTargetIsRefused) {
+  // RFC 9112 section 3.2: a request-target has no fragment; the backend never sees one.
+  expect_refused("GET /rpc#x HTTP/1.1\r\nHost: a\r\n\r\n", 400);
+  expect_refused("GET /?a=1#b HTTP/1.1\r\nHost: a\r\n\r\n", 400);
+  expect_refused("GET http://node:8545#x HTTP/1.1\r\nHost: a\r\n\r\n", 400);
+  EXPECT_EQ(backend.requests(), 0);
+}
+
+TEST_P(Framing, BadHeaderBytesAreRefused) {
   using namespace std::string_literals;
   expect_refused("GET / HTTP/1.1\r\nHost: a\r\nX-A: 1\0 2\r\n\r\n"s, 400);
   expect_refused("GET / HTTP/1.1\r\nHost: a\r\nX-A: 1\r2\r\n\r\n", 400);
@@ -67,7 +75,7 @@ TEST_F(Framing, BadHeaderBytesAreRefused) {
   EXPECT_EQ(backend.requests(), 0);
 }
 
-TEST_F(Framing, OversizedHeadIs431AndBodyIs413) {
+TEST_P(Framing, OversizedHeadIs431AndBodyIs413) {
   expect_refused("GET / HTTP/1.1\r\nHost: a\r\nX-Big: " + std::string(5000, 'x') + "\r\n\r\n", 431);
   // The head never ends: still 431 once the limit is reached, not a hang.
   expect_refused("GET / HTTP/1.1\r\nHost: a\r\nX-Big: " + std::string(5000, 'x'), 431);
@@ -80,7 +88,7 @@ TEST_F(Framing, OversizedHeadIs431AndBodyIs413) {
   EXPECT_EQ(backend.requests(), 0);
 }
 
-TEST_F(Framing, ChunkedRequestBodyArrivesIntact) {
+TEST_P(Framing, ChunkedRequestBodyArrivesIntact) {
   backend.record(true);
   Client client(veer->port());
   ASSERT_TRUE(
@@ -106,7 +114,7 @@ TEST_F(Framing, ChunkedRequestBodyArrivesIntact) {
   EXPECT_EQ(client.get("/next")->status, 200);
 }
 
-TEST_F(Framing, ChunkedResponseArrivesIntact) {
+TEST_P(Framing, ChunkedResponseArrivesIntact) {
   backend.set_handler([](const BackendRequest&) {
     return BackendReply{.stream_bytes = 3'000'000, .chunked = true, .chunk_size = 7919};
   });
@@ -120,7 +128,7 @@ TEST_F(Framing, ChunkedResponseArrivesIntact) {
   EXPECT_EQ(client.get("/again")->body_size, 3'000'000u);
 }
 
-TEST_F(Framing, Http10ClientGetsChunkedResponseDecoded) {
+TEST_P(Framing, Http10ClientGetsChunkedResponseDecoded) {
   backend.set_handler([](const BackendRequest&) {
     return BackendReply{.stream_bytes = 100'000, .chunked = true, .chunk_size = 1000};
   });
@@ -134,7 +142,7 @@ TEST_F(Framing, Http10ClientGetsChunkedResponseDecoded) {
   EXPECT_EQ(r->body_hash, pattern_hash(100'000));
 }
 
-TEST_F(Framing, BadChunkedRequestBodyIs400) {
+TEST_P(Framing, BadChunkedRequestBodyIs400) {
   Client client(veer->port());
   ASSERT_TRUE(
       client.send("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
@@ -145,7 +153,7 @@ TEST_F(Framing, BadChunkedRequestBodyIs400) {
   EXPECT_TRUE(client.wait_closed(2s));
 }
 
-TEST_F(Framing, InvalidBackendResponsesAre502) {
+TEST_P(Framing, InvalidBackendResponsesAre502) {
   for (const char* raw :
        {"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n",
         "HTTP/1.1 2000 OK\r\n\r\n", "HTTP/1.1 200 OK\r\nX: a\r\n b\r\n\r\n", "garbage\r\n\r\n"}) {
@@ -155,6 +163,9 @@ TEST_F(Framing, InvalidBackendResponsesAre502) {
     EXPECT_EQ(r->status, 502) << raw;
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(Engines, Framing, ::testing::Values("epoll", "io_uring"),
+                         [](const auto& info) { return info.param; });
 
 }  // namespace
 }  // namespace veer::test

@@ -82,6 +82,98 @@ TEST_P(ProxyBasic, KeepsAnIncomingRequestId) {
   EXPECT_EQ(a.recorded()[0].header("X-Request-Id"), "trace-42");
 }
 
+TEST_P(ProxyBasic, RequestIdGoesBackToTheClient) {
+  a.record(true);
+  auto veer = start(TestConfig{.backends = addresses({&a})});
+  Client client(veer->port());
+  auto r = client.get("/");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(a.recorded().size(), 1u);
+  EXPECT_EQ(r->header("X-Request-Id").size(), 32u);
+  EXPECT_EQ(r->header("X-Request-Id"), a.recorded()[0].header("X-Request-Id"))
+      << "the generated id, as the backend got it";
+  r = client.request("GET", "/", "", {"X-Request-Id: trace-42"});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->header("X-Request-Id"), "trace-42");
+  // A backend that answers with an id of its own: the client gets veer's, once.
+  a.set_handler([](const BackendRequest&) {
+    return BackendReply{.body = "x", .headers = {{"X-Request-Id", "backend-own"}}};
+  });
+  r = client.request("GET", "/", "", {"X-Request-Id: trace-43"});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->count("X-Request-Id"), 1u);
+  EXPECT_EQ(r->header("X-Request-Id"), "trace-43");
+}
+
+TEST_P(ProxyBasic, VeersOwnErrorsCarryTheRequestId) {
+  c.stop();
+  auto veer = start(TestConfig{.backends = addresses({&c})});
+  // 502: the backend refuses connections.
+  auto r = fetch(veer->port(), "GET", "/", "", {"X-Request-Id: err-502"});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 502);
+  EXPECT_EQ(r->header("X-Request-Id"), "err-502");
+  EXPECT_NE(r->body.find("(request id err-502)"), std::string::npos) << r->body;
+  // 400 before the head could be read: the id veer made up, also named in the body.
+  Client client(veer->port());
+  ASSERT_TRUE(client.send("GET /a#b HTTP/1.1\r\nHost: x\r\n\r\n"));
+  r = client.read_response();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 400);
+  const std::string id = r->header("X-Request-Id");
+  EXPECT_EQ(id.size(), 32u);
+  EXPECT_NE(r->body.find("(request id " + id + ")"), std::string::npos) << r->body;
+}
+
+TEST_P(ProxyBasic, TimeoutAnswerCarriesTheRequestId) {
+  a.set_handler([](const BackendRequest&) { return BackendReply{.hang = true}; });
+  auto veer =
+      start(TestConfig{.backends = addresses({&a}), .timeouts = "upstream_response = \"200ms\""});
+  const auto r = fetch(veer->port(), "GET", "/", "", {"X-Request-Id: err-504"});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 504);
+  EXPECT_EQ(r->header("X-Request-Id"), "err-504");
+}
+
+TEST_P(ProxyBasic, AbsoluteFormWithoutPathGoesToTheRoot) {
+  a.record(true);
+  auto veer = start(TestConfig{.backends = addresses({&a})});
+  Client client(veer->port());
+  ASSERT_TRUE(client.send("GET http://node:8545 HTTP/1.1\r\nHost: x\r\n\r\n"));
+  auto r = client.read_response();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  ASSERT_TRUE(client.send("GET http://node:8545?q=1 HTTP/1.1\r\nHost: x\r\n\r\n"));
+  r = client.read_response();
+  ASSERT_TRUE(r);
+  const auto seen = a.recorded();
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[0].target, "/");
+  EXPECT_EQ(seen[0].header("Host"), "node:8545");
+  EXPECT_EQ(seen[1].target, "/?q=1");
+}
+
+TEST_P(ProxyBasic, Http10WithoutHostIsForwardedWithTheBackendAsHost) {
+  c.stop();  // refuses connections: a request picked for it is retried on a
+  a.record(true);
+  auto veer = start(TestConfig{.backends = addresses({&c, &a}), .workers = 1});
+  for (int i = 0; i < 2; ++i) {  // round robin: one of the two tries c first
+    Client client(veer->port());
+    ASSERT_TRUE(client.send("GET /old HTTP/1.0\r\nUser-Agent: wget/1.0\r\n\r\n"));
+    const auto r = client.read_response();
+    ASSERT_TRUE(r) << i;
+    EXPECT_EQ(r->status, 200) << i;
+  }
+  EXPECT_TRUE(veer->wait_for_log("retrying GET /old on " + a.address(), 5s)) << veer->log_text();
+  const auto seen = a.recorded();
+  ASSERT_EQ(seen.size(), 2u);
+  for (const BackendRequest& request : seen) {
+    EXPECT_EQ(request.count("Host"), 1u);
+    EXPECT_EQ(request.header("Host"), a.address()) << "the backend that got it, after a retry too";
+    EXPECT_EQ(request.header("User-Agent"), "wget/1.0");
+  }
+}
+
 TEST_P(ProxyBasic, JsonRpcLargeResponseAndBatchPassIntact) {
   const std::string big_result = "\"0x" + std::string(1 << 20, 'a') + "\"";
   a.set_handler([&](const BackendRequest& req) {

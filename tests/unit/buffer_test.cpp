@@ -23,6 +23,19 @@ TEST(Buffer, ReadWriteCompactAndGrow) {
   EXPECT_EQ(b.writable_size(), b.capacity()) << "emptied buffers restart at the front";
 }
 
+TEST(Buffer, AppendingNothingTouchesNothing) {
+  // An empty string_view may hold a null pointer: memcpy must not see it (UBSan aborts on
+  // memcpy(dst, nullptr, 0)), and an unallocated buffer must stay unallocated.
+  Buffer empty;
+  empty.append(std::string_view{});
+  EXPECT_FALSE(empty.allocated());
+  EXPECT_TRUE(empty.empty());
+  Buffer b(8);
+  b.append("ab");
+  b.append(std::string_view{});
+  EXPECT_EQ(b.readable(), "ab");
+}
+
 TEST(BufferPool, ReusesBlocksAndReportsBursts) {
   BufferPool pool(2);
   int excess = 0;

@@ -77,6 +77,68 @@ TEST(HeaderRewrite, AbsoluteFormBecomesOriginForm) {
   EXPECT_EQ(out.find("Host: x"), std::string::npos);
 }
 
+TEST(HeaderRewrite, AnEmptyPathIsWrittenAsTheRoot) {
+  // A head whose path is empty (no parser produces one now) still gets "/": the
+  // writer must not depend on the parser for a valid request line.
+  auto head = std::make_unique<RequestHead>();
+  head->method = "GET";
+  head->authority = "node:8545";
+  head->host_from_target = true;
+  Buffer out;
+  const WrittenRequest written =
+      write_upstream_request(*head, ForwardContext{"192.0.2.7", "http", "rid"}, out);
+  const std::string text(out.readable());
+  EXPECT_EQ(text.rfind("GET / HTTP/1.1\r\n", 0), 0u) << text;
+  EXPECT_EQ(text.substr(written.path_offset, written.path_length), "/");
+  EXPECT_EQ(text.substr(written.host_offset, written.host_length), "node:8545");
+}
+
+TEST(HeaderRewrite, QueryOnlyAbsoluteFormGetsARootPath) {
+  const std::string out = rewrite_request("GET http://node:8545?q=1 HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(out.rfind("GET /?q=1 HTTP/1.1\r\n", 0), 0u) << out;
+}
+
+TEST(HeaderRewrite, Http10WithoutHostGetsTheHostVeerChooses) {
+  const std::string text = "POST /rpc HTTP/1.0\r\nContent-Length: 2\r\nUser-Agent: curl/8\r\n\r\n";
+  auto head = std::make_unique<RequestHead>();
+  ASSERT_FALSE(parse_request_head(text, *head));
+  Buffer out;
+  const WrittenRequest written =
+      write_upstream_request(*head, ForwardContext{"192.0.2.7", "http", "rid"}, out);
+  ASSERT_TRUE(written.host_pending);
+  EXPECT_EQ(written.host_length, 0u) << "the client sent none";
+  const std::size_t room = out.writable_size();
+  complete_with_host(written, "10.0.0.1:8545", out);
+  std::string head_out(out.readable());
+  EXPECT_TRUE(head_out.ends_with("\r\nHost: 10.0.0.1:8545\r\n\r\n")) << head_out;
+  EXPECT_EQ(head_out.find("Host:"), head_out.rfind("Host:"));
+  EXPECT_NE(head_out.find("Content-Length: 2\r\n"), std::string::npos);
+  EXPECT_EQ(
+      std::string(out.readable().substr(written.user_agent_offset, written.user_agent_length)),
+      "curl/8");
+  // A retry on another backend replaces it, in place.
+  const char* before = out.read_ptr();
+  complete_with_host(written, "node-b.internal:8545", out);
+  head_out = std::string(out.readable());
+  EXPECT_TRUE(head_out.ends_with("\r\nHost: node-b.internal:8545\r\n\r\n")) << head_out;
+  EXPECT_EQ(head_out.find("10.0.0.1"), std::string::npos);
+  EXPECT_EQ(out.read_ptr(), before) << "room was reserved: a retry does not move the head";
+  EXPECT_GE(room, 269u) << "a DNS name and a port fit";
+}
+
+TEST(HeaderRewrite, LocatesHostAndUserAgentForTheLog) {
+  const std::string text =
+      "GET / HTTP/1.1\r\nUser-Agent: first\r\nHost: rpc.example.com\r\nUser-Agent: second\r\n\r\n";
+  auto head = std::make_unique<RequestHead>();
+  ASSERT_FALSE(parse_request_head(text, *head));
+  Buffer out;
+  const WrittenRequest w = write_upstream_request(*head, ForwardContext{"c", "http", "r"}, out);
+  EXPECT_FALSE(w.host_pending);
+  EXPECT_EQ(out.readable().substr(w.host_offset, w.host_length), "rpc.example.com");
+  EXPECT_EQ(out.readable().substr(w.user_agent_offset, w.user_agent_length), "first");
+  EXPECT_NE(out.readable().find("User-Agent: second\r\n"), std::string::npos);
+}
+
 std::string rewrite_response(const std::string& text, ResponseRewrite how) {
   auto head = std::make_unique<ResponseHead>();
   std::size_t scan = 0;
@@ -105,6 +167,13 @@ TEST(HeaderRewrite, ResponseForHttp10ClientDecodesChunked) {
   EXPECT_EQ(out, "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n");
 }
 
+TEST(HeaderRewrite, ResponseCarriesTheRequestId) {
+  const std::string out =
+      rewrite_response("HTTP/1.1 200 OK\r\nX-Request-Id: backend-own\r\nContent-Length: 0\r\n\r\n",
+                       ResponseRewrite{.request_id = "rid-7"});
+  EXPECT_EQ(out, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nX-Request-Id: rid-7\r\n\r\n");
+}
+
 TEST(HeaderRewrite, LocalResponsesNameTheCause) {
   Buffer out;
   write_local_response(502, "upstream connect failed: connection refused", "rid-9", false, false,
@@ -115,6 +184,7 @@ TEST(HeaderRewrite, LocalResponsesNameTheCause) {
   EXPECT_NE(text.find("Content-Length: " + std::to_string(body.size()) + "\r\n"),
             std::string::npos);
   EXPECT_EQ(text.substr(text.size() - body.size()), body);
+  EXPECT_NE(text.find("\r\nX-Request-Id: rid-9\r\n"), std::string::npos) << text;
 }
 
 }  // namespace

@@ -146,6 +146,43 @@ TEST(HttpParser, AbsoluteFormTargetsUseTheirAuthority) {
   EXPECT_TRUE(p.head->host_from_target);
 }
 
+TEST(HttpParser, AbsoluteFormWithoutPathTargetsTheRoot) {
+  auto p = parse("GET http://node:8545 HTTP/1.1\r\nHost: x\r\n\r\n");
+  ASSERT_FALSE(p.error) << p.error.reason;
+  EXPECT_EQ(p.head->authority, "node:8545");
+  EXPECT_EQ(p.head->path, "/");
+  p = parse("GET http://node:8545?q=1 HTTP/1.1\r\nHost: x\r\n\r\n");
+  ASSERT_FALSE(p.error) << p.error.reason;
+  EXPECT_EQ(p.head->path, "?q=1") << "written upstream as /?q=1 (header_rewrite_test)";
+}
+
+TEST(HttpParser, FragmentInTargetIsRefused) {
+  // RFC 9112 section 3.2: no form of request-target has a fragment.
+  EXPECT_EQ(status_of("GET /a#b HTTP/1.1\r\nHost: a\r\n\r\n"), 400);
+  EXPECT_EQ(status_of("GET /# HTTP/1.1\r\nHost: a\r\n\r\n"), 400);
+  EXPECT_EQ(status_of("GET /a?x=1#top HTTP/1.1\r\nHost: a\r\n\r\n"), 400);
+  EXPECT_EQ(status_of("GET http://node:8545#x HTTP/1.1\r\nHost: a\r\n\r\n"), 400);
+  EXPECT_EQ(status_of("GET http://node/p#x HTTP/1.1\r\nHost: a\r\n\r\n"), 400);
+  EXPECT_EQ(parse("GET /a#b HTTP/1.1\r\nHost: a\r\n\r\n").error.reason,
+            "'#' in the request target");
+  EXPECT_EQ(status_of("GET /a%23b HTTP/1.1\r\nHost: a\r\n\r\n"), 0) << "encoded # is data";
+}
+
+TEST(HttpParser, NotesAMissingHost) {
+  EXPECT_TRUE(parse("GET / HTTP/1.0\r\n\r\n").head->host_missing);
+  EXPECT_FALSE(parse("GET / HTTP/1.0\r\nHost: a\r\n\r\n").head->host_missing);
+  EXPECT_FALSE(parse("GET / HTTP/1.0\r\nHost:\r\n\r\n").head->host_missing)
+      << "an empty Host is the client's own choice (RFC 9112 section 3.2)";
+  EXPECT_FALSE(parse("GET http://n/ HTTP/1.0\r\n\r\n").head->host_missing)
+      << "the target's authority becomes Host";
+}
+
+TEST(HttpParser, ClassifiesUserAgent) {
+  EXPECT_EQ(classify_header("User-Agent"), HeaderId::user_agent);
+  EXPECT_EQ(classify_header("user-agent"), HeaderId::user_agent);
+  EXPECT_EQ(classify_header("User-Agents"), HeaderId::other);
+}
+
 TEST(HttpParser, ConnectionTokensAreCaseInsensitiveLists) {
   const auto p =
       parse("GET / HTTP/1.1\r\nHost: a\r\nConnection: Keep-Alive ,  X-Secret,CLOSE\r\n\r\n");
