@@ -490,6 +490,11 @@ void ModelRun::perform(const Call& call, const std::vector<std::string>& extra_h
     model_ = std::move(before);  // the model refuses without changing; be sure of it
     ++counts_["refused " + std::to_string(predicted.status)];
     EXPECT_NE(r->body.find("\"error\""), std::string::npos) << call.text() << " -> " << r->body;
+    // Errors name pools and backends by name, never by list index, and never pass on a
+    // library's own message.
+    for (const char* never : {"backends[", "boost", "std::"}) {
+      EXPECT_EQ(r->body.find(never), std::string::npos) << call.text() << " -> " << r->body;
+    }
     if (!call.names.empty() && r->status == 400) {
       EXPECT_NE(r->body.find(call.names), std::string::npos)
           << call.text() << ": the error does not name " << call.names << ": " << r->body;
