@@ -174,10 +174,10 @@ class ModelRun {
 
 ConfigFile ModelRun::initial_file() {
   // Backends exist before the model; member order guarantees it.
-  return ConfigFile{{FilePool{"alpha", {{address(0), 1, false}, {address(1), 1, false},
-                                        {address(2), 2, false}}},
-                     FilePool{"beta", {{address(3), 1, false}, {address(4), 1, true}}}},
-                    std::map<std::string, std::uint64_t>{{"alpha", 100}, {"beta", 0}}};
+  return ConfigFile{
+      {FilePool{"alpha", {{address(0), 1, false}, {address(1), 1, false}, {address(2), 2, false}}},
+       FilePool{"beta", {{address(3), 1, false}, {address(4), 1, true}}}},
+      std::map<std::string, std::uint64_t>{{"alpha", 100}, {"beta", 0}}};
 }
 
 std::string ModelRun::render(const ConfigFile& file, std::optional<BrokenFile> broken) const {
@@ -205,9 +205,9 @@ std::string ModelRun::render(const ConfigFile& file, std::optional<BrokenFile> b
     }
     for (std::size_t i = 0; i < listed.size(); ++i) {
       t += i ? ",\n  " : "\n  ";
-      t += "{ address = \"" + listed[i].address + "\", weight = " +
-           std::to_string(listed[i].weight) + ", backup = " + (listed[i].backup ? "true" : "false") +
-           " }";
+      t += "{ address = \"" + listed[i].address +
+           "\", weight = " + std::to_string(listed[i].weight) +
+           ", backup = " + (listed[i].backup ? "true" : "false") + " }";
     }
     t += "]\n";
   }
@@ -323,15 +323,18 @@ Call ModelRun::valid_put_backend() {
 Call ModelRun::valid_patch_backend() {
   const std::string pool = running_pool();
   const std::vector<std::string> running = running_addresses(pool);
-  const std::string a = !running.empty() && chance(85) ? one_of(running)
-                                                       : address(static_cast<int>(below(kBackends)));
+  const std::string a = !running.empty() && chance(85)
+                            ? one_of(running)
+                            : address(static_cast<int>(below(kBackends)));
   std::optional<StateRequest> state;
   std::optional<std::uint64_t> weight;
   json::object body;
   // A state always (the contract's body names it), and a weight a quarter of the time.
-  state = one_of(std::vector<StateRequest>{StateRequest::up, StateRequest::drain,
-                                           StateRequest::down});
-  body["state"] = *state == StateRequest::up ? "up" : *state == StateRequest::drain ? "drain" : "down";
+  state =
+      one_of(std::vector<StateRequest>{StateRequest::up, StateRequest::drain, StateRequest::down});
+  body["state"] = *state == StateRequest::up      ? "up"
+                  : *state == StateRequest::drain ? "drain"
+                                                  : "down";
   if (chance(25)) body["weight"] = *(weight = backend_weight());
   return Call{"PATCH", backend_path(pool, a), json::serialize(body),
               [=](DesiredState& m) { return m.patch_backend(pool, a, state, weight); }};
@@ -340,8 +343,9 @@ Call ModelRun::valid_patch_backend() {
 Call ModelRun::valid_delete_backend() {
   const std::string pool = running_pool();
   const std::vector<std::string> running = running_addresses(pool);
-  const std::string a = !running.empty() && chance(85) ? one_of(running)
-                                                       : address(static_cast<int>(below(kBackends)));
+  const std::string a = !running.empty() && chance(85)
+                            ? one_of(running)
+                            : address(static_cast<int>(below(kBackends)));
   const std::string query = chance(30) ? "?drain=1s" : "";
   return Call{"DELETE", backend_path(pool, a) + query, "",
               [=](DesiredState& m) { return m.delete_backend(pool, a); }};
@@ -355,8 +359,8 @@ Call ModelRun::valid_put_split() {
     for (const FilePool& p : model_.file().pools) {
       if (targets.empty() || chance(75)) targets[p.name] = split_weight();
     }
-    if (chance(90) && std::all_of(targets.begin(), targets.end(),
-                                  [](const auto& t) { return t.second == 0; })) {
+    if (chance(90) &&
+        std::all_of(targets.begin(), targets.end(), [](const auto& t) { return t.second == 0; })) {
       targets.begin()->second = 100;  // all 0 is refused; only sometimes on purpose
     }
   }
@@ -407,9 +411,9 @@ Call ModelRun::invalid_call() {
                   R"({"weight":1})", refused(400)};
     case 2:
       return Call{"PUT", backend_path(pool, a),
-                  one_of(std::vector<std::string>{
-                      R"({"weight":"heavy"})", R"({"weight":-1})", R"({"weight":1.5})",
-                      R"({"weight":true})", R"({"weight":18446744073709551615})"}),
+                  one_of(std::vector<std::string>{R"({"weight":"heavy"})", R"({"weight":-1})",
+                                                  R"({"weight":1.5})", R"({"weight":true})",
+                                                  R"({"weight":18446744073709551615})"}),
                   refused(400), "weight"};
     case 3:
       return Call{"PUT", backend_path(pool, a), R"({"wieght":3})", refused(400), "wieght"};
@@ -417,8 +421,8 @@ Call ModelRun::invalid_call() {
       return Call{"PUT", backend_path(pool, a), R"({"backup":"yes"})", refused(400), "backup"};
     case 5:
       return Call{"PUT", backend_path(pool, a),
-                  one_of(std::vector<std::string>{"{", "[]", "null", "\"x\"",
-                                                  R"({"weight":1,})", "{\"weight\":1}}"}),
+                  one_of(std::vector<std::string>{"{", "[]", "null", "\"x\"", R"({"weight":1,})",
+                                                  "{\"weight\":1}}"}),
                   refused(400)};
     case 6:
     case 7: {
@@ -561,15 +565,15 @@ void ModelRun::if_match_race() {
   std::thread racers[2];
   for (int i = 0; i < 2; ++i) {
     racers[i] = std::thread([&, i] {
-      const auto r = admin(calls[i]->method, calls[i]->path, calls[i]->body,
-                           {kAuth, "If-Match: " + etag});
+      const auto r =
+          admin(calls[i]->method, calls[i]->path, calls[i]->body, {kAuth, "If-Match: " + etag});
       statuses[i] = r ? r->status : 0;
     });
   }
   for (auto& t : racers)
     t.join();
-  const bool one_wins = (statuses[0] == 200 && statuses[1] == 412) ||
-                        (statuses[0] == 412 && statuses[1] == 200);
+  const bool one_wins =
+      (statuses[0] == 200 && statuses[1] == 412) || (statuses[0] == 412 && statuses[1] == 200);
   ASSERT_TRUE(one_wins) << "statuses " << statuses[0] << " and " << statuses[1];
   const int winner = statuses[0] == 200 ? 0 : 1;
   calls[winner]->predict(model_);
@@ -626,7 +630,8 @@ ConfigFile ModelRun::edited_file() {
       if (f.split) {
         for (auto& [p, w] : *f.split)
           w = one_of(std::vector<std::uint64_t>{0, 1, 50, 100});
-        if (std::all_of(f.split->begin(), f.split->end(), [](const auto& t) { return t.second == 0; }))
+        if (std::all_of(f.split->begin(), f.split->end(),
+                        [](const auto& t) { return t.second == 0; }))
           f.split->begin()->second = 100;
         now_ += " | file: split " + describe(*f.split);
       }
@@ -698,7 +703,8 @@ void ModelRun::after_load(const LoadReport& report, std::size_t mark) {
     }
     if (report.dropped_all) names.clear();
     EXPECT_TRUE(warned(names)) << "no warning names the dropped change of "
-                               << (d.address.empty() ? "split " + kSplit : d.pool + " " + d.address);
+                               << (d.address.empty() ? "split " + kSplit
+                                                     : d.pool + " " + d.address);
   }
   // GET /api/v1/config says which changes the last load kept and dropped.
   const auto config = admin("GET", "/api/v1/config");
@@ -747,9 +753,9 @@ void ModelRun::reload(bool by_signal, const ConfigFile& next) {
 }
 
 void ModelRun::refused_reload(bool by_signal) {
-  const BrokenFile broken = one_of(std::vector<BrokenFile>{
-      BrokenFile::syntax, BrokenFile::unknown_key, BrokenFile::duplicate_backend,
-      BrokenFile::unknown_route_target});
+  const BrokenFile broken = one_of(
+      std::vector<BrokenFile>{BrokenFile::syntax, BrokenFile::unknown_key,
+                              BrokenFile::duplicate_backend, BrokenFile::unknown_route_target});
   now_ += " | broken file (" + std::to_string(static_cast<int>(broken)) + ")";
   const std::size_t mark = veer_->log_size();
   veer_->rewrite_config(render(disk_, broken));
@@ -822,11 +828,11 @@ void ModelRun::check_pools() {
     for (const json::value& b : pool.at("backends").as_array()) {
       const std::string state = json::value_to<std::string>(b.at("state"));
       EXPECT_TRUE(state == "up" || state == "draining" || state == "disabled") << state;
-      backends[json::value_to<std::string>(b.at("address"))] = RunningBackend{
-          b.at("weight").to_number<std::uint64_t>(), b.at("backup").as_bool(),
-          state == "draining"   ? AdminState::drain
-          : state == "disabled" ? AdminState::down
-                                : AdminState::none};
+      backends[json::value_to<std::string>(b.at("address"))] =
+          RunningBackend{b.at("weight").to_number<std::uint64_t>(), b.at("backup").as_bool(),
+                         state == "draining"   ? AdminState::drain
+                         : state == "disabled" ? AdminState::down
+                                               : AdminState::none};
     }
   }
   const RunningPools expected = model_.running();
@@ -931,8 +937,7 @@ void ModelRun::check_traffic() {
       }
     }
     const std::string got = unavailable && !seen.empty() ? show(seen) + "and 503s" : show(seen);
-    EXPECT_EQ(got, show(expected))
-        << "backends answering pool " << pool.name;
+    EXPECT_EQ(got, show(expected)) << "backends answering pool " << pool.name;
   }
   const auto split = model_.running_split();
   if (!split) return;
@@ -993,8 +998,8 @@ void ModelRun::run(int steps) {
       std::string names;
       for (const auto& b : backends_)
         names += " " + b->name() + "=" + b->address();
-      ADD_FAILURE() << "VEER_MODEL_SEED=" << seed_ << " failed at step " << i
-                    << "; backends" << names << "; the last steps:\n"
+      ADD_FAILURE() << "VEER_MODEL_SEED=" << seed_ << " failed at step " << i << "; backends"
+                    << names << "; the last steps:\n"
                     << recent << "model state file: " << json::serialize(model_.state_file())
                     << "\nveer log (last lines):\n"
                     << [&] {
@@ -1008,8 +1013,7 @@ void ModelRun::run(int steps) {
   std::string summary;
   for (const auto& [what, n] : counts_)
     summary += what + "=" + std::to_string(n) + " ";
-  std::cout << "model run: " << steps << " steps in " << took.count() << " ms; " << summary
-            << "\n";
+  std::cout << "model run: " << steps << " steps in " << took.count() << " ms; " << summary << "\n";
   ::testing::Test::RecordProperty("steps", steps);
   ::testing::Test::RecordProperty("milliseconds", static_cast<int>(took.count()));
   ::testing::Test::RecordProperty("counts", summary);
@@ -1024,10 +1028,11 @@ ConfigFile two_pools(std::vector<FileBackend> alpha, std::vector<FileBackend> be
 }
 
 TEST(DesiredStateModel, WritesTheStateFileOfTheRulesExample) {
-  DesiredState m("S", ConfigFile{{FilePool{"POOL", {{"ADDR2", 1, false}, {"ADDR3", 1, false},
-                                                    {"ADDR4", 1, false}}},
-                                  FilePool{"blue", {}}, FilePool{"green", {}}},
-                                 std::map<std::string, std::uint64_t>{{"blue", 100}, {"green", 0}}});
+  DesiredState m(
+      "S",
+      ConfigFile{{FilePool{"POOL", {{"ADDR2", 1, false}, {"ADDR3", 1, false}, {"ADDR4", 1, false}}},
+                  FilePool{"blue", {}}, FilePool{"green", {}}},
+                 std::map<std::string, std::uint64_t>{{"blue", 100}, {"green", 0}}});
   EXPECT_TRUE(m.put_backend("POOL", "ADDR", 2, std::nullopt).changed);
   EXPECT_TRUE(m.patch_backend("POOL", "ADDR", StateRequest::drain, std::nullopt).changed);
   EXPECT_EQ(m.delete_backend("POOL", "ADDR2").status, 202);
@@ -1043,7 +1048,8 @@ TEST(DesiredStateModel, WritesTheStateFileOfTheRulesExample) {
 }
 
 TEST(DesiredStateModel, NoOpsChangeNothingAndValuesEqualToTheFileAreNoOverride) {
-  DesiredState m("rpc", two_pools({{"a", 2, false}}, {}, std::map<std::string, std::uint64_t>{{"alpha", 1}}));
+  DesiredState m(
+      "rpc", two_pools({{"a", 2, false}}, {}, std::map<std::string, std::uint64_t>{{"alpha", 1}}));
   EXPECT_FALSE(m.put_backend("alpha", "a", 2, false).changed);
   EXPECT_FALSE(m.patch_backend("alpha", "a", StateRequest::up, std::nullopt).changed);
   EXPECT_FALSE(m.put_split("rpc", {{"alpha", 1}}).changed);
@@ -1105,7 +1111,8 @@ TEST(DesiredStateModel, SplitWeightsLastWhileTheFilesTableIsTheRecordedOne) {
 }
 
 TEST(DesiredStateModel, ChangesThatNoLongerValidateOnTheNewFileAreAllDropped) {
-  DesiredState m("rpc", two_pools({{"a", 1, false}}, {}, std::map<std::string, std::uint64_t>{{"alpha", 1}}));
+  DesiredState m(
+      "rpc", two_pools({{"a", 1, false}}, {}, std::map<std::string, std::uint64_t>{{"alpha", 1}}));
   m.put_split("rpc", {{"alpha", 0}, {"beta", 1}});
   m.patch_backend("alpha", "a", StateRequest::drain, std::nullopt);
   ConfigFile without_beta = m.file();

@@ -8,8 +8,8 @@
 #include <algorithm>
 #include <boost/json.hpp>
 #include <cstdio>
-#include <functional>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <set>
 #include <sstream>
@@ -108,7 +108,9 @@ std::set<std::string> answering(std::uint16_t port, const std::string& target, i
   std::set<std::string> names;
   for (int i = 0; i < n; ++i) {
     const auto r = client.request("GET", target, "", headers);
-    names.insert(!r ? "no answer" : r->status != 200 ? std::to_string(r->status) : r->header("X-Backend"));
+    names.insert(!r                 ? "no answer"
+                 : r->status != 200 ? std::to_string(r->status)
+                                    : r->header("X-Backend"));
   }
   return names;
 }
@@ -226,14 +228,16 @@ TEST_P(ControlPlane, ChangesSurviveSighupReloadAndKillNine) {
     const std::uint64_t before = version_of(admin);
     admin.veer->signal(SIGHUP);
     ASSERT_TRUE(poll_until([&] { return version_of(admin) == before + 1; }))
-        << "SIGHUP " << i << " did not reload\n" << admin.veer->log_text();
+        << "SIGHUP " << i << " did not reload\n"
+        << admin.veer->log_text();
     expect_changes_in_force(admin, f, "after SIGHUP " + std::to_string(i));
   }
   const auto reload = admin.call("POST", "/api/v1/reload");
   ASSERT_TRUE(reload && reload->status == 200) << (reload ? reload->body : "");
   expect_changes_in_force(admin, f, "after POST /api/v1/reload");
   EXPECT_EQ(admin.veer->log_text().find("back in the configuration"), std::string::npos)
-      << "a reload undid the drain\n" << admin.veer->log_text();
+      << "a reload undid the drain\n"
+      << admin.veer->log_text();
 
   admin.veer->signal(SIGKILL);
   ASSERT_TRUE(admin.veer->wait_exit(5s).has_value());
@@ -242,10 +246,71 @@ TEST_P(ControlPlane, ChangesSurviveSighupReloadAndKillNine) {
   expect_changes_in_force(again, f, "after kill -9 and a restart");
   const std::uint64_t before = version_of(again);
   again.veer->signal(SIGHUP);
-  ASSERT_TRUE(poll_until([&] { return version_of(again) == before + 1; })) << again.veer->log_text();
+  ASSERT_TRUE(poll_until([&] { return version_of(again) == before + 1; }))
+      << again.veer->log_text();
   expect_changes_in_force(again, f, "after a restart and a SIGHUP");
   EXPECT_EQ(again.veer->log_text().find("back in the configuration"), std::string::npos)
       << again.veer->log_text();
+}
+
+// The rule's last clause: when the kept changes no longer validate on the new file
+// (a split table naming a pool the file dropped), every change goes, the file alone runs.
+TEST(ControlPlaneRule, ChangesThatNoLongerValidateOnTheNewFileAreAllDropped) {
+  TestBackend blue("blue"), green("green");
+  const std::string state = make_temp_dir() + "/state.json";
+  const std::string head = server_section("epoll", state) + admin_section(true);
+  Admin admin =
+      start_admin_toml(head + blue_green({blue.address()}, {green.address()}, "blue = 100"));
+  ASSERT_NE(admin.port, 0);
+  // The split's file table names blue only; the change adds green.
+  for (const auto& [method, path, body] :
+       std::vector<std::tuple<std::string, std::string, std::string>>{
+           {"PUT", "/api/v1/splits/rpc", R"({"targets":{"blue":0,"green":100}})"},
+           {"PATCH", "/api/v1/pools/blue/backends/" + blue.address(), R"({"state":"down"})"}}) {
+    const auto r = admin.call(method, path, body);
+    ASSERT_TRUE(r && r->status == 200) << method << " " << path << " -> " << (r ? r->body : "");
+  }
+  EXPECT_EQ(answering(admin.veer->port(), "/", 3), std::set<std::string>{"green"});
+  // The new file keeps the split's table as it was and drops pool green.
+  std::string without_green = head + "[listeners.public]\naddress = \"127.0.0.1:0\"\n";
+  without_green += "  [[listeners.public.routes]]\n  path_prefix = \"/\"\n  target = \"rpc\"\n";
+  without_green +=
+      "[pools.blue]\nstrategy = \"round_robin\"\nbackends = [\"" + blue.address() + "\"]\n";
+  without_green +=
+      "[splits.rpc]\ntargets = { blue = 100 }\nsticky = \"none\"\n"
+      "override_header = \"X-Veer-Version\"\nfailover = false\n";
+  admin.veer->rewrite_config(without_green);
+  const std::size_t mark = admin.veer->log_size();
+  const auto reload = admin.call("POST", "/api/v1/reload");
+  ASSERT_TRUE(reload.has_value());
+  ASSERT_EQ(reload->status, 200) << reload->body << "\n" << admin.veer->log_text();
+  const auto overrides = admin.call("GET", "/api/v1/overrides");
+  ASSERT_TRUE(overrides && overrides->status == 200);
+  const json::value o = json::parse(overrides->body).at("overrides");
+  for (const char* part : {"backends", "splits"}) {
+    const json::value* listed = o.as_object().if_contains(part);
+    EXPECT_TRUE(listed == nullptr || listed->as_object().empty()) << "kept: " << o;
+  }
+  auto pools = pools_of(admin);
+  ASSERT_EQ(pools["blue"].count(blue.address()), 1u);
+  EXPECT_EQ(text(pools["blue"][blue.address()].at("state")), "up") << "the down went too";
+  EXPECT_EQ(answering(admin.veer->port(), "/", 3), std::set<std::string>{"blue"});
+  const auto config = admin.call("GET", "/api/v1/config");
+  ASSERT_TRUE(config && config->status == 200);
+  const json::value listed = json::parse(config->body).at("overrides");
+  EXPECT_TRUE(listed.at("kept").as_array().empty()) << listed;
+  EXPECT_GE(listed.at("dropped").as_array().size(), 2u) << listed;
+  EXPECT_TRUE(admin.veer->wait_for_line(
+      [](const std::string& line) { return line.find(" warn") != std::string::npos; }, 2s, mark))
+      << "the drop is not logged as a warning\n"
+      << admin.veer->log_text();
+  if (file_exists(state)) {
+    const json::value now = json::parse(read_file(state));
+    for (const char* part : {"backends", "splits"}) {
+      const json::value* kept = now.as_object().if_contains(part);
+      EXPECT_TRUE(kept == nullptr || kept->as_object().empty()) << read_file(state);
+    }
+  }
 }
 
 // A state file that no longer fits the config file: `veer check` warns and passes,
@@ -269,7 +334,8 @@ TEST(ControlPlaneStateFile, CheckWarnsAboutDroppedChangesAndRunAppliesTheRule) {
   ASSERT_NE(admin.port, 0) << "veer run refused the state file";
   auto pools = pools_of(admin);
   ASSERT_EQ(pools["blue"].count("127.0.0.1:9"), 1u);
-  EXPECT_EQ(pools["blue"]["127.0.0.1:9"].at("weight").to_number<int>(), 1) << "the file's entry wins";
+  EXPECT_EQ(pools["blue"]["127.0.0.1:9"].at("weight").to_number<int>(), 1)
+      << "the file's entry wins";
   const auto listed = admin.call("GET", "/api/v1/config");
   ASSERT_TRUE(listed && listed->status == 200);
   const json::value dropped = json::parse(listed->body).at("overrides").at("dropped");
@@ -289,7 +355,8 @@ TEST(ControlPlaneStateFile, CheckWarnsAboutDroppedChangesAndRunAppliesTheRule) {
   write_file(dir, "state.json", "{\"format\": 2, \"backends\": ");
   r = run_command(veer_binary() + " check " + config);
   EXPECT_EQ(r.exit_code, 1) << r.output;
-  EXPECT_NE(r.output.find(state), std::string::npos) << "the error names the state file: " << r.output;
+  EXPECT_NE(r.output.find(state), std::string::npos)
+      << "the error names the state file: " << r.output;
 }
 
 // --- malformed admin paths ----------------------------------------------------
@@ -331,27 +398,28 @@ TEST_P(ControlPlane, MalformedAdminPathsGet404Or405AndTheProcessLives) {
       const std::string body = method == "PUT" || method == "PATCH" ? "{}" : "";
       const auto r = admin.call(method, path, body);
       ASSERT_TRUE(r.has_value()) << shown << ": no answer\n" << admin.veer->log_text();
-      EXPECT_TRUE(r->status == 404 || r->status == 405) << shown << " -> " << r->status << " "
-                                                        << r->body;
+      EXPECT_TRUE(r->status == 404 || r->status == 405)
+          << shown << " -> " << r->status << " " << r->body;
       if (r->status == 405) {
         EXPECT_FALSE(r->header("Allow").empty()) << shown;
       }
       EXPECT_EQ(r->body.find("bad_alloc"), std::string::npos) << shown << " -> " << r->body;
-      ASSERT_FALSE(admin.veer->wait_exit(0ms).has_value())
-          << shown << " killed veer\n" << admin.veer->log_text();
+      ASSERT_FALSE(admin.veer->wait_exit(0ms).has_value()) << shown << " killed veer\n"
+                                                           << admin.veer->log_text();
       ++checked;
     }
   }
   // Broken percent-encoding or an empty address may also be a 400; no crash either way.
   for (const std::string method : {"GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"}) {
-    for (const std::string path : {"/api/v1/pools/%", "/api/v1/pools/%zz/backends/%",
-                                   "/api/v1/splits/%4", "/api/v1/pools/blue/backends/%%%",
-                                   "/api/v1/pools/blue/backends/"}) {
+    for (const std::string path :
+         {"/api/v1/pools/%", "/api/v1/pools/%zz/backends/%", "/api/v1/splits/%4",
+          "/api/v1/pools/blue/backends/%%%", "/api/v1/pools/blue/backends/"}) {
       const auto r = admin.call(method, path, method == "PUT" || method == "PATCH" ? "{}" : "");
       ASSERT_TRUE(r.has_value()) << method << " " << path << ": no answer";
       EXPECT_TRUE(r->status == 400 || r->status == 404 || r->status == 405)
           << method << " " << path << " -> " << r->status << " " << r->body;
-      ASSERT_FALSE(admin.veer->wait_exit(0ms).has_value()) << method << " " << path << " killed veer";
+      ASSERT_FALSE(admin.veer->wait_exit(0ms).has_value())
+          << method << " " << path << " killed veer";
     }
   }
   // A known path with another method: 405 and what it allows.
@@ -473,12 +541,13 @@ TEST(ControlPlaneBodies, UnknownFieldsWrongTypesAndOversizedBodiesAreNamed) {
 
   // The Bearer scheme is case-insensitive (RFC 9110 section 11.1).
   for (const std::string scheme : {"bearer", "BEARER", "bEaReR"}) {
-    const auto r = admin.call("GET", "/api/v1/pools", "", {"Authorization: " + scheme + " " + kToken});
+    const auto r =
+        admin.call("GET", "/api/v1/pools", "", {"Authorization: " + scheme + " " + kToken});
     ASSERT_TRUE(r.has_value());
     EXPECT_EQ(r->status, 200) << scheme;
   }
-  const auto change = admin.call("PATCH", backend, R"({"state":"drain"})",
-                                 {"Authorization: bearer " + kToken});
+  const auto change =
+      admin.call("PATCH", backend, R"({"state":"drain"})", {"Authorization: bearer " + kToken});
   ASSERT_TRUE(change.has_value());
   EXPECT_EQ(change->status, 200) << change->body;
   EXPECT_EQ(version_of(admin), 2u);
@@ -542,17 +611,17 @@ TEST_F(CrossSite, FormAndTextBodiesGet415AndChangeNothing) {
   const std::string before = snapshot();
   int refused = 0;
   for (const Mutation& m : mutations()) {
-    for (const std::string type :
-         {"application/x-www-form-urlencoded", "text/plain", "multipart/form-data; boundary=x", ""}) {
+    for (const std::string type : {"application/x-www-form-urlencoded", "text/plain",
+                                   "multipart/form-data; boundary=x", ""}) {
       std::vector<std::string> headers;
       if (!type.empty()) headers.push_back("Content-Type: " + type);
       // No token: the port is open to anything local, a browser included.
-      const auto r = fetch(admin.port, m.method, m.path,
-                           m.body.empty() ? "" : (type.rfind("multipart", 0) == 0 ? "--x--" : m.body),
-                           headers);
+      const auto r = fetch(
+          admin.port, m.method, m.path,
+          m.body.empty() ? "" : (type.rfind("multipart", 0) == 0 ? "--x--" : m.body), headers);
       ASSERT_TRUE(r.has_value()) << m.method << " " << m.path;
-      EXPECT_EQ(r->status, 415) << m.method << " " << m.path << " as " << (type.empty() ? "(none)" : type)
-                                << " -> " << r->body;
+      EXPECT_EQ(r->status, 415) << m.method << " " << m.path << " as "
+                                << (type.empty() ? "(none)" : type) << " -> " << r->body;
       ++refused;
     }
   }
@@ -567,8 +636,8 @@ TEST_F(CrossSite, AnotherSitesOriginOrFetchSiteGets403AndChangesNothing) {
   for (const Mutation& m : mutations()) {
     for (const std::string header :
          {"Origin: http://evil.example", "Origin: null", "Sec-Fetch-Site: cross-site"}) {
-      const auto r = fetch(admin.port, m.method, m.path, m.body,
-                           {"Content-Type: application/json", header});
+      const auto r =
+          fetch(admin.port, m.method, m.path, m.body, {"Content-Type: application/json", header});
       ASSERT_TRUE(r.has_value());
       EXPECT_EQ(r->status, 403) << m.method << " " << m.path << " with " << header << " -> "
                                 << r->body;
@@ -588,8 +657,10 @@ TEST_F(CrossSite, SameOriginAndToolJsonRequestsWork) {
   const std::string body = R"({"targets":{"blue":0,"green":100}})";
   Client page(admin.port);
   ASSERT_TRUE(page.send("PUT /api/v1/splits/rpc HTTP/1.1\r\nHost: " + host + "\r\nOrigin: http://" +
-                        host + "\r\nSec-Fetch-Site: same-origin\r\nContent-Type: application/json\r\n"
-                        "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body));
+                        host +
+                        "\r\nSec-Fetch-Site: same-origin\r\nContent-Type: application/json\r\n"
+                        "Content-Length: " +
+                        std::to_string(body.size()) + "\r\n\r\n" + body));
   const auto r = page.read_response();
   ASSERT_TRUE(r.has_value());
   EXPECT_EQ(r->status, 200) << r->body;
@@ -600,7 +671,8 @@ TEST_F(CrossSite, SameOriginAndToolJsonRequestsWork) {
                           R"({"state":"drain"})", {"Content-Type: application/json"});
   ASSERT_TRUE(tool.has_value());
   EXPECT_EQ(tool->status, 200) << tool->body;
-  const auto reload = fetch(admin.port, "POST", "/api/v1/reload", "", {"Content-Type: application/json"});
+  const auto reload =
+      fetch(admin.port, "POST", "/api/v1/reload", "", {"Content-Type: application/json"});
   ASSERT_TRUE(reload.has_value());
   EXPECT_EQ(reload->status, 200) << reload->body;
   EXPECT_EQ(version_of(admin), 4u);
@@ -616,8 +688,9 @@ TEST_P(ControlPlane, SigusrOneReopensAMovedAccessLogAndVeerStaysUp) {
                    blue_green({blue.address()}, {green.address()}));
   ASSERT_TRUE(veer.wait_ready()) << veer.log_text();
   ASSERT_TRUE(fetch(veer.port(), "GET", "/first-request"));
-  ASSERT_TRUE(poll_until([&] { return read_file(log).find("/first-request") != std::string::npos; }))
-      << "the access log never got the first line";
+  ASSERT_TRUE(poll_until([&] {
+    return read_file(log).find("/first-request") != std::string::npos;
+  })) << "the access log never got the first line";
   ASSERT_EQ(std::rename(log.c_str(), (log + ".1").c_str()), 0);  // what logrotate does
 
   const std::size_t mark = veer.log_size();
@@ -625,14 +698,17 @@ TEST_P(ControlPlane, SigusrOneReopensAMovedAccessLogAndVeerStaysUp) {
   EXPECT_TRUE(veer.wait_for_line(
       [](const std::string& line) { return lower(line).find("reopen") != std::string::npos; }, 5s,
       mark))
-      << "no log line says the logs were reopened\n" << veer.log_text();
+      << "no log line says the logs were reopened\n"
+      << veer.log_text();
   ASSERT_FALSE(veer.wait_exit(0ms).has_value()) << "SIGUSR1 killed veer\n" << veer.log_text();
 
   const auto second = fetch(veer.port(), "GET", "/second-request");
   ASSERT_TRUE(second.has_value());
   EXPECT_EQ(second->status, 200);
-  EXPECT_TRUE(poll_until([&] { return read_file(log).find("/second-request") != std::string::npos; }))
-      << "no new access log at " << log;
+  EXPECT_TRUE(poll_until([&] {
+    return read_file(log).find("/second-request") != std::string::npos;
+  })) << "no new access log at "
+      << log;
   EXPECT_EQ(read_file(log).find("/first-request"), std::string::npos);
   const std::string rotated = read_file(log + ".1");
   EXPECT_NE(rotated.find("/first-request"), std::string::npos) << rotated;
@@ -682,7 +758,8 @@ TEST_P(ControlPlane, NoSignalKillsVeerUnannounced) {
                  (signo == SIGUSR1 && lower(line).find("reopen") != std::string::npos);
         },
         5s, mark))
-        << name << " left no log line\n" << veer.log_text();
+        << name << " left no log line\n"
+        << veer.log_text();
     ASSERT_FALSE(veer.wait_exit(0ms).has_value()) << name << " killed veer\n" << veer.log_text();
     const auto r = fetch(veer.port(), "GET", "/");
     ASSERT_TRUE(r.has_value()) << "no answer after " << name;

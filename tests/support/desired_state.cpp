@@ -132,8 +132,7 @@ void DesiredState::set_fields(const std::string& pool, const std::string& addres
 }
 
 Outcome DesiredState::put_backend(const std::string& pool, const std::string& address,
-                                  std::optional<std::uint64_t> weight,
-                                  std::optional<bool> backup) {
+                                  std::optional<std::uint64_t> weight, std::optional<bool> backup) {
   if (file_.pool(pool) == nullptr) return {404};
   if (weight && *weight > kMaxBackendWeight) return {400};
   Changes next = changes_;
@@ -294,14 +293,16 @@ json::value DesiredState::state_file() const {
       file[pool] = weight;
     splits[split_name_] = json::object{{"targets", std::move(targets)}, {"file", std::move(file)}};
   }
-  return json::object{{"format", 2}, {"backends", std::move(backends)}, {"splits", std::move(splits)}};
+  return json::object{
+      {"format", 2}, {"backends", std::move(backends)}, {"splits", std::move(splits)}};
 }
 
 namespace {
 
 // Integers compare by value whatever their JSON kind (2 read as int64 or uint64).
 json::value canonical(const json::value& v) {
-  if (v.is_int64() && v.as_int64() >= 0) return json::value(static_cast<std::uint64_t>(v.as_int64()));
+  if (v.is_int64() && v.as_int64() >= 0)
+    return json::value(static_cast<std::uint64_t>(v.as_int64()));
   if (v.is_object()) {
     json::object o;
     for (const auto& [key, value] : v.as_object())
