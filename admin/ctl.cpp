@@ -36,7 +36,8 @@ struct Command {
   const char* when_not_found = nullptr;  // a hint when the API answers 404
 };
 
-constexpr std::size_t kAnyNumber = 64;  // split targets: the config allows at most 64
+// SPLIT and its targets: a split has at most 64 (conf/load_splits.cpp).
+constexpr std::size_t kSplitArgsMax = 1 + 64;
 
 // `text` as one path segment: IPv6 brackets and the characters a path gives meaning to
 // percent-encoded.
@@ -129,7 +130,7 @@ const Command kCommands[] = {
      "drain, then remove (DRAIN like 30s; default timeouts.drain)", 2, 3, Output::as_received,
      remove_request},
     {"split", "SPLIT POOL=WEIGHT...", "set a split's weights (a blue-green switch, a canary)", 2,
-     kAnyNumber, Output::as_received, split_request},
+     kSplitArgsMax, Output::as_received, split_request},
     {"reload", "", "re-read the configuration file (runtime changes stay on top of it)", 0, 0,
      Output::as_received,
      [](const Args&, std::string*) { return bodiless("POST", "/api/v1/reload"); }},
