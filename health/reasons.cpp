@@ -45,9 +45,9 @@ std::vector<ReasonNote> reasons_of(const BackendStats& stats,
     const ReasonNotes::Note& note = stats.notes.notes[index_of(reason)];
     ReasonNote& shown =
         out.emplace_back(ReasonNote{reason_name(reason), note.cause, note.since, std::nullopt});
-    if (reason == Reason::ejected) {
-      const BackendStats::Clock::duration left(stats.ejected_until.load(std::memory_order_relaxed) -
-                                               steady_now.time_since_epoch().count());
+    const BackendStats::Clock::rep until = stats.ejected_until.load(std::memory_order_relaxed);
+    if (reason == Reason::ejected && until != 0) {  // 0: set without record_outcome
+      const BackendStats::Clock::duration left(until - steady_now.time_since_epoch().count());
       shown.until =
           system_now + std::chrono::duration_cast<std::chrono::system_clock::duration>(left);
     }

@@ -2,6 +2,9 @@
 // of health/ and proxy/retry_budget.hpp without sockets.
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <thread>
+
 #include "health/evaluate.hpp"
 #include "health/outlier.hpp"
 #include "health/reasons.hpp"
@@ -252,6 +255,35 @@ TEST(Reasons, SettingAgainKeepsTheFirstCauseAndClearingForgetsIt) {
   EXPECT_TRUE(stats.routable());
 }
 
+TEST(Reasons, ANoteAlwaysDescribesTheBitItBelongsTo) {
+  // Each reason toggled by its own thread (as checks, workers and the admin thread do),
+  // each set with a cause naming it, while the admin thread lists them: every reason
+  // listed carries its cause (a bit seen before its note would list an empty one).
+  BackendStats stats;
+  std::atomic<bool> go{false};
+  std::vector<std::thread> setters;
+  for (const Reason reason : {Reason::down, Reason::ejected, Reason::draining, Reason::disabled}) {
+    setters.emplace_back([&stats, &go, reason] {
+      while (!go.load()) {
+      }
+      for (int i = 0; i < 20'000; ++i)
+        change_noted(stats, reason, i % 2 == 0, reason_name(reason), kNoon);
+    });
+  }
+  go.store(true);
+  std::size_t listed = 0;
+  for (int i = 0; i < 20'000; ++i) {
+    for (const ReasonNote& note : reasons_of(stats, Clock::now(), kNoon)) {
+      ASSERT_EQ(note.cause, note.reason);
+      ++listed;
+    }
+  }
+  for (std::thread& t : setters)
+    t.join();
+  EXPECT_TRUE(reasons_of(stats).empty()) << "each thread ended with a clear";
+  RecordProperty("reasons_listed", static_cast<int>(listed));
+}
+
 TEST(Reasons, ChangeReasonNotesTheCauseItLogs) {
   BackendStats stats;
   const BackendName who{"rpc", "127.0.0.1:1"};
@@ -269,6 +301,9 @@ TEST(Reasons, ChangeReasonNotesTheCauseItLogs) {
   EXPECT_TRUE(reasons_of(stats).empty());
   stats.set(Reason::draining);  // bypassing change_reason: shown, without a cause
   EXPECT_EQ(shown(stats), (std::vector<std::string>{"draining: "}));
+  stats.set(Reason::ejected);  // and without record_outcome: no ejection time to show
+  ASSERT_EQ(reasons_of(stats).size(), 2u);
+  EXPECT_FALSE(reasons_of(stats)[0].until.has_value());
 }
 
 TEST(Reasons, TheDownCauseIsTheLastFailedChecksWhileItStaysDown) {
