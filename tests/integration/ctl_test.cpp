@@ -325,6 +325,28 @@ TEST(Ctl, FindsTheAdminAddressAndTokenInTheConfigFile) {
   EXPECT_EQ(fake.server.recorded()[0].header("Authorization"), "Bearer " + kToken);
 }
 
+TEST(Ctl, OverridesShowsWhatTheRuntimeAddsAndResetDropsIt) {
+  TestBackend a("a"), b("b");
+  Admin admin = start_with_admin(TestConfig{.backends = {a.address(), b.address()}});
+  pin_admin_port(admin);
+  const std::string config = admin.veer->config_path();
+  ASSERT_EQ(ctl({"--config", config, "drain", "main", b.address()}).exit_code, 0);
+  ASSERT_EQ(state_of(admin, b.address()), "draining");
+
+  CtlRun run = ctl({"--config", config, "overrides"});
+  ASSERT_EQ(run.exit_code, 0) << describe(run);
+  EXPECT_EQ(run.out.rfind("{\n  \"", 0), 0u) << "indented: " << run.out;
+  EXPECT_NE(run.out.find(b.address()), std::string::npos) << run.out;
+  EXPECT_NE(run.out.find("drain"), std::string::npos) << run.out;
+
+  run = ctl({"--config", config, "reset"});  // a bodiless DELETE: 415 without its header
+  ASSERT_EQ(run.exit_code, 0) << describe(run);
+  EXPECT_EQ(state_of(admin, b.address()), "up") << "back to the file alone";
+  run = ctl({"--config", config, "overrides"});
+  ASSERT_EQ(run.exit_code, 0) << describe(run);
+  EXPECT_EQ(run.out.find(b.address()), std::string::npos) << run.out;
+}
+
 TEST(Ctl, AConfigFileThatNamesNoReachableAdminIsAnError) {
   FakeAdmin fake;
   TestBackend a("a");
