@@ -148,7 +148,7 @@ std::string usage_text() {
   std::string text =
       "usage: veer ctl [--config FILE] [--admin HOST:PORT] [--token-file FILE] COMMAND\n";
   const auto line = [&text](std::string synopsis, const char* help) {
-    synopsis.resize(std::max<std::size_t>(synopsis.size() + 1, 34), ' ');
+    synopsis.resize(std::max<std::size_t>(synopsis.size() + 1, 29), ' ');
     text += "  " + synopsis + help + "\n";
   };
   for (const Command& c : kCommands)
