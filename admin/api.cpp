@@ -197,11 +197,23 @@ AdminReply Api::dispatch(const AdminRequest& request, const std::vector<std::str
     return reply;
   }
   call.snapshot = runtime_.snapshot();
-  if (method != "GET") {
-    if (AdminReply refused = refuse_body(request, call.version()); refused.status != 0)
-      return refused;
+  if (method == "GET") return (this->*found->handle)(call);
+  AdminReply reply = refuse_body(request, call.version());
+  if (reply.status == 0) reply = run_change(*found, call);
+  if (found->handle != &Api::reload) runtime_.count_change(reply.status < 300);
+  return reply;
+}
+
+// The handler of a change, with the caller's mistakes answered as errors here, so that
+// every refusal is counted.
+AdminReply Api::run_change(const Endpoint& endpoint, Call& call) {
+  try {
+    return (this->*endpoint.handle)(call);
+  } catch (const BadRequest& e) {
+    return error_reply(400, "bad request", e.what());
+  } catch (const std::out_of_range& e) {
+    return error_reply(404, "not found", e.what());
   }
-  return (this->*found->handle)(call);
 }
 
 // A browser marks a cross-site request with Origin or Sec-Fetch-Site; refusing those

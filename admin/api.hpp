@@ -66,6 +66,9 @@ class Runtime {
   virtual Outcome apply(conf::Overrides next, std::optional<conf::Duration> drain) = 0;
   // Re-reads the config file (the overrides stay on top).
   virtual Outcome reload() = 0;
+  // Counts a change request the API answered (for /metrics): every PUT, PATCH, DELETE
+  // and POST but reload (counted as a reload) that reached its endpoint.
+  virtual void count_change(bool succeeded) = 0;
   // Prometheus text exposition; nullopt when [admin].metrics is off.
   virtual std::optional<std::string> metrics() = 0;
   // Requests the split sent to each target pool so far.
@@ -93,6 +96,7 @@ class Api {
   static std::span<const Endpoint> endpoints();
   AdminReply dispatch(const AdminRequest& request, const std::vector<std::string>& segments,
                       Call& call);
+  AdminReply run_change(const Endpoint& endpoint, Call& call);
   AdminReply refuse_cross_site(const AdminRequest& request) const;
   AdminReply refuse_body(const AdminRequest& request, std::uint64_t version) const;
 

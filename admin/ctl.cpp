@@ -1,144 +1,50 @@
 #include "admin/ctl.hpp"
 
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <boost/json.hpp>
-#include <cerrno>
+#include <charconv>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
-#include <fstream>
 #include <iostream>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <vector>
 
+#include "admin/ctl_client.hpp"
+#include "admin/ctl_endpoint.hpp"
+#include "admin/ctl_print.hpp"
 #include "conf/address.hpp"
 
 namespace veer::admin {
 namespace {
 
 namespace json = boost::json;
+using Args = std::vector<std::string>;  // a command's arguments, after its name
 
-constexpr const char* kUsage = R"(usage: veer ctl [--admin HOST:PORT] [--token-file FILE] COMMAND
-  pools                              every pool and its backends, with live numbers
-  add POOL ADDRESS [WEIGHT]          add a backend (or change its weight)
-  drain POOL ADDRESS                 no new traffic to a backend; it stays configured
-  up POOL ADDRESS | down POOL ADDRESS  put a backend back in, or take it out
-  remove POOL ADDRESS [DRAIN]        drain, then remove (DRAIN like 30s; default timeouts.drain)
-  split SPLIT POOL=WEIGHT...         set a split's weights (a blue-green switch, a canary)
-  reload                             re-read the configuration file
-  get PATH                           any GET, printed as received (e.g. /metrics)
-The admin address defaults to $VEER_ADMIN or 127.0.0.1:9901; the token comes from
---token-file or $VEER_ADMIN_TOKEN.
-)";
+// How a successful answer is shown.
+enum class Output { as_received, pools_table, pretty_json };
 
-struct Reply {
-  int status = 0;
-  std::string body;
+// One row per command, as HAProxy's CLI keywords and Envoy's admin handlers: the usage
+// text is generated from these rows, so help and behaviour cannot drift apart.
+struct Command {
+  const char* name;
+  const char* arguments;
+  const char* help;
+  std::size_t min_args;
+  std::size_t max_args;
+  Output output;
+  std::optional<CtlRequest> (*request)(const Args& args, std::string* problem);
+  const char* when_not_found = nullptr;  // a hint when the API answers 404
 };
 
-// Blocking, one request per connection, bounded by a 10 s timeout per wait.
-class Client {
- public:
-  Client(conf::SocketAddress address, std::string token)
-      : address_(address), token_(std::move(token)) {}
+// SPLIT and its targets: a split has at most 64 (conf/load_splits.cpp).
+constexpr std::size_t kSplitArgsMax = 1 + 64;
 
-  std::optional<Reply> call(const std::string& method, const std::string& target,
-                            const std::string& body, std::string* why) const {
-    const int fd = ::socket(address_.family(), SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (fd < 0) return fail(why, "socket: ");
-    struct Closer {
-      int fd;
-      ~Closer() { ::close(fd); }
-    } closer{fd};
-    if (::connect(fd, address_.data(), address_.length) != 0) {
-      const int error = errno != EINPROGRESS ? errno
-                        : !wait(fd, POLLOUT) ? errno
-                                             : socket_error(fd);
-      if (error != 0) {
-        errno = error;
-        return fail(why, "cannot connect to " + address_.to_string() + ": ");
-      }
-    }
-    std::string request = method + " " + target + " HTTP/1.1\r\nHost: veer\r\n";
-    if (!token_.empty()) request += "Authorization: Bearer " + token_ + "\r\n";
-    if (!body.empty()) request += "Content-Type: application/json\r\n";
-    request += "Content-Length: " + std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n";
-    request += body;
-    for (std::size_t sent = 0; sent < request.size();) {
-      const ssize_t n = ::send(fd, request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
-      if (n > 0) {
-        sent += static_cast<std::size_t>(n);
-      } else if (n < 0 && errno == EAGAIN && wait(fd, POLLOUT)) {
-        continue;
-      } else {
-        return fail(why, "send: ");
-      }
-    }
-    std::string response;
-    char buffer[16384];
-    for (;;) {
-      const ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
-      if (n > 0) {
-        response.append(buffer, static_cast<std::size_t>(n));
-      } else if (n == 0) {
-        break;
-      } else if (errno == EAGAIN && wait(fd, POLLIN)) {
-        continue;
-      } else {
-        return fail(why, "receive: ");
-      }
-    }
-    return parse(response, why);
-  }
-
- private:
-  static bool wait(int fd, short events) {
-    pollfd p{fd, events, 0};
-    const int ready = ::poll(&p, 1, 10'000);
-    if (ready == 0) errno = ETIMEDOUT;
-    return ready > 0;
-  }
-  static int socket_error(int fd) {
-    int error = 0;
-    socklen_t length = sizeof error;
-    ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length);
-    return error;
-  }
-  static std::nullopt_t fail(std::string* why, const std::string& what) {
-    *why = what + std::strerror(errno);
-    return std::nullopt;
-  }
-  // Enough of HTTP/1.1 for the admin API's answers (Content-Length, then the end of
-  // the connection).
-  static std::optional<Reply> parse(const std::string& response, std::string* why) {
-    const std::size_t head_end = response.find("\r\n\r\n");
-    if (!response.starts_with("HTTP/1.1 ") || head_end == std::string::npos) {
-      *why = "not an HTTP response";
-      return std::nullopt;
-    }
-    Reply reply;
-    reply.status = std::atoi(response.c_str() + 9);
-    reply.body = response.substr(head_end + 4);
-    return reply;
-  }
-  conf::SocketAddress address_;
-  std::string token_;
-};
-
-// `address` as the API's path wants it: brackets of IPv6 literals percent-encoded.
+// `text` as one path segment: IPv6 brackets and the characters a path gives meaning to
+// percent-encoded.
 std::string path_segment(const std::string& text) {
   std::string out;
   for (const char c : text) {
-    if (c == '[') {
-      out += "%5B";
-    } else if (c == ']') {
-      out += "%5D";
-    } else if (c == '/' || c == '?' || c == '%' || c == '#' || c == ' ') {
+    if (c == '[' || c == ']' || c == '/' || c == '?' || c == '%' || c == '#' || c == ' ') {
       char hex[4];
       std::snprintf(hex, sizeof hex, "%%%02X", static_cast<unsigned char>(c));
       out += hex;
@@ -149,178 +55,232 @@ std::string path_segment(const std::string& text) {
   return out;
 }
 
-std::string backend_path(const std::string& pool, const std::string& address) {
-  return "/api/v1/pools/" + path_segment(pool) + "/backends/" + path_segment(address);
+std::string backend_path(const Args& args) {
+  return "/api/v1/pools/" + path_segment(args[0]) + "/backends/" + path_segment(args[1]);
 }
 
-std::string cell(const json::value& v) {
-  if (v.is_string()) return std::string(v.get_string());
-  if (v.is_double()) {
-    char text[32];
-    std::snprintf(text, sizeof text, "%.2f", v.get_double());
-    return text;
-  }
-  if (v.is_null()) return "-";
-  return json::serialize(v);
+std::optional<std::uint64_t> whole_number(const std::string& text) {
+  std::uint64_t value = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || error != std::errc() || end != text.data() + text.size()) return {};
+  return value;
 }
 
-// GET /api/v1/pools as a table.
-void print_pools(const json::value& reply) {
-  std::printf("%-16s %-28s %-9s %6s %9s %9s %10s %10s\n", "POOL", "BACKEND", "STATE", "WEIGHT",
-              "IN_FLIGHT", "CONNS", "REQ/S", "EWMA_MS");
-  for (const json::value& pool : reply.at("pools").as_array()) {
-    const std::string name = cell(pool.at("name"));
-    for (const json::value& b : pool.at("backends").as_array()) {
-      std::printf("%-16s %-28s %-9s %6s %9s %9s %10s %10s\n", name.c_str(),
-                  cell(b.at("address")).c_str(), cell(b.at("state")).c_str(),
-                  cell(b.at("weight")).c_str(), cell(b.at("in_flight")).c_str(),
-                  cell(b.at("active_connections")).c_str(),
-                  cell(b.at("requests_per_second")).c_str(), cell(b.at("latency_ewma_ms")).c_str());
+std::optional<CtlRequest> add_request(const Args& args, std::string* problem) {
+  json::object body;
+  if (args.size() == 3) {
+    const std::optional<std::uint64_t> weight = whole_number(args[2]);
+    if (!weight) {
+      *problem = "WEIGHT must be a whole number, got " + args[2];
+      return std::nullopt;
     }
+    body["weight"] = *weight;
   }
-  std::printf("configuration version %s\n", cell(reply.at("version")).c_str());
+  return CtlRequest{"PUT", backend_path(args), json::serialize(body)};
 }
 
-std::optional<std::string> read_token_file(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return std::nullopt;
-  std::string token;
-  std::getline(in, token);
-  while (!token.empty() && std::isspace(static_cast<unsigned char>(token.back())))
-    token.pop_back();
-  return token;
+CtlRequest state_request(const Args& args, const char* state) {
+  return {"PATCH", backend_path(args), json::serialize(json::object{{"state", state}})};
 }
 
-int usage(const std::string& problem) {
-  if (!problem.empty()) std::cerr << "veer ctl: " << problem << "\n";
-  std::cerr << kUsage;
+std::optional<CtlRequest> remove_request(const Args& args, std::string*) {
+  std::string target = backend_path(args);
+  if (args.size() == 3) target += "?drain=" + path_segment(args[2]);
+  return CtlRequest{"DELETE", target, ""};
+}
+
+std::optional<CtlRequest> split_request(const Args& args, std::string* problem) {
+  json::object targets;
+  for (std::size_t i = 1; i < args.size(); ++i) {
+    const std::size_t equals = args[i].find('=');
+    const std::optional<std::uint64_t> weight =
+        equals == std::string::npos ? std::nullopt : whole_number(args[i].substr(equals + 1));
+    if (equals == 0 || !weight) {
+      *problem = "split targets are POOL=WEIGHT, got " + args[i];
+      return std::nullopt;
+    }
+    targets[args[i].substr(0, equals)] = *weight;
+  }
+  return CtlRequest{"PUT", "/api/v1/splits/" + path_segment(args[0]),
+                    json::serialize(json::object{{"targets", std::move(targets)}})};
+}
+
+std::optional<CtlRequest> bodiless(const char* method, std::string target) {
+  return CtlRequest{method, std::move(target), ""};
+}
+
+constexpr const char* kNoOverrides =
+    "this veer has no /api/v1/overrides (it is older than this veer ctl)";
+
+const Command kCommands[] = {
+    {"pools", "", "every backend with its live numbers, and why it is out", 0, 0,
+     Output::pools_table,
+     [](const Args&, std::string*) { return bodiless("GET", "/api/v1/pools"); }},
+    {"add", "POOL ADDRESS [WEIGHT]", "add a backend (or change its weight)", 2, 3,
+     Output::as_received, add_request},
+    {"drain", "POOL ADDRESS", "no new traffic to a backend; it stays configured", 2, 2,
+     Output::as_received,
+     [](const Args& a, std::string*) { return std::optional(state_request(a, "drain")); }},
+    {"down", "POOL ADDRESS", "take a backend out (administratively disabled)", 2, 2,
+     Output::as_received,
+     [](const Args& a, std::string*) { return std::optional(state_request(a, "down")); }},
+    {"up", "POOL ADDRESS", "put a drained or disabled backend back in", 2, 2, Output::as_received,
+     [](const Args& a, std::string*) { return std::optional(state_request(a, "up")); }},
+    {"remove", "POOL ADDRESS [DRAIN]",
+     "drain, then remove after DRAIN (30s; default timeouts.drain)", 2, 3, Output::as_received,
+     remove_request},
+    {"split", "SPLIT POOL=WEIGHT...", "set a split's weights (a blue-green switch, a canary)", 2,
+     kSplitArgsMax, Output::as_received, split_request},
+    {"reload", "", "re-read the config file (runtime changes stay on top)", 0, 0,
+     Output::as_received,
+     [](const Args&, std::string*) { return bodiless("POST", "/api/v1/reload"); }},
+    {"overrides", "", "the runtime changes layered on the config file", 0, 0, Output::pretty_json,
+     [](const Args&, std::string*) { return bodiless("GET", "/api/v1/overrides"); }, kNoOverrides},
+    {"reset", "", "drop every runtime change: back to the config file alone", 0, 0,
+     Output::pretty_json,
+     [](const Args&, std::string*) { return bodiless("DELETE", "/api/v1/overrides"); },
+     kNoOverrides},
+    {"get", "PATH", "any GET, printed as received (e.g. /metrics)", 1, 1, Output::as_received,
+     [](const Args& a, std::string*) { return bodiless("GET", a[0]); }},
+};
+
+std::string usage_text() {
+  std::string text =
+      "usage: veer ctl [--config FILE] [--admin HOST:PORT] [--token-file FILE] COMMAND\n";
+  const auto line = [&text](std::string synopsis, const char* help) {
+    synopsis.resize(std::max<std::size_t>(synopsis.size() + 1, 29), ' ');
+    text += "  " + synopsis + help + "\n";
+  };
+  for (const Command& c : kCommands)
+    line(std::string(c.name) + (*c.arguments ? " " : "") + c.arguments, c.help);
+  line("help", "this text (also -h, --help)");
+  text +=
+      "Where the admin API is (the first given wins): --admin, $VEER_ADMIN, [admin].address\n"
+      "of the --config file (a wildcard address is reached on loopback), 127.0.0.1:9901.\n"
+      "The token (the first given wins): --token-file, $VEER_ADMIN_TOKEN,\n"
+      "the --config file's first [admin].tokens entry or else its [admin].token_file, none.\n"
+      "Exit status: 0 the API accepted the call, 1 it refused it (its error is printed),\n"
+      "2 a usage, configuration or connection error.\n";
+  return text;
+}
+
+int usage_error(const std::string& problem) {
+  std::cerr << "veer ctl: " << problem << "\n" << usage_text();
   return 2;
 }
 
-struct Call {
-  std::string method;
-  std::string target;
-  std::string body;
+struct Flags {
+  EndpointSources sources;
+  bool help = false;
+  std::vector<std::string> words;  // the command and its arguments
 };
 
-// The API call a command stands for, or nullopt (with *problem) when it is malformed.
-std::optional<Call> call_for(const std::vector<std::string>& args, std::string* problem) {
-  const std::string& command = args.empty() ? "" : args[0];
-  const std::size_t n = args.size();
-  auto pool_and_address = [&](std::size_t extra) {
-    if (n < 3 || n > 3 + extra) {
-      *problem = command + " wants POOL ADDRESS";
-      return false;
+std::optional<Flags> parse_flags(int argc, char** argv, std::string* problem) {
+  Flags flags;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    EndpointSources& from = flags.sources;
+    std::optional<std::string>* value = arg == "--admin"        ? &from.admin
+                                        : arg == "--token-file" ? &from.token_file
+                                        : arg == "--config"     ? &from.config
+                                                                : nullptr;
+    if (value != nullptr) {
+      if (i + 1 == argc) {
+        *problem = arg + " wants a value";
+        return std::nullopt;
+      }
+      *value = argv[++i];
+    } else if (arg == "-h" || arg == "--help" || (arg == "help" && flags.words.empty())) {
+      flags.help = true;
+    } else {
+      flags.words.push_back(arg);
     }
-    return true;
+  }
+  // An empty variable counts as unset, as a shell's `VEER_ADMIN= veer ctl ...` means.
+  const auto env = [](const char* name) -> std::optional<std::string> {
+    const char* value = std::getenv(name);
+    if (value == nullptr || *value == '\0') return std::nullopt;
+    return value;
   };
-  if (command == "pools" && n == 1) return Call{"GET", "/api/v1/pools", ""};
-  if (command == "reload" && n == 1) return Call{"POST", "/api/v1/reload", ""};
-  if (command == "get" && n == 2) return Call{"GET", args[1], ""};
-  if (command == "add") {
-    if (!pool_and_address(1)) return std::nullopt;
-    std::string body = "{}";
-    if (n == 4) {
-      char* end = nullptr;
-      const unsigned long long weight = std::strtoull(args[3].c_str(), &end, 10);
-      if (args[3].empty() || *end != '\0') {
-        *problem = "WEIGHT must be a whole number, got " + args[3];
-        return std::nullopt;
+  flags.sources.env_admin = env("VEER_ADMIN");
+  flags.sources.env_token = env("VEER_ADMIN_TOKEN");
+  return flags;
+}
+
+const Command* find_command(const std::string& name) {
+  for (const Command& c : kCommands) {
+    if (name == c.name) return &c;
+  }
+  return nullptr;
+}
+
+// Prints a 2xx answer the command's way, or as received when it is not the JSON expected.
+void print_success(const Command& command, const std::string& body) {
+  if (command.output != Output::as_received) {
+    boost::system::error_code ec;
+    const json::value parsed = json::parse(body, ec);
+    try {
+      if (!ec) {
+        std::cout << (command.output == Output::pools_table ? pools_table(parsed)
+                                                            : pretty_json(parsed));
+        return;
       }
-      body = "{\"weight\":" + std::to_string(weight) + "}";
+    } catch (const std::exception&) {
+      // Not the shape this veer ctl knows (another version): as received below.
     }
-    return Call{"PUT", backend_path(args[1], args[2]), body};
   }
-  if (command == "drain" || command == "up" || command == "down") {
-    if (!pool_and_address(0)) return std::nullopt;
-    return Call{"PATCH", backend_path(args[1], args[2]), "{\"state\":\"" + command + "\"}"};
-  }
-  if (command == "remove") {
-    if (!pool_and_address(1)) return std::nullopt;
-    std::string target = backend_path(args[1], args[2]);
-    if (n == 4) target += "?drain=" + path_segment(args[3]);
-    return Call{"DELETE", target, ""};
-  }
-  if (command == "split" && n >= 3) {
-    json::object targets;
-    for (std::size_t i = 2; i < n; ++i) {
-      const std::size_t equals = args[i].find('=');
-      char* end = nullptr;
-      const unsigned long long weight =
-          equals == std::string::npos ? 0 : std::strtoull(args[i].c_str() + equals + 1, &end, 10);
-      if (equals == std::string::npos || equals == 0 || end == args[i].c_str() + equals + 1 ||
-          *end != '\0') {
-        *problem = "split targets are POOL=WEIGHT, got " + args[i];
-        return std::nullopt;
-      }
-      targets[args[i].substr(0, equals)] = weight;
-    }
-    return Call{"PUT", "/api/v1/splits/" + path_segment(args[1]),
-                json::serialize(json::object{{"targets", std::move(targets)}})};
-  }
-  *problem = command.empty() ? "no command" : "unknown command or arguments: " + command;
-  return std::nullopt;
+  std::cout << body;
+  if (!body.empty() && body.back() != '\n') std::cout << "\n";
+}
+
+void print_refusal(const Command& command, const CtlRequest& request, const CtlReply& reply) {
+  std::cerr << "veer ctl: " << request.method << " " << request.target << ": " << reply.status
+            << "\n";
+  if (reply.status == 404 && command.when_not_found != nullptr)
+    std::cerr << "veer ctl: " << command.when_not_found << "\n";
+  std::cerr << reply.body;
+  if (!reply.body.empty() && reply.body.back() != '\n') std::cerr << "\n";
 }
 
 }  // namespace
 
 int run_ctl(int argc, char** argv) {
-  const char* env_admin = std::getenv("VEER_ADMIN");
-  const char* env_token = std::getenv("VEER_ADMIN_TOKEN");
-  std::string admin = env_admin != nullptr ? env_admin : "127.0.0.1:9901";
-  std::string token = env_token != nullptr ? env_token : "";
-  std::vector<std::string> args;
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    if ((arg == "--admin" || arg == "--token-file") && i + 1 < argc) {
-      const std::string value = argv[++i];
-      if (arg == "--admin") {
-        admin = value;
-      } else if (std::optional<std::string> t = read_token_file(value)) {
-        token = *t;
-      } else {
-        return usage("cannot read the token file " + value);
-      }
-    } else if (arg == "-h" || arg == "--help") {
-      std::cout << kUsage;
-      return 0;
-    } else {
-      args.push_back(arg);
-    }
-  }
   std::string problem;
-  const std::optional<Call> call = call_for(args, &problem);
-  if (!call) return usage(problem);
-  std::string why;
-  const std::optional<conf::HostPort> host_port = conf::parse_host_port(admin, &why);
-  const std::optional<conf::SocketAddress> address =
-      host_port ? conf::resolve(*host_port, &why) : std::nullopt;
-  if (!address) return usage("admin address " + admin + ": " + why);
-  const std::optional<Reply> reply =
-      Client(*address, token).call(call->method, call->target, call->body, &why);
-  if (!reply) {
-    std::cerr << "veer ctl: " << why << "\n";
+  const std::optional<Flags> flags = parse_flags(argc, argv, &problem);
+  if (!flags) return usage_error(problem);
+  if (flags->help) {
+    std::cout << usage_text();
+    return 0;
+  }
+  if (flags->words.empty()) return usage_error("no command");
+  const Command* command = find_command(flags->words[0]);
+  if (command == nullptr) return usage_error("unknown command " + flags->words[0]);
+  const Args args(flags->words.begin() + 1, flags->words.end());
+  if (args.size() < command->min_args || args.size() > command->max_args) {
+    return usage_error(std::string(command->name) + " wants " +
+                       (*command->arguments ? command->arguments : "no arguments"));
+  }
+  const std::optional<CtlRequest> request = command->request(args, &problem);
+  if (!request) return usage_error(problem);
+  const std::optional<CtlEndpoint> endpoint = resolve_endpoint(flags->sources, &problem);
+  if (!endpoint) {
+    std::cerr << "veer ctl: " << problem << "\n";
     return 2;
   }
-  const bool ok = reply->status >= 200 && reply->status < 300;
-  if (ok && args[0] == "pools") {
-    boost::system::error_code ec;
-    const json::value parsed = json::parse(reply->body, ec);
-    try {
-      if (!ec) {
-        print_pools(parsed);
-        return 0;
-      }
-    } catch (const std::exception&) {
-      // Not the shape this veer ctl knows (another version): print it as received.
-    }
+  const std::optional<conf::SocketAddress> address = conf::resolve(endpoint->address, &problem);
+  if (!address) return usage_error("admin address " + endpoint->address.host + ": " + problem);
+  const std::optional<CtlReply> reply =
+      CtlClient(*address, endpoint->token).call(*request, &problem);
+  if (!reply) {
+    std::cerr << "veer ctl: " << problem << "\n";
+    return 2;
   }
-  std::ostream& out = ok ? std::cout : std::cerr;
-  if (!ok)
-    out << "veer ctl: " << call->method << " " << call->target << ": " << reply->status << "\n";
-  out << reply->body;
-  if (!reply->body.empty() && reply->body.back() != '\n') out << "\n";
-  return ok ? 0 : 1;
+  if (reply->status < 200 || reply->status >= 300) {
+    print_refusal(*command, *request, *reply);
+    return 1;
+  }
+  print_success(*command, reply->body);
+  return 0;
 }
 
 }  // namespace veer::admin

@@ -4,6 +4,7 @@
 
 #include "admin/state_file.hpp"
 #include "health/backend_stats.hpp"
+#include "health/reasons.hpp"
 
 namespace veer::admin {
 namespace json = boost::json;
@@ -22,6 +23,14 @@ json::object backend_json(const proxy::BackendRuntime& b, double rate) {
       {"requests_per_second", rate},
       {"retries_total", b.stats->retries.load(std::memory_order_relaxed)},
       {"ejections_total", b.stats->ejections.load(std::memory_order_relaxed)}};
+  // Every reason the backend is out, not only the strongest one `state` names.
+  json::array reasons;
+  for (const health::ReasonNote& n : health::reasons_of(*b.stats)) {
+    json::object r{{"reason", n.reason}, {"cause", n.cause}, {"since", health::utc_text(n.since)}};
+    if (n.until) r["until"] = health::utc_text(*n.until);
+    reasons.push_back(std::move(r));
+  }
+  o["reasons"] = std::move(reasons);
   o["latency_ewma_ms"] = ewma < 0 ? json::value(nullptr) : json::value(ewma / 1e6);
   return o;
 }

@@ -1,11 +1,14 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <bit>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
+#include <mutex>
+#include <string>
 
 namespace veer::health {
 
@@ -18,6 +21,21 @@ enum class Reason : std::uint32_t {
   ejected = 1u << 1,   // passive: failing real requests (health/outlier)
   draining = 1u << 2,  // being removed (reload, later the admin API)
   disabled = 1u << 3,  // administratively out (admin API)
+};
+inline constexpr std::size_t kReasonCount = 4;
+
+// Why each reason was set, for people (GET /api/v1/pools, veer ctl pools): the cause
+// given when it was set and when that was. Written by change_reason (a transition), by
+// the health thread on each failed check while down, read by the admin thread; the
+// request path never touches it, so a mutex costs nothing there. health/reasons.hpp
+// reads and writes it.
+struct ReasonNotes {
+  struct Note {
+    std::string cause;
+    std::chrono::system_clock::time_point since{};
+  };
+  mutable std::mutex mutex;
+  std::array<Note, kReasonCount> notes;  // indexed by the reason's bit position
 };
 
 // The one state the API and logs show, from the reasons set: the strongest wins.
@@ -99,12 +117,15 @@ struct alignas(64) BackendStats {
   // Active health check results, written by the health thread only.
   std::atomic<std::uint64_t> checks_passed{0};
   std::atomic<std::uint64_t> checks_failed{0};
+  // Last, away from the atomics the workers read: cold, and taken only on transitions.
+  alignas(64) ReasonNotes notes;
 
   bool routable() const { return reasons.load(std::memory_order_relaxed) == 0; }
   bool has(Reason r) const {
     return (reasons.load(std::memory_order_relaxed) & static_cast<std::uint32_t>(r)) != 0;
   }
-  // Set and clear return the reasons before the change.
+  // Set and clear return the reasons before the change. They leave `notes` alone: use
+  // health::change_reason, which keeps both in step.
   std::uint32_t set(Reason r) {
     return reasons.fetch_or(static_cast<std::uint32_t>(r), std::memory_order_relaxed);
   }

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "health/rise_fall.hpp"
 #include "proxy/log.hpp"
 
 namespace veer::health {
@@ -121,32 +122,12 @@ void HealthChecker::check_lag(Probe& probe, CheckResult& result) {
 bool HealthChecker::on_report(Probe& probe, CheckResult result) {
   check_lag(probe, result);
   const ProbeTarget& target = probe.target();
-  BackendStats& stats = *target.stats;
-  const BackendName who{target.pool, target.address};
-  (result.ok ? stats.checks_passed : stats.checks_failed).fetch_add(1, std::memory_order_relaxed);
-  if (result.ok) {
-    probe.failures = 0;
-    ++probe.passes;
-    // An ejected backend whose time is up comes back with its first passing check.
-    if (stats.has(Reason::ejected) && Clock::now().time_since_epoch().count() >=
-                                          stats.ejected_until.load(std::memory_order_relaxed)) {
-      end_ejection(stats, *target.pool_stats, who, "ejection over and a check passed");
-    }
-    if (!stats.has(Reason::down)) return false;
-    if (probe.passes < target.config.rise) return true;
-    change_reason(stats, Reason::down, false, who,
-                  std::to_string(probe.passes) + " consecutive passing checks: " + result.cause);
-    return false;
+  if (!result.ok) {
+    log::debug("health check of ", target.address, " (pool ", target.pool,
+               ") failed: ", result.cause);
   }
-  probe.passes = 0;
-  ++probe.failures;
-  log::debug("health check of ", target.address, " (pool ", target.pool,
-             ") failed: ", result.cause);
-  if (stats.has(Reason::down)) return false;
-  if (probe.failures < target.config.fall) return true;
-  change_reason(stats, Reason::down, true, who,
-                std::to_string(probe.failures) + " consecutive failed checks: " + result.cause);
-  return false;
+  return record_check(result, target.config, probe.streak, *target.stats, *target.pool_stats,
+                      {target.pool, target.address}, Clock::now());
 }
 
 void HealthChecker::schedule_returns() {

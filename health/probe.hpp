@@ -16,6 +16,7 @@
 #include "conf/config.hpp"
 #include "health/backend_stats.hpp"
 #include "health/evaluate.hpp"
+#include "health/rise_fall.hpp"
 #include "proxy/asio.hpp"
 #include "strategies/random.hpp"
 
@@ -46,8 +47,7 @@ class Probe : public std::enable_shared_from_this<Probe> {
   const ProbeTarget& target() const { return target_; }
 
   // Consecutive results, for rise and fall (health thread only).
-  std::uint32_t passes = 0;
-  std::uint32_t failures = 0;
+  CheckStreak streak;
 
  private:
   void schedule(std::chrono::steady_clock::time_point when);

@@ -1,5 +1,6 @@
 #include "health/transitions.hpp"
 
+#include "health/reasons.hpp"
 #include "health/routing_epoch.hpp"
 #include "proxy/log.hpp"
 
@@ -8,7 +9,8 @@ namespace veer::health {
 bool change_reason(BackendStats& stats, Reason reason, bool set, BackendName who,
                    std::string_view cause) {
   const auto bit = static_cast<std::uint32_t>(reason);
-  const std::uint32_t before = set ? stats.set(reason) : stats.clear(reason);
+  const std::uint32_t before =
+      change_noted(stats, reason, set, cause, std::chrono::system_clock::now());
   if (((before & bit) != 0) == set) return false;  // already so: nothing changed
   const std::uint32_t after = set ? (before | bit) : (before & ~bit);
   if (after == 0) {

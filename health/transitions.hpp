@@ -12,10 +12,12 @@ struct BackendName {
   std::string_view address;
 };
 
-// Sets or clears one reason on a backend. When that changes the backend's state
-// (up, down, ejected, draining, disabled), logs the transition with `cause`, bumps the
-// routing epoch so workers rebuild their candidate lists, and stamps when it became
-// routable again (slow start). Thread-safe; returns whether the reason changed.
+// Sets or clears one reason on a backend. Setting it notes `cause` and the time for the
+// API (health/reasons.hpp). When that changes the backend's state (up, down, ejected,
+// draining, disabled), logs the transition with `cause`, bumps the routing epoch so
+// workers rebuild their candidate lists, and stamps when it became routable again (slow
+// start). Thread-safe; takes the notes' mutex, so only for transitions, never per
+// request. Returns whether the reason changed.
 bool change_reason(BackendStats& stats, Reason reason, bool set, BackendName who,
                    std::string_view cause);
 

@@ -69,6 +69,9 @@ class Server final : public admin::Runtime {
   bool ready() const override { return !shutting_down_; }
   Outcome apply(conf::Overrides next, std::optional<conf::Duration> drain) override;
   Outcome reload() override;
+  void count_change(bool succeeded) override {
+    ++(succeeded ? counted_.changes_succeeded : counted_.changes_failed);
+  }
   std::optional<std::string> metrics() override;
   std::map<std::string, std::uint64_t> split_assignments(const std::string& split) override;
 
@@ -295,7 +298,6 @@ Server::Outcome Server::apply(conf::Overrides next, std::optional<conf::Duration
     outcome.errors.push_back(e.line == 0 ? e.message : e.to_string());
   if (outcome.errors.empty()) outcome = commit(std::move(load), drain, true);
   if (!outcome.errors.empty()) log::warn("admin change refused: ", outcome.errors.front());
-  ++(outcome.errors.empty() ? counted_.changes_succeeded : counted_.changes_failed);
   return outcome;
 }
 
@@ -367,8 +369,8 @@ bool Server::start_with_state_file(conf::Config& config) {
     return false;
   }
   if (!load.kept.empty())
-    log::info("state file ", state_file, ": ", load.report.kept.size(),
-              " runtime changes applied on top of ", config_path_);
+    log::info("state file ", state_file, " applied on top of ", config_path_, ": ",
+              load.report.kept.size(), " runtime changes");
   config = std::move(*load.result.config);
   overrides_ = std::move(load.kept);
   report_ = std::move(load.report);
