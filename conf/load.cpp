@@ -3,7 +3,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "conf/key_text.hpp"
+#include "conf/ascii_scan.hpp"
 #include "conf/overrides.hpp"
 #include "conf/toml_reader.hpp"
 
@@ -180,8 +180,8 @@ void apply_overrides(toml::table& root, const Overrides& overrides, Diagnostics&
 LoadResult parse_and_load(std::string_view text, std::string_view name, std::string source,
                           const Overrides* overrides = nullptr) {
   Diagnostics diag{std::string(name)};
-  // Before toml++: version 3.3.0 has undefined behaviour on a non-ASCII bare key.
-  if (const auto non_ascii = find_non_ascii_outside_strings(text)) {
+  // Before toml++: 3.3.0 has undefined behaviour on non-ASCII text outside strings.
+  if (const auto non_ascii = find_misplaced_non_ascii(text)) {
     diag.error(SourcePos{non_ascii->line, non_ascii->column}, non_ascii->message());
     LoadResult result;
     result.errors = diag.take_errors();

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "conf/key_text.hpp"
+#include "conf/key_suggest.hpp"
 
 namespace veer::conf::detail {
 

@@ -74,9 +74,10 @@ int run(const std::string& path, char** argv) {
     }
     note = choice.note;
   }
-  // Here, not before the engine choice: a binary that execs the other one logs this once.
-  veer::log::info("veer ", VEER_VERSION, " (", VEER_ENGINE_NAME, ") starting with ", path);
   if (!open_process_log(result.config->server.log)) return 1;
+  // After the engine choice, so that it is logged once when a binary execs the other, and
+  // after opening the log, so that every start is marked in its file.
+  veer::log::info("veer ", VEER_VERSION, " (", VEER_ENGINE_NAME, ") starting with ", path);
   return veer::proxy::run_server(path, std::move(*result.config), note);
 }
 

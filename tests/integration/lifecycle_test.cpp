@@ -206,6 +206,7 @@ TEST(ProcessLog, ServerLogSendsTheLogToAFile) {
   EXPECT_EQ(r.output.find("cannot open access log"), std::string::npos) << r.output;
   std::ifstream in(dir + "/veer.log");
   const std::string logged((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_NE(logged.find(" info veer "), std::string::npos) << logged;  // the start is marked
   EXPECT_NE(logged.find(" error cannot open access log " + dir + "/missing/access.log"),
             std::string::npos)
       << logged;
