@@ -1,11 +1,15 @@
 // veer's entry point: parses arguments and wires the modules together. Nothing else.
 #include <array>
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
+#include <sstream>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "admin/ctl.hpp"
+#include "admin/state_file.hpp"
 #include "conf/load.hpp"
 #include "proxy/engine.hpp"
 #include "proxy/log.hpp"
@@ -34,6 +38,24 @@ void print_diagnostics(const veer::conf::LoadResult& result) {
     std::cerr << e.to_string() << "\n";
 }
 
+// The state file `config` names, by the rule a start applies: each change it would drop
+// is a warning; a state file that cannot be read is an error.
+bool check_state_file(const std::string& path, const veer::conf::Config& config) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  std::vector<std::string> dropped;
+  std::string error;
+  const std::string& state_file = config.server.state_file;
+  if (!veer::admin::check_state_file(text.str(), config, &dropped, &error)) {
+    std::cerr << state_file << ": " << error << "\n";
+    return false;
+  }
+  for (const std::string& line : dropped)
+    std::cerr << state_file << ": runtime change " << line << " at start (warning)\n";
+  return true;
+}
+
 int check(const std::string& path) {
   const veer::conf::LoadResult result = veer::conf::load_config_file(path);
   print_diagnostics(result);
@@ -42,6 +64,7 @@ int check(const std::string& path) {
               << (result.errors.size() == 1 ? "" : "s") << "\n";
     return 1;
   }
+  if (!check_state_file(path, *result.config)) return 1;
   std::cout << path << ": configuration is valid\n";
   return 0;
 }

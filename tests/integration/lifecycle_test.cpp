@@ -40,6 +40,31 @@ TEST(Check, ValidFileExitsZero) {
   EXPECT_NE(r.output.find("configuration is valid"), std::string::npos) << r.output;
 }
 
+TEST(Check, TheStateFileIsCheckedByTheRuleAStartApplies) {
+  const std::string dir = make_temp_dir();
+  std::string toml = TestConfig{.backends = {"127.0.0.1:9"}}.toml();
+  toml.replace(toml.find("[server]\n"), 9, "[server]\nstate_file = \"" + dir + "/state.json\"\n");
+  const std::string path = write_file(dir, "veer.toml", toml);
+  // One change that still applies (127.0.0.1:9 drained) and two the rule drops: a pool
+  // the file does not have, and an update made when the file said weight 4.
+  write_file(dir, "state.json", R"({"format": 2, "backends": {
+      "main": {"127.0.0.1:9": {"state": "drain"},
+               "127.0.0.1:8": {"weight": 2, "file": {"weight": 4, "backup": false}}},
+      "gone": {"127.0.0.1:7": {"state": "down"}}}, "splits": {}})");
+  const CommandResult kept = run_command(veer_binary() + " check " + path);
+  EXPECT_EQ(kept.exit_code, 0) << kept.output;
+  EXPECT_NE(kept.output.find("the file no longer has pool gone"), std::string::npos) << kept.output;
+  EXPECT_NE(kept.output.find("backend 127.0.0.1:8 weight 2"), std::string::npos) << kept.output;
+  EXPECT_EQ(kept.output.find("127.0.0.1:9 drained"), std::string::npos)
+      << "a change that applies is no warning: " << kept.output;
+
+  write_file(dir, "state.json", R"({"format": 2, "backends": {"main": []}})");
+  const CommandResult broken = run_command(veer_binary() + " check " + path);
+  EXPECT_EQ(broken.exit_code, 1) << broken.output;
+  EXPECT_NE(broken.output.find("backends.main: expected an object"), std::string::npos)
+      << broken.output;
+}
+
 TEST(Check, EveryErrorIsPrintedWithItsPosition) {
   const std::string dir = make_temp_dir();
   const std::string path = write_file(dir, "bad.toml", R"([server]
