@@ -4,6 +4,9 @@
 #include <charconv>
 #include <cmath>
 
+#include "proxy/access_log.hpp"
+#include "proxy/buffer.hpp"
+
 namespace veer::admin {
 namespace json = boost::json;
 namespace {
@@ -28,6 +31,17 @@ void append_double(std::string& out, double d) {
   out.append(text, r.ptr);
 }
 
+// Paths, addresses and config text in errors are the caller's bytes: the answer stays
+// valid JSON whatever they are (the access log's escaping: \xNN for a byte that is not
+// UTF-8).
+void append_string(std::string& out, std::string_view text) {
+  proxy::Buffer escaped;
+  proxy::append_json_escaped(escaped, text);
+  out += '"';
+  out += escaped.readable();
+  out += '"';
+}
+
 void append(std::string& out, const json::value& v) {
   switch (v.kind()) {
     case json::kind::double_:
@@ -50,13 +64,16 @@ void append(std::string& out, const json::value& v) {
       for (const auto& [key, item] : v.get_object()) {
         if (!first) out += ',';
         first = false;
-        out += json::serialize(json::string(key));
+        append_string(out, key);
         out += ':';
         append(out, item);
       }
       out += '}';
       return;
     }
+    case json::kind::string:
+      append_string(out, v.get_string());
+      return;
     default:
       out += json::serialize(v);
   }

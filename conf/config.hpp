@@ -24,6 +24,7 @@ struct ServerConfig {
   IoEngine io_engine = IoEngine::automatic;
   std::string access_log = "stdout";  // "stdout" | "off" | file path
   std::string state_file;
+  std::string log = "stderr";  // the process log: "stderr" | file path (appended)
 };
 
 struct Timeouts {

@@ -3,6 +3,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "conf/ascii_scan.hpp"
 #include "conf/overrides.hpp"
 #include "conf/toml_reader.hpp"
 
@@ -70,6 +71,9 @@ void load_server(TableReader& root, Config& config) {
                       "server.access_log: use \"off\", \"stdout\" or a file path");
   }
   server.read_string("state_file", out.state_file);
+  if (server.read_string("log", out.log) && out.log.empty()) {
+    root.diag().error(server.take("log")->source(), "server.log: use \"stderr\" or a file path");
+  }
   server.finish();
 }
 
@@ -141,6 +145,13 @@ void apply_overrides(toml::table& root, const Overrides& changes, Diagnostics& d
 LoadResult parse_and_load(std::string_view text, std::string_view name, std::string source,
                           const Overrides* overrides = nullptr) {
   Diagnostics diag{std::string(name)};
+  // Before toml++: 3.3.0 has undefined behaviour on non-ASCII text outside strings.
+  if (const auto non_ascii = find_misplaced_non_ascii(text)) {
+    diag.error(SourcePos{non_ascii->line, non_ascii->column}, non_ascii->message());
+    LoadResult result;
+    result.errors = diag.take_errors();
+    return result;
+  }
   toml::parse_result parsed = toml::parse(text, name);
   if (!parsed) {
     // toml++ stops at the first syntax error: nothing after it can be trusted.

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "conf/key_suggest.hpp"
+
 namespace veer::conf::detail {
 
 SourcePos position_of(const toml::source_region& where) {
@@ -127,7 +129,11 @@ void TableReader::finish() {
   for (auto&& [key, node] : table_) {
     const std::string_view name = key.str();
     if (std::find(known_.begin(), known_.end(), name) != known_.end()) continue;
-    diag_.error(key.source(), path_of(name) + ": unknown key");
+    std::string message = path_of(name) + ": unknown key";
+    if (const auto meant = closest_key(name, known_)) {
+      message += " (did you mean \"" + std::string(*meant) + "\"?)";
+    }
+    diag_.error(key.source(), std::move(message));
   }
 }
 

@@ -60,7 +60,8 @@ class TableReader {
   // another kind of check): refused with `why`.
   void refuse(std::string_view key, std::string_view why);
 
-  // Reports every key that was never asked for.
+  // Reports every key that was never asked for, naming the known key it probably meant
+  // (closest_key over the keys asked for) when there is one.
   void finish();
 
   std::string path_of(std::string_view key) const;

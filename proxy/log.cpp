@@ -1,16 +1,55 @@
 #include "proxy/log.hpp"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <ctime>
+#include <mutex>
 #include <string>
+#include <system_error>
+
+#include "proxy/listen_socket.hpp"
 
 namespace veer::log {
 namespace {
 
 std::atomic<Level> g_min_level{Level::info};
+
+// Where lines go. Every access holds the mutex: logging is rare next to requests, and the
+// lock is what lets reopen_file close the old file while other threads log.
+struct Destination {
+  std::mutex mutex;
+  std::string path;      // "" = stderr
+  proxy::UniqueFd file;  // open while path is set
+  int fd() const { return path.empty() ? STDERR_FILENO : file.get(); }
+};
+
+Destination& destination() {
+  static Destination instance;
+  return instance;
+}
+
+// The caller holds the destination's mutex, so two reopens cannot race.
+bool open_locked(Destination& to, const std::string& where, std::string* why) {
+  if (where == "stderr") {
+    to.file.reset();
+    to.path.clear();
+    return true;
+  }
+  // 0640: operators in the file's group (adm, say) may read it; other users may not.
+  proxy::UniqueFd file(::open(where.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640));
+  if (file.get() < 0) {
+    *why = "cannot open log file " + where + ": " +
+           std::error_code(errno, std::generic_category()).message();
+    return false;
+  }
+  to.file = std::move(file);
+  to.path = where;
+  return true;
+}
 
 const char* name_of(Level level) {
   switch (level) {
@@ -27,6 +66,27 @@ const char* name_of(Level level) {
 }
 
 }  // namespace
+
+std::optional<Level> parse_level(std::string_view name) {
+  for (const Level level : {Level::debug, Level::info, Level::warn, Level::error}) {
+    if (name == name_of(level)) return level;
+  }
+  return std::nullopt;
+}
+
+bool open_file(const std::string& where, std::string* why) {
+  Destination& to = destination();
+  std::lock_guard lock(to.mutex);
+  return open_locked(to, where, why);
+}
+
+bool reopen_file(std::string* why) {
+  Destination& to = destination();
+  std::lock_guard lock(to.mutex);
+  if (to.path.empty()) return true;
+  const std::string path = to.path;
+  return open_locked(to, path, why);
+}
 
 void set_min_level(Level level) {
   g_min_level.store(level, std::memory_order_relaxed);
@@ -59,9 +119,16 @@ void write(Level level, std::string_view message) {
   line.reserve(message.size() + 40);
   line.append(time, 24).append(" ").append(name_of(level)).append(" ").append(message);
   line.push_back('\n');
-  // One write per line: concurrent lines from several threads stay whole.
-  const ssize_t ignored = ::write(STDERR_FILENO, line.data(), line.size());
-  (void)ignored;
+  Destination& to = destination();
+  std::lock_guard lock(to.mutex);
+  // One write per line (O_APPEND on a file): lines of other processes stay whole too.
+  std::string_view rest = line;
+  while (!rest.empty()) {
+    const ssize_t n = ::write(to.fd(), rest.data(), rest.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;  // a full disk must not stop the proxy: the line is dropped
+    rest.remove_prefix(static_cast<std::size_t>(n));
+  }
 }
 
 }  // namespace veer::log

@@ -1,17 +1,32 @@
 #pragma once
 
-// The process log: one line per event on stderr, "TIME LEVEL message". Not for the
-// request path (the access log is separate, buffered and per worker); a line is
-// written with a single write(2) so lines from different threads never interleave.
+// The process log: one line per event, "TIME LEVEL message", on stderr or in the file
+// named by server.log. Not for the request path (the access log is separate, buffered
+// and per worker): every function here is safe from any thread, and a line is written
+// under one lock with a single write(2), so lines never interleave and a reopen never
+// closes a file that a write is using.
 
+#include <optional>
 #include <sstream>
+#include <string>
 #include <string_view>
 
 namespace veer::log {
 
 enum class Level { debug, info, warn, error };
 
+// "debug", "info", "warn" or "error" (VEER_LOG's values); nullopt for anything else.
+std::optional<Level> parse_level(std::string_view name);
 void set_min_level(Level level);
+
+// Sends the log to `destination`: "stderr", or a file path opened for appending and
+// created with mode 0640 (less the umask). On failure returns false with *why and the
+// log stays where it was. Opening the current file again is how a reload reopens it.
+bool open_file(const std::string& destination, std::string* why);
+// Opens the current file's path again (nothing to do on stderr): after logrotate has
+// moved the file, the next lines go to a new file at the old path. Call on SIGUSR1 and
+// SIGHUP. On failure returns false with *why and the old file stays in use.
+bool reopen_file(std::string* why);
 bool enabled(Level level);
 void write(Level level, std::string_view message);
 

@@ -207,7 +207,8 @@ void Server::wait_for_signal() {
     if (signal == SIGHUP) {
       if (!shutting_down_) {
         log::info("SIGHUP: reloading and reopening the logs");
-        reload();
+        // A refused reload still reopens the logs: log rotation must not depend on the file.
+        if (!reload().errors.empty()) reopen_logs("SIGHUP");
       }
     } else if (signal == SIGUSR1) {
       reopen_logs("SIGUSR1");
@@ -226,6 +227,8 @@ void Server::wait_for_signal() {
 // their configured paths.
 void Server::reopen_logs(const char* why) {
   std::string error;
+  // The process log first, so that what follows lands in the new file.
+  if (!log::reopen_file(&error)) log::error(why, ": cannot reopen the log file: ", error);
   const std::string& access_log = shared_.snapshots.current()->config.server.access_log;
   if (!shared_.access_log.open(access_log, &error)) {
     log::error(why, ": cannot reopen the access log: ", error);
@@ -392,6 +395,7 @@ bool Server::swap_in(conf::Config next, std::optional<conf::Duration> drain, std
   if (!bind_new_listeners(next, bound, why)) return false;
   // Reopening even an unchanged file lets log rotation work with SIGHUP.
   if (!shared_.access_log.open(next.server.access_log, why)) return false;
+  if (!log::open_file(next.server.log, why)) return false;
   std::vector<std::string> removed;
   for (const auto& [name, address] : listener_addresses_) {
     const auto kept =

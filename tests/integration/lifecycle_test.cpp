@@ -2,10 +2,12 @@
 // SIGTERM drains, the access log, and the choice of I/O engine.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/stat.h>
 
 #include <boost/json.hpp>
 #include <cstdio>
 #include <fstream>
+#include <iterator>
 
 #include "support/config_builder.hpp"
 #include "support/http_client.hpp"
@@ -36,6 +38,31 @@ TEST(Check, ValidFileExitsZero) {
   const CommandResult r = run_command(veer_binary() + " check " + path);
   EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("configuration is valid"), std::string::npos) << r.output;
+}
+
+TEST(Check, TheStateFileIsCheckedByTheRuleAStartApplies) {
+  const std::string dir = make_temp_dir();
+  std::string toml = TestConfig{.backends = {"127.0.0.1:9"}}.toml();
+  toml.replace(toml.find("[server]\n"), 9, "[server]\nstate_file = \"" + dir + "/state.json\"\n");
+  const std::string path = write_file(dir, "veer.toml", toml);
+  // One change that still applies (127.0.0.1:9 drained) and two the rule drops: a pool
+  // the file does not have, and an update made when the file said weight 4.
+  write_file(dir, "state.json", R"({"format": 2, "backends": {
+      "main": {"127.0.0.1:9": {"state": "drain"},
+               "127.0.0.1:8": {"weight": 2, "file": {"weight": 4, "backup": false}}},
+      "gone": {"127.0.0.1:7": {"state": "down"}}}, "splits": {}})");
+  const CommandResult kept = run_command(veer_binary() + " check " + path);
+  EXPECT_EQ(kept.exit_code, 0) << kept.output;
+  EXPECT_NE(kept.output.find("the file no longer has pool gone"), std::string::npos) << kept.output;
+  EXPECT_NE(kept.output.find("backend 127.0.0.1:8 weight 2"), std::string::npos) << kept.output;
+  EXPECT_EQ(kept.output.find("127.0.0.1:9 drained"), std::string::npos)
+      << "a change that applies is no warning: " << kept.output;
+
+  write_file(dir, "state.json", R"({"format": 2, "backends": {"main": []}})");
+  const CommandResult broken = run_command(veer_binary() + " check " + path);
+  EXPECT_EQ(broken.exit_code, 1) << broken.output;
+  EXPECT_NE(broken.output.find("backends.main: expected an object"), std::string::npos)
+      << broken.output;
 }
 
 TEST(Check, EveryErrorIsPrintedWithItsPosition) {
@@ -69,6 +96,161 @@ TEST(Version, NamesTheEnginesBuiltIn) {
   EXPECT_EQ(r.exit_code, 0);
   EXPECT_NE(r.output.find("engines: epoll, io_uring"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("this binary: epoll"), std::string::npos) << r.output;
+}
+
+// Runs `veer ARGS` with one of its output streams discarded: what remains is the other.
+CommandResult run_veer_stdout_only(const std::string& args) {
+  return run_command("{ " + veer_binary() + " " + args + " 2>/dev/null; }");
+}
+CommandResult run_veer_stderr_only(const std::string& args) {
+  return run_command("{ " + veer_binary() + " " + args + " 2>&1 >/dev/null; }");
+}
+
+TEST(Cli, HelpIsPrintedOnStdoutAndExitsZero) {
+  for (const std::string flag : {"--help", "-h", "help"}) {
+    const CommandResult r = run_veer_stdout_only(flag);
+    EXPECT_EQ(r.exit_code, 0) << flag;
+    EXPECT_TRUE(r.output.starts_with("usage:\n")) << r.output;
+    EXPECT_NE(r.output.find("  veer check FILE              validate FILE"), std::string::npos)
+        << r.output;
+    EXPECT_NE(r.output.find("Signals: SIGHUP reloads FILE and reopens logs; SIGUSR1 reopens the "
+                            "access log and the\n  log file; SIGTERM, SIGINT or SIGQUIT drain and "
+                            "exit.\n"),
+              std::string::npos)
+        << r.output;
+    EXPECT_NE(r.output.find("VEER_LOG=debug|info|warn|error"), std::string::npos) << r.output;
+    EXPECT_TRUE(run_veer_stderr_only(flag).output.empty());
+  }
+}
+
+// `veer check` once ran a file named "check": here one exists, and is a valid config, so
+// that mistake would start a server (`timeout` bounds the test if it ever comes back).
+TEST(Cli, ACommandWithoutItsFileIsAUsageError) {
+  const std::string dir = make_temp_dir();
+  const std::string config = TestConfig{.backends = {"127.0.0.1:9"}}.toml();
+  write_file(dir, "check", config);
+  write_file(dir, "run", config);
+  for (const std::string command : {"check", "run"}) {
+    const CommandResult r = run_command("cd " + dir + " && { timeout 10 " + veer_binary() + " " +
+                                        command + " 2>&1 >/dev/null; }");
+    EXPECT_EQ(r.exit_code, 2) << r.output;
+    EXPECT_TRUE(r.output.starts_with("veer: " + command + ": missing argument")) << r.output;
+    EXPECT_NE(r.output.find("usage:"), std::string::npos) << r.output;
+    EXPECT_TRUE(run_veer_stdout_only(command).output.empty());
+  }
+}
+
+TEST(Cli, ExtraOrUnknownArgumentsAreUsageErrors) {
+  const std::string dir = make_temp_dir();
+  const std::string path =
+      write_file(dir, "ok.toml", TestConfig{.backends = {"127.0.0.1:9"}}.toml());
+  const std::vector<std::string> command_lines{"",
+                                               "check " + path + " " + path,
+                                               "run " + path + " extra",
+                                               path + " extra",
+                                               "--version now",
+                                               "help me",
+                                               "--bogus"};
+  for (const std::string& args : command_lines) {
+    const CommandResult r = run_command("timeout 10 " + veer_binary() + " " + args);
+    EXPECT_EQ(r.exit_code, 2) << "veer " << args << "\n" << r.output;
+    EXPECT_TRUE(r.output.starts_with("veer: ")) << "veer " << args << "\n" << r.output;
+  }
+}
+
+TEST(Cli, NonAsciiKeyIsReportedNotParsed) {
+  const std::string dir = make_temp_dir();
+  const std::string path = write_file(dir, "bad.toml", "[pööls]\n");
+  const CommandResult r = run_command(veer_binary() + " check " + path);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.output.find(path + ":1:3: non-ASCII character in a key"), std::string::npos)
+      << r.output;
+}
+
+TEST(Cli, UnknownVeerLogValueIsNamedWithTheAcceptedOnes) {
+  const std::string dir = make_temp_dir();
+  const std::string path =
+      write_file(dir, "ok.toml", TestConfig{.backends = {"127.0.0.1:9"}}.toml());
+  const CommandResult r = run_command("VEER_LOG=loud " + veer_binary() + " check " + path);
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find(" warn VEER_LOG=\"loud\" is not one of debug, info, warn, error"),
+            std::string::npos)
+      << r.output;
+}
+
+// A start that fails after an info line (starting), a warning (the descriptor limit,
+// lowered by ulimit) and an error (an access log in a directory that does not exist).
+CommandResult start_that_fails(const std::string& environment) {
+  const std::string dir = make_temp_dir();
+  TestConfig config{.backends = {"127.0.0.1:9"}, .io_engine = "epoll"};
+  config.access_log = dir + "/missing/access.log";
+  const std::string path = write_file(dir, "veer.toml", config.toml());
+  return run_command("ulimit -n 1024 && " + environment + " timeout 10 " + veer_binary() + " run " +
+                     path);
+}
+
+TEST(Cli, VeerLogSetsTheLeastSevereLevelLogged) {
+  const CommandResult all = start_that_fails("");
+  EXPECT_EQ(all.exit_code, 1) << all.output;
+  EXPECT_NE(all.output.find(" info veer "), std::string::npos) << all.output;
+  EXPECT_NE(all.output.find(" warn open file limit 1024"), std::string::npos) << all.output;
+  EXPECT_NE(all.output.find(" error cannot open access log"), std::string::npos) << all.output;
+
+  const CommandResult warn = start_that_fails("VEER_LOG=warn");
+  EXPECT_EQ(warn.output.find(" info "), std::string::npos) << warn.output;
+  EXPECT_NE(warn.output.find(" warn open file limit 1024"), std::string::npos) << warn.output;
+  EXPECT_NE(warn.output.find(" error cannot open access log"), std::string::npos) << warn.output;
+
+  const CommandResult error = start_that_fails("VEER_LOG=error");
+  EXPECT_EQ(error.output.find(" info "), std::string::npos) << error.output;
+  EXPECT_EQ(error.output.find(" warn "), std::string::npos) << error.output;
+  EXPECT_NE(error.output.find(" error cannot open access log"), std::string::npos) << error.output;
+}
+
+TEST(Cli, VeerLogDebugShowsDebugLines) {
+  VeerProcess veer(TestConfig{.backends = {"127.0.0.1:9"}}.toml(),
+                   VeerOptions{.extra_env = {"VEER_LOG=debug"}});
+  ASSERT_TRUE(veer.wait_ready()) << veer.log_text();
+  const std::optional<Response> response = fetch(veer.port(), "GET", "/");
+  ASSERT_TRUE(response.has_value());
+  EXPECT_EQ(response->status, 502);
+  EXPECT_TRUE(veer.wait_for_log(" debug request to 127.0.0.1:9 failed", 5s)) << veer.log_text();
+}
+
+TEST(ProcessLog, ServerLogSendsTheLogToAFile) {
+  const std::string dir = make_temp_dir();
+  TestConfig config{.backends = {"127.0.0.1:9"}, .io_engine = "epoll"};
+  config.access_log = dir + "/missing/access.log";
+  std::string toml = config.toml();
+  toml.replace(toml.find("[server]\n"), 9, "[server]\nlog = \"" + dir + "/veer.log\"\n");
+  const std::string path = write_file(dir, "veer.toml", toml);
+  const CommandResult r = run_command("umask 022 && " + veer_binary() + " run " + path);
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find(" info process log continues in " + dir + "/veer.log"), std::string::npos)
+      << r.output;
+  EXPECT_EQ(r.output.find("cannot open access log"), std::string::npos) << r.output;
+  std::ifstream in(dir + "/veer.log");
+  const std::string logged((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_NE(logged.find(" info veer "), std::string::npos) << logged;  // the start is marked
+  EXPECT_NE(logged.find(" error cannot open access log " + dir + "/missing/access.log"),
+            std::string::npos)
+      << logged;
+  struct stat st {};
+  ASSERT_EQ(::stat((dir + "/veer.log").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0640u) << std::oct << st.st_mode;
+}
+
+TEST(ProcessLog, AnUnopenableLogFileStopsTheStart) {
+  const std::string dir = make_temp_dir();
+  std::string toml = TestConfig{.backends = {"127.0.0.1:9"}, .io_engine = "epoll"}.toml();
+  toml.replace(toml.find("[server]\n"), 9, "[server]\nlog = \"" + dir + "/no/veer.log\"\n");
+  const std::string path = write_file(dir, "veer.toml", toml);
+  const CommandResult r = run_command("timeout 10 " + veer_binary() + " run " + path);
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find(" error cannot open log file " + dir +
+                          "/no/veer.log: No such file or directory"),
+            std::string::npos)
+      << r.output;
 }
 
 TEST(Engine, AutoRunsOnIoUringWhereTheKernelAllows) {

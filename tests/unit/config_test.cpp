@@ -2,13 +2,20 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
+
 #include <fstream>
+#include <random>
 #include <string>
+
+#include "conf/ascii_scan.hpp"
+#include "conf/key_suggest.hpp"
 
 namespace veer::conf {
 namespace {
 
 using namespace std::chrono_literals;
+using Where = MisplacedNonAscii::Where;
 
 LoadResult load(const std::string& text) {
   return load_config_string(text, "test.toml");
@@ -48,6 +55,7 @@ TEST(Config, MinimalFileIsValidAndDefaulted) {
   EXPECT_EQ(c.server.workers, 0u);
   EXPECT_EQ(c.server.io_engine, IoEngine::automatic);
   EXPECT_EQ(c.server.access_log, "stdout");
+  EXPECT_EQ(c.server.log, "stderr");
   EXPECT_EQ(c.timeouts.client_header, 10s);
   EXPECT_EQ(c.timeouts.upstream_response, 30s);
   EXPECT_EQ(c.timeouts.tunnel_idle, 1h);
@@ -154,14 +162,154 @@ backends = [{ address = "127.0.0.1:19001", wieght = 2 }]
 [typo]
 )");
   EXPECT_FALSE(r.ok());
-  EXPECT_TRUE(has_error(r, 2, "server.workerz: unknown key")) << errors_of(r);
+  EXPECT_TRUE(has_error(r, 2, "server.workerz: unknown key (did you mean \"workers\"?)"))
+      << errors_of(r);
   EXPECT_TRUE(has_error(r, 4, "timeouts.client_headr: unknown key")) << errors_of(r);
   EXPECT_TRUE(has_error(r, 7, "listeners.public.adress: unknown key")) << errors_of(r);
   EXPECT_TRUE(has_error(r, 10, "routes[0].path: unknown key")) << errors_of(r);
   EXPECT_TRUE(has_error(r, 12, "wieght: unknown key")) << errors_of(r);
   EXPECT_TRUE(has_error(r, 13, "typo: unknown key")) << errors_of(r);
   EXPECT_EQ(r.errors.size(), 6u) << errors_of(r);
-  EXPECT_EQ(r.errors[0].to_string(), "test.toml:2:1: server.workerz: unknown key");
+  EXPECT_EQ(r.errors[0].to_string(),
+            "test.toml:2:1: server.workerz: unknown key (did you mean \"workers\"?)");
+}
+
+TEST(Config, UnknownKeysSuggestTheOneCloseKnownKey) {
+  const LoadResult r = load(R"([server]
+worker = 2
+Access_Log = "off"
+colour = "blue"
+[listeners.public]
+address = "127.0.0.1:8545"
+  [[listeners.public.routes]]
+  target = "x"
+[pools.x]
+strategyy = "round_robin"
+backends = [{ address = "127.0.0.1:19001", wieght = 2 }]
+health = { type = "tcp", intervl = "1s" }
+[admn]
+)");
+  EXPECT_FALSE(r.ok());
+  for (const char* expected : {
+           "test.toml:2:1: server.worker: unknown key (did you mean \"workers\"?)",
+           "test.toml:3:1: server.Access_Log: unknown key (did you mean \"access_log\"?)",
+           "test.toml:4:1: server.colour: unknown key\n",
+           "test.toml:10:1: pools.x.strategyy: unknown key (did you mean \"strategy\"?)",
+           "pools.x.backends[0].wieght: unknown key (did you mean \"weight\"?)",
+           "pools.x.health.intervl: unknown key (did you mean \"interval\"?)",
+           "test.toml:13:2: admn: unknown key (did you mean \"admin\"?)",
+       }) {
+    EXPECT_NE(errors_of(r).find(expected), std::string::npos) << "missing: " << expected << "\n"
+                                                              << errors_of(r);
+  }
+}
+
+TEST(KeySuggest, ClosestKeyNeedsOneCandidateWithinTheLimit) {
+  constexpr std::array<std::string_view, 5> kKnown{"workers", "io_engine", "access_log",
+                                                   "state_file", "log"};
+  EXPECT_EQ(closest_key("worker", kKnown), "workers");
+  EXPECT_EQ(closest_key("wokrers", kKnown), "workers");  // a swap is one edit
+  EXPECT_EQ(closest_key("WORKERS", kKnown), "workers");  // case alone
+  EXPECT_EQ(closest_key("acess_lgo", kKnown), "access_log");
+  EXPECT_EQ(closest_key("logs", kKnown), "log");
+  EXPECT_EQ(closest_key("colour", kKnown), std::nullopt);
+  EXPECT_EQ(closest_key("wrkr", kKnown), std::nullopt);  // 3 edits
+  EXPECT_EQ(closest_key("lg", kKnown), "log");
+  EXPECT_EQ(closest_key("dog", kKnown), "log");
+  EXPECT_EQ(closest_key("dg", kKnown), std::nullopt);  // short keys get one edit only
+  // Two keys equally close: no guess.
+  constexpr std::array<std::string_view, 3> kTwins{"rise", "rose", "rise"};
+  EXPECT_EQ(closest_key("rase", kTwins), std::nullopt);
+  EXPECT_EQ(closest_key("risk", kTwins), "rise");  // the duplicate counts once
+  EXPECT_EQ(closest_key("anything", {}), std::nullopt);
+}
+
+// toml++ 3.3.0 has undefined behaviour on these (tomlplusplus #295): refused before it runs.
+TEST(Config, NonAsciiInAKeyIsRefusedWithItsPosition) {
+  LoadResult r = load("[pööls]\n");
+  ASSERT_EQ(r.errors.size(), 1u) << errors_of(r);
+  EXPECT_EQ(r.errors[0].to_string(), "test.toml:1:3: non-ASCII character in a key");
+
+  r = load("[server]\nwörkers = 1\n");
+  ASSERT_EQ(r.errors.size(), 1u) << errors_of(r);
+  EXPECT_EQ(r.errors[0].to_string(), "test.toml:2:2: non-ASCII character in a key");
+
+  // Columns count characters, as toml++ does: "é" takes one column, like "e".
+  r = load("a = \"é\" ; ü = 1\n");
+  ASSERT_EQ(r.errors.size(), 1u) << errors_of(r);
+  EXPECT_EQ(r.errors[0].column, 11u) << errors_of(r);
+
+  r = load("[server]\nstate_file = café\n");
+  ASSERT_EQ(r.errors.size(), 1u) << errors_of(r);
+  EXPECT_EQ(r.errors[0].to_string(),
+            "test.toml:2:17: non-ASCII character outside a string (text values need quotes)");
+}
+
+TEST(Config, NonAsciiAfterMultiLineStringsIsFoundOnItsLine) {
+  const std::string text = R"([server]
+state_file = """a "quoted" path, it's 'odd'
+with ""two"" quotes and \""" escaped ü"""
+access_log = '''it's "x" ''ö'''''
+)";
+  const LoadResult r = load(text + "wörkers = 1\n");
+  ASSERT_EQ(r.errors.size(), 1u) << errors_of(r);
+  EXPECT_EQ(r.errors[0].to_string(), "test.toml:5:2: non-ASCII character in a key");
+  // toml++ reads the strings the same way: without the bad key the file parses.
+  const LoadResult strings_only = load(text + kMinimal);
+  ASSERT_TRUE(strings_only.ok()) << errors_of(strings_only);
+  EXPECT_EQ(strings_only.config->server.access_log, "it's \"x\" ''ö''");
+}
+
+TEST(Config, NonAsciiInStringsAndCommentsPassesThrough) {
+  const LoadResult r = load("\xEF\xBB\xBF# Konfiguration für München ✓\n" + std::string(R"(
+[server]
+state_file = "/var/lib/veer/zustände.json"  # ä
+access_log = '/var/log/vëer.log'
+log = """/var/log/prozeß.log"""
+"schlüssel" = 1
+)") + kMinimal);
+  EXPECT_EQ(errors_of(r), "test.toml:7:1: server.schlüssel: unknown key\n");
+  const LoadResult valid =
+      load("# für\n[server]\nstate_file = \"zustände.json\" # ä\n" + std::string(kMinimal));
+  ASSERT_TRUE(valid.ok()) << errors_of(valid);
+  EXPECT_EQ(valid.config->server.state_file, "zustände.json");
+}
+
+TEST(AsciiScan, FollowsStringsEscapesAndBrackets) {
+  EXPECT_EQ(find_misplaced_non_ascii(""), std::nullopt);
+  EXPECT_EQ(find_misplaced_non_ascii("a = \"\\\"ö\" # ö\n"), std::nullopt);
+  EXPECT_EQ(find_misplaced_non_ascii("a = 'ö\\'\nb = 1"), std::nullopt);
+  EXPECT_EQ(find_misplaced_non_ascii("a = \"\"\"\"\"\"\nb = 'ö'"), std::nullopt);
+  // An unterminated string ends at its line: the next line is still scanned.
+  auto found = find_misplaced_non_ascii("a = \"open\nö = 1\n");
+  ASSERT_TRUE(found.has_value());
+  EXPECT_EQ(found->line, 2u);
+  EXPECT_EQ(found->column, 1u);
+  // In an inline table, a key follows '{' and ','; in an array every element is a value.
+  found = find_misplaced_non_ascii("t = { a = 1, ü = 2 }");
+  ASSERT_TRUE(found.has_value());
+  EXPECT_EQ(found->where, Where::key);
+  EXPECT_EQ(found->column, 14u);
+  found = find_misplaced_non_ascii("t = [\n  1,\n  ü,\n]");
+  ASSERT_TRUE(found.has_value());
+  EXPECT_EQ(found->where, Where::bare_value);
+  EXPECT_EQ(found->line, 3u);
+  found = find_misplaced_non_ascii("[[a.b]]\nc = [[1], [2]]\nä = 1");
+  ASSERT_TRUE(found.has_value());
+  EXPECT_EQ(found->where, Where::key);
+  EXPECT_EQ(found->line, 3u);
+  // toml++ reads a quote inside a bare value as part of it, up to a separator.
+  for (const char* text : {"n = 197'x ö'", "d = 1979-05-27 'ö'", "a = [1, 2\"ö\"]"}) {
+    found = find_misplaced_non_ascii(text);
+    ASSERT_TRUE(found.has_value()) << text;
+    EXPECT_EQ(found->where, Where::bare_value) << text;
+  }
+  EXPECT_EQ(find_misplaced_non_ascii("a = [ # c\n 'ö', \"ü\",\n\"é\" ]\nb = {c='ö'}"),
+            std::nullopt);
+  // A byte order mark is not part of the text (toml++ skips it too).
+  EXPECT_EQ(find_misplaced_non_ascii("\xEF\xBB\xBF"
+                                     "a = 1"),
+            std::nullopt);
 }
 
 TEST(Config, SemanticErrorsAreAllReported) {
@@ -390,6 +538,89 @@ address = "127.0.0.1:8545"
 backends = ["no-such-host.invalid:80"]
 )");
   EXPECT_TRUE(has_error(r, 7, "cannot resolve host \"no-such-host.invalid\"")) << errors_of(r);
+}
+
+// toml++ asks whether the character after a backslash in a multi-line basic string is
+// whitespace, and after a line-ending backslash asks it of each character up to the
+// first that is not: with a non-ASCII character there it reaches the same bug.
+TEST(AsciiScan, BackslashesInBasicStrings) {
+  auto found = find_misplaced_non_ascii("a = \"\"\"\\ö\"\"\"");
+  ASSERT_TRUE(found.has_value());
+  EXPECT_EQ(found->where, Where::after_backslash);
+  EXPECT_EQ(found->column, 9u);
+  found = find_misplaced_non_ascii("a = \"\\ö\"");
+  ASSERT_TRUE(found.has_value());
+  EXPECT_EQ(found->where, Where::after_backslash);
+  // Legal TOML, refused: the first character of a continued line.
+  found = find_misplaced_non_ascii("a = \"\"\"x \\\n\n    über\"\"\"");
+  ASSERT_TRUE(found.has_value());
+  EXPECT_EQ(found->where, Where::after_continuation);
+  EXPECT_EQ(found->line, 3u);
+  EXPECT_EQ(found->column, 5u);
+  // Anywhere else in the string it is fine, escaped quotes and \u escapes included.
+  EXPECT_EQ(find_misplaced_non_ascii("a = \"\"\"x \\\n  uber ö \\\"ö \\u00fc ö\"\"\""),
+            std::nullopt);
+  // Found by the differential fuzz run (see conf/ascii_scan.hpp).
+  for (const char* text : {" \"\"\"\"\\\xC3\xB6$#= \n", "a =0:=1:rrrr['''\xC3\xB6ls]"}) {
+    EXPECT_TRUE(find_misplaced_non_ascii(text).has_value()) << text;
+  }
+}
+
+TEST(Config, NonAsciiAfterALineEndingBackslashIsExplained) {
+  const LoadResult r = load("[server]\nstate_file = \"\"\"/var/lib/\\\n  état.json\"\"\"\n");
+  ASSERT_EQ(r.errors.size(), 1u) << errors_of(r);
+  EXPECT_EQ(r.errors[0].to_string(),
+            "test.toml:3:3: non-ASCII character first after a line-ending backslash: the TOML "
+            "parser cannot read it there; write it as \\uXXXX or move it");
+}
+
+// The byte that a 1-based line and column (in characters) name, or npos.
+std::size_t offset_of(std::string_view text, std::uint32_t line, std::uint32_t column) {
+  std::uint32_t at_line = 1, at_column = 1;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const bool continuation = (static_cast<unsigned char>(text[i]) & 0xC0) == 0x80;
+    if (!continuation && at_line == line && at_column == column) return i;
+    if (text[i] == '\n') {
+      ++at_line;
+      at_column = 1;
+    } else if (!continuation) {
+      ++at_column;
+    }
+  }
+  return std::string_view::npos;
+}
+
+// Seeded random texts from TOML's structural characters and a two-byte "é": the scanner
+// never reads out of bounds, names a non-ASCII byte when it reports one, and finds one
+// whenever the text has no string or comment to hide it.
+TEST(AsciiScan, PropertiesOnRandomTexts) {
+  constexpr std::array<std::string_view, 14> kPieces{"a",  "=", "[",  "]", "{",  "}", ",",
+                                                     "\"", "'", "\\", "#", "\n", " ", "\xC3\xA9"};
+  std::mt19937 random(20261206);
+  for (int round = 0; round < 20000; ++round) {
+    std::string text;
+    const int length = static_cast<int>(random() % 40);
+    for (int i = 0; i < length; ++i)
+      text += kPieces[random() % kPieces.size()];
+    const auto found = find_misplaced_non_ascii(text);
+    if (found) {
+      const std::size_t at = offset_of(text, found->line, found->column);
+      ASSERT_NE(at, std::string_view::npos) << text;
+      EXPECT_EQ(text.compare(at, 2, "\xC3\xA9"), 0) << text;
+    } else if (text.find_first_of("\"'#") == std::string::npos) {
+      EXPECT_EQ(text.find('\xC3'), std::string::npos) << text;
+    }
+  }
+}
+
+TEST(Config, ServerLogIsStderrOrAFile) {
+  LoadResult r = load("[server]\nlog = \"/var/log/veer/veer.log\"\n" + std::string(kMinimal));
+  ASSERT_TRUE(r.ok()) << errors_of(r);
+  EXPECT_EQ(r.config->server.log, "/var/log/veer/veer.log");
+  r = load("[server]\nlog = \"\"\n" + std::string(kMinimal));
+  EXPECT_TRUE(has_error(r, 2, "server.log: use \"stderr\" or a file path")) << errors_of(r);
+  r = load("[server]\nlog = 2\n" + std::string(kMinimal));
+  EXPECT_TRUE(has_error(r, 2, "server.log: expected a string")) << errors_of(r);
 }
 
 TEST(Config, LoadsFromAFileAndNamesIt) {
