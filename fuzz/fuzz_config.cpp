@@ -1,0 +1,26 @@
+// libFuzzer target: the config loader (conf::load_config_string), toml++ included.
+// Host names do not resolve here (numeric_dns.cpp), so the fuzzer stays on the machine.
+//
+// Invariants, each a __builtin_trap(): a result has a config exactly when it has no
+// errors; every error has a message and names the file.
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include "conf/load.hpp"
+#include "proxy/log.hpp"
+
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+  veer::log::set_min_level(veer::log::Level::error);
+  return 0;
+}
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  const std::string_view text(reinterpret_cast<const char*>(data), size);
+  const veer::conf::LoadResult result = veer::conf::load_config_string(text, "fuzz.toml");
+  if (result.ok() != result.errors.empty()) __builtin_trap();
+  for (const veer::conf::ConfigError& e : result.errors) {
+    if (e.message.empty() || e.file != "fuzz.toml") __builtin_trap();
+  }
+  return 0;
+}
