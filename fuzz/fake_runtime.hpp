@@ -5,8 +5,7 @@
 // in memory, with no state file and no workers. It records whether a change was
 // applied, so the fuzz target can check that no state changes without a 2xx reply.
 //
-// Keep it minimal: the Runtime interface is changing (file_config(), the last load's
-// report); only what admin::Api calls belongs here.
+// Keep it minimal: only what admin::Api calls belongs here.
 
 #include <cstdint>
 #include <map>
@@ -46,29 +45,51 @@ override_header = "X-Veer-Version"
 address = "127.0.0.1:9901"
 )";
 
+// The configuration file alone; fatal if kFakeConfig itself does not load.
+inline conf::Config fake_file_config() {
+  conf::LoadResult result = conf::load_config_string(kFakeConfig, "fake.toml");
+  if (!result.ok()) __builtin_trap();
+  return std::move(*result.config);
+}
+
 class FakeRuntime final : public admin::Runtime {
  public:
-  // `fail_apply`: every apply() fails as a state file that cannot be written would, and
-  // every reload() as a file that became invalid.
-  explicit FakeRuntime(bool fail_apply) : fail_apply_(fail_apply) { snapshot_ = load(overrides_); }
+  // `fail`: every apply() fails as a state file that cannot be written would, and every
+  // reload() as a file that became invalid.
+  explicit FakeRuntime(bool fail) : fail_(fail), file_(fake_file_config()) {
+    swap_in(file_);
+    changed_ = false;
+  }
 
   std::shared_ptr<const proxy::Snapshot> snapshot() const override { return snapshot_; }
+  const conf::Config& file_config() const override { return file_; }
   const conf::Overrides& overrides() const override { return overrides_; }
+  const conf::OverrideReport& override_report() const override { return report_; }
   bool ready() const override { return true; }
 
+  // As Server::apply: the file with `next` on top, checked as a file.
   Outcome apply(conf::Overrides next, std::optional<conf::Duration>) override {
-    if (fail_apply_) return Outcome{{"state file: disk full (fake)"}, version_, true};
+    if (fail_) return Outcome{{"state file: disk full (fake)"}, version_, true};
     conf::LoadResult result = conf::load_config_with(kFakeConfig, "fake.toml", next);
     if (!result.ok()) return refused(result);
     overrides_ = std::move(next);
+    report_ = {conf::describe(overrides_), {}};
     swap_in(std::move(*result.config));
     return Outcome{{}, version_, false};
   }
 
+  // As Server::reload: the changes that still apply, or the file alone.
   Outcome reload() override {
-    if (fail_apply_) return Outcome{{"fake.toml:1:1: invalid (fake)"}, version_, false};
-    conf::LoadResult result = conf::load_config_with(kFakeConfig, "fake.toml", overrides_);
-    if (!result.ok()) return refused(result);
+    if (fail_) return Outcome{{"fake.toml:1:1: invalid (fake)"}, version_, false};
+    conf::OverrideReport report;
+    conf::Overrides kept = conf::prune_overrides(overrides_, file_, &report);
+    conf::LoadResult result = conf::load_config_with(kFakeConfig, "fake.toml", kept);
+    if (!result.ok()) {
+      kept = {};
+      result.config = file_;
+    }
+    overrides_ = std::move(kept);
+    report_ = std::move(report);
     swap_in(std::move(*result.config));
     return Outcome{{}, version_, false};
   }
@@ -82,11 +103,6 @@ class FakeRuntime final : public admin::Runtime {
   bool take_changed() { return std::exchange(changed_, false); }
 
  private:
-  std::shared_ptr<const proxy::Snapshot> load(const conf::Overrides& overrides) {
-    conf::LoadResult result = conf::load_config_with(kFakeConfig, "fake.toml", overrides);
-    if (!result.ok()) __builtin_trap();  // kFakeConfig itself must be valid
-    return proxy::build_snapshot(std::move(*result.config), ++version_, registry_);
-  }
   Outcome refused(const conf::LoadResult& result) const {
     Outcome outcome{{}, version_, false};
     for (const conf::ConfigError& e : result.errors)
@@ -99,10 +115,12 @@ class FakeRuntime final : public admin::Runtime {
     changed_ = true;
   }
 
-  bool fail_apply_;
+  bool fail_;
   bool changed_ = false;
   std::uint64_t version_ = 0;
+  conf::Config file_;
   conf::Overrides overrides_;
+  conf::OverrideReport report_;
   proxy::BackendRegistry registry_;
   std::shared_ptr<const proxy::Snapshot> snapshot_;
 };

@@ -10,6 +10,57 @@
 #include "conf/load.hpp"
 #include "proxy/log.hpp"
 
+namespace {
+
+// Whether `t` has a byte >= 0x80 outside strings and comments. toml++ 3.3.0 reaches
+// TOML_UNREACHABLE on one in a bare key (tomlplusplus #295, known; issue 11 adds a
+// pre-scan to conf/load.cpp that refuses it first). Until that pre-scan is merged these
+// inputs are skipped, so that fuzzing goes past the known bug: then delete this.
+bool non_ascii_outside_strings(std::string_view t) {
+  enum class In { code, comment, basic, literal, multi_basic, multi_literal } in = In::code;
+  for (std::size_t i = 0; i < t.size(); ++i) {
+    const char c = t[i];
+    switch (in) {
+      case In::code:
+        if (static_cast<unsigned char>(c) >= 0x80) return true;
+        if (c == '#') {
+          in = In::comment;
+        } else if (t.substr(i, 3) == R"(""")" || t.substr(i, 3) == "'''") {
+          in = c == '"' ? In::multi_basic : In::multi_literal;
+          i += 2;
+        } else if (c == '"' || c == '\'') {
+          in = c == '"' ? In::basic : In::literal;
+        }
+        break;
+      case In::comment:
+        if (c == '\n') in = In::code;
+        break;
+      case In::basic:
+        if (c == '\\') {
+          ++i;
+        } else if (c == '"' || c == '\n') {
+          in = In::code;
+        }
+        break;
+      case In::literal:
+        if (c == '\'' || c == '\n') in = In::code;
+        break;
+      case In::multi_basic:
+      case In::multi_literal:
+        if (c == '\\' && in == In::multi_basic) {
+          ++i;
+        } else if (t.substr(i, 3) == (in == In::multi_basic ? R"(""")" : "'''")) {
+          in = In::code;
+          i += 2;
+        }
+        break;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
   veer::log::set_min_level(veer::log::Level::error);
   return 0;
@@ -17,6 +68,7 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string_view text(reinterpret_cast<const char*>(data), size);
+  if (non_ascii_outside_strings(text)) return 0;
   const veer::conf::LoadResult result = veer::conf::load_config_string(text, "fuzz.toml");
   if (result.ok() != result.errors.empty()) __builtin_trap();
   for (const veer::conf::ConfigError& e : result.errors) {

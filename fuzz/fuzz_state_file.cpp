@@ -19,18 +19,23 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 }
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  static const veer::conf::Config file = veer::fuzz::fake_file_config();
   const std::string text(reinterpret_cast<const char*>(data), size);
   std::string why;
-  const std::optional<veer::conf::Overrides> state = veer::admin::state_from_json(text, &why);
+  const std::optional<veer::conf::Overrides> state = veer::admin::state_from_json(text, file, &why);
   if (!state) {
     if (why.empty()) __builtin_trap();
     return 0;
   }
   std::string again_why;
-  const auto again = veer::admin::state_from_json(veer::admin::state_to_json(*state), &again_why);
+  const auto again =
+      veer::admin::state_from_json(veer::admin::state_to_json(*state), file, &again_why);
   if (!again || *again != *state) __builtin_trap();
+  // As at start: the changes that still apply to the file, on top of it.
+  veer::conf::OverrideReport report;
+  const veer::conf::Overrides kept = veer::conf::prune_overrides(*state, file, &report);
   const veer::conf::LoadResult loaded =
-      veer::conf::load_config_with(veer::fuzz::kFakeConfig, "fake.toml", *state);
+      veer::conf::load_config_with(veer::fuzz::kFakeConfig, "fake.toml", kept);
   if (loaded.ok() != loaded.errors.empty()) __builtin_trap();
   return 0;
 }

@@ -246,3 +246,17 @@ write("fuzz_state_file", "wrong-types",
 write("fuzz_state_file", "big-weight",
       '{"splits":{"rpc":{"targets":{"blue":18446744073709551615,"green":1.5e3}}}}')
 write("fuzz_state_file", "not-object", '[1,2,3]')
+# Format 2 (what veer writes now).
+write("fuzz_state_file", "v2-empty", '{"format":2,"backends":{},"splits":{}}\n')
+write("fuzz_state_file", "v2-full",
+      '{"format":2,"backends":{"blue":{"127.0.0.1:19001":{"state":"drain"},'
+      '"127.0.0.1:19002":{"weight":7,"file":{"weight":3,"backup":false}},'
+      '"[::1]:19003":{"removed":true},"127.0.0.1:19004":{"added":true,"weight":2,"backup":true}},'
+      '"green":{"127.0.0.1:19011":{"state":"down"}}},'
+      '"splits":{"rpc":{"targets":{"blue":0,"green":100},"file":{"blue":90,"green":10}}}}\n')
+write("fuzz_state_file", "v2-stale",
+      '{"format":2,"backends":{"gone":{"127.0.0.1:1":{"added":true}}},'
+      '"splits":{"rpc":{"targets":{"gone":1},"file":{"blue":1}}}}')
+write("fuzz_state_file", "v2-bad",
+      '{"format":2,"backends":{"blue":{"127.0.0.1:19001":{"added":true,"removed":true,'
+      '"state":"sleep","wieght":1}}}}')
