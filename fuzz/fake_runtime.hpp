@@ -52,14 +52,24 @@ inline conf::Config fake_file_config() {
   return std::move(*result.config);
 }
 
+// The file and its snapshot, built once: each input starts from them (a fresh build per
+// input would cost more than most requests).
+struct FakeStart {
+  conf::Config file = fake_file_config();
+  proxy::BackendRegistry registry;
+  std::shared_ptr<const proxy::Snapshot> snapshot = proxy::build_snapshot(file, 1, registry);
+};
+inline const FakeStart& fake_start() {
+  static const FakeStart start;
+  return start;
+}
+
 class FakeRuntime final : public admin::Runtime {
  public:
   // `fail`: every apply() fails as a state file that cannot be written would, and every
   // reload() as a file that became invalid.
-  explicit FakeRuntime(bool fail) : fail_(fail), file_(fake_file_config()) {
-    swap_in(file_);
-    changed_ = false;
-  }
+  explicit FakeRuntime(bool fail)
+      : fail_(fail), file_(fake_start().file), snapshot_(fake_start().snapshot) {}
 
   std::shared_ptr<const proxy::Snapshot> snapshot() const override { return snapshot_; }
   const conf::Config& file_config() const override { return file_; }
@@ -117,7 +127,7 @@ class FakeRuntime final : public admin::Runtime {
 
   bool fail_;
   bool changed_ = false;
-  std::uint64_t version_ = 0;
+  std::uint64_t version_ = 1;
   conf::Config file_;
   conf::Overrides overrides_;
   conf::OverrideReport report_;

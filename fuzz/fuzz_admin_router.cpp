@@ -14,6 +14,8 @@
 #include <boost/json/parse.hpp>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <string>
 
 #include "admin/api.hpp"
@@ -51,8 +53,13 @@ void check(const AdminReply& reply, bool state_changed) {
   if (reply.status < 100 || reply.status > 599) __builtin_trap();
   if (state_changed && (reply.status < 200 || reply.status > 299)) __builtin_trap();
   if (reply.content_type.rfind("application/json", 0) == 0) {
+    // JSON is UTF-8 (RFC 8259 section 8.1). VEER_FUZZ_LAX_UTF8=1 accepts invalid UTF-8 in
+    // strings, to fuzz past a known echo of raw header bytes into an error reply.
+    static const bool lax = std::getenv("VEER_FUZZ_LAX_UTF8") != nullptr;
+    boost::json::parse_options options;
+    options.allow_invalid_utf8 = lax;
     boost::system::error_code ec;
-    boost::json::parse(reply.body, ec);
+    boost::json::parse(reply.body, ec, {}, options);
     if (ec) __builtin_trap();
   }
 }
@@ -71,8 +78,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (in.ConsumeBool()) admin.tokens.push_back({"fuzzer", kToken});
   veer::fuzz::FakeRuntime runtime(in.ConsumeBool());
   veer::admin::Api api(runtime, admin);
+  // VEER_FUZZ_PRINT=1 build-fuzz/fuzz/fuzz_admin_router FILE shows what a crash replied.
+  static const bool print = std::getenv("VEER_FUZZ_PRINT") != nullptr;
   for (int i = 0; i < kMaxRequests && in.remaining_bytes() > 0; ++i) {
-    const AdminReply reply = api.handle(next_request(in));
+    const AdminRequest request = next_request(in);
+    const AdminReply reply = api.handle(request);
+    if (print) {
+      std::fprintf(stderr, "%s %s -> %u %s\n%s\n", request.method.c_str(), request.target.c_str(),
+                   reply.status, reply.content_type.c_str(), reply.body.c_str());
+    }
     check(reply, runtime.take_changed());
   }
   return 0;

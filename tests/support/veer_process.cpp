@@ -77,6 +77,26 @@ std::string sanitizer_reports(const std::string& dir, const std::string& prefix)
   return reports;
 }
 
+std::size_t sanitizer_report_start(const std::vector<std::string>& lines) {
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    const std::string& line = lines[i];
+    if (line.find(": runtime error: ") != std::string::npos ||
+        line.find("ERROR: AddressSanitizer") != std::string::npos ||
+        line.find("ERROR: LeakSanitizer") != std::string::npos)
+      return i;
+  }
+  return lines.size();
+}
+
+std::string sanitizer_lines(const std::vector<std::string>& lines) {
+  static constexpr std::size_t kReportLines = 60;  // a report with its stack trace
+  const std::size_t start = sanitizer_report_start(lines);
+  std::string report;
+  for (std::size_t i = start; i < lines.size() && i < start + kReportLines; ++i)
+    report += lines[i] + "\n";
+  return report;
+}
+
 CommandResult run_command(const std::string& command) {
   CommandResult result;
   const std::string dir = make_temp_dir();
@@ -92,7 +112,11 @@ CommandResult run_command(const std::string& command) {
     const int status = ::pclose(pipe);
     result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   }
-  const std::string reports = sanitizer_reports(dir);
+  std::vector<std::string> lines;
+  std::istringstream output(result.output);
+  for (std::string line; std::getline(output, line);)
+    lines.push_back(line);
+  const std::string reports = sanitizer_reports(dir) + sanitizer_lines(lines);
   if (!reports.empty()) ADD_FAILURE() << "sanitizer report from `" << command << "`:\n" << reports;
   std::filesystem::remove_all(dir);
   return result;
@@ -153,18 +177,20 @@ VeerProcess::~VeerProcess() {
 void VeerProcess::check_sanitizer_reports() {
   if (sanitizer_checked_) return;
   sanitizer_checked_ = true;
-  const std::string reports = sanitizer_reports(dir_);
-  if (reports.empty()) return;
-  // The log lines just before the report tell which request or step caused it.
+  std::string reports = sanitizer_reports(dir_);
   std::string tail;
   {
     std::lock_guard lock(mutex_);
-    const std::size_t first = lines_.size() > 20 ? lines_.size() - 20 : 0;
-    for (std::size_t i = first; i < lines_.size(); ++i)
+    reports += sanitizer_lines(lines_);
+    if (reports.empty()) return;
+    // The log lines just before the report tell which request or step caused it.
+    const std::size_t end = sanitizer_report_start(lines_);
+    const std::size_t first = end > 20 ? end - 20 : 0;
+    for (std::size_t i = first; i < end; ++i)
       tail += lines_[i] + "\n";
   }
   ADD_FAILURE() << "sanitizer report from " << binary_ << " (pid " << pid_ << "):\n"
-                << reports << "--- its last log lines:\n"
+                << reports << "--- its log lines before the report:\n"
                 << tail;
 }
 

@@ -7,7 +7,9 @@
 // Sanitizer builds (scripts/test --sanitize): each child logs ASan/UBSan reports to
 // <its temporary dir>/san.<pid> (ASAN_OPTIONS/UBSAN_OPTIONS gain log_path, the caller's
 // other options kept), and wait_exit or the destructor fails the current test with the
-// report's text when one exists. In a normal build no report is ever written.
+// report's text when one exists, or when its stderr holds one: gcc's libubsan ignores
+// log_path when libasan is linked too (both export __sanitizer_set_report_path and
+// libasan's wins), so UBSan reports arrive there. A normal build never writes one.
 
 #include <sys/types.h>
 
@@ -107,5 +109,20 @@ CommandResult run_command(const std::string& command);
 std::string sanitizer_env(const char* name, const std::string& log_prefix);
 // The text of every sanitizer report PREFIX.* in `dir`, with its file name; "" if none.
 std::string sanitizer_reports(const std::string& dir, const std::string& prefix = "san");
+// Where the first sanitizer report starts in a process's output lines (UBSan's "runtime
+// error:", an ASan or LSan "ERROR:"); lines.size() if none.
+std::size_t sanitizer_report_start(const std::vector<std::string>& lines);
+// That report and the lines after it (its stack); "" if none.
+std::string sanitizer_lines(const std::vector<std::string>& lines);
+
+// True in a sanitizer build: ASan makes veer two to four times slower and its memory
+// larger (shadow, quarantine), so a test that bounds time or memory can scale with it.
+#if defined(__SANITIZE_ADDRESS__)
+inline constexpr bool kSanitizerBuild = true;
+#elif defined(__has_feature)
+inline constexpr bool kSanitizerBuild = __has_feature(address_sanitizer);
+#else
+inline constexpr bool kSanitizerBuild = false;
+#endif
 
 }  // namespace veer::test
