@@ -20,7 +20,8 @@ TOKEN = "fuzz-token-0123456789"
 
 def fdp_string(s):
     # ConsumeRandomLengthString: "\\" is one backslash, "\\" + another byte ends it.
-    return s.encode().replace(b"\\", b"\\\\") + b"\\ "
+    # Characters below 256 are written as single bytes (latin-1), so "\x9b" is byte 0x9b.
+    return s.encode("latin-1").replace(b"\\", b"\\\\") + b"\\ "
 
 
 def admin_input(requests, tokens=False, fail=False):
@@ -90,6 +91,10 @@ for name in ("pools", "drain", "split-put"):
 write("fuzz_admin_router", "bad-token",
       admin_input([{"method": "GET", "target": "/api/v1/pools",
                     "authorization": "bearer wrong-token-0000000"}], tokens=True))
+# Found by fuzzing: a 415 echoing a Content-Type with an invalid UTF-8 byte is not JSON.
+write("fuzz_admin_router", "invalid-utf8-415",
+      admin_input([{"method": "POST", "target": "/api/v1/reload",
+                    "content_type": "a\x9bplication/json", "sec_fetch_site": "X "}]))
 write("fuzz_admin_router", "apply-fails", admin_input(admin_seeds["drain"], fail=True))
 write("fuzz_admin_router", "reload-fails", admin_input(admin_seeds["reload"], fail=True))
 
@@ -231,6 +236,9 @@ targets = { p = 0 }
 """)
 write("fuzz_config", "unicode-string", '[server]\naccess_log = "/tmp/jöurnal.log"\n# cömment\n')
 write("fuzz_config", "syntax", "[pools.x\nbackends = [\"127.0.0.1:1\",\n")
+# toml++ 3.3.0 UB (TOML_UNREACHABLE): a non-ASCII byte in a bare key, or glued to a value.
+write("fuzz_config", "toml-ub-bare-key", "[p\u00f6\u00f6ls]\n")
+write("fuzz_config", "toml-ub-glued-value", "a = 1\"\u00f6\"\n")
 
 # --- fuzz_state_file: what state_to_json writes, and near misses.
 write("fuzz_state_file", "empty", '{"format":1,"pools":{},"splits":{},"disabled":{},"drained":{}}\n')
