@@ -95,6 +95,9 @@ write("fuzz_admin_router", "bad-token",
 write("fuzz_admin_router", "invalid-utf8-415",
       admin_input([{"method": "POST", "target": "/api/v1/reload",
                     "content_type": "a\x9bplication/json", "sec_fetch_site": "X "}]))
+# ... and so is a 404 naming a percent-decoded pool name that is not UTF-8.
+write("fuzz_admin_router", "invalid-utf8-404",
+      admin_input([{"method": "GET", "target": "/api/v1/pools/%FF"}]))
 write("fuzz_admin_router", "apply-fails", admin_input(admin_seeds["drain"], fail=True))
 write("fuzz_admin_router", "reload-fails", admin_input(admin_seeds["reload"], fail=True))
 
