@@ -104,6 +104,7 @@ class FakeRuntime final : public admin::Runtime {
     return Outcome{{}, version_, false};
   }
 
+  void count_change(bool) override {}
   std::optional<std::string> metrics() override { return "veer_up 1\n"; }
   std::map<std::string, std::uint64_t> split_assignments(const std::string&) override {
     return {{"blue", 9}, {"green", 1}};
