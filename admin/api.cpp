@@ -5,7 +5,6 @@
 #include <ctime>
 #include <fstream>
 #include <limits>
-#include <ranges>
 
 #include "admin/body.hpp"
 #include "admin/json_text.hpp"
@@ -103,8 +102,14 @@ std::optional<std::vector<std::string>> match(std::string_view pattern,
                                               const std::vector<std::string>& segments) {
   std::vector<std::string> params;
   std::size_t i = 0;
-  for (auto part : std::views::split(pattern.substr(1), '/')) {
-    const std::string_view literal(part.begin(), part.end());
+  // A plain loop, not std::views::split: clang 14 (the fuzz build) cannot compile
+  // libstdc++ 12's split_view.
+  std::string_view rest = pattern.substr(1);
+  for (bool more = !rest.empty(); more;) {
+    const std::size_t slash = rest.find('/');
+    more = slash != std::string_view::npos;
+    const std::string_view literal = rest.substr(0, slash);
+    rest.remove_prefix(more ? slash + 1 : rest.size());
     if (i == segments.size()) return std::nullopt;
     if (literal.starts_with('{')) {
       params.push_back(segments[i]);

@@ -2,7 +2,8 @@
 
 // A real backend process (`veer demo-backend`) that a test can kill (SIGKILL, as a
 // crash) and start again on the same port. It answers GET with JSON naming itself
-// (and an X-Backend header), JSON-RPC POSTs, and GET /health with "ok".
+// (and an X-Backend header), JSON-RPC POSTs, and GET /health with "ok". In a sanitizer
+// build its reports fail the test, as VeerProcess's do (kill() and restart() check them).
 
 #include <cstdint>
 #include <memory>

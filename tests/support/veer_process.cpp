@@ -11,8 +11,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <gtest/gtest.h>
+
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <regex>
 #include <sstream>
@@ -54,16 +57,68 @@ std::string write_file(const std::string& dir, const std::string& name, const st
   return path;
 }
 
+std::string sanitizer_env(const char* name, const std::string& log_prefix) {
+  const char* caller = std::getenv(name);
+  std::string value = caller != nullptr && *caller != '\0' ? std::string(caller) + ":" : "";
+  // Last, so that it wins over a log_path the caller set.
+  return std::string(name) + "=" + value + "log_path=" + log_prefix;
+}
+
+std::string sanitizer_reports(const std::string& dir, const std::string& prefix) {
+  namespace fs = std::filesystem;
+  std::string reports;
+  std::error_code error;
+  for (const fs::directory_entry& entry : fs::directory_iterator(dir, error)) {
+    if (entry.path().filename().string().rfind(prefix + ".", 0) != 0) continue;
+    std::ostringstream text;
+    text << std::ifstream(entry.path()).rdbuf();
+    reports += "--- " + entry.path().string() + "\n" + text.str();
+  }
+  return reports;
+}
+
+std::size_t sanitizer_report_start(const std::vector<std::string>& lines) {
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    const std::string& line = lines[i];
+    if (line.find(": runtime error: ") != std::string::npos ||
+        line.find("ERROR: AddressSanitizer") != std::string::npos ||
+        line.find("ERROR: LeakSanitizer") != std::string::npos)
+      return i;
+  }
+  return lines.size();
+}
+
+std::string sanitizer_lines(const std::vector<std::string>& lines) {
+  static constexpr std::size_t kReportLines = 60;  // a report with its stack trace
+  const std::size_t start = sanitizer_report_start(lines);
+  std::string report;
+  for (std::size_t i = start; i < lines.size() && i < start + kReportLines; ++i)
+    report += lines[i] + "\n";
+  return report;
+}
+
 CommandResult run_command(const std::string& command) {
   CommandResult result;
-  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
-  if (pipe == nullptr) return result;
-  char chunk[4096];
-  std::size_t n;
-  while ((n = std::fread(chunk, 1, sizeof chunk, pipe)) > 0)
-    result.output.append(chunk, n);
-  const int status = ::pclose(pipe);
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  const std::string dir = make_temp_dir();
+  // export, so that every process of a pipeline or list logs there too.
+  const std::string prefix = "export '" + sanitizer_env("ASAN_OPTIONS", dir + "/san") + "' '" +
+                             sanitizer_env("UBSAN_OPTIONS", dir + "/san") + "'; ";
+  FILE* pipe = ::popen((prefix + "{ " + command + "; } 2>&1").c_str(), "r");
+  if (pipe != nullptr) {
+    char chunk[4096];
+    std::size_t n;
+    while ((n = std::fread(chunk, 1, sizeof chunk, pipe)) > 0)
+      result.output.append(chunk, n);
+    const int status = ::pclose(pipe);
+    result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
+  std::vector<std::string> lines;
+  std::istringstream output(result.output);
+  for (std::string line; std::getline(output, line);)
+    lines.push_back(line);
+  const std::string reports = sanitizer_reports(dir) + sanitizer_lines(lines);
+  if (!reports.empty()) ADD_FAILURE() << "sanitizer report from `" << command << "`:\n" << reports;
+  std::filesystem::remove_all(dir);
   return result;
 }
 
@@ -71,7 +126,11 @@ VeerProcess::VeerProcess(const std::string& config_toml, VeerOptions options) {
   dir_ = make_temp_dir();
   config_path_ = dir_ + "/veer.toml";
   rewrite_config(config_toml);
-  const std::string binary = options.binary.empty() ? veer_binary() : options.binary;
+  binary_ = options.binary.empty() ? veer_binary() : options.binary;
+  const std::string& binary = binary_;
+  // Prepared before fork: the child only calls putenv. extra_env comes after, and so wins.
+  std::string asan_env = sanitizer_env("ASAN_OPTIONS", dir_ + "/san");
+  std::string ubsan_env = sanitizer_env("UBSAN_OPTIONS", dir_ + "/san");
   int pipe_fds[2];
   if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return;
   std::vector<std::string> args{binary};
@@ -92,6 +151,8 @@ VeerProcess::VeerProcess(const std::string& config_toml, VeerOptions options) {
     ::dup2(devnull, STDIN_FILENO);
     // Nothing of the test process (its backends' sockets) may leak into veer.
     ::close_range(3, ~0U, 0);
+    ::putenv(asan_env.data());
+    ::putenv(ubsan_env.data());
     for (const std::string& kv : options.extra_env)
       ::putenv(const_cast<char*>(kv.c_str()));
     if (options.block_io_uring) install_io_uring_block();
@@ -109,7 +170,28 @@ VeerProcess::~VeerProcess() {
     ::waitpid(pid_, &status, 0);
   }
   if (reader_.joinable()) reader_.join();
+  check_sanitizer_reports();
   std::system(("rm -rf " + dir_).c_str());
+}
+
+void VeerProcess::check_sanitizer_reports() {
+  if (sanitizer_checked_) return;
+  sanitizer_checked_ = true;
+  std::string reports = sanitizer_reports(dir_);
+  std::string tail;
+  {
+    std::lock_guard lock(mutex_);
+    reports += sanitizer_lines(lines_);
+    if (reports.empty()) return;
+    // The log lines just before the report tell which request or step caused it.
+    const std::size_t end = sanitizer_report_start(lines_);
+    const std::size_t first = end > 20 ? end - 20 : 0;
+    for (std::size_t i = first; i < end; ++i)
+      tail += lines_[i] + "\n";
+  }
+  ADD_FAILURE() << "sanitizer report from " << binary_ << " (pid " << pid_ << "):\n"
+                << reports << "--- its log lines before the report:\n"
+                << tail;
 }
 
 void VeerProcess::read_stderr(int fd) {
@@ -195,6 +277,7 @@ std::optional<int> VeerProcess::wait_exit(std::chrono::milliseconds timeout) {
   int status = 0;
   if (::waitpid(pid_, &status, 0) != pid_) return std::nullopt;
   exit_status_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  check_sanitizer_reports();
   return exit_status_;
 }
 

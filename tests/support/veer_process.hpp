@@ -3,6 +3,13 @@
 // Runs the real veer binary as a child process for integration tests: writes the
 // config to a temporary file, captures stderr line by line, and lets a test wait for
 // a log line (with a deadline) instead of sleeping.
+//
+// Sanitizer builds (scripts/test --sanitize): each child logs ASan/UBSan reports to
+// <its temporary dir>/san.<pid> (ASAN_OPTIONS/UBSAN_OPTIONS gain log_path, the caller's
+// other options kept), and wait_exit or the destructor fails the current test with the
+// report's text when one exists, or when its stderr holds one: gcc's libubsan ignores
+// log_path when libasan is linked too (both export __sanitizer_set_report_path and
+// libasan's wins), so UBSan reports arrive there. A normal build never writes one.
 
 #include <sys/types.h>
 
@@ -65,7 +72,10 @@ class VeerProcess {
  private:
   void read_stderr(int fd);
   long status_field(const char* name) const;
+  // ADD_FAILURE with each sanitizer report the child wrote (once; after it is reaped).
+  void check_sanitizer_reports();
 
+  std::string binary_;
   std::string dir_;
   std::string config_path_;
   pid_t pid_ = -1;
@@ -76,6 +86,7 @@ class VeerProcess {
   std::vector<std::string> lines_;
   std::map<std::string, std::uint16_t> ports_;
   bool stderr_closed_ = false;
+  bool sanitizer_checked_ = false;
 };
 
 // Where the built binaries are (set by CMake).
@@ -91,6 +102,27 @@ struct CommandResult {
   std::string output;  // stdout and stderr
 };
 // Runs a shell command to its end (the commands tests run are bounded themselves).
+// Sanitizer reports of the processes it starts fail the current test, as above.
 CommandResult run_command(const std::string& command);
+
+// "NAME=<caller's NAME options>:log_path=PREFIX", for ASAN_OPTIONS and UBSAN_OPTIONS.
+std::string sanitizer_env(const char* name, const std::string& log_prefix);
+// The text of every sanitizer report PREFIX.* in `dir`, with its file name; "" if none.
+std::string sanitizer_reports(const std::string& dir, const std::string& prefix = "san");
+// Where the first sanitizer report starts in a process's output lines (UBSan's "runtime
+// error:", an ASan or LSan "ERROR:"); lines.size() if none.
+std::size_t sanitizer_report_start(const std::vector<std::string>& lines);
+// That report and the lines after it (its stack); "" if none.
+std::string sanitizer_lines(const std::vector<std::string>& lines);
+
+// True in a sanitizer build: ASan makes veer two to four times slower and its memory
+// larger (shadow, quarantine), so a test that bounds time or memory can scale with it.
+#if defined(__SANITIZE_ADDRESS__)
+inline constexpr bool kSanitizerBuild = true;
+#elif defined(__has_feature)
+inline constexpr bool kSanitizerBuild = __has_feature(address_sanitizer);
+#else
+inline constexpr bool kSanitizerBuild = false;
+#endif
 
 }  // namespace veer::test

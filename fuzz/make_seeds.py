@@ -1,0 +1,273 @@
+#!/usr/bin/env python3
+"""Writes the hand-made seeds of fuzz/corpus/<target>/ (seed-*; files the fuzzer added
+are named by their SHA-1). Re-run after changing an input layout: python3 fuzz/make_seeds.py
+"""
+import pathlib
+
+ROOT = pathlib.Path(__file__).resolve().parent
+CORPUS = ROOT / "corpus"
+
+
+def write(target, name, data):
+    folder = CORPUS / target
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"seed-{name}").write_bytes(data if isinstance(data, bytes) else data.encode())
+
+
+# --- fuzz_admin_router: FuzzedDataProvider's layout (see fuzz_admin_router.cpp).
+TOKEN = "fuzz-token-0123456789"
+
+
+def fdp_string(s):
+    # ConsumeRandomLengthString: "\\" is one backslash, "\\" + another byte ends it.
+    # Characters below 256 are written as single bytes (latin-1), so "\x9b" is byte 0x9b.
+    return s.encode("latin-1").replace(b"\\", b"\\\\") + b"\\ "
+
+
+def admin_input(requests, tokens=False, fail=False):
+    front, back = b"", []
+    back += [int(tokens), int(fail)]  # consumed first, from the end
+    for r in requests:
+        fields = [r.get(k, "") for k in ("method", "target", "authorization", "if_match",
+                                         "content_type", "host", "origin", "sec_fetch_site",
+                                         "body")]
+        front += b"".join(fdp_string(f) for f in fields)
+        back.append(int(r.get("too_large", False)))
+    return front + bytes(reversed(back))
+
+
+JSON = "application/json"
+AUTH = "Bearer " + TOKEN
+admin_seeds = {
+    "healthz": [{"method": "GET", "target": "/healthz"}],
+    "readyz": [{"method": "GET", "target": "/readyz"}],
+    "metrics": [{"method": "GET", "target": "/metrics"}],
+    "config": [{"method": "GET", "target": "/api/v1/config"}],
+    "pools": [{"method": "GET", "target": "/api/v1/pools"}],
+    "pool": [{"method": "GET", "target": "/api/v1/pools/blue"}],
+    "split": [{"method": "GET", "target": "/api/v1/splits/rpc"}],
+    "reload": [{"method": "POST", "target": "/api/v1/reload", "content_type": JSON}],
+    "drain": [{"method": "PATCH", "target": "/api/v1/pools/blue/backends/127.0.0.1:19001",
+               "content_type": JSON, "body": '{"state":"drain"}'}],
+    "down-up": [{"method": "PATCH", "target": "/api/v1/pools/green/backends/127.0.0.1:19011",
+                 "content_type": JSON, "body": '{"state":"down"}'},
+                {"method": "PATCH", "target": "/api/v1/pools/green/backends/127.0.0.1:19011",
+                 "content_type": JSON, "if_match": '"2"', "body": '{"state":"up"}'}],
+    "weight": [{"method": "PATCH", "target": "/api/v1/pools/blue/backends/127.0.0.1:19002",
+                "content_type": JSON, "body": '{"weight":7}'}],
+    "add": [{"method": "PUT", "target": "/api/v1/pools/green/backends/127.0.0.1:19013",
+             "content_type": JSON, "body": '{"weight":2,"backup":false}'}],
+    "add-ipv6": [{"method": "PUT", "target": "/api/v1/pools/blue/backends/%5B::1%5D:19004",
+                  "content_type": JSON, "body": '{"backup":true}'}],
+    "remove": [{"method": "DELETE",
+                "target": "/api/v1/pools/blue/backends/127.0.0.1:19001?drain=5s",
+                "content_type": JSON}],
+    "split-put": [{"method": "PUT", "target": "/api/v1/splits/rpc", "content_type": JSON,
+                   "body": '{"targets":{"blue":0,"green":100}}'},
+                  {"method": "GET", "target": "/api/v1/splits/rpc"}],
+    "split-bad": [{"method": "PUT", "target": "/api/v1/splits/rpc", "content_type": JSON,
+                   "body": '{"targets":{"nope":1}}'}],
+    "typo": [{"method": "PATCH", "target": "/api/v1/pools/blue/backends/127.0.0.1:19001",
+              "content_type": JSON, "body": '{"wieght":5}'}],
+    "three-segments": [{"method": "POST", "target": "/api/v1/pools", "content_type": JSON}],
+    "cross-site": [{"method": "POST", "target": "/api/v1/reload",
+                    "content_type": "application/x-www-form-urlencoded",
+                    "origin": "https://evil.example", "sec_fetch_site": "cross-site",
+                    "host": "127.0.0.1:9901"}],
+    "too-large": [{"method": "PUT", "target": "/api/v1/splits/rpc", "content_type": JSON,
+                   "body": '{"targets":', "too_large": True}],
+    "if-match-stale": [{"method": "PATCH", "if_match": '"99"', "content_type": JSON,
+                        "target": "/api/v1/pools/blue/backends/127.0.0.1:19001",
+                        "body": '{"state":"down"}'}],
+    "head": [{"method": "HEAD", "target": "/api/v1/pools"}],
+    "options": [{"method": "OPTIONS", "target": "/api/v1/pools/blue"}],
+    "nginx": [{"method": "GET", "target": "/api/v1/export/nginx"}],
+}
+for name, requests in admin_seeds.items():
+    write("fuzz_admin_router", name, admin_input(requests))
+for name in ("pools", "drain", "split-put"):
+    with_token = [dict(r, authorization=AUTH) for r in admin_seeds[name]]
+    write("fuzz_admin_router", name + "-token", admin_input(with_token, tokens=True))
+write("fuzz_admin_router", "bad-token",
+      admin_input([{"method": "GET", "target": "/api/v1/pools",
+                    "authorization": "bearer wrong-token-0000000"}], tokens=True))
+# Found by fuzzing: a 415 echoing a Content-Type with an invalid UTF-8 byte is not JSON.
+write("fuzz_admin_router", "invalid-utf8-415",
+      admin_input([{"method": "POST", "target": "/api/v1/reload",
+                    "content_type": "a\x9bplication/json", "sec_fetch_site": "X "}]))
+# ... and so is a 404 naming a percent-decoded pool name that is not UTF-8.
+write("fuzz_admin_router", "invalid-utf8-404",
+      admin_input([{"method": "GET", "target": "/api/v1/pools/%FF"}]))
+write("fuzz_admin_router", "apply-fails", admin_input(admin_seeds["drain"], fail=True))
+write("fuzz_admin_router", "reload-fails", admin_input(admin_seeds["reload"], fail=True))
+
+# --- fuzz_http_head: one byte (piece size, HEAD flag) and a head.
+heads = {
+    "get": "GET /a/b?c=1 HTTP/1.1\r\nHost: rpc.example.com:8545\r\nX-A: 1\r\n\r\n",
+    "post-jsonrpc": "POST / HTTP/1.1\r\nHost: node\r\nContent-Type: application/json\r\n"
+                    "Content-Length: 58\r\n\r\n",
+    "chunked": "POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n",
+    "websocket": "GET /ws HTTP/1.1\r\nHost: node:8546\r\nUpgrade: websocket\r\n"
+                 "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                 "Sec-WebSocket-Version: 13\r\n\r\n",
+    "absolute": "GET http://node:8545 HTTP/1.1\r\nHost: other\r\n\r\n",
+    "absolute-path": "GET http://node:8545/x?y HTTP/1.1\r\n\r\n",
+    "http10": "GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+    "request-id": "GET / HTTP/1.1\r\nHost: a\r\nX-Request-Id: 4bf92f3577b34da6\r\n"
+                  "Connection: close, X-Foo\r\nX-Foo: bar\r\n\r\n",
+    "smuggle": "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\n"
+               "Transfer-Encoding: chunked\r\n\r\n",
+    "obs-fold": "GET / HTTP/1.1\r\nHost: a\r\nX: a\r\n b\r\n\r\n",
+    "bare-lf": "GET / HTTP/1.1\nHost: a\n\n",
+    "fragment": "GET /a#b HTTP/1.1\r\nHost: a\r\n\r\n",
+    "response-200": "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Type: text/plain\r\n\r\n",
+    "response-chunked": "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+    "response-101": "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                    "Connection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n",
+    "response-204": "HTTP/1.1 204 \r\n\r\n",
+    "response-10": "HTTP/1.0 200 OK\r\n\r\n",
+}
+for i, (name, head) in enumerate(heads.items()):
+    flag = 0x80 if name == "response-200" else 0
+    write("fuzz_http_head", name, bytes([flag | (i * 7 % 64)]) + head.encode())
+
+# --- fuzz_chunked: one byte (piece size, small line limit) and a body.
+bodies = {
+    "hello": "5\r\nhello\r\n0\r\n\r\n",
+    "two": "3\r\nabc\r\nA\r\n0123456789\r\n0\r\n\r\n",
+    "extension": "5;name=value;x\r\nhello\r\n0;last\r\n\r\n",
+    "trailer": "4\r\nwxyz\r\n0\r\nX-Checksum: 1\r\nX-B: 2\r\n\r\n",
+    "upper-hex": "1F\r\n" + "a" * 31 + "\r\n0\r\n\r\n",
+    "leading-zeros": "0005\r\nhello\r\n0\r\n\r\n",
+    "bws": "5 \r\nhello\r\n0\r\n\r\n",
+    "bare-lf": "5\nhello\n0\n\n",
+    "overflow": "ffffffffffffffffff\r\n",
+    "sign": "+5\r\nhello\r\n0\r\n\r\n",
+    "no-crlf-after-data": "5\r\nhelloX0\r\n\r\n",
+}
+for i, (name, body) in enumerate(bodies.items()):
+    write("fuzz_chunked", name, bytes([i * 5 % 64]) + body.encode())
+write("fuzz_chunked", "small-lines", bytes([0x83]) + b"5;a-long-extension-here\r\nhello\r\n0\r\n\r\n")
+
+# --- fuzz_config: the example, the fake runtime's config, a file with every table, errors.
+write("fuzz_config", "veer-example", (ROOT.parent / "conf" / "veer.toml").read_text())
+full = """[server]
+workers = 2
+io_engine = "epoll"
+access_log = "off"
+state_file = ""
+
+[timeouts]
+client_header = "10s"
+client_idle = "60s"
+client_body = "60s"
+client_send = "60s"
+upstream_connect = "500ms"
+upstream_response = "30s"
+upstream_idle = "60s"
+tunnel_idle = "1h"
+drain = "0s"
+
+[limits]
+max_header_bytes = 65536
+max_body_bytes = 10485760
+max_connections = 100000
+max_idle_upstream = 1024
+
+[listeners.public]
+address = "127.0.0.1:0"
+  [[listeners.public.routes]]
+  host = "api.example.com"
+  path_prefix = "/v1"
+  target = "rpc"
+  [[listeners.public.routes]]
+  path_prefix = "/ws"
+  target = "hashed"
+  [[listeners.public.routes]]
+  target = "blue"
+
+[pools.blue]
+strategy = "least_connections"
+backends = ["127.0.0.1:19001", { address = "[::1]:19002", weight = 3, backup = true }]
+health = { type = "http", path = "/health", method = "GET", expect = "200-399", body = "ok", headers = { "Authorization" = "Bearer x" }, host = "node", interval = "2s", timeout = "1s", jitter = "100ms", rise = 2, fall = 3 }
+outlier = { consecutive_failures = 3, base_ejection = "10s", max_ejection = "300s", max_ejected_percent = 50 }
+retries = { attempts = 2, budget_percent = 20, budget_min = 10 }
+slow_start = "10s"
+panic_threshold = 50
+
+[pools.green]
+strategy = "least_response_time"
+backends = ["127.0.0.1:19011"]
+health = { type = "jsonrpc", interval = "2s", timeout = "1s", rise = 2, fall = 2, max_lag_blocks = 8 }
+
+[pools.hashed]
+strategy = "ip_hash"
+hash_key = "header:X-Key"
+backends = [{ address = "127.0.0.1:19021", weight = 5 }, "127.0.0.1:19022"]
+health = { type = "tcp", interval = "1s" }
+
+[splits.rpc]
+targets = { blue = 90, green = 10 }
+sticky = "cookie:session"
+override_header = "X-Veer-Version"
+override_cookie = "veer-version"
+failover = true
+target_header = "X-Veer-Target"
+drain_tunnels_after = "30s"
+
+[admin]
+address = "127.0.0.1:9901"
+tokens = [ { name = "scaler", token = "0123456789abcdef0123" } ]
+metrics = true
+metrics_need_token = false
+"""
+write("fuzz_config", "every-table", full)
+fake = (ROOT / "fake_runtime.hpp").read_text()
+write("fuzz_config", "fake-runtime", fake.split('R"(', 1)[1].split(')"', 1)[0])
+write("fuzz_config", "errors", """[server]
+workers = "two"
+worker = 3
+[listeners.a]
+address = "nowhere"
+  [[listeners.a.routes]]
+  target = "missing"
+[pools.p]
+strategy = "fastest"
+backends = []
+[splits.p]
+targets = { p = 0 }
+""")
+write("fuzz_config", "unicode-string", '[server]\naccess_log = "/tmp/jöurnal.log"\n# cömment\n')
+write("fuzz_config", "syntax", "[pools.x\nbackends = [\"127.0.0.1:1\",\n")
+# toml++ 3.3.0 UB (TOML_UNREACHABLE): a non-ASCII byte in a bare key, or glued to a value.
+write("fuzz_config", "toml-ub-bare-key", "[p\u00f6\u00f6ls]\n")
+write("fuzz_config", "toml-ub-glued-value", "a = 1\"\u00f6\"\n")
+
+# --- fuzz_state_file: what state_to_json writes, and near misses.
+write("fuzz_state_file", "empty", '{"format":1,"pools":{},"splits":{},"disabled":{},"drained":{}}\n')
+write("fuzz_state_file", "full",
+      '{"format":1,"pools":{"blue":{"backends":[{"address":"127.0.0.1:19001","weight":1,'
+      '"backup":false},{"address":"[::1]:19003","weight":4,"backup":true}]}},'
+      '"splits":{"rpc":{"targets":{"blue":0,"green":100}}},'
+      '"disabled":{"green":["127.0.0.1:19011"]},"drained":{"blue":["127.0.0.1:19001"]}}\n')
+write("fuzz_state_file", "unknown-pool",
+      '{"format":1,"pools":{"gone":{"backends":[]}},"splits":{"rpc":{"targets":{"gone":1}}}}')
+write("fuzz_state_file", "wrong-types",
+      '{"pools":{"blue":{"backends":[{"address":1,"weight":"x","backup":null}]}}}')
+write("fuzz_state_file", "big-weight",
+      '{"splits":{"rpc":{"targets":{"blue":18446744073709551615,"green":1.5e3}}}}')
+write("fuzz_state_file", "not-object", '[1,2,3]')
+# Format 2 (what veer writes now).
+write("fuzz_state_file", "v2-empty", '{"format":2,"backends":{},"splits":{}}\n')
+write("fuzz_state_file", "v2-full",
+      '{"format":2,"backends":{"blue":{"127.0.0.1:19001":{"state":"drain"},'
+      '"127.0.0.1:19002":{"weight":7,"file":{"weight":3,"backup":false}},'
+      '"[::1]:19003":{"removed":true},"127.0.0.1:19004":{"added":true,"weight":2,"backup":true}},'
+      '"green":{"127.0.0.1:19011":{"state":"down"}}},'
+      '"splits":{"rpc":{"targets":{"blue":0,"green":100},"file":{"blue":90,"green":10}}}}\n')
+write("fuzz_state_file", "v2-stale",
+      '{"format":2,"backends":{"gone":{"127.0.0.1:1":{"added":true}}},'
+      '"splits":{"rpc":{"targets":{"gone":1},"file":{"blue":1}}}}')
+write("fuzz_state_file", "v2-bad",
+      '{"format":2,"backends":{"blue":{"127.0.0.1:19001":{"added":true,"removed":true,'
+      '"state":"sleep","wieght":1}}}}')
