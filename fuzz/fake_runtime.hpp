@@ -104,13 +104,14 @@ class FakeRuntime final : public admin::Runtime {
     return Outcome{{}, version_, false};
   }
 
-  void count_change(bool) override {}
+  void count_change(bool succeeded) override { changed_ = changed_ || succeeded; }
   std::optional<std::string> metrics() override { return "veer_up 1\n"; }
   std::map<std::string, std::uint64_t> split_assignments(const std::string&) override {
     return {{"blue", 9}, {"green", 1}};
   }
 
-  // Whether apply() or reload() changed what runs since the last call.
+  // Whether apply() or reload() changed what runs, or the API counted a successful
+  // change, since the last call.
   bool take_changed() { return std::exchange(changed_, false); }
 
  private:

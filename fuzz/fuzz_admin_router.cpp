@@ -53,13 +53,9 @@ void check(const AdminReply& reply, bool state_changed) {
   if (reply.status < 100 || reply.status > 599) __builtin_trap();
   if (state_changed && (reply.status < 200 || reply.status > 299)) __builtin_trap();
   if (reply.content_type.rfind("application/json", 0) == 0) {
-    // JSON is UTF-8 (RFC 8259 section 8.1). VEER_FUZZ_LAX_UTF8=1 accepts invalid UTF-8 in
-    // strings, to fuzz past a known echo of raw header bytes into an error reply.
-    static const bool lax = std::getenv("VEER_FUZZ_LAX_UTF8") != nullptr;
-    boost::json::parse_options options;
-    options.allow_invalid_utf8 = lax;
+    // Strict: JSON is UTF-8 (RFC 8259 section 8.1), whatever bytes the request held.
     boost::system::error_code ec;
-    boost::json::parse(reply.body, ec, {}, options);
+    boost::json::parse(reply.body, ec);
     if (ec) __builtin_trap();
   }
 }
