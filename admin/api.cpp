@@ -2,7 +2,6 @@
 
 #include <boost/json.hpp>
 #include <boost/url/parse.hpp>
-#include <ctime>
 #include <fstream>
 #include <limits>
 
@@ -10,6 +9,7 @@
 #include "admin/json_text.hpp"
 #include "admin/views.hpp"
 #include "conf/address.hpp"
+#include "health/reasons.hpp"
 #include "proxy/log.hpp"
 
 namespace veer::admin {
@@ -65,13 +65,7 @@ AdminReply refusal_reply(const Runtime::Outcome& outcome, std::string_view error
 
 // UTC time `d` from now, to the second ("2026-11-23T22:24:46Z").
 std::string utc_after(conf::Duration d) {
-  const auto at = std::chrono::system_clock::now() + d;
-  const std::time_t t = std::chrono::system_clock::to_time_t(at);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char text[32];
-  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return text;
+  return health::utc_text(std::chrono::system_clock::now() + d);
 }
 
 // "\"7\"", an ETag. Appended piece by piece: GCC 12 warns falsely (-Wrestrict) on
