@@ -70,7 +70,10 @@ TEST_P(Streaming, LargeBodiesPassWithBoundedMemory) {
   const long peak_kib = veer.peak_rss_kib();
   RecordProperty("veer_peak_rss_kib", static_cast<int>(peak_kib));
   EXPECT_GT(peak_kib, 0);
-  EXPECT_LT(peak_kib, 64 * 1024) << "veer buffered a body instead of streaming it";
+  // ASan's allocator and shadow memory add their own megabytes; a buffered 200 MB body
+  // would still be far above either bound.
+  EXPECT_LT(peak_kib, (kSanitizerBuild ? 128 : 64) * 1024)
+      << "veer buffered a body instead of streaming it";
 }
 
 INSTANTIATE_TEST_SUITE_P(Engines, Streaming, ::testing::Values("epoll", "io_uring"),
