@@ -348,8 +348,8 @@ TEST(ControlPlaneStateFile, CheckWarnsAboutDroppedChangesAndRunAppliesTheRule) {
   }
   const auto overrides = admin.call("GET", "/api/v1/overrides");
   ASSERT_TRUE(overrides && overrides->status == 200);
-  const json::value* backends =
-      json::parse(overrides->body).at("overrides").as_object().if_contains("backends");
+  const json::value layered = json::parse(overrides->body);
+  const json::value* backends = layered.at("overrides").as_object().if_contains("backends");
   EXPECT_TRUE(backends == nullptr || backends->as_object().empty()) << overrides->body;
 
   write_file(dir, "state.json", "{\"format\": 2, \"backends\": ");
