@@ -6,6 +6,7 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <atomic>
 #include <boost/json.hpp>
 #include <cstdio>
 #include <fstream>
@@ -360,6 +361,69 @@ TEST(ControlPlaneStateFile, CheckWarnsAboutDroppedChangesAndRunAppliesTheRule) {
 }
 
 // --- malformed admin paths ----------------------------------------------------
+
+// Reloads (SIGHUP, as logrotate sends) arrive while release tooling changes weights and
+// drains: every acknowledged change is in force at the end, in the state file, and after
+// kill -9 + restart.
+TEST_P(ControlPlane, ReloadsDuringAdminChangesLoseNoAcknowledgedChange) {
+  Fleet f;
+  const std::string state = make_temp_dir() + "/state.json";
+  Admin admin = start_admin_toml(server_section(GetParam(), state) + admin_section(true) +
+                                 blue_green({f.a.address(), f.b.address()}, {f.g.address()}));
+  ASSERT_NE(admin.port, 0);
+  const std::string blue = "/api/v1/pools/blue/backends/";
+  std::atomic<bool> changing{true};
+  std::thread reloads([&] {
+    for (int i = 0; i < 200 && changing.load(); ++i) {
+      admin.veer->signal(SIGHUP);
+      // Each reload must be taken before the next signal, or signals merge into one.
+      admin.veer->wait_for_log("reloading", 2s, admin.veer->log_size());
+    }
+  });
+  int last_weight = 1;
+  std::string last_state = "up";
+  for (int i = 0; i < 120; ++i) {
+    const int weight = i % 7 + 2;
+    const auto put =
+        admin.call("PUT", blue + f.b.address(), "{\"weight\":" + std::to_string(weight) + "}");
+    ASSERT_TRUE(put && put->status == 200) << (put ? put->body : "no answer");
+    last_weight = weight;
+    const std::string wanted = i % 3 == 0 ? "up" : i % 3 == 1 ? "drain" : "down";
+    const auto patch = admin.call("PATCH", blue + f.a.address(), "{\"state\":\"" + wanted + "\"}");
+    ASSERT_TRUE(patch && patch->status == 200) << (patch ? patch->body : "no answer");
+    last_state = wanted;
+  }
+  changing = false;
+  reloads.join();
+  const auto reload = admin.call("POST", "/api/v1/reload");
+  ASSERT_TRUE(reload && reload->status == 200) << (reload ? reload->body : "no answer");
+  const std::map<std::string, std::string> shown = {
+      {"up", "up"}, {"drain", "draining"}, {"down", "disabled"}};
+  auto expect_last = [&](Admin& a, const std::string& stage) {
+    SCOPED_TRACE(stage);
+    auto pools = pools_of(a);
+    EXPECT_EQ(pools["blue"][f.b.address()].at("weight").to_number<int>(), last_weight);
+    EXPECT_EQ(text(pools["blue"][f.a.address()].at("state")), shown.at(last_state));
+    const auto layered = a.call("GET", "/api/v1/overrides");
+    ASSERT_TRUE(layered && layered->status == 200);
+    EXPECT_EQ(json::parse(layered->body).at("overrides"), json::parse(read_file(state)))
+        << "the state file equals what runs";
+  };
+  expect_last(admin, "after the reloads");
+  const std::string log = admin.veer->log_text();
+  int sighups = 0;
+  for (std::size_t at = log.find("SIGHUP:"); at != std::string::npos;
+       at = log.find("SIGHUP:", at + 1))
+    ++sighups;
+  RecordProperty("sighups_during_changes", sighups);
+  EXPECT_GE(sighups, 10) << "the reloads overlapped the changes";
+  admin.veer->signal(SIGKILL);
+  admin.veer->wait_exit(5s);
+  Admin again = start_admin_toml(server_section(GetParam(), state) + admin_section(true) +
+                                 blue_green({f.a.address(), f.b.address()}, {f.g.address()}));
+  ASSERT_NE(again.port, 0);
+  expect_last(again, "after kill -9 and restart");
+}
 
 TEST_P(ControlPlane, MalformedAdminPathsGet404Or405AndTheProcessLives) {
   TestBackend blue("blue"), green("green");
