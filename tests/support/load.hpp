@@ -75,7 +75,8 @@ inline LoadResult run_gets(std::uint16_t port, int threads, int total,
 // A steady load: `threads` keep-alive connections, each sending its share of `rate`
 // requests per second (paced, not as fast as possible) until `duration` has passed.
 // Successes are counted per phase (the test moves `phase` on as it kills and
-// restarts backends) and per backend (the X-Backend header of the reply).
+// restarts backends; -1 for requests in flight across a move) and per backend (the
+// X-Backend header of the reply).
 struct PacedLoad {
   std::string method = "GET";
   std::string target = "/";
@@ -121,7 +122,10 @@ inline PacedResult run_paced(std::uint16_t port, const PacedLoad& load,
         ++result.sent;
         if (r && load.ok(*r)) {
           ++result.ok;
-          ++result.by_phase[current_phase][r->header("X-Backend")];
+          // A request the test moved past a phase boundary while it was in flight belongs
+          // to neither phase (a slow build sees it routed after the switch): phase -1.
+          const int attributed = phase.load() == current_phase ? current_phase : -1;
+          ++result.by_phase[attributed][r->header("X-Backend")];
           continue;
         }
         result.failures.push_back(r ? std::to_string(r->status) + " " + r->body.substr(0, 200)
