@@ -731,16 +731,12 @@ void ModelRun::reload(bool by_signal, const ConfigFile& next) {
   ++version_;
   if (by_signal) {
     now_ += " | SIGHUP";
+    const std::size_t from = veer_->log_size();
     veer_->signal(SIGHUP);
-    const auto deadline = Clock::now() + 5s;
-    std::uint64_t seen = 0;
-    while (Clock::now() < deadline) {
-      const auto r = admin("GET", "/api/v1/config");
-      if (r && r->status == 200) seen = etag_number(*r);
-      if (seen >= version_) break;
-      std::this_thread::sleep_for(2ms);  // a pause between polls, bounded by the deadline
-    }
-    ASSERT_EQ(seen, version_) << "SIGHUP did not apply the file:\n" << veer_->log_text();
+    ASSERT_TRUE(veer_->wait_for_log(
+        "configuration version " + std::to_string(version_) + " applied", 5s, from))
+        << "SIGHUP did not apply the file:\n"
+        << veer_->log_text();
   } else {
     now_ += " | POST reload";
     const auto r = admin("POST", "/api/v1/reload");

@@ -375,9 +375,10 @@ TEST_P(ControlPlane, ReloadsDuringAdminChangesLoseNoAcknowledgedChange) {
   std::atomic<bool> changing{true};
   std::thread reloads([&] {
     for (int i = 0; i < 200 && changing.load(); ++i) {
-      admin.veer->signal(SIGHUP);
       // Each reload must be taken before the next signal, or signals merge into one.
-      admin.veer->wait_for_log("reloading", 2s, admin.veer->log_size());
+      const std::size_t from = admin.veer->log_size();
+      admin.veer->signal(SIGHUP);
+      admin.veer->wait_for_log("reloading", 2s, from);
     }
   });
   int last_weight = 1;

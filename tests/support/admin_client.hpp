@@ -52,29 +52,6 @@ struct Admin {
   }
 };
 
-// The admin port is read back from veer's log line. `admin_lines` are more keys of
-// [admin].
-inline Admin start_with_admin(const TestConfig& config, const std::string& state_file = "",
-                              const std::string& admin_lines = "") {
-  std::string head =
-      "[admin]\naddress = \"127.0.0.1:0\"\ntokens = [ { name = \"scaler\", token = \"";
-  head += kToken;
-  head += "\" } ]\n";
-  head += admin_lines;
-  std::string toml = config.toml();
-  if (!state_file.empty())
-    toml.replace(toml.find("[server]\n"), 9, "[server]\nstate_file = \"" + state_file + "\"\n");
-  Admin admin;
-  admin.veer = std::make_unique<VeerProcess>(toml + head);
-  EXPECT_TRUE(admin.veer->wait_ready()) << admin.veer->log_text();
-  const std::string log = admin.veer->log_text();
-  const std::size_t at = log.find("admin API on 127.0.0.1:");
-  EXPECT_NE(at, std::string::npos) << log;
-  if (at != std::string::npos)
-    admin.port = static_cast<std::uint16_t>(std::stoi(log.substr(at + 23)));
-  return admin;
-}
-
 // veer started from a whole config file that has an [admin] table on 127.0.0.1:0; the
 // admin port is read back from the log. For files a TestConfig cannot express (several
 // routes, a tokenless admin port).
@@ -88,6 +65,21 @@ inline Admin start_admin_toml(const std::string& toml, VeerOptions options = {})
   if (at != std::string::npos)
     admin.port = static_cast<std::uint16_t>(std::stoi(log.substr(at + 23)));
   return admin;
+}
+
+// The admin port is read back from veer's log line. `admin_lines` are more keys of
+// [admin].
+inline Admin start_with_admin(const TestConfig& config, const std::string& state_file = "",
+                              const std::string& admin_lines = "") {
+  std::string head =
+      "[admin]\naddress = \"127.0.0.1:0\"\ntokens = [ { name = \"scaler\", token = \"";
+  head += kToken;
+  head += "\" } ]\n";
+  head += admin_lines;
+  std::string toml = config.toml();
+  if (!state_file.empty())
+    toml.replace(toml.find("[server]\n"), 9, "[server]\nstate_file = \"" + state_file + "\"\n");
+  return start_admin_toml(toml + head);
 }
 
 }  // namespace veer::test
