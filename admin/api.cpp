@@ -10,7 +10,7 @@
 #include "admin/views.hpp"
 #include "conf/address.hpp"
 #include "health/reasons.hpp"
-#include "proxy/log.hpp"
+#include "core/log.hpp"
 
 namespace veer::admin {
 namespace json = boost::json;
@@ -22,7 +22,7 @@ struct Call {
   std::string who = "anonymous";
   std::vector<std::string> params;  // the {name} segments of the pattern, decoded
   std::map<std::string, std::string> query;
-  std::shared_ptr<const proxy::Snapshot> snapshot;
+  std::shared_ptr<const runtime::Snapshot> snapshot;
   std::uint64_t version() const { return snapshot->version; }
 };
 
@@ -116,8 +116,8 @@ std::optional<std::vector<std::string>> match(std::string_view pattern,
   return params;
 }
 
-const proxy::PoolRuntime& pool_named(const Call& call) {
-  for (const proxy::PoolRuntime& p : call.snapshot->pools) {
+const runtime::PoolRuntime& pool_named(const Call& call) {
+  for (const runtime::PoolRuntime& p : call.snapshot->pools) {
     if (p.name == call.params[0]) return p;
   }
   throw std::out_of_range("no pool named " + call.params[0]);
@@ -153,7 +153,7 @@ AdminReply Api::handle(const AdminRequest& request) {
     // A pool, split or backend named in the path that does not exist.
     return error_reply(404, "not found", e.what());
   } catch (const std::exception& e) {
-    log::error("admin API: ", request.method, " ", request.target, ": ", e.what());
+    core::log::error("admin API: ", request.method, " ", request.target, ": ", e.what());
     return error_reply(500, "internal error", e.what());
   }
 }
@@ -302,9 +302,9 @@ AdminReply Api::reload(Call& call) {
                     outcome.version);
 }
 
-json::object Api::pool_view(const proxy::PoolRuntime& pool) {
+json::object Api::pool_view(const runtime::PoolRuntime& pool) {
   json::array backends;
-  for (const proxy::BackendRuntime& b : pool.backends) {
+  for (const runtime::BackendRuntime& b : pool.backends) {
     backends.push_back(
         backend_json(b, request_rate(pool.name + "/" + b.address,
                                      b.stats->requests.load(std::memory_order_relaxed))));
@@ -317,7 +317,7 @@ json::object Api::pool_view(const proxy::PoolRuntime& pool) {
 
 AdminReply Api::list_pools(Call& call) {
   json::array pools;
-  for (const proxy::PoolRuntime& pool : call.snapshot->pools)
+  for (const runtime::PoolRuntime& pool : call.snapshot->pools)
     pools.push_back(pool_view(pool));
   return json_reply(json::object{{"version", call.version()}, {"pools", std::move(pools)}},
                     call.version());
@@ -331,7 +331,7 @@ AdminReply Api::get_pool(Call& call) {
 
 AdminReply Api::put_backend(Call& call) {
   const BodyFields body(call.request.body, {"weight", "backup"});
-  const proxy::PoolRuntime& pool = pool_named(call);
+  const runtime::PoolRuntime& pool = pool_named(call);
   const std::string& address = call.params[1];
   std::string why;
   const std::optional<conf::HostPort> host_port = conf::parse_host_port(address, &why);
@@ -353,7 +353,7 @@ AdminReply Api::put_backend(Call& call) {
 
 AdminReply Api::delete_backend(Call& call) {
   const BodyFields body(call.request.body, {});
-  const proxy::PoolRuntime& pool = pool_named(call);
+  const runtime::PoolRuntime& pool = pool_named(call);
   const std::string& address = call.params[1];
   if (!runs_backend(*pool.config, address))
     throw std::out_of_range("pool " + pool.name + " has no backend " + address);
@@ -374,7 +374,7 @@ AdminReply Api::delete_backend(Call& call) {
 
 AdminReply Api::patch_backend(Call& call) {
   const BodyFields body(call.request.body, {"state", "weight"});
-  const proxy::PoolRuntime& pool = pool_named(call);
+  const runtime::PoolRuntime& pool = pool_named(call);
   const std::string& address = call.params[1];
   const std::optional<std::string> state = body.text("state");
   const std::optional<std::uint64_t> weight = body.integer("weight", conf::kMaxBackendWeight);
@@ -404,14 +404,14 @@ AdminReply Api::patch_backend(Call& call) {
 
 AdminReply Api::list_splits(Call& call) {
   json::array splits;
-  for (const proxy::SplitRuntime& split : call.snapshot->splits)
+  for (const runtime::SplitRuntime& split : call.snapshot->splits)
     splits.push_back(split_json(*call.snapshot, split, runtime_.split_assignments(split.name)));
   return json_reply(json::object{{"version", call.version()}, {"splits", std::move(splits)}},
                     call.version());
 }
 
 AdminReply Api::get_split(Call& call) {
-  const proxy::SplitRuntime* split = call.snapshot->find_split(call.params[0]);
+  const runtime::SplitRuntime* split = call.snapshot->find_split(call.params[0]);
   if (split == nullptr) throw std::out_of_range("no split named " + call.params[0]);
   return json_reply(split_json(*call.snapshot, *split, runtime_.split_assignments(split->name)),
                     call.version());
@@ -419,7 +419,7 @@ AdminReply Api::get_split(Call& call) {
 
 AdminReply Api::put_split(Call& call) {
   const BodyFields body(call.request.body, {"targets"});
-  const proxy::SplitRuntime* split = call.snapshot->find_split(call.params[0]);
+  const runtime::SplitRuntime* split = call.snapshot->find_split(call.params[0]);
   if (split == nullptr) throw std::out_of_range("no split named " + call.params[0]);
   const json::object* targets = body.object("targets");
   if (targets == nullptr) throw BadRequest("targets: missing ({\"targets\": {\"POOL\": WEIGHT}})");
@@ -489,12 +489,12 @@ void Api::audit(const Call& call, std::uint64_t before, std::uint64_t after,
                                                      {"new_version", after},
                                                      {"summary", summary}});
   if (audit_path_.empty()) {
-    log::info("audit ", line);
+    core::log::info("audit ", line);
     return;
   }
   std::ofstream out(audit_path_, std::ios::app);
   out << line << '\n';
-  if (!out) log::error("audit log ", audit_path_, ": cannot append; the line was: ", line);
+  if (!out) core::log::error("audit log ", audit_path_, ": cannot append; the line was: ", line);
 }
 
 double Api::request_rate(const std::string& key, std::uint64_t count) {

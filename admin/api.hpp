@@ -18,7 +18,7 @@
 
 #include "admin/auth.hpp"
 #include "conf/overrides.hpp"
-#include "proxy/snapshot.hpp"
+#include "runtime/snapshot.hpp"
 
 namespace veer::admin {
 
@@ -52,7 +52,7 @@ class Runtime {
     bool internal = false;            // errors are veer's (state file), not the caller's
   };
 
-  virtual std::shared_ptr<const proxy::Snapshot> snapshot() const = 0;
+  virtual std::shared_ptr<const runtime::Snapshot> snapshot() const = 0;
   // The configuration file alone, as last loaded: what the changes are checked against.
   virtual const conf::Config& file_config() const = 0;
   // The runtime changes in force (the state file holds the same).
@@ -118,7 +118,7 @@ class Api {
   AdminReply delete_overrides(Call& call);
   AdminReply export_nginx(Call& call);
 
-  boost::json::object pool_view(const proxy::PoolRuntime& pool);
+  boost::json::object pool_view(const runtime::PoolRuntime& pool);
   // Applies `next`; a success answers `status` with the version, and `extra` string
   // fields.
   AdminReply change(Call& call, conf::Overrides next, std::optional<conf::Duration> drain,

@@ -6,8 +6,8 @@
 #include <boost/beast/http.hpp>
 #include <thread>
 
-#include "proxy/listen_socket.hpp"
-#include "proxy/log.hpp"
+#include "core/bind_retry.hpp"
+#include "core/log.hpp"
 
 namespace veer::admin {
 namespace asio = boost::asio;
@@ -145,7 +145,7 @@ bool HttpServer::bind(const conf::HostPort& address, std::string* why) {
   impl_->acceptor.open(endpoint.protocol(), ec);
   if (!ec) impl_->acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
   if (!ec) {
-    const int error = proxy::bind_when_released(
+    const int error = core::bind_when_released(
         endpoint.address().to_string() + ":" + std::to_string(endpoint.port()), [&] {
           impl_->acceptor.bind(endpoint, ec);
           return ec ? ec.value() : 0;
@@ -173,7 +173,7 @@ void HttpServer::start() {
     try {
       impl_->io.run();
     } catch (const std::exception& e) {
-      log::error("admin listener stopped: ", e.what());
+      core::log::error("admin listener stopped: ", e.what());
     }
   });
 }

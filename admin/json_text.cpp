@@ -4,8 +4,7 @@
 #include <charconv>
 #include <cmath>
 
-#include "proxy/access_log.hpp"
-#include "proxy/buffer.hpp"
+#include "core/json_escape.hpp"
 
 namespace veer::admin {
 namespace json = boost::json;
@@ -35,8 +34,8 @@ void append_double(std::string& out, double d) {
 // valid JSON whatever they are (the access log's escaping: \xNN for a byte that is not
 // UTF-8).
 void append_string(std::string& out, std::string_view text) {
-  proxy::Buffer escaped;
-  proxy::append_json_escaped(escaped, text);
+  core::Buffer escaped;
+  core::append_json_escaped(escaped, text);
   out += '"';
   out += escaped.readable();
   out += '"';

@@ -10,7 +10,7 @@
 #include <prometheus/metric_family.h>
 #include <prometheus/text_serializer.h>
 
-#include "health/backend_stats.hpp"
+#include "core/backend_stats.hpp"
 
 namespace veer::admin {
 namespace {
@@ -26,12 +26,12 @@ constexpr std::array<const char*, 5> kStates = {"up", "ejected", "down", "draini
 // The workers' series summed, per label set.
 struct Totals {
   std::array<std::uint64_t, 5> responses{};
-  std::array<std::uint64_t, proxy::kResponseSecondsBounds.size() + 1> response_time{};
+  std::array<std::uint64_t, runtime::kResponseSecondsBounds.size() + 1> response_time{};
   std::uint64_t response_time_sum_ns = 0;
   std::uint64_t upstream_opened = 0;
   std::uint64_t upstream_reused = 0;
 
-  static Totals of(const proxy::ExchangeSeries& s) {
+  static Totals of(const runtime::ExchangeSeries& s) {
     Totals t;
     for (std::size_t i = 0; i < t.responses.size(); ++i)
       t.responses[i] = s.responses[i].value();
@@ -88,8 +88,8 @@ ClientMetric::Histogram histogram(const Totals& totals) {
   std::uint64_t cumulative = 0;
   for (std::size_t i = 0; i < totals.response_time.size(); ++i) {
     cumulative += totals.response_time[i];
-    const double bound = i < proxy::kResponseSecondsBounds.size()
-                             ? proxy::kResponseSecondsBounds[i]
+    const double bound = i < runtime::kResponseSecondsBounds.size()
+                             ? runtime::kResponseSecondsBounds[i]
                              : std::numeric_limits<double>::infinity();
     h.bucket.push_back({cumulative, bound});
   }
@@ -127,7 +127,7 @@ void add_process(Families& out, const MetricsSources& in) {
 
 void add_connections(Families& out, const MetricsSources& in) {
   std::uint64_t accepted = 0, opened = 0, closed = 0;
-  for (const proxy::WorkerMetrics* worker : in.workers) {
+  for (const runtime::WorkerMetrics* worker : in.workers) {
     accepted += worker->connections_accepted.value();
     opened += worker->tunnels_opened.value();
     closed += worker->tunnels_closed.value();
@@ -147,7 +147,7 @@ void add_connections(Families& out, const MetricsSources& in) {
                    {}, static_cast<double>(opened));
 }
 
-void add_requests(Families& out, const std::map<proxy::SeriesKey, Totals>& series,
+void add_requests(Families& out, const std::map<runtime::SeriesKey, Totals>& series,
                   const std::map<BackendKey, Totals>& backends) {
   MetricFamily& requests = out.family(
       "veer_requests_total",
@@ -182,7 +182,7 @@ void add_requests(Families& out, const std::map<proxy::SeriesKey, Totals>& serie
   }
 }
 
-void add_backends(Families& out, const proxy::Snapshot& snapshot) {
+void add_backends(Families& out, const runtime::Snapshot& snapshot) {
   MetricFamily& state =
       out.family("veer_backend_state", "1 for the backend's current state, 0 for the others",
                  MetricType::Gauge);
@@ -206,14 +206,14 @@ void add_backends(Families& out, const proxy::Snapshot& snapshot) {
   MetricFamily& panic = out.family(
       "veer_pool_panic", "1 while the pool routes across ejected backends (panic_threshold)",
       MetricType::Gauge);
-  const auto now = health::BackendStats::Clock::now();
-  for (const proxy::PoolRuntime& pool : snapshot.pools) {
+  const auto now = core::BackendStats::Clock::now();
+  for (const runtime::PoolRuntime& pool : snapshot.pools) {
     Families::sample(panic, {{"pool", pool.name}},
                      pool.stats->panic.load(std::memory_order_relaxed) ? 1 : 0);
-    for (const proxy::BackendRuntime& b : pool.backends) {
-      const health::BackendStats& s = *b.stats;
+    for (const runtime::BackendRuntime& b : pool.backends) {
+      const core::BackendStats& s = *b.stats;
       const BackendKey key{pool.name, b.address};
-      const std::string current = health::state_name(s.reasons.load(std::memory_order_relaxed));
+      const std::string current = core::state_name(s.reasons.load(std::memory_order_relaxed));
       for (const char* name : kStates) {
         Labels labels = backend_labels(key);
         labels.push_back({"state", name});
@@ -224,7 +224,7 @@ void add_backends(Families& out, const proxy::Snapshot& snapshot) {
                        static_cast<double>(s.active_connections.load(std::memory_order_relaxed)));
       Families::sample(in_flight, backend_labels(key),
                        static_cast<double>(s.in_flight.load(std::memory_order_relaxed)));
-      const double ewma_ns = s.latency.estimate_ns(now, health::kLatencyDecayNs);
+      const double ewma_ns = s.latency.estimate_ns(now, core::kLatencyDecayNs);
       Families::sample(latency, backend_labels(key), ewma_ns < 0 ? 0 : ewma_ns / 1e9);
       Families::sample(ejections, backend_labels(key),
                        static_cast<double>(s.ejections.load(std::memory_order_relaxed)));
@@ -241,11 +241,11 @@ void add_backends(Families& out, const proxy::Snapshot& snapshot) {
   }
 }
 
-void add_splits(Families& out, const proxy::Snapshot& snapshot,
-                const std::map<proxy::SplitTargetKey, std::uint64_t>& assignments) {
+void add_splits(Families& out, const runtime::Snapshot& snapshot,
+                const std::map<runtime::SplitTargetKey, std::uint64_t>& assignments) {
   MetricFamily& weights =
       out.family("veer_split_weight", "Weight of each target of a split", MetricType::Gauge);
-  for (const proxy::SplitRuntime& split : snapshot.splits) {
+  for (const runtime::SplitRuntime& split : snapshot.splits) {
     for (std::size_t i = 0; i < split.pools.size(); ++i) {
       Families::sample(weights,
                        {{"split", split.name}, {"pool", snapshot.pools[split.pools[i]].name}},
@@ -265,11 +265,11 @@ void add_splits(Families& out, const proxy::Snapshot& snapshot,
 }  // namespace
 
 std::vector<MetricFamily> MetricsCollector::Collect() const {
-  std::map<proxy::SeriesKey, Totals> series;
+  std::map<runtime::SeriesKey, Totals> series;
   std::map<BackendKey, Totals> backends;
-  std::map<proxy::SplitTargetKey, std::uint64_t> assignments;
-  for (const proxy::WorkerMetrics* worker : sources_.workers) {
-    worker->visit_series([&](const proxy::SeriesKey& key, const proxy::ExchangeSeries& s) {
+  std::map<runtime::SplitTargetKey, std::uint64_t> assignments;
+  for (const runtime::WorkerMetrics* worker : sources_.workers) {
+    worker->visit_series([&](const runtime::SeriesKey& key, const runtime::ExchangeSeries& s) {
       series[key].add(Totals::of(s));
     });
     worker->add_split_assignments(assignments);

@@ -13,8 +13,8 @@
 
 #include <prometheus/collectable.h>
 
-#include "proxy/metrics.hpp"
-#include "proxy/snapshot.hpp"
+#include "runtime/metrics.hpp"
+#include "runtime/snapshot.hpp"
 
 namespace veer::admin {
 
@@ -28,8 +28,8 @@ struct ConfigCounters {
 };
 
 struct MetricsSources {
-  std::shared_ptr<const proxy::Snapshot> snapshot;
-  std::vector<const proxy::WorkerMetrics*> workers;
+  std::shared_ptr<const runtime::Snapshot> snapshot;
+  std::vector<const runtime::WorkerMetrics*> workers;
   std::uint64_t client_connections = 0;
   ConfigCounters config;
   std::string version;  // veer's

@@ -3,20 +3,20 @@
 #include <boost/json.hpp>
 
 #include "admin/state_file.hpp"
-#include "health/backend_stats.hpp"
+#include "core/backend_stats.hpp"
 #include "health/reasons.hpp"
 
 namespace veer::admin {
 namespace json = boost::json;
 
-json::object backend_json(const proxy::BackendRuntime& b, double rate) {
-  const auto now = health::BackendStats::Clock::now();
-  const double ewma = b.stats->latency.estimate_ns(now, health::kLatencyDecayNs);
+json::object backend_json(const runtime::BackendRuntime& b, double rate) {
+  const auto now = core::BackendStats::Clock::now();
+  const double ewma = b.stats->latency.estimate_ns(now, core::kLatencyDecayNs);
   json::object o{
       {"address", b.address},
       {"weight", b.weight},
       {"backup", b.backup},
-      {"state", health::state_name(b.stats->reasons.load(std::memory_order_relaxed))},
+      {"state", core::state_name(b.stats->reasons.load(std::memory_order_relaxed))},
       {"active_connections", b.stats->active_connections.load(std::memory_order_relaxed)},
       {"in_flight", b.stats->in_flight.load(std::memory_order_relaxed)},
       {"requests_total", b.stats->requests.load(std::memory_order_relaxed)},
@@ -104,14 +104,14 @@ json::object config_json(const conf::Config& c) {
       {"splits", std::move(splits)}};
 }
 
-json::object split_json(const proxy::Snapshot& snapshot, const proxy::SplitRuntime& split,
+json::object split_json(const runtime::Snapshot& snapshot, const runtime::SplitRuntime& split,
                         std::map<std::string, std::uint64_t> assigned) {
   json::object targets;
   for (std::size_t i = 0; i < split.pools.size(); ++i) {
-    const proxy::PoolRuntime& pool = snapshot.pools[split.pools[i]];
+    const runtime::PoolRuntime& pool = snapshot.pools[split.pools[i]];
     std::int64_t in_flight = 0, connections = 0;
     std::uint64_t requests = 0;
-    for (const proxy::BackendRuntime& b : pool.backends) {
+    for (const runtime::BackendRuntime& b : pool.backends) {
       in_flight += b.stats->in_flight.load(std::memory_order_relaxed);
       connections += b.stats->active_connections.load(std::memory_order_relaxed);
       requests += b.stats->requests.load(std::memory_order_relaxed);

@@ -17,7 +17,7 @@
 #include "admin/api.hpp"
 #include "conf/load.hpp"
 #include "conf/overrides.hpp"
-#include "proxy/snapshot.hpp"
+#include "runtime/snapshot.hpp"
 
 namespace veer::fuzz {
 
@@ -56,8 +56,8 @@ inline conf::Config fake_file_config() {
 // input would cost more than most requests).
 struct FakeStart {
   conf::Config file = fake_file_config();
-  proxy::BackendRegistry registry;
-  std::shared_ptr<const proxy::Snapshot> snapshot = proxy::build_snapshot(file, 1, registry);
+  runtime::BackendRegistry registry;
+  std::shared_ptr<const runtime::Snapshot> snapshot = runtime::build_snapshot(file, 1, registry);
 };
 inline const FakeStart& fake_start() {
   static const FakeStart start;
@@ -71,7 +71,7 @@ class FakeRuntime final : public admin::Runtime {
   explicit FakeRuntime(bool fail)
       : fail_(fail), file_(fake_start().file), snapshot_(fake_start().snapshot) {}
 
-  std::shared_ptr<const proxy::Snapshot> snapshot() const override { return snapshot_; }
+  std::shared_ptr<const runtime::Snapshot> snapshot() const override { return snapshot_; }
   const conf::Config& file_config() const override { return file_; }
   const conf::Overrides& overrides() const override { return overrides_; }
   const conf::OverrideReport& override_report() const override { return report_; }
@@ -123,7 +123,7 @@ class FakeRuntime final : public admin::Runtime {
     return outcome;
   }
   void swap_in(conf::Config config) {
-    snapshot_ = proxy::build_snapshot(std::move(config), ++version_, registry_);
+    snapshot_ = runtime::build_snapshot(std::move(config), ++version_, registry_);
     changed_ = true;
   }
 
@@ -133,8 +133,8 @@ class FakeRuntime final : public admin::Runtime {
   conf::Config file_;
   conf::Overrides overrides_;
   conf::OverrideReport report_;
-  proxy::BackendRegistry registry_;
-  std::shared_ptr<const proxy::Snapshot> snapshot_;
+  runtime::BackendRegistry registry_;
+  std::shared_ptr<const runtime::Snapshot> snapshot_;
 };
 
 }  // namespace veer::fuzz

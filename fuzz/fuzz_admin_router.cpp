@@ -20,7 +20,7 @@
 
 #include "admin/api.hpp"
 #include "fake_runtime.hpp"
-#include "proxy/log.hpp"
+#include "core/log.hpp"
 
 namespace {
 
@@ -64,7 +64,7 @@ void check(const AdminReply& reply, bool state_changed) {
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
   // Audit lines would fill the fuzzer's output: only errors are worth reading.
-  veer::log::set_min_level(veer::log::Level::error);
+  veer::core::log::set_min_level(veer::core::log::Level::error);
   return 0;
 }
 

@@ -1,4 +1,4 @@
-// libFuzzer target: the chunked transfer-coding decoder (proxy/chunked.hpp). The first
+// libFuzzer target: the chunked transfer-coding decoder (http/chunked.hpp). The first
 // byte chooses the piece size (1-64 bytes) and the line limit; the rest is the body.
 //
 // Invariants, each a __builtin_trap(): the input may be split anywhere, so decoding in
@@ -9,11 +9,11 @@
 #include <string>
 #include <string_view>
 
-#include "proxy/chunked.hpp"
+#include "http/chunked.hpp"
 
 namespace {
 
-using veer::proxy::ChunkedDecoder;
+using veer::http::ChunkedDecoder;
 
 struct Decoded {
   ChunkedDecoder::Status status = ChunkedDecoder::Status::more;

@@ -9,10 +9,10 @@
 #include <string_view>
 
 #include "conf/load.hpp"
-#include "proxy/log.hpp"
+#include "core/log.hpp"
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  veer::log::set_min_level(veer::log::Level::error);
+  veer::core::log::set_min_level(veer::core::log::Level::error);
   return 0;
 }
 

@@ -1,4 +1,4 @@
-// libFuzzer target: the request and response head parsers (proxy/http_parser.hpp).
+// libFuzzer target: the request and response head parsers (http/http_parser.hpp).
 // The first byte chooses how the head arrives (in pieces of 1-64 bytes, as a socket
 // delivers it) and whether the response answers a HEAD request; the rest is the head.
 //
@@ -11,7 +11,7 @@
 #include <string_view>
 #include <vector>
 
-#include "proxy/http_parser.hpp"
+#include "http/http_parser.hpp"
 
 namespace {
 

@@ -11,10 +11,10 @@
 #include "admin/state_file.hpp"
 #include "conf/overrides.hpp"
 #include "fake_runtime.hpp"
-#include "proxy/log.hpp"
+#include "core/log.hpp"
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  veer::log::set_min_level(veer::log::Level::error);
+  veer::core::log::set_min_level(veer::core::log::Level::error);
   return 0;
 }
 

@@ -5,15 +5,15 @@
 #include <algorithm>
 
 #include "health/rise_fall.hpp"
-#include "proxy/log.hpp"
+#include "core/log.hpp"
 
 namespace veer::health {
 namespace {
 
-using Clock = BackendStats::Clock;
+using Clock = core::BackendStats::Clock;
 
-bool same_check(const ProbeTarget& a, const proxy::PoolRuntime& pool,
-                const proxy::BackendRuntime& b) {
+bool same_check(const ProbeTarget& a, const runtime::PoolRuntime& pool,
+                const runtime::BackendRuntime& b) {
   const conf::HealthConfig& x = a.config;
   const conf::HealthConfig& y = *pool.config->health;
   return a.endpoint == b.endpoint && x.type == y.type && x.path == y.path &&
@@ -38,7 +38,7 @@ void HealthChecker::start() {
     try {
       io_.run();
     } catch (const std::exception& e) {
-      log::error("health checks stopped: ", e.what());
+      core::log::error("health checks stopped: ", e.what());
     }
   });
 }
@@ -55,7 +55,7 @@ void HealthChecker::stop() {
   thread_.join();
 }
 
-void HealthChecker::update(std::shared_ptr<const proxy::Snapshot> snapshot) {
+void HealthChecker::update(std::shared_ptr<const runtime::Snapshot> snapshot) {
   asio::post(io_, [this, snapshot = std::move(snapshot)]() mutable { apply(std::move(snapshot)); });
 }
 
@@ -63,15 +63,15 @@ void HealthChecker::backend_ejected() {
   asio::post(io_, [this] { schedule_returns(); });
 }
 
-void HealthChecker::apply(std::shared_ptr<const proxy::Snapshot> snapshot) {
-  std::map<const BackendStats*, std::shared_ptr<Probe>> kept;
-  for (const proxy::PoolRuntime& pool : snapshot->pools) {
+void HealthChecker::apply(std::shared_ptr<const runtime::Snapshot> snapshot) {
+  std::map<const core::BackendStats*, std::shared_ptr<Probe>> kept;
+  for (const runtime::PoolRuntime& pool : snapshot->pools) {
     std::uint32_t ejected = 0;
-    for (const proxy::BackendRuntime& backend : pool.backends) {
-      ejected += backend.stats->has(Reason::ejected) ? 1 : 0;
+    for (const runtime::BackendRuntime& backend : pool.backends) {
+      ejected += backend.stats->has(core::Reason::ejected) ? 1 : 0;
       if (!pool.config->health) {
         // Checks removed by this reload: what they said no longer holds.
-        change_reason(*backend.stats, Reason::down, false, {pool.name, backend.address},
+        change_reason(*backend.stats, core::Reason::down, false, {pool.name, backend.address},
                       "health checks removed from the configuration");
         continue;
       }
@@ -123,7 +123,7 @@ bool HealthChecker::on_report(Probe& probe, CheckResult result) {
   check_lag(probe, result);
   const ProbeTarget& target = probe.target();
   if (!result.ok) {
-    log::debug("health check of ", target.address, " (pool ", target.pool,
+    core::log::debug("health check of ", target.address, " (pool ", target.pool,
                ") failed: ", result.cause);
   }
   return record_check(result, target.config, probe.streak, *target.stats, *target.pool_stats,
@@ -133,10 +133,10 @@ bool HealthChecker::on_report(Probe& probe, CheckResult result) {
 void HealthChecker::schedule_returns() {
   if (!snapshot_) return;
   Clock::rep earliest = std::numeric_limits<Clock::rep>::max();
-  for (const proxy::PoolRuntime& pool : snapshot_->pools) {
+  for (const runtime::PoolRuntime& pool : snapshot_->pools) {
     if (pool.config->health) continue;  // checks bring these back
-    for (const proxy::BackendRuntime& backend : pool.backends) {
-      if (backend.stats->has(Reason::ejected)) {
+    for (const runtime::BackendRuntime& backend : pool.backends) {
+      if (backend.stats->has(core::Reason::ejected)) {
         earliest = std::min(earliest, backend.stats->ejected_until.load(std::memory_order_relaxed));
       }
     }
@@ -150,10 +150,10 @@ void HealthChecker::schedule_returns() {
 
 void HealthChecker::end_due_ejections() {
   const Clock::rep now = Clock::now().time_since_epoch().count();
-  for (const proxy::PoolRuntime& pool : snapshot_->pools) {
+  for (const runtime::PoolRuntime& pool : snapshot_->pools) {
     if (pool.config->health) continue;
-    for (const proxy::BackendRuntime& backend : pool.backends) {
-      if (backend.stats->has(Reason::ejected) &&
+    for (const runtime::BackendRuntime& backend : pool.backends) {
+      if (backend.stats->has(core::Reason::ejected) &&
           now >= backend.stats->ejected_until.load(std::memory_order_relaxed)) {
         end_ejection(*backend.stats, *pool.stats, {pool.name, backend.address}, "ejection over");
       }

@@ -12,7 +12,7 @@
 
 #include "health/outlier.hpp"
 #include "health/probe.hpp"
-#include "proxy/snapshot.hpp"
+#include "runtime/snapshot.hpp"
 
 namespace veer::health {
 
@@ -27,11 +27,11 @@ class HealthChecker final : public EjectionListener {
   void stop();
   // Checks the backends of `snapshot` (a reload): new ones start, removed ones stop,
   // kept ones keep their counters.
-  void update(std::shared_ptr<const proxy::Snapshot> snapshot);
+  void update(std::shared_ptr<const runtime::Snapshot> snapshot);
   void backend_ejected() override;
 
  private:
-  void apply(std::shared_ptr<const proxy::Snapshot> snapshot);
+  void apply(std::shared_ptr<const runtime::Snapshot> snapshot);
   bool on_report(Probe& probe, CheckResult result);
   void check_lag(Probe& probe, CheckResult& result);
   void schedule_returns();
@@ -41,10 +41,10 @@ class HealthChecker final : public EjectionListener {
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> guard_;
   asio::steady_timer returns_{io_};
   std::thread thread_;
-  std::shared_ptr<const proxy::Snapshot> snapshot_;
-  std::map<const BackendStats*, std::shared_ptr<Probe>> probes_;
+  std::shared_ptr<const runtime::Snapshot> snapshot_;
+  std::map<const core::BackendStats*, std::shared_ptr<Probe>> probes_;
   // jsonrpc checks: the latest block each backend of a pool answered with.
-  std::map<std::string, std::map<const BackendStats*, std::uint64_t>, std::less<>> heads_;
+  std::map<std::string, std::map<const core::BackendStats*, std::uint64_t>, std::less<>> heads_;
   std::uint64_t seed_ = 0x68656c7468ULL;
 };
 

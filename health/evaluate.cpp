@@ -6,8 +6,8 @@
 #include <charconv>
 #include <memory>
 
-#include "proxy/chunked.hpp"
-#include "proxy/http_parser.hpp"
+#include "http/chunked.hpp"
+#include "http/http_parser.hpp"
 
 namespace veer::health {
 
@@ -62,31 +62,31 @@ std::optional<std::uint64_t> parse_block_number(std::string_view body, bool expe
 CheckResult evaluate_answer(const conf::HealthConfig& config, std::string_view answer) {
   CheckResult result;
   std::size_t scan = 0;
-  const std::size_t head_end = proxy::find_head_end(answer, scan);
+  const std::size_t head_end = http::find_head_end(answer, scan);
   if (head_end == 0) {
     result.cause = answer.empty() ? "no answer" : "incomplete answer";
     return result;
   }
-  auto head = std::make_unique<proxy::ResponseHead>();
-  if (const proxy::ParseError error =
-          proxy::parse_response_head(answer.substr(0, head_end), false, *head)) {
+  auto head = std::make_unique<http::ResponseHead>();
+  if (const http::ParseError error =
+          http::parse_response_head(answer.substr(0, head_end), false, *head)) {
     result.cause = std::string(error.reason);
     return result;
   }
   // The body, decoded when chunked.
   std::string body;
   std::string_view rest = answer.substr(head_end);
-  if (head->framing == proxy::BodyFraming::chunked) {
-    proxy::ChunkedDecoder decoder;
+  if (head->framing == http::BodyFraming::chunked) {
+    http::ChunkedDecoder decoder;
     while (!rest.empty() && !decoder.done()) {
       std::string_view data;
       const auto step = decoder.next(rest, &data);
-      if (step.status == proxy::ChunkedDecoder::Status::error) break;
+      if (step.status == http::ChunkedDecoder::Status::error) break;
       body.append(data);
       rest.remove_prefix(step.consumed);
     }
   } else {
-    body = rest.substr(0, head->framing == proxy::BodyFraming::content_length
+    body = rest.substr(0, head->framing == http::BodyFraming::content_length
                               ? static_cast<std::size_t>(head->content_length)
                               : rest.size());
   }

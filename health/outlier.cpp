@@ -28,9 +28,9 @@ std::uint32_t max_ejected(const conf::OutlierConfig& config, std::size_t pool_si
       1, static_cast<std::uint32_t>(pool_size * config.max_ejected_percent / 100));
 }
 
-bool record_outcome(Outcome outcome, BackendStats& stats, PoolStats& pool,
+bool record_outcome(Outcome outcome, core::BackendStats& stats, core::PoolStats& pool,
                     const conf::OutlierConfig* config, std::size_t pool_size, BackendName who,
-                    BackendStats::Clock::time_point now) {
+                    core::BackendStats::Clock::time_point now) {
   if (outcome == Outcome::success) {
     record_success(stats);
     return false;
@@ -38,7 +38,7 @@ bool record_outcome(Outcome outcome, BackendStats& stats, PoolStats& pool,
   const std::uint32_t failures =
       stats.consecutive_failures.fetch_add(1, std::memory_order_relaxed) + 1;
   if (config == nullptr || failures < config->consecutive_failures) return false;
-  if (stats.has(Reason::ejected)) return false;
+  if (stats.has(core::Reason::ejected)) return false;
   // Claim one of the pool's ejection slots; if none is left, the backend stays.
   const std::uint32_t allowed = max_ejected(*config, pool_size);
   std::uint32_t ejected = pool.ejected.load(std::memory_order_relaxed);
@@ -49,7 +49,7 @@ bool record_outcome(Outcome outcome, BackendStats& stats, PoolStats& pool,
   const auto duration =
       std::min<std::chrono::milliseconds>(config->base_ejection * count, config->max_ejection);
   stats.ejected_until.store((now + duration).time_since_epoch().count(), std::memory_order_relaxed);
-  if (!change_reason(stats, Reason::ejected, true, who,
+  if (!change_reason(stats, core::Reason::ejected, true, who,
                      std::to_string(failures) + " consecutive " + describe(outcome) +
                          "; ejected for " + conf::format_duration(duration))) {
     pool.ejected.fetch_sub(1, std::memory_order_relaxed);  // another worker ejected it first
@@ -59,8 +59,8 @@ bool record_outcome(Outcome outcome, BackendStats& stats, PoolStats& pool,
   return true;
 }
 
-bool end_ejection(BackendStats& stats, PoolStats& pool, BackendName who, std::string_view cause) {
-  if (!change_reason(stats, Reason::ejected, false, who, cause)) return false;
+bool end_ejection(core::BackendStats& stats, core::PoolStats& pool, BackendName who, std::string_view cause) {
+  if (!change_reason(stats, core::Reason::ejected, false, who, cause)) return false;
   // Never below zero: a reload recounts the pool while workers may be ejecting.
   std::uint32_t ejected = pool.ejected.load(std::memory_order_relaxed);
   while (ejected > 0 &&

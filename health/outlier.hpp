@@ -12,7 +12,7 @@
 #include <cstddef>
 
 #include "conf/config.hpp"
-#include "health/backend_stats.hpp"
+#include "core/backend_stats.hpp"
 #include "health/transitions.hpp"
 
 namespace veer::health {
@@ -36,7 +36,7 @@ std::uint32_t max_ejected(const conf::OutlierConfig& config, std::size_t pool_si
 
 // A successful exchange ends a run of failures. Runs per response: it reads first,
 // because a write per request would bounce the backend's cache line between cores.
-inline void record_success(BackendStats& stats) {
+inline void record_success(core::BackendStats& stats) {
   if (stats.consecutive_failures.load(std::memory_order_relaxed) != 0) {
     stats.consecutive_failures.store(0, std::memory_order_relaxed);
   }
@@ -44,11 +44,11 @@ inline void record_success(BackendStats& stats) {
 
 // Records one exchange. Returns true when this failure ejected the backend; the caller
 // then tells the health thread, which schedules its return.
-bool record_outcome(Outcome outcome, BackendStats& stats, PoolStats& pool,
+bool record_outcome(Outcome outcome, core::BackendStats& stats, core::PoolStats& pool,
                     const conf::OutlierConfig* config, std::size_t pool_size, BackendName who,
-                    BackendStats::Clock::time_point now);
+                    core::BackendStats::Clock::time_point now);
 
 // Brings an ejected backend back (health thread). Returns true when it was ejected.
-bool end_ejection(BackendStats& stats, PoolStats& pool, BackendName who, std::string_view cause);
+bool end_ejection(core::BackendStats& stats, core::PoolStats& pool, BackendName who, std::string_view cause);
 
 }  // namespace veer::health

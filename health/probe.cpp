@@ -44,7 +44,7 @@ void Probe::stop() {
   stopped_ = true;
   wait_.cancel();
   deadline_.cancel();
-  if (socket_.is_open()) proxy::interrupt_socket(socket_);
+  if (socket_.is_open()) core::interrupt_socket(socket_);
 }
 
 void Probe::schedule(std::chrono::steady_clock::time_point when) {
@@ -64,7 +64,7 @@ void Probe::check() {
     // Finished in time (cancelled), or a later check already started.
     if (ec || id != self->check_id_ || !self->socket_.is_open()) return;
     self->timed_out_ = true;
-    proxy::interrupt_socket(self->socket_);  // the pending operation ends the check
+    core::interrupt_socket(self->socket_);  // the pending operation ends the check
   });
   socket_.async_connect(
       to_endpoint(target_.endpoint),

@@ -14,24 +14,20 @@
 #include <string>
 
 #include "conf/config.hpp"
-#include "health/backend_stats.hpp"
+#include "core/backend_stats.hpp"
 #include "health/evaluate.hpp"
 #include "health/rise_fall.hpp"
-#include "proxy/asio.hpp"
-#include "strategies/random.hpp"
+#include "core/asio.hpp"
+#include "core/random.hpp"
 
 namespace veer::health {
-
-using proxy::error_code;
-using proxy::tcp;
-namespace asio = boost::asio;
 
 struct ProbeTarget {
   std::string pool;
   std::string address;
   conf::SocketAddress endpoint;
-  std::shared_ptr<BackendStats> stats;
-  std::shared_ptr<PoolStats> pool_stats;
+  std::shared_ptr<core::BackendStats> stats;
+  std::shared_ptr<core::PoolStats> pool_stats;
   conf::HealthConfig config;
 };
 
@@ -68,7 +64,7 @@ class Probe : public std::enable_shared_from_this<Probe> {
   std::string request_;
   std::string answer_;
   std::array<char, 4096> chunk_{};
-  strategies::Random random_;
+  core::Random random_;
   std::chrono::steady_clock::time_point check_started_{};
   std::uint64_t check_id_ = 0;  // which check a deadline belongs to
   bool timed_out_ = false;

@@ -13,7 +13,7 @@
 #include <string_view>
 #include <vector>
 
-#include "health/backend_stats.hpp"
+#include "core/backend_stats.hpp"
 
 namespace veer::health {
 
@@ -25,14 +25,14 @@ struct ReasonNote {
 };
 
 // "down", "ejected", "draining", "disabled".
-const char* reason_name(Reason reason);
+const char* reason_name(core::Reason reason);
 
 // Every reason set on `stats`, in the order down, ejected, draining, disabled; empty when
 // routable. Thread-safe (admin thread).
-std::vector<ReasonNote> reasons_of(const BackendStats& stats);
+std::vector<ReasonNote> reasons_of(const core::BackendStats& stats);
 // Same, with the clocks' readings given (tests): `until` is ejected_until (steady) moved
 // onto the system clock as `system_now + (ejected_until - steady_now)`.
-std::vector<ReasonNote> reasons_of(const BackendStats& stats,
+std::vector<ReasonNote> reasons_of(const core::BackendStats& stats,
                                    std::chrono::steady_clock::time_point steady_now,
                                    std::chrono::system_clock::time_point system_now);
 
@@ -40,12 +40,12 @@ std::vector<ReasonNote> reasons_of(const BackendStats& stats,
 // notes' lock so that a note always describes the bit it belongs to. Returns the
 // reasons before. The building block of change_reason (health/transitions.hpp), which
 // also logs and bumps the routing epoch: call that instead.
-std::uint32_t change_noted(BackendStats& stats, Reason reason, bool set, std::string_view cause,
+std::uint32_t change_noted(core::BackendStats& stats, core::Reason reason, bool set, std::string_view cause,
                            std::chrono::system_clock::time_point now);
 
 // Replaces the cause of `reason` when it is set, keeping since when (the health thread,
 // on each failed check of a backend already down). Returns whether it was set.
-bool update_cause(BackendStats& stats, Reason reason, std::string_view cause);
+bool update_cause(core::BackendStats& stats, core::Reason reason, std::string_view cause);
 
 // "2026-12-06T12:00:00Z": UTC to the second, as the admin API writes times.
 std::string utc_text(std::chrono::system_clock::time_point at);

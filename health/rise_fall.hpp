@@ -8,7 +8,7 @@
 #include <cstdint>
 
 #include "conf/config.hpp"
-#include "health/backend_stats.hpp"
+#include "core/backend_stats.hpp"
 #include "health/evaluate.hpp"
 #include "health/transitions.hpp"
 
@@ -23,7 +23,7 @@ struct CheckStreak {
 // Applies `result`. Returns true while a change of state is being confirmed (the next
 // check then comes sooner).
 bool record_check(const CheckResult& result, const conf::HealthConfig& config, CheckStreak& streak,
-                  BackendStats& stats, PoolStats& pool, BackendName who,
-                  BackendStats::Clock::time_point now);
+                  core::BackendStats& stats, core::PoolStats& pool, BackendName who,
+                  core::BackendStats::Clock::time_point now);
 
 }  // namespace veer::health

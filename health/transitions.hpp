@@ -2,7 +2,7 @@
 
 #include <string_view>
 
-#include "health/backend_stats.hpp"
+#include "core/backend_stats.hpp"
 
 namespace veer::health {
 
@@ -18,7 +18,7 @@ struct BackendName {
 // workers rebuild their candidate lists, and stamps when it became routable again (slow
 // start). Thread-safe; takes the notes' mutex, so only for transitions, never per
 // request. Returns whether the reason changed.
-bool change_reason(BackendStats& stats, Reason reason, bool set, BackendName who,
+bool change_reason(core::BackendStats& stats, core::Reason reason, bool set, BackendName who,
                    std::string_view cause);
 
 }  // namespace veer::health

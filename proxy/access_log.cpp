@@ -1,5 +1,7 @@
 #include "proxy/access_log.hpp"
 
+#include "core/json_escape.hpp"
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -18,14 +20,14 @@ constexpr auto kFlushInterval = std::chrono::milliseconds(100);
 // that lines of two workers never interleave on stdout.
 constexpr std::size_t kAtomicPipeWrite = 4096;
 
-void append_number(Buffer& out, std::uint64_t n) {
+void append_number(core::Buffer& out, std::uint64_t n) {
   char digits[24];
   const auto r = std::to_chars(digits, digits + sizeof digits, n);
   out.append(std::string_view(digits, static_cast<std::size_t>(r.ptr - digits)));
 }
 
 // Milliseconds with microsecond precision: "12.345".
-void append_millis(Buffer& out, double ms) {
+void append_millis(core::Buffer& out, double ms) {
   const auto micros = static_cast<std::uint64_t>(ms * 1000.0 + 0.5);
   append_number(out, micros / 1000);
   out.append('.');
@@ -88,71 +90,6 @@ void AccessLogSink::write(std::string_view lines) {
   }
 }
 
-namespace {
-
-// Length of the valid UTF-8 sequence that starts at text[i], or 0 when the bytes there
-// are not one (RFC 3629 section 4, the table of well-formed sequences).
-std::size_t utf8_sequence_length(std::string_view text, std::size_t i) {
-  const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(text[k]); };
-  const unsigned char lead = byte(i);
-  std::size_t length = 0;
-  unsigned char second_min = 0x80, second_max = 0xbf;
-  if (lead >= 0xc2 && lead <= 0xdf) {
-    length = 2;
-  } else if (lead >= 0xe0 && lead <= 0xef) {
-    length = 3;
-    if (lead == 0xe0) second_min = 0xa0;  // overlong
-    if (lead == 0xed) second_max = 0x9f;  // UTF-16 surrogates
-  } else if (lead >= 0xf0 && lead <= 0xf4) {
-    length = 4;
-    if (lead == 0xf0) second_min = 0x90;  // overlong
-    if (lead == 0xf4) second_max = 0x8f;  // past U+10FFFF
-  } else {
-    return 0;  // a continuation byte, C0, C1 or F5..FF
-  }
-  if (text.size() - i < length) return 0;
-  if (byte(i + 1) < second_min || byte(i + 1) > second_max) return 0;
-  for (std::size_t k = 2; k < length; ++k) {
-    if (byte(i + k) < 0x80 || byte(i + k) > 0xbf) return 0;
-  }
-  return length;
-}
-
-}  // namespace
-
-void append_json_escaped(Buffer& out, std::string_view text) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  out.reserve_writable(text.size() + 8);
-  std::size_t i = 0;
-  while (i < text.size()) {
-    const char c = text[i];
-    const auto u = static_cast<unsigned char>(c);
-    if (u >= 0x80) {
-      if (const std::size_t n = utf8_sequence_length(text, i)) {
-        out.append(text.substr(i, n));
-        i += n;
-      } else {
-        // Not UTF-8: kept readable and distinct from U+FFFD. A literal backslash is
-        // itself escaped, so "\\x" in a decoded value marks the original byte.
-        const char escaped[5] = {'\\', '\\', 'x', kHex[u >> 4], kHex[u & 0xf]};
-        out.append(std::string_view(escaped, sizeof escaped));
-        ++i;
-      }
-      continue;
-    }
-    if (c == '"' || c == '\\') {
-      out.append('\\');
-      out.append(c);
-    } else if (u < 0x20 || u == 0x7f) {
-      const char escaped[6] = {'\\', 'u', '0', '0', kHex[u >> 4], kHex[u & 0xf]};
-      out.append(std::string_view(escaped, sizeof escaped));
-    } else {
-      out.append(c);
-    }
-    ++i;
-  }
-}
-
 void AccessLog::append_time() {
   using namespace std::chrono;
   const auto now = system_clock::now();
@@ -181,7 +118,7 @@ void AccessLog::append_string_or_null(std::string_view key, std::string_view val
     return;
   }
   lines_.append("\"");
-  append_json_escaped(lines_, value);
+  core::append_json_escaped(lines_, value);
   lines_.append("\"");
 }
 
@@ -212,11 +149,11 @@ void AccessLog::record(const AccessEntry& e) {
   lines_.append("{\"time\":\"");
   append_time();
   lines_.append("\",\"client\":\"");
-  append_json_escaped(lines_, e.client);
+  core::append_json_escaped(lines_, e.client);
   lines_.append("\",\"method\":\"");
-  append_json_escaped(lines_, e.method);
+  core::append_json_escaped(lines_, e.method);
   lines_.append("\",\"path\":\"");
-  append_json_escaped(lines_, e.path);
+  core::append_json_escaped(lines_, e.path);
   lines_.append("\",\"status\":");
   append_number(lines_, e.status);
   lines_.append(",\"bytes\":");
@@ -234,14 +171,14 @@ void AccessLog::record(const AccessEntry& e) {
   lines_.append(",\"total_ms\":");
   append_millis(lines_, e.total_ms);
   lines_.append(",\"request_id\":\"");
-  append_json_escaped(lines_, e.request_id);
+  core::append_json_escaped(lines_, e.request_id);
   lines_.append("\",\"listener\":\"");
-  append_json_escaped(lines_, e.listener);
+  core::append_json_escaped(lines_, e.listener);
   lines_.append("\",\"route\":");
   if (e.routed) {
     lines_.append('"');
-    append_json_escaped(lines_, e.route_host);
-    append_json_escaped(lines_, e.route_path_prefix.empty() ? "/" : e.route_path_prefix);
+    core::append_json_escaped(lines_, e.route_host);
+    core::append_json_escaped(lines_, e.route_path_prefix.empty() ? "/" : e.route_path_prefix);
     lines_.append('"');
   } else {
     lines_.append("null");

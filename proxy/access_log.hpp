@@ -13,7 +13,7 @@
 #include <string>
 #include <string_view>
 
-#include "proxy/buffer.hpp"
+#include "core/buffer.hpp"
 #include "proxy/deadline.hpp"
 
 namespace veer::proxy {
@@ -80,16 +80,10 @@ class AccessLog final : public TimeoutHandler {
   AccessLogSink& sink_;
   DeadlineQueue& deadlines_;
   Deadline flush_deadline_;
-  Buffer lines_;
+  core::Buffer lines_;
   std::int64_t cached_second_ = -1;
   char time_prefix_[20] = {};  // "2026-11-23T18:54:00" of cached_second_
 };
 
-// Appends `text` as the inside of a JSON string (quotes not included), so that the
-// line is valid JSON (RFC 8259) whatever the bytes: valid UTF-8 is copied as is; '"',
-// '\\' and control characters (and DEL) are escaped as JSON says; each byte that is not
-// part of valid UTF-8 (RFC 3629: no overlong forms, surrogates or code points past
-// U+10FFFF) becomes the five characters \\xNN, which decode to the text \xNN.
-void append_json_escaped(Buffer& out, std::string_view text);
 
 }  // namespace veer::proxy

@@ -7,12 +7,12 @@
 
 #include <cstring>
 
-#include "proxy/http_parser.hpp"
-#include "proxy/log.hpp"
-#include "proxy/request_key.hpp"
-#include "proxy/split_route.hpp"
+#include "http/http_parser.hpp"
+#include "core/log.hpp"
+#include "runtime/request_key.hpp"
+#include "runtime/split_route.hpp"
 #include "proxy/worker.hpp"
-#include "strategies/hash.hpp"
+#include "core/hash.hpp"
 
 namespace veer::proxy {
 namespace {
@@ -79,9 +79,9 @@ void ClientSession::abort() {
   close();
 }
 
-void ClientSession::abort_if_using(const health::BackendStats& backend) {
+void ClientSession::abort_if_using(const core::BackendStats& backend) {
   if (phase_ == Phase::exchange && backend_ != nullptr && backend_->stats.get() == &backend) {
-    log::debug("closing ", client_ip(), ": its backend ", backend_->address,
+    core::log::debug("closing ", client_ip(), ": its backend ", backend_->address,
                " was removed and its drain deadline passed");
     close();
   }
@@ -91,7 +91,7 @@ void ClientSession::on_timeout(Deadline& deadline) {
   switch (deadline.tag()) {
     case kClientRead:
       if (phase_ == Phase::head && !in_.empty()) {
-        log::debug("closing ", client_ip(), ": request head not complete within client_header");
+        core::log::debug("closing ", client_ip(), ": request head not complete within client_header");
       }
       close();
       break;
@@ -100,7 +100,7 @@ void ClientSession::on_timeout(Deadline& deadline) {
       break;
     case kUpstream:
       upstream_timed_out_ = true;
-      if (up_) interrupt_socket(up_->socket);  // pending operations complete, then 504
+      if (up_) core::interrupt_socket(up_->socket);  // pending operations complete, then 504
       break;
     case kPark:
       if (phase_ == Phase::idle && !parked_) {
@@ -119,7 +119,7 @@ void ClientSession::on_timeout(Deadline& deadline) {
 // On io_uring a wait costs no syscall (it is batched into the next submission) and
 // cancelling a read in flight is unsafe with Asio 1.81 (asio.hpp), so it always waits.
 void ClientSession::await_head() {
-  if (kIoUring || parked_) {
+  if (core::kIoUring || parked_) {
     wait_for_head();
     return;
   }
@@ -196,7 +196,7 @@ void ClientSession::parse_buffered_head() {
   while (scan_from_ == 0 && in_.size() >= 2 && in_.readable().substr(0, 2) == "\r\n") {
     in_.consume(2);
   }
-  const std::size_t end = find_head_end(in_.readable(), scan_from_);
+  const std::size_t end = http::find_head_end(in_.readable(), scan_from_);
   if (end == 0 || end > max_header) {
     if (in_.size() >= max_header) {
       respond_locally(431, "request head larger than limits.max_header_bytes", true);
@@ -214,9 +214,9 @@ void ClientSession::parse_buffered_head() {
 
 bool ClientSession::request_fully_read() const {
   switch (request_framing_) {
-    case BodyFraming::content_length:
+    case http::BodyFraming::content_length:
       return request_remaining_ == 0;
-    case BodyFraming::chunked:
+    case http::BodyFraming::chunked:
       return request_chunks_.done();
     default:
       return true;
@@ -229,10 +229,10 @@ void ClientSession::on_request_head(std::size_t head_length) {
   started_ = Clock::now();
   phase_ = Phase::exchange;
   bytes_in_ = head_length;
-  RequestHead& head = worker_.request_scratch();
-  const ParseError error = parse_request_head(in_.readable().substr(0, head_length), head);
+  http::RequestHead& head = worker_.request_scratch();
+  const http::ParseError error = http::parse_request_head(in_.readable().substr(0, head_length), head);
   if (error) {
-    log::debug("refusing a request from ", client_ip(), ": ", error.reason);
+    core::log::debug("refusing a request from ", client_ip(), ": ", error.reason);
     respond_locally(error.status, error.reason, true);
     return;
   }
@@ -244,58 +244,58 @@ void ClientSession::on_request_head(std::size_t head_length) {
   // The upstream head is built first: it is what the access log and every local
   // response of this request read the method, path and request id from.
   view_ = worker_.view();
-  const Snapshot& snapshot = view_->snapshot();
+  const runtime::Snapshot& snapshot = view_->snapshot();
   if (!out_.allocated()) out_ = worker_.buffers().acquire();
   char generated_id[32];
   set_request_id(head.request_id.empty() ? worker_.request_ids().next(generated_id)
                                          : head.request_id);
-  written_ = write_upstream_request(head, ForwardContext{client_ip(), "http", request_id()}, out_);
+  written_ = http::write_upstream_request(head, http::ForwardContext{client_ip(), "http", request_id()}, out_);
   request_head_length_ = out_.size();
   request_framing_ = head.framing;
   request_remaining_ = head.content_length;
   in_.consume(head_length);
 
-  if (request_framing_ == BodyFraming::content_length &&
+  if (request_framing_ == http::BodyFraming::content_length &&
       request_remaining_ > snapshot.config.limits.max_body_bytes) {
     respond_locally(413, "request body larger than limits.max_body_bytes", true);
     return;
   }
-  const ListenerRuntime* listener = snapshot.find_listener(listener_);
-  const RouteRuntime* route =
-      listener != nullptr ? WorkerView::route(*listener, head.authority, head.path) : nullptr;
+  const runtime::ListenerRuntime* listener = snapshot.find_listener(listener_);
+  const runtime::RouteRuntime* route =
+      listener != nullptr ? runtime::WorkerView::route(*listener, head.authority, head.path) : nullptr;
   if (route == nullptr) {
-    respond_locally(404, "no route for this host and path", request_framing_ != BodyFraming::none);
+    respond_locally(404, "no route for this host and path", request_framing_ != http::BodyFraming::none);
     return;
   }
   route_ = route;
-  if (const MetricsView* metrics = view_->metrics()) {
+  if (const runtime::MetricsView* metrics = view_->metrics()) {
     route_series_ = &metrics->route(static_cast<std::size_t>(listener - snapshot.listeners.data()),
                                     static_cast<std::size_t>(route - listener->routes.data()));
   }
   std::optional<std::uint32_t> pick;
-  if (route->split == kNoSplit) {
+  if (route->split == runtime::kNoSplit) {
     pool_index_ = route->pool;
     hash_request_key(pool_index_, head);
     pick = view_->pick(pool_index_, strategies::PickContext{key_hash_});
   } else {
     split_ = &snapshot.splits[route->split];
-    const SplitChoice choice =
-        choose_split_target(*split_, head, client_ip(), view_->split_random());
+    const runtime::SplitChoice choice =
+        runtime::choose_split_target(*split_, head, client_ip(), view_->split_random());
     split_bucket_ = choice.bucket;
     const std::optional<SplitPick> in_split = pick_in_split(choice.target, &head);
     split_target_ = in_split ? in_split->target : choice.target;
     pool_index_ = split_->pools[split_target_];
     if (in_split) pick = in_split->backend;
-    if (const MetricsView* metrics = view_->metrics()) {
+    if (const runtime::MetricsView* metrics = view_->metrics()) {
       metrics->split_assignments(route->split, split_target_).add();
     }
   }
   if (!pick) {
-    respond_locally(503, no_backend_detail(), request_framing_ != BodyFraming::none);
+    respond_locally(503, no_backend_detail(), request_framing_ != http::BodyFraming::none);
     return;
   }
   use_backend(*pick);
-  idempotent_ = is_idempotent_method(head.method);
+  idempotent_ = http::is_idempotent_method(head.method);
   if (!frame_request_body()) return;
   view_->pool(pool_index_).retry_budget.record_request(started_);
   dispatch();
@@ -304,19 +304,19 @@ void ClientSession::on_request_head(std::size_t head_length) {
 bool ClientSession::frame_request_body() {
   const conf::Limits& limits = view_->snapshot().config.limits;
   switch (request_framing_) {
-    case BodyFraming::content_length:
+    case http::BodyFraming::content_length:
       request_piece_ =
           static_cast<std::size_t>(std::min<std::uint64_t>(in_.size(), request_remaining_));
       request_remaining_ -= request_piece_;
       break;
-    case BodyFraming::chunked: {
-      request_chunks_ = ChunkedDecoder(limits.max_header_bytes);
+    case http::BodyFraming::chunked: {
+      request_chunks_ = http::ChunkedDecoder(limits.max_header_bytes);
       std::size_t used = 0;
       while (used < in_.size() && !request_chunks_.done()) {
         std::string_view data;
         const auto result = request_chunks_.next(in_.readable().substr(used), &data);
         used += result.consumed;
-        if (result.status == ChunkedDecoder::Status::error) {
+        if (result.status == http::ChunkedDecoder::Status::error) {
           respond_locally(400, request_chunks_.error(), true);
           return false;
         }
@@ -339,26 +339,26 @@ bool ClientSession::frame_request_body() {
   return true;
 }
 
-ExchangeSeries* ClientSession::series(bool with_backend) {
+runtime::ExchangeSeries* ClientSession::series(bool with_backend) {
   if (route_series_ == nullptr) {
     // Refused before routing: the request may not even have a view yet.
-    const Ref<WorkerView>& view = view_ ? view_ : worker_.view();
-    const MetricsView* metrics = view->metrics();
+    const core::Ref<runtime::WorkerView>& view = view_ ? view_ : worker_.view();
+    const runtime::MetricsView* metrics = view->metrics();
     if (metrics == nullptr) return nullptr;
-    const Snapshot& snapshot = view->snapshot();
-    const ListenerRuntime* listener = snapshot.find_listener(listener_);
+    const runtime::Snapshot& snapshot = view->snapshot();
+    const runtime::ListenerRuntime* listener = snapshot.find_listener(listener_);
     if (listener == nullptr) return nullptr;  // removed by a reload meanwhile
     return &metrics->unrouted(static_cast<std::size_t>(listener - snapshot.listeners.data()));
   }
   if (!with_backend || backend_ == nullptr) return &route_series_->no_backend(pool_index_);
-  const PoolRuntime& pool = *view_->pool(pool_index_).pool;
+  const runtime::PoolRuntime& pool = *view_->pool(pool_index_).pool;
   return &route_series_->backend(pool_index_,
                                  static_cast<std::size_t>(backend_ - pool.backends.data()));
 }
 
 void ClientSession::record_exchange(std::uint16_t status, bool with_backend) {
   AccessLog& log = worker_.access_log();
-  ExchangeSeries* counters = series(with_backend);
+  runtime::ExchangeSeries* counters = series(with_backend);
   if (counters == nullptr && !log.enabled()) return;
   const Clock::time_point now = Clock::now();
   if (counters != nullptr) {
@@ -417,7 +417,7 @@ void ClientSession::respond_locally(std::uint16_t status, std::string_view detai
     set_request_id(worker_.request_ids().next(generated_id));
   }
   const std::size_t offset = out_.size();
-  write_local_response(status, detail, request_id(), close_after_, method_is_head_, out_);
+  http::write_local_response(status, detail, request_id(), close_after_, method_is_head_, out_);
   response_body_bytes_ = method_is_head_ ? 0 : detail.size() + request_id_length_ + 15;
   const bool with_backend = in_flight_;
   end_backend_use();
@@ -455,17 +455,17 @@ void ClientSession::next_request() {
   if (phase_ == Phase::closed) return;
   // Reset the exchange. Nothing is pending on the client socket here: a request body
   // still arriving always sets close_after_.
-  view_ = Ref<WorkerView>();
+  view_ = core::Ref<runtime::WorkerView>();
   backend_ = nullptr;
   slot_ = nullptr;
-  written_ = WrittenRequest{};
+  written_ = http::WrittenRequest{};
   request_head_length_ = response_head_offset_ = 0;
   request_id_length_ = 0;
   route_ = nullptr;
   connect_started_ = connected_ = request_sent_at_ = response_head_at_ = Clock::time_point{};
   upstream_status_ = 0;
   bytes_in_ = 0;
-  request_framing_ = response_framing_ = BodyFraming::none;
+  request_framing_ = response_framing_ = http::BodyFraming::none;
   request_remaining_ = response_remaining_ = 0;
   request_piece_ = response_piece_ = response_consumed_ = 0;
   response_body_bytes_ = 0;
@@ -496,9 +496,9 @@ void ClientSession::next_request() {
   worker_.buffers().release(out_);
   phase_ = Phase::idle;
   worker_.deadlines().arm(read_deadline_, worker_.config().timeouts.client_idle);
-  if (!kIoUring && !parked_) worker_.deadlines().arm(park_deadline_, kParkAfter);
+  if (!core::kIoUring && !parked_) worker_.deadlines().arm(park_deadline_, kParkAfter);
   // Idle connections end up holding no buffer (the 4 KiB-per-idle-client budget).
-  if (kIoUring || parked_) worker_.buffers().release(in_);
+  if (core::kIoUring || parked_) worker_.buffers().release(in_);
   await_head();
 }
 
@@ -544,7 +544,7 @@ void ClientSession::close() {
   write_deadline_.disarm();
   upstream_deadline_.disarm();
   park_deadline_.disarm();
-  close_socket(socket_);
+  core::close_socket(socket_);
   release_upstream(false);
   end_backend_use();
   worker_.connection_closed(*this, true);

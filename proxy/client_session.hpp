@@ -25,21 +25,21 @@
 #include <vector>
 
 #include "health/outlier.hpp"
-#include "proxy/asio.hpp"
-#include "proxy/buffer.hpp"
-#include "proxy/chunked.hpp"
+#include "core/asio.hpp"
+#include "core/buffer.hpp"
+#include "http/chunked.hpp"
 #include "proxy/connection.hpp"
 #include "proxy/deadline.hpp"
-#include "proxy/header_rewrite.hpp"
-#include "proxy/ref_counted.hpp"
+#include "http/header_rewrite.hpp"
+#include "core/ref_counted.hpp"
 #include "proxy/upstream_pool.hpp"
-#include "proxy/worker_view.hpp"
+#include "runtime/worker_view.hpp"
 
 namespace veer::proxy {
 
 class Worker;
 
-class ClientSession final : public RefCounted<ClientSession>,
+class ClientSession final : public core::RefCounted<ClientSession>,
                             public Connection,
                             public TimeoutHandler {
  public:
@@ -50,8 +50,8 @@ class ClientSession final : public RefCounted<ClientSession>,
   void start();
   void drain() override;
   void abort() override;
-  void abort_if_using(const health::BackendStats& backend) override;
-  void abort_if_routed_via(const SplitTargetTag&) override {}  // requests finish; only tunnels stay
+  void abort_if_using(const core::BackendStats& backend) override;
+  void abort_if_routed_via(const runtime::SplitTargetTag&) override {}  // requests finish; only tunnels stay
   void on_timeout(Deadline& deadline) override;
 
  private:
@@ -73,7 +73,7 @@ class ClientSession final : public RefCounted<ClientSession>,
   void next_request();
   // The access log line and the metrics of an exchange that ended with `status`.
   void record_exchange(std::uint16_t status, bool with_backend);
-  ExchangeSeries* series(bool with_backend);  // null when metrics are off
+  runtime::ExchangeSeries* series(bool with_backend);  // null when metrics are off
   void close_gracefully();
   void discard_until_eof(const error_code& ec);
   void close();
@@ -83,17 +83,17 @@ class ClientSession final : public RefCounted<ClientSession>,
   // The request's X-Request-Id: sent to the backend, back to the client, and logged.
   std::string_view request_id() const { return {request_id_, request_id_length_}; }
   void set_request_id(std::string_view id);
-  Ref<ClientSession> self() { return Ref<ClientSession>(this); }
+  core::Ref<ClientSession> self() { return core::Ref<ClientSession>(this); }
 
   // --- session_upstream.cpp
   struct SplitPick {
     std::uint32_t target = 0;
     std::uint32_t backend = 0;
   };
-  void hash_request_key(std::uint32_t pool, const RequestHead& head);
-  std::optional<SplitPick> pick_in_split(std::uint32_t target, const RequestHead* head);
+  void hash_request_key(std::uint32_t pool, const http::RequestHead& head);
+  std::optional<SplitPick> pick_in_split(std::uint32_t target, const http::RequestHead* head);
   std::string no_backend_detail() const;
-  ResponseRewrite response_rewrite() const;  // for the final head and a 101
+  http::ResponseRewrite response_rewrite() const;  // for the final head and a 101
   void use_backend(std::uint32_t index);
   void note_response_head(std::uint16_t status);
   void dispatch();
@@ -134,31 +134,31 @@ class ClientSession final : public RefCounted<ClientSession>,
   bool close_after_ = false;   // close the client connection after this response
   bool parked_ = false;        // idle without a buffer, waiting for readability
   std::size_t scan_from_ = 0;  // incremental search for the end of a head
-  Buffer in_;                  // bytes from the client
-  Buffer out_;                 // heads veer writes: upstream request, then response
+  core::Buffer in_;                  // bytes from the client
+  core::Buffer out_;                 // heads veer writes: upstream request, then response
   Deadline read_deadline_{*this, kClientRead};
   Deadline write_deadline_{*this, kClientWrite};
   Deadline upstream_deadline_{*this, kUpstream};
   Deadline park_deadline_{*this, kPark};
 
   // --- the exchange in progress (reset per request)
-  Ref<WorkerView> view_;
+  core::Ref<runtime::WorkerView> view_;
   std::uint32_t pool_index_ = 0;
   std::uint64_t key_hash_ = 0;           // the request's hash_key material, for retries' picks
   std::uint64_t tried_ = 0;              // exclusion bits of the backends tried (WorkerView::pick)
-  const RouteRuntime* route_ = nullptr;  // the matched route (in view_'s snapshot)
-  const RouteSeries* route_series_ = nullptr;  // the route's counters, once routed
-  const SplitRuntime* split_ = nullptr;        // the split the route chose, if any
+  const runtime::RouteRuntime* route_ = nullptr;  // the matched route (in view_'s snapshot)
+  const runtime::RouteSeries* route_series_ = nullptr;  // the route's counters, once routed
+  const runtime::SplitRuntime* split_ = nullptr;        // the split the route chose, if any
   std::uint32_t split_target_ = 0;             // index of pool_index_ among the split's targets
   std::uint32_t split_bucket_ = 0;
   std::uint64_t split_tried_ = 0;  // exclusion bits of targets found without a backend
-  const BackendRuntime* backend_ = nullptr;
+  const runtime::BackendRuntime* backend_ = nullptr;
   UpstreamSlot* slot_ = nullptr;
   std::unique_ptr<UpstreamConnection> up_;
   std::vector<std::unique_ptr<UpstreamConnection>> retired_;  // pending ops still running
   Clock::time_point started_{};
   Clock::time_point upstream_started_{};
-  WrittenRequest written_;  // where method, path and id are in out_
+  http::WrittenRequest written_;  // where method, path and id are in out_
   std::size_t request_head_length_ = 0;
   // A copy, not a view into out_: response heads are written into out_, which may move.
   // 128: the longest incoming id kept (http_parser.cpp).
@@ -173,17 +173,17 @@ class ClientSession final : public RefCounted<ClientSession>,
   std::uint64_t bytes_in_ = 0;         // head and body bytes of this request from the client
   std::size_t response_head_offset_ = 0;
   // Request side.
-  BodyFraming request_framing_ = BodyFraming::none;
+  http::BodyFraming request_framing_ = http::BodyFraming::none;
   std::uint64_t request_remaining_ = 0;  // content-length bytes still to forward
   std::size_t request_piece_ = 0;        // bytes of in_ being written upstream
-  ChunkedDecoder request_chunks_;
+  http::ChunkedDecoder request_chunks_;
   // Response side.
-  BodyFraming response_framing_ = BodyFraming::none;
+  http::BodyFraming response_framing_ = http::BodyFraming::none;
   std::uint64_t response_remaining_ = 0;
   std::size_t response_piece_ = 0;     // bytes of up_->buffer being written to the client
   std::size_t response_consumed_ = 0;  // bytes of up_->buffer the piece stands for
   std::uint64_t response_body_bytes_ = 0;
-  ChunkedDecoder response_chunks_;
+  http::ChunkedDecoder response_chunks_;
   std::size_t response_scan_ = 0;
   std::uint16_t status_ = 0;
   std::uint8_t attempts_ = 0;  // tries of this request so far (retries.attempts + 1 at most)

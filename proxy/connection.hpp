@@ -2,13 +2,14 @@
 
 #include <cstddef>
 
-namespace veer::health {
+namespace veer::core {
 struct BackendStats;
+}
+namespace veer::runtime {
+struct SplitTargetTag;
 }
 
 namespace veer::proxy {
-
-struct SplitTargetTag;
 
 // Something a worker must be able to drain or abort: a client session or a tunnel.
 class Connection {
@@ -19,10 +20,10 @@ class Connection {
   virtual void abort() = 0;
   // Close now if this connection is using that backend (a removed backend's drain
   // deadline passed).
-  virtual void abort_if_using(const health::BackendStats& backend) = 0;
+  virtual void abort_if_using(const core::BackendStats& backend) = 0;
   // Close now if this is a tunnel opened through that split target (its weight went to
   // 0 and the split's drain_tunnels_after passed).
-  virtual void abort_if_routed_via(const SplitTargetTag& target) = 0;
+  virtual void abort_if_routed_via(const runtime::SplitTargetTag& target) = 0;
 
  protected:
   ~Connection() = default;

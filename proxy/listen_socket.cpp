@@ -7,9 +7,9 @@
 
 #include <cerrno>
 #include <cstring>
-#include <thread>
 
-#include "proxy/log.hpp"
+#include "core/bind_retry.hpp"
+#include "core/log.hpp"
 
 namespace veer::proxy {
 namespace {
@@ -26,11 +26,11 @@ void set_port(conf::SocketAddress& address, std::uint16_t port) {
   }
 }
 
-UniqueFd open_one(const conf::SocketAddress& address, std::string* why) {
-  UniqueFd fd(::socket(address.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+core::UniqueFd open_one(const conf::SocketAddress& address, std::string* why) {
+  core::UniqueFd fd(::socket(address.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (fd.get() < 0) {
     *why = std::string("socket: ") + std::strerror(errno);
-    return UniqueFd{};
+    return core::UniqueFd{};
   }
   const int one = 1;
   // TCP_NODELAY on the listener is inherited by accepted sockets: veer writes whole
@@ -39,15 +39,15 @@ UniqueFd open_one(const conf::SocketAddress& address, std::string* why) {
       ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0 ||
       ::setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) != 0) {
     *why = std::string("setsockopt: ") + std::strerror(errno);
-    return UniqueFd{};
+    return core::UniqueFd{};
   }
   if (::bind(fd.get(), address.data(), address.length) != 0) {
     *why = "cannot bind " + address.to_string() + ": " + std::strerror(errno);
-    return UniqueFd{};
+    return core::UniqueFd{};
   }
   if (::listen(fd.get(), kListenBacklog) != 0) {
     *why = "cannot listen on " + address.to_string() + ": " + std::strerror(errno);
-    return UniqueFd{};
+    return core::UniqueFd{};
   }
   return fd;
 }
@@ -56,8 +56,8 @@ UniqueFd open_one(const conf::SocketAddress& address, std::string* why) {
 // take a share of its connections: a second veer started by mistake would. A probe
 // bound without SO_REUSEPORT fails if anyone listens there already.
 bool address_is_free(const conf::SocketAddress& address, std::string* why) {
-  const int error = bind_when_released(address.to_string(), [&] {
-    UniqueFd probe(::socket(address.family(), SOCK_STREAM | SOCK_CLOEXEC, 0));
+  const int error = core::bind_when_released(address.to_string(), [&] {
+    core::UniqueFd probe(::socket(address.family(), SOCK_STREAM | SOCK_CLOEXEC, 0));
     const int one = 1;
     ::setsockopt(probe.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     return ::bind(probe.get(), address.data(), address.length) == 0 ? 0 : errno;
@@ -70,28 +70,6 @@ bool address_is_free(const conf::SocketAddress& address, std::string* why) {
 
 }  // namespace
 
-int bind_when_released(const std::string& what, const std::function<int()>& try_bind) {
-  const auto deadline = std::chrono::steady_clock::now() + kAddressReleaseWait;
-  bool told = false;
-  for (;;) {
-    const int error = try_bind();
-    if (error != EADDRINUSE || std::chrono::steady_clock::now() >= deadline) return error;
-    if (!told) {
-      log::warn(what, " is still in use; waiting up to ",
-                std::chrono::duration_cast<std::chrono::seconds>(kAddressReleaseWait).count(),
-                " s for it to be released (a veer that just exited?)");
-      told = true;
-    }
-    // Startup only: a short poll until the kernel lets the old socket go.
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-}
-
-void UniqueFd::reset(int fd) {
-  if (fd_ >= 0) ::close(fd_);
-  fd_ = fd;
-}
-
 bool bind_listener(const conf::ListenerConfig& listener, unsigned count, BoundListener& out,
                    std::string* why) {
   out.name = listener.name;
@@ -103,7 +81,7 @@ bool bind_listener(const conf::ListenerConfig& listener, unsigned count, BoundLi
     return false;
   }
   for (unsigned i = 0; i < count; ++i) {
-    UniqueFd fd = open_one(*address, why);
+    core::UniqueFd fd = open_one(*address, why);
     if (fd.get() < 0) {
       *why = "listener " + listener.name + ": " + *why;
       return false;

@@ -4,7 +4,7 @@
 #include <cstring>
 
 #include "proxy/client_session.hpp"
-#include "proxy/log.hpp"
+#include "core/log.hpp"
 #include "proxy/worker.hpp"
 
 namespace veer::proxy {
@@ -36,7 +36,7 @@ void ClientSession::on_request_body_read(const error_code& ec, std::size_t n) {
 }
 
 bool ClientSession::frame_request_body_piece() {
-  if (request_framing_ == BodyFraming::content_length) {
+  if (request_framing_ == http::BodyFraming::content_length) {
     request_piece_ =
         static_cast<std::size_t>(std::min<std::uint64_t>(in_.size(), request_remaining_));
     request_remaining_ -= request_piece_;
@@ -48,7 +48,7 @@ bool ClientSession::frame_request_body_piece() {
     std::string_view data;
     const auto result = request_chunks_.next(in_.readable().substr(used), &data);
     used += result.consumed;
-    if (result.status == ChunkedDecoder::Status::error) {
+    if (result.status == http::ChunkedDecoder::Status::error) {
       if (response_started_) {
         close();
       } else {
@@ -71,14 +71,14 @@ bool ClientSession::frame_request_body_piece() {
 }
 
 bool ClientSession::frame_response_body(std::size_t available) {
-  Buffer& buffer = up_->buffer;
+  core::Buffer& buffer = up_->buffer;
   switch (response_framing_) {
-    case BodyFraming::none:
+    case http::BodyFraming::none:
       response_piece_ = response_consumed_ = 0;
       response_complete_ = true;
       if (available > 0) upstream_reusable_ = false;  // bytes after the response: garbage
       break;
-    case BodyFraming::content_length: {
+    case http::BodyFraming::content_length: {
       const auto take =
           static_cast<std::size_t>(std::min<std::uint64_t>(available, response_remaining_));
       response_remaining_ -= take;
@@ -87,10 +87,10 @@ bool ClientSession::frame_response_body(std::size_t available) {
       if (response_complete_ && available > take) upstream_reusable_ = false;
       break;
     }
-    case BodyFraming::until_close:
+    case http::BodyFraming::until_close:
       response_piece_ = response_consumed_ = available;
       break;
-    case BodyFraming::chunked: {
+    case http::BodyFraming::chunked: {
       // Passed through as received once validated; for an HTTP/1.0 client the data is
       // decoded in place (decoded bytes never outrun the encoded ones they replace).
       char* base = buffer.mutable_read_ptr();
@@ -100,8 +100,8 @@ bool ClientSession::frame_response_body(std::size_t available) {
         std::string_view data;
         const auto result =
             response_chunks_.next(std::string_view(base + used, available - used), &data);
-        if (result.status == ChunkedDecoder::Status::error) {
-          log::debug("invalid chunked response from ", backend_->address, ": ",
+        if (result.status == http::ChunkedDecoder::Status::error) {
+          core::log::debug("invalid chunked response from ", backend_->address, ": ",
                      response_chunks_.error());
           record_outcome(health::Outcome::bad_response);
           if (response_started_) {
@@ -160,7 +160,7 @@ void ClientSession::on_response_piece_written(const error_code& ec) {
 
 void ClientSession::read_response_body() {
   UpstreamConnection* conn = up_.get();
-  Buffer& buffer = conn->buffer;
+  core::Buffer& buffer = conn->buffer;
   buffer.compact();
   worker_.deadlines().arm(upstream_deadline_, view_->snapshot().config.timeouts.upstream_response);
   ++conn->pending_ops;
@@ -174,7 +174,7 @@ void ClientSession::on_response_body_bytes(UpstreamConnection* conn, const error
                                            std::size_t n) {
   if (upstream_op_done(conn)) return;
   if (ec) {
-    if (ec == asio::error::eof && response_framing_ == BodyFraming::until_close &&
+    if (ec == asio::error::eof && response_framing_ == http::BodyFraming::until_close &&
         !upstream_timed_out_) {
       response_complete_ = response_done_ = true;
       upstream_reusable_ = false;
@@ -183,7 +183,7 @@ void ClientSession::on_response_body_bytes(UpstreamConnection* conn, const error
     }
     // Cut short: the client already has part of the response and must see the cut.
     record_outcome(upstream_timed_out_ ? health::Outcome::timeout : health::Outcome::reset);
-    log::debug("response from ", backend_->address,
+    core::log::debug("response from ", backend_->address,
                " cut short: ", upstream_timed_out_ ? "timed out" : ec.message());
     close();
     return;

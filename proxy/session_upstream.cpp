@@ -4,9 +4,9 @@
 #include <string>
 
 #include "proxy/client_session.hpp"
-#include "proxy/http_parser.hpp"
-#include "proxy/log.hpp"
-#include "proxy/request_key.hpp"
+#include "http/http_parser.hpp"
+#include "core/log.hpp"
+#include "runtime/request_key.hpp"
 #include "proxy/tunnel.hpp"
 #include "proxy/worker.hpp"
 #include "strategies/split_buckets.hpp"
@@ -31,10 +31,10 @@ bool connection_lost(const error_code& ec) {
 
 }  // namespace
 
-void ClientSession::hash_request_key(std::uint32_t pool, const RequestHead& head) {
-  const PoolRuntime& runtime = view_->snapshot().pools[pool];
+void ClientSession::hash_request_key(std::uint32_t pool, const http::RequestHead& head) {
+  const runtime::PoolRuntime& runtime = view_->snapshot().pools[pool];
   if (runtime.strategy->uses_hash_key) {
-    key_hash_ = strategies::hash_bytes(request_key(runtime.hash_key, head, client_ip()));
+    key_hash_ = core::hash_bytes(runtime::request_key(runtime.hash_key, head, client_ip()));
   }
 }
 
@@ -42,8 +42,8 @@ void ClientSession::hash_request_key(std::uint32_t pool, const RequestHead& head
 // split fails over, in the next target that has one. `head` is null on retries (the
 // head is gone): pools that hash then reuse the key hash of the first pick.
 std::optional<ClientSession::SplitPick> ClientSession::pick_in_split(std::uint32_t target,
-                                                                     const RequestHead* head) {
-  const Snapshot& snapshot = view_->snapshot();
+                                                                     const http::RequestHead* head) {
+  const runtime::Snapshot& snapshot = view_->snapshot();
   const bool failover = split_->config->failover;
   const std::uint32_t first = target;
   for (;;) {
@@ -54,12 +54,12 @@ std::optional<ClientSession::SplitPick> ClientSession::pick_in_split(std::uint32
     if (const auto backend = view_->pick(pool, strategies::PickContext{key_hash_}, 0, !failover)) {
       return SplitPick{target, *backend};
     }
-    split_tried_ |= exclusion_bit(target);
+    split_tried_ |= runtime::exclusion_bit(target);
     if (!failover) return std::nullopt;
     const auto next = strategies::split_fallback_of(split_->weights, split_tried_, split_bucket_);
     if (!next) break;
     if (worker_.may_log_now()) {
-      log::warn("split ", split_->name, ": pool ", snapshot.pools[pool].name,
+      core::log::warn("split ", split_->name, ": pool ", snapshot.pools[pool].name,
                 " has no routable backend; its share goes to pool ",
                 snapshot.pools[split_->pools[*next]].name);
     }
@@ -80,8 +80,8 @@ std::string ClientSession::no_backend_detail() const {
          split_->name + " has failover off)";
 }
 
-ResponseRewrite ClientSession::response_rewrite() const {
-  ResponseRewrite how;
+http::ResponseRewrite ClientSession::response_rewrite() const {
+  http::ResponseRewrite how;
   how.close_client = close_after_;
   how.client_http10 = http10_;
   how.strip_chunked = strip_chunked_;
@@ -94,16 +94,16 @@ ResponseRewrite ClientSession::response_rewrite() const {
 }
 
 void ClientSession::use_backend(std::uint32_t index) {
-  PoolState& state = view_->pool(pool_index_);
+  runtime::PoolState& state = view_->pool(pool_index_);
   backend_ = &state.pool->backends[index];
-  slot_ = state.slots[index];
+  slot_ = &worker_.upstreams().slot(state.slot_ids[index]);
   if (written_.host_pending) {
     // HTTP/1.0 without Host: the route's host names the site. A route with a host
     // matches only requests that have one today, so this is the backend's address,
     // rewritten on each retry so that it names the backend that gets the request.
     const std::string_view host =
         route_ != nullptr && !route_->host.empty() ? route_->host : backend_->address;
-    complete_with_host(written_, host, out_);
+    http::complete_with_host(written_, host, out_);
     request_head_length_ = out_.size();
   }
 }
@@ -131,7 +131,7 @@ void ClientSession::dispatch() {
                                       : !idempotent_ ? kTrustRecentlyUsed
                                                      : Clock::duration::max();
   up_ = worker_.upstreams().take(*slot_, probe_after, upstream_started_);
-  ExchangeSeries* counters = series(true);
+  runtime::ExchangeSeries* counters = series(true);
   if (up_) {
     if (counters != nullptr) counters->upstream_reused.add();
     backend_->stats->active_connections.fetch_add(1, std::memory_order_relaxed);
@@ -146,12 +146,12 @@ void ClientSession::dispatch() {
 // pool's retry budget allow it. The caller has decided that a retry is safe. Returns
 // false, with the current try still in place, when the exchange must fail instead.
 bool ClientSession::retry(std::string_view cause, bool same_backend_ok) {
-  PoolState& state = view_->pool(pool_index_);
-  const PoolRuntime& pool = *state.pool;
+  runtime::PoolState& state = view_->pool(pool_index_);
+  const runtime::PoolRuntime& pool = *state.pool;
   const conf::RetryConfig& config = pool.config->retries;
   if (attempts_ > config.attempts) return false;
   const auto current = static_cast<std::uint32_t>(backend_ - pool.backends.data());
-  tried_ |= exclusion_bit(current);
+  tried_ |= runtime::exclusion_bit(current);
   std::optional<std::uint32_t> next =
       view_->pick(pool_index_, strategies::PickContext{key_hash_}, tried_);
   // A pooled connection the backend closed says nothing about the backend itself.
@@ -160,7 +160,7 @@ bool ClientSession::retry(std::string_view cause, bool same_backend_ok) {
   std::uint32_t next_pool = pool_index_;
   std::uint32_t next_target = split_target_;
   if (!next && split_ != nullptr && split_->config->failover) {
-    split_tried_ |= exclusion_bit(split_target_);
+    split_tried_ |= runtime::exclusion_bit(split_target_);
     const auto target = strategies::split_fallback_of(split_->weights, split_tried_, split_bucket_);
     const std::optional<SplitPick> in_split =
         target ? pick_in_split(*target, nullptr) : std::nullopt;
@@ -171,7 +171,7 @@ bool ClientSession::retry(std::string_view cause, bool same_backend_ok) {
     }
   }
   if (!next) return false;
-  const BackendRuntime& next_backend = view_->snapshot().pools[next_pool].backends[*next];
+  const runtime::BackendRuntime& next_backend = view_->snapshot().pools[next_pool].backends[*next];
   const std::string_view head = out_.readable();
   const std::string_view method = head.substr(written_.method_offset, written_.method_length);
   const std::string_view path = head.substr(written_.path_offset, written_.path_length);
@@ -179,14 +179,14 @@ bool ClientSession::retry(std::string_view cause, bool same_backend_ok) {
   // failover to another pool is routing, not a retry storm, and stays outside it.
   if (next_pool == pool_index_ && !state.retry_budget.try_spend(Clock::now())) {
     if (worker_.may_log_now()) {
-      log::warn("pool ", pool.name, ": retry budget spent (budget_percent ", config.budget_percent,
+      core::log::warn("pool ", pool.name, ": retry budget spent (budget_percent ", config.budget_percent,
                 "); not retrying ", method, " ", path, " after ", backend_->address, " ", cause);
     }
     return false;
   }
   backend_->stats->retries.fetch_add(1, std::memory_order_relaxed);
   if (worker_.may_log_now()) {
-    log::warn("retrying ", method, " ", path, " on ", next_backend.address, ": ", backend_->address,
+    core::log::warn("retrying ", method, " ", path, " on ", next_backend.address, ": ", backend_->address,
               " ", cause, " (try ", attempts_ + 1, " of ", config.attempts + 1, ")");
   }
   upstream_deadline_.disarm();
@@ -296,7 +296,7 @@ void ClientSession::on_request_sent(UpstreamConnection* conn, const error_code& 
 
 void ClientSession::read_response() {
   UpstreamConnection* conn = up_.get();
-  Buffer& buffer = conn->buffer;
+  core::Buffer& buffer = conn->buffer;
   if (buffer.writable_size() == 0) buffer.compact();
   worker_.deadlines().arm(upstream_deadline_, view_->snapshot().config.timeouts.upstream_response);
   ++conn->pending_ops;
@@ -319,9 +319,9 @@ void ClientSession::on_response_bytes(UpstreamConnection* conn, const error_code
 }
 
 void ClientSession::try_response_head() {
-  Buffer& buffer = up_->buffer;
+  core::Buffer& buffer = up_->buffer;
   const std::uint64_t max_header = view_->snapshot().config.limits.max_header_bytes;
-  const std::size_t end = find_head_end(buffer.readable(), response_scan_);
+  const std::size_t end = http::find_head_end(buffer.readable(), response_scan_);
   if (end == 0) {
     if (buffer.size() >= max_header) {
       record_outcome(health::Outcome::bad_response);
@@ -336,9 +336,9 @@ void ClientSession::try_response_head() {
     return;
   }
   response_scan_ = 0;
-  ResponseHead& head = worker_.response_scratch();
-  const ParseError error =
-      parse_response_head(buffer.readable().substr(0, end), method_is_head_, head);
+  http::ResponseHead& head = worker_.response_scratch();
+  const http::ParseError error =
+      http::parse_response_head(buffer.readable().substr(0, end), method_is_head_, head);
   if (error) {
     record_outcome(health::Outcome::bad_response);
     fail_exchange(502, error.reason);
@@ -374,7 +374,7 @@ void ClientSession::forward_interim_response(std::size_t head_length) {
     return;
   }
   const std::size_t offset = out_.size();
-  write_client_response_head(worker_.response_scratch(), ResponseRewrite{}, out_);
+  http::write_client_response_head(worker_.response_scratch(), http::ResponseRewrite{}, out_);
   up_->buffer.consume(head_length);
   worker_.deadlines().arm(write_deadline_, view_->snapshot().config.timeouts.client_send);
   asio::async_write(socket_, asio::buffer(out_.read_ptr() + offset, out_.size() - offset),
@@ -395,15 +395,15 @@ void ClientSession::forward_interim_response(std::size_t head_length) {
 }
 
 void ClientSession::on_final_response_head(std::size_t head_length) {
-  const ResponseHead& head = worker_.response_scratch();
+  const http::ResponseHead& head = worker_.response_scratch();
   note_response_head(head.status);
   const Clock::time_point now = response_head_at_;
-  backend_->stats->latency.record(now - upstream_started_, now, health::kLatencyDecayNs);
+  backend_->stats->latency.record(now - upstream_started_, now, core::kLatencyDecayNs);
   record_outcome(head.status >= 500 ? health::Outcome::server_error : health::Outcome::success);
   status_ = head.status;
   response_framing_ = head.framing;
   response_remaining_ = head.content_length;
-  upstream_reusable_ = head.keep_alive() && head.framing != BodyFraming::until_close;
+  upstream_reusable_ = head.keep_alive() && head.framing != http::BodyFraming::until_close;
   if (!request_fully_read()) {
     // The backend answered before the body was complete: stop sending it. Neither
     // connection can carry another request after that.
@@ -411,12 +411,12 @@ void ClientSession::on_final_response_head(std::size_t head_length) {
     upstream_reusable_ = false;
     close_after_ = true;
   }
-  strip_chunked_ = http10_ && head.framing == BodyFraming::chunked;
-  if (head.framing == BodyFraming::until_close || strip_chunked_ || draining_) close_after_ = true;
+  strip_chunked_ = http10_ && head.framing == http::BodyFraming::chunked;
+  if (head.framing == http::BodyFraming::until_close || strip_chunked_ || draining_) close_after_ = true;
   response_head_offset_ = out_.size();
-  write_client_response_head(head, response_rewrite(), out_);
+  http::write_client_response_head(head, response_rewrite(), out_);
   up_->buffer.consume(head_length);
-  response_chunks_ = ChunkedDecoder(view_->snapshot().config.limits.max_header_bytes);
+  response_chunks_ = http::ChunkedDecoder(view_->snapshot().config.limits.max_header_bytes);
   if (!frame_response_body(up_->buffer.size())) return;
   write_response_piece(true);
 }
@@ -454,7 +454,7 @@ void ClientSession::upstream_failed(const error_code& ec, bool sending) {
 }
 
 void ClientSession::fail_exchange(std::uint16_t status, std::string_view detail, bool close) {
-  log::debug("request to ", backend_ != nullptr ? backend_->address : std::string("-"),
+  core::log::debug("request to ", backend_ != nullptr ? backend_->address : std::string("-"),
              " failed: ", detail);
   upstream_deadline_.disarm();
   release_upstream(false);
@@ -475,7 +475,7 @@ void ClientSession::release_upstream(bool reusable) {
     worker_.upstreams().park(std::move(up_));
     return;
   }
-  close_socket(up_->socket);
+  core::close_socket(up_->socket);
   if (up_->pending_ops > 0) {
     retired_.push_back(std::move(up_));
   } else {
@@ -488,7 +488,7 @@ void ClientSession::start_tunnel(std::size_t head_length) {
   // Forward the 101 and anything the backend sent after it, then hand both sockets
   // to a Tunnel. Bytes the client sent after its upgrade request go with them.
   const std::size_t offset = out_.size();
-  write_client_response_head(worker_.response_scratch(), response_rewrite(), out_);
+  http::write_client_response_head(worker_.response_scratch(), response_rewrite(), out_);
   up_->buffer.consume(head_length);
   const std::array<asio::const_buffer, 2> pieces{
       asio::buffer(out_.read_ptr() + offset, out_.size() - offset),
@@ -510,7 +510,7 @@ void ClientSession::start_tunnel(std::size_t head_length) {
     self->record_exchange(101, true);
     self->up_->buffer.clear();
     self->in_.consume(self->request_piece_);
-    auto tunnel = make_ref<Tunnel>(self->worker_, std::move(self->socket_), std::move(self->up_),
+    auto tunnel = core::make_ref<Tunnel>(self->worker_, std::move(self->socket_), std::move(self->up_),
                                    std::move(self->in_), self->backend_->stats,
                                    self->view_->snapshot().config.timeouts.tunnel_idle);
     if (self->split_ != nullptr) tunnel->set_route(self->split_->tags[self->split_target_]);

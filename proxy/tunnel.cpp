@@ -5,7 +5,7 @@
 namespace veer::proxy {
 
 Tunnel::Tunnel(Worker& worker, tcp::socket client, std::unique_ptr<UpstreamConnection> backend,
-               Buffer client_pending, std::shared_ptr<health::BackendStats> stats,
+               core::Buffer client_pending, std::shared_ptr<core::BackendStats> stats,
                conf::Duration idle_timeout)
     : worker_(worker),
       client_(std::move(client)),
@@ -13,7 +13,7 @@ Tunnel::Tunnel(Worker& worker, tcp::socket client, std::unique_ptr<UpstreamConne
       stats_(std::move(stats)),
       idle_timeout_(idle_timeout),
       upward_{client_, backend_->socket, std::move(client_pending)},
-      downward_{backend_->socket, client_, Buffer{}} {}
+      downward_{backend_->socket, client_, core::Buffer{}} {}
 
 Tunnel::~Tunnel() {
   worker_.buffers().release(upward_.buffer);
@@ -106,8 +106,8 @@ void Tunnel::close() {
   if (closed_) return;
   closed_ = true;
   idle_deadline_.disarm();
-  close_socket(client_);
-  close_socket(backend_->socket);
+  core::close_socket(client_);
+  core::close_socket(backend_->socket);
   stats_->active_connections.fetch_sub(1, std::memory_order_relaxed);
   worker_.metrics().tunnels_closed.add();
   worker_.connection_closed(*this, true);

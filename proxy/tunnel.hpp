@@ -9,38 +9,38 @@
 #include <memory>
 
 #include "conf/duration.hpp"
-#include "health/backend_stats.hpp"
-#include "proxy/asio.hpp"
-#include "proxy/buffer.hpp"
+#include "core/backend_stats.hpp"
+#include "core/asio.hpp"
+#include "core/buffer.hpp"
 #include "proxy/connection.hpp"
 #include "proxy/deadline.hpp"
-#include "proxy/ref_counted.hpp"
-#include "proxy/snapshot.hpp"
+#include "core/ref_counted.hpp"
+#include "runtime/snapshot.hpp"
 #include "proxy/upstream_pool.hpp"
 
 namespace veer::proxy {
 
 class Worker;
 
-class Tunnel final : public RefCounted<Tunnel>, public Connection, public TimeoutHandler {
+class Tunnel final : public core::RefCounted<Tunnel>, public Connection, public TimeoutHandler {
  public:
   // `client_pending` holds bytes the client sent after its upgrade request.
   // The backend connection is already counted in `stats->active_connections`; the
   // tunnel releases that count when it closes.
   Tunnel(Worker& worker, tcp::socket client, std::unique_ptr<UpstreamConnection> backend,
-         Buffer client_pending, std::shared_ptr<health::BackendStats> stats,
+         core::Buffer client_pending, std::shared_ptr<core::BackendStats> stats,
          conf::Duration idle_timeout);
   ~Tunnel();
 
   // A tunnel opened through a split remembers its target (drain_tunnels_after).
-  void set_route(std::shared_ptr<const SplitTargetTag> target) { route_ = std::move(target); }
+  void set_route(std::shared_ptr<const runtime::SplitTargetTag> target) { route_ = std::move(target); }
   void start();
   void drain() override {}  // a tunnel has no request boundary: it runs to the drain deadline
   void abort() override { close(); }
-  void abort_if_using(const health::BackendStats& backend) override {
+  void abort_if_using(const core::BackendStats& backend) override {
     if (stats_.get() == &backend) close();
   }
-  void abort_if_routed_via(const SplitTargetTag& target) override {
+  void abort_if_routed_via(const runtime::SplitTargetTag& target) override {
     if (route_.get() == &target) close();
   }
   void on_timeout(Deadline&) override { close(); }
@@ -49,7 +49,7 @@ class Tunnel final : public RefCounted<Tunnel>, public Connection, public Timeou
   struct Direction {
     tcp::socket& from;
     tcp::socket& to;
-    Buffer buffer;
+    core::Buffer buffer;
   };
 
   void pump(Direction& d);
@@ -58,13 +58,13 @@ class Tunnel final : public RefCounted<Tunnel>, public Connection, public Timeou
   void on_written(Direction& d, const error_code& ec);
   void touch();
   void close();
-  Ref<Tunnel> self() { return Ref<Tunnel>(this); }
+  core::Ref<Tunnel> self() { return core::Ref<Tunnel>(this); }
 
   Worker& worker_;
   tcp::socket client_;
   std::unique_ptr<UpstreamConnection> backend_;
-  std::shared_ptr<health::BackendStats> stats_;
-  std::shared_ptr<const SplitTargetTag> route_;
+  std::shared_ptr<core::BackendStats> stats_;
+  std::shared_ptr<const runtime::SplitTargetTag> route_;
   conf::Duration idle_timeout_;
   Deadline idle_deadline_{*this, 0};
   Direction upward_;    // client -> backend

@@ -17,16 +17,16 @@ UpstreamPool::~UpstreamPool() {
   close_all_idle();
 }
 
-UpstreamSlot& UpstreamPool::slot_for(const conf::SocketAddress& endpoint) {
+std::uint32_t UpstreamPool::slot_id(const conf::SocketAddress& endpoint) {
   const std::string key(reinterpret_cast<const char*>(&endpoint.storage), endpoint.length);
-  auto it = slots_.find(key);
-  if (it == slots_.end()) {
+  const auto [it, added] = slot_ids_.try_emplace(key, static_cast<std::uint32_t>(slots_.size()));
+  if (added) {
     auto slot = std::make_unique<UpstreamSlot>();
     slot->endpoint = endpoint;
     slot->pool = this;
-    it = slots_.emplace(key, std::move(slot)).first;
+    slots_.push_back(std::move(slot));
   }
-  return *it->second;
+  return it->second;
 }
 
 std::unique_ptr<UpstreamConnection> UpstreamPool::create(UpstreamSlot& slot) {
@@ -96,8 +96,7 @@ void UpstreamPool::close_idle(UpstreamSlot& slot) {
 }
 
 void UpstreamPool::close_all_idle() {
-  for (auto& [key, slot] : slots_)
-    close_idle(*slot);
+  for (const auto& slot : slots_) close_idle(*slot);
 }
 
 }  // namespace veer::proxy

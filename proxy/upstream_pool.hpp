@@ -9,8 +9,8 @@
 #include <memory>
 
 #include "conf/address.hpp"
-#include "proxy/asio.hpp"
-#include "proxy/buffer.hpp"
+#include "core/asio.hpp"
+#include "core/buffer.hpp"
 #include "proxy/deadline.hpp"
 
 namespace veer::proxy {
@@ -23,7 +23,7 @@ class UpstreamConnection final : public TimeoutHandler {
   UpstreamConnection(asio::io_context& io, UpstreamSlot& slot);
 
   tcp::socket socket;
-  Buffer buffer;  // response bytes; returned to the BufferPool while parked
+  core::Buffer buffer;  // response bytes; returned to the BufferPool while parked
   UpstreamSlot& slot;
   bool reused = false;  // served a request before (stale-connection retries)
   Clock::time_point parked_at{};
@@ -50,7 +50,7 @@ struct UpstreamSlot {
 
 class UpstreamPool {
  public:
-  UpstreamPool(asio::io_context& io, DeadlineQueue& deadlines, BufferPool& buffers)
+  UpstreamPool(asio::io_context& io, DeadlineQueue& deadlines, core::BufferPool& buffers)
       : io_(io), deadlines_(deadlines), buffers_(buffers) {}
   ~UpstreamPool();
 
@@ -59,8 +59,10 @@ class UpstreamPool {
     max_idle_ = max_idle_per_backend;
   }
 
-  // The slot for a backend address; slots live as long as the pool.
-  UpstreamSlot& slot_for(const conf::SocketAddress& endpoint);
+  // The number of the slot for a backend address (made on first use); slots live as
+  // long as the pool, so a number stays valid across snapshots.
+  std::uint32_t slot_id(const conf::SocketAddress& endpoint);
+  UpstreamSlot& slot(std::uint32_t id) { return *slots_[id]; }
 
   // A new, unconnected connection for `slot`.
   std::unique_ptr<UpstreamConnection> create(UpstreamSlot& slot);
@@ -88,10 +90,11 @@ class UpstreamPool {
 
   asio::io_context& io_;
   DeadlineQueue& deadlines_;
-  BufferPool& buffers_;
+  core::BufferPool& buffers_;
   Clock::duration idle_timeout_ = std::chrono::seconds(60);
   std::size_t max_idle_ = 1024;
-  std::map<std::string, std::unique_ptr<UpstreamSlot>, std::less<>> slots_;
+  std::vector<std::unique_ptr<UpstreamSlot>> slots_;
+  std::map<std::string, std::uint32_t, std::less<>> slot_ids_;  // by address bytes
 };
 
 }  // namespace veer::proxy

@@ -10,7 +10,7 @@
 #include <cstring>
 
 #include "proxy/client_session.hpp"
-#include "proxy/log.hpp"
+#include "core/log.hpp"
 
 namespace veer::proxy {
 namespace {
@@ -43,7 +43,7 @@ struct Worker::Acceptor {
     open = false;
     backoff.cancel();
     if (waiting) {
-      close_socket(socket);
+      core::close_socket(socket);
     } else {
       error_code ignored;
       socket.close(ignored);
@@ -68,8 +68,8 @@ Worker::Worker(unsigned index, WorkerShared& shared)
       access_log_(shared.access_log, deadlines_),
       request_ids_((0x5eed0000ULL + index * 0x9e3779b97f4a7c15ULL) ^
                    static_cast<std::uint64_t>(Clock::now().time_since_epoch().count())),
-      request_scratch_(std::make_unique<RequestHead>()),
-      response_scratch_(std::make_unique<ResponseHead>()) {
+      request_scratch_(std::make_unique<http::RequestHead>()),
+      response_scratch_(std::make_unique<http::ResponseHead>()) {
   buffers_.on_excess([this] {
     if (!trim_deadline_.armed()) deadlines_.arm(trim_deadline_, kTrimDelay);
   });
@@ -107,7 +107,7 @@ void Worker::run() {
       io_.run();
       break;
     } catch (const std::exception& e) {
-      log::error("worker ", index_, ": unexpected exception in a handler: ", e.what());
+      core::log::error("worker ", index_, ": unexpected exception in a handler: ", e.what());
     }
   }
   work_guard_ = nullptr;
@@ -115,19 +115,19 @@ void Worker::run() {
 }
 
 void Worker::adopt_snapshot() {
-  std::shared_ptr<const Snapshot> snapshot = shared_.snapshots.current();
-  view_ = make_ref<WorkerView>(
+  std::shared_ptr<const runtime::Snapshot> snapshot = shared_.snapshots.current();
+  view_ = core::make_ref<runtime::WorkerView>(
       snapshot, index_, shared_.worker_count, view_.get(),
-      [this](const conf::SocketAddress& address) { return &upstreams_.slot_for(address); });
+      [this](const conf::SocketAddress& address) { return upstreams_.slot_id(address); });
   const conf::AdminConfig& admin = snapshot->config.admin;
   if (admin.enabled && admin.metrics)
-    view_->set_metrics(std::make_unique<MetricsView>(*snapshot, metrics_));
+    view_->set_metrics(std::make_unique<runtime::MetricsView>(*snapshot, metrics_));
   metrics_.forget_unused();
   upstreams_.configure(snapshot->config.timeouts.upstream_idle,
                        snapshot->config.limits.max_idle_upstream);
 }
 
-const Ref<WorkerView>& Worker::view() {
+const core::Ref<runtime::WorkerView>& Worker::view() {
   if (shared_.snapshots.version() != view_->version()) adopt_snapshot();
   return view_;
 }
@@ -138,7 +138,7 @@ void Worker::add_listener(std::string name, int fd, int family) {
     error_code ec;
     acceptor->socket.assign(family == AF_INET6 ? tcp::v6() : tcp::v4(), fd, ec);
     if (ec) {
-      log::error("worker ", index_, ": cannot use the socket of listener ", acceptor->name, ": ",
+      core::log::error("worker ", index_, ": cannot use the socket of listener ", acceptor->name, ": ",
                  ec.message());
       ::close(fd);
       return;
@@ -172,7 +172,7 @@ void Worker::wait_accept(Acceptor& acceptor) {
       return;
     }
     // An open listener must never stop accepting: log and try again shortly.
-    log::warn("worker ", index_, ": waiting for connections on ", acceptor.name, ": ", ec.message(),
+    core::log::warn("worker ", index_, ": waiting for connections on ", acceptor.name, ": ", ec.message(),
               "; retrying in 100ms");
     retry_accept(acceptor);
   });
@@ -195,7 +195,7 @@ void Worker::accept_ready(Acceptor& acceptor) {
     if (fd < 0) {
       if (errno == EINTR || errno == ECONNABORTED) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) break;
-      log::warn("worker ", index_, ": accept on ", acceptor.name, ": ", std::strerror(errno),
+      core::log::warn("worker ", index_, ": accept on ", acceptor.name, ": ", std::strerror(errno),
                 "; pausing accepts for 100ms");
       retry_accept(acceptor);
       return;
@@ -214,7 +214,7 @@ void Worker::accept_ready(Acceptor& acceptor) {
       continue;
     }
     metrics_.connections_accepted.add();
-    make_ref<ClientSession>(*this, std::move(socket), acceptor.name, peer)->start();
+    core::make_ref<ClientSession>(*this, std::move(socket), acceptor.name, peer)->start();
   }
   wait_accept(acceptor);
 }
@@ -246,7 +246,7 @@ void Worker::begin_drain(Clock::time_point deadline) {
     drain_timer_->async_wait([this](const error_code& ec) {
       if (ec) return;
       if (connections_.size() > 0) {
-        log::warn("worker ", index_, ": drain deadline reached, closing ", connections_.size(),
+        core::log::warn("worker ", index_, ": drain deadline reached, closing ", connections_.size(),
                   " connections");
       }
       connections_.for_each([](Connection& c) { c.abort(); });
@@ -256,39 +256,39 @@ void Worker::begin_drain(Clock::time_point deadline) {
   });
 }
 
-void Worker::drain_backends(std::vector<std::shared_ptr<health::BackendStats>> backends,
+void Worker::drain_backends(std::vector<std::shared_ptr<core::BackendStats>> backends,
                             std::vector<conf::SocketAddress> addresses,
                             Clock::time_point deadline) {
   asio::post(io_, [this, backends = std::move(backends), addresses = std::move(addresses),
                    deadline]() mutable {
     for (const conf::SocketAddress& address : addresses) {
-      upstreams_.close_idle(upstreams_.slot_for(address));
+      upstreams_.close_idle(upstreams_.slot(upstreams_.slot_id(address)));
     }
     at(deadline, [this, backends = std::move(backends)] {
       for (const auto& backend : backends) {
         // Added back by a later reload: it stays.
-        if (!backend->has(health::Reason::draining)) continue;
+        if (!backend->has(core::Reason::draining)) continue;
         connections_.for_each([&](Connection& c) { c.abort_if_using(*backend); });
       }
     });
   });
 }
 
-void Worker::drain_split_targets(std::vector<std::shared_ptr<const SplitTargetTag>> targets,
+void Worker::drain_split_targets(std::vector<std::shared_ptr<const runtime::SplitTargetTag>> targets,
                                  Clock::time_point deadline) {
   asio::post(io_, [this, targets = std::move(targets), deadline]() mutable {
     at(deadline, [this, targets = std::move(targets)] {
-      const std::shared_ptr<const Snapshot> now = shared_.snapshots.current();
+      const std::shared_ptr<const runtime::Snapshot> now = shared_.snapshots.current();
       for (const auto& target : targets) {
         // A later change gave the target weight again: its tunnels stay.
-        const SplitRuntime* split = now->find_split(target->split);
+        const runtime::SplitRuntime* split = now->find_split(target->split);
         if (split == nullptr) continue;
         for (std::size_t i = 0; i < split->tags.size(); ++i) {
           if (split->tags[i] != target || split->weights[i] != 0) continue;
           const std::size_t before = connections_.size();
           connections_.for_each([&](Connection& c) { c.abort_if_routed_via(*target); });
           if (before > connections_.size()) {
-            log::info("split ", target->split, ": closed ", before - connections_.size(),
+            core::log::info("split ", target->split, ": closed ", before - connections_.size(),
                       " WebSocket tunnels to pool ", target->pool,
                       " (weight 0, drain_tunnels_after passed)");
           }
@@ -309,7 +309,7 @@ void Worker::at(Clock::time_point deadline, std::function<void()> fn) {
   });
 }
 
-void Worker::record_outcome(const PoolRuntime& pool, const BackendRuntime& backend,
+void Worker::record_outcome(const runtime::PoolRuntime& pool, const runtime::BackendRuntime& backend,
                             health::Outcome outcome) {
   if (outcome == health::Outcome::success) {
     health::record_success(*backend.stats);
@@ -326,7 +326,7 @@ bool Worker::may_log_now() {
       std::chrono::duration_cast<std::chrono::seconds>(Clock::now().time_since_epoch()).count();
   if (second != log_second_) {
     if (unlogged_ > 0) {
-      log::warn("worker ", index_, ": ", unlogged_, " more retry warnings not shown");
+      core::log::warn("worker ", index_, ": ", unlogged_, " more retry warnings not shown");
     }
     log_second_ = second;
     logged_this_second_ = 0;

@@ -14,22 +14,22 @@
 
 #include "health/outlier.hpp"
 #include "proxy/access_log.hpp"
-#include "proxy/asio.hpp"
-#include "proxy/buffer.hpp"
+#include "core/asio.hpp"
+#include "core/buffer.hpp"
 #include "proxy/connection.hpp"
 #include "proxy/deadline.hpp"
-#include "proxy/http_head.hpp"
-#include "proxy/metrics.hpp"
+#include "http/http_head.hpp"
+#include "runtime/metrics.hpp"
 #include "proxy/request_id.hpp"
-#include "proxy/snapshot.hpp"
+#include "runtime/snapshot.hpp"
 #include "proxy/upstream_pool.hpp"
-#include "proxy/worker_view.hpp"
+#include "runtime/worker_view.hpp"
 
 namespace veer::proxy {
 
 // What the workers share, owned by the Server.
 struct WorkerShared {
-  SnapshotStore snapshots;
+  runtime::SnapshotStore snapshots;
   AccessLogSink access_log;
   std::atomic<std::uint64_t> client_connections{0};  // for limits.max_connections
   unsigned worker_count = 1;
@@ -52,33 +52,33 @@ class Worker final : public DeadlineQueue::Waker, public TimeoutHandler {
   void begin_drain(Clock::time_point deadline);
   // Backends removed from the configuration: idle connections to them close now;
   // tunnels and exchanges still using them close at `deadline` (drain).
-  void drain_backends(std::vector<std::shared_ptr<health::BackendStats>> backends,
+  void drain_backends(std::vector<std::shared_ptr<core::BackendStats>> backends,
                       std::vector<conf::SocketAddress> addresses, Clock::time_point deadline);
   // Split targets whose weight went to 0: their WebSocket tunnels close at `deadline`
   // if the weight is still 0 then (splits.NAME.drain_tunnels_after).
-  void drain_split_targets(std::vector<std::shared_ptr<const SplitTargetTag>> targets,
+  void drain_split_targets(std::vector<std::shared_ptr<const runtime::SplitTargetTag>> targets,
                            Clock::time_point deadline);
 
   // Worker thread only.
   unsigned index() const { return index_; }
   asio::io_context& io() { return io_; }
-  BufferPool& buffers() { return buffers_; }
+  core::BufferPool& buffers() { return buffers_; }
   DeadlineQueue& deadlines() { return deadlines_; }
   UpstreamPool& upstreams() { return upstreams_; }
   AccessLog& access_log() { return access_log_; }
-  WorkerMetrics& metrics() { return metrics_; }
+  runtime::WorkerMetrics& metrics() { return metrics_; }
   RequestIds& request_ids() { return request_ids_; }
   ConnectionRegistry& connections() { return connections_; }
-  RequestHead& request_scratch() { return *request_scratch_; }
-  ResponseHead& response_scratch() { return *response_scratch_; }
+  http::RequestHead& request_scratch() { return *request_scratch_; }
+  http::ResponseHead& response_scratch() { return *response_scratch_; }
   bool draining() const { return draining_; }
   // The view of the newest snapshot (adopting it first if it moved).
-  const Ref<WorkerView>& view();
+  const core::Ref<runtime::WorkerView>& view();
   const conf::Config& config() { return view()->snapshot().config; }
   // Called by a connection when it closes.
   void connection_closed(Connection& c, bool client);
   // Reports how an exchange with a backend ended (passive health checks).
-  void record_outcome(const PoolRuntime& pool, const BackendRuntime& backend,
+  void record_outcome(const runtime::PoolRuntime& pool, const runtime::BackendRuntime& backend,
                       health::Outcome outcome);
   // Rate-limited warnings for events that can come in floods (retries).
   bool may_log_now();
@@ -100,16 +100,16 @@ class Worker final : public DeadlineQueue::Waker, public TimeoutHandler {
   asio::io_context io_;  // first member: destroyed last
   asio::steady_timer timer_;
   Clock::time_point timer_at_ = Clock::time_point::max();
-  BufferPool buffers_;
+  core::BufferPool buffers_;
   DeadlineQueue deadlines_;
   UpstreamPool upstreams_;
   AccessLog access_log_;
   RequestIds request_ids_;
   ConnectionRegistry connections_;
-  WorkerMetrics metrics_;  // read by the scraper on the control thread
-  std::unique_ptr<RequestHead> request_scratch_;
-  std::unique_ptr<ResponseHead> response_scratch_;
-  Ref<WorkerView> view_;
+  runtime::WorkerMetrics metrics_;  // read by the scraper on the control thread
+  std::unique_ptr<http::RequestHead> request_scratch_;
+  std::unique_ptr<http::ResponseHead> response_scratch_;
+  core::Ref<runtime::WorkerView> view_;
   std::vector<std::unique_ptr<Acceptor>> acceptors_;
   std::unique_ptr<asio::steady_timer> drain_timer_;
   // Timers of drain_backends and drain_split_targets.

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <numeric>
 
-#include "strategies/hash.hpp"
+#include "core/hash.hpp"
 
 namespace veer::strategies {
 namespace {
@@ -33,8 +33,8 @@ IpHash::Table IpHash::build(std::span<const BackendView> backends) {
   std::vector<std::uint64_t> offset(backends.size()), skip(backends.size()),
       next(backends.size(), 0), filled(backends.size(), 0);
   for (std::uint32_t i : order) {
-    offset[i] = hash_bytes(backends[i].address, 0x6d61676c6576ULL) % kTableSize;
-    skip[i] = hash_bytes(backends[i].address, 0x736b6970ULL) % (kTableSize - 1) + 1;
+    offset[i] = core::hash_bytes(backends[i].address, 0x6d61676c6576ULL) % kTableSize;
+    skip[i] = core::hash_bytes(backends[i].address, 0x736b6970ULL) % (kTableSize - 1) + 1;
   }
   std::uint64_t taken = 0;
   for (std::uint64_t round = 1; taken < kTableSize; ++round) {

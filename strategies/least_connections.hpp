@@ -2,7 +2,7 @@
 
 #include <memory>
 
-#include "strategies/random.hpp"
+#include "core/random.hpp"
 #include "strategies/strategy.hpp"
 
 namespace veer::strategies {
@@ -25,7 +25,7 @@ class LeastConnections final : public Strategy {
 
  private:
   std::span<const BackendView> backends_;
-  Random random_;
+  core::Random random_;
 };
 
 }  // namespace veer::strategies

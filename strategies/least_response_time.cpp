@@ -16,8 +16,8 @@ std::uint32_t LeastResponseTime::pick(const PickContext&, const Candidates& cand
   const std::uint32_t a = candidates[first];
   const std::uint32_t b = candidates[second];
   const Clock::time_point now = now_();
-  double ea = backends_[a].stats->latency.estimate_ns(now, health::kLatencyDecayNs);
-  double eb = backends_[b].stats->latency.estimate_ns(now, health::kLatencyDecayNs);
+  double ea = backends_[a].stats->latency.estimate_ns(now, core::kLatencyDecayNs);
+  double eb = backends_[b].stats->latency.estimate_ns(now, core::kLatencyDecayNs);
   if (ea < 0 && eb < 0) ea = eb = 1;  // neither sampled yet: in-flight decides
   if (ea < 0) ea = eb;
   if (eb < 0) eb = ea;

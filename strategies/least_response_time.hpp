@@ -3,7 +3,7 @@
 #include <chrono>
 #include <memory>
 
-#include "strategies/random.hpp"
+#include "core/random.hpp"
 #include "strategies/strategy.hpp"
 
 namespace veer::strategies {
@@ -31,7 +31,7 @@ class LeastResponseTime final : public Strategy {
   double cost(std::uint32_t backend, double estimate) const;
 
   std::span<const BackendView> backends_;
-  Random random_;
+  core::Random random_;
   Now now_;  // injectable for tests
 };
 

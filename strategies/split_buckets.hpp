@@ -12,7 +12,7 @@
 #include <string_view>
 #include <vector>
 
-#include "strategies/hash.hpp"
+#include "core/hash.hpp"
 
 namespace veer::strategies {
 
@@ -21,7 +21,7 @@ inline constexpr std::uint32_t kSplitBuckets = 10'000;
 // The bucket of a sticky key. Seeded apart from ip_hash, so that which version a key
 // gets says nothing about which backend it gets inside that version.
 inline std::uint32_t split_bucket(std::string_view key) {
-  return static_cast<std::uint32_t>(hash_bytes(key, 0x5b11'7ed5ULL) % kSplitBuckets);
+  return static_cast<std::uint32_t>(core::hash_bytes(key, 0x5b11'7ed5ULL) % kSplitBuckets);
 }
 
 // The end (exclusive) of each target's bucket range, in target order; a target of

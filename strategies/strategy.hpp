@@ -11,7 +11,7 @@
 #include <span>
 #include <string_view>
 
-#include "health/backend_stats.hpp"
+#include "core/backend_stats.hpp"
 
 namespace veer::strategies {
 
@@ -20,7 +20,7 @@ namespace veer::strategies {
 struct BackendView {
   std::string_view address;  // as configured: the stable identity hashing uses
   std::uint32_t weight = 1;
-  const health::BackendStats* stats = nullptr;
+  const core::BackendStats* stats = nullptr;
 };
 
 // The backends a request may go to: indices into the pool's backends, plus a bitmap

@@ -25,7 +25,7 @@ std::unique_ptr<Strategy> SmoothWeighted::make(const StrategyInputs& inputs) {
   auto strategy = std::make_unique<SmoothWeighted>(inputs.backends);
   if (const auto* previous = dynamic_cast<const SmoothWeighted*>(inputs.previous)) {
     // Backends keep their identity (their BackendStats) across snapshots.
-    std::unordered_map<const health::BackendStats*, std::int64_t> scores;
+    std::unordered_map<const core::BackendStats*, std::int64_t> scores;
     for (std::size_t j = 0; j < previous->backends_.size(); ++j) {
       scores.emplace(previous->backends_[j].stats, previous->score_[j]);
     }

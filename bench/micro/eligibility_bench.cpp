@@ -7,14 +7,14 @@
 
 #include "conf/load.hpp"
 #include "health/outlier.hpp"
-#include "proxy/retry_budget.hpp"
-#include "proxy/worker_view.hpp"
+#include "runtime/retry_budget.hpp"
+#include "runtime/worker_view.hpp"
 
 namespace veer::proxy {
 namespace {
 
-std::shared_ptr<const Snapshot> pool_of(int backends, const std::string& extra,
-                                        BackendRegistry& registry) {
+std::shared_ptr<const runtime::Snapshot> pool_of(int backends, const std::string& extra,
+                                        runtime::BackendRegistry& registry) {
   std::string list;
   for (int i = 0; i < backends; ++i) {
     list += (i ? ", \"127.0.0.1:" : "\"127.0.0.1:") + std::to_string(20000 + i) + "\"";
@@ -27,15 +27,15 @@ std::shared_ptr<const Snapshot> pool_of(int backends, const std::string& extra,
   return build_snapshot(*loaded.config, 1, registry);
 }
 
-WorkerView view_of(std::shared_ptr<const Snapshot> snapshot) {
-  return WorkerView(std::move(snapshot), 0, 1, nullptr,
-                    [](const conf::SocketAddress&) -> UpstreamSlot* { return nullptr; });
+runtime::WorkerView view_of(std::shared_ptr<const runtime::Snapshot> snapshot) {
+  return runtime::WorkerView(std::move(snapshot), 0, 1, nullptr,
+                    [](const conf::SocketAddress&) { return std::uint32_t{0}; });
 }
 
 // A plain pick: what every request pays.
 void BM_ViewPick(benchmark::State& state) {
-  BackendRegistry registry;
-  WorkerView view = view_of(pool_of(static_cast<int>(state.range(0)), "", registry));
+  runtime::BackendRegistry registry;
+  runtime::WorkerView view = view_of(pool_of(static_cast<int>(state.range(0)), "", registry));
   for (auto _ : state)
     benchmark::DoNotOptimize(view.pick(0, {}));
 }
@@ -43,11 +43,11 @@ BENCHMARK(BM_ViewPick)->Arg(3)->Arg(100);
 
 // slow_start configured, one backend warming up: every pick reads the clock.
 void BM_ViewPickSlowStart(benchmark::State& state) {
-  BackendRegistry registry;
+  runtime::BackendRegistry registry;
   auto snapshot = pool_of(static_cast<int>(state.range(0)), "slow_start = \"60s\"\n", registry);
   snapshot->pools[0].backends[0].stats->routable_since =
       std::chrono::steady_clock::now().time_since_epoch().count();
-  WorkerView view = view_of(snapshot);
+  runtime::WorkerView view = view_of(snapshot);
   for (auto _ : state)
     benchmark::DoNotOptimize(view.pick(0, {}));
 }
@@ -55,16 +55,16 @@ BENCHMARK(BM_ViewPickSlowStart)->Arg(3)->Arg(100);
 
 // A retry's pick: the candidates minus the backend already tried.
 void BM_ViewPickExcluding(benchmark::State& state) {
-  BackendRegistry registry;
-  WorkerView view = view_of(pool_of(static_cast<int>(state.range(0)), "", registry));
+  runtime::BackendRegistry registry;
+  runtime::WorkerView view = view_of(pool_of(static_cast<int>(state.range(0)), "", registry));
   for (auto _ : state)
-    benchmark::DoNotOptimize(view.pick(0, {}, exclusion_bit(1)));
+    benchmark::DoNotOptimize(view.pick(0, {}, runtime::exclusion_bit(1)));
 }
 BENCHMARK(BM_ViewPickExcluding)->Arg(3)->Arg(100);
 
 // A success reported for passive health (every response head).
 void BM_RecordSuccess(benchmark::State& state) {
-  health::BackendStats stats;
+  core::BackendStats stats;
   for (auto _ : state) {
     health::record_success(stats);
     benchmark::DoNotOptimize(stats);
@@ -74,7 +74,7 @@ BENCHMARK(BM_RecordSuccess);
 
 // The retry budget: one request recorded, and one retry asked for.
 void BM_RetryBudget(benchmark::State& state) {
-  RetryBudget budget;
+  runtime::RetryBudget budget;
   budget.configure(20, 50);
   for (auto _ : state) {
     const auto now = std::chrono::steady_clock::now();

@@ -5,11 +5,11 @@
 #include <memory>
 #include <string>
 
-#include "proxy/chunked.hpp"
-#include "proxy/header_rewrite.hpp"
-#include "proxy/http_parser.hpp"
+#include "http/chunked.hpp"
+#include "http/header_rewrite.hpp"
+#include "http/http_parser.hpp"
 
-namespace veer::proxy {
+namespace veer::http {
 namespace {
 
 // A JSON-RPC POST as an Ethereum client library sends it.
@@ -30,11 +30,11 @@ const std::string kBrowserRequest =
     "Upgrade-Insecure-Requests: 1\r\nConnection: keep-alive\r\n\r\n";
 
 void parse_request(benchmark::State& state, const std::string& text) {
-  auto head = std::make_unique<RequestHead>();
+  auto head = std::make_unique<http::RequestHead>();
   for (auto _ : state) {
     std::size_t scan = 0;
-    const std::size_t end = find_head_end(text, scan);
-    const ParseError error = parse_request_head(std::string_view(text).substr(0, end), *head);
+    const std::size_t end = http::find_head_end(text, scan);
+    const http::ParseError error = http::parse_request_head(std::string_view(text).substr(0, end), *head);
     benchmark::DoNotOptimize(error);
     benchmark::DoNotOptimize(head->field_count);
   }
@@ -51,14 +51,14 @@ BENCHMARK(BM_ParseJsonRpcRequest);
 BENCHMARK(BM_ParseBrowserRequest);
 
 void BM_ParseAndRewriteJsonRpcRequest(benchmark::State& state) {
-  auto head = std::make_unique<RequestHead>();
-  Buffer out(BufferPool::kBlockSize);
+  auto head = std::make_unique<http::RequestHead>();
+  core::Buffer out(core::BufferPool::kBlockSize);
   for (auto _ : state) {
     std::size_t scan = 0;
-    const std::size_t end = find_head_end(kRpcRequest, scan);
-    parse_request_head(std::string_view(kRpcRequest).substr(0, end), *head);
+    const std::size_t end = http::find_head_end(kRpcRequest, scan);
+    http::parse_request_head(std::string_view(kRpcRequest).substr(0, end), *head);
     out.clear();
-    write_upstream_request(
+    http::write_upstream_request(
         *head, ForwardContext{"192.0.2.7", "http", "0123456789abcdef0123456789abcdef"}, out);
     benchmark::DoNotOptimize(out.size());
   }
@@ -69,12 +69,12 @@ void BM_ParseResponse(benchmark::State& state) {
   const std::string text =
       "HTTP/1.1 200 OK\r\nDate: Mon, 23 Nov 2026 19:00:00 GMT\r\nContent-Type: application/json\r\n"
       "Content-Length: 1024\r\nVary: Origin\r\n\r\n";
-  auto head = std::make_unique<ResponseHead>();
+  auto head = std::make_unique<http::ResponseHead>();
   for (auto _ : state) {
     std::size_t scan = 0;
-    const std::size_t end = find_head_end(text, scan);
+    const std::size_t end = http::find_head_end(text, scan);
     benchmark::DoNotOptimize(
-        parse_response_head(std::string_view(text).substr(0, end), false, *head));
+        http::parse_response_head(std::string_view(text).substr(0, end), false, *head));
   }
 }
 BENCHMARK(BM_ParseResponse);
@@ -88,7 +88,7 @@ void BM_ValidateChunkedBody(benchmark::State& state) {
     body += std::string(size) + "\r\n" + piece + "\r\n";
   body += "0\r\n\r\n";
   for (auto _ : state) {
-    ChunkedDecoder decoder;
+    http::ChunkedDecoder decoder;
     std::size_t used = 0;
     while (used < body.size()) {
       std::string_view data;
@@ -101,4 +101,4 @@ void BM_ValidateChunkedBody(benchmark::State& state) {
 BENCHMARK(BM_ValidateChunkedBody)->Arg(64)->Arg(4096);
 
 }  // namespace
-}  // namespace veer::proxy
+}  // namespace veer::http

@@ -3,7 +3,7 @@
 
 #include <chrono>
 
-#include "proxy/metrics.hpp"
+#include "runtime/metrics.hpp"
 
 namespace {
 
@@ -12,7 +12,7 @@ using namespace std::chrono_literals;
 // The request path: a status class and a histogram bucket (the clock read that feeds
 // it is shared with the access log and not counted here).
 void BM_RecordExchange(benchmark::State& state) {
-  veer::proxy::ExchangeSeries series;
+  veer::runtime::ExchangeSeries series;
   std::chrono::nanoseconds elapsed = 300us;
   for (auto _ : state) {
     series.count_response(200);
@@ -25,13 +25,13 @@ BENCHMARK(BM_RecordExchange);
 
 // Summing one worker's series as a scrape does, for `range(0)` series.
 void BM_VisitSeries(benchmark::State& state) {
-  veer::proxy::WorkerMetrics metrics;
-  std::vector<std::shared_ptr<veer::proxy::ExchangeSeries>> held;
+  veer::runtime::WorkerMetrics metrics;
+  std::vector<std::shared_ptr<veer::runtime::ExchangeSeries>> held;
   for (int i = 0; i < state.range(0); ++i)
     held.push_back(metrics.series({"rpc", "*/", "pool", "10.0.0." + std::to_string(i) + ":8545"}));
   for (auto _ : state) {
     std::uint64_t total = 0;
-    metrics.visit_series([&](const veer::proxy::SeriesKey&, const veer::proxy::ExchangeSeries& s) {
+    metrics.visit_series([&](const veer::runtime::SeriesKey&, const veer::runtime::ExchangeSeries& s) {
       total += s.responses[1].value();
     });
     benchmark::DoNotOptimize(total);

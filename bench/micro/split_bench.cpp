@@ -5,15 +5,15 @@
 #include <string>
 
 #include "conf/load.hpp"
-#include "proxy/http_parser.hpp"
-#include "proxy/split_route.hpp"
+#include "http/http_parser.hpp"
+#include "runtime/split_route.hpp"
 #include "strategies/split_buckets.hpp"
 
 namespace veer::proxy {
 namespace {
 
-std::shared_ptr<const Snapshot> split_of(int targets, const std::string& keys,
-                                         BackendRegistry& registry) {
+std::shared_ptr<const runtime::Snapshot> split_of(int targets, const std::string& keys,
+                                         runtime::BackendRegistry& registry) {
   std::string text =
       "[listeners.l]\naddress = \"127.0.0.1:0\"\n[[listeners.l.routes]]\ntarget = \"s\"\n";
   std::string weights;
@@ -33,17 +33,17 @@ std::shared_ptr<const Snapshot> split_of(int targets, const std::string& keys,
 // A JSON-RPC request with the headers a client sends, keyed by its address (the
 // default) with an override header configured but absent.
 void BM_SplitChoice(benchmark::State& state) {
-  BackendRegistry registry;
+  runtime::BackendRegistry registry;
   const auto snapshot = split_of(static_cast<int>(state.range(0)),
                                  "override_header = \"X-Veer-Version\"\n", registry);
   const std::string bytes =
       "POST / HTTP/1.1\r\nHost: rpc.example.com\r\nContent-Type: application/json\r\n"
       "Content-Length: 64\r\nUser-Agent: ethers/6.7\r\nAccept: */*\r\n\r\n";
-  RequestHead head;
-  parse_request_head(bytes, head);
-  strategies::Random random(1);
+  http::RequestHead head;
+  http::parse_request_head(bytes, head);
+  core::Random random(1);
   for (auto _ : state) {
-    benchmark::DoNotOptimize(choose_split_target(snapshot->splits[0], head, "203.0.113.7", random));
+    benchmark::DoNotOptimize(runtime::choose_split_target(snapshot->splits[0], head, "203.0.113.7", random));
   }
 }
 BENCHMARK(BM_SplitChoice)->Arg(2)->Arg(10);

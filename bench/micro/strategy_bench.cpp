@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "health/backend_stats.hpp"
+#include "core/backend_stats.hpp"
 #include "strategies/strategy.hpp"
 
 namespace veer::strategies {
@@ -23,13 +23,13 @@ struct Pool {
       views[i] = BackendView{names[i], static_cast<std::uint32_t>(1 + i % 5), &stats[i]};
       stats[i].active_connections.store(static_cast<std::int64_t>(i % 7));
       stats[i].latency.record(std::chrono::microseconds(200 + 37 * (i % 11)), now,
-                              health::kLatencyDecayNs);
+                              core::kLatencyDecayNs);
       bits[i / 64] |= std::uint64_t{1} << (i % 64);
     }
     std::iota(indices.begin(), indices.end(), 0u);
   }
   std::vector<std::string> names;
-  std::vector<health::BackendStats> stats;
+  std::vector<core::BackendStats> stats;
   std::vector<BackendView> views;
   std::vector<std::uint32_t> indices;
   std::vector<std::uint64_t> bits;

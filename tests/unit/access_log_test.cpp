@@ -1,3 +1,4 @@
+#include "core/json_escape.hpp"
 #include "proxy/access_log.hpp"
 
 #include <gtest/gtest.h>
@@ -8,8 +9,8 @@ namespace veer::proxy {
 namespace {
 
 std::string escaped(std::string_view text) {
-  Buffer out;
-  append_json_escaped(out, text);
+  core::Buffer out;
+  core::append_json_escaped(out, text);
   return std::string(out.readable());
 }
 

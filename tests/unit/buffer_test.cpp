@@ -1,12 +1,12 @@
-#include "proxy/buffer.hpp"
+#include "core/buffer.hpp"
 
 #include <gtest/gtest.h>
 
-namespace veer::proxy {
+namespace veer::core {
 namespace {
 
 TEST(Buffer, ReadWriteCompactAndGrow) {
-  Buffer b(8);
+  core::Buffer b(8);
   b.append("abcdef");
   b.consume(4);
   EXPECT_EQ(b.readable(), "ef");
@@ -26,38 +26,38 @@ TEST(Buffer, ReadWriteCompactAndGrow) {
 TEST(Buffer, AppendingNothingTouchesNothing) {
   // An empty string_view may hold a null pointer: memcpy must not see it (UBSan aborts on
   // memcpy(dst, nullptr, 0)), and an unallocated buffer must stay unallocated.
-  Buffer empty;
+  core::Buffer empty;
   empty.append(std::string_view{});
   EXPECT_FALSE(empty.allocated());
   EXPECT_TRUE(empty.empty());
-  Buffer b(8);
+  core::Buffer b(8);
   b.append("ab");
   b.append(std::string_view{});
   EXPECT_EQ(b.readable(), "ab");
 }
 
 TEST(BufferPool, ReusesBlocksAndReportsBursts) {
-  BufferPool pool(2);
+  core::BufferPool pool(2);
   int excess = 0;
   pool.on_excess([&] { ++excess; });
-  Buffer a = pool.acquire();
+  core::Buffer a = pool.acquire();
   const char* block = a.read_ptr();
   pool.release(a);
   EXPECT_FALSE(a.allocated());
   EXPECT_EQ(pool.cached(), 1u);
-  Buffer again = pool.acquire();
+  core::Buffer again = pool.acquire();
   EXPECT_EQ(again.read_ptr(), block) << "the cached block comes back";
   pool.release(again);
   // Past the cache, blocks go back to malloc and a burst is reported once per 4 MiB.
-  std::vector<Buffer> many;
-  for (std::size_t i = 0; i < 2 + BufferPool::kTrimThreshold / BufferPool::kBlockSize; ++i) {
+  std::vector<core::Buffer> many;
+  for (std::size_t i = 0; i < 2 + core::BufferPool::kTrimThreshold / core::BufferPool::kBlockSize; ++i) {
     many.push_back(pool.acquire());
   }
-  for (Buffer& b : many)
+  for (core::Buffer& b : many)
     pool.release(b);
   EXPECT_EQ(pool.cached(), 2u);
   EXPECT_EQ(excess, 1);
 }
 
 }  // namespace
-}  // namespace veer::proxy
+}  // namespace veer::core

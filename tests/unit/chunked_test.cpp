@@ -1,21 +1,21 @@
-#include "proxy/chunked.hpp"
+#include "http/chunked.hpp"
 
 #include <gtest/gtest.h>
 
 #include <string>
 
-namespace veer::proxy {
+namespace veer::http {
 namespace {
 
 struct Outcome {
-  ChunkedDecoder::Status status = ChunkedDecoder::Status::more;
+  http::ChunkedDecoder::Status status = http::ChunkedDecoder::Status::more;
   std::size_t consumed = 0;
   std::string data;
 };
 
 // Feeds `body` in pieces of `step` bytes, as a socket would deliver it.
 Outcome decode(const std::string& body, std::size_t step = 1 << 20) {
-  ChunkedDecoder decoder;
+  http::ChunkedDecoder decoder;
   Outcome out;
   std::size_t offset = 0;
   while (offset < body.size()) {
@@ -27,7 +27,7 @@ Outcome decode(const std::string& body, std::size_t step = 1 << 20) {
       used += r.consumed;
       out.data += data;
       out.status = r.status;
-      if (r.status != ChunkedDecoder::Status::more) {
+      if (r.status != http::ChunkedDecoder::Status::more) {
         out.consumed = offset + used;
         return out;
       }
@@ -42,7 +42,7 @@ TEST(Chunked, DecodesAndFindsTheEndAtAnySplit) {
   const std::string body = "5\r\nhello\r\n1;ext=\"v\"\r\n \r\nA\r\n0123456789\r\n0\r\n\r\nNEXT";
   for (std::size_t step : {1, 2, 3, 7, 1000}) {
     const Outcome o = decode(body, step);
-    EXPECT_EQ(o.status, ChunkedDecoder::Status::done) << step;
+    EXPECT_EQ(o.status, http::ChunkedDecoder::Status::done) << step;
     EXPECT_EQ(o.data, "hello 0123456789") << step;
     EXPECT_EQ(o.consumed, body.size() - 4) << "stops before the next message, step " << step;
   }
@@ -50,8 +50,8 @@ TEST(Chunked, DecodesAndFindsTheEndAtAnySplit) {
 
 TEST(Chunked, AcceptsTrailersAndBadWhitespace) {
   EXPECT_EQ(decode("3\r\nabc\r\n0\r\nX-Sum: 1\r\nY: 2\r\n\r\n").status,
-            ChunkedDecoder::Status::done);
-  EXPECT_EQ(decode("3 ;a=b\r\nabc\r\n0\r\n\r\n").status, ChunkedDecoder::Status::done);
+            http::ChunkedDecoder::Status::done);
+  EXPECT_EQ(decode("3 ;a=b\r\nabc\r\n0\r\n\r\n").status, http::ChunkedDecoder::Status::done);
   EXPECT_EQ(decode("003\r\nabc\r\n0\r\n\r\n").data, "abc");
 }
 
@@ -70,19 +70,19 @@ TEST(Chunked, RefusesAmbiguousForms) {
            "0\r\n\n",                     // bare LF at the end
            "3;\x01\r\nabc\r\n0\r\n\r\n",  // CTL in an extension
        }) {
-    EXPECT_EQ(decode(bad).status, ChunkedDecoder::Status::error) << bad;
+    EXPECT_EQ(decode(bad).status, http::ChunkedDecoder::Status::error) << bad;
   }
 }
 
 TEST(Chunked, BoundsSizeLinesAndTrailers) {
   std::string long_ext = "1;" + std::string(20000, 'a') + "\r\nx\r\n0\r\n\r\n";
-  EXPECT_EQ(decode(long_ext).status, ChunkedDecoder::Status::error);
+  EXPECT_EQ(decode(long_ext).status, http::ChunkedDecoder::Status::error);
   std::string long_trailer = "0\r\nX: " + std::string(20000, 'a') + "\r\n\r\n";
-  EXPECT_EQ(decode(long_trailer).status, ChunkedDecoder::Status::error);
+  EXPECT_EQ(decode(long_trailer).status, http::ChunkedDecoder::Status::error);
 }
 
 TEST(Chunked, CountsDataBytes) {
-  ChunkedDecoder decoder;
+  http::ChunkedDecoder decoder;
   std::string_view data;
   const std::string body = "4\r\nabcd\r\n2\r\nef\r\n0\r\n\r\n";
   std::size_t used = 0;
@@ -93,4 +93,4 @@ TEST(Chunked, CountsDataBytes) {
 }
 
 }  // namespace
-}  // namespace veer::proxy
+}  // namespace veer::http

@@ -1,23 +1,23 @@
-#include "proxy/header_rewrite.hpp"
+#include "http/header_rewrite.hpp"
 
 #include <gtest/gtest.h>
 
 #include <memory>
 #include <string>
 
-#include "proxy/http_parser.hpp"
+#include "http/http_parser.hpp"
 
-namespace veer::proxy {
+namespace veer::http {
 namespace {
 
 std::string rewrite_request(const std::string& text, std::string_view request_id = "rid-1") {
-  auto head = std::make_unique<RequestHead>();
+  auto head = std::make_unique<http::RequestHead>();
   std::size_t scan = 0;
-  const std::size_t end = find_head_end(text, scan);
-  const ParseError err = parse_request_head(std::string_view(text).substr(0, end), *head);
+  const std::size_t end = http::find_head_end(text, scan);
+  const http::ParseError err = http::parse_request_head(std::string_view(text).substr(0, end), *head);
   EXPECT_FALSE(err) << err.reason;
-  Buffer out;
-  write_upstream_request(*head, ForwardContext{"192.0.2.7", "http", request_id}, out);
+  core::Buffer out;
+  http::write_upstream_request(*head, http::ForwardContext{"192.0.2.7", "http", request_id}, out);
   return std::string(out.readable());
 }
 
@@ -80,13 +80,13 @@ TEST(HeaderRewrite, AbsoluteFormBecomesOriginForm) {
 TEST(HeaderRewrite, AnEmptyPathIsWrittenAsTheRoot) {
   // A head whose path is empty (no parser produces one now) still gets "/": the
   // writer must not depend on the parser for a valid request line.
-  auto head = std::make_unique<RequestHead>();
+  auto head = std::make_unique<http::RequestHead>();
   head->method = "GET";
   head->authority = "node:8545";
   head->host_from_target = true;
-  Buffer out;
-  const WrittenRequest written =
-      write_upstream_request(*head, ForwardContext{"192.0.2.7", "http", "rid"}, out);
+  core::Buffer out;
+  const http::WrittenRequest written =
+      http::write_upstream_request(*head, http::ForwardContext{"192.0.2.7", "http", "rid"}, out);
   const std::string text(out.readable());
   EXPECT_EQ(text.rfind("GET / HTTP/1.1\r\n", 0), 0u) << text;
   EXPECT_EQ(text.substr(written.path_offset, written.path_length), "/");
@@ -100,15 +100,15 @@ TEST(HeaderRewrite, QueryOnlyAbsoluteFormGetsARootPath) {
 
 TEST(HeaderRewrite, Http10WithoutHostGetsTheHostVeerChooses) {
   const std::string text = "POST /rpc HTTP/1.0\r\nContent-Length: 2\r\nUser-Agent: curl/8\r\n\r\n";
-  auto head = std::make_unique<RequestHead>();
-  ASSERT_FALSE(parse_request_head(text, *head));
-  Buffer out;
-  const WrittenRequest written =
-      write_upstream_request(*head, ForwardContext{"192.0.2.7", "http", "rid"}, out);
+  auto head = std::make_unique<http::RequestHead>();
+  ASSERT_FALSE(http::parse_request_head(text, *head));
+  core::Buffer out;
+  const http::WrittenRequest written =
+      http::write_upstream_request(*head, http::ForwardContext{"192.0.2.7", "http", "rid"}, out);
   ASSERT_TRUE(written.host_pending);
   EXPECT_EQ(written.host_length, 0u) << "the client sent none";
   const std::size_t room = out.writable_size();
-  complete_with_host(written, "10.0.0.1:8545", out);
+  http::complete_with_host(written, "10.0.0.1:8545", out);
   std::string head_out(out.readable());
   EXPECT_TRUE(head_out.ends_with("\r\nHost: 10.0.0.1:8545\r\n\r\n")) << head_out;
   EXPECT_EQ(head_out.find("Host:"), head_out.rfind("Host:"));
@@ -118,7 +118,7 @@ TEST(HeaderRewrite, Http10WithoutHostGetsTheHostVeerChooses) {
       "curl/8");
   // A retry on another backend replaces it, in place.
   const char* before = out.read_ptr();
-  complete_with_host(written, "node-b.internal:8545", out);
+  http::complete_with_host(written, "node-b.internal:8545", out);
   head_out = std::string(out.readable());
   EXPECT_TRUE(head_out.ends_with("\r\nHost: node-b.internal:8545\r\n\r\n")) << head_out;
   EXPECT_EQ(head_out.find("10.0.0.1"), std::string::npos);
@@ -129,24 +129,24 @@ TEST(HeaderRewrite, Http10WithoutHostGetsTheHostVeerChooses) {
 TEST(HeaderRewrite, LocatesHostAndUserAgentForTheLog) {
   const std::string text =
       "GET / HTTP/1.1\r\nUser-Agent: first\r\nHost: rpc.example.com\r\nUser-Agent: second\r\n\r\n";
-  auto head = std::make_unique<RequestHead>();
-  ASSERT_FALSE(parse_request_head(text, *head));
-  Buffer out;
-  const WrittenRequest w = write_upstream_request(*head, ForwardContext{"c", "http", "r"}, out);
+  auto head = std::make_unique<http::RequestHead>();
+  ASSERT_FALSE(http::parse_request_head(text, *head));
+  core::Buffer out;
+  const http::WrittenRequest w = http::write_upstream_request(*head, http::ForwardContext{"c", "http", "r"}, out);
   EXPECT_FALSE(w.host_pending);
   EXPECT_EQ(out.readable().substr(w.host_offset, w.host_length), "rpc.example.com");
   EXPECT_EQ(out.readable().substr(w.user_agent_offset, w.user_agent_length), "first");
   EXPECT_NE(out.readable().find("User-Agent: second\r\n"), std::string::npos);
 }
 
-std::string rewrite_response(const std::string& text, ResponseRewrite how) {
-  auto head = std::make_unique<ResponseHead>();
+std::string rewrite_response(const std::string& text, http::ResponseRewrite how) {
+  auto head = std::make_unique<http::ResponseHead>();
   std::size_t scan = 0;
-  const std::size_t end = find_head_end(text, scan);
-  const ParseError err = parse_response_head(std::string_view(text).substr(0, end), false, *head);
+  const std::size_t end = http::find_head_end(text, scan);
+  const http::ParseError err = http::parse_response_head(std::string_view(text).substr(0, end), false, *head);
   EXPECT_FALSE(err) << err.reason;
-  Buffer out;
-  write_client_response_head(*head, how, out);
+  core::Buffer out;
+  http::write_client_response_head(*head, how, out);
   return std::string(out.readable());
 }
 
@@ -154,7 +154,7 @@ TEST(HeaderRewrite, ResponseDropsHopByHopAndSetsClose) {
   const std::string out = rewrite_response(
       "HTTP/1.1 200 \r\nConnection: keep-alive, X-Hop\r\nKeep-Alive: timeout=5\r\nX-Hop: 1\r\n"
       "Content-Length: 2\r\nContent-Type: application/json\r\n\r\n",
-      ResponseRewrite{.close_client = true});
+      http::ResponseRewrite{.close_client = true});
   EXPECT_EQ(out,
             "HTTP/1.1 200 \r\nContent-Length: 2\r\nContent-Type: application/json\r\n"
             "Connection: close\r\n\r\n");
@@ -163,20 +163,20 @@ TEST(HeaderRewrite, ResponseDropsHopByHopAndSetsClose) {
 TEST(HeaderRewrite, ResponseForHttp10ClientDecodesChunked) {
   const std::string out = rewrite_response(
       "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
-      ResponseRewrite{.close_client = true, .client_http10 = true, .strip_chunked = true});
+      http::ResponseRewrite{.close_client = true, .client_http10 = true, .strip_chunked = true});
   EXPECT_EQ(out, "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n");
 }
 
 TEST(HeaderRewrite, ResponseCarriesTheRequestId) {
   const std::string out =
       rewrite_response("HTTP/1.1 200 OK\r\nX-Request-Id: backend-own\r\nContent-Length: 0\r\n\r\n",
-                       ResponseRewrite{.request_id = "rid-7"});
+                       http::ResponseRewrite{.request_id = "rid-7"});
   EXPECT_EQ(out, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nX-Request-Id: rid-7\r\n\r\n");
 }
 
 TEST(HeaderRewrite, LocalResponsesNameTheCause) {
-  Buffer out;
-  write_local_response(502, "upstream connect failed: connection refused", "rid-9", false, false,
+  core::Buffer out;
+  http::write_local_response(502, "upstream connect failed: connection refused", "rid-9", false, false,
                        out);
   const std::string text(out.readable());
   EXPECT_EQ(text.rfind("HTTP/1.1 502 Bad Gateway\r\n", 0), 0u);
@@ -188,4 +188,4 @@ TEST(HeaderRewrite, LocalResponsesNameTheCause) {
 }
 
 }  // namespace
-}  // namespace veer::proxy
+}  // namespace veer::http

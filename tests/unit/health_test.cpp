@@ -1,5 +1,5 @@
 // Active check requests and verdicts, passive ejection and the retry budget: the logic
-// of health/ and proxy/retry_budget.hpp without sockets.
+// of health/ and runtime/retry_budget.hpp without sockets.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -9,13 +9,13 @@
 #include "health/outlier.hpp"
 #include "health/reasons.hpp"
 #include "health/rise_fall.hpp"
-#include "proxy/retry_budget.hpp"
+#include "runtime/retry_budget.hpp"
 
 namespace veer::health {
 namespace {
 
 using namespace std::chrono_literals;
-using Clock = BackendStats::Clock;
+using Clock = core::BackendStats::Clock;
 
 conf::HealthConfig http_check() {
   conf::HealthConfig config;
@@ -113,8 +113,8 @@ TEST(HealthCheck, JsonRpcVerdictsAndBlockNumbers) {
 
 struct Pool {
   conf::OutlierConfig config;
-  PoolStats stats;
-  std::vector<BackendStats> backends{4};
+  core::PoolStats stats;
+  std::vector<core::BackendStats> backends{4};
 };
 
 bool fail(Pool& pool, std::size_t backend, Outcome outcome = Outcome::connect_failed,
@@ -132,7 +132,7 @@ TEST(Outlier, ConsecutiveFailuresEjectAndSuccessResets) {
   EXPECT_FALSE(fail(pool, 0, Outcome::timeout));
   EXPECT_FALSE(fail(pool, 0, Outcome::server_error)) << "the success started the count again";
   EXPECT_TRUE(fail(pool, 0, Outcome::bad_response));
-  EXPECT_TRUE(pool.backends[0].has(Reason::ejected));
+  EXPECT_TRUE(pool.backends[0].has(core::Reason::ejected));
   EXPECT_EQ(pool.stats.ejected.load(), 1u);
   EXPECT_FALSE(fail(pool, 0)) << "already ejected";
 }
@@ -184,26 +184,26 @@ TEST(Outlier, WithoutConfigurationNothingIsEjected) {
 }
 
 TEST(Transitions, ReasonsAreIndependentAndTheStrongestIsShown) {
-  BackendStats stats;
+  core::BackendStats stats;
   const BackendName who{"rpc", "127.0.0.1:1"};
-  EXPECT_STREQ(state_name(stats.reasons.load()), "up");
-  EXPECT_TRUE(change_reason(stats, Reason::ejected, true, who, "test"));
-  EXPECT_TRUE(change_reason(stats, Reason::down, true, who, "test"));
-  EXPECT_STREQ(state_name(stats.reasons.load()), "down");
-  EXPECT_TRUE(change_reason(stats, Reason::draining, true, who, "test"));
-  EXPECT_STREQ(state_name(stats.reasons.load()), "draining");
-  EXPECT_FALSE(change_reason(stats, Reason::draining, true, who, "test")) << "already so";
-  EXPECT_TRUE(change_reason(stats, Reason::down, false, who, "checks pass"));
+  EXPECT_STREQ(core::state_name(stats.reasons.load()), "up");
+  EXPECT_TRUE(change_reason(stats, core::Reason::ejected, true, who, "test"));
+  EXPECT_TRUE(change_reason(stats, core::Reason::down, true, who, "test"));
+  EXPECT_STREQ(core::state_name(stats.reasons.load()), "down");
+  EXPECT_TRUE(change_reason(stats, core::Reason::draining, true, who, "test"));
+  EXPECT_STREQ(core::state_name(stats.reasons.load()), "draining");
+  EXPECT_FALSE(change_reason(stats, core::Reason::draining, true, who, "test")) << "already so";
+  EXPECT_TRUE(change_reason(stats, core::Reason::down, false, who, "checks pass"));
   EXPECT_FALSE(stats.routable()) << "checks passing never lift a drain or an ejection";
   EXPECT_EQ(stats.routable_since.load(), 0);
-  EXPECT_TRUE(change_reason(stats, Reason::draining, false, who, "test"));
-  EXPECT_TRUE(change_reason(stats, Reason::ejected, false, who, "test"));
+  EXPECT_TRUE(change_reason(stats, core::Reason::draining, false, who, "test"));
+  EXPECT_TRUE(change_reason(stats, core::Reason::ejected, false, who, "test"));
   EXPECT_TRUE(stats.routable());
   EXPECT_GT(stats.routable_since.load(), 0) << "stamped for slow start";
 }
 
 // The reasons as the API lists them: {name, cause, since} (and until for ejected).
-std::vector<std::string> shown(const BackendStats& stats) {
+std::vector<std::string> shown(const core::BackendStats& stats) {
   std::vector<std::string> out;
   for (const ReasonNote& note : reasons_of(stats))
     out.push_back(note.reason + ": " + note.cause);
@@ -214,11 +214,11 @@ using SystemClock = std::chrono::system_clock;
 const SystemClock::time_point kNoon{std::chrono::hours(24 * 20'000 + 12)};
 
 TEST(Reasons, EachSetReasonKeepsTheCauseAndTimeItWasSetWith) {
-  BackendStats stats;
+  core::BackendStats stats;
   EXPECT_TRUE(reasons_of(stats).empty()) << "routable: nothing to explain";
-  change_noted(stats, Reason::disabled, true, "set down through the admin API", kNoon);
-  change_noted(stats, Reason::ejected, true, "2 consecutive timeouts; ejected for 30s", kNoon + 5s);
-  change_noted(stats, Reason::down, true, "block lag 214 > 8", kNoon + 9s);
+  change_noted(stats, core::Reason::disabled, true, "set down through the admin API", kNoon);
+  change_noted(stats, core::Reason::ejected, true, "2 consecutive timeouts; ejected for 30s", kNoon + 5s);
+  change_noted(stats, core::Reason::down, true, "block lag 214 > 8", kNoon + 9s);
   const std::vector<ReasonNote> notes = reasons_of(stats);
   ASSERT_EQ(notes.size(), 3u);
   // Always in the order down, ejected, draining, disabled, whatever order they came in.
@@ -235,22 +235,22 @@ TEST(Reasons, EachSetReasonKeepsTheCauseAndTimeItWasSetWith) {
 }
 
 TEST(Reasons, SettingAgainKeepsTheFirstCauseAndClearingForgetsIt) {
-  BackendStats stats;
-  change_noted(stats, Reason::draining, true, "drained through the admin API", kNoon);
-  change_noted(stats, Reason::draining, true, "removed from the configuration", kNoon + 1s);
+  core::BackendStats stats;
+  change_noted(stats, core::Reason::draining, true, "drained through the admin API", kNoon);
+  change_noted(stats, core::Reason::draining, true, "removed from the configuration", kNoon + 1s);
   ASSERT_EQ(reasons_of(stats).size(), 1u);
   EXPECT_EQ(reasons_of(stats)[0].cause, "drained through the admin API") << "already so";
   EXPECT_EQ(reasons_of(stats)[0].since, kNoon);
-  change_noted(stats, Reason::down, true, "connect: Connection refused", kNoon + 2s);
-  change_noted(stats, Reason::draining, false, "back in the configuration", kNoon + 3s);
+  change_noted(stats, core::Reason::down, true, "connect: Connection refused", kNoon + 2s);
+  change_noted(stats, core::Reason::draining, false, "back in the configuration", kNoon + 3s);
   EXPECT_EQ(shown(stats), (std::vector<std::string>{"down: connect: Connection refused"}));
-  change_noted(stats, Reason::draining, true, "removed from the configuration", kNoon + 4s);
+  change_noted(stats, core::Reason::draining, true, "removed from the configuration", kNoon + 4s);
   EXPECT_EQ(shown(stats), (std::vector<std::string>{"down: connect: Connection refused",
                                                     "draining: removed from the configuration"}))
       << "set again after a clear: the new cause and time";
   EXPECT_EQ(reasons_of(stats)[1].since, kNoon + 4s);
-  change_noted(stats, Reason::down, false, "checks pass", kNoon + 5s);
-  change_noted(stats, Reason::draining, false, "back", kNoon + 6s);
+  change_noted(stats, core::Reason::down, false, "checks pass", kNoon + 5s);
+  change_noted(stats, core::Reason::draining, false, "back", kNoon + 6s);
   EXPECT_TRUE(reasons_of(stats).empty());
   EXPECT_TRUE(stats.routable());
 }
@@ -259,10 +259,10 @@ TEST(Reasons, ANoteAlwaysDescribesTheBitItBelongsTo) {
   // Each reason toggled by its own thread (as checks, workers and the admin thread do),
   // each set with a cause naming it, while the admin thread lists them: every reason
   // listed carries its cause (a bit seen before its note would list an empty one).
-  BackendStats stats;
+  core::BackendStats stats;
   std::atomic<bool> go{false};
   std::vector<std::thread> setters;
-  for (const Reason reason : {Reason::down, Reason::ejected, Reason::draining, Reason::disabled}) {
+  for (const core::Reason reason : {core::Reason::down, core::Reason::ejected, core::Reason::draining, core::Reason::disabled}) {
     setters.emplace_back([&stats, &go, reason] {
       while (!go.load()) {
       }
@@ -285,10 +285,10 @@ TEST(Reasons, ANoteAlwaysDescribesTheBitItBelongsTo) {
 }
 
 TEST(Reasons, ChangeReasonNotesTheCauseItLogs) {
-  BackendStats stats;
+  core::BackendStats stats;
   const BackendName who{"rpc", "127.0.0.1:1"};
   const SystemClock::time_point before = SystemClock::now();
-  ASSERT_TRUE(change_reason(stats, Reason::disabled, true, who, "set down through the admin API"));
+  ASSERT_TRUE(change_reason(stats, core::Reason::disabled, true, who, "set down through the admin API"));
   const SystemClock::time_point after = SystemClock::now();
   ASSERT_EQ(reasons_of(stats).size(), 1u);
   const ReasonNote note = reasons_of(stats)[0];
@@ -296,19 +296,19 @@ TEST(Reasons, ChangeReasonNotesTheCauseItLogs) {
   EXPECT_EQ(note.cause, "set down through the admin API");
   EXPECT_GE(note.since, before);
   EXPECT_LE(note.since, after);
-  EXPECT_TRUE(change_reason(stats, Reason::disabled, false, who, "set up through the admin API"));
-  EXPECT_FALSE(change_reason(stats, Reason::disabled, false, who, "again")) << "already so";
+  EXPECT_TRUE(change_reason(stats, core::Reason::disabled, false, who, "set up through the admin API"));
+  EXPECT_FALSE(change_reason(stats, core::Reason::disabled, false, who, "again")) << "already so";
   EXPECT_TRUE(reasons_of(stats).empty());
-  stats.set(Reason::draining);  // bypassing change_reason: shown, without a cause
+  stats.set(core::Reason::draining);  // bypassing change_reason: shown, without a cause
   EXPECT_EQ(shown(stats), (std::vector<std::string>{"draining: "}));
-  stats.set(Reason::ejected);  // and without record_outcome: no ejection time to show
+  stats.set(core::Reason::ejected);  // and without record_outcome: no ejection time to show
   ASSERT_EQ(reasons_of(stats).size(), 2u);
   EXPECT_FALSE(reasons_of(stats)[0].until.has_value());
 }
 
 TEST(Reasons, TheDownCauseIsTheLastFailedChecksWhileItStaysDown) {
-  BackendStats stats;
-  PoolStats pool;
+  core::BackendStats stats;
+  core::PoolStats pool;
   conf::HealthConfig config = http_check();
   config.fall = 2;
   config.rise = 2;
@@ -360,7 +360,7 @@ TEST(Reasons, AnEjectionShowsItsCauseAndUntilWhenOnTheSystemClock) {
   const conf::HealthConfig config = http_check();
   const CheckResult pass{true, "status 200", std::nullopt};
   record_check(pass, config, streak, pool.backends[0], pool.stats, {"rpc", "a"}, now + 29s);
-  EXPECT_TRUE(pool.backends[0].has(Reason::ejected));
+  EXPECT_TRUE(pool.backends[0].has(core::Reason::ejected));
   record_check(pass, config, streak, pool.backends[0], pool.stats, {"rpc", "a"}, now + 30s);
   EXPECT_TRUE(reasons_of(pool.backends[0]).empty());
   EXPECT_EQ(pool.stats.ejected.load(), 0u);
@@ -369,7 +369,7 @@ TEST(Reasons, AnEjectionShowsItsCauseAndUntilWhenOnTheSystemClock) {
 }  // namespace
 }  // namespace veer::health
 
-namespace veer::proxy {
+namespace veer::runtime {
 namespace {
 
 TEST(RetryBudget, RetriesStayWithinThePercentageOfRecentRequests) {
@@ -409,4 +409,4 @@ TEST(RetryBudget, OldRequestsStopCounting) {
 }
 
 }  // namespace
-}  // namespace veer::proxy
+}  // namespace veer::runtime

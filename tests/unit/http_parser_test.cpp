@@ -1,18 +1,18 @@
-#include "proxy/http_parser.hpp"
+#include "http/http_parser.hpp"
 
 #include <gtest/gtest.h>
 
 #include <memory>
 #include <string>
 
-namespace veer::proxy {
+namespace veer::http {
 namespace {
 
 // MessageHead holds fixed storage for 256 fields: keep it off the test stack.
 struct Parsed {
   std::unique_ptr<std::string> text;  // the head's views point into it
-  std::unique_ptr<RequestHead> head = std::make_unique<RequestHead>();
-  ParseError error;
+  std::unique_ptr<http::RequestHead> head = std::make_unique<http::RequestHead>();
+  http::ParseError error;
 };
 
 Parsed parse(const std::string& input) {
@@ -20,12 +20,12 @@ Parsed parse(const std::string& input) {
   p.text = std::make_unique<std::string>(input);
   const std::string& text = *p.text;
   std::size_t scan = 0;
-  const std::size_t end = find_head_end(text, scan);
+  const std::size_t end = http::find_head_end(text, scan);
   if (end == 0) {
-    p.error = ParseError{999, "incomplete"};
+    p.error = http::ParseError{999, "incomplete"};
     return p;
   }
-  p.error = parse_request_head(std::string_view(text).substr(0, end), *p.head);
+  p.error = http::parse_request_head(std::string_view(text).substr(0, end), *p.head);
   return p;
 }
 
@@ -40,7 +40,7 @@ TEST(HttpParser, ParsesASimpleRequest) {
   EXPECT_EQ(p.head->path, "/a/b?c=1");
   EXPECT_EQ(p.head->authority, "rpc.example.com:8545");
   EXPECT_EQ(p.head->version_minor, 1);
-  EXPECT_EQ(p.head->framing, BodyFraming::none);
+  EXPECT_EQ(p.head->framing, http::BodyFraming::none);
   EXPECT_TRUE(p.head->keep_alive());
   ASSERT_EQ(p.head->field_count, 2);
   EXPECT_EQ(p.head->fields[1].name, "X-A");
@@ -51,22 +51,22 @@ TEST(HttpParser, FindsHeadEndIncrementally) {
   const std::string text = "GET / HTTP/1.1\r\nHost: a\r\n\r\nNEXT";
   std::size_t scan = 0;
   for (std::size_t n = 1; n < 27; ++n) {
-    EXPECT_EQ(find_head_end(std::string_view(text).substr(0, n), scan), 0u) << n;
+    EXPECT_EQ(http::find_head_end(std::string_view(text).substr(0, n), scan), 0u) << n;
   }
-  EXPECT_EQ(find_head_end(std::string_view(text).substr(0, 27), scan), 27u);
+  EXPECT_EQ(http::find_head_end(std::string_view(text).substr(0, 27), scan), 27u);
 }
 
 TEST(HttpParser, ContentLengthAndChunkedFraming) {
   auto p = parse("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 42\r\n\r\n");
   ASSERT_FALSE(p.error);
-  EXPECT_EQ(p.head->framing, BodyFraming::content_length);
+  EXPECT_EQ(p.head->framing, http::BodyFraming::content_length);
   EXPECT_EQ(p.head->content_length, 42u);
   p = parse("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n");
   ASSERT_FALSE(p.error);
-  EXPECT_EQ(p.head->framing, BodyFraming::chunked);
+  EXPECT_EQ(p.head->framing, http::BodyFraming::chunked);
   p = parse("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, CHUNKED\r\n\r\n");
   ASSERT_FALSE(p.error) << "a final chunked after another coding is valid";
-  EXPECT_EQ(p.head->framing, BodyFraming::chunked);
+  EXPECT_EQ(p.head->framing, http::BodyFraming::chunked);
   p = parse("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 7, 7\r\nContent-Length: 7\r\n\r\n");
   ASSERT_FALSE(p.error) << "identical repeated lengths are allowed (RFC 9110 8.6)";
   EXPECT_EQ(p.head->content_length, 7u);
@@ -178,9 +178,9 @@ TEST(HttpParser, NotesAMissingHost) {
 }
 
 TEST(HttpParser, ClassifiesUserAgent) {
-  EXPECT_EQ(classify_header("User-Agent"), HeaderId::user_agent);
-  EXPECT_EQ(classify_header("user-agent"), HeaderId::user_agent);
-  EXPECT_EQ(classify_header("User-Agents"), HeaderId::other);
+  EXPECT_EQ(http::classify_header("User-Agent"), http::HeaderId::user_agent);
+  EXPECT_EQ(http::classify_header("user-agent"), http::HeaderId::user_agent);
+  EXPECT_EQ(http::classify_header("User-Agents"), http::HeaderId::other);
 }
 
 TEST(HttpParser, ConnectionTokensAreCaseInsensitiveLists) {
@@ -215,7 +215,7 @@ TEST(HttpParser, WebSocketUpgrade) {
 
 TEST(HttpParser, TooManyFieldsIs431) {
   std::string text = "GET / HTTP/1.1\r\nHost: a\r\n";
-  for (std::size_t i = 0; i < kMaxHeaderFields; ++i)
+  for (std::size_t i = 0; i < http::kMaxHeaderFields; ++i)
     text += "X: y\r\n";
   text += "\r\n";
   EXPECT_EQ(status_of(text), 431);
@@ -229,8 +229,8 @@ TEST(HttpParser, RequestIdIsKeptOnlyWhenSane) {
 
 struct ParsedResponse {
   std::unique_ptr<std::string> text;
-  std::unique_ptr<ResponseHead> head = std::make_unique<ResponseHead>();
-  ParseError error;
+  std::unique_ptr<http::ResponseHead> head = std::make_unique<http::ResponseHead>();
+  http::ParseError error;
 };
 
 ParsedResponse parse_response(const std::string& input, bool head_request = false) {
@@ -238,9 +238,9 @@ ParsedResponse parse_response(const std::string& input, bool head_request = fals
   p.text = std::make_unique<std::string>(input);
   const std::string& text = *p.text;
   std::size_t scan = 0;
-  const std::size_t end = find_head_end(text, scan);
+  const std::size_t end = http::find_head_end(text, scan);
   EXPECT_NE(end, 0u);
-  p.error = parse_response_head(std::string_view(text).substr(0, end), head_request, *p.head);
+  p.error = http::parse_response_head(std::string_view(text).substr(0, end), head_request, *p.head);
   return p;
 }
 
@@ -251,24 +251,24 @@ TEST(HttpResponseParser, AcceptsBackendQuirks) {
   EXPECT_EQ(p.head->reason, "");
   p = parse_response("HTTP/1.1 204\r\n\r\n");
   ASSERT_FALSE(p.error) << "no space after the status code";
-  EXPECT_EQ(p.head->framing, BodyFraming::none);
+  EXPECT_EQ(p.head->framing, http::BodyFraming::none);
   p = parse_response("HTTP/1.0 200 OK\r\n\r\n");
   ASSERT_FALSE(p.error);
-  EXPECT_EQ(p.head->framing, BodyFraming::until_close);
+  EXPECT_EQ(p.head->framing, http::BodyFraming::until_close);
   p = parse_response("HTTP/1.1 100 Continue\r\n\r\n");
   ASSERT_FALSE(p.error);
-  EXPECT_EQ(p.head->framing, BodyFraming::none);
+  EXPECT_EQ(p.head->framing, http::BodyFraming::none);
 }
 
 TEST(HttpResponseParser, FramingRules) {
   EXPECT_EQ(parse_response("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", true).head->framing,
-            BodyFraming::none);
+            http::BodyFraming::none);
   EXPECT_EQ(parse_response("HTTP/1.1 304 Not Modified\r\nContent-Length: 5\r\n\r\n").head->framing,
-            BodyFraming::none);
+            http::BodyFraming::none);
   EXPECT_EQ(parse_response("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n").head->framing,
-            BodyFraming::chunked);
+            http::BodyFraming::chunked);
   EXPECT_EQ(parse_response("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n").head->framing,
-            BodyFraming::until_close);
+            http::BodyFraming::until_close);
   EXPECT_EQ(
       parse_response("HTTP/1.1 200 OK\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n")
           .error.status,
@@ -283,19 +283,19 @@ TEST(HttpResponseParser, FramingRules) {
 }
 
 }  // namespace
-}  // namespace veer::proxy
+}  // namespace veer::http
 
-namespace veer::proxy {
+namespace veer::http {
 namespace {
 
 TEST(Methods, OnlyIdempotentMethodsMayBeRetriedAfterTheyWereSent) {
   for (const char* m : {"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"}) {
-    EXPECT_TRUE(is_idempotent_method(m)) << m;
+    EXPECT_TRUE(http::is_idempotent_method(m)) << m;
   }
   for (const char* m : {"POST", "PATCH", "CONNECT", "LOCK", "get", ""}) {
-    EXPECT_FALSE(is_idempotent_method(m)) << m;
+    EXPECT_FALSE(http::is_idempotent_method(m)) << m;
   }
 }
 
 }  // namespace
-}  // namespace veer::proxy
+}  // namespace veer::http

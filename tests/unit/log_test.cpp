@@ -1,4 +1,4 @@
-#include "proxy/log.hpp"
+#include "core/log.hpp"
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -11,7 +11,7 @@
 #include <thread>
 #include <vector>
 
-namespace veer::log {
+namespace veer::core::log {
 namespace {
 
 std::string read_all(const std::string& path) {
@@ -143,4 +143,4 @@ TEST_F(LogFileTest, ConcurrentLinesSurviveReopens) {
 }
 
 }  // namespace
-}  // namespace veer::log
+}  // namespace veer::core::log

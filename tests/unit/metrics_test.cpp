@@ -5,15 +5,15 @@
 
 #include "admin/metrics.hpp"
 #include "conf/load.hpp"
-#include "proxy/metrics.hpp"
-#include "proxy/snapshot.hpp"
+#include "runtime/metrics.hpp"
+#include "runtime/snapshot.hpp"
 
-namespace veer::proxy {
+namespace veer::runtime {
 namespace {
 
 using namespace std::chrono_literals;
 
-std::shared_ptr<const Snapshot> snapshot(BackendRegistry& registry) {
+std::shared_ptr<const runtime::Snapshot> snapshot(runtime::BackendRegistry& registry) {
   const conf::LoadResult loaded = conf::load_config_string(R"(
 [listeners.rpc]
 address = "127.0.0.1:8545"
@@ -54,7 +54,7 @@ std::string label(const prometheus::ClientMetric& m, const std::string& name) {
 }
 
 TEST(ExchangeSeries, ResponsesGoToTheirClassAndTimesToTheirBucket) {
-  ExchangeSeries s;
+  runtime::ExchangeSeries s;
   for (const std::uint16_t status : {101, 200, 204, 302, 404, 503, 599})
     s.count_response(status);
   EXPECT_EQ(s.responses[0].value(), 1u);
@@ -73,14 +73,14 @@ TEST(ExchangeSeries, ResponsesGoToTheirClassAndTimesToTheirBucket) {
 }
 
 TEST(WorkerMetrics, SeriesAreSharedByLabelsAndForgottenWhenNoViewHoldsThem) {
-  WorkerMetrics metrics;
+  runtime::WorkerMetrics metrics;
   auto a = metrics.series({"rpc", "*/", "blue", "127.0.0.1:9001"});
   auto again = metrics.series({"rpc", "*/", "blue", "127.0.0.1:9001"});
   EXPECT_EQ(a, again) << "a reload keeps counting into the same series";
   metrics.series({"rpc", "*/", "blue", "127.0.0.1:9002"});  // nothing holds it
   metrics.forget_unused();
   int seen = 0;
-  metrics.visit_series([&](const SeriesKey& key, const ExchangeSeries&) {
+  metrics.visit_series([&](const runtime::SeriesKey& key, const runtime::ExchangeSeries&) {
     ++seen;
     EXPECT_EQ(key.backend, "127.0.0.1:9001");
   });
@@ -88,13 +88,13 @@ TEST(WorkerMetrics, SeriesAreSharedByLabelsAndForgottenWhenNoViewHoldsThem) {
 }
 
 TEST(MetricsView, EveryRouteReachesTheSeriesOfItsPoolsBackends) {
-  BackendRegistry registry;
+  runtime::BackendRegistry registry;
   const auto snap = snapshot(registry);
-  WorkerMetrics metrics;
-  const MetricsView view(*snap, metrics);
+  runtime::WorkerMetrics metrics;
+  const runtime::MetricsView view(*snap, metrics);
   // Route 0 goes through the split to both pools; route 1 to blue only.
-  const RouteSeries& split_route = view.route(0, 0);
-  const RouteSeries& blue_route = view.route(0, 1);
+  const runtime::RouteSeries& split_route = view.route(0, 0);
+  const runtime::RouteSeries& blue_route = view.route(0, 1);
   EXPECT_EQ(split_route.pools[0].size(), 3u) << "two backends and the no-backend series";
   EXPECT_EQ(split_route.pools[1].size(), 2u);
   EXPECT_EQ(blue_route.pools[1].size(), 0u) << "green is unreachable from this route";
@@ -104,10 +104,10 @@ TEST(MetricsView, EveryRouteReachesTheSeriesOfItsPoolsBackends) {
 }
 
 TEST(MetricsCollector, SumsTheWorkersAndExportsEveryFamily) {
-  BackendRegistry registry;
+  runtime::BackendRegistry registry;
   const auto snap = snapshot(registry);
-  WorkerMetrics w0, w1;
-  const MetricsView v0(*snap, w0), v1(*snap, w1);
+  runtime::WorkerMetrics w0, w1;
+  const runtime::MetricsView v0(*snap, w0), v1(*snap, w1);
   v0.route(0, 0).backend(0, 1).count_response(200);
   v0.route(0, 0).backend(0, 1).time_response(2ms);
   v1.route(0, 0).backend(0, 1).count_response(200);
@@ -164,4 +164,4 @@ TEST(MetricsCollector, SumsTheWorkersAndExportsEveryFamily) {
 }
 
 }  // namespace
-}  // namespace veer::proxy
+}  // namespace veer::runtime

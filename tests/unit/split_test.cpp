@@ -7,9 +7,9 @@
 #include <vector>
 
 #include "conf/load.hpp"
-#include "proxy/http_parser.hpp"
-#include "proxy/snapshot.hpp"
-#include "proxy/split_route.hpp"
+#include "http/http_parser.hpp"
+#include "runtime/snapshot.hpp"
+#include "runtime/split_route.hpp"
 #include "strategies/split_buckets.hpp"
 
 namespace veer {
@@ -148,28 +148,28 @@ backends = ["127.0.0.1:19003"]
 )";
 
 struct SplitFixture {
-  std::shared_ptr<const proxy::Snapshot> snapshot;
-  proxy::BackendRegistry registry;
-  proxy::RequestHead head;
+  std::shared_ptr<const runtime::Snapshot> snapshot;
+  runtime::BackendRegistry registry;
+  http::RequestHead head;
   std::string bytes;
-  strategies::Random random{7};
+  core::Random random{7};
 
   explicit SplitFixture(const std::string& split_keys) {
     const std::string toml = std::string(kRoutesAndPools) + "[splits.rpc]\n" + split_keys;
     conf::LoadResult loaded = conf::load_config_string(toml, "split.toml");
     EXPECT_TRUE(loaded.errors.empty())
         << (loaded.errors.empty() ? "" : loaded.errors[0].to_string());
-    snapshot = proxy::build_snapshot(std::move(*loaded.config), 1, registry);
+    snapshot = runtime::build_snapshot(std::move(*loaded.config), 1, registry);
   }
 
-  const proxy::SplitRuntime& split() const { return snapshot->splits.at(0); }
+  const runtime::SplitRuntime& split() const { return snapshot->splits.at(0); }
 
   // The pool name the request with these header lines goes to.
   std::string pool_for(const std::string& headers, const std::string& client = "192.0.2.1") {
     bytes = "GET / HTTP/1.1\r\nHost: x\r\n" + headers + "\r\n";
     head.reset();
-    EXPECT_FALSE(proxy::parse_request_head(bytes, head));
-    const proxy::SplitChoice choice = proxy::choose_split_target(split(), head, client, random);
+    EXPECT_FALSE(http::parse_request_head(bytes, head));
+    const runtime::SplitChoice choice = runtime::choose_split_target(split(), head, client, random);
     return snapshot->pools[split().pools[choice.target]].name;
   }
 };

@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "health/backend_stats.hpp"
-#include "strategies/hash.hpp"
+#include "core/backend_stats.hpp"
+#include "core/hash.hpp"
 #include "strategies/ip_hash.hpp"
 #include "strategies/least_response_time.hpp"
 #include "strategies/strategy.hpp"
@@ -46,7 +46,7 @@ struct Pool {
   }
 
   std::vector<std::string> names;
-  std::vector<health::BackendStats> stats;
+  std::vector<core::BackendStats> stats;
   std::vector<BackendView> views;
   std::vector<std::uint32_t> indices;
   std::vector<std::uint64_t> bits;
@@ -101,7 +101,7 @@ TEST(LeastConnections, CountsStayWithinOnePlusWorkersUnderChurn) {
   std::vector<std::unique_ptr<Strategy>> workers;
   for (int w = 0; w < kWorkers; ++w)
     workers.push_back(pool.make("least_connections", 100 + w));
-  Random random(7);
+  core::Random random(7);
   std::vector<std::uint32_t> open;  // backend of each open connection
   std::int64_t worst = 0;
   for (int round = 0; round < 20000; ++round) {
@@ -173,7 +173,7 @@ TEST(Weighted, ChangingOneWeightKeepsTheOthersScores) {
 std::vector<std::uint32_t> owners(Strategy& s, const Pool& pool, int keys) {
   std::vector<std::uint32_t> out(static_cast<std::size_t>(keys));
   for (int k = 0; k < keys; ++k) {
-    const std::uint64_t hash = hash_bytes("client-" + std::to_string(k));
+    const std::uint64_t hash = core::hash_bytes("client-" + std::to_string(k));
     out[static_cast<std::size_t>(k)] = s.pick(PickContext{hash}, pool.candidates());
   }
   return out;
@@ -267,7 +267,7 @@ TEST(LeastResponseTime, FollowsLatencyAndInFlight) {
   static std::chrono::steady_clock::time_point fake_now{std::chrono::seconds(100)};
   const auto clock = [] { return fake_now; };
   LeastResponseTime s(pool.views, 5, clock);
-  const double decay = health::kLatencyDecayNs;
+  const double decay = core::kLatencyDecayNs;
   pool.stats[0].latency.record(std::chrono::milliseconds(1), fake_now, decay);
   pool.stats[1].latency.record(std::chrono::milliseconds(1), fake_now, decay);
   pool.stats[2].latency.record(std::chrono::milliseconds(50), fake_now, decay);
@@ -285,22 +285,22 @@ TEST(LeastResponseTime, AnUnsampledBackendIsTriedAndAnIdleSlowOneDecays) {
   static std::chrono::steady_clock::time_point fake_now{std::chrono::seconds(100)};
   const auto clock = [] { return fake_now; };
   LeastResponseTime s(pool.views, 9, clock);
-  pool.stats[0].latency.record(std::chrono::milliseconds(2), fake_now, health::kLatencyDecayNs);
+  pool.stats[0].latency.record(std::chrono::milliseconds(2), fake_now, core::kLatencyDecayNs);
   // Backend 1 has no sample: it is compared on in-flight alone, so it is tried.
   pool.stats[0].in_flight = 1;
   EXPECT_EQ(s.pick({}, pool.candidates()), 1u);
   // A slow backend left alone drifts back toward zero and is tried again.
   pool.stats[0].in_flight = 0;
-  pool.stats[1].latency.record(std::chrono::milliseconds(50), fake_now, health::kLatencyDecayNs);
+  pool.stats[1].latency.record(std::chrono::milliseconds(50), fake_now, core::kLatencyDecayNs);
   EXPECT_EQ(s.pick({}, pool.candidates()), 0u);
   fake_now += std::chrono::seconds(10);  // backend 0 keeps being sampled at 2 ms
-  pool.stats[0].latency.record(std::chrono::milliseconds(2), fake_now, health::kLatencyDecayNs);
-  EXPECT_LT(pool.stats[1].latency.estimate_ns(fake_now, health::kLatencyDecayNs), 2e6);
+  pool.stats[0].latency.record(std::chrono::milliseconds(2), fake_now, core::kLatencyDecayNs);
+  EXPECT_LT(pool.stats[1].latency.estimate_ns(fake_now, core::kLatencyDecayNs), 2e6);
   EXPECT_EQ(s.pick({}, pool.candidates()), 1u);
 }
 
 TEST(PeakEwma, PeaksAtOnceAndDecaysWithTime) {
-  health::PeakEwma ewma;
+  core::PeakEwma ewma;
   const auto t0 = std::chrono::steady_clock::time_point(std::chrono::seconds(1));
   const double decay = 2e9;
   EXPECT_LT(ewma.estimate_ns(t0, decay), 0) << "never sampled";

@@ -1,0 +1,554 @@
+#include "app/server.hpp"
+
+#include <sys/resource.h>
+
+#include <csignal>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <set>
+#include <sstream>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/signal_set.hpp>
+
+#include "admin/api.hpp"
+#include "admin/http_server.hpp"
+#include "admin/metrics.hpp"
+#include "admin/state_file.hpp"
+#include "conf/load.hpp"
+#include "conf/overrides.hpp"
+#include "health/checker.hpp"
+#include "health/transitions.hpp"
+#include "proxy/listen_socket.hpp"
+#include "core/log.hpp"
+#include "proxy/worker.hpp"
+
+namespace veer::app {
+namespace {
+
+// Each client connection takes a descriptor and each in-flight request or tunnel
+// another: raise the soft limit to the hard one and say when max_connections cannot fit.
+void raise_descriptor_limit(std::uint64_t max_connections) {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+  if (limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &limit);
+  }
+  if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < 2 * max_connections + 64) {
+    core::log::warn("open file limit ", limit.rlim_cur, " is below 2 x limits.max_connections (",
+              max_connections, "); raise it (ulimit -n, LimitNOFILE=) to use them all");
+  }
+}
+
+std::optional<std::string> read_text(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+class Server final : public admin::Runtime {
+ public:
+  explicit Server(std::string config_path)
+      : config_path_(std::move(config_path)), signals_(control_) {
+    for (int signal : {SIGHUP, SIGTERM, SIGINT, SIGQUIT, SIGUSR1, SIGUSR2})
+      signals_.add(signal);
+  }
+
+  int run(conf::Config config, const std::string& engine_note);
+
+  // admin::Runtime, on the control thread.
+  std::shared_ptr<const runtime::Snapshot> snapshot() const override { return shared_.snapshots.current(); }
+  const conf::Config& file_config() const override { return file_config_; }
+  const conf::Overrides& overrides() const override { return overrides_; }
+  const conf::OverrideReport& override_report() const override { return report_; }
+  bool ready() const override { return !shutting_down_; }
+  Outcome apply(conf::Overrides next, std::optional<conf::Duration> drain) override;
+  Outcome reload() override;
+  void count_change(bool succeeded) override {
+    ++(succeeded ? counted_.changes_succeeded : counted_.changes_failed);
+  }
+  std::optional<std::string> metrics() override;
+  std::map<std::string, std::uint64_t> split_assignments(const std::string& split) override;
+
+ private:
+  // One load: `text` (valid alone as `file`) with `kept` on top, already validated as
+  // `result`. Persists the changes when they differ from the state file, then swaps.
+  struct Load {
+    std::string text;
+    conf::Config file;
+    conf::Overrides kept;
+    conf::OverrideReport report;
+    conf::LoadResult result;
+  };
+  Load plan_load(std::string text, conf::Config file, const conf::Overrides& changes);
+  Outcome commit(Load load, std::optional<conf::Duration> drain, bool admin_change);
+  bool persist(const conf::Overrides& changes, const std::string& state_file, std::string* why);
+  bool start_with_state_file(conf::Config& config);
+  void reopen_logs(const char* why);
+  bool swap_in(conf::Config next, std::optional<conf::Duration> drain, std::string* why);
+  bool start_admin(const conf::Config& config, std::string* why);
+  bool bind_new_listeners(const conf::Config& config, std::vector<proxy::BoundListener>& bound,
+                          std::string* why);
+  void hand_to_workers(std::vector<proxy::BoundListener>& bound);
+  void wait_for_signal();
+  void drain_removed_backends(const runtime::Snapshot& previous, const runtime::Snapshot& next,
+                              std::optional<conf::Duration> drain);
+  void announce_split_changes(const runtime::Snapshot& previous, const runtime::Snapshot& next);
+  void apply_admin_states(const runtime::Snapshot& snapshot);
+  void shut_down(int signal);
+
+  std::string config_path_;
+  proxy::WorkerShared shared_;
+  runtime::BackendRegistry registry_;
+  health::HealthChecker health_;
+  std::vector<std::unique_ptr<proxy::Worker>> workers_;
+  std::map<std::string, std::string> listener_addresses_;  // name -> configured address
+  std::string access_log_;
+  std::uint64_t version_ = 0;
+  unsigned worker_count_ = 0;
+  conf::IoEngine io_engine_ = conf::IoEngine::automatic;
+  asio::io_context control_;
+  asio::signal_set signals_;
+  std::thread joiner_;
+  bool shutting_down_ = false;
+  std::string config_text_;        // the file as last loaded: API changes apply on top of it
+  conf::Config file_config_;       // that file alone, which the changes are checked against
+  conf::Overrides overrides_;      // the acknowledged runtime changes in force
+  conf::Overrides persisted_;      // what the state file holds
+  conf::OverrideReport report_;    // what the last load kept and dropped
+  admin::ConfigCounters counted_;  // for /metrics
+  std::unique_ptr<admin::Api> api_;
+  std::unique_ptr<admin::HttpServer> admin_http_;
+};
+
+bool Server::bind_new_listeners(const conf::Config& config, std::vector<proxy::BoundListener>& bound,
+                                std::string* why) {
+  for (const conf::ListenerConfig& listener : config.listeners) {
+    const auto it = listener_addresses_.find(listener.name);
+    if (it != listener_addresses_.end() && it->second == listener.address) continue;
+    proxy::BoundListener b;
+    if (!proxy::bind_listener(listener, worker_count_, b, why)) return false;
+    bound.push_back(std::move(b));
+  }
+  return true;
+}
+
+void Server::hand_to_workers(std::vector<proxy::BoundListener>& bound) {
+  for (proxy::BoundListener& b : bound) {
+    for (std::size_t i = 0; i < workers_.size(); ++i) {
+      workers_[i]->add_listener(b.name, b.sockets[i].release(), b.local_address.family());
+    }
+    listener_addresses_[b.name] = b.configured_address;
+    core::log::info("listener ", b.name, " on ", b.local_address.to_string());
+  }
+}
+
+int Server::run(conf::Config config, const std::string& engine_note) {
+  std::signal(SIGPIPE, SIG_IGN);
+  if (!start_with_state_file(config)) return 1;
+  raise_descriptor_limit(config.limits.max_connections);
+  worker_count_ = config.server.workers != 0 ? config.server.workers
+                                             : std::max(1u, std::thread::hardware_concurrency());
+  io_engine_ = config.server.io_engine;
+  std::string why;
+  if (!shared_.access_log.open(config.server.access_log, &why)) {
+    core::log::error(why);
+    return 1;
+  }
+  access_log_ = config.server.access_log;
+  std::vector<proxy::BoundListener> bound;
+  if (!bind_new_listeners(config, bound, &why)) {
+    core::log::error(why);
+    return 1;
+  }
+  shared_.worker_count = worker_count_;
+  shared_.ejections = &health_;
+  if (!start_admin(config, &why)) {
+    core::log::error(why);
+    return 1;
+  }
+  shared_.snapshots.publish(build_snapshot(std::move(config), ++version_, registry_));
+  apply_admin_states(*shared_.snapshots.current());
+  health_.update(shared_.snapshots.current());
+  health_.start();
+  try {
+    for (unsigned i = 0; i < worker_count_; ++i) {
+      workers_.push_back(std::make_unique<proxy::Worker>(i, shared_));
+    }
+  } catch (const std::exception& e) {
+    // The io_context of the chosen engine could not be created (io_uring limits).
+    core::log::error("cannot start workers: ", e.what());
+    return 2;
+  }
+  hand_to_workers(bound);
+  for (auto& worker : workers_)
+    worker->start();
+  core::log::info(engine_note);
+  core::log::info("veer ready: ", worker_count_, " workers, configuration version ", version_, " from ",
+            config_path_);
+  wait_for_signal();
+  if (admin_http_) admin_http_->start();
+  control_.run();
+  if (admin_http_) admin_http_->stop();
+  if (joiner_.joinable()) joiner_.join();
+  health_.stop();
+  core::log::info("veer stopped");
+  return 0;
+}
+
+void Server::wait_for_signal() {
+  signals_.async_wait([this](const error_code& ec, int signal) {
+    if (ec) return;
+    if (signal == SIGHUP) {
+      if (!shutting_down_) {
+        core::log::info("SIGHUP: reloading and reopening the logs");
+        // A refused reload still reopens the logs: log rotation must not depend on the file.
+        if (!reload().errors.empty()) reopen_logs("SIGHUP");
+      }
+    } else if (signal == SIGUSR1) {
+      reopen_logs("SIGUSR1");
+    } else if (signal == SIGUSR2) {
+      core::log::warn(
+          "SIGUSR2 ignored: veer has no binary upgrade (SIGHUP reloads, SIGUSR1 reopens "
+          "logs)");
+    } else {
+      shut_down(signal);
+    }
+    wait_for_signal();
+  });
+}
+
+// logrotate's convention (nginx, Envoy): the files were moved away; open them anew at
+// their configured paths.
+void Server::reopen_logs(const char* why) {
+  std::string error;
+  // The process log first, so that what follows lands in the new file.
+  if (!core::log::reopen_file(&error)) core::log::error(why, ": cannot reopen the log file: ", error);
+  const std::string& access_log = shared_.snapshots.current()->config.server.access_log;
+  if (!shared_.access_log.open(access_log, &error)) {
+    core::log::error(why, ": cannot reopen the access log: ", error);
+    return;
+  }
+  core::log::info(why, ": reopened the access log (", access_log, ")");
+}
+
+void Server::shut_down(int signal) {
+  const char* name = signal == SIGINT ? "SIGINT" : signal == SIGQUIT ? "SIGQUIT" : "SIGTERM";
+  const conf::Duration drain = shared_.snapshots.current()->config.timeouts.drain;
+  if (shutting_down_) {
+    core::log::warn(name, " again: closing every connection now");
+    for (auto& worker : workers_)
+      worker->begin_drain(proxy::Clock::now());
+    return;
+  }
+  shutting_down_ = true;
+  core::log::info(name, ": no longer accepting; draining in-flight requests for up to ",
+            conf::format_duration(drain));
+  const proxy::Clock::time_point deadline = proxy::Clock::now() + drain;
+  for (auto& worker : workers_)
+    worker->begin_drain(deadline);
+  joiner_ = std::thread([this] {
+    for (auto& worker : workers_)
+      worker->join();
+    asio::post(control_, [this] {
+      signals_.cancel();
+      control_.stop();
+    });
+  });
+}
+
+Server::Outcome Server::reload() {
+  core::log::info("reloading ", config_path_);
+  const std::optional<std::string> text = read_text(config_path_);
+  conf::LoadResult file;
+  if (!text) {
+    file.errors.push_back({config_path_, 0, 0, config_path_ + ": cannot read the file"});
+  } else {
+    file = conf::load_config_with(*text, config_path_, {});
+  }
+  if (!file.ok()) {
+    core::log::error("reload refused (", file.errors.size(), " errors); configuration version ", version_,
+               " stays in force");
+    Outcome outcome{{}, version_, false};
+    for (const conf::ConfigError& e : file.errors) {
+      core::log::error(e.to_string());
+      outcome.errors.push_back(e.line == 0 ? e.message : e.to_string());
+    }
+    ++counted_.reloads_failed;
+    counted_.last_reload_ok = false;
+    return outcome;
+  }
+  Outcome outcome =
+      commit(plan_load(*text, std::move(*file.config), overrides_), std::nullopt, false);
+  ++(outcome.errors.empty() ? counted_.reloads_succeeded : counted_.reloads_failed);
+  counted_.last_reload_ok = outcome.errors.empty();
+  return outcome;
+}
+
+// An admin change: `next` is the running changes edited by one call, checked exactly as
+// a file would be; a refusal changes nothing.
+Server::Outcome Server::apply(conf::Overrides next, std::optional<conf::Duration> drain) {
+  conf::LoadResult result = conf::load_config_with(config_text_, config_path_, next);
+  Load load{config_text_, file_config_, std::move(next), {}, std::move(result)};
+  load.report.kept = conf::describe(load.kept);
+  Outcome outcome{{}, version_, false};
+  for (const conf::ConfigError& e : load.result.errors)
+    outcome.errors.push_back(e.line == 0 ? e.message : e.to_string());
+  if (outcome.errors.empty()) outcome = commit(std::move(load), drain, true);
+  if (!outcome.errors.empty()) core::log::warn("admin change refused: ", outcome.errors.front());
+  return outcome;
+}
+
+// The desired-state rule (docs/OPERATIONS.md, conf::load_with_changes).
+Server::Load Server::plan_load(std::string text, conf::Config file,
+                               const conf::Overrides& changes) {
+  Load load{std::move(text), std::move(file), {}, {}, {}};
+  load.result = conf::load_with_changes(load.text, config_path_, load.file, changes, &load.kept,
+                                        &load.report);
+  return load;
+}
+
+bool Server::persist(const conf::Overrides& changes, const std::string& state_file,
+                     std::string* why) {
+  if (state_file.empty() || changes == persisted_) return true;
+  if (!admin::write_atomically(state_file, admin::state_to_json(changes), why)) return false;
+  persisted_ = changes;
+  return true;
+}
+
+// Persists what will run, then swaps it in; the state file is put back if the swap
+// fails, so it always equals what runs.
+Server::Outcome Server::commit(Load load, std::optional<conf::Duration> drain, bool admin_change) {
+  for (const conf::ConfigError& w : load.result.warnings)
+    core::log::warn(w.to_string());
+  std::string why;
+  const std::string state_file = load.result.config->server.state_file;
+  const conf::Overrides before = persisted_;
+  if (!persist(load.kept, state_file, &why)) {
+    core::log::error(admin_change ? "change" : "reload", " refused: state file: ", why);
+    return Outcome{{"state file: " + why}, version_, true};
+  }
+  conf::Overrides previous = std::exchange(overrides_, load.kept);
+  if (!swap_in(std::move(*load.result.config), drain, &why)) {
+    overrides_ = std::move(previous);
+    std::string ignored;
+    persist(before, state_file, &ignored);
+    core::log::error(admin_change ? "change" : "reload", " refused: ", why, "; configuration version ",
+               version_, " stays in force");
+    return Outcome{{why}, version_, false};
+  }
+  for (const std::string& line : load.report.dropped)
+    core::log::warn("runtime change ", line);
+  config_text_ = std::move(load.text);
+  file_config_ = std::move(load.file);
+  report_ = std::move(load.report);
+  return Outcome{{}, version_, false};
+}
+
+// At start: the changes of the state file on top of the file, by the same rule as a
+// reload. A state file that cannot be read is refused, naming what is wrong.
+bool Server::start_with_state_file(conf::Config& config) {
+  config_text_ = read_text(config_path_).value_or("");
+  file_config_ = config;
+  const std::string state_file = config.server.state_file;
+  if (state_file.empty()) return true;
+  std::string why;
+  std::optional<conf::Overrides> state = admin::read_state_file(state_file, config, &why);
+  if (!state) {
+    core::log::error("state file: ", why, "; fix or remove it");
+    return false;
+  }
+  persisted_ = *state;
+  Load load = plan_load(config_text_, config, *state);
+  for (const std::string& line : load.report.dropped)
+    core::log::warn("state file ", state_file, ": runtime change ", line);
+  if (!persist(load.kept, state_file, &why)) {
+    core::log::error("state file: ", why);
+    return false;
+  }
+  if (!load.kept.empty())
+    core::log::info("state file ", state_file, " applied on top of ", config_path_, ": ",
+              load.report.kept.size(), " runtime changes");
+  config = std::move(*load.result.config);
+  overrides_ = std::move(load.kept);
+  report_ = std::move(load.report);
+  return true;
+}
+
+bool Server::swap_in(conf::Config next, std::optional<conf::Duration> drain, std::string* why) {
+  const unsigned wanted_workers = next.server.workers != 0
+                                      ? next.server.workers
+                                      : std::max(1u, std::thread::hardware_concurrency());
+  if (wanted_workers != worker_count_) {
+    core::log::warn("server.workers changed: takes effect at the next restart");
+  }
+  if (next.server.io_engine != io_engine_) {
+    core::log::warn("server.io_engine changed: takes effect at the next restart");
+  }
+  // Everything that can fail happens before anything changes.
+  std::vector<proxy::BoundListener> bound;
+  if (!bind_new_listeners(next, bound, why)) return false;
+  // Reopening even an unchanged file lets log rotation work with SIGHUP.
+  if (!shared_.access_log.open(next.server.access_log, why)) return false;
+  if (!core::log::open_file(next.server.log, why)) return false;
+  std::vector<std::string> removed;
+  for (const auto& [name, address] : listener_addresses_) {
+    const auto kept =
+        std::find_if(next.listeners.begin(), next.listeners.end(),
+                     [&](const auto& l) { return l.name == name && l.address == address; });
+    if (kept == next.listeners.end()) removed.push_back(name);
+  }
+  const std::shared_ptr<const runtime::Snapshot> previous = shared_.snapshots.current();
+  const std::shared_ptr<const runtime::Snapshot> snapshot =
+      build_snapshot(std::move(next), ++version_, registry_);
+  drain_removed_backends(*previous, *snapshot, drain);
+  shared_.snapshots.publish(snapshot);
+  announce_split_changes(*previous, *snapshot);
+  health_.update(snapshot);
+  for (const std::string& name : removed) {
+    for (auto& worker : workers_)
+      worker->remove_listener(name);
+    listener_addresses_.erase(name);
+    core::log::info("listener ", name, " closed");
+  }
+  hand_to_workers(bound);
+  registry_.collect();
+  core::log::info("configuration version ", version_, " applied");
+  return true;
+}
+
+bool Server::start_admin(const conf::Config& config, std::string* why) {
+  if (!config.admin.enabled) return true;
+  api_ = std::make_unique<admin::Api>(*this, config.admin);
+  admin_http_ = std::make_unique<admin::HttpServer>(
+      [this](admin::AdminRequest request, admin::HttpServer::Respond respond) {
+        // Every admin call runs on the control thread: changes are serial, and reads
+        // see a whole snapshot.
+        asio::post(control_, [this, request = std::move(request), respond = std::move(respond)] {
+          respond(api_->handle(request));
+        });
+      });
+  if (!admin_http_->bind(config.admin.host_port, why)) return false;
+  core::log::info("admin API on ", admin_http_->local_address(),
+            config.admin.tokens.empty() ? " (no tokens: loopback only)" : "");
+  return true;
+}
+
+std::optional<std::string> Server::metrics() {
+  admin::MetricsSources sources;
+  sources.snapshot = shared_.snapshots.current();
+  if (!sources.snapshot->config.admin.metrics) return std::nullopt;
+  for (const auto& worker : workers_)
+    sources.workers.push_back(&worker->metrics());
+  sources.client_connections = shared_.client_connections.load(std::memory_order_relaxed);
+  sources.config = counted_;
+  sources.version = VEER_VERSION;
+  sources.engine = VEER_ENGINE_NAME;
+  return admin::prometheus_text(admin::MetricsCollector(std::move(sources)));
+}
+
+std::map<std::string, std::uint64_t> Server::split_assignments(const std::string& split) {
+  std::map<runtime::SplitTargetKey, std::uint64_t> totals;
+  for (const auto& worker : workers_)
+    worker->metrics().add_split_assignments(totals);
+  std::map<std::string, std::uint64_t> counts;
+  for (const auto& [key, n] : totals) {
+    if (key.split == split) counts[key.pool] = n;
+  }
+  return counts;
+}
+
+// Logs every split whose weights moved, and schedules the closing of WebSocket tunnels
+// on targets that went to weight 0 where the split asks for it.
+void Server::announce_split_changes(const runtime::Snapshot& previous, const runtime::Snapshot& next) {
+  for (const runtime::SplitRuntime& split : next.splits) {
+    const runtime::SplitRuntime* before = previous.find_split(split.name);
+    std::string moves;
+    std::vector<std::shared_ptr<const runtime::SplitTargetTag>> emptied;
+    for (std::size_t i = 0; i < split.tags.size(); ++i) {
+      std::uint64_t old_weight = 0;
+      if (before != nullptr) {
+        for (std::size_t j = 0; j < before->tags.size(); ++j) {
+          if (before->tags[j] == split.tags[i]) old_weight = before->weights[j];
+        }
+      }
+      if (before != nullptr && old_weight == split.weights[i]) continue;
+      if (!moves.empty()) moves += ", ";
+      moves += split.tags[i]->pool + " " + std::to_string(old_weight) + " -> " +
+               std::to_string(split.weights[i]);
+      if (split.weights[i] == 0 && old_weight > 0) emptied.push_back(split.tags[i]);
+    }
+    if (before == nullptr || moves.empty()) continue;
+    core::log::info("split ", split.name, ": weights ", moves);
+    const auto& grace = split.config->drain_tunnels_after;
+    if (!grace || emptied.empty()) continue;
+    const proxy::Clock::time_point deadline = proxy::Clock::now() + *grace;
+    for (auto& worker : workers_)
+      worker->drain_split_targets(emptied, deadline);
+  }
+}
+
+// The admin states of the snapshot's backends, as the changes say: a backend no change
+// holds is neither drained nor down (an earlier drain or down was lifted).
+void Server::apply_admin_states(const runtime::Snapshot& snapshot) {
+  for (const runtime::PoolRuntime& pool : snapshot.pools) {
+    for (const runtime::BackendRuntime& backend : pool.backends) {
+      const health::BackendName who{pool.name, backend.address};
+      const conf::BackendChange* change = overrides_.find(pool.name, backend.address);
+      const conf::AdminState state = change ? change->state : conf::AdminState::none;
+      const bool drained = state == conf::AdminState::drain;
+      health::change_reason(*backend.stats, core::Reason::draining, drained, who,
+                            drained ? "drained through the admin API" : "no longer drained");
+      const bool disabled = state == conf::AdminState::down;
+      health::change_reason(*backend.stats, core::Reason::disabled, disabled, who,
+                            disabled ? "set down through the admin API" : "set up");
+    }
+  }
+}
+
+// Backends the new configuration no longer has take no new requests from now on
+// (older snapshots still in use see them draining), and whatever still uses them is
+// closed at the drain deadline. Backends it brings back stop draining.
+void Server::drain_removed_backends(const runtime::Snapshot& previous, const runtime::Snapshot& next,
+                                    std::optional<conf::Duration> drain_override) {
+  std::set<const core::BackendStats*> kept;
+  for (const runtime::PoolRuntime& pool : next.pools) {
+    for (const runtime::BackendRuntime& backend : pool.backends)
+      kept.insert(backend.stats.get());
+  }
+  apply_admin_states(next);
+  const conf::Duration drain = drain_override.value_or(next.config.timeouts.drain);
+  std::vector<std::shared_ptr<core::BackendStats>> removed;
+  std::vector<conf::SocketAddress> addresses;
+  for (const runtime::PoolRuntime& pool : previous.pools) {
+    for (const runtime::BackendRuntime& backend : pool.backends) {
+      if (kept.contains(backend.stats.get())) continue;
+      health::change_reason(*backend.stats, core::Reason::draining, true,
+                            {pool.name, backend.address},
+                            "removed from the configuration; in-flight requests and tunnels "
+                            "have " +
+                                conf::format_duration(drain) + " to finish");
+      removed.push_back(backend.stats);
+      addresses.push_back(backend.endpoint);
+    }
+  }
+  if (removed.empty()) return;
+  const proxy::Clock::time_point deadline = proxy::Clock::now() + drain;
+  for (auto& worker : workers_)
+    worker->drain_backends(removed, addresses, deadline);
+}
+
+}  // namespace
+
+int run_server(const std::string& config_path, conf::Config config,
+               const std::string& engine_note) {
+  Server server(config_path);
+  return server.run(std::move(config), engine_note);
+}
+
+}  // namespace veer::app

@@ -1,0 +1,67 @@
+#pragma once
+
+// The one way the data plane includes Asio. The engine (epoll or io_uring) is chosen
+// when this is compiled (BOOST_ASIO_HAS_IO_URING + BOOST_ASIO_DISABLE_EPOLL for the
+// io_uring binary), which is why files including it are compiled once per engine;
+// see docs/ARCHITECTURE.md. Asio is compiled separately (core/asio_impl.cpp) so
+// that each file does not recompile its implementation.
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
+
+#include <sys/socket.h>
+
+// Asio's names as every layer that does I/O spells them.
+namespace veer {
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+using error_code = boost::system::error_code;
+}  // namespace veer
+
+namespace veer::core {
+
+// The name of the engine this file was compiled for.
+#if defined(BOOST_ASIO_HAS_IO_URING) && defined(BOOST_ASIO_DISABLE_EPOLL)
+inline constexpr const char* kCompiledEngine = "io_uring";
+#else
+inline constexpr const char* kCompiledEngine = "epoll";
+#endif
+
+inline constexpr bool kIoUring = kCompiledEngine[0] == 'i';
+
+// Ending a socket's I/O. Boost 1.81's io_uring backend mishandles cancelling an
+// operation that is in flight: its cancel submissions carry a stale user_data (a
+// later Asio zeroes it in get_sqe) and it frees the socket's state while the cancelled
+// operation is still in the kernel. Completions then land on the wrong operation and
+// work counts leak, so a worker never finishes. veer therefore never closes or cancels
+// a socket with an operation pending when it runs on io_uring: shutdown(SHUT_RDWR)
+// completes every pending operation in the kernel (EOF or EPIPE, liburing issue 932),
+// and the socket is closed by its owner's destructor once the last handler has run
+// (every handler holds a Ref). On epoll, close() and cancel() are safe and cheaper.
+
+// Ends the connection now; pending operations complete, with an error or EOF.
+template <typename Socket>
+void close_socket(Socket& socket) {
+  error_code ignored;
+  if constexpr (kIoUring) {
+    if (socket.is_open()) ::shutdown(socket.native_handle(), SHUT_RDWR);
+  } else {
+    socket.close(ignored);
+  }
+}
+
+// Makes the pending operations of a socket complete (a timeout), without closing it.
+template <typename Socket>
+void interrupt_socket(Socket& socket) {
+  error_code ignored;
+  if constexpr (kIoUring) {
+    if (socket.is_open()) ::shutdown(socket.native_handle(), SHUT_RDWR);
+  } else {
+    socket.cancel(ignored);
+  }
+}
+
+}  // namespace veer::core

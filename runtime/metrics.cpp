@@ -1,0 +1,80 @@
+#include "runtime/metrics.hpp"
+
+#include <algorithm>
+
+#include "runtime/snapshot.hpp"
+
+namespace veer::runtime {
+
+void ExchangeSeries::time_response(std::chrono::nanoseconds elapsed) {
+  const double seconds = std::chrono::duration<double>(elapsed).count();
+  const auto bucket =
+      std::lower_bound(kResponseSecondsBounds.begin(), kResponseSecondsBounds.end(), seconds);
+  response_time[static_cast<std::size_t>(bucket - kResponseSecondsBounds.begin())].add();
+  response_time_sum_ns.add(static_cast<std::uint64_t>(std::max<std::int64_t>(0, elapsed.count())));
+}
+
+std::shared_ptr<ExchangeSeries> WorkerMetrics::series(const SeriesKey& key) {
+  std::lock_guard lock(mutex_);
+  std::shared_ptr<ExchangeSeries>& found = series_[key];
+  if (!found) found = std::make_shared<ExchangeSeries>();
+  return found;
+}
+
+std::shared_ptr<LocalCounter> WorkerMetrics::split_assignments(const SplitTargetKey& key) {
+  std::lock_guard lock(mutex_);
+  std::shared_ptr<LocalCounter>& found = splits_[key];
+  if (!found) found = std::make_shared<LocalCounter>();
+  return found;
+}
+
+void WorkerMetrics::add_split_assignments(std::map<SplitTargetKey, std::uint64_t>& totals) const {
+  std::lock_guard lock(mutex_);
+  for (const auto& [key, counter] : splits_)
+    totals[key] += counter->value();
+}
+
+void WorkerMetrics::forget_unused() {
+  std::lock_guard lock(mutex_);
+  std::erase_if(series_, [](const auto& entry) { return entry.second.use_count() == 1; });
+  std::erase_if(splits_, [](const auto& entry) { return entry.second.use_count() == 1; });
+}
+
+std::string route_label(const std::string& host, const std::string& path_prefix) {
+  std::string label = host.empty() ? "*" : host;
+  label += path_prefix.empty() ? "/" : path_prefix;
+  return label;
+}
+
+MetricsView::MetricsView(const Snapshot& snapshot, WorkerMetrics& metrics) {
+  auto hold = [this, &metrics](SeriesKey key) {
+    held_.push_back(metrics.series(key));
+    return held_.back().get();
+  };
+  for (const ListenerRuntime& listener : snapshot.listeners) {
+    ListenerSeries& out = listeners_.emplace_back();
+    out.unrouted = hold({listener.name, "", "", ""});
+    for (const RouteRuntime& route : listener.routes) {
+      RouteSeries& series = out.routes.emplace_back();
+      series.pools.resize(snapshot.pools.size());
+      std::vector<std::uint32_t> reachable{route.pool};
+      if (route.split != kNoSplit) reachable = snapshot.splits[route.split].pools;
+      const std::string label = route_label(route.host, route.path_prefix);
+      for (const std::uint32_t index : reachable) {
+        const PoolRuntime& pool = snapshot.pools[index];
+        for (const BackendRuntime& backend : pool.backends)
+          series.pools[index].push_back(hold({listener.name, label, pool.name, backend.address}));
+        series.pools[index].push_back(hold({listener.name, label, pool.name, ""}));
+      }
+    }
+  }
+  for (const SplitRuntime& split : snapshot.splits) {
+    std::vector<LocalCounter*>& targets = splits_.emplace_back();
+    for (const std::uint32_t pool : split.pools) {
+      held_counters_.push_back(metrics.split_assignments({split.name, snapshot.pools[pool].name}));
+      targets.push_back(held_counters_.back().get());
+    }
+  }
+}
+
+}  // namespace veer::runtime

@@ -1,0 +1,146 @@
+#pragma once
+
+// What each worker counts for /metrics, without a lock or a locked instruction on the
+// request path: every counter has one writer (its worker) and is read by the scraper
+// with relaxed loads. Series are keyed by their labels and kept across reloads, so
+// counters only go up while a backend stays in the configuration. The scraper sums
+// the workers' series (admin/metrics.cpp).
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <compare>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace veer::runtime {
+
+struct Snapshot;
+
+// A counter with a single writing thread: a relaxed load and store (a plain add on
+// x86), never a contended read-modify-write.
+class LocalCounter {
+ public:
+  void add(std::uint64_t n = 1) {
+    value_.store(value_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+  }
+  std::uint64_t value() const { return value_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<std::uint64_t> value_{0};
+};
+
+// Upper bounds of the response-time histogram buckets, in seconds (Prometheus "le").
+inline constexpr std::array<double, 14> kResponseSecondsBounds = {
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+
+// The requests of one (listener, route, pool, backend) on one worker.
+struct alignas(64) ExchangeSeries {
+  std::array<LocalCounter, 5> responses;  // by status class, 1xx to 5xx
+  // Time from sending to the backend to the end of the response, per bucket (not
+  // cumulative; the last one is +Inf), and its sum.
+  std::array<LocalCounter, kResponseSecondsBounds.size() + 1> response_time;
+  LocalCounter response_time_sum_ns;
+  LocalCounter upstream_opened;  // connections to the backend opened for these requests
+  LocalCounter upstream_reused;  // ... and idle ones reused
+
+  void count_response(std::uint16_t status) {
+    const std::size_t index = status < 100 ? 0 : status >= 600 ? 4 : status / 100 - 1;
+    responses[index].add();
+  }
+  void time_response(std::chrono::nanoseconds elapsed);
+};
+
+// Labels of a series; pool and backend are empty when none was involved (a 400 before
+// routing, a 503 with no backend left).
+struct SeriesKey {
+  std::string listener;
+  std::string route;
+  std::string pool;
+  std::string backend;
+  auto operator<=>(const SeriesKey&) const = default;
+};
+
+struct SplitTargetKey {
+  std::string split;
+  std::string pool;
+  auto operator<=>(const SplitTargetKey&) const = default;
+};
+
+// One worker's series. Created and forgotten by the worker thread, only when it adopts
+// a snapshot; read by the scraper. The mutex guards the maps, never the counters.
+class WorkerMetrics {
+ public:
+  // Worker thread.
+  std::shared_ptr<ExchangeSeries> series(const SeriesKey& key);
+  std::shared_ptr<LocalCounter> split_assignments(const SplitTargetKey& key);
+  // Forgets the series no view uses any more (their backend, route or split target left
+  // the configuration and its last request finished).
+  void forget_unused();
+
+  LocalCounter connections_accepted;
+  LocalCounter tunnels_opened;
+  LocalCounter tunnels_closed;
+
+  // Any thread. `on_series(const SeriesKey&, const ExchangeSeries&)`.
+  template <typename OnSeries>
+  void visit_series(OnSeries&& on_series) const {
+    std::lock_guard lock(mutex_);
+    for (const auto& [key, series] : series_)
+      on_series(key, *series);
+  }
+  // Adds this worker's split assignments to `totals`.
+  void add_split_assignments(std::map<SplitTargetKey, std::uint64_t>& totals) const;
+
+ private:
+  mutable std::mutex mutex_;
+  std::map<SeriesKey, std::shared_ptr<ExchangeSeries>> series_;
+  std::map<SplitTargetKey, std::shared_ptr<LocalCounter>> splits_;
+};
+
+// The series of one route, per pool it can reach: the pool's backends in order, then
+// one for answers given without a backend.
+struct RouteSeries {
+  std::vector<std::vector<ExchangeSeries*>> pools;  // by Snapshot pool index; empty if unreachable
+
+  ExchangeSeries& backend(std::uint32_t pool, std::size_t index) const {
+    return *pools[pool][index];
+  }
+  ExchangeSeries& no_backend(std::uint32_t pool) const { return *pools[pool].back(); }
+};
+
+// One worker's series for one snapshot, resolved when the worker adopts it so that a
+// request finds its counters by index. Holds them alive while requests on this
+// snapshot are in flight.
+class MetricsView {
+ public:
+  MetricsView(const Snapshot& snapshot, WorkerMetrics& metrics);
+
+  // Answers given before a route was chosen (bad requests, no route).
+  ExchangeSeries& unrouted(std::size_t listener) const { return *listeners_[listener].unrouted; }
+  const RouteSeries& route(std::size_t listener, std::size_t route) const {
+    return listeners_[listener].routes[route];
+  }
+  LocalCounter& split_assignments(std::size_t split, std::size_t target) const {
+    return *splits_[split][target];
+  }
+
+ private:
+  struct ListenerSeries {
+    ExchangeSeries* unrouted = nullptr;
+    std::vector<RouteSeries> routes;
+  };
+  std::vector<std::shared_ptr<ExchangeSeries>> held_;
+  std::vector<std::shared_ptr<LocalCounter>> held_counters_;
+  std::vector<ListenerSeries> listeners_;
+  std::vector<std::vector<LocalCounter*>> splits_;
+};
+
+// The route label of /metrics: host (or "*") then path prefix (or "/").
+std::string route_label(const std::string& host, const std::string& path_prefix);
+
+}  // namespace veer::runtime

@@ -1,0 +1,162 @@
+#include "runtime/snapshot.hpp"
+
+#include "strategies/split_buckets.hpp"
+
+namespace veer::runtime {
+
+std::vector<strategies::BackendView> backend_views(const PoolRuntime& pool) {
+  std::vector<strategies::BackendView> views;
+  views.reserve(pool.backends.size());
+  for (const BackendRuntime& backend : pool.backends) {
+    views.push_back(strategies::BackendView{backend.address, backend.weight, backend.stats.get()});
+  }
+  return views;
+}
+
+const ListenerRuntime* Snapshot::find_listener(std::string_view name) const {
+  for (const ListenerRuntime& listener : listeners) {
+    if (listener.name == name) return &listener;
+  }
+  return nullptr;
+}
+
+const SplitRuntime* Snapshot::find_split(std::string_view name) const {
+  for (const SplitRuntime& split : splits) {
+    if (split.name == name) return &split;
+  }
+  return nullptr;
+}
+
+std::shared_ptr<core::BackendStats> BackendRegistry::stats_for(std::string_view pool,
+                                                                 std::string_view address) {
+  std::string key;
+  key.reserve(pool.size() + address.size() + 1);
+  key.append(pool).append("/").append(address);
+  auto it = stats_.find(key);
+  if (it == stats_.end()) {
+    auto stats = std::make_shared<core::BackendStats>();
+    // A backend joining a running pool is cold: slow start ramps it up from now.
+    if (started_) {
+      stats->routable_since.store(core::BackendStats::Clock::now().time_since_epoch().count(),
+                                  std::memory_order_relaxed);
+    }
+    it = stats_.emplace(std::move(key), std::move(stats)).first;
+  }
+  return it->second;
+}
+
+std::shared_ptr<core::PoolStats> BackendRegistry::pool_stats_for(std::string_view pool) {
+  auto it = pools_.find(pool);
+  if (it == pools_.end()) {
+    it = pools_.emplace(std::string(pool), std::make_shared<core::PoolStats>()).first;
+  }
+  return it->second;
+}
+
+std::shared_ptr<const SplitTargetTag> BackendRegistry::split_target_tag(std::string_view split,
+                                                                        std::string_view pool) {
+  std::string key;
+  key.append(split).append("/").append(pool);
+  auto it = split_targets_.find(key);
+  if (it == split_targets_.end()) {
+    auto tag = std::make_shared<const SplitTargetTag>(
+        SplitTargetTag{std::string(split), std::string(pool)});
+    it = split_targets_.emplace(std::move(key), std::move(tag)).first;
+  }
+  return it->second;
+}
+
+void BackendRegistry::collect() {
+  const auto unused = [](const auto& entry) { return entry.second.use_count() == 1; };
+  std::erase_if(stats_, unused);
+  std::erase_if(pools_, unused);
+  std::erase_if(split_targets_, unused);
+}
+
+namespace {
+
+HashKey parse_hash_key(std::string_view text) {
+  for (auto [prefix, kind] : {std::pair{std::string_view("header:"), HashKey::Kind::header},
+                              std::pair{std::string_view("cookie:"), HashKey::Kind::cookie}}) {
+    if (text.substr(0, prefix.size()) == prefix) {
+      return HashKey{kind, std::string(text.substr(prefix.size()))};
+    }
+  }
+  return HashKey{};
+}
+
+}  // namespace
+
+std::shared_ptr<const Snapshot> build_snapshot(conf::Config config, std::uint64_t version,
+                                               BackendRegistry& registry) {
+  auto snapshot = std::make_shared<Snapshot>();
+  snapshot->version = version;
+  // Runtime objects point into the snapshot's own copy of the configuration.
+  snapshot->config = std::move(config);
+  const conf::Config& configured = snapshot->config;
+  for (const conf::PoolConfig& pool : configured.pools) {
+    PoolRuntime runtime;
+    runtime.name = pool.name;
+    runtime.config = &pool;
+    runtime.stats = registry.pool_stats_for(pool.name);
+    runtime.strategy = strategies::find_strategy(pool.strategy);
+    runtime.hash_key = parse_hash_key(pool.hash_key);
+    for (const conf::BackendConfig& backend : pool.backends) {
+      runtime.backends.push_back(BackendRuntime{backend.address, backend.resolved, backend.weight,
+                                                backend.backup,
+                                                registry.stats_for(pool.name, backend.address)});
+    }
+    if (runtime.strategy->prepare != nullptr) {
+      runtime.prepared = runtime.strategy->prepare(backend_views(runtime));
+    }
+    snapshot->pools.push_back(std::move(runtime));
+  }
+  const auto pool_index = [&](std::string_view name) {
+    return static_cast<std::uint32_t>(configured.find_pool(name) - configured.pools.data());
+  };
+  for (const conf::SplitConfig& split : configured.splits) {
+    SplitRuntime runtime;
+    runtime.name = split.name;
+    runtime.config = &split;
+    runtime.per_request = split.sticky == "none";
+    if (!runtime.per_request) runtime.sticky = parse_hash_key(split.sticky);
+    for (const conf::SplitTargetConfig& target : split.targets) {
+      runtime.pools.push_back(pool_index(target.pool));
+      runtime.weights.push_back(target.weight);
+      runtime.tags.push_back(registry.split_target_tag(split.name, target.pool));
+    }
+    runtime.bucket_ends = strategies::split_bucket_ends(runtime.weights);
+    snapshot->splits.push_back(std::move(runtime));
+  }
+  for (const conf::ListenerConfig& listener : configured.listeners) {
+    ListenerRuntime runtime{listener.name, {}};
+    for (const conf::RouteConfig& route : listener.routes) {
+      RouteRuntime r{route.host, route.path_prefix};
+      if (const conf::SplitConfig* split = configured.find_split(route.target)) {
+        r.split = static_cast<std::uint32_t>(split - configured.splits.data());
+      } else {
+        r.pool = pool_index(route.target);
+      }
+      runtime.routes.push_back(std::move(r));
+    }
+    snapshot->listeners.push_back(std::move(runtime));
+  }
+  registry.mark_started();
+  return snapshot;
+}
+
+void SnapshotStore::publish(std::shared_ptr<const Snapshot> snapshot) {
+  const std::uint64_t version = snapshot->version;
+  {
+    std::lock_guard lock(mutex_);
+    current_ = std::move(snapshot);
+  }
+  version_.store(version, std::memory_order_release);
+}
+
+std::shared_ptr<const Snapshot> SnapshotStore::current() const {
+  std::lock_guard lock(mutex_);
+  return current_;
+}
+
+}  // namespace veer::runtime
