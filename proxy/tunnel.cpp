@@ -61,18 +61,7 @@ void Tunnel::on_readable(Direction& d, const error_code& ec) {
     return;
   }
   if (!d.buffer.allocated()) d.buffer = worker_.buffers().acquire();
-  error_code read_error;
-  const std::size_t n =
-      d.from.read_some(asio::buffer(d.buffer.write_ptr(), d.buffer.writable_size()), read_error);
-  if (read_error == asio::error::would_block) {
-    wait_readable(d);
-    return;
-  }
-  if (read_error) {
-    close();  // one side closed or reset: close the other promptly
-    return;
-  }
-  d.buffer.commit(n);
+  if (!read_available(d)) return;
   touch();
   pump(d);
 }
@@ -87,19 +76,23 @@ void Tunnel::on_written(Direction& d, const error_code& ec) {
   touch();
   // Bulk transfers usually have more bytes waiting: read them now instead of paying
   // for a readiness notification first.
+  if (read_available(d)) pump(d);
+}
+
+bool Tunnel::read_available(Direction& d) {
   error_code read_error;
   const std::size_t n =
       d.from.read_some(asio::buffer(d.buffer.write_ptr(), d.buffer.writable_size()), read_error);
   if (read_error == asio::error::would_block) {
     wait_readable(d);
-    return;
+    return false;
   }
   if (read_error) {
-    close();
-    return;
+    close();  // one side closed or reset: close the other promptly
+    return false;
   }
   d.buffer.commit(n);
-  pump(d);
+  return true;
 }
 
 void Tunnel::close() {

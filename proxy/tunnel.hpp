@@ -56,6 +56,9 @@ class Tunnel final : public core::RefCounted<Tunnel>, public Connection, public 
   void wait_readable(Direction& d);
   void on_readable(Direction& d, const error_code& ec);
   void on_written(Direction& d, const error_code& ec);
+  // Reads what the socket has into d.buffer without waiting: true when bytes came;
+  // otherwise it waits for readiness again or closes the tunnel.
+  bool read_available(Direction& d);
   void touch();
   void close();
   core::Ref<Tunnel> self() { return core::Ref<Tunnel>(this); }
