@@ -1,6 +1,7 @@
 #include "admin/ctl.hpp"
 
 #include <boost/json.hpp>
+#include <boost/program_options.hpp>
 #include <charconv>
 #include <cstdio>
 #include <cstdlib>
@@ -18,6 +19,7 @@ namespace veer::admin {
 namespace {
 
 namespace json = boost::json;
+namespace po = boost::program_options;
 using Args = std::vector<std::string>;  // a command's arguments, after its name
 
 // How a successful answer is shown.
@@ -144,16 +146,36 @@ const Command kCommands[] = {
      [](const Args& a, std::string*) { return bodiless("GET", a[0]); }},
 };
 
+// The global options, described once: they are parsed and listed in the usage from here.
+// Each is kept as a list whose last entry wins, as before (and as with curl): a wrapper
+// script can put its defaults first and its caller still override them.
+po::options_description global_options() {
+  po::options_description options;
+  const auto text = [] { return po::value<std::vector<std::string>>(); };
+  auto add = options.add_options();
+  add("config", text()->value_name("FILE"), "a veer config file: its admin address and token");
+  add("admin", text()->value_name("HOST:PORT"), "the admin API's address");
+  add("token-file", text()->value_name("FILE"), "a file holding the admin token");
+  return options;
+}
+
 std::string usage_text() {
-  std::string text =
-      "usage: veer ctl [--config FILE] [--admin HOST:PORT] [--token-file FILE] COMMAND\n";
-  const auto line = [&text](std::string synopsis, const char* help) {
+  const po::options_description options = global_options();
+  std::string text = "usage: veer ctl";
+  for (const auto& option : options.options()) {
+    text.append(" [--").append(option->long_name()).append(" ");
+    text.append(option->format_parameter()).append("]");
+  }
+  text += " COMMAND\n";
+  const auto line = [&text](std::string synopsis, const std::string& help) {
     synopsis.resize(std::max<std::size_t>(synopsis.size() + 1, 29), ' ');
-    text += "  " + synopsis + help + "\n";
+    text.append("  ").append(synopsis).append(help).append("\n");
   };
   for (const Command& c : kCommands)
     line(std::string(c.name) + (*c.arguments ? " " : "") + c.arguments, c.help);
   line("help", "this text (also -h, --help)");
+  for (const auto& option : options.options())
+    line("--" + option->long_name() + " " + option->format_parameter(), option->description());
   text +=
       "Where the admin API is (the first given wins): --admin, $VEER_ADMIN, [admin].address\n"
       "of the --config file (a wildcard address is reached on loopback), 127.0.0.1:9901.\n"
@@ -175,27 +197,43 @@ struct Flags {
   std::vector<std::string> words;  // the command and its arguments
 };
 
-std::optional<Flags> parse_flags(int argc, char** argv, std::string* problem) {
-  Flags flags;
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    EndpointSources& from = flags.sources;
-    std::optional<std::string>* value = arg == "--admin"        ? &from.admin
-                                        : arg == "--token-file" ? &from.token_file
-                                        : arg == "--config"     ? &from.config
-                                                                : nullptr;
-    if (value != nullptr) {
-      if (i + 1 == argc) {
-        *problem = arg + " wants a value";
-        return std::nullopt;
-      }
-      *value = argv[++i];
-    } else if (arg == "-h" || arg == "--help" || (arg == "help" && flags.words.empty())) {
-      flags.help = true;
-    } else {
-      flags.words.push_back(arg);
-    }
+// The command line through Boost.Program_options: options anywhere, `--` ends them, an
+// unknown one is refused. Its exceptions stop here, as the problem to print.
+std::optional<std::vector<std::string>> parse_command_line(int argc, char** argv,
+                                                           po::variables_map& map,
+                                                           std::string* problem) {
+  po::options_description all = global_options();
+  all.add_options()("help,h", "")("words", po::value<std::vector<std::string>>());
+  po::positional_options_description words;
+  words.add("words", -1);
+  // No abbreviations (--adm for --admin): a later option could make one ambiguous and
+  // break the scripts that use it.
+  const int style = po::command_line_style::default_style & ~po::command_line_style::allow_guessing;
+  try {
+    po::store(po::command_line_parser(argc, argv).options(all).positional(words).style(style).run(),
+              map);
+  } catch (const po::error& e) {
+    *problem = e.what();
+    return std::nullopt;
   }
+  if (map.count("words") == 0) return std::vector<std::string>{};
+  return map["words"].as<std::vector<std::string>>();
+}
+
+std::optional<Flags> parse_flags(int argc, char** argv, std::string* problem) {
+  po::variables_map map;
+  std::optional<std::vector<std::string>> words = parse_command_line(argc, argv, map, problem);
+  if (!words) return std::nullopt;
+  Flags flags;
+  flags.words = std::move(*words);
+  flags.help = map.count("help") > 0 || (!flags.words.empty() && flags.words[0] == "help");
+  const auto last = [&map](const char* name) -> std::optional<std::string> {
+    if (map.count(name) == 0) return std::nullopt;
+    return map[name].as<std::vector<std::string>>().back();
+  };
+  flags.sources.admin = last("admin");
+  flags.sources.token_file = last("token-file");
+  flags.sources.config = last("config");
   // An empty variable counts as unset, as a shell's `VEER_ADMIN= veer ctl ...` means.
   const auto env = [](const char* name) -> std::optional<std::string> {
     const char* value = std::getenv(name);

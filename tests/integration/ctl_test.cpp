@@ -109,7 +109,9 @@ TEST(Ctl, HelpGoesToStdoutAndAMistakeToStderrWithExit2) {
        {std::vector<std::string>{"frobnicate"}, std::vector<std::string>{},
         std::vector<std::string>{"drain", "main"}, std::vector<std::string>{"pools", "extra"},
         std::vector<std::string>{"add", "main", "127.0.0.1:9", "heavy"},
-        std::vector<std::string>{"split", "rpc", "blue"}, std::vector<std::string>{"--admin"}}) {
+        std::vector<std::string>{"split", "rpc", "blue"}, std::vector<std::string>{"--admin"},
+        std::vector<std::string>{"--frobnicate", "pools"},
+        std::vector<std::string>{"--adm", "127.0.0.1:9", "pools"}}) {
     const CtlRun run = ctl(wrong);
     EXPECT_EQ(run.exit_code, 2) << describe(run);
     EXPECT_TRUE(run.out.empty()) << describe(run);
@@ -117,6 +119,20 @@ TEST(Ctl, HelpGoesToStdoutAndAMistakeToStderrWithExit2) {
   }
   EXPECT_NE(ctl({"frobnicate"}).err.find("veer ctl: unknown command frobnicate"),
             std::string::npos);
+  EXPECT_NE(ctl({"pools", "--frobnicate"}).err.find("veer ctl: unrecognised option '--frobnicate'"),
+            std::string::npos)
+      << "an option is refused wherever it stands";
+}
+
+TEST(Ctl, OptionsGoAnywhereTheLastOfEachWinsAndDashDashEndsThem) {
+  FakeAdmin admin;
+  // A wrapper script's default first, its caller's choice later, after the command too;
+  // after `--`, a word that starts with a dash is an argument.
+  const CtlRun run =
+      ctl({"--admin", "127.0.0.1:9", "get", "--admin=" + admin.server.address(), "--", "-x"});
+  EXPECT_EQ(run.exit_code, 0) << describe(run);
+  ASSERT_EQ(admin.server.recorded().size(), 1u) << describe(run);
+  EXPECT_EQ(admin.server.recorded()[0].target, "-x");
 }
 
 TEST(Ctl, EveryMutationSaysItsBodyIsJsonAndReadsDoNot) {
