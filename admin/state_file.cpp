@@ -155,9 +155,10 @@ void format1_pools(const json::object& pools, const conf::Config& file, conf::Ov
       const std::string address = string_at(b.at("address"), path + ".backends[].address");
       const json::value* weight = b.if_contains("weight");
       const json::value* backup = b.if_contains("backup");
+      const std::string at = path + ".backends[].";
       conf::put_backend(o, *file_pool, running, address,
-                        weight ? std::optional(uint_at(*weight, path + ".weight")) : std::nullopt,
-                        backup ? std::optional(bool_at(*backup, path + ".backup")) : std::nullopt);
+                        weight ? std::optional(uint_at(*weight, at + "weight")) : std::nullopt,
+                        backup ? std::optional(bool_at(*backup, at + "backup")) : std::nullopt);
     }
   }
 }
@@ -180,9 +181,10 @@ conf::Overrides format1(const json::object& root, const conf::Config& file) {
     const json::value* by_pool = root.if_contains(key);
     if (by_pool == nullptr) continue;
     for (const auto& [pool, list] : object_at(*by_pool, key)) {
-      if (!list.is_array()) bad(std::string(key) + "." + std::string(pool), "an array");
+      const std::string path = std::string(key) + "." + std::string(pool);
+      if (!list.is_array()) bad(path, "an array");
       for (const json::value& a : list.as_array())
-        conf::set_admin_state(o, std::string(pool), string_at(a, key), state);
+        conf::set_admin_state(o, std::string(pool), string_at(a, path + "[]"), state);
     }
   }
   return o;
@@ -219,7 +221,11 @@ std::optional<conf::Overrides> state_from_json(const std::string& text, const co
   const json::object& root = value.as_object();
   try {
     const json::value* format = root.if_contains("format");
-    const std::uint64_t version = format != nullptr ? uint_at(*format, "format") : 0;
+    if (format == nullptr) {
+      *why = "format: missing (this veer reads 1 or 2)";
+      return std::nullopt;
+    }
+    const std::uint64_t version = uint_at(*format, "format");
     if (version == 2) {
       conf::Overrides o = format2(root);
       conf::normalize(o);

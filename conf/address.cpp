@@ -65,11 +65,13 @@ std::optional<HostPort> parse_host_port(std::string_view text, std::string* why)
   }
   unsigned value = 0;
   const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
-  if (port.empty() || ec != std::errc{} || end != port.data() + port.size()) {
+  const bool digits_only = !port.empty() && end == port.data() + port.size();
+  if (!digits_only || (ec != std::errc{} && ec != std::errc::result_out_of_range)) {
     *why = "the port is not a number";
     return std::nullopt;
   }
-  if (value > 65535) {
+  // Digits past what `value` holds are a number too, only a larger one.
+  if (ec == std::errc::result_out_of_range || value > 65535) {
     *why = "port " + std::string(port) + " is out of range (0-65535)";
     return std::nullopt;
   }

@@ -1,11 +1,14 @@
+// JSON string escaping for the access log and the admin API, with invalid UTF-8 kept
+// visible (core/json_escape.hpp).
 #include "core/json_escape.hpp"
-#include "proxy/access_log.hpp"
 
 #include <gtest/gtest.h>
 
 #include <string>
 
-namespace veer::proxy {
+#include "core/buffer.hpp"
+
+namespace veer::core {
 namespace {
 
 std::string escaped(std::string_view text) {
@@ -50,4 +53,4 @@ TEST(JsonEscape, InvalidUtf8BytesBecomeBackslashX) {
 }
 
 }  // namespace
-}  // namespace veer::proxy
+}  // namespace veer::core

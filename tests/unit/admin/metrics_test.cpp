@@ -1,40 +1,25 @@
-// The workers' metrics series and the /metrics collector, without sockets.
+// The /metrics collector: the workers' series summed and exported (admin/metrics.hpp).
+#include "admin/metrics.hpp"
+
 #include <gtest/gtest.h>
 
 #include <prometheus/metric_family.h>
 
-#include "admin/metrics.hpp"
-#include "conf/load.hpp"
+#include <chrono>
+#include <map>
+#include <string>
+#include <vector>
+
 #include "runtime/metrics.hpp"
 #include "runtime/snapshot.hpp"
+#include "unit/runtime/metrics_fixture.hpp"
 
-namespace veer::runtime {
+namespace veer::admin {
 namespace {
 
-using namespace std::chrono_literals;
+using runtime::unit::snapshot;
 
-std::shared_ptr<const runtime::Snapshot> snapshot(runtime::BackendRegistry& registry) {
-  const conf::LoadResult loaded = conf::load_config_string(R"(
-[listeners.rpc]
-address = "127.0.0.1:8545"
-  [[listeners.rpc.routes]]
-  host = "api.example"
-  path_prefix = "/v1"
-  target = "release"
-  [[listeners.rpc.routes]]
-  target = "blue"
-[pools.blue]
-backends = ["127.0.0.1:9001", "127.0.0.1:9002"]
-[pools.green]
-backends = ["127.0.0.1:9003"]
-[splits.release]
-targets = { blue = 90, green = 10 }
-[admin]
-)",
-                                                           "metrics.toml");
-  EXPECT_TRUE(loaded.ok());
-  return build_snapshot(*loaded.config, 1, registry);
-}
+using namespace std::chrono_literals;
 
 const prometheus::MetricFamily& family(const std::vector<prometheus::MetricFamily>& all,
                                        const std::string& name) {
@@ -51,56 +36,6 @@ std::string label(const prometheus::ClientMetric& m, const std::string& name) {
     if (l.name == name) return l.value;
   }
   return "<none>";
-}
-
-TEST(ExchangeSeries, ResponsesGoToTheirClassAndTimesToTheirBucket) {
-  runtime::ExchangeSeries s;
-  for (const std::uint16_t status : {101, 200, 204, 302, 404, 503, 599})
-    s.count_response(status);
-  EXPECT_EQ(s.responses[0].value(), 1u);
-  EXPECT_EQ(s.responses[1].value(), 2u);
-  EXPECT_EQ(s.responses[2].value(), 1u);
-  EXPECT_EQ(s.responses[3].value(), 1u);
-  EXPECT_EQ(s.responses[4].value(), 2u);
-  s.time_response(400us);  // below the first bound
-  s.time_response(500us);  // on a bound: "le" includes it
-  s.time_response(3ms);    // (0.0025, 0.005]
-  s.time_response(20s);    // +Inf
-  EXPECT_EQ(s.response_time[0].value(), 2u);
-  EXPECT_EQ(s.response_time[3].value(), 1u);
-  EXPECT_EQ(s.response_time.back().value(), 1u);
-  EXPECT_EQ(s.response_time_sum_ns.value(), 400'000u + 500'000u + 3'000'000u + 20'000'000'000u);
-}
-
-TEST(WorkerMetrics, SeriesAreSharedByLabelsAndForgottenWhenNoViewHoldsThem) {
-  runtime::WorkerMetrics metrics;
-  auto a = metrics.series({"rpc", "*/", "blue", "127.0.0.1:9001"});
-  auto again = metrics.series({"rpc", "*/", "blue", "127.0.0.1:9001"});
-  EXPECT_EQ(a, again) << "a reload keeps counting into the same series";
-  metrics.series({"rpc", "*/", "blue", "127.0.0.1:9002"});  // nothing holds it
-  metrics.forget_unused();
-  int seen = 0;
-  metrics.visit_series([&](const runtime::SeriesKey& key, const runtime::ExchangeSeries&) {
-    ++seen;
-    EXPECT_EQ(key.backend, "127.0.0.1:9001");
-  });
-  EXPECT_EQ(seen, 1);
-}
-
-TEST(MetricsView, EveryRouteReachesTheSeriesOfItsPoolsBackends) {
-  runtime::BackendRegistry registry;
-  const auto snap = snapshot(registry);
-  runtime::WorkerMetrics metrics;
-  const runtime::MetricsView view(*snap, metrics);
-  // Route 0 goes through the split to both pools; route 1 to blue only.
-  const runtime::RouteSeries& split_route = view.route(0, 0);
-  const runtime::RouteSeries& blue_route = view.route(0, 1);
-  EXPECT_EQ(split_route.pools[0].size(), 3u) << "two backends and the no-backend series";
-  EXPECT_EQ(split_route.pools[1].size(), 2u);
-  EXPECT_EQ(blue_route.pools[1].size(), 0u) << "green is unreachable from this route";
-  EXPECT_NE(&split_route.backend(0, 0), &blue_route.backend(0, 0)) << "routes count apart";
-  EXPECT_NE(&split_route.backend(0, 0), &split_route.no_backend(0));
-  EXPECT_NE(&view.unrouted(0), &split_route.no_backend(0));
 }
 
 TEST(MetricsCollector, SumsTheWorkersAndExportsEveryFamily) {
@@ -164,4 +99,4 @@ TEST(MetricsCollector, SumsTheWorkersAndExportsEveryFamily) {
 }
 
 }  // namespace
-}  // namespace veer::runtime
+}  // namespace veer::admin

@@ -1,0 +1,167 @@
+// The admin API's paths as Api::handle reads them (admin/api.cpp): Boost.URL's origin
+// form, each segment percent-decoded before it is matched against the endpoint table,
+// so "%2F" stays inside its segment and a malformed escape is a 400.
+#include "admin/api.hpp"
+
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "conf/load.hpp"
+#include "runtime/snapshot.hpp"
+
+namespace veer::admin {
+namespace {
+
+namespace json = boost::json;
+
+constexpr const char* kFile = R"(
+[listeners.public]
+address = "127.0.0.1:8545"
+  [[listeners.public.routes]]
+  target = "blue"
+[pools.blue]
+backends = ["127.0.0.1:9001", "[::1]:9002"]
+)";
+
+// The server's side of the API, without a server: a snapshot of kFile, and every
+// change accepted and kept.
+class FakeRuntime final : public Runtime {
+ public:
+  FakeRuntime() {
+    conf::LoadResult loaded = conf::load_config_string(kFile, "admin.toml");
+    EXPECT_TRUE(loaded.ok()) << (loaded.errors.empty() ? "" : loaded.errors[0].to_string());
+    file_ = *loaded.config;
+    snapshot_ = runtime::build_snapshot(file_, 1, registry_);
+  }
+  std::shared_ptr<const runtime::Snapshot> snapshot() const override { return snapshot_; }
+  const conf::Config& file_config() const override { return file_; }
+  const conf::Overrides& overrides() const override { return overrides_; }
+  const conf::OverrideReport& override_report() const override { return report_; }
+  bool ready() const override { return true; }
+  Outcome apply(conf::Overrides next, std::optional<conf::Duration>) override {
+    overrides_ = std::move(next);
+    return Outcome{{}, snapshot_->version + 1, false};
+  }
+  Outcome reload() override { return Outcome{{}, snapshot_->version, false}; }
+  void count_change(bool) override {}
+  std::optional<std::string> metrics() override { return std::nullopt; }
+  std::map<std::string, std::uint64_t> split_assignments(const std::string&) override { return {}; }
+
+ private:
+  runtime::BackendRegistry registry_;
+  conf::Config file_;
+  std::shared_ptr<const runtime::Snapshot> snapshot_;
+  conf::Overrides overrides_;
+  conf::OverrideReport report_;
+};
+
+class ApiPath : public ::testing::Test {
+ protected:
+  // No tokens (loopback), the audit lines out of the test's output.
+  ApiPath()
+      : api_(runtime_, [] {
+          conf::AdminConfig config;
+          config.audit_log = "/dev/null";
+          return config;
+        }()) {}
+
+  AdminReply call(const std::string& method, const std::string& target,
+                  const std::string& body = "") {
+    AdminRequest request;
+    request.method = method;
+    request.target = target;
+    request.host = "127.0.0.1:9901";
+    request.body = body;
+    if (method != "GET") request.content_type = "application/json";
+    return api_.handle(request);
+  }
+  // The "detail" of an error reply.
+  static std::string detail(const AdminReply& reply) {
+    const json::value v = json::parse(reply.body);
+    return std::string(v.as_object().at("detail").as_string());
+  }
+
+  FakeRuntime runtime_;
+  Api api_;
+};
+
+TEST_F(ApiPath, EscapesAreDecodedBeforeTheTableIsMatched) {
+  for (const char* target :
+       {"/api/v1/pools/blue", "/api/v1/pools/bl%75e", "/api/v1/pools/%62%6C%75%65",
+        "/api/v1/pools/%62%6c%75%65", "/api/v1/pool%73/blue", "/%61pi/v1/pools/blue"}) {
+    const AdminReply reply = call("GET", target);
+    ASSERT_EQ(reply.status, 200u) << target << "\n" << reply.body;
+    EXPECT_EQ(json::parse(reply.body).as_object().at("name").as_string(), "blue") << target;
+  }
+}
+
+TEST_F(ApiPath, MalformedEscapesAreABadRequest) {
+  for (const char* target :
+       {"/api/v1/pools/%zz", "/api/v1/pools/blue%4", "/api/v1/pools/%", "/api/v1/pools/%%41",
+        "/api/v1/pools/%g0", "/api/v1/pools/%4g", "/api/v1/pools?x=%zz"}) {
+    const AdminReply reply = call("GET", target);
+    EXPECT_EQ(reply.status, 400u) << target;
+    EXPECT_EQ(detail(reply), "the request target is not a valid path") << target;
+  }
+}
+
+// %00 is a byte like any other: decoded, it names a pool no file can have, and it does
+// not cut the name short.
+TEST_F(ApiPath, AnEncodedNulIsPartOfTheName) {
+  EXPECT_EQ(call("GET", "/api/v1/pools/%00").status, 404u);
+  EXPECT_EQ(call("GET", "/api/v1/pools/blue%00").status, 404u) << "not pool \"blue\"";
+  EXPECT_EQ(call("GET", "/api/v1/pools/blue%00x").status, 404u);
+}
+
+// Known bug, left for the admin API's owner: the 404's detail comes from
+// std::exception::what(), a C string, so it ends at the NUL and names "blue", a pool
+// that exists. Run with --gtest_also_run_disabled_tests.
+TEST_F(ApiPath, DISABLED_TheDetailOfAnEncodedNulNamesTheWholeSegment) {
+  const AdminReply reply = call("GET", "/api/v1/pools/blue%00");
+  EXPECT_EQ(reply.status, 404u);
+  EXPECT_EQ(detail(reply), std::string("no pool named blue\0", 19));
+}
+
+TEST_F(ApiPath, AnEncodedSlashStaysInsideItsSegment) {
+  AdminReply reply = call("GET", "/api/v1/pools/blue%2Fbackends%2F127.0.0.1:9001");
+  EXPECT_EQ(reply.status, 404u) << "one segment: the {pool} of GET /api/v1/pools/{pool}";
+  EXPECT_EQ(detail(reply), "no pool named blue/backends/127.0.0.1:9001");
+  reply = call("GET", "/api/v1/pools/blue/backends/127.0.0.1:9001");
+  EXPECT_EQ(reply.status, 405u) << "three segments: the backend endpoints, which take no GET";
+  EXPECT_EQ(reply.allow, "PUT, DELETE, PATCH");
+  reply = call("GET", "/api%2Fv1/pools/blue");
+  EXPECT_EQ(reply.status, 404u) << "\"api/v1\" is no segment of the table";
+}
+
+// IPv6 backends: veer ctl sends the brackets encoded, the colons as they are; either way
+// the handler sees the address.
+TEST_F(ApiPath, BackendAddressesArriveDecoded) {
+  for (const char* target : {"/api/v1/pools/blue/backends/%5B::1%5D:9002",
+                             "/api/v1/pools/blue/backends/%5B%3A%3A1%5D%3A9002"}) {
+    const AdminReply reply = call("PATCH", target, R"({"state": "drain"})");
+    ASSERT_EQ(reply.status, 200u) << target << "\n" << reply.body;
+    const conf::BackendChange* change = runtime_.overrides().find("blue", "[::1]:9002");
+    ASSERT_NE(change, nullptr) << target;
+    EXPECT_EQ(change->state, conf::AdminState::drain);
+  }
+  const AdminReply added = call("PUT", "/api/v1/pools/blue/backends/127.0.0.1%3A9009", "{}");
+  ASSERT_EQ(added.status, 200u) << added.body;
+  const conf::BackendChange* change = runtime_.overrides().find("blue", "127.0.0.1:9009");
+  ASSERT_NE(change, nullptr);
+  EXPECT_TRUE(change->added);
+}
+
+TEST_F(ApiPath, QueryValuesAreDecodedToo) {
+  const AdminReply reply = call("DELETE", "/api/v1/pools/blue/backends/127.0.0.1:9001?drain=1%30s");
+  ASSERT_EQ(reply.status, 202u) << reply.body;
+  EXPECT_EQ(json::parse(reply.body).as_object().at("drain").as_string(), "10s");
+}
+
+}  // namespace
+}  // namespace veer::admin
