@@ -14,6 +14,8 @@
 
 #include <sys/socket.h>
 
+#include <cstring>
+
 // Asio's names as every layer that does I/O spells them.
 namespace veer {
 namespace asio = boost::asio;
@@ -31,6 +33,16 @@ inline constexpr const char* kCompiledEngine = "epoll";
 #endif
 
 inline constexpr bool kIoUring = kCompiledEngine[0] == 'i';
+
+// The endpoint of a socket address kept as plain bytes (conf::SocketAddress keeps its
+// addresses so, free of Asio). `length` is at most sizeof(sockaddr_in6): resolved
+// IPv4 or IPv6 addresses only.
+inline tcp::endpoint to_endpoint(const sockaddr* address, socklen_t length) {
+  tcp::endpoint endpoint;
+  std::memcpy(endpoint.data(), address, length);
+  endpoint.resize(length);
+  return endpoint;
+}
 
 // Ending a socket's I/O. Boost 1.81's io_uring backend mishandles cancelling an
 // operation that is in flight: its cancel submissions carry a stale user_data (a

@@ -1,19 +1,10 @@
 #include "health/probe.hpp"
 
-#include <cstring>
-
 namespace veer::health {
 namespace {
 
 // An answer larger than this is not a health check answer: judge what arrived.
 constexpr std::size_t kMaxAnswer = 64 * 1024;
-
-tcp::endpoint to_endpoint(const conf::SocketAddress& address) {
-  tcp::endpoint endpoint;
-  std::memcpy(endpoint.data(), address.data(), address.length);
-  endpoint.resize(address.length);
-  return endpoint;
-}
 
 }  // namespace
 
@@ -67,7 +58,7 @@ void Probe::check() {
     core::interrupt_socket(self->socket_);  // the pending operation ends the check
   });
   socket_.async_connect(
-      to_endpoint(target_.endpoint),
+      core::to_endpoint(target_.endpoint.data(), target_.endpoint.length),
       [self = shared_from_this()](const error_code& ec) { self->on_connected(ec); });
 }
 

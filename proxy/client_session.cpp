@@ -7,12 +7,9 @@
 
 #include <cstring>
 
-#include "http/http_parser.hpp"
 #include "core/log.hpp"
-#include "runtime/request_key.hpp"
-#include "runtime/split_route.hpp"
+#include "http/http_parser.hpp"
 #include "proxy/worker.hpp"
-#include "core/hash.hpp"
 
 namespace veer::proxy {
 namespace {
@@ -80,9 +77,10 @@ void ClientSession::abort() {
 }
 
 void ClientSession::abort_if_using(const core::BackendStats& backend) {
-  if (phase_ == Phase::exchange && backend_ != nullptr && backend_->stats.get() == &backend) {
-    core::log::debug("closing ", client_ip(), ": its backend ", backend_->address,
-               " was removed and its drain deadline passed");
+  if (phase_ == Phase::exchange && exchange_.backend != nullptr &&
+      exchange_.backend->stats.get() == &backend) {
+    core::log::debug("closing ", client_ip(), ": its backend ", exchange_.backend->address,
+                     " was removed and its drain deadline passed");
     close();
   }
 }
@@ -91,7 +89,8 @@ void ClientSession::on_timeout(Deadline& deadline) {
   switch (deadline.tag()) {
     case kClientRead:
       if (phase_ == Phase::head && !in_.empty()) {
-        core::log::debug("closing ", client_ip(), ": request head not complete within client_header");
+        core::log::debug("closing ", client_ip(),
+                         ": request head not complete within client_header");
       }
       close();
       break;
@@ -99,7 +98,7 @@ void ClientSession::on_timeout(Deadline& deadline) {
       close();
       break;
     case kUpstream:
-      upstream_timed_out_ = true;
+      exchange_.upstream_timed_out = true;
       if (up_) core::interrupt_socket(up_->socket);  // pending operations complete, then 504
       break;
     case kPark:
@@ -213,11 +212,11 @@ void ClientSession::parse_buffered_head() {
 }
 
 bool ClientSession::request_fully_read() const {
-  switch (request_framing_) {
+  switch (exchange_.request_framing) {
     case http::BodyFraming::content_length:
-      return request_remaining_ == 0;
+      return exchange_.request_remaining == 0;
     case http::BodyFraming::chunked:
-      return request_chunks_.done();
+      return exchange_.request_chunks.done();
     default:
       return true;
   }
@@ -226,123 +225,101 @@ bool ClientSession::request_fully_read() const {
 void ClientSession::on_request_head(std::size_t head_length) {
   read_deadline_.disarm();
   scan_from_ = 0;
-  started_ = Clock::now();
+  exchange_.started = Clock::now();
   phase_ = Phase::exchange;
-  bytes_in_ = head_length;
+  exchange_.bytes_in = head_length;
   http::RequestHead& head = worker_.request_scratch();
-  const http::ParseError error = http::parse_request_head(in_.readable().substr(0, head_length), head);
+  const http::ParseError error =
+      http::parse_request_head(in_.readable().substr(0, head_length), head);
   if (error) {
     core::log::debug("refusing a request from ", client_ip(), ": ", error.reason);
     respond_locally(error.status, error.reason, true);
     return;
   }
-  http10_ = head.version_minor == 0;
-  method_is_head_ = head.method_is_head;
-  websocket_ = head.websocket_upgrade;
+  exchange_.http10 = head.version_minor == 0;
+  exchange_.method_is_head = head.method_is_head;
+  exchange_.websocket = head.websocket_upgrade;
   if (!head.keep_alive() || draining_) close_after_ = true;
+  write_upstream_head(head, head_length);
+  if (exchange_.request_framing == http::BodyFraming::content_length &&
+      exchange_.request_remaining > exchange_.view->snapshot().config.limits.max_body_bytes) {
+    respond_locally(413, "request body larger than limits.max_body_bytes", true);
+    return;
+  }
+  route_request(head);
+}
 
-  // The upstream head is built first: it is what the access log and every local
-  // response of this request read the method, path and request id from.
-  view_ = worker_.view();
-  const runtime::Snapshot& snapshot = view_->snapshot();
+// The upstream head is built first: it is what the access log and every local
+// response of this request read the method, path and request id from.
+void ClientSession::write_upstream_head(const http::RequestHead& head, std::size_t head_length) {
+  exchange_.view = worker_.view();
   if (!out_.allocated()) out_ = worker_.buffers().acquire();
   char generated_id[32];
   set_request_id(head.request_id.empty() ? worker_.request_ids().next(generated_id)
                                          : head.request_id);
-  written_ = http::write_upstream_request(head, http::ForwardContext{client_ip(), "http", request_id()}, out_);
-  request_head_length_ = out_.size();
-  request_framing_ = head.framing;
-  request_remaining_ = head.content_length;
+  exchange_.written = http::write_upstream_request(
+      head, http::ForwardContext{client_ip(), "http", request_id()}, out_);
+  exchange_.request_head_length = out_.size();
+  exchange_.request_framing = head.framing;
+  exchange_.request_remaining = head.content_length;
   in_.consume(head_length);
+}
 
-  if (request_framing_ == http::BodyFraming::content_length &&
-      request_remaining_ > snapshot.config.limits.max_body_bytes) {
-    respond_locally(413, "request body larger than limits.max_body_bytes", true);
-    return;
-  }
+void ClientSession::SplitFailoverLog::passed_on(const runtime::SplitRuntime& split,
+                                                std::uint32_t from_target,
+                                                std::uint32_t to_target) {
+  if (!worker_.may_log_now()) return;
+  core::log::warn("split ", split.name, ": pool ", snapshot_.pools[split.pools[from_target]].name,
+                  " has no routable backend; its share goes to pool ",
+                  snapshot_.pools[split.pools[to_target]].name);
+}
+
+void ClientSession::route_request(const http::RequestHead& head) {
+  const runtime::Snapshot& snapshot = exchange_.view->snapshot();
   const runtime::ListenerRuntime* listener = snapshot.find_listener(listener_);
-  const runtime::RouteRuntime* route =
-      listener != nullptr ? runtime::WorkerView::route(*listener, head.authority, head.path) : nullptr;
-  if (route == nullptr) {
-    respond_locally(404, "no route for this host and path", request_framing_ != http::BodyFraming::none);
+  SplitFailoverLog failover_log(worker_, snapshot);
+  exchange_.pick = runtime::assign(*exchange_.view, listener, head, client_ip(), &failover_log);
+  const bool with_body = exchange_.request_framing != http::BodyFraming::none;
+  if (exchange_.pick.route == nullptr) {
+    respond_locally(404, "no route for this host and path", with_body);
     return;
   }
-  route_ = route;
-  if (const runtime::MetricsView* metrics = view_->metrics()) {
-    route_series_ = &metrics->route(static_cast<std::size_t>(listener - snapshot.listeners.data()),
-                                    static_cast<std::size_t>(route - listener->routes.data()));
-  }
-  std::optional<std::uint32_t> pick;
-  if (route->split == runtime::kNoSplit) {
-    pool_index_ = route->pool;
-    hash_request_key(pool_index_, head);
-    pick = view_->pick(pool_index_, strategies::PickContext{key_hash_});
-  } else {
-    split_ = &snapshot.splits[route->split];
-    const runtime::SplitChoice choice =
-        runtime::choose_split_target(*split_, head, client_ip(), view_->split_random());
-    split_bucket_ = choice.bucket;
-    const std::optional<SplitPick> in_split = pick_in_split(choice.target, &head);
-    split_target_ = in_split ? in_split->target : choice.target;
-    pool_index_ = split_->pools[split_target_];
-    if (in_split) pick = in_split->backend;
-    if (const runtime::MetricsView* metrics = view_->metrics()) {
-      metrics->split_assignments(route->split, split_target_).add();
-    }
-  }
-  if (!pick) {
-    respond_locally(503, no_backend_detail(), request_framing_ != http::BodyFraming::none);
+  count_routed(*listener);
+  if (!exchange_.pick.backend) {
+    respond_locally(503, runtime::no_backend_detail(snapshot, exchange_.pick), with_body);
     return;
   }
-  use_backend(*pick);
-  idempotent_ = http::is_idempotent_method(head.method);
+  use_backend();
+  exchange_.idempotent = http::is_idempotent_method(head.method);
+  if (exchange_.request_framing == http::BodyFraming::chunked) {
+    exchange_.request_chunks = http::ChunkedDecoder(snapshot.config.limits.max_header_bytes);
+  }
   if (!frame_request_body()) return;
-  view_->pool(pool_index_).retry_budget.record_request(started_);
+  // A request that is whole in memory can be sent again if a pooled connection turns
+  // out to be closed; one still streaming from the client cannot.
+  exchange_.replayable = request_fully_read();
+  exchange_.view->pool(exchange_.pick.pool).retry_budget.record_request(exchange_.started);
   dispatch();
 }
 
-bool ClientSession::frame_request_body() {
-  const conf::Limits& limits = view_->snapshot().config.limits;
-  switch (request_framing_) {
-    case http::BodyFraming::content_length:
-      request_piece_ =
-          static_cast<std::size_t>(std::min<std::uint64_t>(in_.size(), request_remaining_));
-      request_remaining_ -= request_piece_;
-      break;
-    case http::BodyFraming::chunked: {
-      request_chunks_ = http::ChunkedDecoder(limits.max_header_bytes);
-      std::size_t used = 0;
-      while (used < in_.size() && !request_chunks_.done()) {
-        std::string_view data;
-        const auto result = request_chunks_.next(in_.readable().substr(used), &data);
-        used += result.consumed;
-        if (result.status == http::ChunkedDecoder::Status::error) {
-          respond_locally(400, request_chunks_.error(), true);
-          return false;
-        }
-      }
-      if (request_chunks_.data_bytes() > limits.max_body_bytes) {
-        respond_locally(413, "request body larger than limits.max_body_bytes", true);
-        return false;
-      }
-      request_piece_ = used;
-      break;
-    }
-    default:
-      request_piece_ = 0;
-      break;
+// The routed request's counters: its route's series, and its split target's share.
+void ClientSession::count_routed(const runtime::ListenerRuntime& listener) {
+  const runtime::MetricsView* metrics = exchange_.view->metrics();
+  if (metrics == nullptr) return;
+  const runtime::RouteRuntime& route = *exchange_.pick.route;
+  const runtime::Snapshot& snapshot = exchange_.view->snapshot();
+  exchange_.route_series =
+      &metrics->route(static_cast<std::size_t>(&listener - snapshot.listeners.data()),
+                      static_cast<std::size_t>(&route - listener.routes.data()));
+  if (exchange_.pick.split != nullptr) {
+    metrics->split_assignments(route.split, exchange_.pick.target).add();
   }
-  bytes_in_ += request_piece_;
-  // A request that is whole in memory can be sent again if a pooled connection turns
-  // out to be closed; one still streaming from the client cannot.
-  replayable_ = request_fully_read();
-  return true;
 }
 
 runtime::ExchangeSeries* ClientSession::series(bool with_backend) {
-  if (route_series_ == nullptr) {
+  if (exchange_.route_series == nullptr) {
     // Refused before routing: the request may not even have a view yet.
-    const core::Ref<runtime::WorkerView>& view = view_ ? view_ : worker_.view();
+    const core::Ref<runtime::WorkerView>& view = exchange_.view ? exchange_.view : worker_.view();
     const runtime::MetricsView* metrics = view->metrics();
     if (metrics == nullptr) return nullptr;
     const runtime::Snapshot& snapshot = view->snapshot();
@@ -350,10 +327,11 @@ runtime::ExchangeSeries* ClientSession::series(bool with_backend) {
     if (listener == nullptr) return nullptr;  // removed by a reload meanwhile
     return &metrics->unrouted(static_cast<std::size_t>(listener - snapshot.listeners.data()));
   }
-  if (!with_backend || backend_ == nullptr) return &route_series_->no_backend(pool_index_);
-  const runtime::PoolRuntime& pool = *view_->pool(pool_index_).pool;
-  return &route_series_->backend(pool_index_,
-                                 static_cast<std::size_t>(backend_ - pool.backends.data()));
+  if (!with_backend || exchange_.backend == nullptr)
+    return &exchange_.route_series->no_backend(exchange_.pick.pool);
+  const runtime::PoolRuntime& pool = *exchange_.view->pool(exchange_.pick.pool).pool;
+  return &exchange_.route_series->backend(
+      exchange_.pick.pool, static_cast<std::size_t>(exchange_.backend - pool.backends.data()));
 }
 
 void ClientSession::record_exchange(std::uint16_t status, bool with_backend) {
@@ -363,7 +341,8 @@ void ClientSession::record_exchange(std::uint16_t status, bool with_backend) {
   const Clock::time_point now = Clock::now();
   if (counters != nullptr) {
     counters->count_response(status);
-    if (with_backend && backend_ != nullptr) counters->time_response(now - upstream_started_);
+    if (with_backend && exchange_.backend != nullptr)
+      counters->time_response(now - exchange_.upstream_started);
   }
   if (!log.enabled()) return;
   AccessEntry entry;
@@ -371,55 +350,60 @@ void ClientSession::record_exchange(std::uint16_t status, bool with_backend) {
   entry.listener = listener_;
   entry.request_id = request_id();
   const std::string_view head = out_.readable();
-  if (request_head_length_ > 0) {
-    entry.method = head.substr(written_.method_offset, written_.method_length);
-    entry.path = head.substr(written_.path_offset, written_.path_length);
-    entry.host = head.substr(written_.host_offset, written_.host_length);
-    entry.user_agent = head.substr(written_.user_agent_offset, written_.user_agent_length);
+  if (exchange_.request_head_length > 0) {
+    entry.method = head.substr(exchange_.written.method_offset, exchange_.written.method_length);
+    entry.path = head.substr(exchange_.written.path_offset, exchange_.written.path_length);
+    entry.host = head.substr(exchange_.written.host_offset, exchange_.written.host_length);
+    entry.user_agent =
+        head.substr(exchange_.written.user_agent_offset, exchange_.written.user_agent_length);
   }
-  if (route_ != nullptr) {
+  if (exchange_.pick.route != nullptr) {
     entry.routed = true;
-    entry.route_host = route_->host;
-    entry.route_path_prefix = route_->path_prefix;
+    entry.route_host = exchange_.pick.route->host;
+    entry.route_path_prefix = exchange_.pick.route->path_prefix;
   }
   entry.status = status;
-  entry.bytes = response_body_bytes_;
-  entry.bytes_in = bytes_in_;
-  if (with_backend && backend_ != nullptr) {
-    entry.pool = view_->snapshot().pools[pool_index_].name;
-    entry.backend = backend_->address;
-    entry.upstream_ms = millis_between(upstream_started_, now);
+  entry.bytes = exchange_.response_body_bytes;
+  entry.bytes_in = exchange_.bytes_in;
+  if (with_backend && exchange_.backend != nullptr) {
+    entry.pool = exchange_.view->snapshot().pools[exchange_.pick.pool].name;
+    entry.backend = exchange_.backend->address;
+    entry.upstream_ms = millis_between(exchange_.upstream_started, now);
   }
-  entry.upstream_status = upstream_status_;
-  if (connected_ != Clock::time_point{}) {
-    entry.upstream_connect_ms = millis_between(connect_started_, connected_);
+  entry.upstream_status = exchange_.upstream_status;
+  if (exchange_.connected != Clock::time_point{}) {
+    entry.upstream_connect_ms = millis_between(exchange_.connect_started, exchange_.connected);
   }
-  if (response_head_at_ != Clock::time_point{}) {
-    entry.upstream_header_ms = millis_between(request_sent_at_, response_head_at_);
+  if (exchange_.response_head_at != Clock::time_point{}) {
+    entry.upstream_header_ms =
+        millis_between(exchange_.request_sent_at, exchange_.response_head_at);
   }
-  entry.attempts = attempts_;
-  entry.total_ms = millis_between(started_, now);
+  entry.attempts = exchange_.attempts;
+  entry.total_ms = millis_between(exchange_.started, now);
   log.record(entry);
 }
 
 void ClientSession::set_request_id(std::string_view id) {
-  request_id_length_ = static_cast<std::uint8_t>(std::min(id.size(), sizeof request_id_));
-  std::memcpy(request_id_, id.data(), request_id_length_);
+  exchange_.request_id_length =
+      static_cast<std::uint8_t>(std::min(id.size(), sizeof exchange_.request_id));
+  std::memcpy(exchange_.request_id, id.data(), exchange_.request_id_length);
 }
 
 void ClientSession::respond_locally(std::uint16_t status, std::string_view detail, bool close) {
   if (close || !request_fully_read()) close_after_ = true;
   phase_ = Phase::responding_locally;
-  status_ = status;
+  exchange_.status = status;
   if (!out_.allocated()) out_ = worker_.buffers().acquire();
-  if (request_id_length_ == 0) {  // refused before the head was parsed: a new id
+  if (exchange_.request_id_length == 0) {  // refused before the head was parsed: a new id
     char generated_id[32];
     set_request_id(worker_.request_ids().next(generated_id));
   }
   const std::size_t offset = out_.size();
-  http::write_local_response(status, detail, request_id(), close_after_, method_is_head_, out_);
-  response_body_bytes_ = method_is_head_ ? 0 : detail.size() + request_id_length_ + 15;
-  const bool with_backend = in_flight_;
+  http::write_local_response(status, detail, request_id(), close_after_, exchange_.method_is_head,
+                             out_);
+  exchange_.response_body_bytes =
+      exchange_.method_is_head ? 0 : detail.size() + exchange_.request_id_length + 15;
+  const bool with_backend = exchange_.in_flight;
   end_backend_use();
   record_exchange(status, with_backend);
   worker_.deadlines().arm(write_deadline_, worker_.config().timeouts.client_send);
@@ -436,52 +420,28 @@ void ClientSession::respond_locally(std::uint16_t status, std::string_view detai
 }
 
 void ClientSession::end_backend_use() {
-  if (!in_flight_) return;
-  in_flight_ = false;
-  backend_->stats->in_flight.fetch_sub(1, std::memory_order_relaxed);
+  if (!exchange_.in_flight) return;
+  exchange_.in_flight = false;
+  exchange_.backend->stats->in_flight.fetch_sub(1, std::memory_order_relaxed);
 }
 
 void ClientSession::finish_exchange() {
   if (phase_ != Phase::exchange) return;
   upstream_deadline_.disarm();
   end_backend_use();
-  record_exchange(status_, true);
-  release_upstream(upstream_reusable_ && request_sent_ && !request_abandoned_);
-  if (replayable_) in_.consume(request_piece_);
+  record_exchange(exchange_.status, true);
+  release_upstream(exchange_.upstream_reusable && exchange_.request_sent &&
+                   !exchange_.request_abandoned);
+  if (exchange_.replayable) in_.consume(exchange_.request_piece);
   next_request();
 }
 
 void ClientSession::next_request() {
   if (phase_ == Phase::closed) return;
-  // Reset the exchange. Nothing is pending on the client socket here: a request body
-  // still arriving always sets close_after_.
-  view_ = core::Ref<runtime::WorkerView>();
-  backend_ = nullptr;
-  slot_ = nullptr;
-  written_ = http::WrittenRequest{};
-  request_head_length_ = response_head_offset_ = 0;
-  request_id_length_ = 0;
-  route_ = nullptr;
-  connect_started_ = connected_ = request_sent_at_ = response_head_at_ = Clock::time_point{};
-  upstream_status_ = 0;
-  bytes_in_ = 0;
-  request_framing_ = response_framing_ = http::BodyFraming::none;
-  request_remaining_ = response_remaining_ = 0;
-  request_piece_ = response_piece_ = response_consumed_ = 0;
-  response_body_bytes_ = 0;
-  response_scan_ = 0;
-  status_ = 0;
-  attempts_ = 0;
-  pool_index_ = 0;
-  key_hash_ = tried_ = 0;
-  route_series_ = nullptr;
-  split_ = nullptr;
-  split_target_ = split_bucket_ = 0;
-  split_tried_ = 0;
-  http10_ = method_is_head_ = websocket_ = replayable_ = idempotent_ = false;
-  request_sent_ = request_abandoned_ = response_started_ = false;
-  response_complete_ = response_done_ = got_response_bytes_ = false;
-  upstream_reusable_ = strip_chunked_ = upstream_timed_out_ = false;
+  // Nothing is pending on the client socket here: a request body still arriving always
+  // sets close_after_. The try has ended (it is no longer counted in flight).
+  end_backend_use();
+  exchange_ = {};
   out_.clear();
   if (close_after_ || draining_) {
     close_gracefully();

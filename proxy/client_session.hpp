@@ -12,7 +12,8 @@
 //
 // The member functions are split by concern: client_session.cpp (connection and heads),
 // session_upstream.cpp (backend connection, request head, response head),
-// session_relay.cpp (bodies).
+// session_relay.cpp (bodies). Which backend a request goes to, and which one its retry
+// goes to, is runtime/route_pick's choice; the session only acts on it.
 
 #include <sys/socket.h>
 
@@ -24,15 +25,16 @@
 #include <string_view>
 #include <vector>
 
-#include "health/outlier.hpp"
 #include "core/asio.hpp"
 #include "core/buffer.hpp"
+#include "core/ref_counted.hpp"
+#include "health/outlier.hpp"
 #include "http/chunked.hpp"
+#include "http/header_rewrite.hpp"
 #include "proxy/connection.hpp"
 #include "proxy/deadline.hpp"
-#include "http/header_rewrite.hpp"
-#include "core/ref_counted.hpp"
 #include "proxy/upstream_pool.hpp"
+#include "runtime/route_pick.hpp"
 #include "runtime/worker_view.hpp"
 
 namespace veer::proxy {
@@ -51,12 +53,82 @@ class ClientSession final : public core::RefCounted<ClientSession>,
   void drain() override;
   void abort() override;
   void abort_if_using(const core::BackendStats& backend) override;
-  void abort_if_routed_via(const runtime::SplitTargetTag&) override {}  // requests finish; only tunnels stay
+  // Requests finish; only tunnels are closed when their split target goes.
+  void abort_if_routed_via(const runtime::SplitTargetTag&) override {}
   void on_timeout(Deadline& deadline) override;
 
  private:
   enum Tag : std::uint8_t { kClientRead, kClientWrite, kUpstream, kPark };
   enum class Phase : std::uint8_t { idle, head, exchange, responding_locally, lingering, closed };
+
+  // Everything about one request and its response, reset whole between requests.
+  struct Exchange {
+    core::Ref<runtime::WorkerView> view;
+    runtime::Assignment pick;  // route, pool and backend; what a retry chooses from
+    const runtime::RouteSeries* route_series = nullptr;  // the route's counters, once routed
+    const runtime::BackendRuntime* backend = nullptr;    // of pick, in view's snapshot
+    UpstreamSlot* slot = nullptr;                        // the backend's idle connections
+    Clock::time_point started{};
+    Clock::time_point upstream_started{};
+    http::WrittenRequest written;  // where method, path and id are in out_
+    std::size_t request_head_length = 0;
+    // A copy, not a view into out_: response heads are written into out_, which may
+    // move. 128: the longest incoming id kept (http_parser.cpp).
+    char request_id[128] = {};
+    std::uint8_t request_id_length = 0;
+    // For the access log: the last try's connect and response head (time_point{} = none).
+    Clock::time_point connect_started{};
+    Clock::time_point connected{};
+    Clock::time_point request_sent_at{};
+    Clock::time_point response_head_at{};
+    std::uint16_t upstream_status = 0;  // the final (or 101) status the backend sent
+    std::uint64_t bytes_in = 0;         // head and body bytes of this request from the client
+    std::size_t response_head_offset = 0;
+    // Request side.
+    http::BodyFraming request_framing = http::BodyFraming::none;
+    std::uint64_t request_remaining = 0;  // content-length bytes still to forward
+    std::size_t request_piece = 0;        // bytes of in_ being written upstream
+    http::ChunkedDecoder request_chunks{};
+    // Response side.
+    http::BodyFraming response_framing = http::BodyFraming::none;
+    std::uint64_t response_remaining = 0;
+    std::size_t response_piece = 0;     // bytes of up_->buffer being written to the client
+    std::size_t response_consumed = 0;  // bytes of up_->buffer the piece stands for
+    std::uint64_t response_body_bytes = 0;
+    http::ChunkedDecoder response_chunks{};
+    std::size_t response_scan = 0;
+    std::uint16_t status = 0;
+    std::uint8_t attempts = 0;  // tries of this request so far (retries.attempts + 1 at most)
+    bool http10 = false;
+    bool method_is_head = false;
+    bool websocket = false;
+    bool replayable = false;  // the whole request is still in out_ and in_
+    bool idempotent = false;  // may be retried after it may have reached a backend
+    bool request_sent = false;
+    bool request_abandoned = false;  // an early response: stop sending the body
+    bool response_started = false;   // bytes of the response went to the client
+    bool response_complete = false;  // every byte of the response came from the backend
+    bool response_done = false;      // ... and was written to the client
+    bool got_response_bytes = false;
+    bool in_flight = false;  // counted in the backend's in_flight
+    bool upstream_reusable = false;
+    bool strip_chunked = false;  // decode a chunked response for an HTTP/1.0 client
+    bool upstream_timed_out = false;
+  };
+  enum class UpstreamRead : std::uint8_t { head, body };
+  // A split passing a request on to another target: a warning naming the pools, under
+  // the worker's rate limit.
+  class SplitFailoverLog final : public runtime::FailoverObserver {
+   public:
+    SplitFailoverLog(Worker& worker, const runtime::Snapshot& snapshot)
+        : worker_(worker), snapshot_(snapshot) {}
+    void passed_on(const runtime::SplitRuntime& split, std::uint32_t from_target,
+                   std::uint32_t to_target) override;
+
+   private:
+    Worker& worker_;
+    const runtime::Snapshot& snapshot_;
+  };
 
   // --- client_session.cpp
   void await_head();
@@ -67,7 +139,9 @@ class ClientSession final : public core::RefCounted<ClientSession>,
   void note_head_started();
   void parse_buffered_head();
   void on_request_head(std::size_t head_length);
-  bool frame_request_body();
+  void write_upstream_head(const http::RequestHead& head, std::size_t head_length);
+  void route_request(const http::RequestHead& head);
+  void count_routed(const runtime::ListenerRuntime& listener);
   void respond_locally(std::uint16_t status, std::string_view detail, bool close);
   void finish_exchange();
   void next_request();
@@ -81,20 +155,17 @@ class ClientSession final : public core::RefCounted<ClientSession>,
   bool request_fully_read() const;
   std::string_view client_ip() const { return {client_ip_, client_ip_length_}; }
   // The request's X-Request-Id: sent to the backend, back to the client, and logged.
-  std::string_view request_id() const { return {request_id_, request_id_length_}; }
+  std::string_view request_id() const {
+    return {exchange_.request_id, exchange_.request_id_length};
+  }
   void set_request_id(std::string_view id);
+  // The timeouts of the snapshot the exchange started with.
+  const conf::Timeouts& timeouts() const { return exchange_.view->snapshot().config.timeouts; }
   core::Ref<ClientSession> self() { return core::Ref<ClientSession>(this); }
 
   // --- session_upstream.cpp
-  struct SplitPick {
-    std::uint32_t target = 0;
-    std::uint32_t backend = 0;
-  };
-  void hash_request_key(std::uint32_t pool, const http::RequestHead& head);
-  std::optional<SplitPick> pick_in_split(std::uint32_t target, const http::RequestHead* head);
-  std::string no_backend_detail() const;
   http::ResponseRewrite response_rewrite() const;  // for the final head and a 101
-  void use_backend(std::uint32_t index);
+  void use_backend();
   void note_response_head(std::uint16_t status);
   void dispatch();
   bool retry(std::string_view cause, bool same_backend_ok);
@@ -103,12 +174,13 @@ class ClientSession final : public core::RefCounted<ClientSession>,
   void on_upstream_connected(UpstreamConnection* conn, const error_code& ec);
   void send_request();
   void on_request_sent(UpstreamConnection* conn, const error_code& ec);
-  void read_response();
+  void read_upstream(UpstreamRead what);
   void on_response_bytes(UpstreamConnection* conn, const error_code& ec, std::size_t n);
   void on_response_body_bytes(UpstreamConnection* conn, const error_code& ec, std::size_t n);
   void try_response_head();
   void on_final_response_head(std::size_t head_length);
   void forward_interim_response(std::size_t head_length);
+  void next_response_head();
   void upstream_failed(const error_code& ec, bool sending);
   void fail_exchange(std::uint16_t status, std::string_view detail, bool close = false);
   void release_upstream(bool reusable);
@@ -118,11 +190,11 @@ class ClientSession final : public core::RefCounted<ClientSession>,
   // --- session_relay.cpp
   void relay_request_body();
   void on_request_body_read(const error_code& ec, std::size_t n);
-  bool frame_request_body_piece();
+  bool frame_request_body();
+  void refuse_request_body(std::uint16_t status, std::string_view detail);
   bool frame_response_body(std::size_t available);
   void write_response_piece(bool with_head);
   void on_response_piece_written(const error_code& ec);
-  void read_response_body();
 
   Worker& worker_;
   tcp::socket socket_;
@@ -134,74 +206,16 @@ class ClientSession final : public core::RefCounted<ClientSession>,
   bool close_after_ = false;   // close the client connection after this response
   bool parked_ = false;        // idle without a buffer, waiting for readability
   std::size_t scan_from_ = 0;  // incremental search for the end of a head
-  core::Buffer in_;                  // bytes from the client
-  core::Buffer out_;                 // heads veer writes: upstream request, then response
+  core::Buffer in_;            // bytes from the client
+  core::Buffer out_;           // heads veer writes: upstream request, then response
   Deadline read_deadline_{*this, kClientRead};
   Deadline write_deadline_{*this, kClientWrite};
   Deadline upstream_deadline_{*this, kUpstream};
   Deadline park_deadline_{*this, kPark};
-
-  // --- the exchange in progress (reset per request)
-  core::Ref<runtime::WorkerView> view_;
-  std::uint32_t pool_index_ = 0;
-  std::uint64_t key_hash_ = 0;           // the request's hash_key material, for retries' picks
-  std::uint64_t tried_ = 0;              // exclusion bits of the backends tried (WorkerView::pick)
-  const runtime::RouteRuntime* route_ = nullptr;  // the matched route (in view_'s snapshot)
-  const runtime::RouteSeries* route_series_ = nullptr;  // the route's counters, once routed
-  const runtime::SplitRuntime* split_ = nullptr;        // the split the route chose, if any
-  std::uint32_t split_target_ = 0;             // index of pool_index_ among the split's targets
-  std::uint32_t split_bucket_ = 0;
-  std::uint64_t split_tried_ = 0;  // exclusion bits of targets found without a backend
-  const runtime::BackendRuntime* backend_ = nullptr;
-  UpstreamSlot* slot_ = nullptr;
+  Exchange exchange_;
+  // The backend connection of the current try; null between tries and requests.
   std::unique_ptr<UpstreamConnection> up_;
   std::vector<std::unique_ptr<UpstreamConnection>> retired_;  // pending ops still running
-  Clock::time_point started_{};
-  Clock::time_point upstream_started_{};
-  http::WrittenRequest written_;  // where method, path and id are in out_
-  std::size_t request_head_length_ = 0;
-  // A copy, not a view into out_: response heads are written into out_, which may move.
-  // 128: the longest incoming id kept (http_parser.cpp).
-  char request_id_[128] = {};
-  std::uint8_t request_id_length_ = 0;
-  // For the access log: the last try's connect and response head (time_point{} = none).
-  Clock::time_point connect_started_{};
-  Clock::time_point connected_{};
-  Clock::time_point request_sent_at_{};
-  Clock::time_point response_head_at_{};
-  std::uint16_t upstream_status_ = 0;  // the final (or 101) status the backend sent
-  std::uint64_t bytes_in_ = 0;         // head and body bytes of this request from the client
-  std::size_t response_head_offset_ = 0;
-  // Request side.
-  http::BodyFraming request_framing_ = http::BodyFraming::none;
-  std::uint64_t request_remaining_ = 0;  // content-length bytes still to forward
-  std::size_t request_piece_ = 0;        // bytes of in_ being written upstream
-  http::ChunkedDecoder request_chunks_;
-  // Response side.
-  http::BodyFraming response_framing_ = http::BodyFraming::none;
-  std::uint64_t response_remaining_ = 0;
-  std::size_t response_piece_ = 0;     // bytes of up_->buffer being written to the client
-  std::size_t response_consumed_ = 0;  // bytes of up_->buffer the piece stands for
-  std::uint64_t response_body_bytes_ = 0;
-  http::ChunkedDecoder response_chunks_;
-  std::size_t response_scan_ = 0;
-  std::uint16_t status_ = 0;
-  std::uint8_t attempts_ = 0;  // tries of this request so far (retries.attempts + 1 at most)
-  bool http10_ = false;
-  bool method_is_head_ = false;
-  bool websocket_ = false;
-  bool replayable_ = false;  // the whole request is still in out_ and in_
-  bool idempotent_ = false;  // may be retried after it may have reached a backend
-  bool request_sent_ = false;
-  bool request_abandoned_ = false;  // an early response: stop sending the body
-  bool response_started_ = false;   // bytes of the response went to the client
-  bool response_complete_ = false;  // every byte of the response came from the backend
-  bool response_done_ = false;      // ... and was written to the client
-  bool got_response_bytes_ = false;
-  bool in_flight_ = false;  // counted in the backend's in_flight
-  bool upstream_reusable_ = false;
-  bool strip_chunked_ = false;  // decode a chunked response for an HTTP/1.0 client
-  bool upstream_timed_out_ = false;
 };
 
 }  // namespace veer::proxy

@@ -3,16 +3,16 @@
 // slows the other down instead of filling memory (STYLE.md habit 8).
 #include <cstring>
 
-#include "proxy/client_session.hpp"
 #include "core/log.hpp"
+#include "proxy/client_session.hpp"
 #include "proxy/worker.hpp"
 
 namespace veer::proxy {
 
 void ClientSession::relay_request_body() {
-  if (request_abandoned_) return;
+  if (exchange_.request_abandoned) return;
   if (in_.writable_size() == 0) in_.compact();
-  worker_.deadlines().arm(read_deadline_, view_->snapshot().config.timeouts.client_body);
+  worker_.deadlines().arm(read_deadline_, timeouts().client_body);
   socket_.async_read_some(
       asio::buffer(in_.write_ptr(), in_.writable_size()),
       [self = self()](const error_code& ec, std::size_t n) { self->on_request_body_read(ec, n); });
@@ -20,75 +20,88 @@ void ClientSession::relay_request_body() {
 
 void ClientSession::on_request_body_read(const error_code& ec, std::size_t n) {
   read_deadline_.disarm();
-  if (phase_ != Phase::exchange || request_abandoned_) return;
+  if (phase_ != Phase::exchange || exchange_.request_abandoned) return;
   if (ec) {
     close();  // the client left in the middle of its body: nothing to answer
     return;
   }
   in_.commit(n);
-  if (!frame_request_body_piece()) return;
+  if (!frame_request_body()) return;
   UpstreamConnection* conn = up_.get();
-  worker_.deadlines().arm(upstream_deadline_, view_->snapshot().config.timeouts.upstream_response);
+  worker_.deadlines().arm(upstream_deadline_, timeouts().upstream_response);
   ++conn->pending_ops;
   asio::async_write(
-      conn->socket, asio::buffer(in_.read_ptr(), request_piece_),
+      conn->socket, asio::buffer(in_.read_ptr(), exchange_.request_piece),
       [self = self(), conn](const error_code& e, std::size_t) { self->on_request_sent(conn, e); });
 }
 
-bool ClientSession::frame_request_body_piece() {
-  if (request_framing_ == http::BodyFraming::content_length) {
-    request_piece_ =
-        static_cast<std::size_t>(std::min<std::uint64_t>(in_.size(), request_remaining_));
-    request_remaining_ -= request_piece_;
-    bytes_in_ += request_piece_;
-    return true;
-  }
-  std::size_t used = 0;
-  while (used < in_.size() && !request_chunks_.done()) {
-    std::string_view data;
-    const auto result = request_chunks_.next(in_.readable().substr(used), &data);
-    used += result.consumed;
-    if (result.status == http::ChunkedDecoder::Status::error) {
-      if (response_started_) {
-        close();
-      } else {
-        fail_exchange(400, request_chunks_.error(), true);
+// How many of the body bytes at the front of in_ belong to this request: the piece
+// to send upstream. Chunked framing is validated as it goes. Returns false when the
+// body breaks a rule; the request has then been refused.
+bool ClientSession::frame_request_body() {
+  std::size_t piece = 0;
+  switch (exchange_.request_framing) {
+    case http::BodyFraming::content_length:
+      piece = static_cast<std::size_t>(
+          std::min<std::uint64_t>(in_.size(), exchange_.request_remaining));
+      exchange_.request_remaining -= piece;
+      break;
+    case http::BodyFraming::chunked: {
+      http::ChunkedDecoder& chunks = exchange_.request_chunks;
+      while (piece < in_.size() && !chunks.done()) {
+        std::string_view data;
+        const auto result = chunks.next(in_.readable().substr(piece), &data);
+        piece += result.consumed;
+        if (result.status == http::ChunkedDecoder::Status::error) {
+          refuse_request_body(400, chunks.error());
+          return false;
+        }
       }
-      return false;
+      if (chunks.data_bytes() > exchange_.view->snapshot().config.limits.max_body_bytes) {
+        refuse_request_body(413, "request body larger than limits.max_body_bytes");
+        return false;
+      }
+      break;
     }
+    default:
+      break;
   }
-  if (request_chunks_.data_bytes() > view_->snapshot().config.limits.max_body_bytes) {
-    if (response_started_) {
-      close();
-    } else {
-      fail_exchange(413, "request body larger than limits.max_body_bytes", true);
-    }
-    return false;
-  }
-  request_piece_ = used;
-  bytes_in_ += used;
+  exchange_.request_piece = piece;
+  exchange_.bytes_in += piece;
   return true;
+}
+
+// The request body cannot go on: the client hears `status` unless a response has
+// started (then it sees a cut), and the connection closes either way.
+void ClientSession::refuse_request_body(std::uint16_t status, std::string_view detail) {
+  if (exchange_.response_started) {
+    close();
+  } else if (up_) {
+    fail_exchange(status, detail, true);
+  } else {
+    respond_locally(status, detail, true);  // before the first try
+  }
 }
 
 bool ClientSession::frame_response_body(std::size_t available) {
   core::Buffer& buffer = up_->buffer;
-  switch (response_framing_) {
+  switch (exchange_.response_framing) {
     case http::BodyFraming::none:
-      response_piece_ = response_consumed_ = 0;
-      response_complete_ = true;
-      if (available > 0) upstream_reusable_ = false;  // bytes after the response: garbage
+      exchange_.response_piece = exchange_.response_consumed = 0;
+      exchange_.response_complete = true;
+      if (available > 0) exchange_.upstream_reusable = false;  // bytes after the response: garbage
       break;
     case http::BodyFraming::content_length: {
-      const auto take =
-          static_cast<std::size_t>(std::min<std::uint64_t>(available, response_remaining_));
-      response_remaining_ -= take;
-      response_piece_ = response_consumed_ = take;
-      response_complete_ = response_remaining_ == 0;
-      if (response_complete_ && available > take) upstream_reusable_ = false;
+      const auto take = static_cast<std::size_t>(
+          std::min<std::uint64_t>(available, exchange_.response_remaining));
+      exchange_.response_remaining -= take;
+      exchange_.response_piece = exchange_.response_consumed = take;
+      exchange_.response_complete = exchange_.response_remaining == 0;
+      if (exchange_.response_complete && available > take) exchange_.upstream_reusable = false;
       break;
     }
     case http::BodyFraming::until_close:
-      response_piece_ = response_consumed_ = available;
+      exchange_.response_piece = exchange_.response_consumed = available;
       break;
     case http::BodyFraming::chunked: {
       // Passed through as received once validated; for an HTTP/1.0 client the data is
@@ -96,31 +109,31 @@ bool ClientSession::frame_response_body(std::size_t available) {
       char* base = buffer.mutable_read_ptr();
       std::size_t used = 0;
       std::size_t decoded = 0;
-      while (used < available && !response_chunks_.done()) {
+      while (used < available && !exchange_.response_chunks.done()) {
         std::string_view data;
         const auto result =
-            response_chunks_.next(std::string_view(base + used, available - used), &data);
+            exchange_.response_chunks.next(std::string_view(base + used, available - used), &data);
         if (result.status == http::ChunkedDecoder::Status::error) {
-          core::log::debug("invalid chunked response from ", backend_->address, ": ",
-                     response_chunks_.error());
+          core::log::debug("invalid chunked response from ", exchange_.backend->address, ": ",
+                           exchange_.response_chunks.error());
           record_outcome(health::Outcome::bad_response);
-          if (response_started_) {
+          if (exchange_.response_started) {
             close();
           } else {
             fail_exchange(502, "invalid chunked body from the backend");
           }
           return false;
         }
-        if (strip_chunked_ && !data.empty()) {
+        if (exchange_.strip_chunked && !data.empty()) {
           std::memmove(base + decoded, data.data(), data.size());
           decoded += data.size();
         }
         used += result.consumed;
       }
-      response_consumed_ = used;
-      response_piece_ = strip_chunked_ ? decoded : used;
-      response_complete_ = response_chunks_.done();
-      if (response_complete_ && available > used) upstream_reusable_ = false;
+      exchange_.response_consumed = used;
+      exchange_.response_piece = exchange_.strip_chunked ? decoded : used;
+      exchange_.response_complete = exchange_.response_chunks.done();
+      if (exchange_.response_complete && available > used) exchange_.upstream_reusable = false;
       break;
     }
   }
@@ -129,12 +142,12 @@ bool ClientSession::frame_response_body(std::size_t available) {
 
 void ClientSession::write_response_piece(bool with_head) {
   const std::array<asio::const_buffer, 2> pieces{
-      with_head ? asio::buffer(out_.read_ptr() + response_head_offset_,
-                               out_.size() - response_head_offset_)
+      with_head ? asio::buffer(out_.read_ptr() + exchange_.response_head_offset,
+                               out_.size() - exchange_.response_head_offset)
                 : asio::const_buffer(),
-      asio::buffer(up_->buffer.read_ptr(), response_piece_)};
-  response_started_ = true;
-  worker_.deadlines().arm(write_deadline_, view_->snapshot().config.timeouts.client_send);
+      asio::buffer(up_->buffer.read_ptr(), exchange_.response_piece)};
+  exchange_.response_started = true;
+  worker_.deadlines().arm(write_deadline_, timeouts().client_send);
   asio::async_write(socket_, pieces, [self = self()](const error_code& ec, std::size_t) {
     self->on_response_piece_written(ec);
   });
@@ -147,44 +160,33 @@ void ClientSession::on_response_piece_written(const error_code& ec) {
     close();
     return;
   }
-  response_body_bytes_ += response_piece_;
-  up_->buffer.consume(response_consumed_);
-  response_piece_ = response_consumed_ = 0;
-  if (response_complete_) {
-    response_done_ = true;
-    if (request_sent_ || request_abandoned_) finish_exchange();
+  exchange_.response_body_bytes += exchange_.response_piece;
+  up_->buffer.consume(exchange_.response_consumed);
+  exchange_.response_piece = exchange_.response_consumed = 0;
+  if (exchange_.response_complete) {
+    exchange_.response_done = true;
+    if (exchange_.request_sent || exchange_.request_abandoned) finish_exchange();
     return;
   }
-  read_response_body();
-}
-
-void ClientSession::read_response_body() {
-  UpstreamConnection* conn = up_.get();
-  core::Buffer& buffer = conn->buffer;
-  buffer.compact();
-  worker_.deadlines().arm(upstream_deadline_, view_->snapshot().config.timeouts.upstream_response);
-  ++conn->pending_ops;
-  conn->socket.async_read_some(asio::buffer(buffer.write_ptr(), buffer.writable_size()),
-                               [self = self(), conn](const error_code& ec, std::size_t n) {
-                                 self->on_response_body_bytes(conn, ec, n);
-                               });
+  read_upstream(UpstreamRead::body);
 }
 
 void ClientSession::on_response_body_bytes(UpstreamConnection* conn, const error_code& ec,
                                            std::size_t n) {
   if (upstream_op_done(conn)) return;
   if (ec) {
-    if (ec == asio::error::eof && response_framing_ == http::BodyFraming::until_close &&
-        !upstream_timed_out_) {
-      response_complete_ = response_done_ = true;
-      upstream_reusable_ = false;
-      if (request_sent_ || request_abandoned_) finish_exchange();
+    if (ec == asio::error::eof && exchange_.response_framing == http::BodyFraming::until_close &&
+        !exchange_.upstream_timed_out) {
+      exchange_.response_complete = exchange_.response_done = true;
+      exchange_.upstream_reusable = false;
+      if (exchange_.request_sent || exchange_.request_abandoned) finish_exchange();
       return;
     }
     // Cut short: the client already has part of the response and must see the cut.
-    record_outcome(upstream_timed_out_ ? health::Outcome::timeout : health::Outcome::reset);
-    core::log::debug("response from ", backend_->address,
-               " cut short: ", upstream_timed_out_ ? "timed out" : ec.message());
+    record_outcome(exchange_.upstream_timed_out ? health::Outcome::timeout
+                                                : health::Outcome::reset);
+    core::log::debug("response from ", exchange_.backend->address,
+                     " cut short: ", exchange_.upstream_timed_out ? "timed out" : ec.message());
     close();
     return;
   }
