@@ -1,6 +1,7 @@
 #include "admin/api.hpp"
 
 #include <boost/json.hpp>
+#include <algorithm>
 #include <boost/url/parse.hpp>
 #include <fstream>
 #include <limits>
@@ -144,8 +145,15 @@ AdminReply Api::handle(const AdminRequest& request) {
     for (const auto& param : target->params())
       call.query[param.key] = param.value;
     std::vector<std::string> segments;
-    for (const std::string segment : target->segments())
+    for (const std::string segment : target->segments()) {
+      // No name in a configuration holds a control character (the loader refuses
+      // them), and an encoded NUL would cut the name short in every message about it.
+      if (std::any_of(segment.begin(), segment.end(),
+                      [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; }))
+        return error_reply(400, "bad request",
+                           "the request path has an encoded control character in it");
       segments.push_back(segment);
+    }
     return dispatch(request, segments, call);
   } catch (const BadRequest& e) {
     return error_reply(400, "bad request", e.what());
