@@ -22,8 +22,8 @@ std::string self_directory() {
   return slash == std::string::npos ? "." : exe.substr(0, slash);
 }
 
-std::string sibling_path(std::string_view engine) {
-  return self_directory() + (engine == "io_uring" ? "/veer-io_uring" : "/veer");
+std::string sibling_path(const std::string& directory, std::string_view engine) {
+  return directory + (engine == "io_uring" ? "/veer-io_uring" : "/veer");
 }
 
 bool executable(const std::string& path) {
@@ -62,7 +62,12 @@ EngineProbe probe_io_uring() {
   return result;
 }
 
-EngineChoice choose_engine(conf::IoEngine requested, std::string_view compiled) {
+EngineHost this_host() {
+  return EngineHost{self_directory(), probe_io_uring};
+}
+
+EngineChoice choose_engine(conf::IoEngine requested, std::string_view compiled,
+                           const EngineHost& host) {
   EngineChoice choice;
   const std::string_view wanted = requested == conf::IoEngine::epoll ? "epoll" : "io_uring";
   if (wanted == "epoll") {
@@ -70,26 +75,26 @@ EngineChoice choose_engine(conf::IoEngine requested, std::string_view compiled) 
       choice.run_here = true;
       choice.note = "io engine: epoll (server.io_engine = \"epoll\")";
     } else {
-      choice.exec_path = sibling_path("epoll");
+      choice.exec_path = sibling_path(host.directory, "epoll");
       choice.note = "io engine: epoll (server.io_engine = \"epoll\")";
     }
     return choice;
   }
-  const EngineProbe probe = probe_io_uring();
+  const EngineProbe probe = host.probe();
   if (probe.usable) {
     choice.note = std::string("io engine: io_uring (server.io_engine = \"") +
                   conf::to_string(requested) + "\")";
     if (compiled == "io_uring") {
       choice.run_here = true;
-    } else if (executable(sibling_path("io_uring"))) {
-      choice.exec_path = sibling_path("io_uring");
+    } else if (executable(sibling_path(host.directory, "io_uring"))) {
+      choice.exec_path = sibling_path(host.directory, "io_uring");
     } else if (requested == conf::IoEngine::io_uring) {
-      choice.error =
-          "server.io_engine = \"io_uring\" but " + sibling_path("io_uring") + " is not installed";
+      choice.error = "server.io_engine = \"io_uring\" but " +
+                     sibling_path(host.directory, "io_uring") + " is not installed";
     } else {
       choice.run_here = compiled == "epoll";
-      choice.note = "io engine: epoll (io_uring is available but " + sibling_path("io_uring") +
-                    " is not installed)";
+      choice.note = "io engine: epoll (io_uring is available but " +
+                    sibling_path(host.directory, "io_uring") + " is not installed)";
     }
     return choice;
   }
@@ -102,7 +107,7 @@ EngineChoice choose_engine(conf::IoEngine requested, std::string_view compiled) 
   if (compiled == "epoll") {
     choice.run_here = true;
   } else {
-    choice.exec_path = sibling_path("epoll");
+    choice.exec_path = sibling_path(host.directory, "epoll");
   }
   return choice;
 }
@@ -120,12 +125,13 @@ std::string take_engine_note() {
   return result;
 }
 
-std::string engines_built_in(std::string_view compiled) {
+std::string engines_built_in(std::string_view compiled, const std::string& directory) {
   const std::string other = compiled == "epoll" ? "io_uring" : "epoll";
-  const bool sibling = executable(sibling_path(other));
+  const bool sibling = executable(sibling_path(directory, other));
   std::string list = "epoll, io_uring";
   if (!sibling)
-    list += " (" + sibling_path(other) + " missing: only " + std::string(compiled) + " usable)";
+    list += " (" + sibling_path(directory, other) + " missing: only " + std::string(compiled) +
+            " usable)";
   return list;
 }
 

@@ -7,6 +7,7 @@
 // environment so the final process logs why it runs where it runs.
 // See docs/ARCHITECTURE.md, "I/O engines".
 
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -30,8 +31,19 @@ struct EngineChoice {
   std::string error;      // the requested engine cannot run at all
 };
 
+// What the choice looks at besides the request: where the two binaries are installed and
+// what the kernel says of io_uring. Tests give their own; a running veer gives this_host().
+struct EngineHost {
+  std::string directory;               // holds veer and veer-io_uring
+  std::function<EngineProbe()> probe;  // called only when io_uring is in question
+};
+
+// This executable's directory and probe_io_uring.
+EngineHost this_host();
+
 // `compiled` is "epoll" or "io_uring" (the engine of the calling binary).
-EngineChoice choose_engine(conf::IoEngine requested, std::string_view compiled);
+EngineChoice choose_engine(conf::IoEngine requested, std::string_view compiled,
+                           const EngineHost& host = this_host());
 
 // Replaces the process with choice.exec_path, passing the note along. Returns only on
 // failure, with the reason.
@@ -41,6 +53,7 @@ std::string exec_engine(const EngineChoice& choice, char** argv);
 std::string take_engine_note();
 
 // "epoll, io_uring" or "epoll (io_uring binary not installed)": for `veer --version`.
-std::string engines_built_in(std::string_view compiled);
+std::string engines_built_in(std::string_view compiled,
+                             const std::string& directory = this_host().directory);
 
 }  // namespace veer::app

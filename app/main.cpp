@@ -10,10 +10,10 @@
 
 #include "admin/ctl.hpp"
 #include "admin/state_file.hpp"
-#include "conf/load.hpp"
 #include "app/engine.hpp"
-#include "core/log.hpp"
 #include "app/server.hpp"
+#include "conf/load.hpp"
+#include "core/log.hpp"
 
 #ifndef VEER_ENGINE_NAME
 #error "VEER_ENGINE_NAME must name the engine this binary is compiled for"
@@ -203,7 +203,7 @@ void apply_log_level_from_environment() {
     veer::core::log::set_min_level(*level);
   } else {
     veer::core::log::warn("VEER_LOG=\"", value,
-                    "\" is not one of debug, info, warn, error; logging at info and above");
+                          "\" is not one of debug, info, warn, error; logging at info and above");
   }
 }
 

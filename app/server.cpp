@@ -2,11 +2,11 @@
 
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <csignal>
 #include <fstream>
 #include <map>
 #include <memory>
-#include <set>
 #include <sstream>
 #include <thread>
 #include <vector>
@@ -19,11 +19,12 @@
 #include "admin/state_file.hpp"
 #include "conf/load.hpp"
 #include "conf/overrides.hpp"
+#include "core/log.hpp"
 #include "health/checker.hpp"
 #include "health/transitions.hpp"
 #include "proxy/listen_socket.hpp"
-#include "core/log.hpp"
 #include "proxy/worker.hpp"
+#include "runtime/reload_plan.hpp"
 
 namespace veer::app {
 namespace {
@@ -39,7 +40,7 @@ void raise_descriptor_limit(std::uint64_t max_connections) {
   }
   if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < 2 * max_connections + 64) {
     core::log::warn("open file limit ", limit.rlim_cur, " is below 2 x limits.max_connections (",
-              max_connections, "); raise it (ulimit -n, LimitNOFILE=) to use them all");
+                    max_connections, "); raise it (ulimit -n, LimitNOFILE=) to use them all");
   }
 }
 
@@ -62,7 +63,9 @@ class Server final : public admin::Runtime {
   int run(conf::Config config, const std::string& engine_note);
 
   // admin::Runtime, on the control thread.
-  std::shared_ptr<const runtime::Snapshot> snapshot() const override { return shared_.snapshots.current(); }
+  std::shared_ptr<const runtime::Snapshot> snapshot() const override {
+    return shared_.snapshots.current();
+  }
   const conf::Config& file_config() const override { return file_config_; }
   const conf::Overrides& overrides() const override { return overrides_; }
   const conf::OverrideReport& override_report() const override { return report_; }
@@ -91,15 +94,18 @@ class Server final : public admin::Runtime {
   bool start_with_state_file(conf::Config& config);
   void reopen_logs(const char* why);
   bool swap_in(conf::Config next, std::optional<conf::Duration> drain, std::string* why);
+  void warn_restart_only(const conf::Config& next) const;
+  std::vector<std::string> dropped_listeners(const conf::Config& next) const;
+  void close_listeners(const std::vector<std::string>& names);
   bool start_admin(const conf::Config& config, std::string* why);
   bool bind_new_listeners(const conf::Config& config, std::vector<proxy::BoundListener>& bound,
                           std::string* why);
   void hand_to_workers(std::vector<proxy::BoundListener>& bound);
   void wait_for_signal();
-  void drain_removed_backends(const runtime::Snapshot& previous, const runtime::Snapshot& next,
-                              std::optional<conf::Duration> drain);
-  void announce_split_changes(const runtime::Snapshot& previous, const runtime::Snapshot& next);
-  void apply_admin_states(const runtime::Snapshot& snapshot);
+  // The reload plan's parts (runtime/reload_plan.hpp), carried out.
+  void apply_admin_holds(const std::vector<runtime::AdminHold>& holds);
+  void drain_removed_backends(const runtime::ReloadPlan& plan);
+  void announce_split_changes(const std::vector<runtime::SplitWeightChange>& changes);
   void shut_down(int signal);
 
   std::string config_path_;
@@ -126,8 +132,8 @@ class Server final : public admin::Runtime {
   std::unique_ptr<admin::HttpServer> admin_http_;
 };
 
-bool Server::bind_new_listeners(const conf::Config& config, std::vector<proxy::BoundListener>& bound,
-                                std::string* why) {
+bool Server::bind_new_listeners(const conf::Config& config,
+                                std::vector<proxy::BoundListener>& bound, std::string* why) {
   for (const conf::ListenerConfig& listener : config.listeners) {
     const auto it = listener_addresses_.find(listener.name);
     if (it != listener_addresses_.end() && it->second == listener.address) continue;
@@ -173,7 +179,7 @@ int Server::run(conf::Config config, const std::string& engine_note) {
     return 1;
   }
   shared_.snapshots.publish(build_snapshot(std::move(config), ++version_, registry_));
-  apply_admin_states(*shared_.snapshots.current());
+  apply_admin_holds(runtime::admin_holds(*shared_.snapshots.current(), overrides_));
   health_.update(shared_.snapshots.current());
   health_.start();
   try {
@@ -189,8 +195,8 @@ int Server::run(conf::Config config, const std::string& engine_note) {
   for (auto& worker : workers_)
     worker->start();
   core::log::info(engine_note);
-  core::log::info("veer ready: ", worker_count_, " workers, configuration version ", version_, " from ",
-            config_path_);
+  core::log::info("veer ready: ", worker_count_, " workers, configuration version ", version_,
+                  " from ", config_path_);
   wait_for_signal();
   if (admin_http_) admin_http_->start();
   control_.run();
@@ -228,7 +234,8 @@ void Server::wait_for_signal() {
 void Server::reopen_logs(const char* why) {
   std::string error;
   // The process log first, so that what follows lands in the new file.
-  if (!core::log::reopen_file(&error)) core::log::error(why, ": cannot reopen the log file: ", error);
+  if (!core::log::reopen_file(&error))
+    core::log::error(why, ": cannot reopen the log file: ", error);
   const std::string& access_log = shared_.snapshots.current()->config.server.access_log;
   if (!shared_.access_log.open(access_log, &error)) {
     core::log::error(why, ": cannot reopen the access log: ", error);
@@ -248,7 +255,7 @@ void Server::shut_down(int signal) {
   }
   shutting_down_ = true;
   core::log::info(name, ": no longer accepting; draining in-flight requests for up to ",
-            conf::format_duration(drain));
+                  conf::format_duration(drain));
   const proxy::Clock::time_point deadline = proxy::Clock::now() + drain;
   for (auto& worker : workers_)
     worker->begin_drain(deadline);
@@ -272,8 +279,8 @@ Server::Outcome Server::reload() {
     file = conf::load_config_with(*text, config_path_, {});
   }
   if (!file.ok()) {
-    core::log::error("reload refused (", file.errors.size(), " errors); configuration version ", version_,
-               " stays in force");
+    core::log::error("reload refused (", file.errors.size(), " errors); configuration version ",
+                     version_, " stays in force");
     Outcome outcome{{}, version_, false};
     for (const conf::ConfigError& e : file.errors) {
       core::log::error(e.to_string());
@@ -338,8 +345,8 @@ Server::Outcome Server::commit(Load load, std::optional<conf::Duration> drain, b
     overrides_ = std::move(previous);
     std::string ignored;
     persist(before, state_file, &ignored);
-    core::log::error(admin_change ? "change" : "reload", " refused: ", why, "; configuration version ",
-               version_, " stays in force");
+    core::log::error(admin_change ? "change" : "reload", " refused: ", why,
+                     "; configuration version ", version_, " stays in force");
     return Outcome{{why}, version_, false};
   }
   for (const std::string& line : load.report.dropped)
@@ -373,14 +380,15 @@ bool Server::start_with_state_file(conf::Config& config) {
   }
   if (!load.kept.empty())
     core::log::info("state file ", state_file, " applied on top of ", config_path_, ": ",
-              load.report.kept.size(), " runtime changes");
+                    load.report.kept.size(), " runtime changes");
   config = std::move(*load.result.config);
   overrides_ = std::move(load.kept);
   report_ = std::move(load.report);
   return true;
 }
 
-bool Server::swap_in(conf::Config next, std::optional<conf::Duration> drain, std::string* why) {
+// Fields a running process cannot change: said, then left as they are.
+void Server::warn_restart_only(const conf::Config& next) const {
   const unsigned wanted_workers = next.server.workers != 0
                                       ? next.server.workers
                                       : std::max(1u, std::thread::hardware_concurrency());
@@ -390,32 +398,50 @@ bool Server::swap_in(conf::Config next, std::optional<conf::Duration> drain, std
   if (next.server.io_engine != io_engine_) {
     core::log::warn("server.io_engine changed: takes effect at the next restart");
   }
+}
+
+// The listeners `next` drops or moves to another address (a moved one is bound anew).
+std::vector<std::string> Server::dropped_listeners(const conf::Config& next) const {
+  std::vector<std::string> dropped;
+  for (const auto& [name, address] : listener_addresses_) {
+    const auto kept =
+        std::find_if(next.listeners.begin(), next.listeners.end(),
+                     [&](const auto& l) { return l.name == name && l.address == address; });
+    if (kept == next.listeners.end()) dropped.push_back(name);
+  }
+  return dropped;
+}
+
+void Server::close_listeners(const std::vector<std::string>& names) {
+  for (const std::string& name : names) {
+    for (auto& worker : workers_)
+      worker->remove_listener(name);
+    listener_addresses_.erase(name);
+    core::log::info("listener ", name, " closed");
+  }
+}
+
+bool Server::swap_in(conf::Config next, std::optional<conf::Duration> drain, std::string* why) {
+  warn_restart_only(next);
   // Everything that can fail happens before anything changes.
   std::vector<proxy::BoundListener> bound;
   if (!bind_new_listeners(next, bound, why)) return false;
   // Reopening even an unchanged file lets log rotation work with SIGHUP.
   if (!shared_.access_log.open(next.server.access_log, why)) return false;
   if (!core::log::open_file(next.server.log, why)) return false;
-  std::vector<std::string> removed;
-  for (const auto& [name, address] : listener_addresses_) {
-    const auto kept =
-        std::find_if(next.listeners.begin(), next.listeners.end(),
-                     [&](const auto& l) { return l.name == name && l.address == address; });
-    if (kept == next.listeners.end()) removed.push_back(name);
-  }
+  const std::vector<std::string> dropped = dropped_listeners(next);
   const std::shared_ptr<const runtime::Snapshot> previous = shared_.snapshots.current();
   const std::shared_ptr<const runtime::Snapshot> snapshot =
       build_snapshot(std::move(next), ++version_, registry_);
-  drain_removed_backends(*previous, *snapshot, drain);
+  // Holds and drains apply before the publication, so that no worker routes with the
+  // new snapshot to a backend held drained or down.
+  const runtime::ReloadPlan plan = runtime::plan_reload(*previous, *snapshot, overrides_, drain);
+  apply_admin_holds(plan.holds);
+  drain_removed_backends(plan);
   shared_.snapshots.publish(snapshot);
-  announce_split_changes(*previous, *snapshot);
+  announce_split_changes(plan.splits);
   health_.update(snapshot);
-  for (const std::string& name : removed) {
-    for (auto& worker : workers_)
-      worker->remove_listener(name);
-    listener_addresses_.erase(name);
-    core::log::info("listener ", name, " closed");
-  }
+  close_listeners(dropped);
   hand_to_workers(bound);
   registry_.collect();
   core::log::info("configuration version ", version_, " applied");
@@ -435,7 +461,7 @@ bool Server::start_admin(const conf::Config& config, std::string* why) {
       });
   if (!admin_http_->bind(config.admin.host_port, why)) return false;
   core::log::info("admin API on ", admin_http_->local_address(),
-            config.admin.tokens.empty() ? " (no tokens: loopback only)" : "");
+                  config.admin.tokens.empty() ? " (no tokens: loopback only)" : "");
   return true;
 }
 
@@ -465,80 +491,44 @@ std::map<std::string, std::uint64_t> Server::split_assignments(const std::string
 
 // Logs every split whose weights moved, and schedules the closing of WebSocket tunnels
 // on targets that went to weight 0 where the split asks for it.
-void Server::announce_split_changes(const runtime::Snapshot& previous, const runtime::Snapshot& next) {
-  for (const runtime::SplitRuntime& split : next.splits) {
-    const runtime::SplitRuntime* before = previous.find_split(split.name);
-    std::string moves;
-    std::vector<std::shared_ptr<const runtime::SplitTargetTag>> emptied;
-    for (std::size_t i = 0; i < split.tags.size(); ++i) {
-      std::uint64_t old_weight = 0;
-      if (before != nullptr) {
-        for (std::size_t j = 0; j < before->tags.size(); ++j) {
-          if (before->tags[j] == split.tags[i]) old_weight = before->weights[j];
-        }
-      }
-      if (before != nullptr && old_weight == split.weights[i]) continue;
-      if (!moves.empty()) moves += ", ";
-      moves += split.tags[i]->pool + " " + std::to_string(old_weight) + " -> " +
-               std::to_string(split.weights[i]);
-      if (split.weights[i] == 0 && old_weight > 0) emptied.push_back(split.tags[i]);
-    }
-    if (before == nullptr || moves.empty()) continue;
-    core::log::info("split ", split.name, ": weights ", moves);
-    const auto& grace = split.config->drain_tunnels_after;
-    if (!grace || emptied.empty()) continue;
+void Server::announce_split_changes(const std::vector<runtime::SplitWeightChange>& changes) {
+  for (const runtime::SplitWeightChange& change : changes) {
+    core::log::info("split ", change.split->name, ": weights ", runtime::describe(change.moves));
+    const auto& grace = change.split->config->drain_tunnels_after;
+    if (!grace || change.emptied.empty()) continue;
     const proxy::Clock::time_point deadline = proxy::Clock::now() + *grace;
     for (auto& worker : workers_)
-      worker->drain_split_targets(emptied, deadline);
+      worker->drain_split_targets(change.emptied, deadline);
   }
 }
 
-// The admin states of the snapshot's backends, as the changes say: a backend no change
-// holds is neither drained nor down (an earlier drain or down was lifted).
-void Server::apply_admin_states(const runtime::Snapshot& snapshot) {
-  for (const runtime::PoolRuntime& pool : snapshot.pools) {
-    for (const runtime::BackendRuntime& backend : pool.backends) {
-      const health::BackendName who{pool.name, backend.address};
-      const conf::BackendChange* change = overrides_.find(pool.name, backend.address);
-      const conf::AdminState state = change ? change->state : conf::AdminState::none;
-      const bool drained = state == conf::AdminState::drain;
-      health::change_reason(*backend.stats, core::Reason::draining, drained, who,
-                            drained ? "drained through the admin API" : "no longer drained");
-      const bool disabled = state == conf::AdminState::down;
-      health::change_reason(*backend.stats, core::Reason::disabled, disabled, who,
-                            disabled ? "set down through the admin API" : "set up");
-    }
+void Server::apply_admin_holds(const std::vector<runtime::AdminHold>& holds) {
+  for (const runtime::AdminHold& hold : holds) {
+    const health::BackendName who{hold.pool->name, hold.backend->address};
+    core::BackendStats& stats = *hold.backend->stats;
+    health::change_reason(stats, core::Reason::draining, hold.drained, who,
+                          hold.drained ? "drained through the admin API" : "no longer drained");
+    health::change_reason(stats, core::Reason::disabled, hold.down, who,
+                          hold.down ? "set down through the admin API" : "set up");
   }
 }
 
 // Backends the new configuration no longer has take no new requests from now on
 // (older snapshots still in use see them draining), and whatever still uses them is
-// closed at the drain deadline. Backends it brings back stop draining.
-void Server::drain_removed_backends(const runtime::Snapshot& previous, const runtime::Snapshot& next,
-                                    std::optional<conf::Duration> drain_override) {
-  std::set<const core::BackendStats*> kept;
-  for (const runtime::PoolRuntime& pool : next.pools) {
-    for (const runtime::BackendRuntime& backend : pool.backends)
-      kept.insert(backend.stats.get());
-  }
-  apply_admin_states(next);
-  const conf::Duration drain = drain_override.value_or(next.config.timeouts.drain);
+// closed at the drain deadline.
+void Server::drain_removed_backends(const runtime::ReloadPlan& plan) {
+  if (plan.removed.empty()) return;
+  std::string cause = "removed from the configuration; in-flight requests and tunnels have ";
+  cause.append(conf::format_duration(plan.drain)).append(" to finish");
   std::vector<std::shared_ptr<core::BackendStats>> removed;
   std::vector<conf::SocketAddress> addresses;
-  for (const runtime::PoolRuntime& pool : previous.pools) {
-    for (const runtime::BackendRuntime& backend : pool.backends) {
-      if (kept.contains(backend.stats.get())) continue;
-      health::change_reason(*backend.stats, core::Reason::draining, true,
-                            {pool.name, backend.address},
-                            "removed from the configuration; in-flight requests and tunnels "
-                            "have " +
-                                conf::format_duration(drain) + " to finish");
-      removed.push_back(backend.stats);
-      addresses.push_back(backend.endpoint);
-    }
+  for (const runtime::RemovedBackend& r : plan.removed) {
+    health::change_reason(*r.backend->stats, core::Reason::draining, true,
+                          {r.pool->name, r.backend->address}, cause);
+    removed.push_back(r.backend->stats);
+    addresses.push_back(r.backend->endpoint);
   }
-  if (removed.empty()) return;
-  const proxy::Clock::time_point deadline = proxy::Clock::now() + drain;
+  const proxy::Clock::time_point deadline = proxy::Clock::now() + plan.drain;
   for (auto& worker : workers_)
     worker->drain_backends(removed, addresses, deadline);
 }

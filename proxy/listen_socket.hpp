@@ -16,9 +16,9 @@ namespace veer::proxy {
 
 struct BoundListener {
   std::string name;
-  std::string configured_address;     // as written in the config
-  conf::SocketAddress local_address;  // as bound (the real port when 0 was asked for)
-  std::vector<core::UniqueFd> sockets;      // one per worker
+  std::string configured_address;       // as written in the config
+  conf::SocketAddress local_address;    // as bound (the real port when 0 was asked for)
+  std::vector<core::UniqueFd> sockets;  // one per worker
 };
 
 // Binds `count` listening sockets for `listener`. On failure returns false with *why.

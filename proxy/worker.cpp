@@ -3,23 +3,15 @@
 #include <malloc.h>
 #include <pthread.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
 #include <boost/asio/executor_work_guard.hpp>
-#include <cerrno>
-#include <cstring>
 
-#include "proxy/client_session.hpp"
 #include "core/log.hpp"
+#include "proxy/client_session.hpp"
 
 namespace veer::proxy {
 namespace {
 
-// Connections accepted per readiness event before other work gets a turn: keeps a
-// connection storm from starving established connections.
-constexpr int kAcceptBatch = 64;
-// Backoff when the process is out of file descriptors: retrying at once would spin.
-constexpr auto kAcceptBackoff = std::chrono::milliseconds(100);
 // Delay before returning freed memory to the system after a burst: batches the
 // trims of a storm into one, so a trim (which walks the heap) runs at most once a second.
 constexpr auto kTrimDelay = std::chrono::seconds(1);
@@ -28,28 +20,6 @@ constexpr auto kTrimDelay = std::chrono::seconds(1);
 constexpr std::uint32_t kWarningsPerSecond = 5;
 
 }  // namespace
-
-struct Worker::Acceptor {
-  Acceptor(asio::io_context& io, std::string n) : name(std::move(n)), socket(io), backoff(io) {}
-  std::string name;  // kept after close: sessions of this listener point at it
-  tcp::acceptor socket;
-  asio::steady_timer backoff;
-  bool open = true;
-  bool waiting = false;  // an async_wait is pending on the socket
-
-  // Stops accepting. With a wait pending the socket closes in the wait's handler
-  // (see close_socket); otherwise it closes now.
-  void stop() {
-    open = false;
-    backoff.cancel();
-    if (waiting) {
-      core::close_socket(socket);
-    } else {
-      error_code ignored;
-      socket.close(ignored);
-    }
-  }
-};
 
 struct WorkGuard {
   explicit WorkGuard(asio::io_context& io) : guard(asio::make_work_guard(io)) {}
@@ -134,17 +104,17 @@ const core::Ref<runtime::WorkerView>& Worker::view() {
 
 void Worker::add_listener(std::string name, int fd, int family) {
   asio::post(io_, [this, name = std::move(name), fd, family]() mutable {
-    auto acceptor = std::make_unique<Acceptor>(io_, std::move(name));
-    error_code ec;
-    acceptor->socket.assign(family == AF_INET6 ? tcp::v6() : tcp::v4(), fd, ec);
-    if (ec) {
-      core::log::error("worker ", index_, ": cannot use the socket of listener ", acceptor->name, ": ",
-                 ec.message());
-      ::close(fd);
+    auto acceptor = std::make_unique<Acceptor>(
+        io_, std::move(name), "worker " + std::to_string(index_),
+        [this](const std::string& listener, core::UniqueFd connection,
+               const sockaddr_storage& peer) { accepted(listener, std::move(connection), peer); });
+    if (const error_code ec = acceptor->assign(fd, family)) {
+      core::log::error("worker ", index_, ": cannot use the socket of listener ", acceptor->name(),
+                       ": ", ec.message());
       return;
     }
     if (draining_) return;  // closes it
-    wait_accept(*acceptor);
+    acceptor->start();
     acceptors_.push_back(std::move(acceptor));
   });
 }
@@ -152,71 +122,28 @@ void Worker::add_listener(std::string name, int fd, int family) {
 void Worker::remove_listener(std::string name) {
   asio::post(io_, [this, name = std::move(name)] {
     for (auto& acceptor : acceptors_) {
-      if (acceptor->name == name && acceptor->open) acceptor->stop();
+      if (acceptor->name() == name && acceptor->open()) acceptor->stop();
     }
   });
 }
 
-void Worker::wait_accept(Acceptor& acceptor) {
-  acceptor.waiting = true;
-  acceptor.socket.async_wait(tcp::acceptor::wait_read, [this, &acceptor](const error_code& ec) {
-    acceptor.waiting = false;
-    if (!acceptor.open) {
-      // Removed or draining: nothing is pending on it any more, so it can close.
-      error_code ignored;
-      acceptor.socket.close(ignored);
-      return;
-    }
-    if (!ec) {
-      accept_ready(acceptor);
-      return;
-    }
-    // An open listener must never stop accepting: log and try again shortly.
-    core::log::warn("worker ", index_, ": waiting for connections on ", acceptor.name, ": ", ec.message(),
-              "; retrying in 100ms");
-    retry_accept(acceptor);
-  });
-}
-
-void Worker::retry_accept(Acceptor& acceptor) {
-  acceptor.backoff.expires_after(kAcceptBackoff);
-  acceptor.backoff.async_wait([this, &acceptor](const error_code& ec) {
-    if (!ec && acceptor.open) wait_accept(acceptor);
-  });
-}
-
-void Worker::accept_ready(Acceptor& acceptor) {
+void Worker::accepted(const std::string& listener, core::UniqueFd connection,
+                      const sockaddr_storage& peer) {
   const std::uint64_t max_connections = config().limits.max_connections;
-  for (int i = 0; i < kAcceptBatch; ++i) {
-    sockaddr_storage peer{};
-    socklen_t length = sizeof peer;
-    const int fd = ::accept4(acceptor.socket.native_handle(), reinterpret_cast<sockaddr*>(&peer),
-                             &length, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (fd < 0) {
-      if (errno == EINTR || errno == ECONNABORTED) continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
-      core::log::warn("worker ", index_, ": accept on ", acceptor.name, ": ", std::strerror(errno),
-                "; pausing accepts for 100ms");
-      retry_accept(acceptor);
-      return;
-    }
-    if (shared_.client_connections.fetch_add(1, std::memory_order_relaxed) >= max_connections) {
-      shared_.client_connections.fetch_sub(1, std::memory_order_relaxed);
-      ::close(fd);  // over limits.max_connections: refuse rather than degrade everyone
-      continue;
-    }
-    tcp::socket socket(io_);
-    error_code ec;
-    socket.assign(peer.ss_family == AF_INET6 ? tcp::v6() : tcp::v4(), fd, ec);
-    if (ec) {
-      ::close(fd);
-      shared_.client_connections.fetch_sub(1, std::memory_order_relaxed);
-      continue;
-    }
-    metrics_.connections_accepted.add();
-    core::make_ref<ClientSession>(*this, std::move(socket), acceptor.name, peer)->start();
+  if (shared_.client_connections.fetch_add(1, std::memory_order_relaxed) >= max_connections) {
+    shared_.client_connections.fetch_sub(1, std::memory_order_relaxed);
+    return;  // over limits.max_connections: refuse (close) rather than degrade everyone
   }
-  wait_accept(acceptor);
+  tcp::socket socket(io_);
+  error_code ec;
+  socket.assign(peer.ss_family == AF_INET6 ? tcp::v6() : tcp::v4(), connection.get(), ec);
+  if (ec) {
+    shared_.client_connections.fetch_sub(1, std::memory_order_relaxed);
+    return;
+  }
+  connection.release();  // the socket owns it now
+  metrics_.connections_accepted.add();
+  core::make_ref<ClientSession>(*this, std::move(socket), listener, peer)->start();
 }
 
 void Worker::wake_at(Clock::time_point when) {
@@ -237,7 +164,7 @@ void Worker::begin_drain(Clock::time_point deadline) {
   asio::post(io_, [this, deadline] {
     draining_ = true;
     for (auto& acceptor : acceptors_) {
-      if (acceptor->open) acceptor->stop();
+      if (acceptor->open()) acceptor->stop();
     }
     upstreams_.close_all_idle();
     // The deadline is armed before connections are drained: idle ones close at once,
@@ -246,8 +173,8 @@ void Worker::begin_drain(Clock::time_point deadline) {
     drain_timer_->async_wait([this](const error_code& ec) {
       if (ec) return;
       if (connections_.size() > 0) {
-        core::log::warn("worker ", index_, ": drain deadline reached, closing ", connections_.size(),
-                  " connections");
+        core::log::warn("worker ", index_, ": drain deadline reached, closing ",
+                        connections_.size(), " connections");
       }
       connections_.for_each([](Connection& c) { c.abort(); });
     });
@@ -274,8 +201,9 @@ void Worker::drain_backends(std::vector<std::shared_ptr<core::BackendStats>> bac
   });
 }
 
-void Worker::drain_split_targets(std::vector<std::shared_ptr<const runtime::SplitTargetTag>> targets,
-                                 Clock::time_point deadline) {
+void Worker::drain_split_targets(
+    std::vector<std::shared_ptr<const runtime::SplitTargetTag>> targets,
+    Clock::time_point deadline) {
   asio::post(io_, [this, targets = std::move(targets), deadline]() mutable {
     at(deadline, [this, targets = std::move(targets)] {
       const std::shared_ptr<const runtime::Snapshot> now = shared_.snapshots.current();
@@ -289,8 +217,8 @@ void Worker::drain_split_targets(std::vector<std::shared_ptr<const runtime::Spli
           connections_.for_each([&](Connection& c) { c.abort_if_routed_via(*target); });
           if (before > connections_.size()) {
             core::log::info("split ", target->split, ": closed ", before - connections_.size(),
-                      " WebSocket tunnels to pool ", target->pool,
-                      " (weight 0, drain_tunnels_after passed)");
+                            " WebSocket tunnels to pool ", target->pool,
+                            " (weight 0, drain_tunnels_after passed)");
           }
         }
       }
@@ -309,8 +237,8 @@ void Worker::at(Clock::time_point deadline, std::function<void()> fn) {
   });
 }
 
-void Worker::record_outcome(const runtime::PoolRuntime& pool, const runtime::BackendRuntime& backend,
-                            health::Outcome outcome) {
+void Worker::record_outcome(const runtime::PoolRuntime& pool,
+                            const runtime::BackendRuntime& backend, health::Outcome outcome) {
   if (outcome == health::Outcome::success) {
     health::record_success(*backend.stats);
     return;

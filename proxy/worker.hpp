@@ -12,17 +12,18 @@
 #include <thread>
 #include <vector>
 
-#include "health/outlier.hpp"
-#include "proxy/access_log.hpp"
 #include "core/asio.hpp"
 #include "core/buffer.hpp"
+#include "health/outlier.hpp"
+#include "http/http_head.hpp"
+#include "proxy/acceptor.hpp"
+#include "proxy/access_log.hpp"
 #include "proxy/connection.hpp"
 #include "proxy/deadline.hpp"
-#include "http/http_head.hpp"
-#include "runtime/metrics.hpp"
 #include "proxy/request_id.hpp"
-#include "runtime/snapshot.hpp"
 #include "proxy/upstream_pool.hpp"
+#include "runtime/metrics.hpp"
+#include "runtime/snapshot.hpp"
 #include "runtime/worker_view.hpp"
 
 namespace veer::proxy {
@@ -84,12 +85,12 @@ class Worker final : public DeadlineQueue::Waker, public TimeoutHandler {
   bool may_log_now();
 
  private:
-  struct Acceptor;
   void run();
   void adopt_snapshot();
-  void accept_ready(Acceptor& acceptor);
-  void wait_accept(Acceptor& acceptor);
-  void retry_accept(Acceptor& acceptor);
+  // A connection one of the acceptors took: admitted under limits.max_connections, it
+  // becomes a ClientSession of `listener`.
+  void accepted(const std::string& listener, core::UniqueFd connection,
+                const sockaddr_storage& peer);
   void wake_at(Clock::time_point when) override;
   void on_timeout(Deadline&) override;  // the memory trim
   void on_timer(const error_code& ec);
@@ -110,6 +111,7 @@ class Worker final : public DeadlineQueue::Waker, public TimeoutHandler {
   std::unique_ptr<http::RequestHead> request_scratch_;
   std::unique_ptr<http::ResponseHead> response_scratch_;
   core::Ref<runtime::WorkerView> view_;
+  // Stopped ones stay until the worker goes: sessions of their listeners hold their names.
   std::vector<std::unique_ptr<Acceptor>> acceptors_;
   std::unique_ptr<asio::steady_timer> drain_timer_;
   // Timers of drain_backends and drain_split_targets.

@@ -1,0 +1,56 @@
+#pragma once
+
+// One listening socket on one io_context: waits until it is readable, accepts in batches
+// with accept4(SOCK_NONBLOCK) and hands each connection to a callback. What becomes of
+// a connection (the connection limit, the session) is the callback's business.
+
+#include <sys/socket.h>
+
+#include <functional>
+#include <string>
+
+#include "core/asio.hpp"
+#include "core/unique_fd.hpp"
+
+namespace veer::proxy {
+
+class Acceptor {
+ public:
+  // Runs on the io_context's thread with each accepted connection (non-blocking,
+  // close-on-exec) and its peer. `listener` is the acceptor's name, which lives as long
+  // as the acceptor. A raw descriptor rather than an Asio socket: a connection refused
+  // at once costs no registration with the reactor.
+  using OnAccept = std::function<void(const std::string& listener, core::UniqueFd connection,
+                                      const sockaddr_storage& peer)>;
+
+  // `owner` names who accepts, for log lines ("worker 3").
+  Acceptor(asio::io_context& io, std::string name, std::string owner, OnAccept on_accept);
+  Acceptor(const Acceptor&) = delete;
+  Acceptor& operator=(const Acceptor&) = delete;
+
+  // Takes the listening socket `fd` of address family `family`; closes it on failure.
+  error_code assign(int fd, int family);
+  // Starts waiting for connections; they reach the callback until stop().
+  void start();
+  // Stops accepting. With a wait pending the socket closes in the wait's handler (see
+  // core::close_socket); otherwise it closes now.
+  void stop();
+
+  const std::string& name() const { return name_; }
+  bool open() const { return open_; }
+
+ private:
+  void wait();
+  void retry_later();
+  void accept_ready();
+
+  std::string name_;  // kept after close: sessions of this listener point at it
+  std::string owner_;
+  tcp::acceptor socket_;
+  asio::steady_timer backoff_;
+  OnAccept on_accept_;
+  bool open_ = true;
+  bool waiting_ = false;  // an async_wait is pending on the socket
+};
+
+}  // namespace veer::proxy
