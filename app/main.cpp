@@ -48,7 +48,7 @@ bool check_state_file(const std::string& path, const veer::conf::Config& config)
   std::string error;
   const std::string& state_file = config.server.state_file;
   if (!veer::admin::check_state_file(text.str(), config, &dropped, &error)) {
-    std::cerr << state_file << ": " << error << "\n";
+    std::cerr << error << "\n";  // it names the file
     return false;
   }
   for (const std::string& line : dropped)
