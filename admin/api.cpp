@@ -145,15 +145,8 @@ AdminReply Api::handle(const AdminRequest& request) {
     for (const auto& param : target->params())
       call.query[param.key] = param.value;
     std::vector<std::string> segments;
-    for (const std::string segment : target->segments()) {
-      // No name in a configuration holds a control character (the loader refuses
-      // them), and an encoded NUL would cut the name short in every message about it.
-      if (std::any_of(segment.begin(), segment.end(),
-                      [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; }))
-        return error_reply(400, "bad request",
-                           "the request path has an encoded control character in it");
+    for (const std::string segment : target->segments())
       segments.push_back(segment);
-    }
     return dispatch(request, segments, call);
   } catch (const BadRequest& e) {
     return error_reply(400, "bad request", e.what());
@@ -191,6 +184,14 @@ AdminReply Api::dispatch(const AdminRequest& request, const std::vector<std::str
       if (call.who.empty())
         return error_reply(401, "unauthorized", "send Authorization: Bearer <token>");
     }
+  }
+  // No name in a configuration holds a control character (the loader refuses them),
+  // and a NUL would cut the name short in every message about it ("no pool named blue"
+  // for blue%00).
+  for (const std::string& segment : segments) {
+    if (std::any_of(segment.begin(), segment.end(),
+                    [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; }))
+      return error_reply(404, "not found", "no name has a control character, as this path's does");
   }
   std::string path;
   for (const std::string& segment : segments)

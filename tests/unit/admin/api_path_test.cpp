@@ -112,14 +112,15 @@ TEST_F(ApiPath, MalformedEscapesAreABadRequest) {
 }
 
 // A control character in a path segment can name nothing (the loader refuses them in
-// names), and a NUL would cut the name short in the answer's detail: refused whole.
-TEST_F(ApiPath, AnEncodedControlCharacterIsRefused) {
+// names): not found, and said so, not "no pool named blue" for "blue%00" (a NUL cut
+// the name short in the detail).
+TEST_F(ApiPath, AnEncodedControlCharacterNamesNothing) {
   for (const char* target : {"/api/v1/pools/%00", "/api/v1/pools/blue%00",
                              "/api/v1/pools/blue%00x", "/api/v1/pools/blue%0D%0AX-A:%201",
                              "/api/v1/pools/blue/backends/127.0.0.1:9001%7F"}) {
     const AdminReply reply = call("GET", target);
-    EXPECT_EQ(reply.status, 400u) << target;
-    EXPECT_EQ(detail(reply), "the request path has an encoded control character in it") << target;
+    EXPECT_EQ(reply.status, 404u) << target;
+    EXPECT_EQ(detail(reply), "no name has a control character, as this path's does") << target;
   }
 }
 
