@@ -21,7 +21,6 @@ using prometheus::MetricType;
 using Labels = std::vector<ClientMetric::Label>;
 
 constexpr std::array<const char*, 5> kClasses = {"1xx", "2xx", "3xx", "4xx", "5xx"};
-constexpr std::array<const char*, 5> kStates = {"up", "ejected", "down", "draining", "disabled"};
 
 // The workers' series summed, per label set.
 struct Totals {
@@ -214,10 +213,10 @@ void add_backends(Families& out, const runtime::Snapshot& snapshot) {
       const core::BackendStats& s = *b.stats;
       const BackendKey key{pool.name, b.address};
       const std::string current = core::state_name(s.reasons.load(std::memory_order_relaxed));
-      for (const char* name : kStates) {
+      for (const core::BackendState& named : core::kBackendStates) {
         Labels labels = backend_labels(key);
-        labels.push_back({"state", name});
-        Families::sample(state, std::move(labels), current == name ? 1 : 0);
+        labels.push_back({"state", named.name});
+        Families::sample(state, std::move(labels), current == named.name ? 1 : 0);
       }
       Families::sample(weight, backend_labels(key), b.weight);
       Families::sample(connections, backend_labels(key),

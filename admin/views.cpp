@@ -35,7 +35,9 @@ json::object backend_json(const runtime::BackendRuntime& b, double rate) {
   return o;
 }
 
-json::object config_json(const conf::Config& c) {
+namespace {
+
+json::object listeners_json(const conf::Config& c) {
   json::object listeners;
   for (const conf::ListenerConfig& l : c.listeners) {
     json::array routes;
@@ -45,35 +47,39 @@ json::object config_json(const conf::Config& c) {
     }
     listeners[l.name] = json::object{{"address", l.address}, {"routes", std::move(routes)}};
   }
-  json::object pools;
-  for (const conf::PoolConfig& p : c.pools) {
-    json::array backends;
-    for (const conf::BackendConfig& b : p.backends) {
-      backends.push_back(
-          json::object{{"address", b.address}, {"weight", b.weight}, {"backup", b.backup}});
-    }
-    json::object pool{{"strategy", p.strategy},
-                      {"backends", std::move(backends)},
-                      {"slow_start", conf::format_duration(p.slow_start)},
-                      {"panic_threshold", p.panic_threshold},
-                      {"retries", json::object{{"attempts", p.retries.attempts},
-                                               {"budget_percent", p.retries.budget_percent},
-                                               {"budget_min", p.retries.budget_min}}}};
-    if (p.strategy == "ip_hash") pool["hash_key"] = p.hash_key;
-    pool["health"] =
-        p.health ? json::value(json::object{{"interval", conf::format_duration(p.health->interval)},
-                                            {"timeout", conf::format_duration(p.health->timeout)},
-                                            {"rise", p.health->rise},
-                                            {"fall", p.health->fall}})
-                 : json::value(nullptr);
-    pool["outlier"] = p.outlier
-                          ? json::value(json::object{
-                                {"consecutive_failures", p.outlier->consecutive_failures},
-                                {"base_ejection", conf::format_duration(p.outlier->base_ejection)},
-                                {"max_ejected_percent", p.outlier->max_ejected_percent}})
-                          : json::value(nullptr);
-    pools[p.name] = std::move(pool);
+  return listeners;
+}
+
+json::object pool_config_json(const conf::PoolConfig& p) {
+  json::array backends;
+  for (const conf::BackendConfig& b : p.backends) {
+    backends.push_back(
+        json::object{{"address", b.address}, {"weight", b.weight}, {"backup", b.backup}});
   }
+  json::object pool{{"strategy", p.strategy},
+                    {"backends", std::move(backends)},
+                    {"slow_start", conf::format_duration(p.slow_start)},
+                    {"panic_threshold", p.panic_threshold},
+                    {"retries", json::object{{"attempts", p.retries.attempts},
+                                             {"budget_percent", p.retries.budget_percent},
+                                             {"budget_min", p.retries.budget_min}}}};
+  if (p.strategy == "ip_hash") pool["hash_key"] = p.hash_key;
+  pool["health"] =
+      p.health ? json::value(json::object{{"interval", conf::format_duration(p.health->interval)},
+                                          {"timeout", conf::format_duration(p.health->timeout)},
+                                          {"rise", p.health->rise},
+                                          {"fall", p.health->fall}})
+               : json::value(nullptr);
+  pool["outlier"] = p.outlier
+                        ? json::value(json::object{
+                              {"consecutive_failures", p.outlier->consecutive_failures},
+                              {"base_ejection", conf::format_duration(p.outlier->base_ejection)},
+                              {"max_ejected_percent", p.outlier->max_ejected_percent}})
+                        : json::value(nullptr);
+  return pool;
+}
+
+json::object splits_json(const conf::Config& c) {
   json::object splits;
   for (const conf::SplitConfig& s : c.splits) {
     json::object targets;
@@ -84,6 +90,15 @@ json::object config_json(const conf::Config& c) {
                                   {"override_header", s.override_header},
                                   {"failover", s.failover}};
   }
+  return splits;
+}
+
+}  // namespace
+
+json::object config_json(const conf::Config& c) {
+  json::object pools;
+  for (const conf::PoolConfig& p : c.pools)
+    pools[p.name] = pool_config_json(p);
   const conf::Timeouts& t = c.timeouts;
   return json::object{
       {"server", json::object{{"workers", c.server.workers},
@@ -99,9 +114,9 @@ json::object config_json(const conf::Config& c) {
       {"limits", json::object{{"max_header_bytes", c.limits.max_header_bytes},
                               {"max_body_bytes", c.limits.max_body_bytes},
                               {"max_connections", c.limits.max_connections}}},
-      {"listeners", std::move(listeners)},
+      {"listeners", listeners_json(c)},
       {"pools", std::move(pools)},
-      {"splits", std::move(splits)}};
+      {"splits", splits_json(c)}};
 }
 
 json::object split_json(const runtime::Snapshot& snapshot, const runtime::SplitRuntime& split,

@@ -2,7 +2,8 @@
 
 // The configuration model: plain, validated structs produced by the TOML loader
 // (conf/load.hpp). Nothing here knows about sockets or threads; the proxy turns a
-// Config into a runtime Snapshot. Defaults live here, in one place (STYLE.md habit 6).
+// Config into a runtime Snapshot. Defaults live here and nowhere else: the loader
+// leaves an absent key at its member's default, so no second copy can drift.
 
 #include <chrono>
 #include <cstdint>
@@ -99,6 +100,10 @@ struct HealthConfig {
   std::uint32_t rise = 2;            // consecutive passes to come back up
   std::uint32_t fall = 3;            // consecutive failures to go down
   std::uint64_t max_lag_blocks = 0;  // jsonrpc: 0 = no lag check
+
+  // Every field: a reload keeps a backend's probe (and its rise/fall counts) only when
+  // nothing about its check changed.
+  friend bool operator==(const HealthConfig&, const HealthConfig&) = default;
 };
 
 // Passive health: ejecting backends that keep failing real requests.

@@ -1,6 +1,7 @@
 // The health, outlier and retries tables of a pool.
 #include <algorithm>
 #include <charconv>
+#include <optional>
 
 #include "conf/toml_reader.hpp"
 
@@ -24,13 +25,15 @@ bool parse_status(std::string_view text, std::uint16_t& out) {
   return true;
 }
 
-// The table of a pool key such as health = { ... }, or null after reporting what it is not.
-const toml::table* table_of(const toml::node& node, const std::string& path,
-                            std::string_view example, Diagnostics& diag) {
+// The reader of a pool key's table such as health = { ... }, or nullopt after reporting
+// what the key is instead.
+std::optional<TableReader> open_table(const toml::node& node, const std::string& path,
+                                      std::string_view example, Diagnostics& diag) {
   if (!node.is_table()) {
     diag.error(node.source(), path + ": expected a table such as " + std::string(example));
+    return std::nullopt;
   }
-  return node.as_table();
+  return std::optional<TableReader>(std::in_place, *node.as_table(), path, diag);
 }
 
 // `expect`: a status (200) or a range ("200-399").
@@ -78,27 +81,24 @@ void read_headers(TableReader& r, const std::string& path, HealthConfig& out) {
   }
 }
 
-void load_health(const toml::node& node, const std::string& path, Diagnostics& diag,
-                 PoolConfig& pool) {
-  const toml::table* table = table_of(node, path, "{ type = \"http\", path = \"/health\" }", diag);
-  if (table == nullptr) return;
-  TableReader r(*table, path, diag);
-  HealthConfig health;
+// `type`: http, tcp or jsonrpc; http when absent or wrong.
+HealthConfig::Type read_check_type(TableReader& r) {
   std::string type = "http";
-  if (r.read_string("type", type)) {
-    if (type == "http") {
-      health.type = HealthConfig::Type::http;
-    } else if (type == "tcp") {
-      health.type = HealthConfig::Type::tcp;
-    } else if (type == "jsonrpc") {
-      health.type = HealthConfig::Type::jsonrpc;
-    } else {
-      diag.error(r.take("type")->source(),
-                 path + ".type: \"" + type + "\" is not http, tcp or jsonrpc");
-    }
-  }
+  if (!r.read_string("type", type) || type == "http") return HealthConfig::Type::http;
+  if (type == "tcp") return HealthConfig::Type::tcp;
+  if (type == "jsonrpc") return HealthConfig::Type::jsonrpc;
+  r.diag().error(r.take("type")->source(),
+                 r.path() + ".type: \"" + type + "\" is not http, tcp or jsonrpc");
+  return HealthConfig::Type::http;
+}
+
+// What a check sends and expects back: the keys that exist for some types only, each
+// refused by name for the others.
+void read_check_request(TableReader& r, HealthConfig& health) {
+  const std::string& path = r.path();
+  Diagnostics& diag = r.diag();
   const bool tcp = health.type == HealthConfig::Type::tcp;
-  const bool jsonrpc = health.type == HealthConfig::Type::jsonrpc;
+  const bool http = health.type == HealthConfig::Type::http;
   const auto only_for = [&](std::string_view key, bool allowed, std::string_view types) {
     if (!allowed) r.refuse(key, "applies to " + std::string(types) + " checks only");
     return allowed;
@@ -111,16 +111,14 @@ void load_health(const toml::node& node, const std::string& path, Diagnostics& d
   if (only_for("method", !tcp, "http and jsonrpc") && r.read_string("method", method)) {
     if (!is_token(method)) {
       diag.error(r.take("method")->source(), path + ".method: not a valid method name");
-    } else if (jsonrpc) {
-      health.rpc_method = method;
-    } else {
+    } else if (http) {
       health.http_method = method;
+    } else {
+      health.rpc_method = method;
     }
   }
-  if (only_for("expect", health.type == HealthConfig::Type::http, "http"))
-    read_expect(r, path, health);
-  if (only_for("body", health.type == HealthConfig::Type::http, "http"))
-    r.read_string("body", health.body);
+  if (only_for("expect", http, "http")) read_expect(r, path, health);
+  if (only_for("body", http, "http")) r.read_string("body", health.body);
   if (only_for("headers", !tcp, "http and jsonrpc")) read_headers(r, path, health);
   if (only_for("host", !tcp, "http and jsonrpc") && r.read_string("host", health.host)) {
     std::string why;
@@ -129,24 +127,27 @@ void load_health(const toml::node& node, const std::string& path, Diagnostics& d
                  path + ".host: \"" + health.host + "\" is not a host name");
     }
   }
+  if (only_for("max_lag_blocks", health.type == HealthConfig::Type::jsonrpc, "jsonrpc")) {
+    r.read_uint("max_lag_blocks", health.max_lag_blocks, 1, std::uint64_t{1} << 40);
+  }
+}
+
+// The three tables below are read by load_pool_resilience, which opens each one and
+// reports its unknown keys afterwards.
+void load_health(TableReader& r, PoolConfig& pool) {
+  HealthConfig health;
+  health.type = read_check_type(r);
+  read_check_request(r, health);
   r.read_duration("interval", health.interval, Duration{10});
   r.read_duration("timeout", health.timeout, Duration{1});
   r.read_duration("jitter", health.jitter, Duration{0});
   std::uint64_t value = 0;
   if (r.read_uint("rise", value, 1, 100)) health.rise = static_cast<std::uint32_t>(value);
   if (r.read_uint("fall", value, 1, 100)) health.fall = static_cast<std::uint32_t>(value);
-  if (only_for("max_lag_blocks", jsonrpc, "jsonrpc")) {
-    r.read_uint("max_lag_blocks", health.max_lag_blocks, 1, std::uint64_t{1} << 40);
-  }
-  r.finish();
   pool.health = std::move(health);
 }
 
-void load_outlier(const toml::node& node, const std::string& path, Diagnostics& diag,
-                  PoolConfig& pool) {
-  const toml::table* table = table_of(node, path, "{ consecutive_failures = 5 }", diag);
-  if (table == nullptr) return;
-  TableReader r(*table, path, diag);
+void load_outlier(TableReader& r, PoolConfig& pool) {
   OutlierConfig outlier;
   std::uint64_t value = 0;
   if (r.read_uint("consecutive_failures", value, 1, 1000)) {
@@ -158,17 +159,12 @@ void load_outlier(const toml::node& node, const std::string& path, Diagnostics& 
     outlier.max_ejected_percent = static_cast<std::uint32_t>(value);
   }
   if (outlier.max_ejection < outlier.base_ejection) {
-    diag.error(node.source(), path + ": max_ejection must be at least base_ejection");
+    r.diag().error(r.table().source(), r.path() + ": max_ejection must be at least base_ejection");
   }
-  r.finish();
   pool.outlier = outlier;
 }
 
-void load_retries(const toml::node& node, const std::string& path, Diagnostics& diag,
-                  PoolConfig& pool) {
-  const toml::table* table = table_of(node, path, "{ attempts = 2, budget_percent = 20 }", diag);
-  if (table == nullptr) return;
-  TableReader r(*table, path, diag);
+void load_retries(TableReader& r, PoolConfig& pool) {
   std::uint64_t value = 0;
   if (r.read_uint("attempts", value, 0, 10))
     pool.retries.attempts = static_cast<std::uint32_t>(value);
@@ -178,18 +174,32 @@ void load_retries(const toml::node& node, const std::string& path, Diagnostics& 
   if (r.read_uint("budget_min", value, 0, 100000)) {
     pool.retries.budget_min = static_cast<std::uint32_t>(value);
   }
-  r.finish();
 }
+
+struct PoolTable {
+  std::string_view key;
+  std::string_view example;  // shown when the key is not a table
+  void (*load)(TableReader&, PoolConfig&);
+};
+
+constexpr PoolTable kPoolTables[] = {
+    {"health", "{ type = \"http\", path = \"/health\" }", &load_health},
+    {"outlier", "{ consecutive_failures = 5 }", &load_outlier},
+    {"retries", "{ attempts = 2, budget_percent = 20 }", &load_retries},
+};
 
 }  // namespace
 
 void load_pool_resilience(TableReader& r, const std::string& path, PoolConfig& pool) {
-  if (const toml::node* node = r.take("health"))
-    load_health(*node, path + ".health", r.diag(), pool);
-  if (const toml::node* node = r.take("outlier"))
-    load_outlier(*node, path + ".outlier", r.diag(), pool);
-  if (const toml::node* node = r.take("retries"))
-    load_retries(*node, path + ".retries", r.diag(), pool);
+  for (const PoolTable& table : kPoolTables) {
+    const toml::node* node = r.take(table.key);
+    if (node == nullptr) continue;
+    std::optional<TableReader> reader =
+        open_table(*node, path + "." + std::string(table.key), table.example, r.diag());
+    if (!reader) continue;
+    table.load(*reader, pool);
+    reader->finish();
+  }
   r.read_duration("slow_start", pool.slow_start, Duration{0});
   std::uint64_t panic = pool.panic_threshold;
   if (r.read_uint("panic_threshold", panic, 0, 100))

@@ -48,18 +48,11 @@ void load_route(const toml::node& node, const std::string& path, Diagnostics& di
 
 void load_listener(std::string_view name, const toml::node& node, Diagnostics& diag,
                    Config& config) {
-  const std::string path = "listeners." + std::string(name);
-  if (!node.is_table()) {
-    diag.error(node.source(), path + ": expected a table");
-    return;
-  }
-  if (!valid_name(name)) {
-    diag.error(node.source(), path + ": listener names use letters, digits, '-', '_' and '.'");
-  }
-  TableReader r(*node.as_table(), path, diag);
   ListenerConfig listener;
-  listener.name = std::string(name);
-  listener.pos = position_of(node.source());
+  std::optional<TableReader> reader = open_named_table("listeners", name, node, diag, listener);
+  if (!reader) return;
+  TableReader& r = *reader;
+  const std::string& path = r.path();
   if (const toml::node* address = r.take("address")) {
     std::string why;
     std::optional<HostPort> hp;

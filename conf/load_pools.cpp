@@ -69,18 +69,11 @@ void load_backend(const toml::node& node, const std::string& path, Diagnostics& 
 }
 
 void load_pool(std::string_view name, const toml::node& node, Diagnostics& diag, Config& config) {
-  const std::string path = "pools." + std::string(name);
-  if (!node.is_table()) {
-    diag.error(node.source(), path + ": expected a table");
-    return;
-  }
-  if (!valid_name(name)) {
-    diag.error(node.source(), path + ": pool names use letters, digits, '-', '_' and '.'");
-  }
-  TableReader r(*node.as_table(), path, diag);
   PoolConfig pool;
-  pool.name = std::string(name);
-  pool.pos = position_of(node.source());
+  std::optional<TableReader> reader = open_named_table("pools", name, node, diag, pool);
+  if (!reader) return;
+  TableReader& r = *reader;
+  const std::string& path = r.path();
 
   const strategies::StrategyInfo* strategy = strategies::find_strategy(pool.strategy);
   if (r.read_string("strategy", pool.strategy)) {

@@ -48,18 +48,11 @@ void load_targets(const toml::node& node, const std::string& path, Diagnostics& 
 }
 
 void load_split(std::string_view name, const toml::node& node, Diagnostics& diag, Config& config) {
-  const std::string path = "splits." + std::string(name);
-  if (!node.is_table()) {
-    diag.error(node.source(), path + ": expected a table");
-    return;
-  }
-  if (!valid_name(name)) {
-    diag.error(node.source(), path + ": split names use letters, digits, '-', '_' and '.'");
-  }
-  TableReader r(*node.as_table(), path, diag);
   SplitConfig split;
-  split.name = std::string(name);
-  split.pos = position_of(node.source());
+  std::optional<TableReader> reader = open_named_table("splits", name, node, diag, split);
+  if (!reader) return;
+  TableReader& r = *reader;
+  const std::string& path = r.path();
   if (const toml::node* targets = r.take("targets")) {
     load_targets(*targets, path + ".targets", diag, split);
   } else {

@@ -18,6 +18,21 @@ bool valid_name(std::string_view name) {
   });
 }
 
+std::optional<TableReader> open_named_table(std::string_view section, std::string_view name,
+                                            const toml::node& node, Diagnostics& diag) {
+  std::string path = std::string(section) + "." + std::string(name);
+  if (!node.is_table()) {
+    diag.error(node.source(), path + ": expected a table");
+    return std::nullopt;
+  }
+  if (!valid_name(name)) {
+    // "pools" -> "pool names use ..."
+    diag.error(node.source(), path + ": " + std::string(section.substr(0, section.size() - 1)) +
+                                  " names use letters, digits, '-', '_' and '.'");
+  }
+  return std::optional<TableReader>(std::in_place, *node.as_table(), std::move(path), diag);
+}
+
 void Diagnostics::error(const toml::source_region& where, std::string message) {
   error(position_of(where), std::move(message));
 }

@@ -6,6 +6,7 @@
 #include <toml++/toml.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -65,6 +66,7 @@ class TableReader {
   void finish();
 
   std::string path_of(std::string_view key) const;
+  const std::string& path() const { return path_; }
   const toml::table& table() const { return table_; }
   Diagnostics& diag() { return diag_; }
 
@@ -74,6 +76,25 @@ class TableReader {
   Diagnostics& diag_;
   std::vector<std::string_view> known_;
 };
+
+// The start of loading one named table (listeners.NAME, pools.NAME, splits.NAME):
+// nullopt when the node is not a table (reported). A name that breaks the name rule is
+// reported too, but the table is still read, so that its other errors show as well.
+std::optional<TableReader> open_named_table(std::string_view section, std::string_view name,
+                                            const toml::node& node, Diagnostics& diag);
+
+// The same for a config item with `name` and `pos` (ListenerConfig, PoolConfig,
+// SplitConfig), which it fills in when the table opens.
+template <class Item>
+std::optional<TableReader> open_named_table(std::string_view section, std::string_view name,
+                                            const toml::node& node, Diagnostics& diag, Item& item) {
+  std::optional<TableReader> reader = open_named_table(section, name, node, diag);
+  if (reader) {
+    item.name = std::string(name);
+    item.pos = position_of(node.source());
+  }
+  return reader;
+}
 
 // Same checks for a value that is not in a table (an array element, say).
 bool read_uint_node(const toml::node& node, const std::string& path, Diagnostics& diag,

@@ -13,8 +13,8 @@
 namespace veer::core {
 
 // Why a backend is not eligible for new traffic. A backend is routable when no reason
-// is set (STYLE.md habit 5: health is a set of reasons, not a single flag). Each is
-// set and cleared by its own owner, so an active check coming back up never lifts an
+// is set: health is a set of reasons, not a single flag, because each is set and
+// cleared by its own owner, so an active check coming back up never lifts an
 // operator's "disabled" or a drain.
 enum class Reason : std::uint32_t {
   down = 1u << 0,      // active health checks failing (health/checker)
@@ -38,13 +38,35 @@ struct ReasonNotes {
   std::array<Note, kReasonCount> notes;  // indexed by the reason's bit position
 };
 
+// Every state a backend shows, weakest first: the one table of the names the API, logs
+// and metrics use. "up" is no reason set; past it, an operator's "disabled" outranks a
+// drain, which outranks failing checks, which outrank an ejection.
+struct BackendState {
+  std::uint32_t reason;  // the Reason bit behind this state; 0 for "up"
+  const char* name;
+};
+inline constexpr std::array<BackendState, kReasonCount + 1> kBackendStates{{
+    {0, "up"},
+    {static_cast<std::uint32_t>(Reason::ejected), "ejected"},
+    {static_cast<std::uint32_t>(Reason::down), "down"},
+    {static_cast<std::uint32_t>(Reason::draining), "draining"},
+    {static_cast<std::uint32_t>(Reason::disabled), "disabled"},
+}};
+
+// "down", "ejected", "draining", "disabled".
+inline const char* reason_name(Reason reason) {
+  for (const BackendState& state : kBackendStates) {
+    if (state.reason == static_cast<std::uint32_t>(reason)) return state.name;
+  }
+  return "unknown";
+}
+
 // The one state the API and logs show, from the reasons set: the strongest wins.
 inline const char* state_name(std::uint32_t reasons) {
-  if (reasons & static_cast<std::uint32_t>(Reason::disabled)) return "disabled";
-  if (reasons & static_cast<std::uint32_t>(Reason::draining)) return "draining";
-  if (reasons & static_cast<std::uint32_t>(Reason::down)) return "down";
-  if (reasons & static_cast<std::uint32_t>(Reason::ejected)) return "ejected";
-  return "up";
+  for (std::size_t i = kBackendStates.size() - 1; i > 0; --i) {
+    if ((reasons & kBackendStates[i].reason) != 0) return kBackendStates[i].name;
+  }
+  return kBackendStates[0].name;
 }
 
 // Peak-EWMA of a backend's latency (time to response head), shared by all workers.

@@ -14,14 +14,7 @@ using Clock = core::BackendStats::Clock;
 
 bool same_check(const ProbeTarget& a, const runtime::PoolRuntime& pool,
                 const runtime::BackendRuntime& b) {
-  const conf::HealthConfig& x = a.config;
-  const conf::HealthConfig& y = *pool.config->health;
-  return a.endpoint == b.endpoint && x.type == y.type && x.path == y.path &&
-         x.http_method == y.http_method && x.rpc_method == y.rpc_method &&
-         x.expect_min == y.expect_min && x.expect_max == y.expect_max && x.body == y.body &&
-         x.headers == y.headers && x.host == y.host && x.interval == y.interval &&
-         x.timeout == y.timeout && x.jitter == y.jitter && x.rise == y.rise && x.fall == y.fall &&
-         x.max_lag_blocks == y.max_lag_blocks;
+  return a.endpoint == b.endpoint && a.config == *pool.config->health;
 }
 
 }  // namespace

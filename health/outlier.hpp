@@ -17,7 +17,8 @@
 
 namespace veer::health {
 
-// How an exchange with a backend ended (STYLE.md habit 7).
+// How an exchange with a backend ended, as passive health counts it: every failure the
+// data plane sees (an error code, never an exception) maps to one of these.
 enum class Outcome { success, connect_failed, reset, timeout, server_error, bad_response };
 
 // Told (from a worker) that a backend was ejected, so its return can be scheduled.

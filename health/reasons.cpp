@@ -15,20 +15,6 @@ std::size_t index_of(core::Reason reason) {
 
 }  // namespace
 
-const char* reason_name(core::Reason reason) {
-  switch (reason) {
-    case core::Reason::down:
-      return "down";
-    case core::Reason::ejected:
-      return "ejected";
-    case core::Reason::draining:
-      return "draining";
-    case core::Reason::disabled:
-      return "disabled";
-  }
-  return "unknown";
-}
-
 std::vector<ReasonNote> reasons_of(const core::BackendStats& stats) {
   return reasons_of(stats, std::chrono::steady_clock::now(), std::chrono::system_clock::now());
 }
@@ -43,8 +29,8 @@ std::vector<ReasonNote> reasons_of(const core::BackendStats& stats,
   for (const core::Reason reason : kReasons) {
     if ((bits & static_cast<std::uint32_t>(reason)) == 0) continue;
     const core::ReasonNotes::Note& note = stats.notes.notes[index_of(reason)];
-    ReasonNote& shown =
-        out.emplace_back(ReasonNote{reason_name(reason), note.cause, note.since, std::nullopt});
+    ReasonNote& shown = out.emplace_back(
+        ReasonNote{core::reason_name(reason), note.cause, note.since, std::nullopt});
     const core::BackendStats::Clock::rep until = stats.ejected_until.load(std::memory_order_relaxed);
     if (reason == core::Reason::ejected && until != 0) {  // 0: set without record_outcome
       const core::BackendStats::Clock::duration left(until - steady_now.time_since_epoch().count());

@@ -18,14 +18,11 @@
 namespace veer::health {
 
 struct ReasonNote {
-  std::string reason;  // "down", "ejected", "draining" or "disabled"
+  std::string reason;  // core::reason_name
   std::string cause;   // as given when set; "" when set without change_reason
   std::chrono::system_clock::time_point since;                 // when set (epoch when unknown)
   std::optional<std::chrono::system_clock::time_point> until;  // ejected: when it may return
 };
-
-// "down", "ejected", "draining", "disabled".
-const char* reason_name(core::Reason reason);
 
 // Every reason set on `stats`, in the order down, ejected, draining, disabled; empty when
 // routable. Thread-safe (admin thread).

@@ -2,15 +2,10 @@
 
 #include <algorithm>
 
+#include "core/hex.hpp"
+
 namespace veer::http {
 namespace {
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
 
 bool is_tchar(char c) {
   return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
@@ -33,6 +28,10 @@ ChunkedDecoder::Result ChunkedDecoder::fail(std::string_view why, std::size_t co
   return Result{Status::error, consumed};
 }
 
+// One function on purpose: a byte-level state machine, one switch over the states per
+// input byte. Each case is a few lines and reads against RFC 9112 section 7.1's grammar
+// beside its neighbours; split into functions, every byte would pay a call and the
+// state would travel through their arguments.
 ChunkedDecoder::Result ChunkedDecoder::next(std::string_view in, std::string_view* data) {
   *data = {};
   std::size_t i = 0;
@@ -40,7 +39,7 @@ ChunkedDecoder::Result ChunkedDecoder::next(std::string_view in, std::string_vie
     const char c = in[i];
     switch (state_) {
       case State::size: {
-        const int h = hex_value(c);
+        const int h = core::hex_value(c);
         if (h >= 0) {
           if (chunk_remaining_ > (kMaxChunk >> 4)) return fail("chunk size too large", i);
           chunk_remaining_ = (chunk_remaining_ << 4) | static_cast<std::uint64_t>(h);

@@ -53,13 +53,9 @@ bool hop_by_hop(const HeaderField& f, const MessageHead& head) {
   }
 }
 
-}  // namespace
-
-WrittenRequest write_upstream_request(const RequestHead& in, const ForwardContext& ctx,
-                                      core::Buffer& out) {
-  WrittenRequest written;
-  const std::size_t start = out.size();
-  out.reserve_writable(in.head_length + 256);
+// The request line, in origin form (a '/' added before a path that lacks it).
+void write_request_line(const RequestHead& in, std::size_t start, core::Buffer& out,
+                        WrittenRequest& written) {
   written.method_offset = out.size() - start;
   written.method_length = in.method.size();
   out.append(in.method);
@@ -69,7 +65,12 @@ WrittenRequest write_upstream_request(const RequestHead& in, const ForwardContex
   out.append(in.path);
   written.path_length = out.size() - start - written.path_offset;
   out.append(" HTTP/1.1\r\n");
+}
 
+// The client's fields as they came, less the hop-by-hop ones and those veer writes
+// itself; notes where Host and the first User-Agent went, for the access log.
+void copy_request_fields(const RequestHead& in, std::size_t start, core::Buffer& out,
+                         WrittenRequest& written) {
   for (const HeaderField& f : in.headers()) {
     if (hop_by_hop(f, in)) continue;
     switch (f.id) {
@@ -95,8 +96,12 @@ WrittenRequest write_upstream_request(const RequestHead& in, const ForwardContex
     }
     append_field(out, f.name, f.value);
   }
+}
 
-  // X-Forwarded-For: every earlier hop, in order, then the client.
+// X-Forwarded-For (every earlier hop, in order, then the client), X-Forwarded-Proto and
+// X-Request-Id.
+void write_forwarding_fields(const RequestHead& in, const ForwardContext& ctx, std::size_t start,
+                             core::Buffer& out, WrittenRequest& written) {
   out.append("X-Forwarded-For: ");
   for (const HeaderField& f : in.headers()) {
     if (f.id != HeaderId::x_forwarded_for || f.value.empty()) continue;
@@ -111,6 +116,12 @@ WrittenRequest write_upstream_request(const RequestHead& in, const ForwardContex
   written.request_id_length = ctx.request_id.size();
   out.append(ctx.request_id);
   out.append("\r\n");
+}
+
+// What veer states itself: Host from an absolute-form target, the body's length, and
+// the WebSocket upgrade that the hop-by-hop rule took out.
+void write_own_fields(const RequestHead& in, std::size_t start, core::Buffer& out,
+                      WrittenRequest& written) {
   if (in.host_from_target) {
     written.host_offset = append_field_at(out, start, "Host", in.authority);
     written.host_length = in.authority.size();
@@ -121,6 +132,19 @@ WrittenRequest write_upstream_request(const RequestHead& in, const ForwardContex
     out.append("\r\n");
   }
   if (in.websocket_upgrade) out.append("Connection: Upgrade\r\nUpgrade: websocket\r\n");
+}
+
+}  // namespace
+
+WrittenRequest write_upstream_request(const RequestHead& in, const ForwardContext& ctx,
+                                      core::Buffer& out) {
+  WrittenRequest written;
+  const std::size_t start = out.size();
+  out.reserve_writable(in.head_length + 256);
+  write_request_line(in, start, out, written);
+  copy_request_fields(in, start, out, written);
+  write_forwarding_fields(in, ctx, start, out, written);
+  write_own_fields(in, start, out, written);
   if (in.host_missing) {
     written.host_pending = true;
     written.host_line_offset = out.size() - start;

@@ -3,6 +3,8 @@
 #include <array>
 #include <cstring>
 
+#include "core/hex.hpp"
+
 namespace veer::http {
 namespace {
 
@@ -54,7 +56,7 @@ char lower(char c) {
 }
 
 bool is_hex(char c) {
-  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+  return core::hex_value(c) >= 0;
 }
 
 // uri-host [ ":" port ] (RFC 9112 section 3.2, RFC 3986 section 3.2.2).
@@ -374,6 +376,10 @@ std::size_t find_head_end(std::string_view buffer, std::size_t& scan_from) {
   return 0;
 }
 
+// One function on purpose: a byte-level scan of the request line followed by the
+// message checks in the order RFC 9112 gives them. The order decides which status a
+// bad head gets (a request with two Hosts and a bad version is refused for its
+// version), so it stays readable top to bottom in one place.
 ParseError parse_request_head(std::string_view head, RequestHead& out) {
   out.reset();
   const char* p = head.data();

@@ -5,7 +5,7 @@
 // one FIFO list per distinct duration is already sorted. Arming, re-arming and
 // disarming are O(1) list operations, and one Asio timer per worker wakes for the
 // earliest head. Refreshing a deadline on every read costs two pointer updates, not
-// a cancelled timer operation and its completion (STYLE.md habit 6).
+// a cancelled timer operation and its completion.
 
 #include <chrono>
 #include <cstdint>

@@ -3,6 +3,9 @@
 #include <cstdint>
 #include <string_view>
 
+#include "core/hex.hpp"
+#include "core/random.hpp"
+
 namespace veer::proxy {
 
 // X-Request-Id values: 128 random bits as 32 hex characters, from a per-worker
@@ -14,22 +17,15 @@ class RequestIds {
 
   // Writes a new id into `out` and returns a view of it.
   std::string_view next(char (&out)[32]) {
-    static constexpr char kHex[] = "0123456789abcdef";
     for (int half = 0; half < 2; ++half) {
-      std::uint64_t bits = mix();
+      std::uint64_t bits = core::splitmix64(state_);
       for (int i = 0; i < 16; ++i, bits >>= 4)
-        out[half * 16 + i] = kHex[bits & 0xf];
+        out[half * 16 + i] = core::kHexDigits[bits & 0xf];
     }
     return {out, sizeof out};
   }
 
  private:
-  std::uint64_t mix() {
-    std::uint64_t z = (state_ += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-  }
   std::uint64_t state_;
 };
 

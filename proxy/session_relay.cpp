@@ -1,6 +1,7 @@
 // ClientSession: streaming bodies. One piece at a time in each direction: the next read
 // starts only when the previous write has completed, so a slow reader on either side
-// slows the other down instead of filling memory (STYLE.md habit 8).
+// slows the other down instead of filling memory (backpressure: a body is never
+// buffered whole, whatever its size).
 #include <cstring>
 
 #include "core/log.hpp"

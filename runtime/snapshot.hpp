@@ -42,7 +42,7 @@ struct PoolRuntime {
   std::vector<BackendRuntime> backends;
   std::shared_ptr<core::PoolStats> stats;  // survives reloads that keep the pool
   // What the strategy prepared once for this snapshot, shared by all workers.
-  std::shared_ptr<const void> prepared;
+  strategies::Prepared prepared;
 };
 
 // The pool's backends as strategies see them (same order, same indices).

@@ -59,7 +59,7 @@ void WorkerView::init(std::uint64_t seed, std::uint32_t workers, const WorkerVie
     // Different seeds per pool too, so pools of one worker do not move in lockstep.
     const std::uint64_t pool_seed = seed + i * 7919;
     state.strategy = state.pool->strategy->make(
-        strategies::StrategyInputs{state.views, pool_seed, before, state.pool->prepared.get()});
+        strategies::StrategyInputs{state.views, pool_seed, before, state.pool->prepared});
     state.random = core::Random(pool_seed ^ 0x5107u);
     const conf::RetryConfig& retries = state.pool->config->retries;
     const std::uint64_t reserve =

@@ -55,17 +55,18 @@ IpHash::Table IpHash::build(std::span<const BackendView> backends) {
   return table;
 }
 
-std::shared_ptr<const void> IpHash::prepare(std::span<const BackendView> backends) {
+Prepared IpHash::prepare(std::span<const BackendView> backends) {
   return std::make_shared<const Table>(build(backends));
 }
 
 std::uint32_t IpHash::pick(const PickContext& context, const Candidates& candidates) {
-  if (!table_.slots.empty()) {
+  const std::vector<std::uint32_t>& slots = table_->slots;
+  if (!slots.empty()) {
     const auto start = static_cast<std::uint32_t>(context.key_hash % kTableSize);
     for (std::uint32_t step = 0; step < kMaxWalk; ++step) {
       const std::uint32_t slot =
           start + step < kTableSize ? start + step : start + step - kTableSize;
-      const std::uint32_t backend = table_.slots[slot];
+      const std::uint32_t backend = slots[slot];
       if (candidates.contains(backend)) return backend;
     }
   }
@@ -73,9 +74,11 @@ std::uint32_t IpHash::pick(const PickContext& context, const Candidates& candida
 }
 
 std::unique_ptr<Strategy> IpHash::make(const StrategyInputs& inputs) {
-  static const Table kEmpty{};
-  const auto* table = static_cast<const Table*>(inputs.prepared);
-  return std::make_unique<IpHash>(table != nullptr ? *table : kEmpty);
+  const auto* prepared = std::get_if<std::shared_ptr<const Table>>(&inputs.prepared);
+  if (prepared != nullptr && *prepared != nullptr) return std::make_unique<IpHash>(*prepared);
+  // Not prepared (a caller that skipped prepare): the same table, built for this one
+  // strategy, so that keys still map consistently.
+  return std::make_unique<IpHash>(std::make_shared<const Table>(build(inputs.backends)));
 }
 
 }  // namespace veer::strategies

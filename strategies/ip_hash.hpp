@@ -8,6 +8,12 @@
 
 namespace veer::strategies {
 
+// IpHash's lookup table, prepared once per snapshot (the Prepared alternative of ip_hash).
+struct MaglevTable {
+  static constexpr std::uint32_t kSize = 65537;  // prime, as the paper requires
+  std::vector<std::uint32_t> slots;              // backend index per slot; empty when no weight
+};
+
 // Consistent hashing with a Maglev table (Eisenbud et al., NSDI 2016, section 3.4):
 // each backend fills table slots in its own pseudo-random order, turns proportional to
 // its weight, until all 65,537 slots are owned; a key's hash picks a slot. Removing one
@@ -19,20 +25,20 @@ namespace veer::strategies {
 // (about 1 ms for 100 backends) and shared read-only by every worker.
 class IpHash final : public Strategy {
  public:
-  static constexpr std::uint32_t kTableSize = 65537;  // prime, as the paper requires
-  struct Table {
-    std::vector<std::uint32_t> slots;  // backend index per slot; empty when no weight
-  };
+  static constexpr StrategyKind kKind = StrategyKind::ip_hash;
+  static constexpr std::uint32_t kTableSize = MaglevTable::kSize;
+  using Table = MaglevTable;
 
-  explicit IpHash(const Table& table) : table_(table) {}
+  explicit IpHash(std::shared_ptr<const Table> table) : Strategy(kKind), table_(std::move(table)) {}
   std::uint32_t pick(const PickContext& context, const Candidates& candidates) override;
 
   static std::unique_ptr<Strategy> make(const StrategyInputs& inputs);
-  static std::shared_ptr<const void> prepare(std::span<const BackendView> backends);
+  static Prepared prepare(std::span<const BackendView> backends);
   static Table build(std::span<const BackendView> backends);
 
  private:
-  const Table& table_;
+  // Shared with the snapshot that prepared it and the other workers' IpHash; never null.
+  std::shared_ptr<const Table> table_;
 };
 
 }  // namespace veer::strategies

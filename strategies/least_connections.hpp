@@ -17,8 +17,10 @@ namespace veer::strategies {
 // Source: HAProxy leastconn (lb_fwlc.c), Envoy least_request.
 class LeastConnections final : public Strategy {
  public:
+  static constexpr StrategyKind kKind = StrategyKind::least_connections;
+
   explicit LeastConnections(std::span<const BackendView> backends, std::uint64_t seed)
-      : backends_(backends), random_(seed) {}
+      : Strategy(kKind), backends_(backends), random_(seed) {}
   std::uint32_t pick(const PickContext& context, const Candidates& candidates) override;
 
   static std::unique_ptr<Strategy> make(const StrategyInputs& inputs);

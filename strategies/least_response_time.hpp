@@ -18,11 +18,13 @@ namespace veer::strategies {
 // Sources: Finagle PeakEwma, tower peak_ewma; Mitzenmacher, The Power of Two Choices.
 class LeastResponseTime final : public Strategy {
  public:
+  static constexpr StrategyKind kKind = StrategyKind::least_response_time;
+
   using Clock = std::chrono::steady_clock;
   using Now = Clock::time_point (*)();
 
   LeastResponseTime(std::span<const BackendView> backends, std::uint64_t seed, Now now)
-      : backends_(backends), random_(seed), now_(now) {}
+      : Strategy(kKind), backends_(backends), random_(seed), now_(now) {}
   std::uint32_t pick(const PickContext& context, const Candidates& candidates) override;
 
   static std::unique_ptr<Strategy> make(const StrategyInputs& inputs);

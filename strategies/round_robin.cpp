@@ -7,7 +7,7 @@ std::uint32_t RoundRobin::pick(const PickContext&, const Candidates& candidates)
 }
 
 std::unique_ptr<Strategy> RoundRobin::make(const StrategyInputs& inputs) {
-  const auto* previous = dynamic_cast<const RoundRobin*>(inputs.previous);
+  const RoundRobin* previous = inputs.previous_as<RoundRobin>();
   return std::make_unique<RoundRobin>(previous != nullptr ? previous->cursor_ : inputs.seed);
 }
 

@@ -13,7 +13,9 @@ namespace veer::strategies {
 // a backend of weight 0 is never a candidate. A reload keeps the cursor.
 class RoundRobin final : public Strategy {
  public:
-  explicit RoundRobin(std::uint64_t cursor) : cursor_(cursor) {}
+  static constexpr StrategyKind kKind = StrategyKind::round_robin;
+
+  explicit RoundRobin(std::uint64_t cursor) : Strategy(kKind), cursor_(cursor) {}
   std::uint32_t pick(const PickContext& context, const Candidates& candidates) override;
 
   static std::unique_ptr<Strategy> make(const StrategyInputs& inputs);

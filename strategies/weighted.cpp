@@ -5,7 +5,7 @@
 namespace veer::strategies {
 
 SmoothWeighted::SmoothWeighted(std::span<const BackendView> backends)
-    : backends_(backends), score_(backends.size(), 0) {}
+    : Strategy(kKind), backends_(backends), score_(backends.size(), 0) {}
 
 std::uint32_t SmoothWeighted::pick(const PickContext&, const Candidates& candidates) {
   std::int64_t total = 0;
@@ -23,7 +23,7 @@ std::uint32_t SmoothWeighted::pick(const PickContext&, const Candidates& candida
 
 std::unique_ptr<Strategy> SmoothWeighted::make(const StrategyInputs& inputs) {
   auto strategy = std::make_unique<SmoothWeighted>(inputs.backends);
-  if (const auto* previous = dynamic_cast<const SmoothWeighted*>(inputs.previous)) {
+  if (const SmoothWeighted* previous = inputs.previous_as<SmoothWeighted>()) {
     // Backends keep their identity (their BackendStats) across snapshots.
     std::unordered_map<const core::BackendStats*, std::int64_t> scores;
     for (std::size_t j = 0; j < previous->backends_.size(); ++j) {

@@ -17,6 +17,8 @@ namespace veer::strategies {
 // Source: nginx commit 52327e0, ngx_http_upstream_round_robin.c.
 class SmoothWeighted final : public Strategy {
  public:
+  static constexpr StrategyKind kKind = StrategyKind::weighted;
+
   explicit SmoothWeighted(std::span<const BackendView> backends);
   std::uint32_t pick(const PickContext& context, const Candidates& candidates) override;
 

@@ -43,10 +43,9 @@ Pool& shared_pool(std::size_t n) {
 void BM_Pick(benchmark::State& state, const char* name) {
   Pool& pool = shared_pool(static_cast<std::size_t>(state.range(0)));
   const StrategyInfo* info = find_strategy(name);
-  const std::shared_ptr<const void> prepared =
-      info->prepare != nullptr ? info->prepare(pool.views) : nullptr;
+  const Prepared prepared = info->prepare != nullptr ? info->prepare(pool.views) : Prepared{};
   auto strategy = info->make(StrategyInputs{
-      pool.views, static_cast<std::uint64_t>(state.thread_index()), nullptr, prepared.get()});
+      pool.views, static_cast<std::uint64_t>(state.thread_index()), nullptr, prepared});
   const Candidates candidates(pool.indices, pool.bits);
   std::uint64_t key = 0x9e3779b97f4a7c15ULL * static_cast<std::uint64_t>(state.thread_index() + 1);
   for (auto _ : state) {

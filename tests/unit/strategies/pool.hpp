@@ -41,9 +41,8 @@ struct Pool {
   std::unique_ptr<Strategy> make(std::string_view name, std::uint64_t seed = 1,
                                  const Strategy* previous = nullptr) {
     const StrategyInfo* info = find_strategy(name);
-    if (info->prepare != nullptr) prepared.push_back(info->prepare(views));
-    const void* table = info->prepare != nullptr ? prepared.back().get() : nullptr;
-    return info->make(StrategyInputs{views, seed, previous, table});
+    Prepared prepared = info->prepare != nullptr ? info->prepare(views) : Prepared{};
+    return info->make(StrategyInputs{views, seed, previous, std::move(prepared)});
   }
 
   std::vector<std::string> names;
@@ -51,9 +50,6 @@ struct Pool {
   std::vector<BackendView> views;
   std::vector<std::uint32_t> indices;
   std::vector<std::uint64_t> bits;
-  // Every table made, as a snapshot keeps its own for its life: a strategy made earlier
-  // still reads the one it was given.
-  std::vector<std::shared_ptr<const void>> prepared;
 };
 
 // How often each backend is picked in `picks` picks with keys key, key + 1, ...
