@@ -1,6 +1,8 @@
 #pragma once
 
+#include <charconv>
 #include <cstddef>
+#include <cstdint>
 #include <cstring>
 #include <functional>
 #include <memory>
@@ -92,6 +94,13 @@ class Buffer {
 // Past the cache, buffers go back to malloc; after a burst (a reconnect storm parks
 // thousands of buffers at once) the owner is told once so it can hand the memory back
 // to the system (see Worker::trim_memory).
+// Appends `n` in decimal, without allocating (heads and log lines are written this way).
+inline void append_decimal(Buffer& out, std::uint64_t n) {
+  char digits[24];
+  const auto written = std::to_chars(digits, digits + sizeof digits, n);
+  out.append(std::string_view(digits, static_cast<std::size_t>(written.ptr - digits)));
+}
+
 class BufferPool {
  public:
   // 16 KiB: holds a typical request or response head with its body in one read,

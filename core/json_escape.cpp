@@ -2,6 +2,8 @@
 
 #include <cstddef>
 
+#include "core/hex.hpp"
+
 namespace veer::core {
 namespace {
 
@@ -36,7 +38,6 @@ std::size_t utf8_sequence_length(std::string_view text, std::size_t i) {
 }  // namespace
 
 void append_json_escaped(Buffer& out, std::string_view text) {
-  static constexpr char kHex[] = "0123456789abcdef";
   out.reserve_writable(text.size() + 8);
   std::size_t i = 0;
   while (i < text.size()) {
@@ -49,7 +50,7 @@ void append_json_escaped(Buffer& out, std::string_view text) {
       } else {
         // Not UTF-8: kept readable and distinct from U+FFFD. A literal backslash is
         // itself escaped, so "\\x" in a decoded value marks the original byte.
-        const char escaped[5] = {'\\', '\\', 'x', kHex[u >> 4], kHex[u & 0xf]};
+        const char escaped[5] = {'\\', '\\', 'x', kHexDigits[u >> 4], kHexDigits[u & 0xf]};
         out.append(std::string_view(escaped, sizeof escaped));
         ++i;
       }
@@ -59,7 +60,7 @@ void append_json_escaped(Buffer& out, std::string_view text) {
       out.append('\\');
       out.append(c);
     } else if (u < 0x20 || u == 0x7f) {
-      const char escaped[6] = {'\\', 'u', '0', '0', kHex[u >> 4], kHex[u & 0xf]};
+      const char escaped[6] = {'\\', 'u', '0', '0', kHexDigits[u >> 4], kHexDigits[u & 0xf]};
       out.append(std::string_view(escaped, sizeof escaped));
     } else {
       out.append(c);

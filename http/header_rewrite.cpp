@@ -31,12 +31,6 @@ std::size_t append_field_at(core::Buffer& out, std::size_t start, std::string_vi
 // (253) + ":65535" + CRLF CRLF is 269 bytes, so any backend address fits.
 constexpr std::size_t kPendingHostRoom = 300;
 
-void append_number(core::Buffer& out, std::uint64_t n) {
-  char digits[24];
-  const auto result = std::to_chars(digits, digits + sizeof digits, n);
-  out.append(std::string_view(digits, static_cast<std::size_t>(result.ptr - digits)));
-}
-
 // Headers that describe one connection and so never pass a proxy.
 bool hop_by_hop(const HeaderField& f, const MessageHead& head) {
   switch (f.id) {
@@ -128,7 +122,7 @@ void write_own_fields(const RequestHead& in, std::size_t start, core::Buffer& ou
   }
   if (in.content_length_present && in.framing != BodyFraming::chunked) {
     out.append("Content-Length: ");
-    append_number(out, in.content_length);
+    core::append_decimal(out, in.content_length);
     out.append("\r\n");
   }
   if (in.websocket_upgrade) out.append("Connection: Upgrade\r\nUpgrade: websocket\r\n");
@@ -167,7 +161,7 @@ void write_client_response_head(const ResponseHead& in, const ResponseRewrite& h
   out.reserve_writable(in.head_length + 80 + how.added_name.size() + how.added_value.size() +
                        how.request_id.size());
   out.append("HTTP/1.1 ");
-  append_number(out, in.status);
+  core::append_decimal(out, in.status);
   out.append(' ');
   out.append(in.reason);
   out.append("\r\n");
@@ -226,11 +220,11 @@ void write_local_response(std::uint16_t status, std::string_view detail,
       detail.size() + (request_id.empty() ? 0 : request_id.size() + 14) + 1;
   out.reserve_writable(180 + request_id.size() + body_length);
   out.append("HTTP/1.1 ");
-  append_number(out, status);
+  core::append_decimal(out, status);
   out.append(' ');
   out.append(status_reason(status));
   out.append("\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ");
-  append_number(out, body_length);
+  core::append_decimal(out, body_length);
   out.append("\r\n");
   if (!request_id.empty()) append_field(out, "X-Request-Id", request_id);
   out.append(close ? "Connection: close\r\n\r\n" : "\r\n");

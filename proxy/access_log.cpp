@@ -20,16 +20,10 @@ constexpr auto kFlushInterval = std::chrono::milliseconds(100);
 // that lines of two workers never interleave on stdout.
 constexpr std::size_t kAtomicPipeWrite = 4096;
 
-void append_number(core::Buffer& out, std::uint64_t n) {
-  char digits[24];
-  const auto r = std::to_chars(digits, digits + sizeof digits, n);
-  out.append(std::string_view(digits, static_cast<std::size_t>(r.ptr - digits)));
-}
-
 // Milliseconds with microsecond precision: "12.345".
 void append_millis(core::Buffer& out, double ms) {
   const auto micros = static_cast<std::uint64_t>(ms * 1000.0 + 0.5);
-  append_number(out, micros / 1000);
+  core::append_decimal(out, micros / 1000);
   out.append('.');
   const auto frac = micros % 1000;
   out.append(static_cast<char>('0' + frac / 100));
@@ -137,7 +131,7 @@ void AccessLog::append_upstream_fields(const AccessEntry& e) {
   if (e.upstream_status == 0) {
     lines_.append("null");
   } else {
-    append_number(lines_, e.upstream_status);
+    core::append_decimal(lines_, e.upstream_status);
   }
   append_millis_or_null(",\"upstream_connect_ms\":", e.upstream_connect_ms);
   append_millis_or_null(",\"upstream_header_ms\":", e.upstream_header_ms);
@@ -155,9 +149,9 @@ void AccessLog::record(const AccessEntry& e) {
   lines_.append("\",\"path\":\"");
   core::append_json_escaped(lines_, e.path);
   lines_.append("\",\"status\":");
-  append_number(lines_, e.status);
+  core::append_decimal(lines_, e.status);
   lines_.append(",\"bytes\":");
-  append_number(lines_, e.bytes);
+  core::append_decimal(lines_, e.bytes);
   append_string_or_null(",\"pool\":", e.pool);
   append_string_or_null(",\"backend\":", e.backend);
   lines_.append(",\"upstream_ms\":");
@@ -167,7 +161,7 @@ void AccessLog::record(const AccessEntry& e) {
     append_millis(lines_, e.upstream_ms);
   }
   lines_.append(",\"attempts\":");
-  append_number(lines_, e.attempts);
+  core::append_decimal(lines_, e.attempts);
   lines_.append(",\"total_ms\":");
   append_millis(lines_, e.total_ms);
   lines_.append(",\"request_id\":\"");
@@ -185,7 +179,7 @@ void AccessLog::record(const AccessEntry& e) {
   }
   append_string_or_null(",\"host\":", e.host);
   lines_.append(",\"bytes_in\":");
-  append_number(lines_, e.bytes_in);
+  core::append_decimal(lines_, e.bytes_in);
   append_upstream_fields(e);
   append_string_or_null(",\"user_agent\":", e.user_agent);
   lines_.append("}\n");
