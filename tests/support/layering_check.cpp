@@ -25,7 +25,8 @@ int main(int argc, char** argv) {
   for (const layering::Violation& violation : report.violations) {
     std::cout << layering::to_string(violation) << "\n";
   }
-  std::cout << report.files << " files, " << report.violations.size() << " violations\n";
+  std::cout << report.files << " files, " << report.violations.size()
+            << (report.violations.size() == 1 ? " violation\n" : " violations\n");
   bool clean = report.missing_folders.empty() && report.violations.empty() &&
                layering::unlisted_source_folders(root).empty();
   return clean ? 0 : 1;
