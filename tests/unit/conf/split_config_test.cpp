@@ -6,23 +6,12 @@
 #include <vector>
 
 #include "conf/load.hpp"
+#include "unit/conf/split_pools.hpp"
 
 namespace veer::conf {
 namespace {
 
-// A listener routing to split "rpc", and three one-backend pools it may target.
-constexpr const char* kRoutesAndPools = R"(
-[listeners.public]
-address = "127.0.0.1:8545"
-  [[listeners.public.routes]]
-  target = "rpc"
-[pools.blue]
-backends = ["127.0.0.1:19001"]
-[pools.green]
-backends = ["127.0.0.1:19002"]
-[pools.canary]
-backends = ["127.0.0.1:19003"]
-)";
+using conf::unit::kRoutesAndPools;
 
 std::string errors_of(const conf::LoadResult& r) {
   std::string all;

@@ -11,6 +11,7 @@
 #include "http/http_parser.hpp"
 #include "runtime/snapshot.hpp"
 #include "strategies/split_buckets.hpp"
+#include "unit/conf/split_pools.hpp"
 
 namespace veer::runtime {
 namespace {
@@ -18,19 +19,7 @@ namespace {
 using strategies::split_bucket;
 using strategies::split_target_of;
 
-// A listener routing to split "rpc", and three one-backend pools it may target.
-constexpr const char* kRoutesAndPools = R"(
-[listeners.public]
-address = "127.0.0.1:8545"
-  [[listeners.public.routes]]
-  target = "rpc"
-[pools.blue]
-backends = ["127.0.0.1:19001"]
-[pools.green]
-backends = ["127.0.0.1:19002"]
-[pools.canary]
-backends = ["127.0.0.1:19003"]
-)";
+using conf::unit::kRoutesAndPools;
 
 struct SplitFixture {
   std::shared_ptr<const runtime::Snapshot> snapshot;
