@@ -15,7 +15,7 @@
 
 namespace {
 
-using namespace veer::proxy;
+using namespace veer::http;
 
 bool inside(std::string_view part, std::string_view whole) {
   return part.empty() ||
