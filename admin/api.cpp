@@ -1,7 +1,7 @@
 #include "admin/api.hpp"
 
-#include <boost/json.hpp>
 #include <algorithm>
+#include <boost/json.hpp>
 #include <boost/url/parse.hpp>
 #include <fstream>
 #include <limits>
@@ -10,8 +10,8 @@
 #include "admin/json_text.hpp"
 #include "admin/views.hpp"
 #include "conf/address.hpp"
-#include "health/reasons.hpp"
 #include "core/log.hpp"
+#include "health/reasons.hpp"
 
 namespace veer::admin {
 namespace json = boost::json;

@@ -22,8 +22,8 @@ std::atomic<Level> g_min_level{Level::info};
 // lock is what lets reopen_file close the old file while other threads log.
 struct Destination {
   std::mutex mutex;
-  std::string path;      // "" = stderr
-  UniqueFd file;  // open while path is set
+  std::string path;  // "" = stderr
+  UniqueFd file;     // open while path is set
   int fd() const { return path.empty() ? STDERR_FILENO : file.get(); }
 };
 

@@ -19,8 +19,8 @@
 #include <string>
 
 #include "admin/api.hpp"
-#include "fake_runtime.hpp"
 #include "core/log.hpp"
+#include "fake_runtime.hpp"
 
 namespace {
 

@@ -10,8 +10,8 @@
 
 #include "admin/state_file.hpp"
 #include "conf/overrides.hpp"
-#include "fake_runtime.hpp"
 #include "core/log.hpp"
+#include "fake_runtime.hpp"
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
   veer::core::log::set_min_level(veer::core::log::Level::error);

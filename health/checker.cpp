@@ -4,8 +4,8 @@
 
 #include <algorithm>
 
-#include "health/rise_fall.hpp"
 #include "core/log.hpp"
+#include "health/rise_fall.hpp"
 
 namespace veer::health {
 namespace {
@@ -117,7 +117,7 @@ bool HealthChecker::on_report(Probe& probe, CheckResult result) {
   const ProbeTarget& target = probe.target();
   if (!result.ok) {
     core::log::debug("health check of ", target.address, " (pool ", target.pool,
-               ") failed: ", result.cause);
+                     ") failed: ", result.cause);
   }
   return record_check(result, target.config, probe.streak, *target.stats, *target.pool_stats,
                       {target.pool, target.address}, Clock::now());

@@ -59,7 +59,8 @@ bool record_outcome(Outcome outcome, core::BackendStats& stats, core::PoolStats&
   return true;
 }
 
-bool end_ejection(core::BackendStats& stats, core::PoolStats& pool, BackendName who, std::string_view cause) {
+bool end_ejection(core::BackendStats& stats, core::PoolStats& pool, BackendName who,
+                  std::string_view cause) {
   if (!change_reason(stats, core::Reason::ejected, false, who, cause)) return false;
   // Never below zero: a reload recounts the pool while workers may be ejecting.
   std::uint32_t ejected = pool.ejected.load(std::memory_order_relaxed);

@@ -50,6 +50,7 @@ bool record_outcome(Outcome outcome, core::BackendStats& stats, core::PoolStats&
                     core::BackendStats::Clock::time_point now);
 
 // Brings an ejected backend back (health thread). Returns true when it was ejected.
-bool end_ejection(core::BackendStats& stats, core::PoolStats& pool, BackendName who, std::string_view cause);
+bool end_ejection(core::BackendStats& stats, core::PoolStats& pool, BackendName who,
+                  std::string_view cause);
 
 }  // namespace veer::health

@@ -14,11 +14,11 @@
 #include <string>
 
 #include "conf/config.hpp"
+#include "core/asio.hpp"
 #include "core/backend_stats.hpp"
+#include "core/random.hpp"
 #include "health/evaluate.hpp"
 #include "health/rise_fall.hpp"
-#include "core/asio.hpp"
-#include "core/random.hpp"
 
 namespace veer::health {
 

@@ -6,8 +6,8 @@
 namespace veer::health {
 namespace {
 
-constexpr core::Reason kReasons[core::kReasonCount] = {core::Reason::down, core::Reason::ejected, core::Reason::draining,
-                                           core::Reason::disabled};
+constexpr core::Reason kReasons[core::kReasonCount] = {
+    core::Reason::down, core::Reason::ejected, core::Reason::draining, core::Reason::disabled};
 
 std::size_t index_of(core::Reason reason) {
   return static_cast<std::size_t>(std::countr_zero(static_cast<std::uint32_t>(reason)));
@@ -31,7 +31,8 @@ std::vector<ReasonNote> reasons_of(const core::BackendStats& stats,
     const core::ReasonNotes::Note& note = stats.notes.notes[index_of(reason)];
     ReasonNote& shown = out.emplace_back(
         ReasonNote{core::reason_name(reason), note.cause, note.since, std::nullopt});
-    const core::BackendStats::Clock::rep until = stats.ejected_until.load(std::memory_order_relaxed);
+    const core::BackendStats::Clock::rep until =
+        stats.ejected_until.load(std::memory_order_relaxed);
     if (reason == core::Reason::ejected && until != 0) {  // 0: set without record_outcome
       const core::BackendStats::Clock::duration left(until - steady_now.time_since_epoch().count());
       shown.until =
@@ -41,8 +42,8 @@ std::vector<ReasonNote> reasons_of(const core::BackendStats& stats,
   return out;
 }
 
-std::uint32_t change_noted(core::BackendStats& stats, core::Reason reason, bool set, std::string_view cause,
-                           std::chrono::system_clock::time_point now) {
+std::uint32_t change_noted(core::BackendStats& stats, core::Reason reason, bool set,
+                           std::string_view cause, std::chrono::system_clock::time_point now) {
   std::lock_guard lock(stats.notes.mutex);
   const std::uint32_t before = set ? stats.set(reason) : stats.clear(reason);
   if (set && (before & static_cast<std::uint32_t>(reason)) == 0) {

@@ -37,8 +37,8 @@ std::vector<ReasonNote> reasons_of(const core::BackendStats& stats,
 // notes' lock so that a note always describes the bit it belongs to. Returns the
 // reasons before. The building block of change_reason (health/transitions.hpp), which
 // also logs and bumps the routing epoch: call that instead.
-std::uint32_t change_noted(core::BackendStats& stats, core::Reason reason, bool set, std::string_view cause,
-                           std::chrono::system_clock::time_point now);
+std::uint32_t change_noted(core::BackendStats& stats, core::Reason reason, bool set,
+                           std::string_view cause, std::chrono::system_clock::time_point now);
 
 // Replaces the cause of `reason` when it is set, keeping since when (the health thread,
 // on each failed check of a backend already down). Returns whether it was set.

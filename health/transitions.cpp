@@ -1,8 +1,8 @@
 #include "health/transitions.hpp"
 
-#include "health/reasons.hpp"
-#include "core/routing_epoch.hpp"
 #include "core/log.hpp"
+#include "core/routing_epoch.hpp"
+#include "health/reasons.hpp"
 
 namespace veer::health {
 
@@ -22,8 +22,8 @@ bool change_reason(core::BackendStats& stats, core::Reason reason, bool set, Bac
   const char* to = core::state_name(after);
   if (from != to) {
     const auto level = after == 0 ? core::log::Level::info : core::log::Level::warn;
-    core::log::emit(level, "backend ", who.address, " of pool ", who.pool, ": ", from, " -> ", to, " (",
-              cause, ")");
+    core::log::emit(level, "backend ", who.address, " of pool ", who.pool, ": ", from, " -> ", to,
+                    " (", cause, ")");
   }
   return true;
 }

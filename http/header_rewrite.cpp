@@ -157,7 +157,8 @@ void complete_with_host(const WrittenRequest& written, std::string_view host, co
   out.append("\r\n\r\n");
 }
 
-void write_client_response_head(const ResponseHead& in, const ResponseRewrite& how, core::Buffer& out) {
+void write_client_response_head(const ResponseHead& in, const ResponseRewrite& how,
+                                core::Buffer& out) {
   out.reserve_writable(in.head_length + 80 + how.added_name.size() + how.added_value.size() +
                        how.request_id.size());
   out.append("HTTP/1.1 ");
@@ -214,7 +215,8 @@ std::string_view status_reason(std::uint16_t status) {
 }
 
 void write_local_response(std::uint16_t status, std::string_view detail,
-                          std::string_view request_id, bool close, bool head_only, core::Buffer& out) {
+                          std::string_view request_id, bool close, bool head_only,
+                          core::Buffer& out) {
   // Body: "<detail> (request id <id>)\n"
   const std::size_t body_length =
       detail.size() + (request_id.empty() ? 0 : request_id.size() + 14) + 1;

@@ -85,5 +85,4 @@ class AccessLog final : public TimeoutHandler {
   char time_prefix_[20] = {};  // "2026-11-23T18:54:00" of cached_second_
 };
 
-
 }  // namespace veer::proxy

@@ -9,14 +9,14 @@
 #include <memory>
 
 #include "conf/duration.hpp"
-#include "core/backend_stats.hpp"
 #include "core/asio.hpp"
+#include "core/backend_stats.hpp"
 #include "core/buffer.hpp"
+#include "core/ref_counted.hpp"
 #include "proxy/connection.hpp"
 #include "proxy/deadline.hpp"
-#include "core/ref_counted.hpp"
-#include "runtime/snapshot.hpp"
 #include "proxy/upstream_pool.hpp"
+#include "runtime/snapshot.hpp"
 
 namespace veer::proxy {
 
@@ -33,7 +33,9 @@ class Tunnel final : public core::RefCounted<Tunnel>, public Connection, public 
   ~Tunnel();
 
   // A tunnel opened through a split remembers its target (drain_tunnels_after).
-  void set_route(std::shared_ptr<const runtime::SplitTargetTag> target) { route_ = std::move(target); }
+  void set_route(std::shared_ptr<const runtime::SplitTargetTag> target) {
+    route_ = std::move(target);
+  }
   void start();
   void drain() override {}  // a tunnel has no request boundary: it runs to the drain deadline
   void abort() override { close(); }

@@ -96,7 +96,8 @@ void UpstreamPool::close_idle(UpstreamSlot& slot) {
 }
 
 void UpstreamPool::close_all_idle() {
-  for (const auto& slot : slots_) close_idle(*slot);
+  for (const auto& slot : slots_)
+    close_idle(*slot);
 }
 
 }  // namespace veer::proxy

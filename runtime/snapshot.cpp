@@ -28,7 +28,7 @@ const SplitRuntime* Snapshot::find_split(std::string_view name) const {
 }
 
 std::shared_ptr<core::BackendStats> BackendRegistry::stats_for(std::string_view pool,
-                                                                 std::string_view address) {
+                                                               std::string_view address) {
   std::string key;
   key.reserve(pool.size() + address.size() + 1);
   key.append(pool).append("/").append(address);

@@ -6,9 +6,9 @@
 #include <cstdint>
 #include <string_view>
 
+#include "core/random.hpp"
 #include "http/http_head.hpp"
 #include "runtime/snapshot.hpp"
-#include "core/random.hpp"
 
 namespace veer::runtime {
 

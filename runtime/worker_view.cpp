@@ -4,9 +4,9 @@
 #include <chrono>
 #include <initializer_list>
 
+#include "core/log.hpp"
 #include "core/routing_epoch.hpp"
 #include "http/http_parser.hpp"
-#include "core/log.hpp"
 
 namespace veer::runtime {
 namespace {
@@ -129,11 +129,11 @@ void WorkerView::refresh_candidates(PoolState& state, std::uint64_t epoch) {
       pool.stats->panic.exchange(panic) != panic) {
     if (panic) {
       core::log::warn("pool ", pool.name, ": panic: only ", routable, " of ", eligible_primaries,
-                " backends routable (panic_threshold ", threshold,
-                "%); routing across ejected backends too");
+                      " backends routable (panic_threshold ", threshold,
+                      "%); routing across ejected backends too");
     } else {
       core::log::info("pool ", pool.name, ": panic over, ", routable, " of ", eligible_primaries,
-                " backends routable");
+                      " backends routable");
     }
   }
   state.panic = panic;

@@ -12,11 +12,11 @@
 #include <string_view>
 #include <vector>
 
-#include "runtime/metrics.hpp"
+#include "core/random.hpp"
 #include "core/ref_counted.hpp"
+#include "runtime/metrics.hpp"
 #include "runtime/retry_budget.hpp"
 #include "runtime/snapshot.hpp"
-#include "core/random.hpp"
 #include "strategies/strategy.hpp"
 
 namespace veer::runtime {
@@ -54,9 +54,9 @@ constexpr std::uint64_t exclusion_bit(std::uint32_t index) {
 class WorkerView : public core::RefCounted<WorkerView> {
  public:
   // `slot_id` maps a backend address to the number of this worker's idle-connection
-  // slot for it (unit tests that never connect pass any number); `workers` share each retry budget's
-  // reserve; `previous` is the view this one replaces (strategy state and retry
-  // budgets carry over), if any.
+  // slot for it (unit tests that never connect pass any number); `workers` share each retry
+  // budget's reserve; `previous` is the view this one replaces (strategy state and retry budgets
+  // carry over), if any.
   template <typename SlotId>
   WorkerView(std::shared_ptr<const Snapshot> snapshot, std::uint64_t seed, std::uint32_t workers,
              const WorkerView* previous, SlotId&& slot_id)

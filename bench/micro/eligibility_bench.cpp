@@ -14,7 +14,7 @@ namespace veer::proxy {
 namespace {
 
 std::shared_ptr<const runtime::Snapshot> pool_of(int backends, const std::string& extra,
-                                        runtime::BackendRegistry& registry) {
+                                                 runtime::BackendRegistry& registry) {
   std::string list;
   for (int i = 0; i < backends; ++i) {
     list += (i ? ", \"127.0.0.1:" : "\"127.0.0.1:") + std::to_string(20000 + i) + "\"";
@@ -29,7 +29,7 @@ std::shared_ptr<const runtime::Snapshot> pool_of(int backends, const std::string
 
 runtime::WorkerView view_of(std::shared_ptr<const runtime::Snapshot> snapshot) {
   return runtime::WorkerView(std::move(snapshot), 0, 1, nullptr,
-                    [](const conf::SocketAddress&) { return std::uint32_t{0}; });
+                             [](const conf::SocketAddress&) { return std::uint32_t{0}; });
 }
 
 // A plain pick: what every request pays.

@@ -34,7 +34,8 @@ void parse_request(benchmark::State& state, const std::string& text) {
   for (auto _ : state) {
     std::size_t scan = 0;
     const std::size_t end = http::find_head_end(text, scan);
-    const http::ParseError error = http::parse_request_head(std::string_view(text).substr(0, end), *head);
+    const http::ParseError error =
+        http::parse_request_head(std::string_view(text).substr(0, end), *head);
     benchmark::DoNotOptimize(error);
     benchmark::DoNotOptimize(head->field_count);
   }

@@ -31,9 +31,10 @@ void BM_VisitSeries(benchmark::State& state) {
     held.push_back(metrics.series({"rpc", "*/", "pool", "10.0.0." + std::to_string(i) + ":8545"}));
   for (auto _ : state) {
     std::uint64_t total = 0;
-    metrics.visit_series([&](const veer::runtime::SeriesKey&, const veer::runtime::ExchangeSeries& s) {
-      total += s.responses[1].value();
-    });
+    metrics.visit_series(
+        [&](const veer::runtime::SeriesKey&, const veer::runtime::ExchangeSeries& s) {
+          total += s.responses[1].value();
+        });
     benchmark::DoNotOptimize(total);
   }
 }

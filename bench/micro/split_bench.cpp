@@ -13,7 +13,7 @@ namespace veer::proxy {
 namespace {
 
 std::shared_ptr<const runtime::Snapshot> split_of(int targets, const std::string& keys,
-                                         runtime::BackendRegistry& registry) {
+                                                  runtime::BackendRegistry& registry) {
   std::string text =
       "[listeners.l]\naddress = \"127.0.0.1:0\"\n[[listeners.l.routes]]\ntarget = \"s\"\n";
   std::string weights;
@@ -43,7 +43,8 @@ void BM_SplitChoice(benchmark::State& state) {
   http::parse_request_head(bytes, head);
   core::Random random(1);
   for (auto _ : state) {
-    benchmark::DoNotOptimize(runtime::choose_split_target(snapshot->splits[0], head, "203.0.113.7", random));
+    benchmark::DoNotOptimize(
+        runtime::choose_split_target(snapshot->splits[0], head, "203.0.113.7", random));
   }
 }
 BENCHMARK(BM_SplitChoice)->Arg(2)->Arg(10);

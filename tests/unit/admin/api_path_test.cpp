@@ -115,9 +115,9 @@ TEST_F(ApiPath, MalformedEscapesAreABadRequest) {
 // names): not found, and said so, not "no pool named blue" for "blue%00" (a NUL cut
 // the name short in the detail).
 TEST_F(ApiPath, AnEncodedControlCharacterNamesNothing) {
-  for (const char* target : {"/api/v1/pools/%00", "/api/v1/pools/blue%00",
-                             "/api/v1/pools/blue%00x", "/api/v1/pools/blue%0D%0AX-A:%201",
-                             "/api/v1/pools/blue/backends/127.0.0.1:9001%7F"}) {
+  for (const char* target :
+       {"/api/v1/pools/%00", "/api/v1/pools/blue%00", "/api/v1/pools/blue%00x",
+        "/api/v1/pools/blue%0D%0AX-A:%201", "/api/v1/pools/blue/backends/127.0.0.1:9001%7F"}) {
     const AdminReply reply = call("GET", target);
     EXPECT_EQ(reply.status, 404u) << target;
     EXPECT_EQ(detail(reply), "no name has a control character, as this path's does") << target;

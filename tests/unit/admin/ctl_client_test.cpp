@@ -195,8 +195,7 @@ TEST(CtlClient, NotHttpAndNoServerAreErrors) {
 
 TEST(CtlClient, AControlCharacterInThePathOrTokenIsRefusedBeforeSending) {
   RawServer server("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}");
-  const Called injected =
-      call(server.address(), 5s, {"GET", "/api/v1/pools\r\nX-Injected: 1", ""});
+  const Called injected = call(server.address(), 5s, {"GET", "/api/v1/pools\r\nX-Injected: 1", ""});
   EXPECT_FALSE(injected.reply);
   EXPECT_NE(injected.why.find("control characters"), std::string::npos) << injected.why;
   std::string why;

@@ -50,7 +50,8 @@ TEST(BufferPool, ReusesBlocksAndReportsBursts) {
   pool.release(again);
   // Past the cache, blocks go back to malloc and a burst is reported once per 4 MiB.
   std::vector<core::Buffer> many;
-  for (std::size_t i = 0; i < 2 + core::BufferPool::kTrimThreshold / core::BufferPool::kBlockSize; ++i) {
+  for (std::size_t i = 0; i < 2 + core::BufferPool::kTrimThreshold / core::BufferPool::kBlockSize;
+       ++i) {
     many.push_back(pool.acquire());
   }
   for (core::Buffer& b : many)

@@ -14,7 +14,8 @@ std::string rewrite_request(const std::string& text, std::string_view request_id
   auto head = std::make_unique<http::RequestHead>();
   std::size_t scan = 0;
   const std::size_t end = http::find_head_end(text, scan);
-  const http::ParseError err = http::parse_request_head(std::string_view(text).substr(0, end), *head);
+  const http::ParseError err =
+      http::parse_request_head(std::string_view(text).substr(0, end), *head);
   EXPECT_FALSE(err) << err.reason;
   core::Buffer out;
   http::write_upstream_request(*head, http::ForwardContext{"192.0.2.7", "http", request_id}, out);
@@ -132,7 +133,8 @@ TEST(HeaderRewrite, LocatesHostAndUserAgentForTheLog) {
   auto head = std::make_unique<http::RequestHead>();
   ASSERT_FALSE(http::parse_request_head(text, *head));
   core::Buffer out;
-  const http::WrittenRequest w = http::write_upstream_request(*head, http::ForwardContext{"c", "http", "r"}, out);
+  const http::WrittenRequest w =
+      http::write_upstream_request(*head, http::ForwardContext{"c", "http", "r"}, out);
   EXPECT_FALSE(w.host_pending);
   EXPECT_EQ(out.readable().substr(w.host_offset, w.host_length), "rpc.example.com");
   EXPECT_EQ(out.readable().substr(w.user_agent_offset, w.user_agent_length), "first");
@@ -143,7 +145,8 @@ std::string rewrite_response(const std::string& text, http::ResponseRewrite how)
   auto head = std::make_unique<http::ResponseHead>();
   std::size_t scan = 0;
   const std::size_t end = http::find_head_end(text, scan);
-  const http::ParseError err = http::parse_response_head(std::string_view(text).substr(0, end), false, *head);
+  const http::ParseError err =
+      http::parse_response_head(std::string_view(text).substr(0, end), false, *head);
   EXPECT_FALSE(err) << err.reason;
   core::Buffer out;
   http::write_client_response_head(*head, how, out);
@@ -176,8 +179,8 @@ TEST(HeaderRewrite, ResponseCarriesTheRequestId) {
 
 TEST(HeaderRewrite, LocalResponsesNameTheCause) {
   core::Buffer out;
-  http::write_local_response(502, "upstream connect failed: connection refused", "rid-9", false, false,
-                       out);
+  http::write_local_response(502, "upstream connect failed: connection refused", "rid-9", false,
+                             false, out);
   const std::string text(out.readable());
   EXPECT_EQ(text.rfind("HTTP/1.1 502 Bad Gateway\r\n", 0), 0u);
   const std::string body = "upstream connect failed: connection refused (request id rid-9)\n";

@@ -29,13 +29,19 @@ struct Parsed {
 
 TEST(RequestKey, HeaderCookieAndClientAddress) {
   const Parsed p("GET / HTTP/1.1\r\nHost: a\r\nX-Api-Key: k1\r\nCookie: a=1; session=s9\r\n\r\n");
-  EXPECT_EQ(runtime::request_key(runtime::HashKey{runtime::HashKey::Kind::header, "x-api-key"}, *p.head, "10.0.0.1"), "k1");
-  EXPECT_EQ(runtime::request_key(runtime::HashKey{runtime::HashKey::Kind::cookie, "session"}, *p.head, "10.0.0.1"), "s9");
+  EXPECT_EQ(runtime::request_key(runtime::HashKey{runtime::HashKey::Kind::header, "x-api-key"},
+                                 *p.head, "10.0.0.1"),
+            "k1");
+  EXPECT_EQ(runtime::request_key(runtime::HashKey{runtime::HashKey::Kind::cookie, "session"},
+                                 *p.head, "10.0.0.1"),
+            "s9");
   EXPECT_EQ(runtime::request_key(runtime::HashKey{}, *p.head, "10.0.0.1"), "10.0.0.1");
   // Without the header or cookie, the client address keeps the request sticky.
-  EXPECT_EQ(runtime::request_key(runtime::HashKey{runtime::HashKey::Kind::header, "x-other"}, *p.head, "10.0.0.1"),
+  EXPECT_EQ(runtime::request_key(runtime::HashKey{runtime::HashKey::Kind::header, "x-other"},
+                                 *p.head, "10.0.0.1"),
             "10.0.0.1");
-  EXPECT_EQ(runtime::request_key(runtime::HashKey{runtime::HashKey::Kind::cookie, "missing"}, *p.head, "10.0.0.1"),
+  EXPECT_EQ(runtime::request_key(runtime::HashKey{runtime::HashKey::Kind::cookie, "missing"},
+                                 *p.head, "10.0.0.1"),
             "10.0.0.1");
 }
 

@@ -14,8 +14,8 @@ namespace veer::runtime {
 namespace {
 
 std::shared_ptr<const runtime::Snapshot> snapshot_with(const std::string& strategy,
-                                              runtime::BackendRegistry& registry,
-                                              const std::string& pool_extra = "") {
+                                                       runtime::BackendRegistry& registry,
+                                                       const std::string& pool_extra = "") {
   const std::string hash_key = strategy == "ip_hash" ? "hash_key = \"header:X-Key\"\n" : "";
   const conf::LoadResult loaded = conf::load_config_string(R"(
 [listeners.public]
@@ -63,7 +63,7 @@ std::set<std::uint32_t> picks(runtime::WorkerView& view, std::uint32_t pool, int
 
 runtime::WorkerView view_of(std::shared_ptr<const runtime::Snapshot> snapshot) {
   return runtime::WorkerView(std::move(snapshot), 0, 1, nullptr,
-                    [](const conf::SocketAddress&) { return std::uint32_t{0}; });
+                             [](const conf::SocketAddress&) { return std::uint32_t{0}; });
 }
 
 class EveryStrategy : public ::testing::TestWithParam<std::string> {};
@@ -107,7 +107,8 @@ TEST_P(EveryStrategy, RetriesNeverPickABackendAlreadyTried) {
     const auto second = view.pick(main, context, runtime::exclusion_bit(*first));
     ASSERT_TRUE(second.has_value());
     EXPECT_NE(*second, *first);
-    EXPECT_FALSE(view.pick(main, context, runtime::exclusion_bit(*first) | runtime::exclusion_bit(*second)))
+    EXPECT_FALSE(
+        view.pick(main, context, runtime::exclusion_bit(*first) | runtime::exclusion_bit(*second)))
         << "both primaries tried: nothing left (the backup serves only when none is routable)";
   }
 }
@@ -117,8 +118,9 @@ INSTANTIATE_TEST_SUITE_P(Strategies, EveryStrategy,
                                            "ip_hash", "least_response_time"));
 
 // One listener routing to pool "main" with these keys.
-std::shared_ptr<const runtime::Snapshot> main_pool(runtime::BackendRegistry& registry, const std::string& keys,
-                                          std::uint64_t version = 1) {
+std::shared_ptr<const runtime::Snapshot> main_pool(runtime::BackendRegistry& registry,
+                                                   const std::string& keys,
+                                                   std::uint64_t version = 1) {
   const conf::LoadResult loaded = conf::load_config_string(
       "[listeners.public]\naddress = \"127.0.0.1:0\"\n[[listeners.public.routes]]\n"
       "target = \"main\"\n[pools.main]\n" +
@@ -129,7 +131,8 @@ std::shared_ptr<const runtime::Snapshot> main_pool(runtime::BackendRegistry& reg
 }
 
 // Four primaries; the threshold is 50%: panic when fewer than two are routable.
-std::shared_ptr<const runtime::Snapshot> four_backends(runtime::BackendRegistry& registry, const std::string& extra) {
+std::shared_ptr<const runtime::Snapshot> four_backends(runtime::BackendRegistry& registry,
+                                                       const std::string& extra) {
   return main_pool(registry, extra + R"(
 backends = ["127.0.0.1:8001", "127.0.0.1:8002", "127.0.0.1:8003", "127.0.0.1:8004"]
 )");
@@ -226,9 +229,11 @@ TEST(Routing, FirstMatchingRouteInFileOrder) {
   const std::uint32_t main = pool_index(*snapshot, "main");
   const std::uint32_t ws = pool_index(*snapshot, "ws");
   EXPECT_EQ(runtime::WorkerView::route(listener, "x", "/ws/subscribe")->pool, ws);
-  EXPECT_EQ(runtime::WorkerView::route(listener, "API.example.com:8545", "/ws"), &listener.routes[0])
+  EXPECT_EQ(runtime::WorkerView::route(listener, "API.example.com:8545", "/ws"),
+            &listener.routes[0])
       << "the /ws route comes first in the file";
-  EXPECT_EQ(runtime::WorkerView::route(listener, "API.example.com:8545", "/rpc"), &listener.routes[1]);
+  EXPECT_EQ(runtime::WorkerView::route(listener, "API.example.com:8545", "/rpc"),
+            &listener.routes[1]);
   EXPECT_EQ(runtime::WorkerView::route(listener, "other", "/rpc"), &listener.routes[2]);
   EXPECT_EQ(runtime::WorkerView::route(listener, "other", "/rpc")->pool, main);
 }
