@@ -38,6 +38,7 @@ struct Timeouts {
   Duration upstream_idle = 60s;      // pooled keep-alive upstream connection
   Duration tunnel_idle = 1h;         // WebSocket tunnel with no bytes either way
   Duration drain = 30s;              // graceful shutdown deadline
+  Duration tls_handshake = 10s;      // from accept to a finished TLS handshake
 };
 
 struct Limits {
@@ -62,12 +63,61 @@ struct RouteConfig {
   SourcePos target_pos;
 };
 
+// A certificate chain (leaf first, then intermediates) and its private key, PEM files.
+struct CertKeyConfig {
+  std::string cert;
+  std::string key;
+  SourcePos pos;
+  friend bool operator==(const CertKeyConfig& a, const CertKeyConfig& b) {
+    return a.cert == b.cert && a.key == b.key;
+  }
+};
+
+// TLS termination on a listener (config: tls = { ... }).
+struct ListenerTlsConfig {
+  enum class Verify { off, optional, required };
+  enum class UnknownSni { use_default, refuse };
+  CertKeyConfig default_certificate;        // keys cert and key: clients without SNI or
+                                            // with a name no certificate has
+  std::vector<CertKeyConfig> certificates;  // more, chosen by SNI against their SANs
+  UnknownSni unknown_sni = UnknownSni::use_default;  // key unknown_sni: "default" | "refuse"
+  std::string min_version = "1.2";                   // "1.2" | "1.3"
+  std::string ciphers;       // TLS 1.2 cipher list (OpenSSL syntax); "" = veer's default
+  std::string ciphersuites;  // TLS 1.3 suites; "" = OpenSSL's default
+  std::string curves;        // key exchange groups, "X25519:P-256"; "" = OpenSSL's default
+  std::string client_ca;     // PEM bundle that client certificates must chain to
+  Verify verify = Verify::off;
+  std::string client_subject_header;      // "" = not sent
+  std::string client_fingerprint_header;  // "" = not sent
+  bool session_tickets = true;
+  std::string ticket_key_file;        // "" = keys generated in memory and rotated
+  Duration ticket_key_rotation = 1h;  // generated keys; a ticket lives two periods
+  std::uint32_t session_cache = 20480;  // sessions kept for clients without tickets; 0 = off
+  // Compares what is loaded (files and settings), not where the keys were written.
+  friend bool operator==(const ListenerTlsConfig&, const ListenerTlsConfig&) = default;
+};
+
 struct ListenerConfig {
   std::string name;
   std::string address;
   HostPort host_port;
+  std::optional<ListenerTlsConfig> tls;  // no table: plain HTTP
   std::vector<RouteConfig> routes;
   SourcePos pos;
+};
+
+// TLS from veer to a pool's backends, for requests and health checks (config: pool tls).
+struct UpstreamTlsConfig {
+  bool verify = true;  // the backend's chain and name (sni, else the backend's host)
+  std::string ca;      // PEM bundle; "" = the system's trust store
+  std::string sni;     // "" = the backend's host when it is a name, none for an address
+  std::string cert;    // client certificate for backends that require one; "" = none
+  std::string key;
+  SourcePos pos;
+  friend bool operator==(const UpstreamTlsConfig& a, const UpstreamTlsConfig& b) {
+    return a.verify == b.verify && a.ca == b.ca && a.sni == b.sni && a.cert == b.cert &&
+           a.key == b.key;
+  }
 };
 
 // Weights are relative; a million to one is already beyond any useful ratio.
@@ -130,6 +180,7 @@ struct PoolConfig {
   RetryConfig retries;
   Duration slow_start = 0s;            // 0 = off
   std::uint32_t panic_threshold = 50;  // percent of routable primaries; 0 = never panic
+  std::optional<UpstreamTlsConfig> tls;  // no table: plain HTTP to the backends
   SourcePos pos;
 };
 

@@ -17,11 +17,14 @@ const std::vector<Rule>& rules() {
       {"http", {"core"}, {}},
       {"strategies", {"core"}, {}},
       {"conf", {"core"}, {"strategies/strategy.hpp"}},
-      {"runtime", {"core", "http", "strategies", "conf"}, {}},
-      {"health", {"core", "http", "conf", "runtime"}, {}},
-      {"admin", {"core", "conf", "runtime", "health"}, {}},
-      {"proxy", {"core", "http", "strategies", "conf", "runtime", "health"}, {}},
-      {"app", {"core", "http", "strategies", "conf", "runtime", "health", "admin", "proxy"}, {}},
+      {"tls", {"core", "conf"}, {}},
+      {"runtime", {"core", "http", "strategies", "conf", "tls"}, {}},
+      {"health", {"core", "http", "conf", "tls", "runtime"}, {}},
+      {"admin", {"core", "conf", "tls", "runtime", "health"}, {}},
+      {"proxy", {"core", "http", "strategies", "conf", "tls", "runtime", "health"}, {}},
+      {"app",
+       {"core", "http", "strategies", "conf", "tls", "runtime", "health", "admin", "proxy"},
+       {}},
   };
   return table;
 }

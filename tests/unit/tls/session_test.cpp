@@ -1,13 +1,13 @@
-#include "proxy/tls_session.hpp"
+#include "tls/session.hpp"
 
-#include "unit/proxy/tls_test_certs.hpp"
+#include "unit/tls/test_certs.hpp"
 
 #include <gtest/gtest.h>
 
 #include <string>
 #include <vector>
 
-namespace veer::proxy {
+namespace veer::tls {
 namespace {
 
 using testing::MemClient;
@@ -284,4 +284,4 @@ TEST(TlsSession, CloseNotifyFromServerFirst) {
 }
 
 }  // namespace
-}  // namespace veer::proxy
+}  // namespace veer::tls

@@ -4,8 +4,8 @@
 // written to a temporary directory that is removed with the object, and an in-memory
 // OpenSSL client to drive a TlsSession.
 
-#include "proxy/tls_context.hpp"
-#include "proxy/tls_session.hpp"
+#include "tls/context.hpp"
+#include "tls/session.hpp"
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -18,7 +18,7 @@
 #include <stdexcept>
 #include <string>
 
-namespace veer::proxy::testing {
+namespace veer::tls::testing {
 
 inline EvpPkeyPtr make_ec_key() {
   return EvpPkeyPtr(EVP_EC_gen("P-256"));
@@ -154,4 +154,4 @@ inline TlsSession::Handshake run_handshake(MemClient& client, TlsSession& server
   return s;
 }
 
-}  // namespace veer::proxy::testing
+}  // namespace veer::tls::testing

@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-namespace veer::proxy {
+namespace veer::tls {
 
 // RAII for the OpenSSL objects the TLS layer owns.
 struct SslCtxFree {
@@ -111,4 +111,4 @@ class TlsContext {
   std::shared_ptr<TicketKeys> keys_;
 };
 
-}  // namespace veer::proxy
+}  // namespace veer::tls

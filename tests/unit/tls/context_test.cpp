@@ -1,12 +1,12 @@
-#include "proxy/tls_context.hpp"
+#include "tls/context.hpp"
 
-#include "unit/proxy/tls_test_certs.hpp"
+#include "unit/tls/test_certs.hpp"
 
 #include <gtest/gtest.h>
 
 #include <fstream>
 
-namespace veer::proxy {
+namespace veer::tls {
 namespace {
 
 using testing::TempDir;
@@ -124,4 +124,4 @@ TEST(TicketKeys, RotationKeepsOldKeysForDecryptionThenDropsThem) {
 }
 
 }  // namespace
-}  // namespace veer::proxy
+}  // namespace veer::tls

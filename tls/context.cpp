@@ -1,4 +1,4 @@
-#include "proxy/tls_context.hpp"
+#include "tls/context.hpp"
 
 #include <openssl/core_names.h>
 #include <openssl/err.h>
@@ -11,7 +11,7 @@
 #include <cstring>
 #include <stdexcept>
 
-namespace veer::proxy {
+namespace veer::tls {
 
 namespace {
 
@@ -274,4 +274,4 @@ TlsContextResult TlsContext::load(const TlsServerOptions& options,
   return r;
 }
 
-}  // namespace veer::proxy
+}  // namespace veer::tls

@@ -27,7 +27,7 @@
 // also compares nginx); a counting CRYPTO_set_mem_functions would be process-global
 // and is not used. If the mem BIOs' retained capacity shows up, reset them when empty.
 
-#include "proxy/tls_context.hpp"
+#include "tls/context.hpp"
 
 #include <cstddef>
 #include <memory>
@@ -35,7 +35,7 @@
 #include <string>
 #include <string_view>
 
-namespace veer::proxy {
+namespace veer::tls {
 
 class TlsSession {
  public:
@@ -102,4 +102,4 @@ class TlsSession {
   std::string error_;
 };
 
-}  // namespace veer::proxy
+}  // namespace veer::tls

@@ -1,11 +1,11 @@
-#include "proxy/tls_session.hpp"
+#include "tls/session.hpp"
 
 #include <openssl/err.h>
 
 #include <algorithm>
 #include <new>
 
-namespace veer::proxy {
+namespace veer::tls {
 
 TlsSession::TlsSession(std::shared_ptr<const TlsContext> context)
     : context_(std::move(context)), ssl_(SSL_new(context_->native())) {
@@ -135,4 +135,4 @@ bool TlsSession::resumed() const {
   return SSL_session_reused(ssl_.get()) == 1;
 }
 
-}  // namespace veer::proxy
+}  // namespace veer::tls
