@@ -17,6 +17,7 @@
 #include "admin/http_server.hpp"
 #include "admin/metrics.hpp"
 #include "admin/state_file.hpp"
+#include "app/certificate_watch.hpp"
 #include "conf/load.hpp"
 #include "conf/overrides.hpp"
 #include "core/log.hpp"
@@ -25,6 +26,8 @@
 #include "proxy/listen_socket.hpp"
 #include "proxy/worker.hpp"
 #include "runtime/reload_plan.hpp"
+#include "runtime/tls_set.hpp"
+#include "tls/context.hpp"
 
 namespace veer::app {
 namespace {
@@ -93,7 +96,10 @@ class Server final : public admin::Runtime {
   bool persist(const conf::Overrides& changes, const std::string& state_file, std::string* why);
   bool start_with_state_file(conf::Config& config);
   void reopen_logs(const char* why);
-  bool swap_in(conf::Config next, std::optional<conf::Duration> drain, std::string* why);
+  // `keep_tls`: an admin change keeps TLS material whose new files fail to load
+  // (logged) rather than being refused for a certificate it did not touch.
+  bool swap_in(conf::Config next, std::optional<conf::Duration> drain, bool keep_tls,
+               std::string* why);
   void warn_restart_only(const conf::Config& next) const;
   std::vector<std::string> dropped_listeners(const conf::Config& next) const;
   void close_listeners(const std::vector<std::string>& names);
@@ -107,6 +113,13 @@ class Server final : public admin::Runtime {
   void drain_removed_backends(const runtime::ReloadPlan& plan);
   void announce_split_changes(const std::vector<runtime::SplitWeightChange>& changes);
   void shut_down(int signal);
+  // TLS material for `config`, taking over what `previous` loaded from unchanged files.
+  bool load_tls(const conf::Config& config, const runtime::TlsSet& previous, bool keep_tls,
+                runtime::TlsSet& out, std::string* why);
+  // A watched certificate directory changed: new material for new connections when a
+  // file in force did, by the same path as an admin change (a refusal keeps the old).
+  void reload_certificates();
+  void rotate_ticket_keys();
 
   std::string config_path_;
   proxy::WorkerShared shared_;
@@ -130,6 +143,11 @@ class Server final : public admin::Runtime {
   admin::ConfigCounters counted_;  // for /metrics
   std::unique_ptr<admin::Api> api_;
   std::unique_ptr<admin::HttpServer> admin_http_;
+  // Session-ticket keys of every TLS listener without a ticket_key_file: shared by all
+  // workers (a client resumes on any of them) and rotated on a timer.
+  std::shared_ptr<tls::TicketKeys> ticket_keys_ = tls::TicketKeys::generate();
+  asio::steady_timer ticket_rotation_{control_};
+  CertificateWatch certificate_watch_{control_, [this] { reload_certificates(); }};
 };
 
 bool Server::bind_new_listeners(const conf::Config& config,
@@ -178,7 +196,15 @@ int Server::run(conf::Config config, const std::string& engine_note) {
     core::log::error(why);
     return 1;
   }
-  shared_.snapshots.publish(build_snapshot(std::move(config), ++version_, registry_));
+  runtime::TlsSet tls;
+  if (!load_tls(config, {}, false, tls, &why)) {
+    core::log::error(why);
+    return 1;
+  }
+  shared_.snapshots.publish(
+      build_snapshot(std::move(config), ++version_, registry_, std::move(tls)));
+  certificate_watch_.watch(shared_.snapshots.current()->tls.files());
+  rotate_ticket_keys();
   apply_admin_holds(runtime::admin_holds(*shared_.snapshots.current(), overrides_));
   health_.update(shared_.snapshots.current());
   health_.start();
@@ -341,7 +367,7 @@ Server::Outcome Server::commit(Load load, std::optional<conf::Duration> drain, b
     return Outcome{{"state file: " + why}, version_, true};
   }
   conf::Overrides previous = std::exchange(overrides_, load.kept);
-  if (!swap_in(std::move(*load.result.config), drain, &why)) {
+  if (!swap_in(std::move(*load.result.config), drain, admin_change, &why)) {
     overrides_ = std::move(previous);
     std::string ignored;
     persist(before, state_file, &ignored);
@@ -421,7 +447,8 @@ void Server::close_listeners(const std::vector<std::string>& names) {
   }
 }
 
-bool Server::swap_in(conf::Config next, std::optional<conf::Duration> drain, std::string* why) {
+bool Server::swap_in(conf::Config next, std::optional<conf::Duration> drain, bool keep_tls,
+                     std::string* why) {
   warn_restart_only(next);
   // Everything that can fail happens before anything changes.
   std::vector<proxy::BoundListener> bound;
@@ -431,8 +458,10 @@ bool Server::swap_in(conf::Config next, std::optional<conf::Duration> drain, std
   if (!core::log::open_file(next.server.log, why)) return false;
   const std::vector<std::string> dropped = dropped_listeners(next);
   const std::shared_ptr<const runtime::Snapshot> previous = shared_.snapshots.current();
+  runtime::TlsSet tls;
+  if (!load_tls(next, previous->tls, keep_tls, tls, why)) return false;
   const std::shared_ptr<const runtime::Snapshot> snapshot =
-      build_snapshot(std::move(next), ++version_, registry_);
+      build_snapshot(std::move(next), ++version_, registry_, std::move(tls));
   // Holds and drains apply before the publication, so that no worker routes with the
   // new snapshot to a backend held drained or down.
   const runtime::ReloadPlan plan = runtime::plan_reload(*previous, *snapshot, overrides_, drain);
@@ -444,8 +473,59 @@ bool Server::swap_in(conf::Config next, std::optional<conf::Duration> drain, std
   close_listeners(dropped);
   hand_to_workers(bound);
   registry_.collect();
+  certificate_watch_.watch(snapshot->tls.files());
   core::log::info("configuration version ", version_, " applied");
   return true;
+}
+
+bool Server::load_tls(const conf::Config& config, const runtime::TlsSet& previous, bool keep_tls,
+                      runtime::TlsSet& out, std::string* why) {
+  runtime::TlsLoad load = runtime::load_tls(config, previous, ticket_keys_, keep_tls);
+  for (const std::string& warning : load.warnings)
+    core::log::warn(warning);
+  if (!load.errors.empty()) {
+    for (const std::string& error : load.errors)
+      core::log::error(error);
+    *why = load.errors.front();
+    if (load.errors.size() > 1)
+      *why += " (and " + std::to_string(load.errors.size() - 1) + " more)";
+    return false;
+  }
+  if (load.loaded > 0) core::log::info("TLS: loaded ", load.loaded, " certificate sets");
+  out = std::move(load.set);
+  return true;
+}
+
+void Server::reload_certificates() {
+  if (shutting_down_ || !shared_.snapshots.current()->tls.files_changed()) return;
+  core::log::info("certificate files changed on disk: loading them for new connections");
+  conf::LoadResult result = conf::load_config_with(config_text_, config_path_, overrides_);
+  if (!result.ok()) return;  // the text and changes in force were valid when applied
+  std::string why;
+  if (!swap_in(std::move(*result.config), std::nullopt, false, &why)) {
+    core::log::error("certificate reload refused: ", why, "; the certificates in force stay");
+    ++counted_.reloads_failed;
+    counted_.last_reload_ok = false;
+  }
+}
+
+// Generated keys get a new current key every ticket_key_rotation (the shortest any
+// listener asks for); the two before it still decrypt, so a ticket lives two periods.
+void Server::rotate_ticket_keys() {
+  conf::Duration period = std::chrono::hours(1);
+  bool first = true;
+  for (const conf::ListenerConfig& listener : shared_.snapshots.current()->config.listeners) {
+    if (!listener.tls || !listener.tls->ticket_key_file.empty()) continue;
+    period = first ? listener.tls->ticket_key_rotation
+                   : std::min(period, listener.tls->ticket_key_rotation);
+    first = false;
+  }
+  ticket_rotation_.expires_after(period);
+  ticket_rotation_.async_wait([this](const error_code& ec) {
+    if (ec) return;
+    ticket_keys_->rotate();
+    rotate_ticket_keys();
+  });
 }
 
 bool Server::start_admin(const conf::Config& config, std::string* why) {

@@ -135,7 +135,8 @@ struct alignas(64) BackendStats {
   std::atomic<Clock::rep> ejected_until{0};
   // When it last became routable again, for slow start (0 = since the start).
   std::atomic<Clock::rep> routable_since{0};
-  std::atomic<std::uint64_t> retries{0};  // requests moved away from it
+  std::atomic<std::uint64_t> retries{0};       // requests moved away from it
+  std::atomic<std::uint64_t> tls_failures{0};  // TLS handshakes with it that failed (pool tls)
   // Active health check results, written by the health thread only.
   std::atomic<std::uint64_t> checks_passed{0};
   std::atomic<std::uint64_t> checks_failed{0};

@@ -61,12 +61,17 @@ void write_request_line(const RequestHead& in, std::size_t start, core::Buffer& 
   out.append(" HTTP/1.1\r\n");
 }
 
+bool is_client_certificate_field(const HeaderField& f, const ForwardContext& ctx) {
+  return (!ctx.client_subject_header.empty() && iequals(f.name, ctx.client_subject_header)) ||
+         (!ctx.client_fingerprint_header.empty() && iequals(f.name, ctx.client_fingerprint_header));
+}
+
 // The client's fields as they came, less the hop-by-hop ones and those veer writes
 // itself; notes where Host and the first User-Agent went, for the access log.
-void copy_request_fields(const RequestHead& in, std::size_t start, core::Buffer& out,
-                         WrittenRequest& written) {
+void copy_request_fields(const RequestHead& in, const ForwardContext& ctx, std::size_t start,
+                         core::Buffer& out, WrittenRequest& written) {
   for (const HeaderField& f : in.headers()) {
-    if (hop_by_hop(f, in)) continue;
+    if (hop_by_hop(f, in) || is_client_certificate_field(f, ctx)) continue;
     switch (f.id) {
       case HeaderId::x_forwarded_for:  // merged below
       case HeaderId::x_forwarded_proto:
@@ -110,6 +115,10 @@ void write_forwarding_fields(const RequestHead& in, const ForwardContext& ctx, s
   written.request_id_length = ctx.request_id.size();
   out.append(ctx.request_id);
   out.append("\r\n");
+  if (!ctx.client_subject_header.empty() && !ctx.client_subject.empty())
+    append_field(out, ctx.client_subject_header, ctx.client_subject);
+  if (!ctx.client_fingerprint_header.empty() && !ctx.client_fingerprint.empty())
+    append_field(out, ctx.client_fingerprint_header, ctx.client_fingerprint);
 }
 
 // What veer states itself: Host from an absolute-form target, the body's length, and
@@ -134,9 +143,11 @@ WrittenRequest write_upstream_request(const RequestHead& in, const ForwardContex
                                       core::Buffer& out) {
   WrittenRequest written;
   const std::size_t start = out.size();
-  out.reserve_writable(in.head_length + 256);
+  out.reserve_writable(in.head_length + 256 + ctx.client_subject_header.size() +
+                       ctx.client_subject.size() + ctx.client_fingerprint_header.size() +
+                       ctx.client_fingerprint.size());
   write_request_line(in, start, out, written);
-  copy_request_fields(in, start, out, written);
+  copy_request_fields(in, ctx, start, out, written);
   write_forwarding_fields(in, ctx, start, out, written);
   write_own_fields(in, start, out, written);
   if (in.host_missing) {

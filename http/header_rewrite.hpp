@@ -17,6 +17,13 @@ struct ForwardContext {
   std::string_view client_ip;   // appended to X-Forwarded-For
   std::string_view proto;       // X-Forwarded-Proto: "http" or "https"
   std::string_view request_id;  // X-Request-Id to send (the incoming one or a new one)
+  // Fields veer sets from a verified TLS client certificate (names chosen by the
+  // operator). A client's field of either name is always dropped, so a backend can
+  // trust them; a value is sent only when there is one. Empty name: not used.
+  std::string_view client_subject_header = {};
+  std::string_view client_subject = {};
+  std::string_view client_fingerprint_header = {};
+  std::string_view client_fingerprint = {};
 };
 
 // Where the interesting parts of the written request head are, for the access log.

@@ -135,6 +135,8 @@ void AccessLog::append_upstream_fields(const AccessEntry& e) {
   }
   append_millis_or_null(",\"upstream_connect_ms\":", e.upstream_connect_ms);
   append_millis_or_null(",\"upstream_header_ms\":", e.upstream_header_ms);
+  append_string_or_null(",\"upstream_error\":", e.upstream_error);
+  append_string_or_null(",\"tls\":", e.tls_version);
 }
 
 void AccessLog::record(const AccessEntry& e) {

@@ -58,6 +58,8 @@ struct AccessEntry {
   std::uint16_t upstream_status = 0;   // the backend's final status; 0 = none answered
   double upstream_connect_ms = -1;     // < 0: the connection was reused, or none was made
   double upstream_header_ms = -1;      // request sent -> response head; < 0 = no head
+  std::string_view upstream_error;     // "tls": a try failed in the backend's TLS handshake
+  std::string_view tls_version;        // the client connection's TLS version; "" = plain
 };
 
 class AccessLog final : public TimeoutHandler {

@@ -32,7 +32,7 @@ double millis_between(Clock::time_point from, Clock::time_point to) {
 
 ClientSession::ClientSession(Worker& worker, tcp::socket socket, const std::string& listener,
                              const sockaddr_storage& peer)
-    : worker_(worker), socket_(std::move(socket)), listener_(listener) {
+    : worker_(worker), stream_(std::move(socket)), listener_(listener) {
   if (peer.ss_family == AF_INET) {
     inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&peer)->sin_addr, client_ip_,
               sizeof client_ip_);
@@ -56,7 +56,11 @@ ClientSession::~ClientSession() {
 void ClientSession::start() {
   worker_.connections().add(*this);
   error_code ignored;
-  socket_.non_blocking(true, ignored);
+  stream_.socket().non_blocking(true, ignored);
+  if (!start_tls()) start_reading();
+}
+
+void ClientSession::start_reading() {
   phase_ = Phase::head;
   // A new connection gets client_header from accept, so one that never sends a byte
   // cannot hold a slot for client_idle.
@@ -69,7 +73,8 @@ void ClientSession::start() {
 
 void ClientSession::drain() {
   draining_ = true;
-  if (phase_ == Phase::idle || (phase_ == Phase::head && in_.empty())) close();
+  if (phase_ == Phase::idle || phase_ == Phase::handshake || (phase_ == Phase::head && in_.empty()))
+    close();
 }
 
 void ClientSession::abort() {
@@ -88,7 +93,10 @@ void ClientSession::abort_if_using(const core::BackendStats& backend) {
 void ClientSession::on_timeout(Deadline& deadline) {
   switch (deadline.tag()) {
     case kClientRead:
-      if (phase_ == Phase::head && !in_.empty()) {
+      if (phase_ == Phase::handshake) {
+        worker_.metrics().tls.failed[runtime::TlsCounters::timeout].add();
+        core::log::debug("closing ", client_ip(), ": TLS handshake not done within tls_handshake");
+      } else if (phase_ == Phase::head && !in_.empty()) {
         core::log::debug("closing ", client_ip(),
                          ": request head not complete within client_header");
       }
@@ -99,13 +107,15 @@ void ClientSession::on_timeout(Deadline& deadline) {
       break;
     case kUpstream:
       exchange_.upstream_timed_out = true;
-      if (up_) core::interrupt_socket(up_->socket);  // pending operations complete, then 504
+      if (up_)
+        core::interrupt_socket(up_->stream.socket());  // pending operations complete, then 504
       break;
     case kPark:
       if (phase_ == Phase::idle && !parked_) {
         parked_ = true;
         error_code ignored;
-        socket_.cancel(ignored);  // epoll only: the read completes aborted, see on_head_bytes
+        stream_.socket().cancel(
+            ignored);  // epoll only: the read completes aborted, see on_head_bytes
       }
       break;
   }
@@ -124,7 +134,7 @@ void ClientSession::await_head() {
   }
   if (!in_.allocated()) in_ = worker_.buffers().acquire();
   if (in_.writable_size() == 0) in_.compact();
-  socket_.async_read_some(
+  stream_.async_read_some(
       asio::buffer(in_.write_ptr(), in_.writable_size()),
       [self = self()](const error_code& ec, std::size_t n) { self->on_head_bytes(ec, n); });
 }
@@ -154,8 +164,8 @@ void ClientSession::note_head_started() {
 }
 
 void ClientSession::wait_for_head() {
-  socket_.async_wait(tcp::socket::wait_read,
-                     [self = self()](const error_code& ec) { self->on_client_readable(ec); });
+  stream_.async_wait_readable(
+      [self = self()](const error_code& ec) { self->on_client_readable(ec); });
 }
 
 void ClientSession::on_client_readable(const error_code& ec) {
@@ -173,7 +183,7 @@ void ClientSession::read_available() {
   if (in_.writable_size() == 0) in_.compact();
   error_code read_error;
   const std::size_t n =
-      socket_.read_some(asio::buffer(in_.write_ptr(), in_.writable_size()), read_error);
+      stream_.read_some(asio::buffer(in_.write_ptr(), in_.writable_size()), read_error);
   if (read_error == asio::error::would_block) {
     if (in_.empty()) worker_.buffers().release(in_);
     wait_for_head();
@@ -257,8 +267,7 @@ void ClientSession::write_upstream_head(const http::RequestHead& head, std::size
   char generated_id[32];
   set_request_id(head.request_id.empty() ? worker_.request_ids().next(generated_id)
                                          : head.request_id);
-  exchange_.written = http::write_upstream_request(
-      head, http::ForwardContext{client_ip(), "http", request_id()}, out_);
+  exchange_.written = http::write_upstream_request(head, forward_context(), out_);
   exchange_.request_head_length = out_.size();
   exchange_.request_framing = head.framing;
   exchange_.request_remaining = head.content_length;
@@ -378,6 +387,8 @@ void ClientSession::record_exchange(std::uint16_t status, bool with_backend) {
     entry.upstream_header_ms =
         millis_between(exchange_.request_sent_at, exchange_.response_head_at);
   }
+  if (exchange_.upstream_tls_failures > 0) entry.upstream_error = "tls";
+  if (stream_.tls() != nullptr) entry.tls_version = stream_.tls()->version();
   entry.attempts = exchange_.attempts;
   entry.total_ms = millis_between(exchange_.started, now);
   log.record(entry);
@@ -407,16 +418,16 @@ void ClientSession::respond_locally(std::uint16_t status, std::string_view detai
   end_backend_use();
   record_exchange(status, with_backend);
   worker_.deadlines().arm(write_deadline_, worker_.config().timeouts.client_send);
-  asio::async_write(socket_, asio::buffer(out_.read_ptr() + offset, out_.size() - offset),
-                    [self = self()](const error_code& ec, std::size_t) {
-                      self->write_deadline_.disarm();
-                      if (self->phase_ == Phase::closed) return;
-                      if (ec) {
-                        self->close();
-                        return;
-                      }
-                      self->next_request();
-                    });
+  stream_.async_write(asio::buffer(out_.read_ptr() + offset, out_.size() - offset),
+                      [self = self()](const error_code& ec, std::size_t) {
+                        self->write_deadline_.disarm();
+                        if (self->phase_ == Phase::closed) return;
+                        if (ec) {
+                          self->close();
+                          return;
+                        }
+                        self->next_request();
+                      });
 }
 
 void ClientSession::end_backend_use() {
@@ -465,16 +476,18 @@ void ClientSession::next_request() {
 void ClientSession::close_gracefully() {
   error_code ignored;
   int unread = 0;
-  ::ioctl(socket_.native_handle(), FIONREAD, &unread);
-  socket_.shutdown(tcp::socket::shutdown_send, ignored);
+  stream_.close_notify();
+  ::ioctl(stream_.socket().native_handle(), FIONREAD, &unread);
+  stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
   if (unread == 0 && request_fully_read() && in_.empty()) {
     close();
     return;
   }
   phase_ = Phase::lingering;
   worker_.deadlines().arm(read_deadline_, kLingerTime);
-  socket_.async_wait(tcp::socket::wait_read,
-                     [self = self()](const error_code& ec) { self->discard_until_eof(ec); });
+  stream_.socket().async_wait(tcp::socket::wait_read, [self = self()](const error_code& ec) {
+    self->discard_until_eof(ec);
+  });
 }
 
 void ClientSession::discard_until_eof(const error_code& ec) {
@@ -486,10 +499,11 @@ void ClientSession::discard_until_eof(const error_code& ec) {
   char sink[4096];
   error_code read_error;
   while (true) {
-    socket_.read_some(asio::buffer(sink), read_error);
+    stream_.socket().read_some(asio::buffer(sink), read_error);
     if (read_error == asio::error::would_block) {
-      socket_.async_wait(tcp::socket::wait_read,
-                         [self = self()](const error_code& e) { self->discard_until_eof(e); });
+      stream_.socket().async_wait(tcp::socket::wait_read, [self = self()](const error_code& e) {
+        self->discard_until_eof(e);
+      });
       return;
     }
     if (read_error) break;
@@ -504,7 +518,7 @@ void ClientSession::close() {
   write_deadline_.disarm();
   upstream_deadline_.disarm();
   park_deadline_.disarm();
-  core::close_socket(socket_);
+  core::close_socket(stream_.socket());
   release_upstream(false);
   end_backend_use();
   worker_.connection_closed(*this, true);

@@ -33,6 +33,7 @@
 #include "http/header_rewrite.hpp"
 #include "proxy/connection.hpp"
 #include "proxy/deadline.hpp"
+#include "proxy/stream.hpp"
 #include "proxy/upstream_pool.hpp"
 #include "runtime/route_pick.hpp"
 #include "runtime/worker_view.hpp"
@@ -59,7 +60,15 @@ class ClientSession final : public core::RefCounted<ClientSession>,
 
  private:
   enum Tag : std::uint8_t { kClientRead, kClientWrite, kUpstream, kPark };
-  enum class Phase : std::uint8_t { idle, head, exchange, responding_locally, lingering, closed };
+  enum class Phase : std::uint8_t {
+    handshake,
+    idle,
+    head,
+    exchange,
+    responding_locally,
+    lingering,
+    closed
+  };
 
   // Everything about one request and its response, reset whole between requests.
   struct Exchange {
@@ -114,6 +123,7 @@ class ClientSession final : public core::RefCounted<ClientSession>,
     bool upstream_reusable = false;
     bool strip_chunked = false;  // decode a chunked response for an HTTP/1.0 client
     bool upstream_timed_out = false;
+    std::uint8_t upstream_tls_failures = 0;  // tries that failed in the backend's TLS handshake
   };
   enum class UpstreamRead : std::uint8_t { head, body };
   // A split passing a request on to another target: a warning naming the pools, under
@@ -131,6 +141,7 @@ class ClientSession final : public core::RefCounted<ClientSession>,
   };
 
   // --- client_session.cpp
+  void start_reading();
   void await_head();
   void wait_for_head();
   void on_client_readable(const error_code& ec);
@@ -163,6 +174,14 @@ class ClientSession final : public core::RefCounted<ClientSession>,
   const conf::Timeouts& timeouts() const { return exchange_.view->snapshot().config.timeouts; }
   core::Ref<ClientSession> self() { return core::Ref<ClientSession>(this); }
 
+  // --- session_tls.cpp
+  // Starts the TLS handshake if the listener has TLS; false for a plain listener.
+  bool start_tls();
+  void on_handshake(const error_code& ec);
+  // Plain HTTP sent to the TLS port: nginx's answer, then close.
+  void refuse_plain_http();
+  http::ForwardContext forward_context() const;
+
   // --- session_upstream.cpp
   http::ResponseRewrite response_rewrite() const;  // for the final head and a 101
   void use_backend();
@@ -172,6 +191,8 @@ class ClientSession final : public core::RefCounted<ClientSession>,
   void record_outcome(health::Outcome outcome);
   void connect_upstream();
   void on_upstream_connected(UpstreamConnection* conn, const error_code& ec);
+  void start_upstream_tls(const tls::ClientTls& tls, std::string_view host);
+  void on_upstream_handshake(UpstreamConnection* conn, const error_code& ec);
   void send_request();
   void on_request_sent(UpstreamConnection* conn, const error_code& ec);
   void read_upstream(UpstreamRead what);
@@ -197,7 +218,7 @@ class ClientSession final : public core::RefCounted<ClientSession>,
   void on_response_piece_written(const error_code& ec);
 
   Worker& worker_;
-  tcp::socket socket_;
+  Stream stream_;
   const std::string& listener_;  // the worker's acceptor keeps the name alive
   char client_ip_[46] = {};
   std::uint8_t client_ip_length_ = 0;
@@ -216,6 +237,11 @@ class ClientSession final : public core::RefCounted<ClientSession>,
   // The backend connection of the current try; null between tries and requests.
   std::unique_ptr<UpstreamConnection> up_;
   std::vector<std::unique_ptr<UpstreamConnection>> retired_;  // pending ops still running
+  // TLS listeners: what the verified client certificate says (empty when none), for
+  // the headers the listener names.
+  std::string client_subject_;
+  std::string client_fingerprint_;
+  const conf::ListenerTlsConfig* tls_config_ = nullptr;  // kept alive by the TLS session
 };
 
 }  // namespace veer::proxy

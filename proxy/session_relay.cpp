@@ -14,7 +14,7 @@ void ClientSession::relay_request_body() {
   if (exchange_.request_abandoned) return;
   if (in_.writable_size() == 0) in_.compact();
   worker_.deadlines().arm(read_deadline_, timeouts().client_body);
-  socket_.async_read_some(
+  stream_.async_read_some(
       asio::buffer(in_.write_ptr(), in_.writable_size()),
       [self = self()](const error_code& ec, std::size_t n) { self->on_request_body_read(ec, n); });
 }
@@ -31,8 +31,8 @@ void ClientSession::on_request_body_read(const error_code& ec, std::size_t n) {
   UpstreamConnection* conn = up_.get();
   worker_.deadlines().arm(upstream_deadline_, timeouts().upstream_response);
   ++conn->pending_ops;
-  asio::async_write(
-      conn->socket, asio::buffer(in_.read_ptr(), exchange_.request_piece),
+  conn->stream.async_write(
+      asio::buffer(in_.read_ptr(), exchange_.request_piece),
       [self = self(), conn](const error_code& e, std::size_t) { self->on_request_sent(conn, e); });
 }
 
@@ -149,7 +149,7 @@ void ClientSession::write_response_piece(bool with_head) {
       asio::buffer(up_->buffer.read_ptr(), exchange_.response_piece)};
   exchange_.response_started = true;
   worker_.deadlines().arm(write_deadline_, timeouts().client_send);
-  asio::async_write(socket_, pieces, [self = self()](const error_code& ec, std::size_t) {
+  stream_.async_write(pieces, [self = self()](const error_code& ec, std::size_t) {
     self->on_response_piece_written(ec);
   });
 }

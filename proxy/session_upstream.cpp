@@ -143,7 +143,7 @@ void ClientSession::connect_upstream() {
   exchange_.connect_started = Clock::now();
   UpstreamConnection* conn = up_.get();
   ++conn->pending_ops;
-  conn->socket.async_connect(
+  conn->stream.socket().async_connect(
       core::to_endpoint(exchange_.slot->endpoint.data(), exchange_.slot->endpoint.length),
       [self = self(), conn](const error_code& ec) { self->on_upstream_connected(conn, ec); });
 }
@@ -179,9 +179,43 @@ void ClientSession::on_upstream_connected(UpstreamConnection* conn, const error_
     fail_exchange(timed_out ? 504 : 502, "upstream " + cause);
     return;
   }
-  exchange_.connected = Clock::now();
   error_code ignored;
-  up_->socket.set_option(tcp::no_delay(true), ignored);
+  up_->stream.socket().set_option(tcp::no_delay(true), ignored);
+  const runtime::PoolRuntime& pool = exchange_.view->snapshot().pools[exchange_.pick.pool];
+  if (pool.tls) {
+    start_upstream_tls(*pool.tls, pool.config->backends[*exchange_.pick.backend].host_port.host);
+    return;
+  }
+  exchange_.connected = Clock::now();
+  send_request();
+}
+
+// The handshake with a TLS backend counts as part of connecting: upstream_connect
+// bounds it, and a failure is a connect failure (retried elsewhere, and a passive
+// health failure of the backend).
+void ClientSession::start_upstream_tls(const tls::ClientTls& tls, std::string_view host) {
+  UpstreamConnection* conn = up_.get();
+  conn->stream.start_tls(tls.new_session(host), worker_.tls_scratch());
+  ++conn->pending_ops;
+  conn->stream.async_handshake(
+      [self = self(), conn](const error_code& ec) { self->on_upstream_handshake(conn, ec); });
+}
+
+void ClientSession::on_upstream_handshake(UpstreamConnection* conn, const error_code& ec) {
+  if (upstream_op_done(conn)) return;
+  if (ec) {
+    const bool timed_out = exchange_.upstream_timed_out;
+    record_outcome(timed_out ? health::Outcome::timeout : health::Outcome::connect_failed);
+    ++exchange_.upstream_tls_failures;
+    exchange_.backend->stats->tls_failures.fetch_add(1, std::memory_order_relaxed);
+    const std::string cause = timed_out           ? std::string("tls: handshake timed out")
+                              : ec == tls_error() ? "tls: " + conn->stream.tls()->error()
+                                                  : "tls: " + ec.message();
+    if (retry(cause, false)) return;
+    fail_exchange(timed_out ? 504 : 502, "upstream " + cause);
+    return;
+  }
+  exchange_.connected = Clock::now();
   send_request();
 }
 
@@ -198,7 +232,7 @@ void ClientSession::send_request() {
   worker_.deadlines().arm(upstream_deadline_, timeouts().upstream_response);
   UpstreamConnection* conn = up_.get();
   ++conn->pending_ops;
-  asio::async_write(conn->socket, pieces, [self = self(), conn](const error_code& ec, std::size_t) {
+  conn->stream.async_write(pieces, [self = self(), conn](const error_code& ec, std::size_t) {
     self->on_request_sent(conn, ec);
   });
   read_upstream(UpstreamRead::head);
@@ -230,7 +264,7 @@ void ClientSession::read_upstream(UpstreamRead what) {
   buffer.compact();  // what a 1xx head or the last piece left goes to the front
   worker_.deadlines().arm(upstream_deadline_, timeouts().upstream_response);
   ++conn->pending_ops;
-  conn->socket.async_read_some(asio::buffer(buffer.write_ptr(), buffer.writable_size()),
+  conn->stream.async_read_some(asio::buffer(buffer.write_ptr(), buffer.writable_size()),
                                [self = self(), conn, what](const error_code& ec, std::size_t n) {
                                  if (what == UpstreamRead::head) {
                                    self->on_response_bytes(conn, ec, n);
@@ -307,17 +341,17 @@ void ClientSession::forward_interim_response(std::size_t head_length) {
   http::write_client_response_head(worker_.response_scratch(), http::ResponseRewrite{}, out_);
   up_->buffer.consume(head_length);
   worker_.deadlines().arm(write_deadline_, timeouts().client_send);
-  asio::async_write(socket_, asio::buffer(out_.read_ptr() + offset, out_.size() - offset),
-                    [self = self(), offset](const error_code& ec, std::size_t) {
-                      self->write_deadline_.disarm();
-                      if (self->phase_ != Phase::exchange) return;
-                      if (ec) {
-                        self->close();
-                        return;
-                      }
-                      self->out_.truncate(offset);
-                      self->next_response_head();
-                    });
+  stream_.async_write(asio::buffer(out_.read_ptr() + offset, out_.size() - offset),
+                      [self = self(), offset](const error_code& ec, std::size_t) {
+                        self->write_deadline_.disarm();
+                        if (self->phase_ != Phase::exchange) return;
+                        if (ec) {
+                          self->close();
+                          return;
+                        }
+                        self->out_.truncate(offset);
+                        self->next_response_head();
+                      });
 }
 
 // After a 1xx: the next head may already be in the buffer.
@@ -415,7 +449,7 @@ void ClientSession::release_upstream(bool reusable) {
     worker_.upstreams().park(std::move(up_));
     return;
   }
-  core::close_socket(up_->socket);
+  core::close_socket(up_->stream.socket());
   if (up_->pending_ops > 0) {
     retired_.push_back(std::move(up_));
   } else {
@@ -436,7 +470,7 @@ void ClientSession::start_tunnel(std::size_t head_length) {
   exchange_.status = 101;
   exchange_.response_started = true;
   worker_.deadlines().arm(write_deadline_, timeouts().client_send);
-  asio::async_write(socket_, pieces, [self = self()](const error_code& ec, std::size_t) {
+  stream_.async_write(pieces, [self = self()](const error_code& ec, std::size_t) {
     self->write_deadline_.disarm();
     if (self->phase_ != Phase::exchange) return;
     // The request write completes long before a 101 arrives; if it somehow has not,
@@ -451,7 +485,7 @@ void ClientSession::start_tunnel(std::size_t head_length) {
     self->up_->buffer.clear();
     self->in_.consume(self->exchange_.request_piece);
     auto tunnel = core::make_ref<Tunnel>(
-        self->worker_, std::move(self->socket_), std::move(self->up_), std::move(self->in_),
+        self->worker_, std::move(self->stream_), std::move(self->up_), std::move(self->in_),
         self->exchange_.backend->stats, self->timeouts().tunnel_idle);
     if (self->exchange_.pick.split != nullptr)
       tunnel->set_route(self->exchange_.pick.split->tags[self->exchange_.pick.target]);

@@ -4,7 +4,7 @@
 
 namespace veer::proxy {
 
-Tunnel::Tunnel(Worker& worker, tcp::socket client, std::unique_ptr<UpstreamConnection> backend,
+Tunnel::Tunnel(Worker& worker, Stream client, std::unique_ptr<UpstreamConnection> backend,
                core::Buffer client_pending, std::shared_ptr<core::BackendStats> stats,
                conf::Duration idle_timeout)
     : worker_(worker),
@@ -12,8 +12,8 @@ Tunnel::Tunnel(Worker& worker, tcp::socket client, std::unique_ptr<UpstreamConne
       backend_(std::move(backend)),
       stats_(std::move(stats)),
       idle_timeout_(idle_timeout),
-      upward_{client_, backend_->socket, std::move(client_pending)},
-      downward_{backend_->socket, client_, core::Buffer{}} {}
+      upward_{client_, backend_->stream, std::move(client_pending)},
+      downward_{backend_->stream, client_, core::Buffer{}} {}
 
 Tunnel::~Tunnel() {
   worker_.buffers().release(upward_.buffer);
@@ -28,7 +28,7 @@ void Tunnel::start() {
   // went to the client): an idle tunnel holds no buffer at all.
   worker_.buffers().release(backend_->buffer);
   error_code ignored;
-  backend_->socket.non_blocking(true, ignored);
+  backend_->stream.socket().non_blocking(true, ignored);
   touch();
   pump(upward_);
   pump(downward_);
@@ -43,15 +43,15 @@ void Tunnel::pump(Direction& d) {
     wait_readable(d);
     return;
   }
-  asio::async_write(
-      d.to, asio::buffer(d.buffer.read_ptr(), d.buffer.size()),
+  d.to.async_write(
+      asio::buffer(d.buffer.read_ptr(), d.buffer.size()),
       [self = self(), &d](const error_code& ec, std::size_t) { self->on_written(d, ec); });
 }
 
 void Tunnel::wait_readable(Direction& d) {
   worker_.buffers().release(d.buffer);  // idle: hold no memory
-  d.from.async_wait(tcp::socket::wait_read,
-                    [self = self(), &d](const error_code& ec) { self->on_readable(d, ec); });
+  d.from.async_wait_readable(
+      [self = self(), &d](const error_code& ec) { self->on_readable(d, ec); });
 }
 
 void Tunnel::on_readable(Direction& d, const error_code& ec) {
@@ -99,8 +99,8 @@ void Tunnel::close() {
   if (closed_) return;
   closed_ = true;
   idle_deadline_.disarm();
-  core::close_socket(client_);
-  core::close_socket(backend_->socket);
+  core::close_socket(client_.socket());
+  core::close_socket(backend_->stream.socket());
   stats_->active_connections.fetch_sub(1, std::memory_order_relaxed);
   worker_.metrics().tunnels_closed.add();
   worker_.connection_closed(*this, true);

@@ -15,6 +15,7 @@
 #include "core/ref_counted.hpp"
 #include "proxy/connection.hpp"
 #include "proxy/deadline.hpp"
+#include "proxy/stream.hpp"
 #include "proxy/upstream_pool.hpp"
 #include "runtime/snapshot.hpp"
 
@@ -27,7 +28,7 @@ class Tunnel final : public core::RefCounted<Tunnel>, public Connection, public 
   // `client_pending` holds bytes the client sent after its upgrade request.
   // The backend connection is already counted in `stats->active_connections`; the
   // tunnel releases that count when it closes.
-  Tunnel(Worker& worker, tcp::socket client, std::unique_ptr<UpstreamConnection> backend,
+  Tunnel(Worker& worker, Stream client, std::unique_ptr<UpstreamConnection> backend,
          core::Buffer client_pending, std::shared_ptr<core::BackendStats> stats,
          conf::Duration idle_timeout);
   ~Tunnel();
@@ -49,8 +50,8 @@ class Tunnel final : public core::RefCounted<Tunnel>, public Connection, public 
 
  private:
   struct Direction {
-    tcp::socket& from;
-    tcp::socket& to;
+    Stream& from;
+    Stream& to;
     core::Buffer buffer;
   };
 
@@ -66,7 +67,7 @@ class Tunnel final : public core::RefCounted<Tunnel>, public Connection, public 
   core::Ref<Tunnel> self() { return core::Ref<Tunnel>(this); }
 
   Worker& worker_;
-  tcp::socket client_;
+  Stream client_;  // TLS on a TLS listener (wss)
   std::unique_ptr<UpstreamConnection> backend_;
   std::shared_ptr<core::BackendStats> stats_;
   std::shared_ptr<const runtime::SplitTargetTag> route_;

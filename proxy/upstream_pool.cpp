@@ -7,7 +7,7 @@
 namespace veer::proxy {
 
 UpstreamConnection::UpstreamConnection(asio::io_context& io, UpstreamSlot& s)
-    : socket(io), slot(s) {}
+    : stream(tcp::socket(io)), slot(s) {}
 
 void UpstreamConnection::on_timeout(Deadline&) {
   slot.pool->expire(*this);
@@ -58,7 +58,8 @@ std::unique_ptr<UpstreamConnection> UpstreamPool::take(UpstreamSlot& slot,
     unlink(*c);
     if (now - c->parked_at >= probe_after) {
       char byte;
-      const ssize_t n = ::recv(c->socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+      const ssize_t n =
+          ::recv(c->stream.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
       if (!(n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))) continue;  // closed: drop
     }
     c->reused = true;

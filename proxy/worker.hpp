@@ -4,10 +4,12 @@
 // own connection pools, buffers and timers. Nothing here is shared with other workers
 // except the snapshot store and a few counters (DESIGN.md: threads and shared state).
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -72,6 +74,9 @@ class Worker final : public DeadlineQueue::Waker, public TimeoutHandler {
   ConnectionRegistry& connections() { return connections_; }
   http::RequestHead& request_scratch() { return *request_scratch_; }
   http::ResponseHead& response_scratch() { return *response_scratch_; }
+  // Ciphertext on its way between a socket and a TLS session (proxy/stream.hpp): used
+  // within one synchronous call, so one buffer serves every connection of the worker.
+  std::span<char> tls_scratch() { return tls_scratch_; }
   bool draining() const { return draining_; }
   // The view of the newest snapshot (adopting it first if it moved).
   const core::Ref<runtime::WorkerView>& view();
@@ -110,6 +115,7 @@ class Worker final : public DeadlineQueue::Waker, public TimeoutHandler {
   runtime::WorkerMetrics metrics_;  // read by the scraper on the control thread
   std::unique_ptr<http::RequestHead> request_scratch_;
   std::unique_ptr<http::ResponseHead> response_scratch_;
+  std::array<char, 16 * 1024 + 512> tls_scratch_{};  // one full TLS record
   core::Ref<runtime::WorkerView> view_;
   // Stopped ones stay until the worker goes: sessions of their listeners hold their names.
   std::vector<std::unique_ptr<Acceptor>> acceptors_;

@@ -1,5 +1,7 @@
 #include "runtime/metrics.hpp"
 
+#include <cstring>
+
 #include <algorithm>
 
 #include "runtime/snapshot.hpp"
@@ -75,6 +77,23 @@ MetricsView::MetricsView(const Snapshot& snapshot, WorkerMetrics& metrics) {
       targets.push_back(held_counters_.back().get());
     }
   }
+}
+
+void TlsCounters::count_cipher(const char* name) {
+  for (std::size_t i = 0; i + 1 < kCipherSlots; ++i) {
+    const char* slot = cipher_names[i].load(std::memory_order_relaxed);
+    if (slot == nullptr) {
+      cipher_names[i].store(name, std::memory_order_release);
+      ciphers[i].add();
+      return;
+    }
+    if (slot == name || std::strcmp(slot, name) == 0) {
+      ciphers[i].add();
+      return;
+    }
+  }
+  cipher_names[kCipherSlots - 1].store("other", std::memory_order_release);
+  ciphers[kCipherSlots - 1].add();
 }
 
 }  // namespace veer::runtime

@@ -34,6 +34,37 @@ class LocalCounter {
   std::atomic<std::uint64_t> value_{0};
 };
 
+// TLS handshakes on one worker's listeners, by outcome, version and cipher.
+struct TlsCounters {
+  enum Failure : std::uint8_t {
+    timeout,             // timeouts.tls_handshake passed
+    plain_http,          // plain HTTP sent to the TLS port
+    protocol_version,    // TLS 1.0/1.1 or below min_version
+    unknown_sni,         // a name no certificate has, with unknown_sni = "refuse"
+    client_certificate,  // mTLS: missing or not verified
+    closed,              // the client went away mid-handshake
+    other,               // anything else: garbage, no shared cipher, ...
+    kFailureKinds
+  };
+  static constexpr std::array<const char*, kFailureKinds> kFailureNames = {
+      "timeout", "plain_http", "protocol_version", "unknown_sni", "client_certificate",
+      "closed",  "other"};
+  static constexpr std::size_t kCipherSlots = 16;
+
+  LocalCounter full;
+  LocalCounter resumed;
+  std::array<LocalCounter, kFailureKinds> failed;
+  LocalCounter tls12;
+  LocalCounter tls13;
+  // Cipher names (OpenSSL's static strings) in the order first seen; the last slot
+  // counts every cipher beyond the first kCipherSlots - 1 as "other".
+  std::array<std::atomic<const char*>, kCipherSlots> cipher_names{};
+  std::array<LocalCounter, kCipherSlots> ciphers;
+
+  // Worker thread.
+  void count_cipher(const char* name);
+};
+
 // Upper bounds of the response-time histogram buckets, in seconds (Prometheus "le").
 inline constexpr std::array<double, 14> kResponseSecondsBounds = {
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
@@ -85,6 +116,7 @@ class WorkerMetrics {
   LocalCounter connections_accepted;
   LocalCounter tunnels_opened;
   LocalCounter tunnels_closed;
+  TlsCounters tls;
 
   // Any thread. `on_series(const SeriesKey&, const ExchangeSeries&)`.
   template <typename OnSeries>

@@ -88,9 +88,10 @@ HashKey parse_hash_key(std::string_view text) {
 }  // namespace
 
 std::shared_ptr<const Snapshot> build_snapshot(conf::Config config, std::uint64_t version,
-                                               BackendRegistry& registry) {
+                                               BackendRegistry& registry, TlsSet tls) {
   auto snapshot = std::make_shared<Snapshot>();
   snapshot->version = version;
+  snapshot->tls = std::move(tls);
   // Runtime objects point into the snapshot's own copy of the configuration.
   snapshot->config = std::move(config);
   const conf::Config& configured = snapshot->config;
@@ -109,6 +110,9 @@ std::shared_ptr<const Snapshot> build_snapshot(conf::Config config, std::uint64_
     if (runtime.strategy->prepare != nullptr) {
       runtime.prepared = runtime.strategy->prepare(backend_views(runtime));
     }
+    if (const auto loaded = snapshot->tls.pools.find(pool.name);
+        loaded != snapshot->tls.pools.end())
+      runtime.tls = loaded->second->tls;
     snapshot->pools.push_back(std::move(runtime));
   }
   const auto pool_index = [&](std::string_view name) {
@@ -129,7 +133,10 @@ std::shared_ptr<const Snapshot> build_snapshot(conf::Config config, std::uint64_
     snapshot->splits.push_back(std::move(runtime));
   }
   for (const conf::ListenerConfig& listener : configured.listeners) {
-    ListenerRuntime runtime{listener.name, {}};
+    ListenerRuntime runtime{listener.name, {}, {}};
+    if (const auto loaded = snapshot->tls.listeners.find(listener.name);
+        loaded != snapshot->tls.listeners.end())
+      runtime.tls = loaded->second->tls;
     for (const conf::RouteConfig& route : listener.routes) {
       RouteRuntime r{route.host, route.path_prefix};
       if (const conf::SplitConfig* split = configured.find_split(route.target)) {

@@ -15,6 +15,7 @@
 
 #include "conf/config.hpp"
 #include "core/backend_stats.hpp"
+#include "runtime/tls_set.hpp"
 #include "strategies/strategy.hpp"
 
 namespace veer::runtime {
@@ -43,6 +44,7 @@ struct PoolRuntime {
   std::shared_ptr<core::PoolStats> stats;  // survives reloads that keep the pool
   // What the strategy prepared once for this snapshot, shared by all workers.
   strategies::Prepared prepared;
+  std::shared_ptr<const tls::ClientTls> tls;  // null: plain HTTP to the backends
 };
 
 // The pool's backends as strategies see them (same order, same indices).
@@ -80,6 +82,7 @@ struct SplitRuntime {
 struct ListenerRuntime {
   std::string name;
   std::vector<RouteRuntime> routes;
+  std::shared_ptr<const tls::ServerTls> tls;  // null: plain HTTP
 };
 
 struct Snapshot {
@@ -93,6 +96,7 @@ struct Snapshot {
   std::vector<ListenerRuntime> listeners;
   std::vector<PoolRuntime> pools;
   std::vector<SplitRuntime> splits;
+  TlsSet tls;  // what the listeners' and pools' tls pointers were taken from
 
   const ListenerRuntime* find_listener(std::string_view name) const;
   const SplitRuntime* find_split(std::string_view name) const;
@@ -118,8 +122,9 @@ class BackendRegistry {
   bool started_ = false;  // a snapshot was built before: new backends are joining
 };
 
+// `tls` must hold an entry for every TLS listener and pool of `config` (load_tls).
 std::shared_ptr<const Snapshot> build_snapshot(conf::Config config, std::uint64_t version,
-                                               BackendRegistry& registry);
+                                               BackendRegistry& registry, TlsSet tls = {});
 
 // The publication point between the main thread and the workers. Workers poll
 // version() (one relaxed-ish load of a word that changes only on reload) and take the
