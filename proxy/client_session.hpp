@@ -33,10 +33,10 @@
 #include "http/header_rewrite.hpp"
 #include "proxy/connection.hpp"
 #include "proxy/deadline.hpp"
-#include "proxy/stream.hpp"
 #include "proxy/upstream_pool.hpp"
 #include "runtime/route_pick.hpp"
 #include "runtime/worker_view.hpp"
+#include "tls/stream.hpp"
 
 namespace veer::proxy {
 
@@ -218,7 +218,7 @@ class ClientSession final : public core::RefCounted<ClientSession>,
   void on_response_piece_written(const error_code& ec);
 
   Worker& worker_;
-  Stream stream_;
+  tls::Stream stream_;
   const std::string& listener_;  // the worker's acceptor keeps the name alive
   char client_ip_[46] = {};
   std::uint8_t client_ip_length_ = 0;

@@ -47,10 +47,11 @@ void ClientSession::on_handshake(const error_code& ec) {
   runtime::TlsCounters& counters = worker_.metrics().tls;
   tls::TlsSession& session = *stream_.tls();
   if (ec) {
-    const Failure kind = ec == tls_error() ? classify_failure(session.error()) : Failure::closed;
+    const Failure kind =
+        ec == tls::tls_error() ? classify_failure(session.error()) : Failure::closed;
     counters.failed[kind].add();
     core::log::debug("TLS handshake from ", client_ip(), " failed: ",
-                     ec == tls_error() ? std::string_view(session.error()) : ec.message());
+                     ec == tls::tls_error() ? std::string_view(session.error()) : ec.message());
     if (kind == Failure::plain_http) {
       refuse_plain_http();
       return;

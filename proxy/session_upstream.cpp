@@ -208,9 +208,9 @@ void ClientSession::on_upstream_handshake(UpstreamConnection* conn, const error_
     record_outcome(timed_out ? health::Outcome::timeout : health::Outcome::connect_failed);
     ++exchange_.upstream_tls_failures;
     exchange_.backend->stats->tls_failures.fetch_add(1, std::memory_order_relaxed);
-    const std::string cause = timed_out           ? std::string("tls: handshake timed out")
-                              : ec == tls_error() ? "tls: " + conn->stream.tls()->error()
-                                                  : "tls: " + ec.message();
+    const std::string cause = timed_out                ? std::string("tls: handshake timed out")
+                              : ec == tls::tls_error() ? "tls: " + conn->stream.tls()->error()
+                                                       : "tls: " + ec.message();
     if (retry(cause, false)) return;
     fail_exchange(timed_out ? 504 : 502, "upstream " + cause);
     return;
