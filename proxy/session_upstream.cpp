@@ -196,6 +196,8 @@ void ClientSession::on_upstream_connected(UpstreamConnection* conn, const error_
 void ClientSession::start_upstream_tls(const tls::ClientTls& tls, std::string_view host) {
   UpstreamConnection* conn = up_.get();
   conn->stream.start_tls(tls.new_session(host), worker_.tls_scratch());
+  // The connect's completion disarmed the deadline (no operation was pending).
+  worker_.deadlines().arm(upstream_deadline_, timeouts().upstream_connect);
   ++conn->pending_ops;
   conn->stream.async_handshake(
       [self = self(), conn](const error_code& ec) { self->on_upstream_handshake(conn, ec); });
@@ -205,7 +207,7 @@ void ClientSession::on_upstream_handshake(UpstreamConnection* conn, const error_
   if (upstream_op_done(conn)) return;
   if (ec) {
     const bool timed_out = exchange_.upstream_timed_out;
-    record_outcome(timed_out ? health::Outcome::timeout : health::Outcome::connect_failed);
+    record_outcome(timed_out ? health::Outcome::timeout : health::Outcome::tls_failed);
     ++exchange_.upstream_tls_failures;
     exchange_.backend->stats->tls_failures.fetch_add(1, std::memory_order_relaxed);
     const std::string cause = timed_out                ? std::string("tls: handshake timed out")
