@@ -93,6 +93,13 @@ std::string Probe::tls_failure(const error_code& ec) const {
   return "tls: " + ec.message();
 }
 
+// An alert after the handshake (TLS 1.3: the backend refused our client certificate).
+void Probe::count_late_tls_failure(const error_code& ec) {
+  if (ec == tls::tls_error() && !timed_out_) {
+    target_.stats->tls_failures.fetch_add(1, std::memory_order_relaxed);
+  }
+}
+
 void Probe::on_connected(const error_code& ec) {
   if (ec || timed_out_) {
     done(CheckResult{false, failure(ec, "connect"), {}});
@@ -109,6 +116,9 @@ void Probe::on_connected(const error_code& ec) {
 
 void Probe::on_handshake(const error_code& ec) {
   if (ec || timed_out_) {
+    // Counted as the data plane counts them (veer_backend_tls_failures_total): a
+    // backend's broken certificate shows there even while checks keep traffic away.
+    target_.stats->tls_failures.fetch_add(1, std::memory_order_relaxed);
     done(CheckResult{false, tls_failure(ec), {}});
     return;
   }
@@ -128,6 +138,7 @@ void Probe::send_check() {
 }
 
 void Probe::on_sent(const error_code& ec) {
+  count_late_tls_failure(ec);
   if (ec || timed_out_) {
     done(CheckResult{false, failure(ec, "sending the check"), {}});
     return;
@@ -143,6 +154,7 @@ void Probe::read() {
 
 void Probe::on_read(const error_code& ec, std::size_t n) {
   answer_.append(chunk_.data(), n);
+  count_late_tls_failure(ec);
   if (timed_out_) {
     done(CheckResult{false, failure(ec, "waiting for the answer"), {}});
   } else if (ec == asio::error::eof || answer_.size() >= kMaxAnswer) {

@@ -71,6 +71,7 @@ class Probe : public std::enable_shared_from_this<Probe> {
   void done(CheckResult result);
   std::string failure(const error_code& ec, std::string_view during) const;
   std::string tls_failure(const error_code& ec) const;
+  void count_late_tls_failure(const error_code& ec);
 
   ProbeTarget target_;
   Report report_;

@@ -419,13 +419,21 @@ void ClientSession::upstream_failed(const error_code& ec, bool sending) {
   // A pooled connection the backend had closed while idle is normal keep-alive
   // churn, not a failure of the backend.
   const bool stale = up_->reused && !exchange_.got_response_bytes && connection_lost(ec);
-  if (!stale) record_outcome(health::Outcome::reset);
+  // A TLS alert instead of an answer: with TLS 1.3 a backend refuses our client
+  // certificate after our side of the handshake is done. A TLS failure like the others.
+  const bool tls_failed = ec == tls::tls_error() && up_->stream.tls() != nullptr;
+  if (tls_failed) {
+    ++exchange_.upstream_tls_failures;
+    exchange_.backend->stats->tls_failures.fetch_add(1, std::memory_order_relaxed);
+  }
+  if (!stale) record_outcome(tls_failed ? health::Outcome::tls_failed : health::Outcome::reset);
   if (stale) worker_.upstreams().close_idle(*exchange_.slot);  // its siblings are usually stale too
   const bool safe =
       exchange_.replayable && !exchange_.got_response_bytes && (sending || exchange_.idempotent);
-  const std::string cause = std::string(during) + ": " + ec.message();
+  const std::string cause =
+      tls_failed ? "tls: " + up_->stream.tls()->error() : std::string(during) + ": " + ec.message();
   if (safe && retry(cause, stale)) return;
-  fail_exchange(502, cause);
+  fail_exchange(502, tls_failed ? "upstream " + cause : cause);
 }
 
 void ClientSession::fail_exchange(std::uint16_t status, std::string_view detail, bool close) {
