@@ -8,13 +8,6 @@
 namespace veer::conf::detail {
 namespace {
 
-bool is_token(std::string_view s) {
-  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-           std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
-  });
-}
-
 bool parse_status(std::string_view text, std::uint16_t& out) {
   unsigned value = 0;
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
@@ -23,17 +16,6 @@ bool parse_status(std::string_view text, std::uint16_t& out) {
   }
   out = static_cast<std::uint16_t>(value);
   return true;
-}
-
-// The reader of a pool key's table such as health = { ... }, or nullopt after reporting
-// what the key is instead.
-std::optional<TableReader> open_table(const toml::node& node, const std::string& path,
-                                      std::string_view example, Diagnostics& diag) {
-  if (!node.is_table()) {
-    diag.error(node.source(), path + ": expected a table such as " + std::string(example));
-    return std::nullopt;
-  }
-  return std::optional<TableReader>(std::in_place, *node.as_table(), path, diag);
 }
 
 // `expect`: a status (200) or a range ("200-399").

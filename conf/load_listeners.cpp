@@ -74,7 +74,7 @@ void load_listener(std::string_view name, const toml::node& node, Diagnostics& d
   } else {
     diag.error(node.source(), path + ": missing key \"address\" (\"host:port\" to listen on)");
   }
-  r.refuse("tls", "TLS termination is not available in this version");
+  load_listener_tls(r, listener);
   if (const toml::node* routes = r.take("routes")) {
     const toml::array* list = routes->as_array();
     if (list == nullptr || list->empty()) {

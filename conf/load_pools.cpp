@@ -106,6 +106,7 @@ void load_pool(std::string_view name, const toml::node& node, Diagnostics& diag,
     diag.error(node.source(), path + ": missing key \"backends\"");
   }
   load_pool_resilience(r, path, pool);
+  load_upstream_tls(r, pool);
   r.finish();
   config.pools.push_back(std::move(pool));
 }

@@ -18,6 +18,22 @@ bool valid_name(std::string_view name) {
   });
 }
 
+bool is_token(std::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+  });
+}
+
+std::optional<TableReader> open_table(const toml::node& node, const std::string& path,
+                                      std::string_view example, Diagnostics& diag) {
+  if (!node.is_table()) {
+    diag.error(node.source(), path + ": expected a table such as " + std::string(example));
+    return std::nullopt;
+  }
+  return std::optional<TableReader>(std::in_place, *node.as_table(), path, diag);
+}
+
 std::optional<TableReader> open_named_table(std::string_view section, std::string_view name,
                                             const toml::node& node, Diagnostics& diag) {
   std::string path = std::string(section) + "." + std::string(name);

@@ -39,6 +39,9 @@ SourcePos position_of(const toml::source_region& where);
 // Names of listeners and pools appear in logs and metric labels: keep them plain.
 bool valid_name(std::string_view name);
 
+// An HTTP token (RFC 9110 tchar): a method or a header name.
+bool is_token(std::string_view s);
+
 // Where a request's key comes from: client_ip, header:NAME or cookie:NAME.
 bool valid_hash_key(std::string_view key);
 
@@ -83,6 +86,11 @@ class TableReader {
 std::optional<TableReader> open_named_table(std::string_view section, std::string_view name,
                                             const toml::node& node, Diagnostics& diag);
 
+// The reader of a key's table such as health = { ... } or tls = { ... }, or nullopt after
+// reporting what the key is instead.
+std::optional<TableReader> open_table(const toml::node& node, const std::string& path,
+                                      std::string_view example, Diagnostics& diag);
+
 // The same for a config item with `name` and `pos` (ListenerConfig, PoolConfig,
 // SplitConfig), which it fills in when the table opens.
 template <class Item>
@@ -110,6 +118,9 @@ void load_splits(TableReader& root, Config& config);
 void load_admin(TableReader& root, Config& config);
 // health, outlier, retries, slow_start and panic_threshold of one pool.
 void load_pool_resilience(TableReader& pool_reader, const std::string& path, PoolConfig& pool);
+// The tls table of a listener and of a pool (conf/load_tls.cpp); no table: plain HTTP.
+void load_listener_tls(TableReader& listener_reader, ListenerConfig& listener);
+void load_upstream_tls(TableReader& pool_reader, PoolConfig& pool);
 // Cross-section checks: route and split targets, names, unused pools.
 void validate_references(const toml::table& root, Config& config, Diagnostics& diag);
 

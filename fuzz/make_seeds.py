@@ -237,6 +237,37 @@ backends = []
 [splits.p]
 targets = { p = 0 }
 """)
+# TLS on a listener (every key, both table forms) and to a pool's backends.
+write("fuzz_config", "tls", """[timeouts]
+tls_handshake = "5s"
+
+[listeners.public]
+address = "127.0.0.1:0"
+tls = { cert = "/etc/veer/a.pem", key = "/etc/veer/a.key", certificates = [ { cert = "b.pem", key = "b.key" } ], min_version = "1.2", client_ca = "/etc/veer/clients.pem", verify = "optional", client_subject_header = "X-Client-Subject", client_fingerprint_header = "X-Client-Fingerprint" }
+  [[listeners.public.routes]]
+  target = "rpc"
+
+[listeners.strict]
+address = "127.0.0.1:0"
+  [listeners.strict.tls]
+  cert = "certs/a.pem"
+  key = "certs/a.key"
+  unknown_sni = "refuse"
+  min_version = "1.3"
+  ciphers = "ECDHE-ECDSA-AES128-GCM-SHA256"
+  ciphersuites = "TLS_AES_128_GCM_SHA256"
+  curves = "X25519:P-256"
+  session_tickets = true
+  ticket_key_file = "/run/veer/tickets.key"
+  ticket_key_rotation = "12h"
+  session_cache = 0
+  [[listeners.strict.routes]]
+  target = "rpc"
+
+[pools.rpc]
+backends = ["127.0.0.1:19001"]
+tls = { verify = true, ca = "/etc/veer/upstream-ca.pem", sni = "node.internal", cert = "c.pem", key = "c.key" }
+""")
 write("fuzz_config", "unicode-string", '[server]\naccess_log = "/tmp/jöurnal.log"\n# cömment\n')
 write("fuzz_config", "syntax", "[pools.x\nbackends = [\"127.0.0.1:1\",\n")
 # toml++ 3.3.0 UB (TOML_UNREACHABLE): a non-ASCII byte in a bare key, or glued to a value.

@@ -3,13 +3,14 @@
 #include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
-#include <openssl/pem.h>
 #include <openssl/rand.h>
 
-#include <cerrno>
-#include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <stdexcept>
+
+#include "tls/detail.hpp"
+#include "tls/session.hpp"
 
 namespace veer::tls {
 
@@ -36,94 +37,6 @@ void cleanse(TicketKeys::Key& k) {
   OPENSSL_cleanse(&k, sizeof k);
 }
 
-// Reads a whole file, with errno's text on failure: OpenSSL's own file BIO would say
-// only "system lib".
-bool read_file(const std::string& path, std::string& out, std::string& error) {
-  std::FILE* f = std::fopen(path.c_str(), "rb");
-  if (f == nullptr) {
-    error = "cannot open '";
-    error += path;
-    error += "': ";
-    error += std::strerror(errno);
-    return false;
-  }
-  char buf[4096];
-  std::size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0)
-    out.append(buf, n);
-  const bool failed = std::ferror(f) != 0;
-  std::fclose(f);
-  if (failed) {
-    error = "cannot read '";
-    error += path;
-    error += "'";
-  }
-  return !failed;
-}
-
-// Never lets OpenSSL prompt on the terminal for a passphrase: encrypted keys fail.
-int no_passphrase(char*, int, int, void*) {
-  return 0;
-}
-
-std::string file_error(const std::string& path, const char* what) {
-  std::string e = "'";
-  e += path;
-  e += "': ";
-  e += what;
-  return e;
-}
-
-// The leaf and then the chain, in file order.
-bool load_certs(const std::string& path, std::vector<X509Ptr>& certs, std::string& error) {
-  std::string pem;
-  if (!read_file(path, pem, error)) return false;
-  BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
-  if (!bio) throw std::bad_alloc();
-  while (X509* x = PEM_read_bio_X509(bio.get(), nullptr, no_passphrase, nullptr)) {
-    certs.emplace_back(x);
-  }
-  ERR_clear_error();  // the loop ends on "no start line"
-  if (certs.empty()) {
-    error = file_error(path, "no PEM certificate in the file");
-    return false;
-  }
-  return true;
-}
-
-bool load_key(const std::string& path, EvpPkeyPtr& key, std::string& error) {
-  std::string pem;
-  if (!read_file(path, pem, error)) return false;
-  BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
-  if (!bio) throw std::bad_alloc();
-  key.reset(PEM_read_bio_PrivateKey(bio.get(), nullptr, no_passphrase, nullptr));
-  OPENSSL_cleanse(pem.data(), pem.size());  // key material should not linger on the heap
-  ERR_clear_error();
-  if (!key) {
-    error = file_error(path, "no unencrypted PEM private key in the file");
-    return false;
-  }
-  return true;
-}
-
-// Expiry is refused at load so that a reload with an expired file keeps the old one.
-bool check_validity(const std::string& path, X509* leaf, const EVP_PKEY* key, std::string& error) {
-  if (X509_cmp_current_time(X509_get0_notAfter(leaf)) < 0) {
-    error = file_error(path, "the certificate has expired");
-    return false;
-  }
-  if (X509_cmp_current_time(X509_get0_notBefore(leaf)) > 0) {
-    error = file_error(path, "the certificate is not valid yet");
-    return false;
-  }
-  if (X509_check_private_key(leaf, key) != 1) {
-    ERR_clear_error();
-    error = file_error(path, "the private key does not match the certificate");
-    return false;
-  }
-  return true;
-}
-
 // Selects http/1.1 when the client offers it. Any other list gets no ALPN at all
 // (NOACK), not a handshake failure: the client then speaks HTTP/1.1 or finds out.
 int select_alpn(SSL*, const unsigned char** out, unsigned char* outlen, const unsigned char* in,
@@ -140,21 +53,28 @@ int select_alpn(SSL*, const unsigned char** out, unsigned char* outlen, const un
 bool set_hmac(EVP_MAC_CTX* hctx, TicketKeys::Key& k) {
   char digest[] = "SHA256";
   OSSL_PARAM params[] = {
-      OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_KEY, k.hmac.data(), k.hmac.size()),
+      OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_KEY, k.hmac.data(), k.key_size),
       OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
       OSSL_PARAM_construct_end()};
   return EVP_MAC_CTX_set_params(hctx, params) == 1;
 }
 
+const EVP_CIPHER* ticket_cipher(const TicketKeys::Key& k) {
+  return k.key_size == 16 ? EVP_aes_128_cbc() : EVP_aes_256_cbc();
+}
+
 // OpenSSL 3's ticket-key callback. Returns 1 (key set), 2 (decrypted with an old key:
-// issue a fresh ticket), 0 (unknown key: full handshake), -1 (error).
+// issue a fresh ticket), 0 (unknown key: full handshake), -1 (error). OpenSSL calls
+// the callback of the SSL's initial context, but `ssl`'s current context may be
+// another one chosen by SNI: every context of a listener carries the same TicketKeys
+// as app data, so either lookup finds the same keys.
 int ticket_key_cb(SSL* ssl, unsigned char* key_name, unsigned char* iv, EVP_CIPHER_CTX* cctx,
                   EVP_MAC_CTX* hctx, int enc) {
-  const auto* self = static_cast<const TlsContext*>(SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl)));
-  TicketKeys& keys = self->ticket_keys();
-  const EVP_CIPHER* cipher = EVP_aes_256_cbc();
+  auto* keys = static_cast<TicketKeys*>(SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl)));
+  if (keys == nullptr) return -1;
   if (enc != 0) {
-    TicketKeys::Key k = keys.current();
+    TicketKeys::Key k = keys->current();
+    const EVP_CIPHER* cipher = ticket_cipher(k);
     int ok = RAND_bytes(iv, EVP_CIPHER_get_iv_length(cipher)) == 1 &&
              EVP_EncryptInit_ex(cctx, cipher, nullptr, k.aes.data(), iv) == 1 && set_hmac(hctx, k);
     std::memcpy(key_name, k.name.data(), k.name.size());
@@ -162,13 +82,18 @@ int ticket_key_cb(SSL* ssl, unsigned char* key_name, unsigned char* iv, EVP_CIPH
     return ok ? 1 : -1;
   }
   bool is_current = false;
-  std::optional<TicketKeys::Key> k = keys.find(key_name, &is_current);
+  std::optional<TicketKeys::Key> k = keys->find(key_name, &is_current);
   if (!k) return 0;
-  int ok = set_hmac(hctx, *k) && EVP_DecryptInit_ex(cctx, cipher, nullptr, k->aes.data(), iv) == 1;
+  int ok = set_hmac(hctx, *k) &&
+           EVP_DecryptInit_ex(cctx, ticket_cipher(*k), nullptr, k->aes.data(), iv) == 1;
   cleanse(*k);
   if (!ok) return -1;
   return is_current ? 1 : 2;
 }
+
+}  // namespace
+
+namespace detail {
 
 bool parse_min_version(const std::string& v, int& out, std::string& error) {
   if (v == "1.2") {
@@ -184,11 +109,10 @@ bool parse_min_version(const std::string& v, int& out, std::string& error) {
   return true;
 }
 
-// veer's fixed settings. The session cache is off: tickets carry the session state,
-// so resumption works on any worker without a cache shared between threads (a
-// per-context cache would resume only on the worker that issued the session and costs
-// memory and a lock per handshake). A shared cache for ticket-less clients is later work.
-void apply_settings(SSL_CTX* ctx, int min_version) {
+// veer's fixed settings. The session cache is off here: tickets carry the session
+// state, so resumption works on any worker without a cache shared between threads.
+// ServerTls turns a cache on for ticket-less clients when configured.
+void apply_server_settings(SSL_CTX* ctx, int min_version, TicketKeys* keys) {
   SSL_CTX_set_min_proto_version(ctx, min_version);
   SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION);
   SSL_CTX_set_options(
@@ -199,10 +123,13 @@ void apply_settings(SSL_CTX* ctx, int min_version) {
   SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
   SSL_CTX_set_session_id_context(ctx, kSessionIdContext, sizeof kSessionIdContext);
   SSL_CTX_set_alpn_select_cb(ctx, select_alpn, nullptr);
+  SSL_CTX_set_app_data(ctx, keys);
   SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, ticket_key_cb);
 }
 
-bool install_chain(SSL_CTX* ctx, std::vector<X509Ptr>& certs, EVP_PKEY* key) {
+bool install_chain(SSL_CTX* ctx, const std::vector<X509Ptr>& certs, EVP_PKEY* key) {
+  // use_certificate selects the slot of the leaf's key type (RSA, EC, ...); the chain
+  // and the key then go to that slot, so an RSA and an EC chain coexist in one context.
   if (SSL_CTX_use_certificate(ctx, certs.front().get()) != 1) return false;
   for (std::size_t i = 1; i < certs.size(); ++i) {
     if (SSL_CTX_add1_chain_cert(ctx, certs[i].get()) != 1) return false;
@@ -210,11 +137,43 @@ bool install_chain(SSL_CTX* ctx, std::vector<X509Ptr>& certs, EVP_PKEY* key) {
   return SSL_CTX_use_PrivateKey(ctx, key) == 1 && SSL_CTX_check_private_key(ctx) == 1;
 }
 
-}  // namespace
+}  // namespace detail
 
 std::shared_ptr<TicketKeys> TicketKeys::generate() {
   auto keys = std::make_shared<TicketKeys>();
   keys->keys_.push_back(random_key());
+  return keys;
+}
+
+std::shared_ptr<TicketKeys> TicketKeys::from_file(const std::string& path, std::string* error) {
+  std::string bytes;
+  std::string e;
+  if (!detail::read_file(path, bytes, e)) {
+    if (error != nullptr) *error = e;
+    return nullptr;
+  }
+  Key k;
+  if (bytes.size() == 80) {
+    std::memcpy(k.name.data(), bytes.data(), 16);
+    std::memcpy(k.hmac.data(), bytes.data() + 16, 32);
+    std::memcpy(k.aes.data(), bytes.data() + 48, 32);
+  } else if (bytes.size() == 48) {
+    k.key_size = 16;
+    std::memcpy(k.name.data(), bytes.data(), 16);
+    std::memcpy(k.aes.data(), bytes.data() + 16, 16);
+    std::memcpy(k.hmac.data(), bytes.data() + 32, 16);
+  } else {
+    if (error != nullptr) {
+      *error = detail::file_error(
+          path, "a ticket key file must be 80 or 48 bytes, not " + std::to_string(bytes.size()));
+    }
+    OPENSSL_cleanse(bytes.data(), bytes.size());
+    return nullptr;
+  }
+  OPENSSL_cleanse(bytes.data(), bytes.size());
+  auto keys = std::make_shared<TicketKeys>();
+  keys->keys_.push_back(k);
+  cleanse(k);
   return keys;
 }
 
@@ -249,29 +208,30 @@ TlsContextResult TlsContext::load(const TlsServerOptions& options,
                                   std::shared_ptr<TicketKeys> keys) {
   TlsContextResult r;
   int min_version = 0;
-  std::vector<X509Ptr> certs;
-  EvpPkeyPtr key;
-  if (!parse_min_version(options.min_version, min_version, r.error) ||
-      !load_certs(options.cert_file, certs, r.error) || !load_key(options.key_file, key, r.error) ||
-      !check_validity(options.cert_file, certs.front().get(), key.get(), r.error)) {
+  detail::LoadedPair pair;
+  std::vector<std::string> warnings;  // TlsContext has no place for them; ServerTls has
+  if (!detail::parse_min_version(options.min_version, min_version, r.error) ||
+      !detail::load_pair(options.cert_file, options.key_file, std::time(nullptr), pair, warnings,
+                         r.error)) {
     return r;
   }
   SslCtxPtr ctx(SSL_CTX_new(TLS_server_method()));
   if (!ctx) throw std::bad_alloc();
-  apply_settings(ctx.get(), min_version);
-  if (!install_chain(ctx.get(), certs, key.get())) {
-    unsigned long e = ERR_get_error();
-    ERR_clear_error();
-    r.error = file_error(options.cert_file, "OpenSSL refused the certificate or key: ");
-    const char* reason = ERR_reason_error_string(e);
-    r.error += reason != nullptr ? reason : "unknown reason";
+  detail::apply_server_settings(ctx.get(), min_version, keys.get());
+  if (!detail::install_chain(ctx.get(), pair.certs, pair.key.get())) {
+    r.error = detail::file_error(
+        options.cert_file, "OpenSSL refused the certificate or key: " + detail::openssl_reason());
     return r;
   }
-  // The SSL_CTX points back at its owner for the ticket callback; the owner never moves.
-  auto self = std::make_shared<TlsContext>(Key{}, std::move(ctx), std::move(keys));
-  SSL_CTX_set_app_data(self->ctx_.get(), self.get());
-  r.context = std::move(self);
+  r.context = std::make_shared<TlsContext>(Key{}, std::move(ctx), std::move(keys));
   return r;
+}
+
+std::unique_ptr<TlsSession> TlsContext::new_session() const {
+  SslPtr ssl(SSL_new(ctx_.get()));
+  if (!ssl) throw std::bad_alloc();
+  SSL_set_accept_state(ssl.get());
+  return std::make_unique<TlsSession>(std::move(ssl), shared_from_this());
 }
 
 }  // namespace veer::tls

@@ -50,10 +50,20 @@ class TicketKeys {
     std::array<unsigned char, 16> name{};  // sent in the clear inside the ticket
     std::array<unsigned char, 32> aes{};   // AES-256-CBC
     std::array<unsigned char, 32> hmac{};  // HMAC-SHA256
+    // 32: AES-256 and a 32-byte HMAC key; 16: nginx's legacy 48-byte key files
+    // (AES-128, a 16-byte HMAC key, using the first 16 bytes of each array).
+    std::size_t key_size = 32;
   };
 
   // One random key. Throws std::runtime_error if the RNG fails.
   static std::shared_ptr<TicketKeys> generate();
+
+  // One key from a file in nginx's ssl_session_ticket_key format, so that several veer
+  // (or nginx) instances behind one address share tickets: 80 bytes (16 name, 32 HMAC,
+  // 32 AES-256) or the legacy 48 (16 name, 16 AES-128, 16 HMAC). Null with `error` set
+  // ("PATH: ...", never key bytes) when unreadable or of another size. Such keys are
+  // rotated by replacing the file and reloading, not by rotate().
+  static std::shared_ptr<TicketKeys> from_file(const std::string& path, std::string* error);
 
   // Makes a new random key current; the previous ones still decrypt (tickets they
   // issued are renewed on use), up to kMaxKeys in all.
@@ -85,7 +95,9 @@ struct TlsContextResult {
   std::string error;                          // names the file and the problem, never key material
 };
 
-class TlsContext {
+class TlsSession;
+
+class TlsContext : public std::enable_shared_from_this<TlsContext> {
  public:
   // Loads and checks the certificate chain and key, and builds the SSL_CTX.
   // `keys` must not be null.
@@ -102,6 +114,9 @@ class TlsContext {
   TlsContext(const TlsContext&) = delete;
   TlsContext& operator=(const TlsContext&) = delete;
   ~TlsContext() = default;
+
+  // A server-side session (accept state) that keeps this context alive.
+  std::unique_ptr<TlsSession> new_session() const;
 
   SSL_CTX* native() const { return ctx_.get(); }
   TicketKeys& ticket_keys() const { return *keys_; }

@@ -4,12 +4,15 @@
 
 #include <algorithm>
 #include <new>
+#include <stdexcept>
+
+#include "tls/detail.hpp"
 
 namespace veer::tls {
 
-TlsSession::TlsSession(std::shared_ptr<const TlsContext> context)
-    : context_(std::move(context)), ssl_(SSL_new(context_->native())) {
-  if (!ssl_) throw std::bad_alloc();
+TlsSession::TlsSession(SslPtr ssl, std::shared_ptr<const void> owner)
+    : owner_(std::move(owner)), ssl_(std::move(ssl)) {
+  if (!ssl_) throw std::invalid_argument("TlsSession: null SSL");
   BioPtr in(BIO_new(BIO_s_mem()));
   BioPtr out(BIO_new(BIO_s_mem()));
   if (!in || !out) throw std::bad_alloc();
@@ -19,7 +22,6 @@ TlsSession::TlsSession(std::shared_ptr<const TlsContext> context)
   in_ = in.release();
   out_ = out.release();
   SSL_set_bio(ssl_.get(), in_, out_);  // the SSL owns both from here
-  SSL_set_accept_state(ssl_.get());
 }
 
 void TlsSession::feed(std::span<const char> ciphertext) {
@@ -46,9 +48,20 @@ TlsSession::Io TlsSession::classify(int ret) {
       break;
   }
   unsigned long e = ERR_peek_last_error();
+  // A callback's own reason (e.g. ServerTls's unknown SNI) comes before OpenSSL's
+  // generic one.
+  if (ERR_GET_LIB(e) == ERR_LIB_SSL && ERR_GET_REASON(e) == SSL_R_CALLBACK_FAILED) {
+    e = ERR_peek_error();
+  }
   const char* reason = e != 0 ? ERR_reason_error_string(e) : nullptr;
   error_ = reason != nullptr ? reason : "TLS error";
   ERR_clear_error();
+  // OpenSSL's reason says only "certificate verify failed"; X509's says why.
+  long verify = SSL_get_verify_result(ssl_.get());
+  if (verify != X509_V_OK && !SSL_is_init_finished(ssl_.get())) {
+    error_ = "certificate verify failed: ";
+    error_ += X509_verify_cert_error_string(verify);
+  }
   return Io::failed;
 }
 
@@ -133,6 +146,26 @@ std::string_view TlsSession::alpn() const {
 
 bool TlsSession::resumed() const {
   return SSL_session_reused(ssl_.get()) == 1;
+}
+
+bool TlsSession::has_buffered_input() const {
+  return SSL_has_pending(ssl_.get()) == 1 || BIO_ctrl_pending(in_) > 0;
+}
+
+bool TlsSession::peer_verified() const {
+  return handshake_done() && SSL_get0_peer_certificate(ssl_.get()) != nullptr &&
+         SSL_get_verify_mode(ssl_.get()) != SSL_VERIFY_NONE &&
+         SSL_get_verify_result(ssl_.get()) == X509_V_OK;
+}
+
+std::string TlsSession::peer_subject() const {
+  if (!peer_verified()) return {};
+  return detail::name_rfc2253(X509_get_subject_name(SSL_get0_peer_certificate(ssl_.get())));
+}
+
+std::string TlsSession::peer_fingerprint_sha256() const {
+  if (!peer_verified()) return {};
+  return detail::fingerprint_sha256(SSL_get0_peer_certificate(ssl_.get()));
 }
 
 }  // namespace veer::tls

@@ -1,6 +1,6 @@
 #pragma once
 
-// One server-side TLS connection as a pure transform between ciphertext and plaintext,
+// One TLS connection, server or client side, as a pure transform between ciphertext and plaintext,
 // with no socket and no event loop: the I/O engine (epoll today, io_uring later) reads
 // ciphertext from the socket and feed()s it, takes what pending_output() shows and
 // writes it to the socket, then consume_output()s what was written. The session in
@@ -52,8 +52,10 @@ class TlsSession {
     std::size_t bytes;
   };
 
-  // Keeps the context alive for the session's life (a reload may drop it meanwhile).
-  explicit TlsSession(std::shared_ptr<const TlsContext> context);
+  // `ssl` comes from a factory (TlsContext, ServerTls, ClientTls::new_session) with its
+  // accept or connect state set; `owner` is that factory, kept alive for the session's
+  // life (its SSL_CTXs and callbacks must outlive the SSL; a reload may drop it).
+  TlsSession(SslPtr ssl, std::shared_ptr<const void> owner);
   TlsSession(const TlsSession&) = delete;
   TlsSession& operator=(const TlsSession&) = delete;
   ~TlsSession() = default;
@@ -88,14 +90,26 @@ class TlsSession {
   std::string_view alpn() const;     // "http/1.1" or empty when none was agreed
   bool resumed() const;              // from a session ticket
 
+  // Ciphertext fed but not yet processed, or decrypted plaintext not yet read: call
+  // read_plain() again before waiting on the socket.
+  bool has_buffered_input() const;
+
+  // The peer's certificate once verified (mTLS on a listener, the backend's on a
+  // client session); empty strings when none was presented or verification is off.
+  bool peer_verified() const;
+  std::string peer_subject() const;             // RFC 2253, "CN=client,O=Example"
+  std::string peer_fingerprint_sha256() const;  // lower-case hex
+
   // Why the last failed/closed result happened, e.g. "unsupported protocol" or
-  // "http request" (plain HTTP sent to the TLS port): OpenSSL's reason string.
+  // "http request" (plain HTTP sent to the TLS port): OpenSSL's reason string; for a
+  // certificate refused by verification, "certificate verify failed: " and X509's
+  // reason ("hostname mismatch", "unable to get local issuer certificate", ...).
   const std::string& error() const { return error_; }
 
  private:
   Io classify(int ret);
 
-  std::shared_ptr<const TlsContext> context_;
+  std::shared_ptr<const void> owner_;  // declared first: destroyed after ssl_
   SslPtr ssl_;
   BIO* in_ = nullptr;   // owned by ssl_
   BIO* out_ = nullptr;  // owned by ssl_

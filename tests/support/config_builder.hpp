@@ -20,13 +20,17 @@ struct TestConfig {
   std::string strategy = "round_robin";
   std::string extra;  // more keys of [pools.main], then more tables, appended at the end
   std::string route_target = "main";  // the pool or split of the listener's one route
+  std::string listener_tls;           // the listener's tls table ("{ cert = ..., ... }")
+  std::string route_host;             // the route's host; "" = any
 
   std::string toml() const {
     std::string text = "[server]\nworkers = " + std::to_string(workers) + "\nio_engine = \"" +
                        io_engine + "\"\naccess_log = \"" + access_log + "\"\n";
     text += "[timeouts]\n" + timeouts + "\n[limits]\n" + limits + "\n";
     text += "[listeners.public]\naddress = \"127.0.0.1:0\"\n";
+    if (!listener_tls.empty()) text += "tls = " + listener_tls + "\n";
     text += "  [[listeners.public.routes]]\n  target = \"" + route_target + "\"\n";
+    if (!route_host.empty()) text += "  host = \"" + route_host + "\"\n";
     text += "[pools.main]\nstrategy = \"" + strategy + "\"\nbackends = [";
     for (std::size_t i = 0; i < backends.size(); ++i) {
       // "host:port" is quoted; a long-form entry ("{ address = ..., weight = 0 }") is not.

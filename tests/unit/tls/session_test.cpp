@@ -91,7 +91,8 @@ std::string server_to_client(MemClient& client, TlsSession& server, const std::s
 TEST(TlsSession, HandshakeTls13EcdsaAndDataBothWays) {
   auto ctx = client_context();
   MemClient client(ctx.get());
-  TlsSession server(server_context(certs().ec));
+  auto server_session = server_context(certs().ec)->new_session();
+  TlsSession& server = *server_session;
   EXPECT_EQ(server.handshake(), Hs::want_input) << "nothing fed yet";
   ASSERT_EQ(run_handshake(client, server), Hs::done) << server.error();
   EXPECT_TRUE(server.handshake_done());
@@ -107,7 +108,8 @@ TEST(TlsSession, HandshakeTls13EcdsaAndDataBothWays) {
 TEST(TlsSession, HandshakeTls12Rsa) {
   auto ctx = client_context(TLS1_2_VERSION, TLS1_2_VERSION);
   MemClient client(ctx.get());
-  TlsSession server(server_context(certs().rsa));
+  auto server_session = server_context(certs().rsa)->new_session();
+  TlsSession& server = *server_session;
   ASSERT_EQ(run_handshake(client, server), Hs::done) << server.error();
   EXPECT_EQ(server.version(), "TLSv1.2");
   EXPECT_NE(server.cipher().find("RSA"), std::string_view::npos) << server.cipher();
@@ -117,7 +119,8 @@ TEST(TlsSession, HandshakeTls12Rsa) {
 TEST(TlsSession, OneMebibyteEachWayInPieces) {
   auto ctx = client_context();
   MemClient client(ctx.get());
-  TlsSession server(server_context(certs().ec));
+  auto server_session = server_context(certs().ec)->new_session();
+  TlsSession& server = *server_session;
   ASSERT_EQ(run_handshake(client, server), Hs::done) << server.error();
   std::string payload(1 << 20, '\0');
   for (std::size_t i = 0; i < payload.size(); ++i) {
@@ -135,7 +138,8 @@ TEST(TlsSession, Tls11ClientIsRefused) {
   SSL_CTX_set_security_level(ctx.get(), 0);
   SSL_CTX_set_cipher_list(ctx.get(), "DEFAULT:@SECLEVEL=0");
   MemClient client(ctx.get());
-  TlsSession server(server_context(certs().ec));
+  auto server_session = server_context(certs().ec)->new_session();
+  TlsSession& server = *server_session;
   int client_ret = 0;
   EXPECT_EQ(run_handshake(client, server, &client_ret), Hs::failed);
   EXPECT_NE(client_ret, 1);
@@ -149,7 +153,8 @@ TEST(TlsSession, AlpnHttp11WhenOfferedAndNoneOtherwise) {
     static const unsigned char offer[] = {2, 'h', '2', 8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
     SSL_CTX_set_alpn_protos(ctx.get(), offer, sizeof offer);
     MemClient client(ctx.get());
-    TlsSession server(server_context(certs().ec));
+    auto server_session = server_context(certs().ec)->new_session();
+    TlsSession& server = *server_session;
     ASSERT_EQ(run_handshake(client, server), Hs::done) << server.error();
     EXPECT_EQ(server.alpn(), "http/1.1");
   }
@@ -158,7 +163,8 @@ TEST(TlsSession, AlpnHttp11WhenOfferedAndNoneOtherwise) {
     static const unsigned char offer[] = {2, 'h', '2'};
     SSL_CTX_set_alpn_protos(ctx.get(), offer, sizeof offer);
     MemClient client(ctx.get());
-    TlsSession server(server_context(certs().ec));
+    auto server_session = server_context(certs().ec)->new_session();
+    TlsSession& server = *server_session;
     ASSERT_EQ(run_handshake(client, server), Hs::done) << server.error();
     EXPECT_EQ(server.alpn(), "") << "no match is no ALPN, not a failure";
   }
@@ -167,7 +173,8 @@ TEST(TlsSession, AlpnHttp11WhenOfferedAndNoneOtherwise) {
 // A full handshake against `server_ctx`, then the client's resumable session.
 SSL_SESSION* ticket_from(const std::shared_ptr<const TlsContext>& server_ctx, SSL_CTX* cctx) {
   MemClient client(cctx);
-  TlsSession server(server_ctx);
+  auto server_session = server_ctx->new_session();
+  TlsSession& server = *server_session;
   if (run_handshake(client, server) != Hs::done) return nullptr;
   // TLS 1.3 tickets come after the handshake: let the client read them.
   client.exchange(server);
@@ -186,7 +193,8 @@ bool resumes_on(const std::shared_ptr<const TlsContext>& server_ctx, SSL_CTX* cc
                 SSL_SESSION* session) {
   MemClient client(cctx);
   SSL_set_session(client.ssl(), session);
-  TlsSession server(server_ctx);
+  auto server_session = server_ctx->new_session();
+  TlsSession& server = *server_session;
   EXPECT_EQ(run_handshake(client, server), Hs::done) << server.error();
   EXPECT_EQ(server.resumed(), SSL_session_reused(client.ssl()) == 1);
   return server.resumed();
@@ -224,7 +232,8 @@ TEST(TlsSession, TicketWithRotatedOutKeyMeansFullHandshake) {
 }
 
 TEST(TlsSession, PlainHttpInsteadOfClientHelloFailsWithReason) {
-  TlsSession server(server_context(certs().ec));
+  auto server_session = server_context(certs().ec)->new_session();
+  TlsSession& server = *server_session;
   std::string http = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
   server.feed(http);
   EXPECT_EQ(server.handshake(), Hs::failed);
@@ -233,7 +242,8 @@ TEST(TlsSession, PlainHttpInsteadOfClientHelloFailsWithReason) {
 
 TEST(TlsSession, GarbageInsteadOfClientHelloFailsWithReason) {
   {
-    TlsSession server(server_context(certs().ec));
+    auto server_session = server_context(certs().ec)->new_session();
+    TlsSession& server = *server_session;
     std::string garbage(64, '\x7f');
     server.feed(garbage);
     EXPECT_EQ(server.handshake(), Hs::failed);
@@ -241,7 +251,8 @@ TEST(TlsSession, GarbageInsteadOfClientHelloFailsWithReason) {
   }
   {
     // A well-framed handshake record whose content is nonsense: refused with an alert.
-    TlsSession server(server_context(certs().ec));
+    auto server_session = server_context(certs().ec)->new_session();
+    TlsSession& server = *server_session;
     std::string record = {'\x16', '\x03', '\x01', '\x00', '\x20'};
     record.append(32, '\x7f');
     server.feed(record);
@@ -254,7 +265,8 @@ TEST(TlsSession, GarbageInsteadOfClientHelloFailsWithReason) {
 TEST(TlsSession, CloseNotifyFromClientThenFromServer) {
   auto ctx = client_context();
   MemClient client(ctx.get());
-  TlsSession server(server_context(certs().ec));
+  auto server_session = server_context(certs().ec)->new_session();
+  TlsSession& server = *server_session;
   ASSERT_EQ(run_handshake(client, server), Hs::done) << server.error();
   EXPECT_EQ(SSL_shutdown(client.ssl()), 0) << "sent, not yet answered";
   client.exchange(server);
@@ -269,7 +281,8 @@ TEST(TlsSession, CloseNotifyFromClientThenFromServer) {
 TEST(TlsSession, CloseNotifyFromServerFirst) {
   auto ctx = client_context();
   MemClient client(ctx.get());
-  TlsSession server(server_context(certs().ec));
+  auto server_session = server_context(certs().ec)->new_session();
+  TlsSession& server = *server_session;
   ASSERT_EQ(run_handshake(client, server), Hs::done) << server.error();
   EXPECT_FALSE(server.close_notify()) << "the client has not answered yet";
   client.exchange(server);
