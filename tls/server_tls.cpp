@@ -125,6 +125,13 @@ bool ServerTls::configure(SSL_CTX* ctx, std::string& error) const {
     // Without a cache TLS 1.3's stateful tickets could never be redeemed: send none.
     if (config_.session_cache == 0) SSL_CTX_set_num_tickets(ctx, 0);
   }
+  if (config_.session_cache > 0) {
+    // The cache itself is the initial context's (configure_initial), but OpenSSL reads
+    // the mode from the SSL's current context when deciding whether to issue a session
+    // id at all: a context chosen by SNI without the mode would make every session
+    // single-use.
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
+  }
   if (config_.ticket_key_file.empty()) {
     // Generated keys stay usable for two rotation periods after they stop being current
     // (TicketKeys::kMaxKeys): the lifetime hint tells clients not to offer older tickets.
@@ -168,7 +175,6 @@ void ServerTls::configure_initial(SSL_CTX* ctx) const {
     // resumes on any worker, but every insertion and lookup takes the context's lock
     // (and every 255th handshake flushes expired entries under it). A reload starts an
     // empty cache; tickets survive reloads through the shared TicketKeys.
-    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
     SSL_CTX_sess_set_cache_size(ctx, static_cast<long>(config_.session_cache));
   }
 }

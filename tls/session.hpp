@@ -58,7 +58,7 @@ class TlsSession {
   TlsSession(SslPtr ssl, std::shared_ptr<const void> owner);
   TlsSession(const TlsSession&) = delete;
   TlsSession& operator=(const TlsSession&) = delete;
-  ~TlsSession() = default;
+  ~TlsSession();
 
   // Ciphertext read from the socket. Always takes everything.
   void feed(std::span<const char> ciphertext);
