@@ -83,6 +83,13 @@ Labels backend_labels(const BackendKey& key) {
   return {{"pool", key.first}, {"backend", key.second}};
 }
 
+// The backend's labels and one more.
+Labels backend_labels(const BackendKey& key, std::string name, std::string value) {
+  Labels labels = backend_labels(key);
+  labels.push_back({std::move(name), std::move(value)});
+  return labels;
+}
+
 ClientMetric::Histogram histogram(const Totals& totals) {
   ClientMetric::Histogram h;
   std::uint64_t cumulative = 0;
@@ -217,11 +224,8 @@ void add_backends(Families& out, const runtime::Snapshot& snapshot) {
       const core::BackendStats& s = *b.stats;
       const BackendKey key{pool.name, b.address};
       const std::string current = core::state_name(s.reasons.load(std::memory_order_relaxed));
-      for (const core::BackendState& named : core::kBackendStates) {
-        Labels labels = backend_labels(key);
-        labels.push_back({"state", named.name});
-        Families::sample(state, std::move(labels), current == named.name ? 1 : 0);
-      }
+      for (const core::BackendState& named : core::kBackendStates)
+        Families::sample(state, backend_labels(key, "state", named.name), current == named.name);
       Families::sample(weight, backend_labels(key), b.weight);
       Families::sample(connections, backend_labels(key),
                        static_cast<double>(s.active_connections.load(std::memory_order_relaxed)));
@@ -237,12 +241,9 @@ void add_backends(Families& out, const runtime::Snapshot& snapshot) {
       const std::uint64_t tls_failed = s.tls_failures.load(std::memory_order_relaxed);
       if (pool.config->tls || tls_failed != 0)
         Families::sample(tls_failures, backend_labels(key), static_cast<double>(tls_failed));
-      Labels passed = backend_labels(key), failed = backend_labels(key);
-      passed.push_back({"result", "success"});
-      failed.push_back({"result", "failure"});
-      Families::sample(checks, std::move(passed),
+      Families::sample(checks, backend_labels(key, "result", "success"),
                        static_cast<double>(s.checks_passed.load(std::memory_order_relaxed)));
-      Families::sample(checks, std::move(failed),
+      Families::sample(checks, backend_labels(key, "result", "failure"),
                        static_cast<double>(s.checks_failed.load(std::memory_order_relaxed)));
     }
   }
