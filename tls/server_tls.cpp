@@ -68,6 +68,9 @@ bool ServerTls::build(std::string& error, std::vector<std::string>& warnings) {
     detail::LoadedPair pair;
     if (!detail::load_pair(c->cert, c->key, now, pair, warnings, error)) return false;
     certificates_.push_back(describe(pair));
+    if (certificates_.back().names.empty() && c != all.front()) {
+      warnings.push_back(detail::file_error(c->cert, "no DNS name: SNI never selects it"));
+    }
     Group* group = group_for(sorted(certificates_.back().names), min_version, error);
     if (group == nullptr) return false;
     const int type = EVP_PKEY_get_base_id(pair.key.get());
