@@ -14,6 +14,7 @@
 #include <cstdio>
 #include <set>
 
+#include "support/admin_client.hpp"
 #include "support/config_builder.hpp"
 #include "support/test_backend.hpp"
 #include "support/test_pki.hpp"
@@ -290,6 +291,39 @@ TEST_P(Tls, SighupReloadsCertificates) {
   pki.issue("server");
   veer->signal(SIGHUP);
   EXPECT_TRUE(until_served(veer->port(), old, std::chrono::seconds(2))) << veer->log_text();
+}
+
+// Capabilities together: a broken certificate on disk must not block an autoscaler's
+// admin change (the old certificate stays in use), while a reload is refused by it.
+TEST_P(Tls, AdminChangesGoOnWhileACertificateOnDiskIsBroken) {
+  const IssuedCert server = pki.issue("server");
+  TestBackend second{"second"};
+  TestConfig config{.backends = {backend.address(), second.address()},
+                    .workers = 2,
+                    .io_engine = GetParam()};
+  config.listener_tls = tls_table(server);
+  Admin admin = start_with_admin(config);
+  const std::uint16_t port = admin.veer->port();
+  const std::string old = served_fingerprint(port);
+  pki.write_file("server.crt", "-----BEGIN CERTIFICATE-----\nbroken\n");
+  ASSERT_TRUE(admin.veer->wait_for_log("certificate reload refused", std::chrono::seconds(3)))
+      << admin.veer->log_text();
+  const auto change =
+      admin.call("PUT", "/api/v1/pools/main/backends/" + second.address(), "{\"weight\":0}");
+  ASSERT_TRUE(change);
+  EXPECT_EQ(change->status, 200) << change->body;
+  EXPECT_EQ(served_fingerprint(port), old);
+  for (int i = 0; i < 10; ++i) {
+    TlsClient client(port, verified());
+    ASSERT_TRUE(client.handshake()) << client.error();
+    const auto r = client.request("GET", "/");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->body, "tls-backend") << "the weight change is in force";
+  }
+  const auto reload = admin.call("POST", "/api/v1/reload", "{}");
+  ASSERT_TRUE(reload);
+  EXPECT_NE(reload->status, 200) << "a reload must refuse the broken certificate: " << reload->body;
+  EXPECT_EQ(served_fingerprint(port), old);
 }
 
 TEST_P(Tls, RequiredClientCertificateIsVerifiedAndPassedOn) {

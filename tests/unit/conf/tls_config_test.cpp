@@ -284,6 +284,17 @@ TEST(TlsConfig, ClientHeadersAreHeaderNames) {
             "client_subject_header");
 }
 
+TEST(TlsConfig, ClientHeadersMayNotBeHeadersVeerSets) {
+  const std::string mtls =
+      R"(tls = { cert = "a.pem", key = "a.key", client_ca = "ca.pem", verify = "required", )";
+  for (const char* name : {"X-Forwarded-For", "host", "Content-Length", "X-REQUEST-ID"}) {
+    const std::string error = listener_error(mtls + "client_subject_header = \"" + name + "\" }");
+    EXPECT_NE(error.find(std::string("\"") + name + "\" is a header veer sets or frames with"),
+              std::string::npos)
+        << error;
+  }
+}
+
 TEST(TlsConfig, OpenSslStringsMayNotBeEmpty) {
   EXPECT_EQ(listener_error(R"(tls = { cert = "a.pem", key = "a.key", ciphers = "" })"),
             "test.toml:4:50: listeners.public.tls.ciphers: expected an OpenSSL cipher list, not "
