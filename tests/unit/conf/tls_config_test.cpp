@@ -414,5 +414,15 @@ TEST(TlsHandshakeTimeout, DefaultAndValue) {
             "test.toml:2:1: timeouts.tls_handshak: unknown key (did you mean \"tls_handshake\"?)");
 }
 
+// The example in docs/examples loads as written (its files are only named).
+TEST(TlsConfig, TheJsonRpcExampleLoads) {
+  const LoadResult r = load_config_file(VEER_SOURCE_DIR "/docs/examples/jsonrpc-tls.toml");
+  ASSERT_TRUE(r.ok()) << errors_of(r);
+  ASSERT_EQ(r.config->listeners.size(), 2u);
+  ASSERT_TRUE(r.config->listeners[0].tls.has_value());
+  EXPECT_EQ(r.config->listeners[0].tls->certificates.size(), 2u);
+  EXPECT_EQ(r.config->find_pool("archive")->tls->sni, "archive.provider.net");
+}
+
 }  // namespace
 }  // namespace veer::conf
