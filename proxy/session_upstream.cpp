@@ -76,7 +76,9 @@ void ClientSession::dispatch() {
   const Clock::duration probe_after = !exchange_.replayable   ? Clock::duration::zero()
                                       : !exchange_.idempotent ? kTrustRecentlyUsed
                                                               : Clock::duration::max();
-  up_ = worker_.upstreams().take(*exchange_.slot, probe_after, exchange_.upstream_started);
+  const runtime::PoolRuntime& pool = exchange_.view->snapshot().pools[exchange_.pick.pool];
+  up_ = worker_.upstreams().take(*exchange_.slot, pool.tls.get(), probe_after,
+                                 exchange_.upstream_started);
   runtime::ExchangeSeries* counters = series(true);
   if (up_) {
     if (counters != nullptr) counters->upstream_reused.add();
@@ -196,6 +198,7 @@ void ClientSession::on_upstream_connected(UpstreamConnection* conn, const error_
 void ClientSession::start_upstream_tls(const tls::ClientTls& tls, std::string_view host) {
   UpstreamConnection* conn = up_.get();
   conn->stream.start_tls(tls.new_session(host), worker_.tls_scratch());
+  conn->tls = &tls;
   // The connect's completion disarmed the deadline (no operation was pending).
   worker_.deadlines().arm(upstream_deadline_, timeouts().upstream_connect);
   ++conn->pending_ops;

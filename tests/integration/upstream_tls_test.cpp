@@ -335,6 +335,32 @@ TEST_P(UpstreamTls, UnknownCaIsA502Tls) {
   expect_tls_failures_seen(admin, b.address(), 2);
 }
 
+// Two pools name one backend address, one without verification, one with: an idle
+// connection the first made is never lent to the second (it would skip verification).
+TEST_P(UpstreamTls, PooledConnectionsStayWithTheTlsSettingsTheyWereMadeWith) {
+  TestPki other("another CA");
+  const auto cert = other.issue("b", IssueOptions{.names = {"elsewhere.example"}});
+  TestBackend b(BackendTls{cert.cert, cert.key}, "b");
+  Admin admin =
+      start({b.address()}, PoolTls{.verify = false}.line() +
+                               "[listeners.strict]\naddress = \"127.0.0.1:0\"\n"
+                               "  [[listeners.strict.routes]]\n  target = \"strict\"\n"
+                               "[pools.strict]\nbackends = [\"" +
+                               b.address() + "\"]\n" + PoolTls{.ca = pki_.ca_file()}.line());
+  Client lax(admin.veer->port());
+  const auto first = lax.get("/");
+  ASSERT_TRUE(first.has_value());
+  EXPECT_EQ(first->status, 200) << first->body;
+  const auto strict = Client(admin.veer->port("strict")).get("/");
+  ASSERT_TRUE(strict.has_value());
+  EXPECT_EQ(strict->status, 502) << "the lax pool's idle connection was reused: " << strict->body;
+  EXPECT_TRUE(contains(strict->body, "certificate verify failed")) << strict->body;
+  const auto again = lax.get("/");
+  ASSERT_TRUE(again.has_value());
+  EXPECT_EQ(again->status, 200);
+  EXPECT_EQ(b.tls_handshakes(), 1) << "the lax pool keeps reusing its own connection";
+}
+
 // (d) verify = false: encryption without authentication accepts any certificate.
 TEST_P(UpstreamTls, VerifyFalseAcceptsAnUnknownCa) {
   TestPki other("another CA");
