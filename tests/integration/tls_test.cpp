@@ -140,12 +140,12 @@ TEST_P(Tls, SniPicksTheCertificateOfEachNameAndTheDefaultOtherwise) {
   const IssuedCert b = pki.issue("b", IssueOptions{.names = {"b.test", "www.b.test"}});
   const IssuedCert c = pki.issue("c", IssueOptions{.names = {"*.c.test"}});
   auto veer = start(tls_table(fallback, "certificates = [ { cert = \"" + a.cert + "\", key = \"" +
-                                            a.key + "\" }, { cert = \"" + b.cert +
-                                            "\", key = \"" + b.key + "\" }, { cert = \"" +
-                                            c.cert + "\", key = \"" + c.key + "\" } ]"));
+                                            a.key + "\" }, { cert = \"" + b.cert + "\", key = \"" +
+                                            b.key + "\" }, { cert = \"" + c.cert + "\", key = \"" +
+                                            c.key + "\" } ]"));
   const std::vector<std::pair<std::string, std::string>> cases = {
-      {"a.test", "a.test"},       {"www.b.test", "b.test"},         {"node.c.test", "*.c.test"},
-      {"A.TEST", "a.test"},       {"unknown.test", "default.test"}, {"", "default.test"},
+      {"a.test", "a.test"},          {"www.b.test", "b.test"},         {"node.c.test", "*.c.test"},
+      {"A.TEST", "a.test"},          {"unknown.test", "default.test"}, {"", "default.test"},
       {"x.y.c.test", "default.test"}};
   for (const auto& [sni, common_name] : cases) {
     TlsClient client(veer->port(), TlsClientOptions{.sni = sni});
@@ -220,8 +220,7 @@ TEST_P(Tls, TicketsResumeOnEveryWorker) {
 
 // Polls new connections until their certificate's fingerprint is not `old`, for up to
 // `limit`; returns how long that took, or nullopt.
-std::optional<std::chrono::milliseconds> until_served(std::uint16_t port,
-                                                      const std::string& old,
+std::optional<std::chrono::milliseconds> until_served(std::uint16_t port, const std::string& old,
                                                       std::chrono::milliseconds limit) {
   const auto started = Clock::now();
   while (Clock::now() - started < limit) {
@@ -275,7 +274,9 @@ TEST_P(Tls, BrokenReplacementKeepsTheOldCertificate) {
   std::filesystem::rename(server.cert + ".new", server.cert);
   const std::size_t mark = veer->log_size();
   ASSERT_TRUE(veer->wait_for_line(
-      [](const std::string& line) { return line.find("certificate reload refused") != std::string::npos; },
+      [](const std::string& line) {
+        return line.find("certificate reload refused") != std::string::npos;
+      },
       std::chrono::seconds(3), mark))
       << veer->log_text();
   EXPECT_EQ(served_fingerprint(veer->port()), old);
@@ -298,9 +299,8 @@ TEST_P(Tls, SighupReloadsCertificates) {
 TEST_P(Tls, AdminChangesGoOnWhileACertificateOnDiskIsBroken) {
   const IssuedCert server = pki.issue("server");
   TestBackend second{"second"};
-  TestConfig config{.backends = {backend.address(), second.address()},
-                    .workers = 2,
-                    .io_engine = GetParam()};
+  TestConfig config{
+      .backends = {backend.address(), second.address()}, .workers = 2, .io_engine = GetParam()};
   config.listener_tls = tls_table(server);
   Admin admin = start_with_admin(config);
   const std::uint16_t port = admin.veer->port();
@@ -328,9 +328,9 @@ TEST_P(Tls, AdminChangesGoOnWhileACertificateOnDiskIsBroken) {
 
 TEST_P(Tls, RequiredClientCertificateIsVerifiedAndPassedOn) {
   const IssuedCert server = pki.issue("server");
-  const IssuedCert client_cert =
-      pki.issue("client", IssueOptions{.names = {"client.test"}, .client = true,
-                                       .common_name = "rpc-user-7"});
+  const IssuedCert client_cert = pki.issue(
+      "client",
+      IssueOptions{.names = {"client.test"}, .client = true, .common_name = "rpc-user-7"});
   TestPki stranger("stranger CA");
   const IssuedCert foreign = stranger.issue("client", IssueOptions{.client = true});
   auto veer = start(tls_table(server, "client_ca = \"" + pki.ca_file() +
@@ -356,7 +356,8 @@ TEST_P(Tls, RequiredClientCertificateIsVerifiedAndPassedOn) {
   options.key_file = client_cert.key;
   TlsClient good(veer->port(), options);
   ASSERT_TRUE(good.handshake()) << good.error();
-  const auto r = good.request("GET", "/", {"X-Client-Subject: CN=admin", "X-Client-Fingerprint: 00"});
+  const auto r =
+      good.request("GET", "/", {"X-Client-Subject: CN=admin", "X-Client-Fingerprint: 00"});
   ASSERT_TRUE(r) << good.error();
   EXPECT_EQ(r->status, 200);
   const BackendRequest seen = last_request();

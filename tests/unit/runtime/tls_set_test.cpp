@@ -53,8 +53,8 @@ class TlsSetModel : public ::testing::Test {
       conf::ListenerConfig listener;
       listener.name = name;
       listener.tls.emplace();
-      listener.tls->default_certificate = {pki.dir() + "/" + name + ".crt",
-                                           pki.dir() + "/" + name + ".key", {}};
+      listener.tls->default_certificate = {
+          pki.dir() + "/" + name + ".crt", pki.dir() + "/" + name + ".key", {}};
       config.listeners.push_back(listener);
       const std::string fp = fingerprint_of(listener.tls->default_certificate.cert);
       model.push_back({name, fp, fp, false});
