@@ -63,8 +63,8 @@ const EVP_CIPHER* ticket_cipher(const TicketKeys::Key& k) {
   return k.key_size == 16 ? EVP_aes_128_cbc() : EVP_aes_256_cbc();
 }
 
-// OpenSSL 3's ticket-key callback. Returns 1 (key set), 2 (decrypted with an old key:
-// issue a fresh ticket), 0 (unknown key: full handshake), -1 (error). OpenSSL calls
+// OpenSSL 3's ticket-key callback. Returns 1 (key set), 2 (key set, and issue a fresh
+// ticket: decrypted with an old key, or any TLS 1.3 resumption), 0 (unknown key: full handshake), -1 (error). OpenSSL calls
 // the callback of the SSL's initial context, but `ssl`'s current context may be
 // another one chosen by SNI: every context of a listener carries the same TicketKeys
 // as app data, so either lookup finds the same keys.
@@ -88,7 +88,10 @@ int ticket_key_cb(SSL* ssl, unsigned char* key_name, unsigned char* iv, EVP_CIPH
            EVP_DecryptInit_ex(cctx, ticket_cipher(*k), nullptr, k->aes.data(), iv) == 1;
   cleanse(*k);
   if (!ok) return -1;
-  return is_current ? 1 : 2;
+  // TLS 1.3 sends a NewSessionTicket after a resumption only when asked to renew:
+  // without one, a client that uses each ticket once (RFC 8446 C.4; browsers, OpenSSL)
+  // has none left for its next connection and falls back to a full handshake.
+  return is_current && SSL_version(ssl) < TLS1_3_VERSION ? 1 : 2;
 }
 
 }  // namespace
