@@ -1,15 +1,21 @@
 // tls_load: new-TLS-connection load for bench/tls.py.
 //
-// Each of CONNS slots loops: connect to 127.0.0.1:PORT, TLS handshake (full, or resuming
-// the newest session the server issued when --resume is given), one
+// Each of CONNS slots loops: connect to 127.0.0.1:PORT, TLS handshake (full, or resuming),
+// one
 // "GET / HTTP/1.1" with "Connection: close", read the whole response, close. One thread,
 // non-blocking sockets under epoll, OpenSSL's socket BIO. Bounded by --duration and
 // --count. Prints one line of JSON: transactions done, how many resumed, errors, seconds.
 //
-//   tls_load --port P [--conns 32] [--duration 10] [--count 1000000] [--resume]
+//   tls_load --port P [--conns 32] [--duration 10] [--count 1000000] [--resume|--resume-same]
 //            [--tls 1.2|1.3] [--ciphers LIST] [--ciphersuites LIST]
 //   tls_load --port P --hold N [--tls ...]   hold N idle keep-alive TLS connections (each
 //            after one request) and print "held N"; exit when stdin closes or after 120 s
+//
+// --resume offers the newest ticket the server issued, each ticket once, as browsers do
+// (OpenSSL's client, too, uses a TLS 1.3 session once): a server that sends no fresh
+// ticket after a resumption gets a full handshake next. --resume-same offers the first
+// ticket it got, again and again (a copy for each connection): the server's cost of a
+// resumption alone, whether or not it renews tickets.
 //
 // Built by bench/tls.py: g++ -O2 -std=c++20 bench/tls_load.cpp -lssl -lcrypto
 #include <arpa/inet.h>
@@ -40,6 +46,7 @@ struct Options {
   double duration = 10;
   long count = 1'000'000;
   bool resume = false;
+  bool resume_same = false;
   int hold = 0;
   std::string tls = "1.3";
   std::string ciphers = "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256";
@@ -50,8 +57,15 @@ constexpr char kRequestClose[] = "GET / HTTP/1.1\r\nHost: bench\r\nConnection: c
 constexpr char kRequestKeep[] = "GET / HTTP/1.1\r\nHost: bench\r\n\r\n";
 
 SSL_SESSION* g_session = nullptr;  // newest session the server issued (for --resume)
+std::string g_first;                // the first one, DER (for --resume-same)
 
 int on_new_session(SSL*, SSL_SESSION* s) {
+  if (g_first.empty()) {
+    int n = i2d_SSL_SESSION(s, nullptr);
+    g_first.resize(n > 0 ? n : 0);
+    unsigned char* p = reinterpret_cast<unsigned char*>(g_first.data());
+    if (n > 0) i2d_SSL_SESSION(s, &p);
+  }
   if (g_session != nullptr) SSL_SESSION_free(g_session);
   g_session = s;
   return 1;  // we keep the reference
@@ -97,7 +111,7 @@ class Load {
     SSL_CTX_set_cipher_list(ctx_, o.ciphers.c_str());
     SSL_CTX_set_ciphersuites(ctx_, o.ciphersuites.c_str());
     SSL_CTX_set_verify(ctx_, SSL_VERIFY_NONE, nullptr);
-    if (o.resume) {
+    if (o.resume || o.resume_same) {
       SSL_CTX_set_session_cache_mode(ctx_, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
       SSL_CTX_sess_set_new_cb(ctx_, on_new_session);
     } else {
@@ -224,6 +238,14 @@ class Load {
           SSL_set_fd(s.ssl, s.fd);
           SSL_set_connect_state(s.ssl);
           if (o_.resume && g_session != nullptr) SSL_set_session(s.ssl, g_session);
+          if (o_.resume_same && !g_first.empty()) {
+            const unsigned char* p = reinterpret_cast<const unsigned char*>(g_first.data());
+            SSL_SESSION* copy = d2i_SSL_SESSION(nullptr, &p, static_cast<long>(g_first.size()));
+            if (copy != nullptr) {
+              SSL_set_session(s.ssl, copy);
+              SSL_SESSION_free(copy);
+            }
+          }
           s.state = State::handshaking;
           break;
         }
@@ -328,6 +350,7 @@ int main(int argc, char** argv) {
     else if (a == "--duration") o.duration = std::atof(value().c_str());
     else if (a == "--count") o.count = std::atol(value().c_str());
     else if (a == "--resume") o.resume = true;
+    else if (a == "--resume-same") o.resume_same = true;
     else if (a == "--hold") o.hold = std::atoi(value().c_str());
     else if (a == "--tls") o.tls = value();
     else if (a == "--ciphers") o.ciphers = value();
