@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <boost/json.hpp>
 #include <boost/url/parse.hpp>
+#include <ctime>
 #include <fstream>
 #include <limits>
 
@@ -462,6 +463,12 @@ AdminReply Api::delete_overrides(Call& call) {
   return change(call, conf::Overrides{}, std::nullopt, "every runtime change dropped");
 }
 
+AdminReply Api::get_certificates(Call& call) {
+  json::object o = certificates_json(listener_certificates(*call.snapshot), std::time(nullptr));
+  o["version"] = call.version();
+  return json_reply(o, call.version());
+}
+
 AdminReply Api::export_nginx(Call&) {
   return error_reply(501, "not implemented", "the nginx export arrives with its own issue");
 }
@@ -549,6 +556,9 @@ std::span<const Api::Endpoint> Api::endpoints() {
        &Api::get_overrides},
       {"DELETE", "/api/v1/overrides", "drop every runtime change: back to the file alone",
        &Api::delete_overrides},
+      {"GET", "/api/v1/certificates",
+       "per TLS listener, the certificates served: subject, SANs, issuer, expiry, days left",
+       &Api::get_certificates},
       {"GET", "/api/v1/export/nginx", "the running configuration as an nginx config",
        &Api::export_nginx},
   };

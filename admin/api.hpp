@@ -117,6 +117,7 @@ class Api {
   AdminReply get_overrides(Call& call);
   AdminReply delete_overrides(Call& call);
   AdminReply export_nginx(Call& call);
+  AdminReply get_certificates(Call& call);
 
   boost::json::object pool_view(const runtime::PoolRuntime& pool);
   // Applies `next`; a success answers `status` with the version, and `extra` string

@@ -23,7 +23,7 @@ namespace po = boost::program_options;
 using Args = std::vector<std::string>;  // a command's arguments, after its name
 
 // How a successful answer is shown.
-enum class Output { as_received, pools_table, pretty_json };
+enum class Output { as_received, pools_table, certificates_table, pretty_json };
 
 // One row per command, as HAProxy's CLI keywords and Envoy's admin handlers: the usage
 // text is generated from these rows, so help and behaviour cannot drift apart.
@@ -142,6 +142,10 @@ const Command kCommands[] = {
      Output::pretty_json,
      [](const Args&, std::string*) { return bodiless("DELETE", "/api/v1/overrides"); },
      kNoOverrides},
+    {"certificates", "", "each TLS listener's certificates: names, expiry, days left", 0, 0,
+     Output::certificates_table,
+     [](const Args&, std::string*) { return bodiless("GET", "/api/v1/certificates"); },
+     "this veer has no /api/v1/certificates (it is older than this veer ctl)"},
     {"get", "PATH", "any GET, printed as received (e.g. /metrics)", 1, 1, Output::as_received,
      [](const Args& a, std::string*) { return bodiless("GET", a[0]); }},
 };
@@ -252,6 +256,17 @@ const Command* find_command(const std::string& name) {
   return nullptr;
 }
 
+std::string printed(Output output, const json::value& reply) {
+  switch (output) {
+    case Output::pools_table:
+      return pools_table(reply);
+    case Output::certificates_table:
+      return certificates_table(reply);
+    default:
+      return pretty_json(reply);
+  }
+}
+
 // Prints a 2xx answer the command's way, or as received when it is not the JSON expected.
 void print_success(const Command& command, const std::string& body) {
   if (command.output != Output::as_received) {
@@ -259,8 +274,7 @@ void print_success(const Command& command, const std::string& body) {
     const json::value parsed = json::parse(body, ec);
     try {
       if (!ec) {
-        std::cout << (command.output == Output::pools_table ? pools_table(parsed)
-                                                            : pretty_json(parsed));
+        std::cout << printed(command.output, parsed);
         return;
       }
     } catch (const std::exception&) {

@@ -104,6 +104,30 @@ std::string pools_table(const json::value& reply) {
   return out + "configuration version " + cell(reply.at("version")) + "\n";
 }
 
+std::string certificates_table(const json::value& reply) {
+  const auto line = [](const std::string& listener, const std::string& not_after,
+                       const std::string& days, const std::string& key,
+                       const std::string& subject) {
+    char text[512];
+    std::snprintf(text, sizeof text, "%-16s %-20s %9s %-10s %s\n", listener.c_str(),
+                  not_after.c_str(), days.c_str(), key.c_str(), subject.c_str());
+    return std::string(text);
+  };
+  std::string out = line("LISTENER", "NOT_AFTER", "DAYS_LEFT", "KEY", "SUBJECT");
+  for (const json::value& listener : reply.at("listeners").as_array()) {
+    const std::string name = cell(listener.at("listener"));
+    for (const json::value& c : listener.at("certificates").as_array()) {
+      out += line(name, cell(c.at("not_after")), cell(c.at("days_left")), cell(c.at("key_type")),
+                  cell(c.at("subject")));
+      std::string names;
+      for (const json::value& san : c.at("sans").as_array())
+        names += (names.empty() ? "" : ", ") + cell(san);
+      out += "    names: " + names + "\n    file: " + cell(c.at("file")) + "\n";
+    }
+  }
+  return out + "configuration version " + cell(reply.at("version")) + "\n";
+}
+
 std::string pretty_json(const json::value& value) {
   std::string out;
   pretty(value, 0, out);

@@ -14,6 +14,10 @@ namespace veer::admin {
 // `reasons` array; a reply without one (an older veer) gives the table alone.
 std::string pools_table(const boost::json::value& reply);
 
+// GET /api/v1/certificates: one row per certificate (listener, notAfter, days left, key
+// type, subject), then its names and its file on lines of their own.
+std::string certificates_table(const boost::json::value& reply);
+
 // Two spaces per level, one member per line; doubles as plain decimals (0.0026).
 std::string pretty_json(const boost::json::value& value);
 

@@ -60,6 +60,7 @@ class Families {
     families_.push_back(MetricFamily{std::move(name), std::move(help), type, {}});
     return families_.back();
   }
+  void add(MetricFamily family) { families_.push_back(std::move(family)); }
   // One counter, gauge or untyped sample.
   static void sample(MetricFamily& family, Labels labels, double value) {
     ClientMetric& m = family.metric.emplace_back();
@@ -80,6 +81,13 @@ class Families {
 
 Labels backend_labels(const BackendKey& key) {
   return {{"pool", key.first}, {"backend", key.second}};
+}
+
+// The backend's labels and one more.
+Labels backend_labels(const BackendKey& key, std::string name, std::string value) {
+  Labels labels = backend_labels(key);
+  labels.push_back({std::move(name), std::move(value)});
+  return labels;
 }
 
 ClientMetric::Histogram histogram(const Totals& totals) {
@@ -200,6 +208,9 @@ void add_backends(Families& out, const runtime::Snapshot& snapshot) {
   MetricFamily& retries =
       out.family("veer_backend_retries_total",
                  "Requests retried elsewhere after failing on the backend", MetricType::Counter);
+  MetricFamily& tls_failures = out.family(
+      "veer_backend_tls_failures_total",
+      "TLS handshakes with the backend that failed (pools with tls)", MetricType::Counter);
   MetricFamily& checks =
       out.family("veer_health_checks_total", "Active health check results", MetricType::Counter);
   MetricFamily& panic = out.family(
@@ -213,11 +224,8 @@ void add_backends(Families& out, const runtime::Snapshot& snapshot) {
       const core::BackendStats& s = *b.stats;
       const BackendKey key{pool.name, b.address};
       const std::string current = core::state_name(s.reasons.load(std::memory_order_relaxed));
-      for (const core::BackendState& named : core::kBackendStates) {
-        Labels labels = backend_labels(key);
-        labels.push_back({"state", named.name});
-        Families::sample(state, std::move(labels), current == named.name ? 1 : 0);
-      }
+      for (const core::BackendState& named : core::kBackendStates)
+        Families::sample(state, backend_labels(key, "state", named.name), current == named.name);
       Families::sample(weight, backend_labels(key), b.weight);
       Families::sample(connections, backend_labels(key),
                        static_cast<double>(s.active_connections.load(std::memory_order_relaxed)));
@@ -229,12 +237,13 @@ void add_backends(Families& out, const runtime::Snapshot& snapshot) {
                        static_cast<double>(s.ejections.load(std::memory_order_relaxed)));
       Families::sample(retries, backend_labels(key),
                        static_cast<double>(s.retries.load(std::memory_order_relaxed)));
-      Labels passed = backend_labels(key), failed = backend_labels(key);
-      passed.push_back({"result", "success"});
-      failed.push_back({"result", "failure"});
-      Families::sample(checks, std::move(passed),
+      // Only where TLS was or is in use: a plain pool's zeros would be noise.
+      const std::uint64_t tls_failed = s.tls_failures.load(std::memory_order_relaxed);
+      if (pool.config->tls || tls_failed != 0)
+        Families::sample(tls_failures, backend_labels(key), static_cast<double>(tls_failed));
+      Families::sample(checks, backend_labels(key, "result", "success"),
                        static_cast<double>(s.checks_passed.load(std::memory_order_relaxed)));
-      Families::sample(checks, std::move(failed),
+      Families::sample(checks, backend_labels(key, "result", "failure"),
                        static_cast<double>(s.checks_failed.load(std::memory_order_relaxed)));
     }
   }
@@ -261,7 +270,95 @@ void add_splits(Families& out, const runtime::Snapshot& snapshot,
   }
 }
 
+// The workers' TLS handshake counters summed; ciphers by name, since each worker
+// numbers its slots in the order it first saw them.
+struct TlsTotals {
+  std::uint64_t full = 0, resumed = 0, tls12 = 0, tls13 = 0;
+  std::array<std::uint64_t, runtime::TlsCounters::kFailureKinds> failed{};
+  std::map<std::string, std::uint64_t> ciphers;
+
+  std::uint64_t failed_total() const {
+    std::uint64_t total = 0;
+    for (const std::uint64_t n : failed)
+      total += n;
+    return total;
+  }
+  bool any() const { return full + resumed + failed_total() != 0; }
+
+  void add(const runtime::TlsCounters& c) {
+    full += c.full.value();
+    resumed += c.resumed.value();
+    tls12 += c.tls12.value();
+    tls13 += c.tls13.value();
+    for (std::size_t i = 0; i < failed.size(); ++i)
+      failed[i] += c.failed[i].value();
+    for (std::size_t i = 0; i < c.ciphers.size(); ++i) {
+      // Acquire pairs with the worker's release store of the name: the string it points
+      // to is then readable. A slot without a name has not been counted yet.
+      const char* name = c.cipher_names[i].load(std::memory_order_acquire);
+      if (name != nullptr) ciphers[name] += c.ciphers[i].value();
+    }
+  }
+};
+
+bool has_tls_listener(const runtime::Snapshot& snapshot) {
+  for (const conf::ListenerConfig& listener : snapshot.config.listeners) {
+    if (listener.tls) return true;
+  }
+  return false;
+}
+
+// The handshake families, when a listener has TLS or had it since the start (counters
+// never disappear once counted).
+void add_tls(Families& out, const MetricsSources& in) {
+  TlsTotals t;
+  for (const runtime::WorkerMetrics* worker : in.workers)
+    t.add(worker->tls);
+  if (!has_tls_listener(*in.snapshot) && !t.any()) return;
+  MetricFamily& handshakes =
+      out.family("veer_tls_handshakes_total",
+                 "TLS handshakes on the listeners: full, resumed (ticket or session cache), failed",
+                 MetricType::Counter);
+  Families::sample(handshakes, {{"result", "full"}}, static_cast<double>(t.full));
+  Families::sample(handshakes, {{"result", "resumed"}}, static_cast<double>(t.resumed));
+  Families::sample(handshakes, {{"result", "failed"}}, static_cast<double>(t.failed_total()));
+  MetricFamily& failures =
+      out.family("veer_tls_handshake_failures_total",
+                 "Failed TLS handshakes on the listeners, by reason", MetricType::Counter);
+  for (std::size_t i = 0; i < t.failed.size(); ++i) {
+    Families::sample(failures, {{"reason", runtime::TlsCounters::kFailureNames[i]}},
+                     static_cast<double>(t.failed[i]));
+  }
+  MetricFamily& versions =
+      out.family("veer_tls_connections_total", "Completed TLS handshakes by protocol version",
+                 MetricType::Counter);
+  Families::sample(versions, {{"version", "TLSv1.2"}}, static_cast<double>(t.tls12));
+  Families::sample(versions, {{"version", "TLSv1.3"}}, static_cast<double>(t.tls13));
+  MetricFamily& ciphers = out.family(
+      "veer_tls_ciphers_total",
+      "Completed TLS handshakes by cipher (\"other\" past the first " +
+          std::to_string(runtime::TlsCounters::kCipherSlots - 1) + " names a worker saw)",
+      MetricType::Counter);
+  for (const auto& [name, count] : t.ciphers)
+    Families::sample(ciphers, {{"cipher", name}}, static_cast<double>(count));
+}
+
 }  // namespace
+
+MetricFamily certificate_expiry_family(const std::vector<ListenerCertificates>& all) {
+  MetricFamily family{"veer_tls_certificate_expiry_seconds",
+                      "Unix time of the notAfter of each certificate a TLS listener serves",
+                      MetricType::Gauge,
+                      {}};
+  for (const ListenerCertificates& listener : all) {
+    for (const tls::CertificateInfo& c : listener.certificates) {
+      Families::sample(
+          family, {{"listener", listener.listener}, {"subject", c.subject}, {"file", c.cert_file}},
+          static_cast<double>(c.not_after));
+    }
+  }
+  return family;
+}
 
 std::vector<MetricFamily> MetricsCollector::Collect() const {
   std::map<runtime::SeriesKey, Totals> series;
@@ -282,6 +379,9 @@ std::vector<MetricFamily> MetricsCollector::Collect() const {
   add_requests(out, series, backends);
   add_backends(out, *sources_.snapshot);
   add_splits(out, *sources_.snapshot, assignments);
+  add_tls(out, sources_);
+  if (has_tls_listener(*sources_.snapshot))
+    out.add(certificate_expiry_family(listener_certificates(*sources_.snapshot)));
   return out.take();
 }
 

@@ -13,6 +13,7 @@
 
 #include <prometheus/collectable.h>
 
+#include "admin/views.hpp"
 #include "runtime/metrics.hpp"
 #include "runtime/snapshot.hpp"
 
@@ -44,6 +45,10 @@ class MetricsCollector final : public prometheus::Collectable {
  private:
   MetricsSources sources_;
 };
+
+// veer_tls_certificate_expiry_seconds{listener,subject,file}: each certificate's notAfter
+// as Unix time. The collector passes the snapshot's certificates; tests pass their own.
+prometheus::MetricFamily certificate_expiry_family(const std::vector<ListenerCertificates>& all);
 
 // The text exposition format (version 0.0.4) of whatever `collectable` collects.
 std::string prometheus_text(const prometheus::Collectable& collectable);

@@ -1,6 +1,7 @@
 #include "admin/views.hpp"
 
 #include <boost/json.hpp>
+#include <ctime>
 
 #include "admin/state_file.hpp"
 #include "core/backend_stats.hpp"
@@ -143,6 +144,67 @@ json::object split_json(const runtime::Snapshot& snapshot, const runtime::SplitR
                       {"override_header", split.config->override_header},
                       {"failover", split.config->failover},
                       {"targets", std::move(targets)}};
+}
+
+namespace {
+
+// "2026-12-06T12:00:00Z", as the API writes every time. From time_t, not through
+// system_clock: its nanoseconds end in 2262, before the 9999-12-31 notAfter of RFC 5280
+// certificates "with no well-defined expiration date".
+std::string utc_of_unix(std::int64_t t) {
+  const std::time_t at = static_cast<std::time_t>(t);
+  std::tm tm{};
+  char text[32];
+  if (gmtime_r(&at, &tm) == nullptr ||
+      std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+    return std::to_string(t);
+  return text;
+}
+
+// Whole days until `not_after`, rounded down: 0 on the last day, -1 on the day after
+// it expired, so that a negative number always means expired.
+std::int64_t days_left(std::int64_t not_after, std::int64_t now) {
+  constexpr std::int64_t kDay = 86400;
+  const std::int64_t left = not_after - now;
+  return left >= 0 ? left / kDay : -((-left + kDay - 1) / kDay);
+}
+
+json::object certificate_json(const tls::CertificateInfo& c, std::int64_t now) {
+  json::array sans;
+  for (const std::string& name : c.names)
+    sans.push_back(json::string(name));
+  return json::object{{"file", c.cert_file},
+                      {"subject", c.subject},
+                      {"sans", std::move(sans)},
+                      {"issuer", c.issuer},
+                      {"not_before", utc_of_unix(c.not_before)},
+                      {"not_after", utc_of_unix(c.not_after)},
+                      {"days_left", days_left(c.not_after, now)},
+                      {"key_type", c.key_type},
+                      {"fingerprint_sha256", c.fingerprint_sha256}};
+}
+
+}  // namespace
+
+std::vector<ListenerCertificates> listener_certificates(const runtime::Snapshot& snapshot) {
+  std::vector<ListenerCertificates> out;
+  for (const runtime::ListenerRuntime& listener : snapshot.listeners) {
+    if (listener.tls) out.push_back({listener.name, listener.tls->certificates()});
+  }
+  return out;
+}
+
+json::object certificates_json(const std::vector<ListenerCertificates>& listeners,
+                               std::int64_t now) {
+  json::array out;
+  for (const ListenerCertificates& l : listeners) {
+    json::array certificates;
+    for (const tls::CertificateInfo& c : l.certificates)
+      certificates.push_back(certificate_json(c, now));
+    out.push_back(
+        json::object{{"listener", l.listener}, {"certificates", std::move(certificates)}});
+  }
+  return json::object{{"listeners", std::move(out)}};
 }
 
 json::object overrides_json(const conf::Overrides& changes) {

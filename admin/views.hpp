@@ -7,9 +7,11 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "conf/overrides.hpp"
 #include "runtime/snapshot.hpp"
+#include "tls/server_tls.hpp"
 
 namespace veer::admin {
 
@@ -22,5 +24,18 @@ boost::json::object split_json(const runtime::Snapshot& snapshot,
                                std::map<std::string, std::uint64_t> assigned);
 // The state file's JSON and one line of words per change.
 boost::json::object overrides_json(const conf::Overrides& changes);
+
+// The certificates one TLS listener serves, default first (GET /api/v1/certificates,
+// veer_tls_certificate_expiry_seconds). Plain data, so views and metrics are testable
+// without loading certificates.
+struct ListenerCertificates {
+  std::string listener;
+  std::vector<tls::CertificateInfo> certificates;
+};
+// Every TLS listener of `snapshot`, in configuration order.
+std::vector<ListenerCertificates> listener_certificates(const runtime::Snapshot& snapshot);
+// {"listeners": [{"listener", "certificates": [...]}]}; `now` (Unix time) gives days_left.
+boost::json::object certificates_json(const std::vector<ListenerCertificates>& listeners,
+                                      std::int64_t now);
 
 }  // namespace veer::admin

@@ -1,6 +1,7 @@
 // veer's entry point: parses arguments and wires the modules together. Nothing else.
 #include <array>
 #include <cstdlib>
+#include <ctime>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -10,6 +11,7 @@
 
 #include "admin/ctl.hpp"
 #include "admin/state_file.hpp"
+#include "admin/tls_check.hpp"
 #include "app/engine.hpp"
 #include "app/server.hpp"
 #include "conf/load.hpp"
@@ -31,11 +33,20 @@ namespace {
 // Exit status of a command line that names no valid command (as getopt tools do).
 constexpr int kUsageError = 2;
 
-void print_diagnostics(const veer::conf::LoadResult& result) {
-  for (const auto& w : result.warnings)
+void print_diagnostics(const std::vector<veer::conf::ConfigError>& errors,
+                       const std::vector<veer::conf::ConfigError>& warnings) {
+  for (const auto& w : warnings)
     std::cerr << w.to_string() << " (warning)\n";
-  for (const auto& e : result.errors)
+  for (const auto& e : errors)
     std::cerr << e.to_string() << "\n";
+}
+
+void print_diagnostics(const veer::conf::LoadResult& result) {
+  print_diagnostics(result.errors, result.warnings);
+}
+
+void print_error_count(const std::string& path, std::size_t errors) {
+  std::cerr << path << ": " << errors << " error" << (errors == 1 ? "" : "s") << "\n";
 }
 
 // The state file `config` names, by the rule a start applies: each change it would drop
@@ -60,11 +71,15 @@ int check(const std::string& path) {
   const veer::conf::LoadResult result = veer::conf::load_config_file(path);
   print_diagnostics(result);
   if (!result.ok()) {
-    std::cerr << path << ": " << result.errors.size() << " error"
-              << (result.errors.size() == 1 ? "" : "s") << "\n";
+    print_error_count(path, result.errors.size());
     return 1;
   }
-  if (!check_state_file(path, *result.config)) return 1;
+  const bool state_ok = check_state_file(path, *result.config);
+  // Certificates and keys as `veer run` would load them, checked against the clock now.
+  const veer::admin::TlsCheck tls = veer::admin::check_tls(*result.config, std::time(nullptr));
+  print_diagnostics(tls.errors, tls.warnings);
+  if (!tls.errors.empty()) print_error_count(path, tls.errors.size());
+  if (!state_ok || !tls.errors.empty()) return 1;
   std::cout << path << ": configuration is valid\n";
   return 0;
 }
@@ -138,7 +153,7 @@ constexpr std::array<Command, 6> kCommands{{
      [](int, char** argv) { return run(argv[2], argv); }},
     {{"check"},
      "veer check FILE",
-     "validate FILE; print every error as FILE:LINE:COLUMN: message",
+     "validate FILE and its TLS files; errors as FILE:LINE:COLUMN: message",
      1,
      [](int, char** argv) { return check(argv[2]); }},
     {{"ctl"},

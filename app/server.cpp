@@ -502,11 +502,12 @@ void Server::reload_certificates() {
   conf::LoadResult result = conf::load_config_with(config_text_, config_path_, overrides_);
   if (!result.ok()) return;  // the text and changes in force were valid when applied
   std::string why;
-  if (!swap_in(std::move(*result.config), std::nullopt, false, &why)) {
+  const bool applied = swap_in(std::move(*result.config), std::nullopt, false, &why);
+  if (!applied)
     core::log::error("certificate reload refused: ", why, "; the certificates in force stay");
-    ++counted_.reloads_failed;
-    counted_.last_reload_ok = false;
-  }
+  // Counted as reloads: veer_config_last_reload_successful shows a refused certificate.
+  ++(applied ? counted_.reloads_succeeded : counted_.reloads_failed);
+  counted_.last_reload_ok = applied;
 }
 
 // Generated keys get a new current key every ticket_key_rotation (the shortest any

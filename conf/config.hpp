@@ -77,9 +77,9 @@ struct CertKeyConfig {
 struct ListenerTlsConfig {
   enum class Verify { off, optional, required };
   enum class UnknownSni { use_default, refuse };
-  CertKeyConfig default_certificate;        // keys cert and key: clients without SNI or
-                                            // with a name no certificate has
-  std::vector<CertKeyConfig> certificates;  // more, chosen by SNI against their SANs
+  CertKeyConfig default_certificate;                 // keys cert and key: clients without SNI or
+                                                     // with a name no certificate has
+  std::vector<CertKeyConfig> certificates;           // more, chosen by SNI against their SANs
   UnknownSni unknown_sni = UnknownSni::use_default;  // key unknown_sni: "default" | "refuse"
   std::string min_version = "1.2";                   // "1.2" | "1.3"
   std::string ciphers;       // TLS 1.2 cipher list (OpenSSL syntax); "" = veer's default
@@ -90,8 +90,8 @@ struct ListenerTlsConfig {
   std::string client_subject_header;      // "" = not sent
   std::string client_fingerprint_header;  // "" = not sent
   bool session_tickets = true;
-  std::string ticket_key_file;        // "" = keys generated in memory and rotated
-  Duration ticket_key_rotation = 1h;  // generated keys; a ticket lives two periods
+  std::string ticket_key_file;          // "" = keys generated in memory and rotated
+  Duration ticket_key_rotation = 1h;    // generated keys; a ticket lives two periods
   std::uint32_t session_cache = 20480;  // sessions kept for clients without tickets; 0 = off
   // Compares what is loaded (files and settings), not where the keys were written.
   friend bool operator==(const ListenerTlsConfig&, const ListenerTlsConfig&) = default;
@@ -178,8 +178,8 @@ struct PoolConfig {
   std::optional<HealthConfig> health;    // no table: no active checks
   std::optional<OutlierConfig> outlier;  // no table: no passive ejection
   RetryConfig retries;
-  Duration slow_start = 0s;            // 0 = off
-  std::uint32_t panic_threshold = 50;  // percent of routable primaries; 0 = never panic
+  Duration slow_start = 0s;              // 0 = off
+  std::uint32_t panic_threshold = 50;    // percent of routable primaries; 0 = never panic
   std::optional<UpstreamTlsConfig> tls;  // no table: plain HTTP to the backends
   SourcePos pos;
 };

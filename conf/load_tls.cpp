@@ -109,11 +109,31 @@ void read_min_version(TableReader& r, ListenerTlsConfig& tls) {
 }
 
 // A header carrying the verified client certificate to the backend.
+// Fields veer writes or that frame the request: a certificate header of the same name
+// would be dropped from the client and then written twice, or break the framing.
+bool reserved_header(std::string_view name) {
+  static constexpr std::string_view kReserved[] = {
+      "host",    "content-length", "transfer-encoding", "connection",        "upgrade",     "te",
+      "trailer", "keep-alive",     "x-forwarded-for",   "x-forwarded-proto", "x-request-id"};
+  for (std::string_view reserved : kReserved) {
+    if (name.size() == reserved.size() &&
+        std::equal(name.begin(), name.end(), reserved.begin(), [](char a, char b) {
+          return std::tolower(static_cast<unsigned char>(a)) == b;
+        })) {
+      return true;
+    }
+  }
+  return false;
+}
+
 void read_client_header(TableReader& r, std::string_view key, std::string& out, bool verifies) {
   if (!r.read_string(key, out)) return;
   const toml::node* node = r.take(key);
   if (!is_token(out)) {
     r.diag().error(node->source(), r.path_of(key) + ": \"" + out + "\" is not a header name");
+  } else if (reserved_header(out)) {
+    r.diag().error(node->source(),
+                   r.path_of(key) + ": \"" + out + "\" is a header veer sets or frames with");
   } else if (!verifies) {
     // Without verification there is no client certificate to describe.
     r.diag().error(

@@ -3,6 +3,10 @@
 are named by their SHA-1). Re-run after changing an input layout: python3 fuzz/make_seeds.py
 """
 import pathlib
+import ssl
+import subprocess
+import tempfile
+import warnings
 
 ROOT = pathlib.Path(__file__).resolve().parent
 CORPUS = ROOT / "corpus"
@@ -302,3 +306,75 @@ write("fuzz_state_file", "v2-stale",
 write("fuzz_state_file", "v2-bad",
       '{"format":2,"backends":{"blue":{"127.0.0.1:19001":{"added":true,"removed":true,'
       '"state":"sleep","wieght":1}}}}')
+
+# --- fuzz_tls_handshake: one byte (piece size; 0 = all at once) and what a client sends.
+# Real ClientHellos from Python's ssl module (the system OpenSSL) over memory BIOs; their
+# randoms and key shares differ on every run, so re-running rewrites these seeds.
+def client_flight(ctx, sni, server_ctx=None):
+    """The client's bytes: its ClientHello, or with `server_ctx` every byte it sends in
+    a whole handshake against that server (TLS 1.2: the client Certificate in the clear)."""
+    c_in, c_out = ssl.MemoryBIO(), ssl.MemoryBIO()
+    client = ctx.wrap_bio(c_in, c_out, server_hostname=sni)
+    sent = b""
+    server = None
+    if server_ctx is not None:
+        s_in, s_out = ssl.MemoryBIO(), ssl.MemoryBIO()
+        server = server_ctx.wrap_bio(s_in, s_out, server_side=True)
+    for _ in range(10):
+        try:
+            client.do_handshake()
+        except ssl.SSLWantReadError:
+            pass
+        out = c_out.read()
+        sent += out
+        if server is None:
+            return sent
+        s_in.write(out)
+        try:
+            server.do_handshake()
+        except ssl.SSLWantReadError:
+            pass
+        c_in.write(s_out.read())
+    return sent
+
+
+def tls_client(minimum=ssl.TLSVersion.TLSv1_2, maximum=ssl.TLSVersion.TLSv1_3):
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    ctx.minimum_version, ctx.maximum_version = minimum, maximum
+    ctx.set_alpn_protocols(["h2", "http/1.1"])
+    return ctx
+
+
+def tls12_with_client_certificate():
+    with tempfile.TemporaryDirectory() as d:
+        for name in ("server", "client"):
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                            "ec_paramgen_curve:P-256", "-nodes", "-days", "3650", "-subj",
+                            f"/CN={name}", "-keyout", f"{d}/{name}.key", "-out",
+                            f"{d}/{name}.crt"], check=True, capture_output=True)
+        server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        server.load_cert_chain(f"{d}/server.crt", f"{d}/server.key")
+        server.load_verify_locations(f"{d}/client.crt")
+        server.verify_mode = ssl.CERT_OPTIONAL
+        client = tls_client(maximum=ssl.TLSVersion.TLSv1_2)
+        client.load_cert_chain(f"{d}/client.crt", f"{d}/client.key")
+        return client_flight(client, "fuzz.example", server)
+
+
+hello13 = client_flight(tls_client(), "fuzz.example")
+write("fuzz_tls_handshake", "tls13-sni", b"\x00" + hello13)
+write("fuzz_tls_handshake", "tls13-sni-in-pieces", b"\x07" + hello13)
+write("fuzz_tls_handshake", "tls13-wildcard", b"\x00" + client_flight(tls_client(), "a.w.example"))
+write("fuzz_tls_handshake", "tls13-no-sni", b"\x00" + client_flight(tls_client(), None))
+write("fuzz_tls_handshake", "tls12-sni",
+      b"\x00" + client_flight(tls_client(maximum=ssl.TLSVersion.TLSv1_2), "other.example"))
+write("fuzz_tls_handshake", "tls12-client-certificate", b"\x00" + tls12_with_client_certificate())
+with warnings.catch_warnings():  # TLS 1.0/1.1 are deprecated: that is the point
+    warnings.simplefilter("ignore", DeprecationWarning)
+    old = tls_client(ssl.TLSVersion.TLSv1, ssl.TLSVersion.TLSv1_1)
+old.set_ciphers("DEFAULT:@SECLEVEL=0")
+write("fuzz_tls_handshake", "tls11", b"\x00" + client_flight(old, "fuzz.example"))
+write("fuzz_tls_handshake", "plain-http", b"\x00GET / HTTP/1.1\r\nHost: fuzz.example\r\n\r\n")
+write("fuzz_tls_handshake", "bad-record", b"\x05\x16\x03\x01\x00\x20" + b"\x7f" * 32)

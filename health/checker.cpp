@@ -60,7 +60,8 @@ void HealthChecker::apply(std::shared_ptr<const runtime::Snapshot> snapshot) {
   std::map<const core::BackendStats*, std::shared_ptr<Probe>> kept;
   for (const runtime::PoolRuntime& pool : snapshot->pools) {
     std::uint32_t ejected = 0;
-    for (const runtime::BackendRuntime& backend : pool.backends) {
+    for (std::size_t i = 0; i < pool.backends.size(); ++i) {
+      const runtime::BackendRuntime& backend = pool.backends[i];
       ejected += backend.stats->has(core::Reason::ejected) ? 1 : 0;
       if (!pool.config->health) {
         // Checks removed by this reload: what they said no longer holds.
@@ -68,19 +69,7 @@ void HealthChecker::apply(std::shared_ptr<const runtime::Snapshot> snapshot) {
                       "health checks removed from the configuration");
         continue;
       }
-      const auto it = probes_.find(backend.stats.get());
-      if (it != probes_.end() && same_check(it->second->target(), pool, backend)) {
-        kept.emplace(it->first, it->second);
-        probes_.erase(it);
-        continue;
-      }
-      auto probe = std::make_shared<Probe>(
-          io_,
-          ProbeTarget{pool.name, backend.address, backend.endpoint, backend.stats, pool.stats,
-                      *pool.config->health},
-          [this](Probe& p, CheckResult r) { return on_report(p, std::move(r)); }, ++seed_);
-      probe->start();
-      kept.emplace(backend.stats.get(), std::move(probe));
+      check_backend(pool, i, kept);
     }
     // Reloads add and remove backends: recount the pool's ejections from its members.
     pool.stats->ejected.store(ejected, std::memory_order_relaxed);
@@ -93,6 +82,32 @@ void HealthChecker::apply(std::shared_ptr<const runtime::Snapshot> snapshot) {
   probes_ = std::move(kept);
   snapshot_ = std::move(snapshot);
   schedule_returns();
+}
+
+// Keeps the backend's probe when its check is unchanged (with the pool's TLS material
+// of this snapshot: certificates may have been reloaded), else starts a new one.
+void HealthChecker::check_backend(
+    const runtime::PoolRuntime& pool, std::size_t index,
+    std::map<const core::BackendStats*, std::shared_ptr<Probe>>& kept) {
+  const runtime::BackendRuntime& backend = pool.backends[index];
+  // Backends are in the configured order: the host names the backend for TLS (SNI and
+  // verification), as for requests (proxy/session_upstream.cpp).
+  std::string host = pool.tls ? pool.config->backends[index].host_port.host : std::string();
+  const auto it = probes_.find(backend.stats.get());
+  if (it != probes_.end() && same_check(it->second->target(), pool, backend)) {
+    it->second->set_tls(pool.tls, std::move(host));
+    kept.emplace(it->first, it->second);
+    probes_.erase(it);
+    return;
+  }
+  auto probe = std::make_shared<Probe>(
+      io_,
+      ProbeTarget{pool.name, backend.address, backend.endpoint, backend.stats, pool.stats,
+                  *pool.config->health, pool.tls, std::move(host)},
+      [this](Probe& p, CheckResult r) { return on_report(p, std::move(r)); }, ++seed_,
+      tls_scratch_);
+  probe->start();
+  kept.emplace(backend.stats.get(), std::move(probe));
 }
 
 void HealthChecker::check_lag(Probe& probe, CheckResult& result) {

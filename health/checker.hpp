@@ -4,6 +4,7 @@
 // ejected backends when their time is up. Its own thread and io_context, so checks
 // never run on (or wait for) a worker. Thread-safe entry points post to it.
 
+#include <array>
 #include <map>
 #include <memory>
 #include <optional>
@@ -32,6 +33,8 @@ class HealthChecker final : public EjectionListener {
 
  private:
   void apply(std::shared_ptr<const runtime::Snapshot> snapshot);
+  void check_backend(const runtime::PoolRuntime& pool, std::size_t index,
+                     std::map<const core::BackendStats*, std::shared_ptr<Probe>>& kept);
   bool on_report(Probe& probe, CheckResult result);
   void check_lag(Probe& probe, CheckResult& result);
   void schedule_returns();
@@ -46,6 +49,9 @@ class HealthChecker final : public EjectionListener {
   // jsonrpc checks: the latest block each backend of a pool answered with.
   std::map<std::string, std::map<const core::BackendStats*, std::uint64_t>, std::less<>> heads_;
   std::uint64_t seed_ = 0x68656c7468ULL;
+  // Ciphertext in transit for every TLS check (one TLS record, 16 KiB + overhead: one
+  // read takes a whole record). The probes share it: all run on the health thread.
+  std::array<char, 16896> tls_scratch_{};
 };
 
 }  // namespace veer::health

@@ -11,6 +11,8 @@ const char* describe(Outcome outcome) {
       return "success";
     case Outcome::connect_failed:
       return "connect failures";
+    case Outcome::tls_failed:
+      return "TLS failures";
     case Outcome::reset:
       return "connections lost";
     case Outcome::timeout:

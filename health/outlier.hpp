@@ -19,7 +19,18 @@ namespace veer::health {
 
 // How an exchange with a backend ended, as passive health counts it: every failure the
 // data plane sees (an error code, never an exception) maps to one of these.
-enum class Outcome { success, connect_failed, reset, timeout, server_error, bad_response };
+// tls_failed: the TLS handshake with a backend failed (verification, protocol): a
+// failure of the backend like a refused connection, named apart so that the ejection's
+// cause says tls.
+enum class Outcome {
+  success,
+  connect_failed,
+  tls_failed,
+  reset,
+  timeout,
+  server_error,
+  bad_response
+};
 
 // Told (from a worker) that a backend was ejected, so its return can be scheduled.
 class EjectionListener {

@@ -1,7 +1,9 @@
 #pragma once
 
 // One backend's active health check: every interval (plus up to jitter), start to
-// start, connect, send the check request, read the answer until the backend closes, judge it
+// start, connect, do the TLS handshake when the pool speaks TLS to its backends (the
+// same ClientTls as requests, so a check fails exactly when requests would), send the
+// check request, read the answer until the backend closes, judge it
 // (health/evaluate.hpp) and report. Each probe is its own chain of callbacks with its
 // own timeout, so a hung backend only delays its own checks. Runs on the health
 // thread. A timeout interrupts the socket (asio.hpp: never a cancel on io_uring) and
@@ -11,6 +13,7 @@
 #include <array>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 
 #include "conf/config.hpp"
@@ -19,6 +22,8 @@
 #include "core/random.hpp"
 #include "health/evaluate.hpp"
 #include "health/rise_fall.hpp"
+#include "tls/client_tls.hpp"
+#include "tls/stream.hpp"
 
 namespace veer::health {
 
@@ -29,6 +34,8 @@ struct ProbeTarget {
   std::shared_ptr<core::BackendStats> stats;
   std::shared_ptr<core::PoolStats> pool_stats;
   conf::HealthConfig config;
+  std::shared_ptr<const tls::ClientTls> tls;  // null: plain TCP
+  std::string tls_host;                       // the backend's configured host (SNI, name)
 };
 
 class Probe : public std::enable_shared_from_this<Probe> {
@@ -37,10 +44,16 @@ class Probe : public std::enable_shared_from_this<Probe> {
   // next check then comes sooner).
   using Report = std::function<bool(Probe&, CheckResult)>;
 
-  Probe(asio::io_context& io, ProbeTarget target, Report report, std::uint64_t seed);
+  // `tls_scratch`: ciphertext in transit during TLS checks, shared by the probes of one
+  // thread (a Stream holds it only inside a synchronous call, never across a wait).
+  Probe(asio::io_context& io, ProbeTarget target, Report report, std::uint64_t seed,
+        std::span<char> tls_scratch);
   void start();
   void stop();
   const ProbeTarget& target() const { return target_; }
+  // Reloaded TLS material (certificates replaced, same settings): the next check uses
+  // it, and the rise/fall counts carry on.
+  void set_tls(std::shared_ptr<const tls::ClientTls> tls, std::string host);
 
   // Consecutive results, for rise and fall (health thread only).
   CheckStreak streak;
@@ -50,15 +63,20 @@ class Probe : public std::enable_shared_from_this<Probe> {
   std::chrono::milliseconds jitter();
   void check();
   void on_connected(const error_code& ec);
+  void on_handshake(const error_code& ec);
+  void send_check();
   void on_sent(const error_code& ec);
   void read();
   void on_read(const error_code& ec, std::size_t n);
   void done(CheckResult result);
   std::string failure(const error_code& ec, std::string_view during) const;
+  std::string tls_failure(const error_code& ec) const;
+  void count_late_tls_failure(const error_code& ec);
 
   ProbeTarget target_;
   Report report_;
-  tcp::socket socket_;
+  tls::Stream stream_;  // a new one (plain until start_tls) for each check
+  std::span<char> tls_scratch_;
   asio::steady_timer wait_;      // between checks
   asio::steady_timer deadline_;  // of the check in progress
   std::string request_;

@@ -14,8 +14,8 @@ using Failure = runtime::TlsCounters::Failure;
 // OpenSSL's reason strings, mapped to the failure kinds /metrics counts.
 Failure classify_failure(std::string_view reason) {
   if (reason == "http request" || reason == "https proxy request") return Failure::plain_http;
+  // Not "wrong version number": that is a record header that is not TLS (garbage).
   if (reason.find("unsupported protocol") != std::string_view::npos ||
-      reason.find("wrong version number") != std::string_view::npos ||
       reason.find("version too low") != std::string_view::npos) {
     return Failure::protocol_version;
   }

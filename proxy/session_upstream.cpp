@@ -76,7 +76,9 @@ void ClientSession::dispatch() {
   const Clock::duration probe_after = !exchange_.replayable   ? Clock::duration::zero()
                                       : !exchange_.idempotent ? kTrustRecentlyUsed
                                                               : Clock::duration::max();
-  up_ = worker_.upstreams().take(*exchange_.slot, probe_after, exchange_.upstream_started);
+  const runtime::PoolRuntime& pool = exchange_.view->snapshot().pools[exchange_.pick.pool];
+  up_ = worker_.upstreams().take(*exchange_.slot, pool.tls.get(), probe_after,
+                                 exchange_.upstream_started);
   runtime::ExchangeSeries* counters = series(true);
   if (up_) {
     if (counters != nullptr) counters->upstream_reused.add();
@@ -196,6 +198,9 @@ void ClientSession::on_upstream_connected(UpstreamConnection* conn, const error_
 void ClientSession::start_upstream_tls(const tls::ClientTls& tls, std::string_view host) {
   UpstreamConnection* conn = up_.get();
   conn->stream.start_tls(tls.new_session(host), worker_.tls_scratch());
+  conn->tls = &tls;
+  // The connect's completion disarmed the deadline (no operation was pending).
+  worker_.deadlines().arm(upstream_deadline_, timeouts().upstream_connect);
   ++conn->pending_ops;
   conn->stream.async_handshake(
       [self = self(), conn](const error_code& ec) { self->on_upstream_handshake(conn, ec); });
@@ -205,7 +210,7 @@ void ClientSession::on_upstream_handshake(UpstreamConnection* conn, const error_
   if (upstream_op_done(conn)) return;
   if (ec) {
     const bool timed_out = exchange_.upstream_timed_out;
-    record_outcome(timed_out ? health::Outcome::timeout : health::Outcome::connect_failed);
+    record_outcome(timed_out ? health::Outcome::timeout : health::Outcome::tls_failed);
     ++exchange_.upstream_tls_failures;
     exchange_.backend->stats->tls_failures.fetch_add(1, std::memory_order_relaxed);
     const std::string cause = timed_out                ? std::string("tls: handshake timed out")
@@ -417,13 +422,21 @@ void ClientSession::upstream_failed(const error_code& ec, bool sending) {
   // A pooled connection the backend had closed while idle is normal keep-alive
   // churn, not a failure of the backend.
   const bool stale = up_->reused && !exchange_.got_response_bytes && connection_lost(ec);
-  if (!stale) record_outcome(health::Outcome::reset);
+  // A TLS alert instead of an answer: with TLS 1.3 a backend refuses our client
+  // certificate after our side of the handshake is done. A TLS failure like the others.
+  const bool tls_failed = ec == tls::tls_error() && up_->stream.tls() != nullptr;
+  if (tls_failed) {
+    ++exchange_.upstream_tls_failures;
+    exchange_.backend->stats->tls_failures.fetch_add(1, std::memory_order_relaxed);
+  }
+  if (!stale) record_outcome(tls_failed ? health::Outcome::tls_failed : health::Outcome::reset);
   if (stale) worker_.upstreams().close_idle(*exchange_.slot);  // its siblings are usually stale too
   const bool safe =
       exchange_.replayable && !exchange_.got_response_bytes && (sending || exchange_.idempotent);
-  const std::string cause = std::string(during) + ": " + ec.message();
+  const std::string cause =
+      tls_failed ? "tls: " + up_->stream.tls()->error() : std::string(during) + ": " + ec.message();
   if (safe && retry(cause, stale)) return;
-  fail_exchange(502, cause);
+  fail_exchange(502, tls_failed ? "upstream " + cause : cause);
 }
 
 void ClientSession::fail_exchange(std::uint16_t status, std::string_view detail, bool close) {

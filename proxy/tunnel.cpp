@@ -60,6 +60,10 @@ void Tunnel::on_readable(Direction& d, const error_code& ec) {
     close();
     return;
   }
+  if (lingering_) {
+    if (&d == &upward_) discard_from_client();
+    return;
+  }
   if (!d.buffer.allocated()) d.buffer = worker_.buffers().acquire();
   if (!read_available(d)) return;
   touch();
@@ -73,6 +77,10 @@ void Tunnel::on_written(Direction& d, const error_code& ec) {
     return;
   }
   d.buffer.clear();
+  if (lingering_) {
+    if (&d == &upward_) discard_from_client();
+    return;
+  }
   touch();
   // Bulk transfers usually have more bytes waiting: read them now instead of paying
   // for a readiness notification first.
@@ -87,6 +95,10 @@ bool Tunnel::read_available(Direction& d) {
     wait_readable(d);
     return false;
   }
+  if (read_error == asio::error::eof && &d == &downward_ && client_.tls() != nullptr) {
+    linger_with_client();
+    return false;
+  }
   if (read_error) {
     close();  // one side closed or reset: close the other promptly
     return false;
@@ -95,10 +107,44 @@ bool Tunnel::read_available(Direction& d) {
   return true;
 }
 
+// The backend ended a wss tunnel. The client gets our close_notify and a FIN at once,
+// and up to kLinger to send its own close_notify (a TLS client answers one): closing
+// before that arrives would answer it with a reset, which TLS clients report as an
+// error although the WebSocket closed cleanly. nginx's lingering close does the same.
+void Tunnel::linger_with_client() {
+  constexpr auto kLinger = std::chrono::seconds(2);
+  lingering_ = true;
+  client_.close_notify();
+  error_code ignored;
+  client_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  core::interrupt_socket(backend_->stream.socket());
+  worker_.deadlines().arm(idle_deadline_, kLinger);
+  // The upward direction is waiting for the client or writing to the backend; either
+  // way it ends in discard_from_client() or close().
+}
+
+void Tunnel::discard_from_client() {
+  char sink[4096];
+  error_code read_error;
+  while (true) {
+    client_.read_some(asio::buffer(sink), read_error);
+    if (read_error == asio::error::would_block) {
+      upward_.from.async_wait_readable(
+          [self = self()](const error_code& ec) { self->on_readable(self->upward_, ec); });
+      return;
+    }
+    if (read_error) break;  // the client's close_notify (eof), FIN or a reset: done
+  }
+  close();
+}
+
 void Tunnel::close() {
   if (closed_) return;
   closed_ = true;
   idle_deadline_.disarm();
+  // A wss client learns that the end was meant (not a truncation attack) before the
+  // connection goes.
+  client_.close_notify();
   core::close_socket(client_.socket());
   core::close_socket(backend_->stream.socket());
   stats_->active_connections.fetch_sub(1, std::memory_order_relaxed);

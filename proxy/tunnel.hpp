@@ -62,6 +62,9 @@ class Tunnel final : public core::RefCounted<Tunnel>, public Connection, public 
   // Reads what the socket has into d.buffer without waiting: true when bytes came;
   // otherwise it waits for readiness again or closes the tunnel.
   bool read_available(Direction& d);
+  // The backend closed a wss tunnel: see tunnel.cpp.
+  void linger_with_client();
+  void discard_from_client();
   void touch();
   void close();
   core::Ref<Tunnel> self() { return core::Ref<Tunnel>(this); }
@@ -76,6 +79,7 @@ class Tunnel final : public core::RefCounted<Tunnel>, public Connection, public 
   Direction upward_;    // client -> backend
   Direction downward_;  // backend -> client
   bool closed_ = false;
+  bool lingering_ = false;  // the backend has gone; waiting for the client's end
 };
 
 }  // namespace veer::proxy

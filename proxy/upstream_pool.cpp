@@ -50,11 +50,17 @@ void UpstreamPool::unlink(UpstreamConnection& c) {
   --slot.idle;
 }
 
-std::unique_ptr<UpstreamConnection> UpstreamPool::take(UpstreamSlot& slot,
+std::unique_ptr<UpstreamConnection> UpstreamPool::take(UpstreamSlot& slot, const void* tls,
                                                        Clock::duration probe_after,
                                                        Clock::time_point now) {
-  while (slot.newest != nullptr) {
-    std::unique_ptr<UpstreamConnection> c(slot.newest);
+  UpstreamConnection* next = slot.newest;
+  while (next != nullptr) {
+    if (next->tls != tls) {  // another pool's settings: leave it for that pool
+      next = next->next_;
+      continue;
+    }
+    std::unique_ptr<UpstreamConnection> c(next);
+    next = next->next_;
     unlink(*c);
     if (now - c->parked_at >= probe_after) {
       char byte;

@@ -32,6 +32,7 @@ class UpstreamConnection final : public TimeoutHandler {
   // Operations started and not yet completed. A connection is parked or freed only at
   // zero: with io_uring even a cancelled read may still write into `buffer`.
   std::uint32_t pending_ops = 0;
+  const void* tls = nullptr;  // the ClientTls it speaks TLS with (kept alive by the stream)
 
  private:
   friend class UpstreamPool;
@@ -68,12 +69,16 @@ class UpstreamPool {
   // A new, unconnected connection for `slot`.
   std::unique_ptr<UpstreamConnection> create(UpstreamSlot& slot);
 
-  // The most recently parked connection, or null. A connection idle for at least
+  // The most recently parked connection made with `tls` (a pool's ClientTls, null for
+  // plain), or null. Two pools may name one address with different TLS settings (or a
+  // reload may turn TLS on): a connection is reused only under the settings it was made
+  // with, so verification and client certificates never leak between pools. A
+  // connection idle for at least
   // `probe_after` is first checked with one non-blocking recv, and discarded when the
   // backend has closed it (or sent unsolicited bytes): for requests that could not be
   // sent again if the connection turned out closed.
-  std::unique_ptr<UpstreamConnection> take(UpstreamSlot& slot, Clock::duration probe_after,
-                                           Clock::time_point now);
+  std::unique_ptr<UpstreamConnection> take(UpstreamSlot& slot, const void* tls,
+                                           Clock::duration probe_after, Clock::time_point now);
 
   // Returns a connection whose exchange completed cleanly. Closes it instead when the
   // slot is full.

@@ -20,7 +20,6 @@ struct CertificateReport {
 // `route_hosts`: the listener's routes' host values ("" entries are ignored).
 // `now`: Unix time, so tests can move the clock.
 CertificateReport check_certificates(const conf::ListenerTlsConfig& config,
-                                     const std::vector<std::string>& route_hosts,
-                                     std::int64_t now);
+                                     const std::vector<std::string>& route_hosts, std::int64_t now);
 
 }  // namespace veer::tls

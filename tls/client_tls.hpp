@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "conf/config.hpp"
+#include "tls/context.hpp"
 #include "tls/session.hpp"
 
 namespace veer::tls {
@@ -30,6 +31,21 @@ class ClientTls : public std::enable_shared_from_this<ClientTls> {
   std::unique_ptr<TlsSession> new_session(std::string_view backend_host) const;
 
   const conf::UpstreamTlsConfig& config() const;
+
+  // Public for make_shared only: the key is private, so only load() can call it.
+  class Key {
+    friend class ClientTls;
+    Key() = default;
+  };
+  ClientTls(Key, conf::UpstreamTlsConfig config, SslCtxPtr ctx)
+      : config_(std::move(config)), ctx_(std::move(ctx)) {}
+  ClientTls(const ClientTls&) = delete;
+  ClientTls& operator=(const ClientTls&) = delete;
+  ~ClientTls() = default;
+
+ private:
+  conf::UpstreamTlsConfig config_;
+  SslCtxPtr ctx_;
 };
 
 }  // namespace veer::tls

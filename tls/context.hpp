@@ -41,7 +41,7 @@ using X509Ptr = std::unique_ptr<X509, X509Free>;
 using BioPtr = std::unique_ptr<BIO, BioFree>;
 
 // Session-ticket keys, held outside any one SSL_CTX so that every worker's context
-// (and, later, a key file shared by several veer instances) encrypts and decrypts
+// (and, through from_file, several veer instances) encrypts and decrypts
 // tickets with the same keys: a client then resumes on whichever worker accepts it.
 // Shared by shared_ptr; thread-safe, since workers' handshakes call it concurrently.
 class TicketKeys {

@@ -68,6 +68,9 @@ bool ServerTls::build(std::string& error, std::vector<std::string>& warnings) {
     detail::LoadedPair pair;
     if (!detail::load_pair(c->cert, c->key, now, pair, warnings, error)) return false;
     certificates_.push_back(describe(pair));
+    if (certificates_.back().names.empty() && c != all.front()) {
+      warnings.push_back(detail::file_error(c->cert, "no DNS name: SNI never selects it"));
+    }
     Group* group = group_for(sorted(certificates_.back().names), min_version, error);
     if (group == nullptr) return false;
     const int type = EVP_PKEY_get_base_id(pair.key.get());
@@ -125,6 +128,13 @@ bool ServerTls::configure(SSL_CTX* ctx, std::string& error) const {
     // Without a cache TLS 1.3's stateful tickets could never be redeemed: send none.
     if (config_.session_cache == 0) SSL_CTX_set_num_tickets(ctx, 0);
   }
+  if (config_.session_cache > 0) {
+    // The cache itself is the initial context's (configure_initial), but OpenSSL reads
+    // the mode from the SSL's current context when deciding whether to issue a session
+    // id at all: a context chosen by SNI without the mode would make every session
+    // single-use.
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
+  }
   if (config_.ticket_key_file.empty()) {
     // Generated keys stay usable for two rotation periods after they stop being current
     // (TicketKeys::kMaxKeys): the lifetime hint tells clients not to offer older tickets.
@@ -168,7 +178,6 @@ void ServerTls::configure_initial(SSL_CTX* ctx) const {
     // resumes on any worker, but every insertion and lookup takes the context's lock
     // (and every 255th handshake flushes expired entries under it). A reload starts an
     // empty cache; tickets survive reloads through the shared TicketKeys.
-    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
     SSL_CTX_sess_set_cache_size(ctx, static_cast<long>(config_.session_cache));
   }
 }

@@ -24,6 +24,15 @@ TlsSession::TlsSession(SslPtr ssl, std::shared_ptr<const void> owner)
   SSL_set_bio(ssl_.get(), in_, out_);  // the SSL owns both from here
 }
 
+// A connection that simply ended (the peer left, an idle timeout) keeps its session
+// resumable, as nginx does: without SENT_SHUTDOWN, SSL_free would take it out of the
+// server's session cache as possibly truncated. Fatal errors have already removed it.
+TlsSession::~TlsSession() {
+  if (SSL_is_init_finished(ssl_.get())) {
+    SSL_set_shutdown(ssl_.get(), SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
+  }
+}
+
 void TlsSession::feed(std::span<const char> ciphertext) {
   std::size_t written = 0;
   if (!ciphertext.empty() &&

@@ -15,7 +15,7 @@
 //   without copying; it grows with what write_plain() encrypts until consumed, so the
 //   engine stops calling write_plain() while output is pending (backpressure).
 // - Plaintext: only in the caller's buffers. OpenSSL's own record buffers are freed
-//   between records (SSL_MODE_RELEASE_BUFFERS, set by TlsContext).
+//   between records (SSL_MODE_RELEASE_BUFFERS, set by every factory).
 //
 // What an idle session costs: the SSL object, its SSL_SESSION and the two BIOs.
 // With RELEASE_BUFFERS the 16 KiB+ read and write record buffers are freed once a
@@ -58,7 +58,7 @@ class TlsSession {
   TlsSession(SslPtr ssl, std::shared_ptr<const void> owner);
   TlsSession(const TlsSession&) = delete;
   TlsSession& operator=(const TlsSession&) = delete;
-  ~TlsSession() = default;
+  ~TlsSession();
 
   // Ciphertext read from the socket. Always takes everything.
   void feed(std::span<const char> ciphertext);

@@ -14,6 +14,7 @@
 #include <cstdio>
 #include <set>
 
+#include "support/admin_client.hpp"
 #include "support/config_builder.hpp"
 #include "support/test_backend.hpp"
 #include "support/test_pki.hpp"
@@ -139,12 +140,12 @@ TEST_P(Tls, SniPicksTheCertificateOfEachNameAndTheDefaultOtherwise) {
   const IssuedCert b = pki.issue("b", IssueOptions{.names = {"b.test", "www.b.test"}});
   const IssuedCert c = pki.issue("c", IssueOptions{.names = {"*.c.test"}});
   auto veer = start(tls_table(fallback, "certificates = [ { cert = \"" + a.cert + "\", key = \"" +
-                                            a.key + "\" }, { cert = \"" + b.cert +
-                                            "\", key = \"" + b.key + "\" }, { cert = \"" +
-                                            c.cert + "\", key = \"" + c.key + "\" } ]"));
+                                            a.key + "\" }, { cert = \"" + b.cert + "\", key = \"" +
+                                            b.key + "\" }, { cert = \"" + c.cert + "\", key = \"" +
+                                            c.key + "\" } ]"));
   const std::vector<std::pair<std::string, std::string>> cases = {
-      {"a.test", "a.test"},       {"www.b.test", "b.test"},         {"node.c.test", "*.c.test"},
-      {"A.TEST", "a.test"},       {"unknown.test", "default.test"}, {"", "default.test"},
+      {"a.test", "a.test"},          {"www.b.test", "b.test"},         {"node.c.test", "*.c.test"},
+      {"A.TEST", "a.test"},          {"unknown.test", "default.test"}, {"", "default.test"},
       {"x.y.c.test", "default.test"}};
   for (const auto& [sni, common_name] : cases) {
     TlsClient client(veer->port(), TlsClientOptions{.sni = sni});
@@ -219,8 +220,7 @@ TEST_P(Tls, TicketsResumeOnEveryWorker) {
 
 // Polls new connections until their certificate's fingerprint is not `old`, for up to
 // `limit`; returns how long that took, or nullopt.
-std::optional<std::chrono::milliseconds> until_served(std::uint16_t port,
-                                                      const std::string& old,
+std::optional<std::chrono::milliseconds> until_served(std::uint16_t port, const std::string& old,
                                                       std::chrono::milliseconds limit) {
   const auto started = Clock::now();
   while (Clock::now() - started < limit) {
@@ -274,7 +274,9 @@ TEST_P(Tls, BrokenReplacementKeepsTheOldCertificate) {
   std::filesystem::rename(server.cert + ".new", server.cert);
   const std::size_t mark = veer->log_size();
   ASSERT_TRUE(veer->wait_for_line(
-      [](const std::string& line) { return line.find("certificate reload refused") != std::string::npos; },
+      [](const std::string& line) {
+        return line.find("certificate reload refused") != std::string::npos;
+      },
       std::chrono::seconds(3), mark))
       << veer->log_text();
   EXPECT_EQ(served_fingerprint(veer->port()), old);
@@ -292,11 +294,43 @@ TEST_P(Tls, SighupReloadsCertificates) {
   EXPECT_TRUE(until_served(veer->port(), old, std::chrono::seconds(2))) << veer->log_text();
 }
 
+// Capabilities together: a broken certificate on disk must not block an autoscaler's
+// admin change (the old certificate stays in use), while a reload is refused by it.
+TEST_P(Tls, AdminChangesGoOnWhileACertificateOnDiskIsBroken) {
+  const IssuedCert server = pki.issue("server");
+  TestBackend second{"second"};
+  TestConfig config{
+      .backends = {backend.address(), second.address()}, .workers = 2, .io_engine = GetParam()};
+  config.listener_tls = tls_table(server);
+  Admin admin = start_with_admin(config);
+  const std::uint16_t port = admin.veer->port();
+  const std::string old = served_fingerprint(port);
+  pki.write_file("server.crt", "-----BEGIN CERTIFICATE-----\nbroken\n");
+  ASSERT_TRUE(admin.veer->wait_for_log("certificate reload refused", std::chrono::seconds(3)))
+      << admin.veer->log_text();
+  const auto change =
+      admin.call("PUT", "/api/v1/pools/main/backends/" + second.address(), "{\"weight\":0}");
+  ASSERT_TRUE(change);
+  EXPECT_EQ(change->status, 200) << change->body;
+  EXPECT_EQ(served_fingerprint(port), old);
+  for (int i = 0; i < 10; ++i) {
+    TlsClient client(port, verified());
+    ASSERT_TRUE(client.handshake()) << client.error();
+    const auto r = client.request("GET", "/");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->body, "tls-backend") << "the weight change is in force";
+  }
+  const auto reload = admin.call("POST", "/api/v1/reload", "{}");
+  ASSERT_TRUE(reload);
+  EXPECT_NE(reload->status, 200) << "a reload must refuse the broken certificate: " << reload->body;
+  EXPECT_EQ(served_fingerprint(port), old);
+}
+
 TEST_P(Tls, RequiredClientCertificateIsVerifiedAndPassedOn) {
   const IssuedCert server = pki.issue("server");
-  const IssuedCert client_cert =
-      pki.issue("client", IssueOptions{.names = {"client.test"}, .client = true,
-                                       .common_name = "rpc-user-7"});
+  const IssuedCert client_cert = pki.issue(
+      "client",
+      IssueOptions{.names = {"client.test"}, .client = true, .common_name = "rpc-user-7"});
   TestPki stranger("stranger CA");
   const IssuedCert foreign = stranger.issue("client", IssueOptions{.client = true});
   auto veer = start(tls_table(server, "client_ca = \"" + pki.ca_file() +
@@ -322,7 +356,8 @@ TEST_P(Tls, RequiredClientCertificateIsVerifiedAndPassedOn) {
   options.key_file = client_cert.key;
   TlsClient good(veer->port(), options);
   ASSERT_TRUE(good.handshake()) << good.error();
-  const auto r = good.request("GET", "/", {"X-Client-Subject: CN=admin", "X-Client-Fingerprint: 00"});
+  const auto r =
+      good.request("GET", "/", {"X-Client-Subject: CN=admin", "X-Client-Fingerprint: 00"});
   ASSERT_TRUE(r) << good.error();
   EXPECT_EQ(r->status, 200);
   const BackendRequest seen = last_request();

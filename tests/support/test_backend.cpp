@@ -5,12 +5,14 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
 #include <future>
 #include <set>
 #include <thread>
@@ -23,6 +25,8 @@ namespace http = beast::http;
 namespace websocket = beast::websocket;
 using tcp = asio::ip::tcp;
 using asio::use_awaitable;
+// The TLS stream borrows the socket, so stop() can still close it.
+using TlsStream = asio::ssl::stream<tcp::socket&>;
 
 std::uint64_t fnv1a(std::string_view data, std::uint64_t state) {
   for (unsigned char c : data) {
@@ -85,9 +89,48 @@ struct TestBackend::Impl {
   asio::io_context io{1};
   tcp::acceptor acceptor{io};
   std::set<std::shared_ptr<tcp::socket>> sockets;  // io thread only
+  std::unique_ptr<asio::ssl::context> ssl;         // TLS mode only
   std::thread thread;
 
   explicit Impl(TestBackend& o) : owner(o) {}
+
+  void use_tls(const BackendTls& tls) {
+    ssl = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
+    ssl->use_certificate_chain_file(tls.cert);
+    ssl->use_private_key_file(tls.key, asio::ssl::context::pem);
+    if (!tls.client_ca.empty()) {
+      ssl->load_verify_file(tls.client_ca);
+      ssl->set_verify_mode(asio::ssl::verify_peer | asio::ssl::verify_fail_if_no_peer_cert);
+    }
+  }
+
+  void note_handshake(TlsStream& stream) {
+    SSL* native = stream.native_handle();
+    TlsHandshakeSeen seen;
+    if (const char* sni = SSL_get_servername(native, TLSEXT_NAMETYPE_host_name)) seen.sni = sni;
+    if (X509* peer = SSL_get0_peer_certificate(native)) {
+      char name[256] = {};
+      if (X509_NAME_get_text_by_NID(X509_get_subject_name(peer), NID_commonName, name,
+                                    sizeof name) > 0) {
+        seen.client_subject = name;
+      }
+    }
+    std::lock_guard lock(owner.mutex_);
+    owner.handshakes_seen_.push_back(std::move(seen));
+  }
+
+  asio::awaitable<void> serve_tls(std::shared_ptr<tcp::socket> socket) {
+    TlsStream stream(*socket, *ssl);
+    auto [ec] = co_await stream.async_handshake(asio::ssl::stream_base::server,
+                                                asio::as_tuple(use_awaitable));
+    if (ec) {
+      ++owner.tls_failures_;
+      co_return;
+    }
+    ++owner.tls_handshakes_;
+    note_handshake(stream);
+    co_await serve(socket, stream);
+  }
 
   BackendReply decide(const BackendRequest& request) {
     BackendHandler handler;
@@ -103,8 +146,8 @@ struct TestBackend::Impl {
     return reply;
   }
 
-  asio::awaitable<void> write_reply(tcp::socket& socket, const BackendReply& reply,
-                                    bool head_request) {
+  template <typename Stream>
+  asio::awaitable<void> write_reply(Stream& socket, const BackendReply& reply, bool head_request) {
     if (reply.delay.count() > 0) {
       asio::steady_timer timer(io, reply.delay);
       co_await timer.async_wait(use_awaitable);
@@ -159,7 +202,8 @@ struct TestBackend::Impl {
       co_await asio::async_write(socket, asio::buffer("0\r\n\r\n", 5), use_awaitable);
   }
 
-  asio::awaitable<void> echo_websocket(websocket::stream<tcp::socket&>& ws) {
+  template <typename Stream>
+  asio::awaitable<void> echo_websocket(websocket::stream<Stream&>& ws) {
     ++owner.websockets_;
     struct Count {
       TestBackend& b;
@@ -178,13 +222,15 @@ struct TestBackend::Impl {
     }
   }
 
-  asio::awaitable<void> serve(std::shared_ptr<tcp::socket> socket) {
+  // `stream` is the socket itself, or a TLS stream over it.
+  template <typename Stream>
+  asio::awaitable<void> serve(std::shared_ptr<tcp::socket> socket, Stream& stream) {
     beast::flat_buffer buffer;
     while (true) {
       http::request_parser<http::buffer_body> parser;
       parser.body_limit(boost::none);
       parser.header_limit(1 << 20);
-      co_await http::async_read_header(*socket, buffer, parser, use_awaitable);
+      co_await http::async_read_header(stream, buffer, parser, use_awaitable);
       BackendRequest request;
       const auto& head = parser.get();
       request.method = std::string(head.method_string());
@@ -197,7 +243,7 @@ struct TestBackend::Impl {
       if (websocket::is_upgrade(head)) {
         ++owner.requests_;
         // The stream borrows the socket, so stop() can still close it.
-        websocket::stream<tcp::socket&> ws(*socket);
+        websocket::stream<Stream&> ws(stream);
         co_await ws.async_accept(parser.release(), use_awaitable);
         co_await echo_websocket(ws);
         co_return;
@@ -208,7 +254,7 @@ struct TestBackend::Impl {
         parser.get().body().data = chunk.data();
         parser.get().body().size = chunk.size();
         auto [ec, n] =
-            co_await http::async_read(*socket, buffer, parser, asio::as_tuple(use_awaitable));
+            co_await http::async_read(stream, buffer, parser, asio::as_tuple(use_awaitable));
         if (ec == http::error::need_buffer) ec = {};
         if (ec) throw boost::system::system_error(ec);
         const std::size_t got = chunk.size() - parser.get().body().size;
@@ -223,7 +269,7 @@ struct TestBackend::Impl {
         socket->close(ignored);
         co_return;
       }
-      co_await write_reply(*socket, reply, request.method == "HEAD");
+      co_await write_reply(stream, reply, request.method == "HEAD");
       if (reply.close_delimited || reply.close_after || !raw_keep_alive(reply) ||
           !parser.keep_alive()) {
         boost::system::error_code ignored;
@@ -246,7 +292,7 @@ struct TestBackend::Impl {
       socket->set_option(tcp::no_delay(true));
       ++owner.accepted_;
       sockets.insert(socket);
-      asio::co_spawn(io, serve(socket),
+      asio::co_spawn(io, ssl ? serve_tls(socket) : serve(socket, *socket),
                      [this, socket](std::exception_ptr) { sockets.erase(socket); });
     }
   }
@@ -254,6 +300,16 @@ struct TestBackend::Impl {
 
 TestBackend::TestBackend(std::string name, BackendHandler handler, std::uint16_t port)
     : name_(std::move(name)), handler_(std::move(handler)), impl_(std::make_unique<Impl>(*this)) {
+  start(port);
+}
+
+TestBackend::TestBackend(BackendTls tls, std::string name, BackendHandler handler)
+    : name_(std::move(name)), handler_(std::move(handler)), impl_(std::make_unique<Impl>(*this)) {
+  impl_->use_tls(tls);
+  start(0);
+}
+
+void TestBackend::start(std::uint16_t port) {
   const tcp::endpoint endpoint(asio::ip::make_address("127.0.0.1"), port);
   impl_->acceptor.open(endpoint.protocol());
   impl_->acceptor.set_option(asio::socket_base::reuse_address(true));
@@ -291,6 +347,11 @@ void TestBackend::stop() {
 std::vector<BackendRequest> TestBackend::recorded() const {
   std::lock_guard lock(mutex_);
   return recorded_;
+}
+
+std::vector<TlsHandshakeSeen> TestBackend::handshakes_seen() const {
+  std::lock_guard lock(mutex_);
+  return handshakes_seen_;
 }
 
 }  // namespace veer::test

@@ -4,7 +4,8 @@
 // ephemeral port and its own thread. Written with Beast, independently of veer's
 // parser, so each checks the other. A handler decides each reply; replies can stream
 // large bodies, use chunked or close-delimited framing, send raw bytes (quirks),
-// wait, or never answer.
+// wait, or never answer. Optionally it speaks TLS (Asio's OpenSSL stream, kept out of
+// this header), to test veer's upstream TLS.
 
 #include <atomic>
 #include <chrono>
@@ -51,6 +52,20 @@ struct BackendReply {
 
 using BackendHandler = std::function<BackendReply(const BackendRequest&)>;
 
+// A backend that speaks TLS: PEM files of its certificate (chain) and key; with
+// `client_ca`, a client certificate signed by that CA is required.
+struct BackendTls {
+  std::string cert;
+  std::string key;
+  std::string client_ca;
+};
+
+// What a TLS client presented in a handshake that succeeded.
+struct TlsHandshakeSeen {
+  std::string sni;             // "" when the client sent none
+  std::string client_subject;  // the client certificate's common name; "" when none
+};
+
 class TestBackend {
  public:
   // The default handler answers 200 with the backend's name as the body and in
@@ -58,6 +73,8 @@ class TestBackend {
   // takes a free one; another reuses a port (a backend coming back).
   explicit TestBackend(std::string name = "backend", BackendHandler handler = {},
                        std::uint16_t port = 0);
+  // The same over TLS: every connection starts with a TLS handshake.
+  explicit TestBackend(BackendTls tls, std::string name = "backend", BackendHandler handler = {});
   ~TestBackend();
   TestBackend(const TestBackend&) = delete;
   TestBackend& operator=(const TestBackend&) = delete;
@@ -78,9 +95,16 @@ class TestBackend {
   void record(bool on) { record_.store(on); }
   std::vector<BackendRequest> recorded() const;
 
+  // TLS mode: handshakes completed and failed (a client that refused our certificate,
+  // or spoke plain HTTP), and what each completed one presented.
+  int tls_handshakes() const { return tls_handshakes_.load(); }
+  int tls_failures() const { return tls_failures_.load(); }
+  std::vector<TlsHandshakeSeen> handshakes_seen() const;
+
  private:
   struct Impl;
   friend struct Impl;
+  void start(std::uint16_t port);
   std::string name_;
   std::uint16_t port_ = 0;
   std::atomic<int> accepted_{0};
@@ -88,9 +112,12 @@ class TestBackend {
   std::atomic<int> websockets_{0};
   std::atomic<int> websocket_closes_{0};
   std::atomic<bool> record_{false};
+  std::atomic<int> tls_handshakes_{0};
+  std::atomic<int> tls_failures_{0};
   mutable std::mutex mutex_;
   BackendHandler handler_;
   std::vector<BackendRequest> recorded_;
+  std::vector<TlsHandshakeSeen> handshakes_seen_;
   std::unique_ptr<Impl> impl_;
 };
 

@@ -51,6 +51,9 @@ struct TlsClient::Impl {
   int fd = -1;
   std::string pending;  // bytes read past the last response
   ~Impl() {
+    // A close_notify, as curl and browsers send: without it OpenSSL marks the session
+    // not resumable when the SSL is freed.
+    if (ssl != nullptr && SSL_is_init_finished(ssl)) SSL_shutdown(ssl);
     if (ssl != nullptr) SSL_free(ssl);
     if (ctx != nullptr) SSL_CTX_free(ctx);
     if (fd >= 0) ::close(fd);
@@ -80,7 +83,8 @@ TlsClient::TlsClient(std::uint16_t port, TlsClientOptions options)
   impl_->fd = connect_to(port, options.timeout);
   impl_->ssl = SSL_new(ctx);
   if (!options.sni.empty()) SSL_set_tlsext_host_name(impl_->ssl, options.sni.c_str());
-  if (!options.sni.empty() && !options.ca_file.empty()) SSL_set1_host(impl_->ssl, options.sni.c_str());
+  if (!options.sni.empty() && !options.ca_file.empty())
+    SSL_set1_host(impl_->ssl, options.sni.c_str());
   if (options.session) SSL_set_session(impl_->ssl, options.session.get());
   SSL_set_fd(impl_->ssl, impl_->fd);
 }

@@ -21,8 +21,8 @@ struct TlsClientOptions {
   std::string ca_file;            // verify the server against it; "" = no verification
   int min_version = 0;            // TLS1_VERSION..TLS1_3_VERSION; 0 = OpenSSL's default
   int max_version = 0;
-  std::string sigalgs;     // e.g. "ECDSA+SHA256" to accept only ECDSA certificates
-  std::string cert_file;   // client certificate (mTLS)
+  std::string sigalgs;    // e.g. "ECDSA+SHA256" to accept only ECDSA certificates
+  std::string cert_file;  // client certificate (mTLS)
   std::string key_file;
   std::shared_ptr<SSL_SESSION> session;  // resume this session (from session())
   std::chrono::milliseconds timeout = std::chrono::seconds(5);

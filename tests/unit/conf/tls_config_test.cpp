@@ -284,6 +284,17 @@ TEST(TlsConfig, ClientHeadersAreHeaderNames) {
             "client_subject_header");
 }
 
+TEST(TlsConfig, ClientHeadersMayNotBeHeadersVeerSets) {
+  const std::string mtls =
+      R"(tls = { cert = "a.pem", key = "a.key", client_ca = "ca.pem", verify = "required", )";
+  for (const char* name : {"X-Forwarded-For", "host", "Content-Length", "X-REQUEST-ID"}) {
+    const std::string error = listener_error(mtls + "client_subject_header = \"" + name + "\" }");
+    EXPECT_NE(error.find(std::string("\"") + name + "\" is a header veer sets or frames with"),
+              std::string::npos)
+        << error;
+  }
+}
+
 TEST(TlsConfig, OpenSslStringsMayNotBeEmpty) {
   EXPECT_EQ(listener_error(R"(tls = { cert = "a.pem", key = "a.key", ciphers = "" })"),
             "test.toml:4:50: listeners.public.tls.ciphers: expected an OpenSSL cipher list, not "
@@ -401,6 +412,16 @@ TEST(TlsHandshakeTimeout, DefaultAndValue) {
             "test.toml:2:17: timeouts.tls_handshake: must be at least 1ms");
   EXPECT_EQ(only_error("[timeouts]\ntls_handshak = \"5s\"\n" + file_with("")),
             "test.toml:2:1: timeouts.tls_handshak: unknown key (did you mean \"tls_handshake\"?)");
+}
+
+// The example in docs/examples loads as written (its files are only named).
+TEST(TlsConfig, TheJsonRpcExampleLoads) {
+  const LoadResult r = load_config_file(VEER_SOURCE_DIR "/docs/examples/jsonrpc-tls.toml");
+  ASSERT_TRUE(r.ok()) << errors_of(r);
+  ASSERT_EQ(r.config->listeners.size(), 2u);
+  ASSERT_TRUE(r.config->listeners[0].tls.has_value());
+  EXPECT_EQ(r.config->listeners[0].tls->certificates.size(), 2u);
+  EXPECT_EQ(r.config->find_pool("archive")->tls->sni, "archive.provider.net");
 }
 
 }  // namespace

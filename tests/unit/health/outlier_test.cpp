@@ -6,6 +6,7 @@
 
 #include <chrono>
 
+#include "health/reasons.hpp"
 #include "unit/health/fixture.hpp"
 
 namespace veer::health {
@@ -29,6 +30,18 @@ TEST(Outlier, ConsecutiveFailuresEjectAndSuccessResets) {
   EXPECT_TRUE(pool.backends[0].has(core::Reason::ejected));
   EXPECT_EQ(pool.stats.ejected.load(), 1u);
   EXPECT_FALSE(fail(pool, 0)) << "already ejected";
+}
+
+TEST(Outlier, TlsFailuresEjectAndTheCauseSaysTls) {
+  Pool pool;
+  pool.config.consecutive_failures = 2;
+  EXPECT_FALSE(fail(pool, 0, Outcome::tls_failed));
+  EXPECT_TRUE(fail(pool, 0, Outcome::tls_failed));
+  const std::vector<ReasonNote> notes = reasons_of(pool.backends[0]);
+  ASSERT_EQ(notes.size(), 1u);
+  EXPECT_EQ(notes[0].reason, "ejected");
+  EXPECT_EQ(notes[0].cause.rfind("2 consecutive TLS failures; ejected for ", 0), 0u)
+      << notes[0].cause;
 }
 
 TEST(Outlier, EjectionTimeGrowsWithEachEjectionUpToTheCap) {

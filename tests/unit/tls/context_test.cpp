@@ -123,5 +123,36 @@ TEST(TicketKeys, RotationKeepsOldKeysForDecryptionThenDropsThem) {
   EXPECT_FALSE(keys->find(first.name.data(), &current));
 }
 
+TEST(TicketKeys, FromFileReadsNginxFormats) {
+  TempDir dir;
+  std::string key80(80, '\0');
+  for (std::size_t i = 0; i < key80.size(); ++i)
+    key80[i] = static_cast<char>(i);
+  std::ofstream(dir.file("80.key"), std::ios::binary) << key80;
+  std::string error;
+  auto keys = TicketKeys::from_file(dir.file("80.key"), &error);
+  ASSERT_TRUE(keys) << error;
+  TicketKeys::Key k = keys->current();
+  EXPECT_EQ(k.key_size, 32u);
+  EXPECT_EQ(k.name[0], 0);
+  EXPECT_EQ(k.hmac[0], 16) << "name, then HMAC, then AES";
+  EXPECT_EQ(k.aes[0], 48);
+  EXPECT_EQ(k.aes[31], 79);
+
+  std::ofstream(dir.file("48.key"), std::ios::binary) << key80.substr(0, 48);
+  keys = TicketKeys::from_file(dir.file("48.key"), &error);
+  ASSERT_TRUE(keys) << error;
+  k = keys->current();
+  EXPECT_EQ(k.key_size, 16u);
+  EXPECT_EQ(k.aes[0], 16) << "legacy: name, then AES-128, then HMAC";
+  EXPECT_EQ(k.hmac[0], 32);
+
+  std::ofstream(dir.file("bad.key"), std::ios::binary) << key80.substr(0, 50);
+  EXPECT_FALSE(TicketKeys::from_file(dir.file("bad.key"), &error));
+  EXPECT_EQ(error, dir.file("bad.key") + ": a ticket key file must be 80 or 48 bytes, not 50");
+  EXPECT_FALSE(TicketKeys::from_file(dir.file("absent.key"), &error));
+  EXPECT_EQ(error, dir.file("absent.key") + ": cannot open: No such file or directory");
+}
+
 }  // namespace
 }  // namespace veer::tls

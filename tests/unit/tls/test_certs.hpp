@@ -113,6 +113,15 @@ inline CertFiles write_pair(const TempDir& dir, const std::string& stem, EVP_PKE
   return {dir.write_cert(stem + ".crt", cert.get()), dir.write_key(stem + ".key", key)};
 }
 
+// Writes `bytes` to `path` (binary), for key files of other formats.
+inline void write_bytes(const std::string& path, const std::string& bytes) {
+  BioPtr bio(BIO_new_file(path.c_str(), "wb"));
+  if (!bio || BIO_write(bio.get(), bytes.data(), static_cast<int>(bytes.size())) !=
+                  static_cast<int>(bytes.size())) {
+    throw std::runtime_error(path);
+  }
+}
+
 // A certificate authority for tests: a root (self-signed) or an intermediate (signed by
 // another TestCa), issuing leaf certificates with the given subjectAltName.
 class TestCa {
