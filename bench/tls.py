@@ -295,9 +295,12 @@ def main():
             wrk_https(proxy.ports["ec"], 1, args.connections, SCENARIOS[s][2], confs["1.3"])
             tls_load(tool, proxy.ports["ec"], 1, SCENARIOS[s][2], [], args.handshake_conns)
         for round_index in range(args.rounds):
+            LOADS.append(os.getloadavg()[0])
             for s in scenarios:
                 for k in keys:
-                    for p in PROXIES:
+                    # Alternate which proxy goes first, so that neither always runs
+                    # on the heels of the other.
+                    for p in (PROXIES if round_index % 2 == 0 else PROXIES[::-1]):
                         rate, cpu_us, resumed = measure(proxies[(p, s)], k, s, tool, confs)
                         samples[(p, s, k)].append((rate, cpu_us, resumed))
                         print(f"round {round_index + 1} {s:9} {k:11} {p:5} {rate:9.0f}/s "
@@ -306,6 +309,14 @@ def main():
         for key, values in samples.items():
             results[key] = tuple(statistics.median(v[i] for v in values) if values[0][i] is not None else None
                                  for i in range(3))
+        # veer/nginx ratios paired round by round (the two ran back to back, under the
+        # same background load), then the median and the quartiles of those ratios.
+        if PROXIES == ["veer", "nginx"]:
+            for s in scenarios:
+                for k in keys:
+                    pairs = list(zip(samples[("veer", s, k)], samples[("nginx", s, k)]))
+                    results[("ratio", s, k)] = (spread([v[0] / n[0] for v, n in pairs]),
+                                                spread([v[1] / n[1] for v, n in pairs]))
         for proxy in proxies.values():
             proxy.stop()
         proxies = {}
@@ -331,8 +342,21 @@ def main():
         report(results, scenarios, keys, idle)
 
 
+def spread(values):
+    """(median, first quartile, third quartile)."""
+    if len(values) < 4:
+        return statistics.median(values), min(values), max(values)
+    q1, q2, q3 = statistics.quantiles(values, n=4)
+    return statistics.median(values), q1, q3
+
+
+LOADS = []  # 1-minute load average at the start of each round
+
+
 def load_note():
-    return f"load average {os.getloadavg()[0]:.2f} (1 min) at the end"
+    seen = LOADS + [os.getloadavg()[0]]
+    return (f"1-minute load average {min(seen):.2f} to {max(seen):.2f} at round starts and the end "
+            f"(2.0 is both CPUs busy; above that, other work shared the machine)")
 
 
 def report(results, scenarios, keys, idle):
@@ -344,13 +368,15 @@ def report(results, scenarios, keys, idle):
         lines = [f"**{s}**: {workers} worker{'s' if workers > 1 else ''}, proxy on CPU {proxy_cpus}, "
                  f"load on CPU {load_cpus}", "",
                  "| measurement | veer /s | nginx /s | veer/nginx /s | veer CPU µs/op | nginx CPU µs/op | "
-                 "veer/nginx CPU | veer ops per CPU-s | nginx ops per CPU-s | resumed veer / nginx |",
+                 "veer/nginx CPU (quartiles) | veer ops per CPU-s | nginx ops per CPU-s | resumed veer / nginx |",
                  "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
         for k in keys:
             (vr, vc, vres), (nr, nc, nres) = results[("veer", s, k)], results[("nginx", s, k)]
+            rate_ratio, cpu_ratio = results[("ratio", s, k)]
             resumed = f"{vres:.0%} / {nres:.0%}" if vres is not None else "-"
-            lines.append(f"| {labels[k]} | {vr:.0f} | {nr:.0f} | {vr / nr:.2f}x | {vc:.1f} | {nc:.1f} | "
-                         f"**{vc / nc:.2f}x** | {1e6 / vc:.0f} | {1e6 / nc:.0f} | {resumed} |")
+            lines.append(f"| {labels[k]} | {vr:.0f} | {nr:.0f} | {rate_ratio[0]:.2f}x | {vc:.1f} | {nc:.1f} | "
+                         f"**{cpu_ratio[0]:.2f}x** ({cpu_ratio[1]:.2f}-{cpu_ratio[2]:.2f}) | {1e6 / vc:.0f} | "
+                         f"{1e6 / nc:.0f} | {resumed} |")
         tables.append("\n".join(lines))
     # Scaling: per-op CPU with two workers against one, per proxy (contention shows here).
     scaling = []
@@ -400,8 +426,10 @@ first ticket on every connection: the cost of a resumption alone. The last colum
 share of connections that resumed.
 "CPU µs/op" is utime+stime of the proxy's processes (/proc) per request or per
 handshake+request, which does not depend on the client's speed; "ops per CPU-s" is its
-inverse (handshakes per second per core). {args.rounds} interleaved rounds of {args.duration} s,
-medians. Machine: {machine}; {time.strftime('%Y-%m-%d')}; {load_note()}.
+inverse (handshakes per second per core). {args.rounds} interleaved rounds of {args.duration} s
+(veer and nginx back to back in each, the order alternating), medians; the veer/nginx
+columns are the medians of the ratios paired round by round, with their quartiles in
+brackets: the spread that the machine's background load left. Machine: {machine}; {time.strftime('%Y-%m-%d')}; {load_note()}.
 Target: veer/nginx CPU at most 1.00x.
 
 {text}{scale_text}
