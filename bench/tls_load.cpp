@@ -57,7 +57,7 @@ constexpr char kRequestClose[] = "GET / HTTP/1.1\r\nHost: bench\r\nConnection: c
 constexpr char kRequestKeep[] = "GET / HTTP/1.1\r\nHost: bench\r\n\r\n";
 
 SSL_SESSION* g_session = nullptr;  // newest session the server issued (for --resume)
-std::string g_first;                // the first one, DER (for --resume-same)
+std::string g_first;               // the first one, DER (for --resume-same)
 
 int on_new_session(SSL*, SSL_SESSION* s) {
   if (g_first.empty()) {
@@ -112,7 +112,8 @@ class Load {
     SSL_CTX_set_ciphersuites(ctx_, o.ciphersuites.c_str());
     SSL_CTX_set_verify(ctx_, SSL_VERIFY_NONE, nullptr);
     if (o.resume || o.resume_same) {
-      SSL_CTX_set_session_cache_mode(ctx_, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+      SSL_CTX_set_session_cache_mode(ctx_,
+                                     SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
       SSL_CTX_sess_set_new_cb(ctx_, on_new_session);
     } else {
       // Full handshakes: offer no ticket (the server still issues its TLS 1.3 tickets,
@@ -130,11 +131,13 @@ class Load {
     slots_.resize(n);
     started_ = Clock::now();
     const auto deadline = started_ + std::chrono::duration<double>(o_.duration);
-    for (int i = 0; i < n; ++i) start(i);
+    for (int i = 0; i < n; ++i)
+      start(i);
     std::vector<epoll_event> events(n);
     while (Clock::now() < deadline && stats_.done + stats_.errors < o_.count) {
       int k = epoll_wait(ep_, events.data(), n, 100);
-      for (int e = 0; e < k; ++e) step(static_cast<int>(events[e].data.u32));
+      for (int e = 0; e < k; ++e)
+        step(static_cast<int>(events[e].data.u32));
     }
     const double elapsed = std::chrono::duration<double>(Clock::now() - started_).count();
     std::printf("{\"done\": %ld, \"resumed\": %ld, \"errors\": %ld, \"seconds\": %.3f}\n",
@@ -345,16 +348,26 @@ int main(int argc, char** argv) {
       }
       return argv[++i];
     };
-    if (a == "--port") o.port = std::atoi(value().c_str());
-    else if (a == "--conns") o.conns = std::atoi(value().c_str());
-    else if (a == "--duration") o.duration = std::atof(value().c_str());
-    else if (a == "--count") o.count = std::atol(value().c_str());
-    else if (a == "--resume") o.resume = true;
-    else if (a == "--resume-same") o.resume_same = true;
-    else if (a == "--hold") o.hold = std::atoi(value().c_str());
-    else if (a == "--tls") o.tls = value();
-    else if (a == "--ciphers") o.ciphers = value();
-    else if (a == "--ciphersuites") o.ciphersuites = value();
+    if (a == "--port")
+      o.port = std::atoi(value().c_str());
+    else if (a == "--conns")
+      o.conns = std::atoi(value().c_str());
+    else if (a == "--duration")
+      o.duration = std::atof(value().c_str());
+    else if (a == "--count")
+      o.count = std::atol(value().c_str());
+    else if (a == "--resume")
+      o.resume = true;
+    else if (a == "--resume-same")
+      o.resume_same = true;
+    else if (a == "--hold")
+      o.hold = std::atoi(value().c_str());
+    else if (a == "--tls")
+      o.tls = value();
+    else if (a == "--ciphers")
+      o.ciphers = value();
+    else if (a == "--ciphersuites")
+      o.ciphersuites = value();
     else {
       std::fprintf(stderr, "tls_load: unknown option %s\n", a.c_str());
       return 2;

@@ -64,10 +64,10 @@ const EVP_CIPHER* ticket_cipher(const TicketKeys::Key& k) {
 }
 
 // OpenSSL 3's ticket-key callback. Returns 1 (key set), 2 (key set, and issue a fresh
-// ticket: decrypted with an old key, or any TLS 1.3 resumption), 0 (unknown key: full handshake), -1 (error). OpenSSL calls
-// the callback of the SSL's initial context, but `ssl`'s current context may be
-// another one chosen by SNI: every context of a listener carries the same TicketKeys
-// as app data, so either lookup finds the same keys.
+// ticket: decrypted with an old key, or any TLS 1.3 resumption), 0 (unknown key: full handshake),
+// -1 (error). OpenSSL calls the callback of the SSL's initial context, but `ssl`'s current context
+// may be another one chosen by SNI: every context of a listener carries the same TicketKeys as app
+// data, so either lookup finds the same keys.
 int ticket_key_cb(SSL* ssl, unsigned char* key_name, unsigned char* iv, EVP_CIPHER_CTX* cctx,
                   EVP_MAC_CTX* hctx, int enc) {
   auto* keys = static_cast<TicketKeys*>(SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl)));
