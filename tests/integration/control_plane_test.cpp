@@ -19,6 +19,7 @@
 #include "support/admin_client.hpp"
 #include "support/backend_process.hpp"
 #include "support/http_client.hpp"
+#include "support/poll.hpp"
 #include "support/test_backend.hpp"
 #include "support/veer_process.hpp"
 
@@ -27,17 +28,6 @@ namespace {
 
 namespace json = boost::json;
 using Clock = std::chrono::steady_clock;
-
-// Polls `done` until it holds or `timeout` passes.
-template <typename Condition>
-bool poll_until(Condition done, std::chrono::milliseconds timeout = 5s) {
-  const auto deadline = Clock::now() + timeout;
-  while (!done()) {
-    if (Clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(2ms);  // a pause between polls, bounded by the deadline
-  }
-  return true;
-}
 
 std::string read_file(const std::string& path) {
   std::ifstream in(path);

@@ -11,6 +11,7 @@
 #include "support/backend_process.hpp"
 #include "support/config_builder.hpp"
 #include "support/http_client.hpp"
+#include "support/poll.hpp"
 #include "support/test_backend.hpp"
 #include "support/veer_process.hpp"
 #include "support/ws_client.hpp"
@@ -21,18 +22,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 // The value of the sample written exactly `series` (name and labels), if present.
-std::optional<double> sample(const std::string& text, const std::string& series) {
-  const std::string prefix = series + " ";
-  for (std::size_t at = 0; at < text.size();) {
-    const std::size_t end = text.find('\n', at);
-    const std::string line = text.substr(at, end - at);
-    if (line.starts_with(prefix)) return std::stod(line.substr(prefix.size()));
-    if (end == std::string::npos) break;
-    at = end + 1;
-  }
-  return std::nullopt;
-}
-
 std::string scrape(Admin& admin) {
   const auto r = admin.call("GET", "/metrics", "", {});
   EXPECT_TRUE(r.has_value());

@@ -11,6 +11,7 @@
 #include "support/admin_client.hpp"
 #include "support/config_builder.hpp"
 #include "support/http_client.hpp"
+#include "support/poll.hpp"
 #include "support/test_backend.hpp"
 #include "support/test_pki.hpp"
 #include "support/tls_client.hpp"
@@ -39,18 +40,6 @@ std::string client_hello() {
   SSL_free(ssl);
   SSL_CTX_free(ctx);
   return hello;
-}
-
-std::optional<double> sample(const std::string& text, const std::string& series) {
-  const std::string prefix = series + " ";
-  for (std::size_t at = 0; at < text.size();) {
-    const std::size_t end = text.find('\n', at);
-    const std::string line = text.substr(at, end - at);
-    if (line.starts_with(prefix)) return std::stod(line.substr(prefix.size()));
-    if (end == std::string::npos) break;
-    at = end + 1;
-  }
-  return std::nullopt;
 }
 
 class TlsBadInput : public ::testing::TestWithParam<std::string> {
@@ -83,12 +72,7 @@ class TlsBadInput : public ::testing::TestWithParam<std::string> {
 
   // Waits (bounded) until the failure counter of `reason` reaches `at_least`.
   bool counted(const std::string& reason, double at_least) {
-    const auto deadline = Clock::now() + std::chrono::seconds(3);
-    while (Clock::now() < deadline) {
-      if (failures(reason) >= at_least) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));  // bounded poll
-    }
-    return false;
+    return poll_until([&] { return failures(reason) >= at_least; }, std::chrono::seconds(3));
   }
 
   TestPki pki;

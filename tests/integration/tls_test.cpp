@@ -16,6 +16,7 @@
 
 #include "support/admin_client.hpp"
 #include "support/config_builder.hpp"
+#include "support/poll.hpp"
 #include "support/test_backend.hpp"
 #include "support/test_pki.hpp"
 #include "support/tls_client.hpp"
@@ -226,13 +227,14 @@ TEST_P(Tls, TicketsResumeOnEveryWorker) {
 std::optional<std::chrono::milliseconds> until_served(std::uint16_t port, const std::string& old,
                                                       std::chrono::milliseconds limit) {
   const auto started = Clock::now();
-  while (Clock::now() - started < limit) {
-    TlsClient probe(port, TlsClientOptions{});
-    if (probe.handshake() && probe.peer_fingerprint_sha256() != old)
-      return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started);
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // bounded poll, not a sync
-  }
-  return std::nullopt;
+  const bool served = poll_until(
+      [&] {
+        TlsClient probe(port, TlsClientOptions{});
+        return probe.handshake() && probe.peer_fingerprint_sha256() != old;
+      },
+      limit);
+  if (!served) return std::nullopt;
+  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started);
 }
 
 std::string served_fingerprint(std::uint16_t port) {

@@ -16,6 +16,7 @@
 #include "support/admin_client.hpp"
 #include "support/config_builder.hpp"
 #include "support/http_client.hpp"
+#include "support/poll.hpp"
 #include "support/test_backend.hpp"
 #include "support/test_pki.hpp"
 #include "support/veer_process.hpp"
@@ -27,17 +28,6 @@ namespace json = boost::json;
 using Clock = std::chrono::steady_clock;
 using veer::testing::IssueOptions;
 using veer::testing::TestPki;
-
-// Polls `done` until it holds or `timeout` passes.
-template <typename Condition>
-bool poll_until(Condition done, std::chrono::milliseconds timeout = 5s) {
-  const auto deadline = Clock::now() + timeout;
-  while (!done()) {
-    if (Clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(2ms);  // a pause between polls, bounded by the deadline
-  }
-  return true;
-}
 
 // A JSON string as std::string (null and others as JSON text), so failures print it.
 std::string text(const json::value& v) {
