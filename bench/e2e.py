@@ -78,13 +78,13 @@ class Workdir:
         return path
 
 
-def backend_nginx_conf(work):
+def backend_nginx_conf(work, ports=BACKEND_PORTS):
     servers = "\n".join(
         f"""  server {{
     listen 127.0.0.1:{port} reuseport backlog=65535;
     keepalive_requests 100000000;
     location / {{ return 200 "hello, world\\n"; }}
-  }}""" for port in BACKEND_PORTS)
+  }}""" for port in ports)
     return work.write("backend-nginx.conf", f"""
 daemon off;
 master_process off;

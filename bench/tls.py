@@ -88,26 +88,6 @@ def client_openssl_conf(work, version):
     return work.write(f"client-tls{version}.cnf", "\n".join(lines) + "\n")
 
 
-def backend_conf(work):
-    servers = "\n".join(f"""  server {{
-    listen 127.0.0.1:{port} reuseport backlog=65535;
-    keepalive_requests 100000000;
-    location / {{ return 200 "hello, world\\n"; }}
-  }}""" for port in BACKEND_PORTS)
-    return work.write("backend-nginx.conf", f"""
-daemon off;
-master_process off;
-worker_processes 1;
-pid {work.path}/backend.pid;
-error_log {work.path}/backend-error.log warn;
-events {{ worker_connections 65535; }}
-http {{
-  access_log off;
-{servers}
-}}
-""")
-
-
 def veer_conf(work, name, ports, workers, certs):
     listeners = ""
     for kind, port in ports.items():
@@ -267,7 +247,7 @@ def main():
     certs = make_certificates(work)
     tool = build_tool(work)
     confs = {v: client_openssl_conf(work, v) for v in ("1.2", "1.3")}
-    backend = subprocess.Popen(e2e.pinned(e2e.LOAD_CPU, ["nginx", "-c", backend_conf(work), "-p", work.path]),
+    backend = subprocess.Popen(e2e.pinned(e2e.LOAD_CPU, ["nginx", "-c", e2e.backend_nginx_conf(work, BACKEND_PORTS), "-p", work.path]),
                                stderr=subprocess.DEVNULL)
     scenarios = args.scenarios.split(",")
     PROXIES[:] = args.proxies.split(",")
