@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "conf/address.hpp"
+#include "core/ip_address.hpp"
 #include "conf/duration.hpp"
 
 namespace veer::conf {
@@ -19,6 +20,13 @@ namespace veer::conf {
 using namespace std::chrono_literals;
 
 enum class IoEngine { automatic, io_uring, epoll };
+
+// Where a value came from in the file, so later checks can point at it.
+struct SourcePos {
+  std::uint32_t line = 0;
+  std::uint32_t column = 0;
+  friend bool operator==(const SourcePos&, const SourcePos&) = default;
+};
 
 struct ServerConfig {
   unsigned workers = 0;  // 0 = one per core
@@ -39,6 +47,28 @@ struct Timeouts {
   Duration tunnel_idle = 1h;         // WebSocket tunnel with no bytes either way
   Duration drain = 30s;              // graceful shutdown deadline
   Duration tls_handshake = 10s;      // from accept to a finished TLS handshake
+  Duration proxy_protocol = 5s;      // from accept to a whole PROXY protocol header
+};
+
+// A named rate-limit policy (config: [limits.NAME], a sub-table beside the scalar keys
+// of [limits]). GCRA over the key: `rate` requests per `per`, `burst` more at once.
+struct RateLimitPolicyConfig {
+  enum class Scope { local, cluster };
+  std::string name;
+  std::uint64_t rate = 0;       // key rate = "N/s" | "N/m" | "N/h": N ...
+  Duration per = 1s;            // ... per this
+  std::uint64_t burst = 0;      // requests above the rate let through at once
+  std::uint64_t delay = 0;      // excess requests beyond burst held until they conform
+  // Parts of the key, combined (key = "client_ip" or an array of parts):
+  // client_ip | header:NAME | cookie:NAME | route.
+  std::vector<std::string> key{"client_ip"};
+  std::uint32_t ipv4_prefix = 32;  // client_ip: addresses grouped by this prefix
+  std::uint32_t ipv6_prefix = 64;
+  Scope scope = Scope::local;
+  bool dry_run = false;  // count what would be refused, refuse nothing
+  std::uint64_t max_keys = 1'000'000;
+  SourcePos pos;
+  friend bool operator==(const RateLimitPolicyConfig&, const RateLimitPolicyConfig&) = default;
 };
 
 struct Limits {
@@ -48,12 +78,22 @@ struct Limits {
   // Idle keep-alive connections each worker keeps per backend. Generous on purpose: a
   // pool smaller than the client concurrency churns connections (DESIGN.md).
   std::uint64_t max_idle_upstream = 1024;
+  std::vector<RateLimitPolicyConfig> policies;  // sorted by name
+
+  const RateLimitPolicyConfig* find_policy(std::string_view name) const;
 };
 
-// Where a value came from in the file, so later checks can point at it.
-struct SourcePos {
-  std::uint32_t line = 0;
-  std::uint32_t column = 0;
+// Shared state between veer instances (config: [cluster]); today the rate limits of
+// scope = "cluster". Present only when the table is.
+struct ClusterConfig {
+  bool enabled = false;
+  std::string redis;  // "host:port"
+  HostPort redis_host_port;
+  std::uint32_t instances = 0;  // for the fallback limit rate / N; 0 = counted through Redis
+  std::uint64_t lease = 0;      // requests leased per block; 0 = rate / 50, at least 1
+  Duration timeout = 250ms;     // a Redis reply later than this counts as Redis down
+  std::string key_prefix = "veer:";
+  SourcePos pos;
 };
 
 struct RouteConfig {
@@ -61,6 +101,9 @@ struct RouteConfig {
   std::string path_prefix;  // "" = any path
   std::string target;       // a pool or split name
   SourcePos target_pos;
+  std::vector<std::string> limits;  // rate-limit policies, in order (after the listener's)
+  std::uint64_t max_in_flight = 0;  // requests of this route at once, process-wide; 0 = no cap
+  SourcePos limits_pos;
 };
 
 // A certificate chain (leaf first, then intermediates) and its private key, PEM files.
@@ -103,6 +146,12 @@ struct ListenerConfig {
   HostPort host_port;
   std::optional<ListenerTlsConfig> tls;  // no table: plain HTTP
   std::vector<RouteConfig> routes;
+  // Peers whose X-Forwarded-For / Forwarded / PROXY protocol header is believed.
+  std::vector<core::IpPrefix> trusted_proxies;
+  bool proxy_protocol = false;                  // a PROXY v1/v2 header starts each connection
+  std::uint32_t max_connections_per_client = 0;  // per client address, process-wide; 0 = none
+  std::vector<std::string> limits;               // rate-limit policies for every route
+  SourcePos limits_pos;
   SourcePos pos;
 };
 
@@ -231,6 +280,7 @@ struct Config {
   Timeouts timeouts;
   Limits limits;
   AdminConfig admin;
+  ClusterConfig cluster;
   std::vector<ListenerConfig> listeners;
   std::vector<PoolConfig> pools;
   std::vector<SplitConfig> splits;

@@ -20,6 +20,13 @@ const PoolConfig* Config::find_pool(std::string_view name) const {
   return nullptr;
 }
 
+const RateLimitPolicyConfig* Limits::find_policy(std::string_view name) const {
+  for (const RateLimitPolicyConfig& policy : policies) {
+    if (policy.name == name) return &policy;
+  }
+  return nullptr;
+}
+
 const SplitConfig* Config::find_split(std::string_view name) const {
   for (const SplitConfig& split : splits) {
     if (split.name == name) return &split;
