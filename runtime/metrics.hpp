@@ -65,6 +65,22 @@ struct TlsCounters {
   void count_cipher(const char* name);
 };
 
+// One rate-limit policy's decisions on one worker (by policy name, kept across reloads).
+struct alignas(64) PolicyCounters {
+  LocalCounter allowed;
+  LocalCounter limited;          // refused with 429
+  LocalCounter delayed;          // held, then sent
+  LocalCounter dry_run_limited;  // would have been refused (dry_run = true)
+};
+
+// Connections and requests refused before any policy, on one worker.
+struct RefusalCounters {
+  LocalCounter max_connections;             // limits.max_connections reached
+  LocalCounter max_connections_per_client;  // a listener's max_connections_per_client
+  LocalCounter max_in_flight;               // a route's max_in_flight
+  LocalCounter proxy_protocol;              // bad, late or untrusted PROXY protocol header
+};
+
 // Upper bounds of the response-time histogram buckets, in seconds (Prometheus "le").
 inline constexpr std::array<double, 14> kResponseSecondsBounds = {
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
@@ -117,6 +133,11 @@ class WorkerMetrics {
   LocalCounter tunnels_opened;
   LocalCounter tunnels_closed;
   TlsCounters tls;
+  RefusalCounters refusals;
+  // Worker thread; by policy name.
+  std::shared_ptr<PolicyCounters> policy(const std::string& name);
+  // Adds this worker's policy counters to `totals` (any thread).
+  void add_policy_counters(std::map<std::string, PolicyCounters>& totals) const;
 
   // Any thread. `on_series(const SeriesKey&, const ExchangeSeries&)`.
   template <typename OnSeries>
@@ -160,6 +181,8 @@ class MetricsView {
   LocalCounter& split_assignments(std::size_t split, std::size_t target) const {
     return *splits_[split][target];
   }
+  // Index into Snapshot::policies.
+  PolicyCounters& policy(std::size_t policy) const { return *policies_[policy]; }
 
  private:
   struct ListenerSeries {
@@ -170,6 +193,7 @@ class MetricsView {
   std::vector<std::shared_ptr<LocalCounter>> held_counters_;
   std::vector<ListenerSeries> listeners_;
   std::vector<std::vector<LocalCounter*>> splits_;
+  std::vector<std::shared_ptr<PolicyCounters>> policies_;
 };
 
 // The route label of /metrics: host (or "*") then path prefix (or "/").

@@ -133,12 +133,17 @@ std::shared_ptr<const Snapshot> build_snapshot(conf::Config config, std::uint64_
     snapshot->splits.push_back(std::move(runtime));
   }
   for (const conf::ListenerConfig& listener : configured.listeners) {
-    ListenerRuntime runtime{listener.name, {}, {}};
+    ListenerRuntime runtime;
+    runtime.name = listener.name;
+    runtime.config = &listener;
     if (const auto loaded = snapshot->tls.listeners.find(listener.name);
         loaded != snapshot->tls.listeners.end())
       runtime.tls = loaded->second->tls;
     for (const conf::RouteConfig& route : listener.routes) {
-      RouteRuntime r{route.host, route.path_prefix};
+      RouteRuntime r;
+      r.host = route.host;
+      r.path_prefix = route.path_prefix;
+      r.in_flight = std::make_shared<RouteInFlight>();
       if (const conf::SplitConfig* split = configured.find_split(route.target)) {
         r.split = static_cast<std::uint32_t>(split - configured.splits.data());
       } else {

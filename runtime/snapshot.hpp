@@ -15,6 +15,7 @@
 
 #include "conf/config.hpp"
 #include "core/backend_stats.hpp"
+#include "runtime/limits_runtime.hpp"
 #include "runtime/tls_set.hpp"
 #include "strategies/strategy.hpp"
 
@@ -57,6 +58,12 @@ struct RouteRuntime {
   std::string path_prefix;         // "" = any
   std::uint32_t pool = 0;          // index into Snapshot::pools, when split is kNoSplit
   std::uint32_t split = kNoSplit;  // index into Snapshot::splits
+  // Rate-limit policies checked for each request, in order: the listener's, then the
+  // route's own (a policy named in both is checked once). Index into Snapshot::policies.
+  std::vector<std::uint32_t> policies;
+  std::uint64_t id = 0;             // stable across reloads: hash of listener, host, prefix
+  std::uint64_t max_in_flight = 0;  // 0 = no cap
+  std::shared_ptr<RouteInFlight> in_flight;  // always set
 };
 
 // One (split, target pool) pair, the same object for as long as reloads keep the pair:
@@ -83,6 +90,7 @@ struct ListenerRuntime {
   std::string name;
   std::vector<RouteRuntime> routes;
   std::shared_ptr<const tls::ServerTls> tls;  // null: plain HTTP
+  const conf::ListenerConfig* config = nullptr;  // in the owning Snapshot's config
 };
 
 struct Snapshot {
@@ -97,6 +105,8 @@ struct Snapshot {
   std::vector<PoolRuntime> pools;
   std::vector<SplitRuntime> splits;
   TlsSet tls;  // what the listeners' and pools' tls pointers were taken from
+  std::vector<PolicyRuntime> policies;  // in config.limits.policies order
+  LimiterSet limiters;                  // what the policies' limiters were taken from
 
   const ListenerRuntime* find_listener(std::string_view name) const;
   const SplitRuntime* find_split(std::string_view name) const;
