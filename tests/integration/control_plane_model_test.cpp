@@ -550,10 +550,13 @@ void ModelRun::perform(const Call& call, const std::vector<std::string>& extra_h
     EXPECT_EQ(r->header("ETag"), "\"" + std::to_string(version_) + "\"")
         << call.text() << " -> " << r->status << " " << r->body;
     last_valid_ = call;
-    ++counts_[call.method + (predicted.changed ? " changed" : " unchanged")];
+    const bool limits = call.path.starts_with("/api/v1/limits/");
+    ++counts_[call.method + (limits ? " limits" : "") +
+              (predicted.changed ? " changed" : " unchanged")];
   } else {
     model_ = std::move(before);  // the model refuses without changing; be sure of it
-    ++counts_["refused " + std::to_string(predicted.status)];
+    ++counts_["refused " + std::to_string(predicted.status) +
+              (call.path.starts_with("/api/v1/limits/") ? " limits" : "")];
     EXPECT_NE(r->body.find("\"error\""), std::string::npos) << call.text() << " -> " << r->body;
     // Errors name pools and backends by name, never by list index, and never pass on a
     // library's own message.
