@@ -160,6 +160,10 @@ TEST(LimitsAdmin, PutChangesAPolicyThatSurvivesSighupAndRestartUntilOverridesAre
   EXPECT_EQ(changed.at("ratelimit_policy").as_string(), "\"per_client\";q=50;w=1");
   EXPECT_EQ(changed.at("file").at("rate").as_string(), "100/s");
   EXPECT_EQ(changed.at("file").at("burst").to_number<int>(), 20);
+  EXPECT_EQ(
+      get_json(admin, "/api/v1/config").at("limits").at("policies").at("per_client").at("rate"),
+      "50/s")
+      << "the running configuration";
   EXPECT_NE(read_file(state).find(R"("limits":{"per_client":{"rate":"50/s","burst":10)"),
             std::string::npos)
       << "persisted before the answer: " << read_file(state);
