@@ -46,8 +46,8 @@ namespace {
 // The slot a new key takes: a free (empty or expired) slot of the bucket with fewer live
 // keys, the first bucket on a tie (two-choice hashing: the less loaded of two random
 // buckets keeps the fullest bucket near the average, so at the load of max_keys a pair
-// of full buckets is rare: 3 to 6 per million inserts, against 2,800 when always filling
-// the first bucket first); -1 when all eight are live.
+// of full buckets is rare: about 8 per million inserts, against 2,800 when always
+// filling the first bucket first); -1 when all eight are live.
 int free_slot(const Window& window, std::int64_t now) {
   int free[2] = {-1, -1};
   int live[2] = {0, 0};
@@ -95,6 +95,7 @@ void KeyTable::fold_duplicates(std::uint64_t key, std::int64_t now) {
     if (other < 0) return;
     const SlotValue taken = window.seen[other];
     if (!detail::compare_and_swap(window.slot(other), taken, {0, 0})) continue;
+    folds_.fetch_add(1, std::memory_order_relaxed);
     if (taken.value > now) add_debt(key, taken.value - now, now);
   }
 }
