@@ -28,7 +28,7 @@ int first_free(const Window& window) {
 
 }  // namespace
 
-ClientCounts::ClientCounts(std::uint64_t max_clients) : buckets_(2 * max_clients) {}
+ClientCounts::ClientCounts(std::uint64_t max_clients) : buckets_(detail::two_per(max_clients)) {}
 
 bool ClientCounts::try_acquire(std::uint64_t key, std::uint32_t max) {
   const std::uint64_t k = stored_key(key);

@@ -8,7 +8,7 @@ namespace veer::limits {
 using detail::SlotValue;
 using detail::Window;
 
-KeyTable::KeyTable(std::uint64_t max_keys) : buckets_(2 * max_keys) {}
+KeyTable::KeyTable(std::uint64_t max_keys) : buckets_(detail::two_per(max_keys)) {}
 
 int KeyTable::find(Window& window, std::uint64_t key) {
   while (window.read < detail::kWindowSlots)

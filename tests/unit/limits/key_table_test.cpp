@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <map>
+#include <new>
 #include <random>
 #include <vector>
 
@@ -233,6 +234,12 @@ TEST(KeyTable, ASecondEntryOfAKeyIsFoldedIntoTheFirstWithItsDebt) {
     EXPECT_EQ(table.keys_in_use(0), 1u) << "one entry left";
     EXPECT_EQ(table.inspect(77, now, gcra).now.reset, c.reset);
   }
+}
+
+TEST(KeyTable, AnAbsurdSizeIsRefusedNotWrappedRound) {
+  EXPECT_THROW(KeyTable(~std::uint64_t{0} / 2 + 7), std::bad_alloc);
+  EXPECT_THROW(KeyTable(std::uint64_t{1} << 45), std::bad_alloc);
+  EXPECT_EQ(KeyTable(0).capacity(), 8u);
 }
 
 TEST(LocalLimiter, ReportsTheTablesFigures) {
