@@ -494,6 +494,7 @@ void ClientSession::start_tunnel(std::size_t head_length) {
     }
     self->upstream_deadline_.disarm();
     self->end_backend_use();
+    self->release_route_slot();  // a tunnel is not a request in flight
     self->record_exchange(101, true);
     self->up_->buffer.clear();
     self->in_.consume(self->exchange_.request_piece);

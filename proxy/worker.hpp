@@ -96,6 +96,7 @@ class Worker final : public DeadlineQueue::Waker, public TimeoutHandler {
   // becomes a ClientSession of `listener`.
   void accepted(const std::string& listener, core::UniqueFd connection,
                 const sockaddr_storage& peer);
+  void refused_over_max_connections(std::uint64_t max_connections);
   void wake_at(Clock::time_point when) override;
   void on_timeout(Deadline&) override;  // the memory trim
   void on_timer(const error_code& ec);
@@ -127,6 +128,8 @@ class Worker final : public DeadlineQueue::Waker, public TimeoutHandler {
   std::int64_t log_second_ = 0;
   std::uint32_t logged_this_second_ = 0;
   std::uint64_t unlogged_ = 0;
+  Clock::time_point next_max_connections_log_{};
+  std::uint64_t max_connections_unlogged_ = 0;
   struct WorkGuard* work_guard_ = nullptr;  // keeps run() going until drained
   bool draining_ = false;
   std::thread thread_;
