@@ -146,6 +146,10 @@ void AccessLog::record(const AccessEntry& e) {
   append_time();
   lines_.append("\",\"client\":\"");
   core::append_json_escaped(lines_, e.client);
+  if (!e.peer.empty()) {
+    lines_.append("\",\"peer\":\"");
+    core::append_json_escaped(lines_, e.peer);
+  }
   lines_.append("\",\"method\":\"");
   core::append_json_escaped(lines_, e.method);
   lines_.append("\",\"path\":\"");

@@ -38,6 +38,7 @@ class AccessLogSink {
 // except into the worker's line buffer. The fields follow nginx's $upstream_* variables.
 struct AccessEntry {
   std::string_view client;
+  std::string_view peer;  // the TCP peer when it is not `client` (a proxy); "" otherwise
   std::string_view method;
   std::string_view path;
   std::uint16_t status = 0;

@@ -32,23 +32,12 @@ double millis_between(Clock::time_point from, Clock::time_point to) {
 
 ClientSession::ClientSession(Worker& worker, tcp::socket socket, const std::string& listener,
                              const sockaddr_storage& peer)
-    : worker_(worker),
-      stream_(std::move(socket)),
-      listener_(listener),
-      client_address_(core::IpAddress::from_sockaddr(peer).value_or(core::IpAddress{})),
-      hold_timer_(worker.io()) {
-  if (peer.ss_family == AF_INET) {
-    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&peer)->sin_addr, client_ip_,
-              sizeof client_ip_);
-  } else if (peer.ss_family == AF_INET6) {
-    const in6_addr& address = reinterpret_cast<const sockaddr_in6*>(&peer)->sin6_addr;
-    if (IN6_IS_ADDR_V4MAPPED(&address)) {  // dual-stack listener: show the IPv4 address
-      inet_ntop(AF_INET, &address.s6_addr[12], client_ip_, sizeof client_ip_);
-    } else {
-      inet_ntop(AF_INET6, &address, client_ip_, sizeof client_ip_);
-    }
-  }
-  client_ip_length_ = static_cast<std::uint8_t>(std::strlen(client_ip_));
+    : worker_(worker), stream_(std::move(socket)), listener_(listener), hold_timer_(worker.io()) {
+  // A dual-stack listener's IPv4 clients (::ffff:a.b.c.d) read as IPv4.
+  peer_ = core::IpAddress::from_sockaddr(peer).value_or(core::IpAddress{});
+  peer_text_.set(peer_);
+  origin_ = client_ = peer_;
+  origin_text_ = client_text_ = peer_text_;
 }
 
 ClientSession::~ClientSession() {
@@ -61,7 +50,7 @@ void ClientSession::start() {
   worker_.connections().add(*this);
   error_code ignored;
   stream_.socket().non_blocking(true, ignored);
-  if (!start_tls()) start_reading();
+  if (!start_proxy_header()) start_connection();
 }
 
 void ClientSession::start_reading() {
@@ -69,6 +58,11 @@ void ClientSession::start_reading() {
   // A new connection gets client_header from accept, so one that never sends a byte
   // cannot hold a slot for client_idle.
   worker_.deadlines().arm(read_deadline_, worker_.config().timeouts.client_header);
+  if (!in_.empty()) {  // what came right after a PROXY protocol header
+    parked_ = false;
+    parse_buffered_head();
+    return;
+  }
   // The request often arrives with the connection: read it now. A connection that
   // has sent nothing yet holds no buffer.
   parked_ = true;
@@ -77,7 +71,8 @@ void ClientSession::start_reading() {
 
 void ClientSession::drain() {
   draining_ = true;
-  if (phase_ == Phase::idle || phase_ == Phase::handshake || (phase_ == Phase::head && in_.empty()))
+  if (phase_ == Phase::idle || phase_ == Phase::handshake || phase_ == Phase::proxy_header ||
+      (phase_ == Phase::head && in_.empty()))
     close();
 }
 
@@ -97,6 +92,10 @@ void ClientSession::abort_if_using(const core::BackendStats& backend) {
 void ClientSession::on_timeout(Deadline& deadline) {
   switch (deadline.tag()) {
     case kClientRead:
+      if (phase_ == Phase::proxy_header) {
+        refuse_proxy_header("header not complete within timeouts.proxy_protocol");
+        return;
+      }
       if (phase_ == Phase::handshake) {
         worker_.metrics().tls.failed[runtime::TlsCounters::timeout].add();
         core::log::debug("closing ", client_ip(), ": TLS handshake not done within tls_handshake");
@@ -271,6 +270,7 @@ void ClientSession::on_request_head(std::size_t head_length) {
 // response of this request read the method, path and request id from.
 void ClientSession::write_upstream_head(const http::RequestHead& head, std::size_t head_length) {
   exchange_.view = worker_.view();
+  identify_client(head);
   if (!out_.allocated()) out_ = worker_.buffers().acquire();
   char generated_id[32];
   set_request_id(head.request_id.empty() ? worker_.request_ids().next(generated_id)
@@ -374,6 +374,7 @@ void ClientSession::record_exchange(std::uint16_t status, bool with_backend) {
   if (!log.enabled()) return;
   AccessEntry entry;
   entry.client = client_ip();
+  if (!(peer_ == client_)) entry.peer = peer_text_.view();
   entry.listener = listener_;
   entry.request_id = request_id();
   const std::string_view head = out_.readable();

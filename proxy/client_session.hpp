@@ -33,6 +33,7 @@
 #include "http/chunked.hpp"
 #include "http/header_rewrite.hpp"
 #include "http/limit_response.hpp"
+#include "http/proxy_protocol.hpp"
 #include "proxy/connection.hpp"
 #include "proxy/deadline.hpp"
 #include "proxy/upstream_pool.hpp"
@@ -60,9 +61,17 @@ class ClientSession final : public core::RefCounted<ClientSession>,
   void abort_if_routed_via(const runtime::SplitTargetTag&) override {}
   void on_timeout(Deadline& deadline) override;
 
+  // The current request's client (docs/OPERATIONS.md, "Client identity"): the PROXY
+  // protocol source if the listener takes one, else the TCP peer; and when that is a
+  // trusted proxy, the client it names in X-Forwarded-For / Forwarded. Logs, ip_hash,
+  // sticky splits and rate limits key on it. Set before route_request.
+  const core::IpAddress& client_address() const { return client_; }
+  std::string_view client_ip() const { return client_text_.view(); }
+
  private:
   enum Tag : std::uint8_t { kClientRead, kClientWrite, kUpstream, kPark };
   enum class Phase : std::uint8_t {
+    proxy_header,  // reading a PROXY protocol header, before TLS or HTTP
     handshake,
     idle,
     head,
@@ -186,7 +195,6 @@ class ClientSession final : public core::RefCounted<ClientSession>,
   void close();
   void end_backend_use();
   bool request_fully_read() const;
-  std::string_view client_ip() const { return {client_ip_, client_ip_length_}; }
   // The request's X-Request-Id: sent to the backend, back to the client, and logged.
   std::string_view request_id() const {
     return {exchange_.request_id, exchange_.request_id_length};
@@ -197,8 +205,6 @@ class ClientSession final : public core::RefCounted<ClientSession>,
   core::Ref<ClientSession> self() { return core::Ref<ClientSession>(this); }
 
   // --- session_limits.cpp
-  // The client address limits are keyed by.
-  const core::IpAddress& client_address() const { return client_address_; }
   // Runs the route's rate-limit policies: false when the request was refused or is
   // held (it goes on from hold_over).
   bool apply_rate_limits(const http::RequestHead& head);
@@ -216,6 +222,18 @@ class ClientSession final : public core::RefCounted<ClientSession>,
   bool absorb_refused_chunks();
   void answer_refusal();
   static std::string_view rate_limit_name(RateLimit outcome);  // "" for none
+
+  // --- session_identity.cpp
+  // The listener's PROXY protocol header, when it wants one: false when it does not (go
+  // on with start_connection), true when the header is being read (or refused).
+  bool start_proxy_header();
+  void read_proxy_header();
+  void on_proxy_header(const http::ProxyHeader& header);
+  void refuse_proxy_header(std::string_view why);
+  // TLS or HTTP, after the PROXY protocol header if there was one.
+  void start_connection();
+  // Sets client_ from origin_ and, from a trusted proxy, the request's forwarding headers.
+  void identify_client(const http::RequestHead& head);
 
   // --- session_tls.cpp
   // Starts the TLS handshake if the listener has TLS; false for a plain listener.
@@ -263,9 +281,22 @@ class ClientSession final : public core::RefCounted<ClientSession>,
   Worker& worker_;
   tls::Stream stream_;
   const std::string& listener_;  // the worker's acceptor keeps the name alive
-  char client_ip_[46] = {};
-  std::uint8_t client_ip_length_ = 0;
-  core::IpAddress client_address_;
+  // An address and its text (inet_ntop's form), formatted once when it changes.
+  struct AddressText {
+    char text[core::IpAddress::kMaxText] = {};
+    std::uint8_t length = 0;
+    void set(const core::IpAddress& address);
+    std::string_view view() const { return {text, length}; }
+  };
+  core::IpAddress peer_;    // the TCP peer
+  core::IpAddress origin_;  // the PROXY protocol source, else peer_
+  core::IpAddress client_;  // this request's client (client_address())
+  AddressText peer_text_;
+  AddressText origin_text_;
+  AddressText client_text_;
+  bool origin_trusted_ = false;       // origin_ is a trusted proxy (this request's snapshot)
+  std::uint16_t forwarded_port_ = 0;  // X-Forwarded-Port: the port the client connected to
+  std::unique_ptr<http::ProxyHeaderParser> proxy_parser_;  // while Phase::proxy_header
   bool over_client_cap_ = false;  // past max_connections_per_client: the first answer is 429
   Phase phase_ = Phase::idle;
   bool draining_ = false;

@@ -81,6 +81,8 @@ TlsClient::TlsClient(std::uint16_t port, TlsClientOptions options)
   static const unsigned char kAlpn[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
   SSL_CTX_set_alpn_protos(ctx, kAlpn, sizeof kAlpn);
   impl_->fd = connect_to(port, options.timeout);
+  if (impl_->fd >= 0 && !options.preface.empty())
+    ::send(impl_->fd, options.preface.data(), options.preface.size(), MSG_MORE | MSG_NOSIGNAL);
   impl_->ssl = SSL_new(ctx);
   if (!options.sni.empty()) SSL_set_tlsext_host_name(impl_->ssl, options.sni.c_str());
   if (!options.sni.empty() && !options.ca_file.empty())
