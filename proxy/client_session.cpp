@@ -558,6 +558,7 @@ void ClientSession::close() {
   release_upstream(false);
   end_backend_use();
   release_route_slot();
+  client_slot_.release();
   worker_.connection_closed(*this, true);
 }
 

@@ -34,6 +34,7 @@
 #include "http/header_rewrite.hpp"
 #include "http/limit_response.hpp"
 #include "http/proxy_protocol.hpp"
+#include "proxy/client_slot.hpp"
 #include "proxy/connection.hpp"
 #include "proxy/deadline.hpp"
 #include "proxy/upstream_pool.hpp"
@@ -213,6 +214,9 @@ class ClientSession final : public core::RefCounted<ClientSession>,
   // Counts the exchange in its route's max_in_flight: false when it was refused.
   bool take_route_slot(const http::RequestHead* head);
   void release_route_slot();
+  // Counts the connection against its listener's max_connections_per_client, by the
+  // address it comes from (after a PROXY protocol header).
+  void count_client_connection();
   void refuse_over_client_cap(const http::RequestHead& head);
   void refuse(const http::RequestHead* head, const http::LimitRefusal& response);
   void read_refused_body();
@@ -298,6 +302,7 @@ class ClientSession final : public core::RefCounted<ClientSession>,
   std::uint16_t forwarded_port_ = 0;  // X-Forwarded-Port: the port the client connected to
   std::unique_ptr<http::ProxyHeaderParser> proxy_parser_;  // while Phase::proxy_header
   bool over_client_cap_ = false;  // past max_connections_per_client: the first answer is 429
+  ClientSlot client_slot_;        // counted in max_connections_per_client
   Phase phase_ = Phase::idle;
   bool draining_ = false;
   bool close_after_ = false;   // close the client connection after this response

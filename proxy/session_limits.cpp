@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "core/hash.hpp"
 #include "core/log.hpp"
 #include "proxy/client_session.hpp"
 #include "proxy/worker.hpp"
@@ -140,6 +141,22 @@ void ClientSession::release_route_slot() {
   if (exchange_.route_in_flight == nullptr) return;
   exchange_.route_in_flight->count.fetch_sub(1, std::memory_order_relaxed);
   exchange_.route_in_flight = nullptr;
+}
+
+void ClientSession::count_client_connection() {
+  limits::ClientCounts* counts = worker_.client_counts();
+  if (counts == nullptr) return;
+  const runtime::ListenerRuntime* listener = worker_.view()->snapshot().find_listener(listener_);
+  if (listener == nullptr || listener->config == nullptr) return;
+  const std::uint32_t cap = listener->config->max_connections_per_client;
+  if (cap == 0) return;
+  const std::uint64_t key = core::hash_bytes(
+      std::string_view(reinterpret_cast<const char*>(origin_.bytes.data()), origin_.bytes.size()));
+  if (counts->try_acquire(key, cap)) {
+    client_slot_ = ClientSlot(*counts, key);
+  } else {
+    over_client_cap_ = true;
+  }
 }
 
 void ClientSession::refuse_over_client_cap(const http::RequestHead& head) {

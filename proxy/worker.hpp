@@ -18,6 +18,7 @@
 #include "core/buffer.hpp"
 #include "health/outlier.hpp"
 #include "http/http_head.hpp"
+#include "limits/client_counts.hpp"
 #include "proxy/acceptor.hpp"
 #include "proxy/access_log.hpp"
 #include "proxy/connection.hpp"
@@ -37,6 +38,8 @@ struct WorkerShared {
   std::atomic<std::uint64_t> client_connections{0};  // for limits.max_connections
   unsigned worker_count = 1;
   health::EjectionListener* ejections = nullptr;  // the health thread; null in tests
+  // Open connections per client address (max_connections_per_client); null: not counted.
+  std::unique_ptr<limits::ClientCounts> client_counts;
 };
 
 class Worker final : public DeadlineQueue::Waker, public TimeoutHandler {
@@ -71,6 +74,7 @@ class Worker final : public DeadlineQueue::Waker, public TimeoutHandler {
   AccessLog& access_log() { return access_log_; }
   runtime::WorkerMetrics& metrics() { return metrics_; }
   RequestIds& request_ids() { return request_ids_; }
+  limits::ClientCounts* client_counts() { return shared_.client_counts.get(); }
   ConnectionRegistry& connections() { return connections_; }
   http::RequestHead& request_scratch() { return *request_scratch_; }
   http::ResponseHead& response_scratch() { return *response_scratch_; }
