@@ -87,7 +87,8 @@ std::string serving_worker(pid_t pid, Client& client, const std::string& target,
   std::string busiest;
   std::uint64_t most = 0;
   for (const auto& [name, ns] : after) {
-    const std::uint64_t used = ns - before.at(name);
+    const auto was = before.find(name);
+    const std::uint64_t used = ns - (was == before.end() ? 0 : was->second);
     if (used > most) most = used, busiest = name;
   }
   return busiest;
@@ -205,7 +206,9 @@ TEST_P(RateLimit, AccuracyAcrossWorkers) {
       backend.address() + "\"]\n";
   Admin admin = start_admin_toml(toml);
   const std::uint16_t port = admin.veer->port();
-  // Which worker serves a connection is probed on /probe, a route without the policy.
+  // Which worker serves a connection is probed on /probe, a route without the policy
+  // (once both worker threads have their names).
+  ASSERT_TRUE(poll_until([&] { return worker_cpu_ns(admin.veer->pid()).size() == 2; }));
   std::vector<Client> first = connections_on_every_worker(admin.veer->pid(), port, 8, 2, "/probe");
   ASSERT_EQ(first.size(), 8u);
   std::vector<Client> second;
