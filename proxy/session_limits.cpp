@@ -10,6 +10,7 @@
 #include "core/hash.hpp"
 #include "core/log.hpp"
 #include "proxy/client_session.hpp"
+#include "proxy/rate_check.hpp"
 #include "proxy/worker.hpp"
 
 namespace veer::proxy {
@@ -48,54 +49,27 @@ std::string_view ClientSession::rate_limit_name(RateLimit outcome) {
   return {};
 }
 
-// Every policy of the route, in order, each charging the request to its key. The clock
-// is the one read when the head was complete. A refusal stops at once (policies before
-// it have charged the request: the same as nginx's limit_req with several zones); the
-// longest delay asked for is the one served. dry_run policies count what they would
-// have done and change nothing.
+// The route's policies (proxy/rate_check.hpp), on the clock read when the head was
+// complete.
 bool ClientSession::apply_rate_limits(const http::RequestHead& head) {
-  const runtime::Snapshot& snapshot = exchange_.view->snapshot();
-  const runtime::RouteRuntime& route = *exchange_.pick.route;
-  const runtime::MetricsView* metrics = exchange_.view->metrics();
-  const std::int64_t now = steady_ns(exchange_.started);
-  std::int64_t hold = 0;
-  exchange_.rate_limit = RateLimit::allowed;
-  for (const std::uint32_t index : route.policies) {
-    const runtime::PolicyRuntime& policy = snapshot.policies[index];
-    const std::uint64_t key = runtime::limit_key(policy, head, client_address(), route.id);
-    const limits::Decision decision = policy.limiter->acquire(key, now, policy.gcra);
-    runtime::PolicyCounters* counters = metrics != nullptr ? &metrics->policy(index) : nullptr;
-    const bool dry_run = policy.config->dry_run;
-    if (decision.verdict == limits::Verdict::allow) {
-      if (counters != nullptr) counters->allowed.add();
-    } else if (decision.verdict == limits::Verdict::delay) {
-      if (counters != nullptr) counters->delayed.add();
-      if (!dry_run && decision.wait > hold) {
-        hold = decision.wait;
-        exchange_.limited_by = policy.name;
-      }
-    } else if (dry_run) {
-      if (counters != nullptr) counters->dry_run_limited.add();
-      if (exchange_.rate_limit == RateLimit::allowed) {
-        exchange_.rate_limit = RateLimit::dry_run;
-        exchange_.limited_by = policy.name;
-      }
-    } else {
-      if (counters != nullptr) counters->limited.add();
-      exchange_.rate_limit = RateLimit::refused;
-      exchange_.limited_by = policy.name;
-      http::LimitRefusal response;
-      response.detail = "rate limit exceeded";
-      response.limited_by = policy.name;
-      response.retry_after_seconds = http::retry_after_seconds(decision.wait);
-      response.policy_field = policy.policy_field;
-      response.remaining = decision.remaining;
-      refuse(&head, response);
-      return false;
-    }
+  const RateCheck check = check_rate_limits(exchange_.view->snapshot(), *exchange_.pick.route,
+                                            exchange_.view->metrics(), head, client_address(),
+                                            steady_ns(exchange_.started));
+  exchange_.rate_limit = check.dry_run ? RateLimit::dry_run : RateLimit::allowed;
+  if (check.by != nullptr) exchange_.limited_by = check.by->name;
+  if (check.verdict == limits::Verdict::refuse) {
+    exchange_.rate_limit = RateLimit::refused;
+    http::LimitRefusal response;
+    response.detail = "rate limit exceeded";
+    response.limited_by = check.by->name;
+    response.retry_after_seconds = http::retry_after_seconds(check.refusal.wait);
+    response.policy_field = check.by->policy_field;
+    response.remaining = check.refusal.remaining;
+    refuse(&head, response);
+    return false;
   }
-  if (hold == 0) return true;
-  hold_request(hold);
+  if (check.verdict == limits::Verdict::allow) return true;
+  hold_request(check.hold);
   return false;
 }
 
