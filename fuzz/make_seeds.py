@@ -167,6 +167,26 @@ for i, (name, body) in enumerate(bodies.items()):
     write("fuzz_chunked", name, bytes([i * 5 % 64]) + body.encode())
 write("fuzz_chunked", "small-lines", bytes([0x83]) + b"5;a-long-extension-here\r\nhello\r\n0\r\n\r\n")
 
+# --- fuzz_jsonrpc_ids: a request body as a JSON-RPC client sends it.
+jsonrpc_bodies = {
+    "single": '{"jsonrpc":"2.0","method":"eth_blockNumber","params":[],"id":1}',
+    "string-id": '{"jsonrpc":"2.0","method":"eth_call","params":[{"to":"0x0"},"latest"],"id":"q-1"}',
+    "escaped-id": '{"id":"a\\"b\\u00e9\\ud83d\\ude00","method":"x"}',
+    "number-id": '{"id":-12.5e+3,"method":"x"}',
+    "null-id": '{"id":null,"method":"x"}',
+    "notification": '{"jsonrpc":"2.0","method":"eth_subscribe"}',
+    "escaped-name": '{"\\u0069d":9}',
+    "two-ids": '{"id":1,"id":2}',
+    "batch": '[{"jsonrpc":"2.0","id":1,"method":"a"}, {"id":"two"}, {"method":"n"}, 5, {"id":[1]}]',
+    "empty-batch": "[]",
+    "nested": '{"id":7,"params":[[[{"a":[true,false,null,1.5e-3]}]]]}',
+    "truncated": '{"jsonrpc":"2.0","id":1,"method":"a"',
+    "utf8": '{"id":"caf\u00e9","method":"\u2603"}',
+}
+for name, body in jsonrpc_bodies.items():
+    write("fuzz_jsonrpc_ids", name, body)
+write("fuzz_jsonrpc_ids", "bad-utf8", b'{"id":"\xc0\xaf"}')
+
 # --- fuzz_proxy_protocol: one byte (piece size) and what a connection starts with.
 def be16(v):
     return bytes([v >> 8, v & 0xff])

@@ -107,6 +107,7 @@ void ClientSession::refuse_proxy_header(std::string_view why) {
 }
 
 void ClientSession::start_connection() {
+  count_client_connection();
   if (!start_tls()) start_reading();
 }
 

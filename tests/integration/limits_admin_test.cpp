@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "support/admin_client.hpp"
+#include "support/http_client.hpp"
 #include "support/poll.hpp"
 #include "support/test_backend.hpp"
 #include "support/veer_process.hpp"
@@ -281,6 +282,83 @@ TEST(LimitsAdmin, BadRequestsAreRefusedAndChangeNothing) {
       << short_key->body;
   EXPECT_EQ(version_of(admin), version) << "nothing changed";
   EXPECT_EQ(rate_of(admin, "per_client"), "100/s burst 20");
+}
+
+// The state of keys that real requests charged: one request an hour, so that nothing
+// refills while the test runs and every figure is exact.
+TEST(LimitsAdmin, KeyStateAfterRealRequests) {
+  TestBackend backend("b");
+  const std::string toml =
+      "[server]\nworkers = 2\naccess_log = \"off\"\n[admin]\naddress = "
+      "\"127.0.0.1:0\"\ntokens = [ { name = \"ops\", token = \"" +
+      kToken + R"(" } ]
+[listeners.public]
+address = "127.0.0.1:0"
+limits = ["hourly"]
+  [[listeners.public.routes]]
+  path_prefix = "/api"
+  target = "main"
+  limits = ["by_key"]
+  [[listeners.public.routes]]
+  target = "main"
+[limits.hourly]
+rate = "1/h"
+burst = 5
+[limits.by_key]
+rate = "1/h"
+burst = 1
+key = ["client_ip", "header:X-Api-Key", "route"]
+ipv4_prefix = 24
+[pools.main]
+backends = [")" +
+      backend.address() + "\"]\n";
+  Admin admin = start_admin_toml(toml);
+  ASSERT_NE(admin.port, 0);
+  Client client(admin.veer->port());
+  std::vector<int> statuses;
+  for (int i = 0; i < 7; ++i) {
+    const auto r = client.get("/");
+    ASSERT_TRUE(r.has_value());
+    statuses.push_back(r->status);
+  }
+  EXPECT_EQ(statuses, (std::vector<int>{200, 200, 200, 200, 200, 200, 429})) << "burst 5 + 1";
+  const json::value state = get_json(admin, "/api/v1/limits/hourly?key=127.0.0.1");
+  const json::value& key = state.at("key_state");
+  EXPECT_TRUE(key.at("known").as_bool()) << state;
+  EXPECT_EQ(key.at("verdict").as_string(), "refuse");
+  EXPECT_EQ(key.at("remaining").to_number<int>(), 0);
+  EXPECT_EQ(key.at("retry_after").to_number<int>(), 3600) << "the 6 charged: one more in 1 h";
+  EXPECT_NEAR(key.at("reset_seconds").to_number<double>(), 6 * 3600, 5);
+  EXPECT_EQ(state.at("requests").at("allowed").to_number<int>(), 6);
+  EXPECT_EQ(state.at("requests").at("limited").to_number<int>(), 1);
+  EXPECT_EQ(state.at("stats").at("keys_in_use").to_number<int>(), 1);
+  EXPECT_FALSE(
+      get_json(admin, "/api/v1/limits/hourly?key=127.0.0.2").at("key_state").at("known").as_bool())
+      << "another client";
+
+  // by_key on /api, from another client (127.0.0.2, so hourly lets it through): its key is
+  // its /24, the header and the route; without the header, the address stands in.
+  Client other(admin.veer->port(), 10s, "127.0.0.2");
+  const auto with_key = other.request("GET", "/api/x", "", {"X-Api-Key: abc"});
+  ASSERT_TRUE(with_key && with_key->status == 200) << (with_key ? with_key->body : "");
+  const auto without = other.request("GET", "/api/x");
+  ASSERT_TRUE(without && without->status == 200) << (without ? without->body : "");
+  const auto known = [&](const std::string& text) {
+    const json::value v = get_json(admin, "/api/v1/limits/by_key?key=" + text);
+    return v.at("key_state").at("known").as_bool();
+  };
+  EXPECT_TRUE(known("127.0.0.9%7Cabc%7Cpublic:*/api")) << "any address of the /24";
+  EXPECT_TRUE(known("127.0.0.2%7C%5B127.0.0.200%5D%7Cpublic:*/api")) << "the address stood in";
+  EXPECT_FALSE(known("127.0.0.2%7Cabd%7Cpublic:*/api"));
+  EXPECT_FALSE(known("127.0.0.2%7Cabc%7Cpublic:*/"));
+  EXPECT_FALSE(known("127.0.1.2%7Cabc%7Cpublic:*/api"));
+
+  const auto metrics = admin.call("GET", "/metrics");
+  ASSERT_TRUE(metrics && metrics->status == 200);
+  EXPECT_EQ(sample(metrics->body,
+                   "veer_rate_limit_requests_total{policy=\"hourly\",outcome=\"limited\"}"),
+            1);
+  EXPECT_EQ(sample(metrics->body, "veer_rate_limit_keys{policy=\"by_key\"}"), 2);
 }
 
 // veer ctl limits: the table, one policy with a key's state, and a change.

@@ -117,12 +117,16 @@ std::optional<Response> TlsClient::read_response() {
   boost::beast::error_code ec;
   std::string& data = impl_->pending;
   while (true) {
-    if (!data.empty()) {
+    // Beast's put() takes the head alone first: a response whose head and body came in
+    // one record needs a second call before more is read.
+    while (!data.empty() && !parser.is_done()) {
       const std::size_t used = parser.put(boost::asio::buffer(data), ec);
       data.erase(0, used);
-      if (ec && ec != http::error::need_more) return std::nullopt;
-      if (parser.is_done()) break;
+      if (ec == http::error::need_more) break;
+      if (ec) return std::nullopt;
+      if (used == 0) break;
     }
+    if (parser.is_done()) break;
     char chunk[16384];
     std::size_t n = 0;
     ERR_clear_error();
