@@ -153,10 +153,12 @@ TEST(LimitKey, ClientAddressesAreGroupedByThePolicysPrefix) {
 TEST(LimitKey, HeadersCookiesAndRoutesAndWhatStandsInForAMissingOne) {
   const conf::RateLimitPolicyConfig config = keyed({"header:X-Api-Key", "cookie:session"});
   const PolicyRuntime p = policy_of(config);
-  const Parsed both("GET / HTTP/1.1\r\nHost: a\r\nx-api-key: k1\r\nCookie: a=1; session=s9\r\n\r\n");
+  const Parsed both(
+      "GET / HTTP/1.1\r\nHost: a\r\nx-api-key: k1\r\nCookie: a=1; session=s9\r\n\r\n");
   const Parsed other("GET / HTTP/1.1\r\nHost: a\r\nX-API-KEY: k2\r\nCookie: session=s9\r\n\r\n");
   const Parsed none("GET / HTTP/1.1\r\nHost: a\r\nX-Api-Key:\r\n\r\n");
-  const Parsed spoof("GET / HTTP/1.1\r\nHost: a\r\nX-Api-Key: 203.0.113.7\r\nCookie: session=s9\r\n\r\n");
+  const Parsed spoof(
+      "GET / HTTP/1.1\r\nHost: a\r\nX-Api-Key: 203.0.113.7\r\nCookie: session=s9\r\n\r\n");
   const Parsed address_cookie("GET / HTTP/1.1\r\nHost: a\r\nCookie: session=s9\r\n\r\n");
   const auto key = [&](const Parsed& r, const char* client) {
     return limit_key(p, *r.head, ip(client), 0);
