@@ -96,6 +96,26 @@ json::object splits_json(const conf::Config& c) {
   return splits;
 }
 
+json::object policies_json(const conf::Config& c) {
+  json::object policies;
+  for (const conf::RateLimitPolicyConfig& p : c.limits.policies) {
+    json::array key;
+    for (const std::string& part : p.key)
+      key.push_back(json::string(part));
+    policies[p.name] = json::object{
+        {"rate", conf::format_rate({p.rate, p.per})},
+        {"burst", p.burst},
+        {"delay", p.delay},
+        {"key", std::move(key)},
+        {"ipv4_prefix", p.ipv4_prefix},
+        {"ipv6_prefix", p.ipv6_prefix},
+        {"scope", p.scope == conf::RateLimitPolicyConfig::Scope::cluster ? "cluster" : "local"},
+        {"dry_run", p.dry_run},
+        {"max_keys", p.max_keys}};
+  }
+  return policies;
+}
+
 }  // namespace
 
 json::object config_json(const conf::Config& c) {
@@ -116,10 +136,18 @@ json::object config_json(const conf::Config& c) {
                                 {"drain", conf::format_duration(t.drain)}}},
       {"limits", json::object{{"max_header_bytes", c.limits.max_header_bytes},
                               {"max_body_bytes", c.limits.max_body_bytes},
-                              {"max_connections", c.limits.max_connections}}},
+                              {"max_connections", c.limits.max_connections},
+                              {"policies", policies_json(c)}}},
       {"listeners", listeners_json(c)},
       {"pools", std::move(pools)},
-      {"splits", splits_json(c)}};
+      {"splits", splits_json(c)},
+      {"cluster", c.cluster.enabled ? json::value(json::object{
+                                          {"redis", c.cluster.redis},
+                                          {"instances", c.cluster.instances},
+                                          {"lease", c.cluster.lease},
+                                          {"timeout", conf::format_duration(c.cluster.timeout)},
+                                          {"key_prefix", c.cluster.key_prefix}})
+                                    : json::value(nullptr)}};
 }
 
 json::object split_json(const runtime::Snapshot& snapshot, const runtime::SplitRuntime& split,
