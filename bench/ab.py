@@ -3,7 +3,8 @@
 
 Each variant is NAME=BINARY, optionally with +FILE: a TOML fragment appended to the
 benchmark configuration, whose last table is [admin] (keys at the top of the fragment
-go there; bench/metrics-off.toml turns the metrics off). Every variant runs
+go there; bench/metrics-off.toml turns the metrics off; "#route: KEY = VALUE" lines go to
+the catch-all route, as bench/limits-generous.toml attaches its policy). Every variant runs
 one worker on epoll in front of the same backends as bench/e2e.py. Rounds interleave
 the variants and figures are medians, so drift on a noisy machine hits all alike. The
 first variant is the reference for the ratios.
@@ -11,6 +12,7 @@ first variant is the reference for the ratios.
 Usage:
   bench/ab.py --variant before=/tmp/old/build/veer --variant after=build/veer
   bench/ab.py --variant on=build/veer --variant off=build/veer+bench/metrics-off.toml
+  bench/ab.py --variant none=build/veer --variant policy=build/veer+bench/limits-generous.toml
 All traffic stays on 127.0.0.1; every run is bounded by --duration.
 """
 import argparse
@@ -26,9 +28,13 @@ FIRST_PORT = 28100
 
 
 def veer_config(work, name, port, extra):
-    text = e2e.veer_toml(port, "epoll")
-    if extra:
-        text += "\n" + open(extra).read()
+    fragment = open(extra).read() if extra else ""
+    # "#route: KEY = VALUE" lines of the fragment go to the catch-all route (limits = [...]).
+    route_keys = "\n".join("  " + line[len("#route:"):].strip()
+                           for line in fragment.splitlines() if line.startswith("#route:"))
+    text = e2e.veer_toml(port, "epoll", route_keys)
+    if fragment:
+        text += "\n" + fragment
     return work.write(f"{name}.toml", text)
 
 

@@ -99,8 +99,9 @@ http {{
 """)
 
 
-def veer_toml(port, engine):
-    """veer's benchmark configuration: one worker, round robin over the backends, metrics on."""
+def veer_toml(port, engine, route_keys=""):
+    """veer's benchmark configuration: one worker, round robin over the backends, metrics on.
+    `route_keys`: more lines of the catch-all route (bench/ab.py's "#route:" lines)."""
     return f"""
 [server]
 workers = 1
@@ -113,6 +114,7 @@ address = "127.0.0.1:{port}"
   target = "ws"
   [[listeners.bench.routes]]
   target = "app"
+{route_keys}
 [pools.app]
 strategy = "round_robin"
 backends = [{", ".join(f'"127.0.0.1:{p}"' for p in BACKEND_PORTS)}]
