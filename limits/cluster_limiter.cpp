@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <chrono>
 
+#include "limits/gcra.hpp"
+
 namespace veer::limits {
 
 namespace {
@@ -129,19 +131,12 @@ Decision ClusterLimiter::fallback(LeaseEntry& entry, std::int64_t now, const Gcr
   auto tat_word = field(entry.fallback_tat);
   std::int64_t stored = tat_word.load(std::memory_order_relaxed);
   for (;;) {
-    const std::int64_t tat = std::max(stored, now);
-    if (tat - now > local.burst_tolerance) {
-      const std::int64_t wait = tat - local.burst_tolerance - now;
-      return Decision{Verdict::refuse, wait, 0, tat - now};
-    }
-    const std::int64_t next = tat + local.interval;
-    if (tat_word.compare_exchange_weak(stored, next, std::memory_order_acq_rel)) {
+    std::int64_t tat = stored;
+    const Decision decision = gcra_step(tat, now, local);
+    if (decision.verdict == Verdict::refuse) return decision;  // a refusal writes nothing
+    if (tat_word.compare_exchange_weak(stored, tat, std::memory_order_acq_rel)) {
       fallback_allowed_.fetch_add(1, std::memory_order_relaxed);
-      const std::int64_t room = local.burst_tolerance - (next - now);
-      const std::uint64_t remaining = room >= 0 && local.interval > 0
-                                          ? static_cast<std::uint64_t>(room / local.interval) + 1
-                                          : 0;
-      return Decision{Verdict::allow, 0, remaining, next - now};
+      return decision;
     }
   }
 }
@@ -153,16 +148,8 @@ KeyState ClusterLimiter::inspect(std::uint64_t key, std::int64_t now, const Gcra
   KeyState state;
   state.known = true;
   if (!channel_->shared()) {
-    const Gcra local = fallback_gcra(gcra);
-    const std::int64_t tat = std::max(field(entry.fallback_tat).load(), now);
-    const std::int64_t room = local.burst_tolerance - (tat - now);
-    if (room < 0) {
-      state.now = Decision{Verdict::refuse, -room, 0, tat - now};
-    } else {
-      const auto remaining =
-          static_cast<std::uint64_t>(room / std::max<std::int64_t>(local.interval, 1));
-      state.now = Decision{Verdict::allow, 0, remaining, tat - now};
-    }
+    std::int64_t tat = field(entry.fallback_tat).load();
+    state.now = gcra_step(tat, now, fallback_gcra(gcra));  // on a copy: nothing charged
     return state;
   }
   const std::int64_t balance = field(entry.balance).load();
