@@ -136,6 +136,7 @@ class RedisLink::Thread {
   std::string lease_sha_;
   std::string heartbeat_sha_;
   bool stopping_ = false;
+  bool counted_ = false;  // a heartbeat has counted the instances (logged once, then on change)
   std::thread thread_;
 };
 
@@ -441,7 +442,13 @@ void RedisLink::Thread::handle(std::unique_ptr<Command> command, const redisRepl
       break;
     case Kind::heartbeat:
       if (reply->type == REDIS_REPLY_INTEGER && reply->integer > 0) {
-        channel_->set_discovered_instances(static_cast<std::uint64_t>(reply->integer));
+        const auto live = static_cast<std::uint64_t>(reply->integer);
+        if (live != channel_->discovered_instances() || !counted_) {
+          core::log::info("cluster: ", live, " veer instance", live == 1 ? "" : "s",
+                          " live through Redis (the fallback's N when [cluster] instances is 0)");
+        }
+        counted_ = true;
+        channel_->set_discovered_instances(live);
       }
       break;
   }
