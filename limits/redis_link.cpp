@@ -16,6 +16,7 @@
 #include "limits/cluster_limiter.hpp"
 #include "limits/hiredis_asio.hpp"
 #include "limits/lease_script.hpp"
+#include "limits/redis_reply.hpp"
 
 namespace veer::limits {
 
@@ -441,8 +442,8 @@ void RedisLink::Thread::handle(std::unique_ptr<Command> command, const redisRepl
       handle_lease(*command, *reply);
       break;
     case Kind::heartbeat:
-      if (reply->type == REDIS_REPLY_INTEGER && reply->integer > 0) {
-        const auto live = static_cast<std::uint64_t>(reply->integer);
+      if (const std::optional<std::uint64_t> counted = heartbeat_reply(*reply)) {
+        const std::uint64_t live = *counted;
         if (live != channel_->discovered_instances() || !counted_) {
           core::log::info("cluster: ", live, " veer instance", live == 1 ? "" : "s",
                           " live through Redis (the fallback's N when [cluster] instances is 0)");
@@ -455,14 +456,7 @@ void RedisLink::Thread::handle(std::unique_ptr<Command> command, const redisRepl
 }
 
 void RedisLink::Thread::handle_lease(Command& command, const redisReply& reply) {
-  std::optional<LeaseGrant> grant;
-  if (reply.type == REDIS_REPLY_ARRAY && reply.elements == 3 &&
-      reply.element[0]->type == REDIS_REPLY_INTEGER &&
-      reply.element[1]->type == REDIS_REPLY_INTEGER &&
-      reply.element[2]->type == REDIS_REPLY_INTEGER) {
-    grant = lease_grant_of(reply.element[0]->integer, reply.element[1]->integer,
-                           reply.element[2]->integer, command.ask.amount);
-  }
+  const std::optional<LeaseGrant> grant = lease_reply(reply, command.ask.amount);
   if (!grant) {
     fail(command);
     lost("unexpected reply to the lease script");
