@@ -101,6 +101,7 @@ class RedisLink::Thread {
   static void on_disconnect(const redisAsyncContext* context, int status);
 
   void connect();
+  void probe();
   void became_up();
   void lost(const std::string& why);
   void context_gone(const redisAsyncContext* context, const char* why);
@@ -276,6 +277,19 @@ void RedisLink::Thread::schedule_reconnect() {
   });
 }
 
+// PING answered: load the scripts and beat once. Redis counts as up only when that
+// heartbeat (a script that writes) succeeds, so a server that answers PING but refuses
+// work (out of memory, read-only replica) does not flap between up and down.
+void RedisLink::Thread::probe() {
+  auto load_lease = std::make_unique<Command>();
+  load_lease->kind = Kind::load_lease;
+  send(std::move(load_lease), {"SCRIPT", "LOAD", std::string(kLeaseScript)});
+  auto load_heartbeat = std::make_unique<Command>();
+  load_heartbeat->kind = Kind::load_heartbeat;
+  send(std::move(load_heartbeat), {"SCRIPT", "LOAD", std::string(kHeartbeatScript)});
+  send_heartbeat();
+}
+
 void RedisLink::Thread::became_up() {
   backoff_ = kFirstBackoff;
   if (state_ == State::down) {
@@ -286,14 +300,6 @@ void RedisLink::Thread::became_up() {
   }
   state_ = State::up;
   channel_->set_shared(true);
-  auto load_lease = std::make_unique<Command>();
-  load_lease->kind = Kind::load_lease;
-  send(std::move(load_lease), {"SCRIPT", "LOAD", std::string(kLeaseScript)});
-  auto load_heartbeat = std::make_unique<Command>();
-  load_heartbeat->kind = Kind::load_heartbeat;
-  send(std::move(load_heartbeat), {"SCRIPT", "LOAD", std::string(kHeartbeatScript)});
-  next_heartbeat_ = now_ns();
-  send_heartbeat();
   drain_refills();
 }
 
@@ -429,7 +435,7 @@ void RedisLink::Thread::handle(std::unique_ptr<Command> command, const redisRepl
   }
   switch (command->kind) {
     case Kind::ping:
-      became_up();
+      probe();
       break;
     case Kind::load_lease:
     case Kind::load_heartbeat:
@@ -450,6 +456,9 @@ void RedisLink::Thread::handle(std::unique_ptr<Command> command, const redisRepl
         }
         counted_ = true;
         channel_->set_discovered_instances(live);
+        if (state_ != State::up) became_up();
+      } else {
+        lost("unexpected reply to the heartbeat");
       }
       break;
   }

@@ -10,8 +10,9 @@
 // - down when a connection fails or drops, a reply is an error, or any command has no
 //   reply within [cluster] timeout; the connection is then dropped, limiters fall back
 //   to their local limit, one log line says why;
-// - up again when a new connection answers PING (reconnecting with a backoff of 50 ms
-//   doubling to 1 s); one log line says so.
+// - up again when a new connection answers PING and then a heartbeat (a script that
+//   writes, so a Redis that answers PING but refuses work stays down rather than
+//   flapping), reconnecting with a backoff of 50 ms doubling to 1 s; one log line says so.
 // Compiled with each engine (Asio).
 
 #include <cstdint>

@@ -303,6 +303,27 @@ TEST(ClusterRedis, ARedisThatStopsAnsweringCountsAsDownAfterTheTimeout) {
   EXPECT_LT(schedule.slowest_ns(), 100'000'000);
 }
 
+TEST(ClusterRedis, ARedisThatRefusesCommandsCountsAsDown) {
+  VEER_REQUIRE_REDIS();
+  RedisServer redis;
+  ASSERT_TRUE(redis.start());
+  Instance a(cluster_config(redis));
+  ASSERT_TRUE(poll_until([&] { return a.shared(); }, 5s));
+  // Out of memory: every write (the scripts' SET and ZADD) gets -OOM, PING still works.
+  // The next heartbeat (within a second) says so.
+  ASSERT_EQ(test::redis_command(redis.port(), "CONFIG SET maxmemory 1"), "+OK");
+  ASSERT_TRUE(poll_until([&] { return !a.shared(); }, 3s));
+  const Gcra g = hundred_per_second();
+  EXPECT_EQ(a.limiter->acquire(1, ns(Clock::now()), g).verdict, Verdict::allow);
+  // Reconnections meanwhile get PONG but a refused heartbeat: no flapping back and forth.
+  const std::int64_t fell = ns(Clock::now());
+  poll_until([&] { return ns(Clock::now()) >= fell + 1'500'000'000; }, 3s);
+  EXPECT_FALSE(a.shared());
+  ASSERT_EQ(test::redis_command(redis.port(), "CONFIG SET maxmemory 0"), "+OK");
+  ASSERT_TRUE(poll_until([&] { return a.shared(); }, 5s));
+  EXPECT_EQ(a.limiter->stats(0).fallback_transitions, 1u);
+}
+
 TEST(ClusterRedis, AFlushedScriptCacheIsRefilledByEvalWithoutFallingBack) {
   VEER_REQUIRE_REDIS();
   RedisServer redis;
