@@ -38,7 +38,7 @@ struct IpAddress {
 
 // An address block, "10.0.0.0/8", "2001:db8::/32", or one address (a full-length prefix).
 struct IpPrefix {
-  IpAddress address;     // with the bits after the prefix cleared
+  IpAddress address;      // with the bits after the prefix cleared
   std::uint8_t bits = 0;  // within the family: 0..32 for IPv4, 0..128 for IPv6
 
   // nullopt with *why set for bad syntax, a prefix longer than the family allows, or

@@ -8,7 +8,7 @@
 namespace veer::limits::detail {
 
 BucketArray::BucketArray(std::uint64_t min_slots) {
-  const std::uint64_t wanted = (min_slots + kSlotsPerBucket - 1) / kSlotsPerBucket;
+  const std::uint64_t wanted = min_slots / kSlotsPerBucket + (min_slots % kSlotsPerBucket != 0);
   if (wanted > (std::uint64_t{1} << 40)) throw std::bad_alloc();  // 64 TiB: a unit error
   const std::uint64_t count = std::bit_ceil(wanted < 2 ? std::uint64_t{2} : wanted);
   // An anonymous private mapping is zeroed (all slots empty) and gets physical pages only

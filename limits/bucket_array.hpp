@@ -64,4 +64,10 @@ class BucketArray {
   std::size_t mask_ = 0;
 };
 
+// Two slots per key (a table at most half full), saturating: an absurd size is refused by
+// BucketArray rather than wrapped round to a small one.
+constexpr std::uint64_t two_per(std::uint64_t keys) {
+  return keys > ~std::uint64_t{0} / 2 ? ~std::uint64_t{0} : 2 * keys;
+}
+
 }  // namespace veer::limits::detail

@@ -28,7 +28,7 @@ int first_free(const Window& window) {
 
 }  // namespace
 
-ClientCounts::ClientCounts(std::uint64_t max_clients) : buckets_(2 * max_clients) {}
+ClientCounts::ClientCounts(std::uint64_t max_clients) : buckets_(detail::two_per(max_clients)) {}
 
 bool ClientCounts::try_acquire(std::uint64_t key, std::uint32_t max) {
   const std::uint64_t k = stored_key(key);
@@ -47,8 +47,9 @@ bool ClientCounts::try_acquire(std::uint64_t key, std::uint32_t max) {
     const SlotValue seen = window.seen[at];
     const std::int64_t count = inserting ? 1 : seen.value + 1;
     if (!detail::compare_and_swap(window.slot(at), seen, {k, count})) continue;
-    if (!inserting) return true;  // the sum was read from the key's only slot, or ...
-    // ... an insert raced with another insert of this key: check the sum again.
+    // Adding to the key's first slot serialises with every other addition there; a new
+    // slot does not, so an insert checks the sum again.
+    if (!inserting) return true;
     window.read_all();
     if (sum_of(window, k, &at) <= static_cast<std::int64_t>(max)) return true;
     take_one(k);

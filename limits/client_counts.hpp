@@ -11,10 +11,11 @@
 // (unmatched_releases()) or releases a later connection's count early, so a count can only
 // ever be low, never high, and heals when the client's connections reach 0.
 //
-// Two workers inserting the same new client at once may, when they saw different tables,
-// give it two slots; a client's count is the sum of its slots, a release takes one from
-// the first slot holding any, and an insert that finds the sum over `max` after the fact
-// gives its count back and tries again, so the limit holds.
+// Two workers inserting the same new client at once may, when they read its slots at
+// different moments, give it two slots. A client's count is the sum of its slots and a
+// release takes one from the first slot that has any, so the sum stays exact; and an
+// insert re-reads the sum after the fact and, over `max`, gives its count back and tries
+// again, so racing first connections cannot pass the limit together.
 
 #include <atomic>
 #include <cstdint>

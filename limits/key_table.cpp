@@ -8,7 +8,7 @@ namespace veer::limits {
 using detail::SlotValue;
 using detail::Window;
 
-KeyTable::KeyTable(std::uint64_t max_keys) : buckets_(2 * max_keys) {}
+KeyTable::KeyTable(std::uint64_t max_keys) : buckets_(detail::two_per(max_keys)) {}
 
 int KeyTable::find(Window& window, std::uint64_t key) {
   while (window.read < detail::kWindowSlots)
@@ -19,6 +19,9 @@ int KeyTable::find(Window& window, std::uint64_t key) {
 Decision KeyTable::acquire(std::uint64_t key, std::int64_t now, const Gcra& gcra) {
   const std::uint64_t k = stored_key(key);
   Window window = detail::window_of(buckets_, k);
+  // The key is most often in the first bucket; when it is not (or is new), the second
+  // line's miss overlaps the first's (1,000,000 keys: 180 -> 120 ns per acquire).
+  __builtin_prefetch(window.buckets[1]);
   for (;; window.read = 0) {
     const int at = find(window, k);
     if (at >= 0) {
@@ -38,16 +41,43 @@ Decision KeyTable::acquire(std::uint64_t key, std::int64_t now, const Gcra& gcra
   }
 }
 
-bool KeyTable::insert(Window& window, std::uint64_t key, std::int64_t tat, std::int64_t now) {
-  int target = -1;
-  for (std::size_t i = 0; i < detail::kWindowSlots && target < 0; ++i)
-    if (window.seen[i].key == 0 || window.seen[i].value <= now) target = static_cast<int>(i);
-  const bool evicting = target < 0;
-  if (evicting) {
-    target = 0;
-    for (std::size_t i = 1; i < detail::kWindowSlots; ++i)
-      if (window.seen[i].value < window.seen[target].value) target = static_cast<int>(i);
+namespace {
+
+// The slot a new key takes: a free (empty or expired) slot of the bucket with fewer live
+// keys, the first bucket on a tie (two-choice hashing: the less loaded of two random
+// buckets keeps the fullest bucket near the average, so at the load of max_keys a pair
+// of full buckets is rare: about 8 per million inserts, against 2,800 when always
+// filling the first bucket first); -1 when all eight are live.
+int free_slot(const Window& window, std::int64_t now) {
+  int free[2] = {-1, -1};
+  int live[2] = {0, 0};
+  for (std::size_t i = 0; i < detail::kWindowSlots; ++i) {
+    const std::size_t bucket = i / detail::kSlotsPerBucket;
+    if (window.seen[i].key != 0 && window.seen[i].value > now) {
+      ++live[bucket];
+    } else if (free[bucket] < 0) {
+      free[bucket] = static_cast<int>(i);
+    }
   }
+  if (free[0] < 0) return free[1];
+  if (free[1] < 0) return free[0];
+  return live[1] < live[0] ? free[1] : free[0];
+}
+
+// All eight live: the slot with the smallest TAT, the key whose allowance is back soonest.
+int eviction_victim(const Window& window) {
+  int victim = 0;
+  for (std::size_t i = 1; i < detail::kWindowSlots; ++i)
+    if (window.seen[i].value < window.seen[victim].value) victim = static_cast<int>(i);
+  return victim;
+}
+
+}  // namespace
+
+bool KeyTable::insert(Window& window, std::uint64_t key, std::int64_t tat, std::int64_t now) {
+  int target = free_slot(window, now);
+  const bool evicting = target < 0;
+  if (evicting) target = eviction_victim(window);
   if (!detail::compare_and_swap(window.slot(target), window.seen[target], {key, tat})) return false;
   if (evicting) evictions_.fetch_add(1, std::memory_order_relaxed);
   return true;
@@ -65,6 +95,7 @@ void KeyTable::fold_duplicates(std::uint64_t key, std::int64_t now) {
     if (other < 0) return;
     const SlotValue taken = window.seen[other];
     if (!detail::compare_and_swap(window.slot(other), taken, {0, 0})) continue;
+    folds_.fetch_add(1, std::memory_order_relaxed);
     if (taken.value > now) add_debt(key, taken.value - now, now);
   }
 }

@@ -4,10 +4,11 @@
 // lock-free table of 64-bit key -> TAT (limits/gcra.hpp), shared by every worker.
 //
 // Layout: 16-byte slots {key, TAT} in buckets of four (one cache line); a key may live in
-// either of two buckets picked by independent bits of its hash (two-choice hashing: at
-// the table's load of at most one half, a full pair of buckets is vanishingly rare). The
-// table has a power of two of buckets and at least 2 x max_keys slots, in one zeroed
-// mapping touched lazily: 32 MiB for 1,000,000 keys (33.5 bytes per key of capacity).
+// either of two buckets picked by independent bits of its hash, and a new key goes to the
+// less loaded one (two-choice hashing). The table has a power of two of buckets and at
+// least 2 x max_keys slots, in one zeroed mapping touched lazily: 32 MiB for 1,000,000
+// keys (33.5 bytes per key; between 32 and 64 for other max_keys, by the rounding). At
+// max_keys live keys both buckets of a new key are full about 8 times per million.
 //
 // Expiry and eviction: a slot whose TAT is not after `now` holds nothing a fresh key
 // would not (max(tat, now) = now), so any new key may take it: idle keys cost nothing
@@ -19,10 +20,13 @@
 // Concurrency: every change is one 16-byte compare-and-swap from the value the change
 // was computed from, so a charge is applied exactly once or retried on the new value;
 // a refusal writes nothing. A key is charged in the first slot holding it (first bucket,
-// then second). Two threads inserting the same new key at once pick the same free slot
-// when they see the same table (the compare-and-swap picks one; the other finds the key
-// on its retry); when they saw different tables (a slot expired between their clocks),
-// the later insert finds the earlier one on its re-scan and folds its entry into it.
+// then second). Two workers inserting the same new key pick the same slot when they read
+// the same eight slots (the compare-and-swap admits one; the other finds the key on its
+// retry). When their reads differed (another key arrived in one of the buckets, or a slot
+// expired between their two clocks), both may succeed: each insert then re-reads the
+// slots, and the second entry is taken out (compare-and-swap to empty, so once) and what
+// it was ahead of now added to the first (folds()). Until then the key may have been let
+// through once more per racing worker: the only way a charge goes astray.
 
 #include <atomic>
 #include <cstdint>
@@ -49,6 +53,8 @@ class KeyTable {
   std::uint64_t capacity() const { return buckets_.slot_count(); }
   std::uint64_t evictions() const { return evictions_.load(std::memory_order_relaxed); }
   std::uint64_t table_bytes() const { return buckets_.bytes(); }
+  // Second entries of one key, left by two racing inserts and folded into the first.
+  std::uint64_t folds() const { return folds_.load(std::memory_order_relaxed); }
 
  private:
   static std::uint64_t stored_key(std::uint64_t key) { return key == 0 ? 1 : key; }
@@ -61,8 +67,12 @@ class KeyTable {
   // Adds `debt` ns to the key's TAT as though that much had been charged at `now`.
   void add_debt(std::uint64_t key, std::int64_t debt, std::int64_t now);
 
+  friend struct KeyTableProbe;  // tests/unit/limits: plants what a race leaves behind
+
   detail::BucketArray buckets_;
-  alignas(64) std::atomic<std::uint64_t> evictions_{0};  // own line: written only on eviction
+  // On their own line: written only on eviction and after a race.
+  alignas(64) std::atomic<std::uint64_t> evictions_{0};
+  std::atomic<std::uint64_t> folds_{0};
 };
 
 }  // namespace veer::limits

@@ -16,7 +16,8 @@
 
 namespace veer::limits {
 
-// A policy's parameters in nanoseconds.
+// A policy's parameters in nanoseconds. The step that applies them, with its exact
+// semantics (remaining, reset, wait): limits/gcra.hpp; the local table: key_table.hpp.
 struct Gcra {
   std::int64_t interval = 0;         // T: the time one request costs
   std::int64_t burst_tolerance = 0;  // burst x T: how far ahead of now a key may run

@@ -32,7 +32,7 @@ struct LimitKeyPart {
 struct PolicyRuntime {
   std::string name;
   const conf::RateLimitPolicyConfig* config = nullptr;  // in the owning Snapshot's config
-  limits::Gcra gcra;                                     // rate and burst as they run now
+  limits::Gcra gcra;                                    // rate and burst as they run now
   std::vector<LimitKeyPart> key;
   std::shared_ptr<limits::Limiter> limiter;
   // The RateLimit-Policy item, written once: "\"per_client\";q=100;w=1".
@@ -71,8 +71,8 @@ std::uint64_t limit_key(const PolicyRuntime& policy, const http::RequestHead& he
 // The same key from the text an operator types in GET /api/v1/limits/{policy}?key=K:
 // the parts' values joined by '|' in the policy's order ("203.0.113.7",
 // "203.0.113.7|abc"); nullopt with *why when the text does not fit the policy.
-std::optional<std::uint64_t> limit_key_from_text(const PolicyRuntime& policy,
-                                                 std::string_view text, std::string* why);
+std::optional<std::uint64_t> limit_key_from_text(const PolicyRuntime& policy, std::string_view text,
+                                                 std::string* why);
 
 // In-flight requests of one route, process-wide (max_in_flight); shared by every
 // worker and kept across snapshots that keep the route (same listener, host, prefix).
