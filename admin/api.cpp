@@ -11,6 +11,7 @@
 #include "admin/json_text.hpp"
 #include "admin/views.hpp"
 #include "conf/address.hpp"
+#include "conf/rate_limit.hpp"
 #include "core/log.hpp"
 #include "health/reasons.hpp"
 
@@ -123,6 +124,13 @@ const runtime::PoolRuntime& pool_named(const Call& call) {
     if (p.name == call.params[0]) return p;
   }
   throw std::out_of_range("no pool named " + call.params[0]);
+}
+
+const runtime::PolicyRuntime& policy_named(const Call& call) {
+  for (const runtime::PolicyRuntime& p : call.snapshot->policies) {
+    if (p.name == call.params[0]) return p;
+  }
+  throw std::out_of_range("no rate-limit policy named " + call.params[0]);
 }
 
 bool runs_backend(const conf::PoolConfig& pool, const std::string& address) {
@@ -469,6 +477,71 @@ AdminReply Api::get_certificates(Call& call) {
   return json_reply(o, call.version());
 }
 
+json::object Api::limit_view(const runtime::Snapshot& snapshot,
+                             const runtime::PolicyRuntime& policy,
+                             const std::map<std::string, PolicyRequests>& requests) {
+  const auto change = runtime_.overrides().limits.find(policy.name);
+  json::object o = limit_json(
+      snapshot, policy, change == runtime_.overrides().limits.end() ? nullptr : &change->second,
+      runtime::limiter_now());
+  const auto counted = requests.find(policy.name);
+  const PolicyRequests n = counted == requests.end() ? PolicyRequests{} : counted->second;
+  o["requests"] = json::object{{"allowed", n.allowed},
+                               {"limited", n.limited},
+                               {"delayed", n.delayed},
+                               {"dry_run_limited", n.dry_run_limited}};
+  return o;
+}
+
+AdminReply Api::list_limits(Call& call) {
+  const std::map<std::string, PolicyRequests> requests = runtime_.policy_requests();
+  json::array policies;
+  for (const runtime::PolicyRuntime& policy : call.snapshot->policies)
+    policies.push_back(limit_view(*call.snapshot, policy, requests));
+  return json_reply(json::object{{"version", call.version()}, {"policies", std::move(policies)}},
+                    call.version());
+}
+
+AdminReply Api::get_limit(Call& call) {
+  const runtime::PolicyRuntime& policy = policy_named(call);
+  json::object o = limit_view(*call.snapshot, policy, runtime_.policy_requests());
+  o["version"] = call.version();
+  if (const auto key = call.query.find("key"); key != call.query.end()) {
+    std::string why;
+    const std::optional<std::uint64_t> hashed =
+        runtime::limit_key_from_text(policy, key->second, &why);
+    if (!hashed) throw BadRequest("key: " + why);
+    const limits::KeyState state =
+        policy.limiter->inspect(*hashed, runtime::limiter_now(), policy.gcra);
+    o["key_state"] = key_state_json(key->second, state);
+  }
+  return json_reply(o, call.version());
+}
+
+AdminReply Api::put_limit(Call& call) {
+  const BodyFields body(call.request.body, {"rate", "burst", "delay"});
+  std::optional<conf::Rate> rate;
+  if (const std::optional<std::string> text = body.text("rate")) {
+    std::string why;
+    rate = conf::parse_rate(*text, &why);
+    if (!rate) throw BadRequest("rate: \"" + *text + "\": " + why);
+  }
+  const std::optional<std::uint64_t> burst = body.integer("burst", conf::kMaxBurst);
+  const std::optional<std::uint64_t> delay = body.integer("delay", conf::kMaxBurst);
+  if (!rate && !burst && !delay)
+    throw BadRequest("nothing to change: send \"rate\", \"burst\" or \"delay\"");
+  const runtime::PolicyRuntime& policy = policy_named(call);
+  const conf::RateLimitPolicyConfig* file = runtime_.file_config().limits.find_policy(policy.name);
+  if (file == nullptr) throw std::out_of_range("policy " + policy.name + " is not in the file");
+  conf::Overrides next = runtime_.overrides();
+  conf::set_limit(next, *file, *policy.config, rate, burst, delay);
+  std::string summary = "limits " + policy.name + ":";
+  if (rate) summary += " rate " + conf::format_rate(*rate);
+  if (burst) summary += " burst " + std::to_string(*burst);
+  if (delay) summary += " delay " + std::to_string(*delay);
+  return change(call, std::move(next), std::nullopt, summary);
+}
+
 AdminReply Api::export_nginx(Call&) {
   return error_reply(501, "not implemented", "the nginx export arrives with its own issue");
 }
@@ -559,6 +632,14 @@ std::span<const Api::Endpoint> Api::endpoints() {
       {"GET", "/api/v1/certificates",
        "per TLS listener, the certificates served: subject, SANs, issuer, expiry, days left",
        &Api::get_certificates},
+      {"GET", "/api/v1/limits",
+       "the rate-limit policies: settings as they run, where attached, keys, requests",
+       &Api::list_limits},
+      {"GET", "/api/v1/limits/{policy}",
+       "one policy; ?key=K adds that key's state (parts joined by '|')", &Api::get_limit},
+      {"PUT", "/api/v1/limits/{policy}",
+       "change a policy at runtime: {\"rate\": \"50/s\", \"burst\": N, \"delay\": N}",
+       &Api::put_limit},
       {"GET", "/api/v1/export/nginx", "the running configuration as an nginx config",
        &Api::export_nginx},
   };

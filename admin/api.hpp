@@ -43,6 +43,14 @@ struct AdminReply {
   std::string allow;       // 405: the methods the path takes
 };
 
+// A rate-limit policy's decisions so far, summed over the workers.
+struct PolicyRequests {
+  std::uint64_t allowed = 0;
+  std::uint64_t limited = 0;
+  std::uint64_t delayed = 0;
+  std::uint64_t dry_run_limited = 0;
+};
+
 // What the API steers: implemented by the server, called on its control thread only.
 class Runtime {
  public:
@@ -73,6 +81,8 @@ class Runtime {
   virtual std::optional<std::string> metrics() = 0;
   // Requests the split sent to each target pool so far.
   virtual std::map<std::string, std::uint64_t> split_assignments(const std::string& split) = 0;
+  // Each rate-limit policy's decisions so far, by policy name.
+  virtual std::map<std::string, PolicyRequests> policy_requests() = 0;
 
  protected:
   ~Runtime() = default;
@@ -118,8 +128,14 @@ class Api {
   AdminReply delete_overrides(Call& call);
   AdminReply export_nginx(Call& call);
   AdminReply get_certificates(Call& call);
+  AdminReply list_limits(Call& call);
+  AdminReply get_limit(Call& call);
+  AdminReply put_limit(Call& call);
 
   boost::json::object pool_view(const runtime::PoolRuntime& pool);
+  boost::json::object limit_view(const runtime::Snapshot& snapshot,
+                                 const runtime::PolicyRuntime& policy,
+                                 const std::map<std::string, PolicyRequests>& requests);
   // Applies `next`; a success answers `status` with the version, and `extra` string
   // fields.
   AdminReply change(Call& call, conf::Overrides next, std::optional<conf::Duration> drain,

@@ -22,8 +22,14 @@ namespace json = boost::json;
 namespace po = boost::program_options;
 using Args = std::vector<std::string>;  // a command's arguments, after its name
 
+// Options of one command (`limits`); the last given of each wins, as for the global ones.
+struct LimitOptions {
+  std::optional<std::string> key, rate, burst, delay;
+  bool any() const { return key || rate || burst || delay; }
+};
+
 // How a successful answer is shown.
-enum class Output { as_received, pools_table, certificates_table, pretty_json };
+enum class Output { as_received, pools_table, certificates_table, limits_view, pretty_json };
 
 // One row per command, as HAProxy's CLI keywords and Envoy's admin handlers: the usage
 // text is generated from these rows, so help and behaviour cannot drift apart.
@@ -34,8 +40,10 @@ struct Command {
   std::size_t min_args;
   std::size_t max_args;
   Output output;
-  std::optional<CtlRequest> (*request)(const Args& args, std::string* problem);
+  std::optional<CtlRequest> (*request)(const Args& args, const LimitOptions& options,
+                                       std::string* problem);
   const char* when_not_found = nullptr;  // a hint when the API answers 404
+  bool takes_limit_options = false;      // --key, --rate, --burst, --delay
 };
 
 // SPLIT and its targets: a split has at most 64 (conf/load_splits.cpp).
@@ -66,6 +74,54 @@ std::optional<std::uint64_t> whole_number(const std::string& text) {
   const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (text.empty() || error != std::errc() || end != text.data() + text.size()) return {};
   return value;
+}
+
+// `text` as a query value: everything but unreserved characters percent-encoded.
+std::string query_value(const std::string& text) {
+  std::string out;
+  for (const char c : text) {
+    const bool unreserved = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                            (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' || c == '~';
+    if (unreserved) {
+      out += c;
+    } else {
+      char hex[4];
+      std::snprintf(hex, sizeof hex, "%%%02X", static_cast<unsigned char>(c));
+      out += hex;
+    }
+  }
+  return out;
+}
+
+// limits: every policy; limits POLICY [--key K]: one, with a key's state; limits POLICY
+// --rate R --burst N --delay N: a change (the API checks the values).
+std::optional<CtlRequest> limits_request(const Args& args, const LimitOptions& o,
+                                         std::string* problem) {
+  if (args.empty()) {
+    if (o.any()) *problem = "--key, --rate, --burst and --delay need a POLICY";
+    if (o.any()) return std::nullopt;
+    return CtlRequest{"GET", "/api/v1/limits", ""};
+  }
+  const std::string path = "/api/v1/limits/" + path_segment(args[0]);
+  if (!o.rate && !o.burst && !o.delay) {
+    return CtlRequest{"GET", o.key ? path + "?key=" + query_value(*o.key) : path, ""};
+  }
+  if (o.key) {
+    *problem = "--key reads a key's state; it does not go with --rate, --burst or --delay";
+    return std::nullopt;
+  }
+  json::object body;
+  if (o.rate) body["rate"] = *o.rate;
+  for (auto [name, value] : {std::pair{"burst", &o.burst}, std::pair{"delay", &o.delay}}) {
+    if (!*value) continue;
+    const std::optional<std::uint64_t> n = whole_number(**value);
+    if (!n) {
+      *problem = std::string("--") + name + " must be a whole number, got " + **value;
+      return std::nullopt;
+    }
+    body[name] = *n;
+  }
+  return CtlRequest{"PUT", path, json::serialize(body)};
 }
 
 std::optional<CtlRequest> add_request(const Args& args, std::string* problem) {
@@ -111,43 +167,71 @@ std::optional<CtlRequest> bodiless(const char* method, std::string target) {
   return CtlRequest{method, std::move(target), ""};
 }
 
+// The commands without options, in the signature of those with them.
+template <std::optional<CtlRequest> (*Make)(const Args&, std::string*)>
+std::optional<CtlRequest> plain(const Args& args, const LimitOptions&, std::string* problem) {
+  return Make(args, problem);
+}
+
 constexpr const char* kNoOverrides =
     "this veer has no /api/v1/overrides (it is older than this veer ctl)";
 
 const Command kCommands[] = {
     {"pools", "", "every backend with its live numbers, and why it is out", 0, 0,
      Output::pools_table,
-     [](const Args&, std::string*) { return bodiless("GET", "/api/v1/pools"); }},
+     [](const Args&, const LimitOptions&, std::string*) {
+       return bodiless("GET", "/api/v1/pools");
+     }},
     {"add", "POOL ADDRESS [WEIGHT]", "add a backend (or change its weight)", 2, 3,
-     Output::as_received, add_request},
+     Output::as_received, plain<add_request>},
     {"drain", "POOL ADDRESS", "no new traffic to a backend; it stays configured", 2, 2,
      Output::as_received,
-     [](const Args& a, std::string*) { return std::optional(state_request(a, "drain")); }},
+     [](const Args& a, const LimitOptions&, std::string*) {
+       return std::optional(state_request(a, "drain"));
+     }},
     {"down", "POOL ADDRESS", "take a backend out (administratively disabled)", 2, 2,
      Output::as_received,
-     [](const Args& a, std::string*) { return std::optional(state_request(a, "down")); }},
+     [](const Args& a, const LimitOptions&, std::string*) {
+       return std::optional(state_request(a, "down"));
+     }},
     {"up", "POOL ADDRESS", "put a drained or disabled backend back in", 2, 2, Output::as_received,
-     [](const Args& a, std::string*) { return std::optional(state_request(a, "up")); }},
+     [](const Args& a, const LimitOptions&, std::string*) {
+       return std::optional(state_request(a, "up"));
+     }},
     {"remove", "POOL ADDRESS [DRAIN]",
      "drain, then remove after DRAIN (30s; default timeouts.drain)", 2, 3, Output::as_received,
-     remove_request},
+     plain<remove_request>},
     {"split", "SPLIT POOL=WEIGHT...", "set a split's weights (a blue-green switch, a canary)", 2,
-     kSplitArgsMax, Output::as_received, split_request},
+     kSplitArgsMax, Output::as_received, plain<split_request>},
     {"reload", "", "re-read the config file (runtime changes stay on top)", 0, 0,
      Output::as_received,
-     [](const Args&, std::string*) { return bodiless("POST", "/api/v1/reload"); }},
+     [](const Args&, const LimitOptions&, std::string*) {
+       return bodiless("POST", "/api/v1/reload");
+     }},
     {"overrides", "", "the runtime changes layered on the config file", 0, 0, Output::pretty_json,
-     [](const Args&, std::string*) { return bodiless("GET", "/api/v1/overrides"); }, kNoOverrides},
+     [](const Args&, const LimitOptions&, std::string*) {
+       return bodiless("GET", "/api/v1/overrides");
+     },
+     kNoOverrides},
     {"reset", "", "drop every runtime change: back to the config file alone", 0, 0,
      Output::pretty_json,
-     [](const Args&, std::string*) { return bodiless("DELETE", "/api/v1/overrides"); },
+     [](const Args&, const LimitOptions&, std::string*) {
+       return bodiless("DELETE", "/api/v1/overrides");
+     },
      kNoOverrides},
     {"certificates", "", "each TLS listener's certificates: names, expiry, days left", 0, 0,
      Output::certificates_table,
-     [](const Args&, std::string*) { return bodiless("GET", "/api/v1/certificates"); },
+     [](const Args&, const LimitOptions&, std::string*) {
+       return bodiless("GET", "/api/v1/certificates");
+     },
      "this veer has no /api/v1/certificates (it is older than this veer ctl)"},
+    {"limits", "[POLICY]",
+     "rate-limit policies; POLICY --key K: a key's state; POLICY --rate 50/s --burst N "
+     "--delay N: change it",
+     0, 1, Output::limits_view, limits_request,
+     "no such policy, or this veer has no /api/v1/limits (it is older than this veer ctl)", true},
     {"get", "PATH", "any GET, printed as received (e.g. /metrics)", 1, 1, Output::as_received,
-     [](const Args& a, std::string*) { return bodiless("GET", a[0]); }},
+     [](const Args& a, const LimitOptions&, std::string*) { return bodiless("GET", a[0]); }},
 };
 
 // The global options, described once: they are parsed and listed in the usage from here.
@@ -160,6 +244,18 @@ po::options_description global_options() {
   add("config", text()->value_name("FILE"), "a veer config file: its admin address and token");
   add("admin", text()->value_name("HOST:PORT"), "the admin API's address");
   add("token-file", text()->value_name("FILE"), "a file holding the admin token");
+  return options;
+}
+
+// The options of `limits`, listed in the usage after the global ones.
+po::options_description limit_options() {
+  po::options_description options;
+  const auto text = [] { return po::value<std::vector<std::string>>(); };
+  auto add = options.add_options();
+  add("key", text()->value_name("K"), "limits POLICY: the key's parts joined by '|'");
+  add("rate", text()->value_name("N/s|N/m|N/h"), "limits POLICY: the new rate");
+  add("burst", text()->value_name("N"), "limits POLICY: the new burst");
+  add("delay", text()->value_name("N"), "limits POLICY: the new delay");
   return options;
 }
 
@@ -180,6 +276,9 @@ std::string usage_text() {
   line("help", "this text (also -h, --help)");
   for (const auto& option : options.options())
     line("--" + option->long_name() + " " + option->format_parameter(), option->description());
+  const po::options_description limits = limit_options();
+  for (const auto& option : limits.options())
+    line("--" + option->long_name() + " " + option->format_parameter(), option->description());
   text +=
       "Where the admin API is (the first given wins): --admin, $VEER_ADMIN, [admin].address\n"
       "of the --config file (a wildcard address is reached on loopback), 127.0.0.1:9901.\n"
@@ -197,6 +296,7 @@ int usage_error(const std::string& problem) {
 
 struct Flags {
   EndpointSources sources;
+  LimitOptions limits;
   bool help = false;
   std::vector<std::string> words;  // the command and its arguments
 };
@@ -207,6 +307,7 @@ std::optional<std::vector<std::string>> parse_command_line(int argc, char** argv
                                                            po::variables_map& map,
                                                            std::string* problem) {
   po::options_description all = global_options();
+  all.add(limit_options());
   all.add_options()("help,h", "")("words", po::value<std::vector<std::string>>());
   po::positional_options_description words;
   words.add("words", -1);
@@ -238,6 +339,10 @@ std::optional<Flags> parse_flags(int argc, char** argv, std::string* problem) {
   flags.sources.admin = last("admin");
   flags.sources.token_file = last("token-file");
   flags.sources.config = last("config");
+  flags.limits.key = last("key");
+  flags.limits.rate = last("rate");
+  flags.limits.burst = last("burst");
+  flags.limits.delay = last("delay");
   // An empty variable counts as unset, as a shell's `VEER_ADMIN= veer ctl ...` means.
   const auto env = [](const char* name) -> std::optional<std::string> {
     const char* value = std::getenv(name);
@@ -262,6 +367,8 @@ std::string printed(Output output, const json::value& reply) {
       return pools_table(reply);
     case Output::certificates_table:
       return certificates_table(reply);
+    case Output::limits_view:
+      return reply.as_object().contains("policies") ? limits_table(reply) : pretty_json(reply);
     default:
       return pretty_json(reply);
   }
@@ -312,7 +419,9 @@ int run_ctl(int argc, char** argv) {
     return usage_error(std::string(command->name) + " wants " +
                        (*command->arguments ? command->arguments : "no arguments"));
   }
-  const std::optional<CtlRequest> request = command->request(args, &problem);
+  if (flags->limits.any() && !command->takes_limit_options)
+    return usage_error("--key, --rate, --burst and --delay are options of limits");
+  const std::optional<CtlRequest> request = command->request(args, flags->limits, &problem);
   if (!request) return usage_error(problem);
   const std::optional<CtlEndpoint> endpoint = resolve_endpoint(flags->sources, &problem);
   if (!endpoint) {

@@ -3,6 +3,7 @@
 #include <boost/json.hpp>
 #include <charconv>
 #include <cstdio>
+#include <utility>
 
 namespace veer::admin {
 namespace {
@@ -123,6 +124,45 @@ std::string certificates_table(const json::value& reply) {
       for (const json::value& san : c.at("sans").as_array())
         names += (names.empty() ? "" : ", ") + cell(san);
       out += "    names: " + names + "\n    file: " + cell(c.at("file")) + "\n";
+    }
+  }
+  return out + "configuration version " + cell(reply.at("version")) + "\n";
+}
+
+std::string limits_table(const json::value& reply) {
+  const auto line = [](const std::string(&cells)[8]) {
+    char text[512];
+    std::snprintf(text, sizeof text, "%-16s %-10s %6s %6s %-8s %10s %10s %10s\n", cells[0].c_str(),
+                  cells[1].c_str(), cells[2].c_str(), cells[3].c_str(), cells[4].c_str(),
+                  cells[5].c_str(), cells[6].c_str(), cells[7].c_str());
+    return std::string(text);
+  };
+  std::string out =
+      line({"POLICY", "RATE", "BURST", "DELAY", "SCOPE", "KEYS", "ALLOWED", "LIMITED"});
+  for (const json::value& p : reply.at("policies").as_array()) {
+    const json::object& stats = p.at("stats").as_object();
+    const json::object& requests = p.at("requests").as_object();
+    std::string scope = cell(p.at("scope"));
+    if (p.at("dry_run").as_bool()) scope += ",dry";
+    out += line({cell(p.at("name")), cell(p.at("rate")), cell(p.at("burst")), cell(p.at("delay")),
+                 scope, cell(stats.at("keys_in_use")), cell(requests.at("allowed")),
+                 cell(requests.at("limited"))});
+    // Appended piece by piece: GCC 12 warns falsely (-Wrestrict) on "x" + std::string.
+    out.append("    key:");
+    const char* separator = " ";
+    for (const json::value& part : p.at("key").as_array())
+      out.append(std::exchange(separator, "|")).append(cell(part));
+    out.append("\n");
+    const json::object& attached = p.at("attached").as_object();
+    separator = "    on: ";
+    for (const json::value& l : attached.at("listeners").as_array())
+      out.append(std::exchange(separator, ", ")).append("listener ").append(cell(l));
+    for (const json::value& r : attached.at("routes").as_array())
+      out.append(std::exchange(separator, ", ")).append("route ").append(cell(r.at("key")));
+    if (std::string_view(separator) == ", ") out.append("\n");
+    if (const json::value* file = p.as_object().if_contains("file"); file && file->is_object()) {
+      out += "    changed at runtime; the file says rate " + cell(file->at("rate")) + ", burst " +
+             cell(file->at("burst")) + ", delay " + cell(file->at("delay")) + "\n";
     }
   }
   return out + "configuration version " + cell(reply.at("version")) + "\n";

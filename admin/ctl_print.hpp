@@ -18,6 +18,10 @@ std::string pools_table(const boost::json::value& reply);
 // type, subject), then its names and its file on lines of their own.
 std::string certificates_table(const boost::json::value& reply);
 
+// GET /api/v1/limits: one row per policy (rate, burst, delay, scope, key, keys in use,
+// requests allowed and limited), then where it is attached.
+std::string limits_table(const boost::json::value& reply);
+
 // Two spaces per level, one member per line; doubles as plain decimals (0.0026).
 std::string pretty_json(const boost::json::value& value);
 

@@ -11,6 +11,7 @@
 #include <prometheus/text_serializer.h>
 
 #include "core/backend_stats.hpp"
+#include "runtime/limits_runtime.hpp"
 
 namespace veer::admin {
 namespace {
@@ -343,6 +344,122 @@ void add_tls(Families& out, const MetricsSources& in) {
     Families::sample(ciphers, {{"cipher", name}}, static_cast<double>(count));
 }
 
+void add_policy_requests(Families& out, const MetricsSources& in) {
+  std::map<std::string, runtime::PolicyCounters> totals;
+  for (const runtime::WorkerMetrics* worker : in.workers)
+    worker->add_policy_counters(totals);
+  if (in.snapshot->policies.empty() && totals.empty()) return;
+  MetricFamily& requests =
+      out.family("veer_rate_limit_requests_total",
+                 "Requests checked by each rate-limit policy, by outcome: allowed, limited "
+                 "(429), delayed (held, then sent), dry_run_limited (would have been limited)",
+                 MetricType::Counter);
+  // Every policy of the configuration at 0 before its first request, and any a worker
+  // still counts for (its last requests were in flight over a reload).
+  for (const runtime::PolicyRuntime& policy : in.snapshot->policies)
+    totals.try_emplace(policy.name);
+  for (const auto& [name, c] : totals) {
+    for (auto [outcome, counter] :
+         {std::pair{"allowed", &c.allowed}, std::pair{"limited", &c.limited},
+          std::pair{"delayed", &c.delayed}, std::pair{"dry_run_limited", &c.dry_run_limited}}) {
+      Families::sample(requests, {{"policy", name}, {"outcome", outcome}},
+                       static_cast<double>(counter->value()));
+    }
+  }
+}
+
+// The modes a cluster-scope Limiter reports (limits::LimiterStats::mode), as label values.
+constexpr std::array<std::string_view, 2> kClusterModes = {"shared", "local fallback"};
+
+void add_cluster_stats(Families& out, const runtime::Snapshot& snapshot, std::int64_t now) {
+  bool any = false;
+  for (const runtime::PolicyRuntime& policy : snapshot.policies)
+    any = any || policy.config->scope == conf::RateLimitPolicyConfig::Scope::cluster;
+  if (!any) return;
+  MetricFamily& mode =
+      out.family("veer_rate_limit_cluster_mode",
+                 "1 for the mode a cluster-scope policy is in (shared through Redis, or the local "
+                 "fallback of rate / instances while Redis is unreachable), 0 for the other",
+                 MetricType::Gauge);
+  MetricFamily& instances = out.family(
+      "veer_rate_limit_cluster_instances",
+      "veer instances sharing a cluster-scope policy (configured, or counted through Redis)",
+      MetricType::Gauge);
+  MetricFamily& divisor = out.family("veer_rate_limit_cluster_fallback_divisor",
+                                     "N of the local fallback limit rate / N", MetricType::Gauge);
+  MetricFamily& lease =
+      out.family("veer_rate_limit_cluster_lease_requests",
+                 "Requests each instance leases from Redis at a time", MetricType::Gauge);
+  MetricFamily& overshoot = out.family(
+      "veer_rate_limit_cluster_max_overshoot_requests",
+      "Worst-case requests above the shared limit: lease block x instances", MetricType::Gauge);
+  for (const runtime::PolicyRuntime& policy : snapshot.policies) {
+    if (policy.config->scope != conf::RateLimitPolicyConfig::Scope::cluster) continue;
+    const limits::LimiterStats s = policy.limiter->stats(now);
+    const Labels labels{{"policy", policy.name}};
+    bool known = false;
+    for (const std::string_view m : kClusterModes) {
+      known = known || m == s.mode;
+      Families::sample(mode, {{"policy", policy.name}, {"mode", std::string(m)}}, m == s.mode);
+    }
+    if (!known) Families::sample(mode, {{"policy", policy.name}, {"mode", std::string(s.mode)}}, 1);
+    Families::sample(instances, labels, static_cast<double>(s.instances));
+    Families::sample(divisor, labels, static_cast<double>(s.fallback_rate_divisor));
+    Families::sample(lease, labels, static_cast<double>(s.lease_block));
+    Families::sample(overshoot, labels, static_cast<double>(s.lease_block * s.instances));
+  }
+}
+
+// Each policy's key table, read from its Limiter at scrape time.
+void add_policy_tables(Families& out, const runtime::Snapshot& snapshot) {
+  if (snapshot.policies.empty()) return;
+  const std::int64_t now = runtime::limiter_now();
+  MetricFamily& keys =
+      out.family("veer_rate_limit_keys", "Keys of a rate-limit policy whose state has not expired",
+                 MetricType::Gauge);
+  MetricFamily& capacity =
+      out.family("veer_rate_limit_capacity_keys",
+                 "Keys a rate-limit policy's table holds at most (max_keys)", MetricType::Gauge);
+  MetricFamily& evictions = out.family(
+      "veer_rate_limit_evictions_total",
+      "Keys pushed out of a full table while their state was still live (least recently used)",
+      MetricType::Counter);
+  MetricFamily& bytes =
+      out.family("veer_rate_limit_table_bytes",
+                 "Memory reserved for a rate-limit policy's key table", MetricType::Gauge);
+  for (const runtime::PolicyRuntime& policy : snapshot.policies) {
+    const limits::LimiterStats s = policy.limiter->stats(now);
+    const Labels labels{{"policy", policy.name}};
+    Families::sample(keys, labels, static_cast<double>(s.keys_in_use));
+    Families::sample(capacity, labels, static_cast<double>(s.capacity));
+    Families::sample(evictions, labels, static_cast<double>(s.evictions));
+    Families::sample(bytes, labels, static_cast<double>(s.table_bytes));
+  }
+  add_cluster_stats(out, snapshot, now);
+}
+
+// Connections and requests refused by a cap before any policy, one family by reason.
+void add_refusals(Families& out, const MetricsSources& in) {
+  std::uint64_t max_connections = 0, per_client = 0, in_flight = 0, proxy_protocol = 0;
+  for (const runtime::WorkerMetrics* worker : in.workers) {
+    max_connections += worker->refusals.max_connections.value();
+    per_client += worker->refusals.max_connections_per_client.value();
+    in_flight += worker->refusals.max_in_flight.value();
+    proxy_protocol += worker->refusals.proxy_protocol.value();
+  }
+  MetricFamily& refused = out.family(
+      "veer_refusals_total",
+      "Connections (max_connections, max_connections_per_client, proxy_protocol) and requests "
+      "(max_in_flight) refused by a cap or a bad PROXY protocol header, by reason",
+      MetricType::Counter);
+  for (auto [reason, count] :
+       {std::pair{"max_connections", max_connections},
+        std::pair{"max_connections_per_client", per_client}, std::pair{"max_in_flight", in_flight},
+        std::pair{"proxy_protocol", proxy_protocol}}) {
+    Families::sample(refused, {{"reason", reason}}, static_cast<double>(count));
+  }
+}
+
 }  // namespace
 
 MetricFamily certificate_expiry_family(const std::vector<ListenerCertificates>& all) {
@@ -380,6 +497,9 @@ std::vector<MetricFamily> MetricsCollector::Collect() const {
   add_backends(out, *sources_.snapshot);
   add_splits(out, *sources_.snapshot, assignments);
   add_tls(out, sources_);
+  add_refusals(out, sources_);
+  add_policy_requests(out, sources_);
+  add_policy_tables(out, *sources_.snapshot);
   if (has_tls_listener(*sources_.snapshot))
     out.add(certificate_expiry_family(listener_certificates(*sources_.snapshot)));
   return out.take();

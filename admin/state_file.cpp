@@ -37,6 +37,16 @@ json::object backend_json(const BackendChange& c) {
   return o;
 }
 
+json::object limit_json(const conf::LimitChange& c) {
+  json::object o;
+  if (c.rate) o["rate"] = conf::format_rate(*c.rate);
+  if (c.burst) o["burst"] = *c.burst;
+  if (c.delay) o["delay"] = *c.delay;
+  o["file"] = json::object{
+      {"rate", conf::format_rate(c.file_rate)}, {"burst", c.file_burst}, {"delay", c.file_delay}};
+  return o;
+}
+
 // Reading: every shape error throws std::invalid_argument naming the field; the one
 // caller turns it into *why.
 [[noreturn]] void bad(const std::string& path, const char* expected) {
@@ -107,6 +117,41 @@ BackendChange backend_at(const json::value& v, const std::string& path) {
   return c;
 }
 
+conf::Rate rate_at(const json::value& v, const std::string& path) {
+  std::string why;
+  const std::optional<conf::Rate> rate = conf::parse_rate(string_at(v, path), &why);
+  if (!rate) throw std::invalid_argument(path + ": " + why);
+  return *rate;
+}
+
+conf::LimitChange limit_at(const json::value& v, const std::string& path) {
+  conf::LimitChange c;
+  bool has_file = false;
+  for (const auto& [key, field] : object_at(v, path)) {
+    const std::string at = path + "." + std::string(key);
+    if (key == "rate") {
+      c.rate = rate_at(field, at);
+    } else if (key == "burst") {
+      c.burst = uint_at(field, at);
+    } else if (key == "delay") {
+      c.delay = uint_at(field, at);
+    } else if (key == "file") {
+      const json::object& file = object_at(field, at);
+      if (!file.contains("rate") || !file.contains("burst") || !file.contains("delay") ||
+          file.size() != 3)
+        bad(at, "{\"rate\": \"N/s\", \"burst\": N, \"delay\": N}");
+      c.file_rate = rate_at(file.at("rate"), at + ".rate");
+      c.file_burst = uint_at(file.at("burst"), at + ".burst");
+      c.file_delay = uint_at(file.at("delay"), at + ".delay");
+      has_file = true;
+    } else {
+      throw std::invalid_argument(at + ": unknown field");
+    }
+  }
+  if (!has_file) bad(path + ".file", "the file's values the change was made against");
+  return c;
+}
+
 conf::Overrides format2(const json::object& root) {
   conf::Overrides o;
   for (const auto& [key, value] : root) {
@@ -129,6 +174,9 @@ conf::Overrides format2(const json::object& root) {
             conf::SplitChange{weights_at(fields.at("targets"), path + ".targets"),
                               weights_at(fields.at("file"), path + ".file")};
       }
+    } else if (key == "limits") {
+      for (const auto& [policy, entry] : object_at(value, "limits"))
+        o.limits[std::string(policy)] = limit_at(entry, "limits." + std::string(policy));
     } else {
       throw std::invalid_argument(std::string(key) + ": unknown field");
     }
@@ -205,9 +253,17 @@ std::string state_to_json(const conf::Overrides& changes) {
     splits[name] = json::object{{"targets", weights_json(change.targets)},
                                 {"file", weights_json(change.file_targets)}};
   }
-  return json::serialize(json::object{
-             {"format", 2}, {"backends", std::move(backends)}, {"splits", std::move(splits)}}) +
-         "\n";
+  json::object root{
+      {"format", 2}, {"backends", std::move(backends)}, {"splits", std::move(splits)}};
+  // Only when there is one: a state without limit changes stays readable by a veer that
+  // predates them (format 2 refuses unknown fields).
+  if (!changes.limits.empty()) {
+    json::object limits;
+    for (const auto& [name, change] : changes.limits)
+      limits[name] = limit_json(change);
+    root["limits"] = std::move(limits);
+  }
+  return json::serialize(root) + "\n";
 }
 
 std::optional<conf::Overrides> state_from_json(const std::string& text, const conf::Config& file,

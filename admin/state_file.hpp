@@ -12,8 +12,9 @@
 
 namespace veer::admin {
 
-// Format 2: {"format": 2, "backends": {POOL: {ADDRESS: {...}}}, "splits": {SPLIT: {...}}}
-// (docs/OPERATIONS.md, "State file").
+// Format 2: {"format": 2, "backends": {POOL: {ADDRESS: {...}}}, "splits": {SPLIT: {...}}},
+// and "limits": {POLICY: {...}} when a rate-limit policy was changed (docs/OPERATIONS.md,
+// "State file"). Without limit changes the text is what veer wrote before them.
 std::string state_to_json(const conf::Overrides& changes);
 // Reads format 2, and format 1 (whole backend lists per pool, from veer before 0.2),
 // which needs `file`, the configuration file alone, to tell additions from updates.

@@ -1,11 +1,13 @@
 #include "admin/views.hpp"
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <ctime>
 
 #include "admin/state_file.hpp"
 #include "core/backend_stats.hpp"
 #include "health/reasons.hpp"
+#include "runtime/metrics.hpp"
 
 namespace veer::admin {
 namespace json = boost::json;
@@ -205,6 +207,107 @@ json::object certificates_json(const std::vector<ListenerCertificates>& listener
         json::object{{"listener", l.listener}, {"certificates", std::move(certificates)}});
   }
   return json::object{{"listeners", std::move(out)}};
+}
+
+namespace {
+
+const char* scope_name(conf::RateLimitPolicyConfig::Scope scope) {
+  return scope == conf::RateLimitPolicyConfig::Scope::cluster ? "cluster" : "local";
+}
+
+const char* verdict_name(limits::Verdict verdict) {
+  switch (verdict) {
+    case limits::Verdict::allow:
+      return "allow";
+    case limits::Verdict::delay:
+      return "delay";
+    case limits::Verdict::refuse:
+      return "refuse";
+  }
+  return "?";
+}
+
+double seconds_of(std::int64_t ns) {
+  return static_cast<double>(ns) / 1e9;
+}
+
+// The listeners that attach `name` to all their routes, and the routes that name it.
+json::object attached_json(const conf::Config& config, const std::string& name) {
+  json::array listeners, routes;
+  const auto names = [&name](const std::vector<std::string>& list) {
+    return std::find(list.begin(), list.end(), name) != list.end();
+  };
+  for (const conf::ListenerConfig& listener : config.listeners) {
+    if (names(listener.limits)) listeners.push_back(json::string(listener.name));
+    for (const conf::RouteConfig& route : listener.routes) {
+      if (!names(route.limits)) continue;
+      const std::string label = runtime::route_label(route.host, route.path_prefix);
+      routes.push_back(json::object{
+          {"listener", listener.name}, {"route", label}, {"key", listener.name + ":" + label}});
+    }
+  }
+  return json::object{{"listeners", std::move(listeners)}, {"routes", std::move(routes)}};
+}
+
+json::object stats_json(const conf::RateLimitPolicyConfig& config, const limits::LimiterStats& s) {
+  json::object o{{"keys_in_use", s.keys_in_use},
+                 {"capacity", s.capacity},
+                 {"evictions", s.evictions},
+                 {"table_bytes", s.table_bytes}};
+  if (config.scope == conf::RateLimitPolicyConfig::Scope::cluster) {
+    o["mode"] = std::string(s.mode);
+    o["instances"] = s.instances;
+    o["lease_block"] = s.lease_block;
+    o["fallback_rate_divisor"] = s.fallback_rate_divisor;
+    o["max_overshoot"] = s.lease_block * s.instances;
+  }
+  return o;
+}
+
+}  // namespace
+
+std::int64_t retry_after_seconds(std::int64_t wait_ns) {
+  constexpr std::int64_t kSecond = 1'000'000'000;
+  return std::max<std::int64_t>(1, (std::max<std::int64_t>(0, wait_ns) + kSecond - 1) / kSecond);
+}
+
+json::object limit_json(const runtime::Snapshot& snapshot, const runtime::PolicyRuntime& policy,
+                        const conf::LimitChange* change, std::int64_t now) {
+  const conf::RateLimitPolicyConfig& c = *policy.config;
+  json::array key;
+  for (const std::string& part : c.key)
+    key.push_back(json::string(part));
+  json::object o{{"name", policy.name},
+                 {"rate", conf::format_rate({c.rate, c.per})},
+                 {"burst", c.burst},
+                 {"delay", c.delay},
+                 {"key", std::move(key)},
+                 {"ipv4_prefix", c.ipv4_prefix},
+                 {"ipv6_prefix", c.ipv6_prefix},
+                 {"scope", scope_name(c.scope)},
+                 {"dry_run", c.dry_run},
+                 {"max_keys", c.max_keys},
+                 {"ratelimit_policy", policy.policy_field},
+                 {"attached", attached_json(snapshot.config, policy.name)},
+                 {"stats", stats_json(c, policy.limiter->stats(now))}};
+  o["file"] = change == nullptr
+                  ? json::value(nullptr)
+                  : json::value(json::object{{"rate", conf::format_rate(change->file_rate)},
+                                             {"burst", change->file_burst},
+                                             {"delay", change->file_delay}});
+  return o;
+}
+
+json::object key_state_json(const std::string& text, const limits::KeyState& state) {
+  const limits::Decision& d = state.now;
+  json::object o{{"key", text},
+                 {"known", state.known},
+                 {"verdict", verdict_name(d.verdict)},
+                 {"remaining", d.remaining},
+                 {"reset_seconds", seconds_of(d.reset)}};
+  if (d.verdict == limits::Verdict::refuse) o["retry_after"] = retry_after_seconds(d.wait);
+  if (d.verdict == limits::Verdict::delay) o["delay_seconds"] = seconds_of(d.wait);
+  return o;
 }
 
 json::object overrides_json(const conf::Overrides& changes) {

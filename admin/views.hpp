@@ -22,6 +22,16 @@ boost::json::object backend_json(const runtime::BackendRuntime& backend, double 
 boost::json::object split_json(const runtime::Snapshot& snapshot,
                                const runtime::SplitRuntime& split,
                                std::map<std::string, std::uint64_t> assigned);
+// A rate-limit policy: its settings as they run (`change`: the runtime change on top of
+// the file, if any), where it is attached, and its Limiter's stats at `now`.
+boost::json::object limit_json(const runtime::Snapshot& snapshot,
+                               const runtime::PolicyRuntime& policy,
+                               const conf::LimitChange* change, std::int64_t now);
+// One key's state (GET /api/v1/limits/{policy}?key=K); `text` as the caller wrote it.
+boost::json::object key_state_json(const std::string& text, const limits::KeyState& state);
+// Whole seconds until `wait_ns` has passed, rounded up, at least 1: Retry-After.
+std::int64_t retry_after_seconds(std::int64_t wait_ns);
+
 // The state file's JSON and one line of words per change.
 boost::json::object overrides_json(const conf::Overrides& changes);
 

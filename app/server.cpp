@@ -18,6 +18,7 @@
 #include "admin/metrics.hpp"
 #include "admin/state_file.hpp"
 #include "app/certificate_watch.hpp"
+#include "app/cluster_limits.hpp"
 #include "conf/load.hpp"
 #include "conf/overrides.hpp"
 #include "core/log.hpp"
@@ -80,6 +81,7 @@ class Server final : public admin::Runtime {
   }
   std::optional<std::string> metrics() override;
   std::map<std::string, std::uint64_t> split_assignments(const std::string& split) override;
+  std::map<std::string, admin::PolicyRequests> policy_requests() override;
 
  private:
   // One load: `text` (valid alone as `file`) with `kept` on top, already validated as
@@ -120,6 +122,11 @@ class Server final : public admin::Runtime {
   // file in force did, by the same path as an admin change (a refusal keeps the old).
   void reload_certificates();
   void rotate_ticket_keys();
+  // The Limiters for `config`: `previous`'s where a policy kept its name, scope and
+  // max_keys (its keys keep their state), new ones for the rest. False with *why for a
+  // policy of scope = "cluster" when this process has no cluster engine.
+  bool build_limiters(const conf::Config& config, const runtime::LimiterSet* previous,
+                      runtime::LimiterSet& out, std::string* why) const;
 
   std::string config_path_;
   proxy::WorkerShared shared_;
@@ -148,6 +155,11 @@ class Server final : public admin::Runtime {
   std::shared_ptr<tls::TicketKeys> ticket_keys_ = tls::TicketKeys::generate();
   asio::steady_timer ticket_rotation_{control_};
   CertificateWatch certificate_watch_{control_, [this] { reload_certificates(); }};
+  // The Redis link of policies of scope = "cluster" (made by the first such policy).
+  ClusterLimits cluster_limits_;
+  // Makes the Limiter of each policy of scope = "cluster" (the Redis engine sets it);
+  // while empty, a configuration with such a policy is refused.
+  runtime::ClusterLimiterFactory cluster_limiter_factory_ = cluster_limits_.factory();
 };
 
 bool Server::bind_new_listeners(const conf::Config& config,
@@ -201,8 +213,13 @@ int Server::run(conf::Config config, const std::string& engine_note) {
     core::log::error(why);
     return 1;
   }
+  runtime::LimiterSet limiters;
+  if (!build_limiters(config, nullptr, limiters, &why)) {
+    core::log::error(why);
+    return 1;
+  }
   shared_.snapshots.publish(
-      build_snapshot(std::move(config), ++version_, registry_, std::move(tls)));
+      build_snapshot(std::move(config), ++version_, registry_, std::move(tls), limiters));
   certificate_watch_.watch(shared_.snapshots.current()->tls.files());
   rotate_ticket_keys();
   apply_admin_holds(runtime::admin_holds(*shared_.snapshots.current(), overrides_));
@@ -229,6 +246,7 @@ int Server::run(conf::Config config, const std::string& engine_note) {
   if (admin_http_) admin_http_->stop();
   if (joiner_.joinable()) joiner_.join();
   health_.stop();
+  cluster_limits_.stop();
   core::log::info("veer stopped");
   return 0;
 }
@@ -460,8 +478,10 @@ bool Server::swap_in(conf::Config next, std::optional<conf::Duration> drain, boo
   const std::shared_ptr<const runtime::Snapshot> previous = shared_.snapshots.current();
   runtime::TlsSet tls;
   if (!load_tls(next, previous->tls, keep_tls, tls, why)) return false;
+  runtime::LimiterSet limiters;
+  if (!build_limiters(next, &previous->limiters, limiters, why)) return false;
   const std::shared_ptr<const runtime::Snapshot> snapshot =
-      build_snapshot(std::move(next), ++version_, registry_, std::move(tls));
+      build_snapshot(std::move(next), ++version_, registry_, std::move(tls), limiters);
   // Holds and drains apply before the publication, so that no worker routes with the
   // new snapshot to a backend held drained or down.
   const runtime::ReloadPlan plan = runtime::plan_reload(*previous, *snapshot, overrides_, drain);
@@ -493,6 +513,25 @@ bool Server::load_tls(const conf::Config& config, const runtime::TlsSet& previou
   }
   if (load.loaded > 0) core::log::info("TLS: loaded ", load.loaded, " certificate sets");
   out = std::move(load.set);
+  return true;
+}
+
+bool Server::build_limiters(const conf::Config& config, const runtime::LimiterSet* previous,
+                            runtime::LimiterSet& out, std::string* why) const {
+  if (!cluster_limiter_factory_) {
+    for (const conf::RateLimitPolicyConfig& policy : config.limits.policies) {
+      if (policy.scope != conf::RateLimitPolicyConfig::Scope::cluster) continue;
+      *why = "limits." + policy.name +
+             ": scope = \"cluster\" is not available in this build (no cluster engine)";
+      return false;
+    }
+  }
+  try {
+    out = runtime::LimiterSet::build(config, previous, cluster_limiter_factory_);
+  } catch (const std::exception& e) {
+    *why = e.what();
+    return false;
+  }
   return true;
 }
 
@@ -568,6 +607,18 @@ std::map<std::string, std::uint64_t> Server::split_assignments(const std::string
     if (key.split == split) counts[key.pool] = n;
   }
   return counts;
+}
+
+std::map<std::string, admin::PolicyRequests> Server::policy_requests() {
+  std::map<std::string, runtime::PolicyCounters> totals;
+  for (const auto& worker : workers_)
+    worker->metrics().add_policy_counters(totals);
+  std::map<std::string, admin::PolicyRequests> out;
+  for (const auto& [name, c] : totals) {
+    out[name] = admin::PolicyRequests{c.allowed.value(), c.limited.value(), c.delayed.value(),
+                                      c.dry_run_limited.value()};
+  }
+  return out;
 }
 
 // Logs every split whose weights moved, and schedules the closing of WebSocket tunnels

@@ -123,6 +123,7 @@ void load_limits(TableReader& root, Config& config) {
   t.read_uint("max_body_bytes", out.max_body_bytes, 0, std::uint64_t{1} << 50);
   t.read_uint("max_connections", out.max_connections, 1, 10'000'000);
   t.read_uint("max_idle_upstream", out.max_idle_upstream, 0, 1'000'000);
+  load_rate_policies(t, config);
   t.finish();
 }
 
@@ -132,6 +133,7 @@ LoadResult load_table(const toml::table& root_table, Diagnostics& diag, std::str
   TableReader root(root_table, "", diag);
   load_server(root, config);
   load_timeouts(root, config);
+  load_cluster(root, config);
   load_limits(root, config);
   load_listeners(root, config);
   load_pools(root, config);
@@ -139,6 +141,7 @@ LoadResult load_table(const toml::table& root_table, Diagnostics& diag, std::str
   load_admin(root, config);
   root.finish();
   validate_references(root_table, config, diag);
+  warn_unused_policies(root_table, config, diag);
 
   LoadResult result;
   result.errors = diag.take_errors();

@@ -12,7 +12,7 @@ bool valid_path_prefix(std::string_view prefix) {
 }
 
 void load_route(const toml::node& node, const std::string& path, Diagnostics& diag,
-                ListenerConfig& listener) {
+                const Config& config, ListenerConfig& listener) {
   if (!node.is_table()) {
     diag.error(node.source(), path + ": expected a table with path_prefix, host and target");
     return;
@@ -42,6 +42,7 @@ void load_route(const toml::node& node, const std::string& path, Diagnostics& di
   } else {
     diag.error(node.source(), path + ": missing key \"target\" (the pool to send requests to)");
   }
+  load_route_limits(r, config, route);
   r.finish();
   listener.routes.push_back(std::move(route));
 }
@@ -82,12 +83,14 @@ void load_listener(std::string_view name, const toml::node& node, Diagnostics& d
                  path + ".routes: expected at least one [[" + path + ".routes]] table");
     } else {
       for (std::size_t i = 0; i < list->size(); ++i) {
-        load_route(*list->get(i), path + ".routes[" + std::to_string(i) + "]", diag, listener);
+        load_route(*list->get(i), path + ".routes[" + std::to_string(i) + "]", diag, config,
+                   listener);
       }
     }
   } else {
     diag.error(node.source(), path + ": missing routes (add a [[" + path + ".routes]] table)");
   }
+  load_listener_limits(r, config, listener);
   r.finish();
   config.listeners.push_back(std::move(listener));
 }

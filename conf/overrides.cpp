@@ -57,6 +57,25 @@ std::string split_text(const std::string& name, const SplitChange& c) {
          weights_text(c.file_targets) + ")";
 }
 
+Rate rate_of(const RateLimitPolicyConfig& policy) {
+  return Rate{policy.rate, policy.per};
+}
+
+std::string policy_values_text(const Rate& rate, std::uint64_t burst, std::uint64_t delay) {
+  return "rate " + format_rate(rate) + ", burst " + std::to_string(burst) + ", delay " +
+         std::to_string(delay);
+}
+
+std::string limit_text(const std::string& name, const LimitChange& c) {
+  std::string text = "limits " + name + ":";
+  const char* separator = " ";
+  if (c.rate) text += separator + ("rate " + format_rate(*c.rate)), separator = ", ";
+  if (c.burst) text += separator + ("burst " + std::to_string(*c.burst)), separator = ", ";
+  if (c.delay) text += separator + ("delay " + std::to_string(*c.delay));
+  return text + " (the file says " + policy_values_text(c.file_rate, c.file_burst, c.file_delay) +
+         ")";
+}
+
 // One line per part of a backend change.
 std::vector<std::string> backend_lines(const std::string& who, const BackendChange& c) {
   std::vector<std::string> lines;
@@ -167,6 +186,20 @@ Overrides prune_overrides(const Overrides& changes, const Config& file, Override
       report->kept.push_back(split_text(name, change));
     }
   }
+  for (const auto& [name, change] : changes.limits) {
+    const RateLimitPolicyConfig* policy = file.limits.find_policy(name);
+    if (policy == nullptr) {
+      report->dropped.push_back(limit_text(name, change) +
+                                ": dropped, the file no longer has policy " + name);
+    } else if (rate_of(*policy) != change.file_rate || policy->burst != change.file_burst ||
+               policy->delay != change.file_delay) {
+      report->dropped.push_back(limit_text(name, change) + ": dropped, the file now says " +
+                                policy_values_text(rate_of(*policy), policy->burst, policy->delay));
+    } else {
+      out.limits[name] = change;
+      report->kept.push_back(limit_text(name, change));
+    }
+  }
   return out;
 }
 
@@ -180,6 +213,8 @@ std::vector<std::string> describe(const Overrides& changes) {
   }
   for (const auto& [name, change] : changes.splits)
     lines.push_back(split_text(name, change));
+  for (const auto& [name, change] : changes.limits)
+    lines.push_back(limit_text(name, change));
   return lines;
 }
 
@@ -196,6 +231,12 @@ void normalize(Overrides& changes) {
   std::erase_if(changes.backends, [](const auto& e) { return e.second.empty(); });
   std::erase_if(changes.splits,
                 [](const auto& e) { return e.second.targets == e.second.file_targets; });
+  for (auto& [name, c] : changes.limits) {
+    if (c.rate == c.file_rate) c.rate.reset();
+    if (c.burst == c.file_burst) c.burst.reset();
+    if (c.delay == c.file_delay) c.delay.reset();
+  }
+  std::erase_if(changes.limits, [](const auto& e) { return e.second.empty(); });
 }
 
 void put_backend(Overrides& changes, const PoolConfig& file, const PoolConfig& running,
@@ -237,6 +278,19 @@ void set_admin_state(Overrides& changes, const std::string& pool, const std::str
 void set_split(Overrides& changes, const SplitConfig& file,
                std::map<std::string, std::uint64_t> targets) {
   changes.splits[file.name] = SplitChange{std::move(targets), table_of(file)};
+  normalize(changes);
+}
+
+void set_limit(Overrides& changes, const RateLimitPolicyConfig& file,
+               const RateLimitPolicyConfig& running, std::optional<Rate> rate,
+               std::optional<std::uint64_t> burst, std::optional<std::uint64_t> delay) {
+  LimitChange& c = changes.limits[file.name];
+  c.rate = rate.value_or(rate_of(running));
+  c.burst = burst.value_or(running.burst);
+  c.delay = delay.value_or(running.delay);
+  c.file_rate = rate_of(file);
+  c.file_burst = file.burst;
+  c.file_delay = file.delay;
   normalize(changes);
 }
 
@@ -323,6 +377,21 @@ void apply_overrides(toml::table& root, const Overrides& changes, Diagnostics& d
       weights.insert_or_assign(pool, static_cast<std::int64_t>(weight));
     }
     table->insert_or_assign("targets", std::move(weights));
+  }
+  for (const auto& [policy, change] : changes.limits) {
+    toml::table* table = root["limits"][policy].as_table();
+    if (table == nullptr) continue;
+    if (change.rate) table->insert_or_assign("rate", format_rate(*change.rate));
+    for (auto [key, value] : {std::pair{"burst", change.burst}, std::pair{"delay", change.delay}}) {
+      if (!value) continue;
+      // The loader checks the range; only what TOML cannot hold is refused here.
+      if (*value > static_cast<std::uint64_t>(INT64_MAX)) {
+        diag.error(SourcePos{}, "limits." + policy + "." + key + ": " + std::to_string(*value) +
+                                    " is out of range");
+        continue;
+      }
+      table->insert_or_assign(key, static_cast<std::int64_t>(*value));
+    }
   }
 }
 

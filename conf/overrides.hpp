@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "conf/load.hpp"
+#include "conf/rate_limit.hpp"
 
 namespace veer::conf {
 
@@ -49,11 +50,27 @@ struct SplitChange {
   friend bool operator==(const SplitChange&, const SplitChange&) = default;
 };
 
+// A rate-limit policy's rate, burst and delay as set through the API (PUT
+// /api/v1/limits/{policy}): the fields that differ from the file, made while the file
+// said `file_rate`, `file_burst` and `file_delay` (a file that now says otherwise wins).
+struct LimitChange {
+  std::optional<Rate> rate;
+  std::optional<std::uint64_t> burst;
+  std::optional<std::uint64_t> delay;
+  Rate file_rate;
+  std::uint64_t file_burst = 0;
+  std::uint64_t file_delay = 0;
+
+  bool empty() const { return !rate && !burst && !delay; }
+  friend bool operator==(const LimitChange&, const LimitChange&) = default;
+};
+
 struct Overrides {
   std::map<std::string, std::map<std::string, BackendChange>> backends;  // pool -> address
   std::map<std::string, SplitChange> splits;
+  std::map<std::string, LimitChange> limits;  // by policy name
 
-  bool empty() const { return backends.empty() && splits.empty(); }
+  bool empty() const { return backends.empty() && splits.empty() && limits.empty(); }
   const BackendChange* find(const std::string& pool, const std::string& address) const;
   friend bool operator==(const Overrides&, const Overrides&) = default;
 };
@@ -91,6 +108,12 @@ void set_admin_state(Overrides& changes, const std::string& pool, const std::str
 // PUT /api/v1/splits/NAME.
 void set_split(Overrides& changes, const SplitConfig& file,
                std::map<std::string, std::uint64_t> targets);
+
+// PUT /api/v1/limits/NAME: fields not given keep their running values (`running`: the
+// policy as it runs now).
+void set_limit(Overrides& changes, const RateLimitPolicyConfig& file,
+               const RateLimitPolicyConfig& running, std::optional<Rate> rate,
+               std::optional<std::uint64_t> burst, std::optional<std::uint64_t> delay);
 
 // load_config_string with `changes` applied to the parsed document before validation,
 // so they go through exactly the checks a file does. Call it with pruned changes:

@@ -81,6 +81,10 @@ const toml::node* TableReader::take(std::string_view key) {
   return table_.get(key);
 }
 
+bool TableReader::asked(std::string_view key) const {
+  return std::find(known_.begin(), known_.end(), key) != known_.end();
+}
+
 void TableReader::refuse(std::string_view key, std::string_view why) {
   if (const toml::node* node = take(key)) {
     diag_.error(node->source(), path_of(key) + ": " + std::string(why));

@@ -60,6 +60,8 @@ class TableReader {
 
   // The raw node for a key (marked known), or nullptr when absent.
   const toml::node* take(std::string_view key);
+  // Whether `key` was asked for already.
+  bool asked(std::string_view key) const;
   // A key that is present but may not be (a feature not available, or a key of
   // another kind of check): refused with `why`.
   void refuse(std::string_view key, std::string_view why);
@@ -121,6 +123,16 @@ void load_pool_resilience(TableReader& pool_reader, const std::string& path, Poo
 // The tls table of a listener and of a pool (conf/load_tls.cpp); no table: plain HTTP.
 void load_listener_tls(TableReader& listener_reader, ListenerConfig& listener);
 void load_upstream_tls(TableReader& pool_reader, PoolConfig& pool);
+// Rate limits (conf/load_limits.cpp): the [limits.NAME] policies of the [limits] table
+// (after its scalar keys were read), the policy names and caps of a listener and of a
+// route (the policies must be loaded first), [cluster] (before the policies, which
+// check scope = "cluster" against it), and a warning per policy nothing uses.
+void load_rate_policies(TableReader& limits, Config& config);
+void load_listener_limits(TableReader& listener_reader, const Config& config,
+                          ListenerConfig& listener);
+void load_route_limits(TableReader& route_reader, const Config& config, RouteConfig& route);
+void load_cluster(TableReader& root, Config& config);
+void warn_unused_policies(const toml::table& root, const Config& config, Diagnostics& diag);
 // Cross-section checks: route and split targets, names, unused pools.
 void validate_references(const toml::table& root, Config& config, Diagnostics& diag);
 

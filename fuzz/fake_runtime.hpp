@@ -21,7 +21,8 @@
 
 namespace veer::fuzz {
 
-// Two pools, a split over them, a few backends, and an [admin] table whose tokens the
+// Two pools, a split over them, a few backends, two rate-limit policies (local: the
+// snapshot makes their Limiters), and an [admin] table whose tokens the
 // fuzz target switches on or off.
 inline constexpr const char* kFakeConfig = R"(
 [listeners.public]
@@ -31,6 +32,14 @@ address = "127.0.0.1:8545"
   target = "blue"
   [[listeners.public.routes]]
   target = "rpc"
+  limits = ["per_client", "by_key"]
+[limits.per_client]
+rate = "100/s"
+burst = 20
+[limits.by_key]
+rate = "6000/m"
+key = ["client_ip", "header:X-Api-Key", "route"]
+ipv4_prefix = 24
 [pools.blue]
 strategy = "weighted"
 backends = ["127.0.0.1:19001", { address = "127.0.0.1:19002", weight = 3 },
@@ -108,6 +117,9 @@ class FakeRuntime final : public admin::Runtime {
   std::optional<std::string> metrics() override { return "veer_up 1\n"; }
   std::map<std::string, std::uint64_t> split_assignments(const std::string&) override {
     return {{"blue", 9}, {"green", 1}};
+  }
+  std::map<std::string, admin::PolicyRequests> policy_requests() override {
+    return {{"per_client", {90, 9, 1, 0}}};
   }
 
   // Whether apply() or reload() changed what runs, or the API counted a successful

@@ -86,6 +86,20 @@ admin_seeds = {
     "head": [{"method": "HEAD", "target": "/api/v1/pools"}],
     "options": [{"method": "OPTIONS", "target": "/api/v1/pools/blue"}],
     "nginx": [{"method": "GET", "target": "/api/v1/export/nginx"}],
+    # Rate-limit policies: list, one with a key's state, changes, malformed keys and bodies.
+    "limits": [{"method": "GET", "target": "/api/v1/limits"}],
+    "limit-key": [{"method": "GET", "target": "/api/v1/limits/per_client?key=203.0.113.7"}],
+    "limit-key-parts": [{"method": "GET",
+                         "target": "/api/v1/limits/by_key?key=203.0.113.7%7C%5B::1%5D%7Cpublic:*/"}],
+    "limit-key-bad": [{"method": "GET", "target": "/api/v1/limits/by_key?key=%7C%7C%7C%5B"}],
+    "limit-put": [{"method": "PUT", "target": "/api/v1/limits/per_client", "content_type": JSON,
+                   "body": '{"rate":"50/s","burst":10,"delay":2}'},
+                  {"method": "GET", "target": "/api/v1/limits/per_client"},
+                  {"method": "DELETE", "target": "/api/v1/overrides", "content_type": JSON}],
+    "limit-put-bad": [{"method": "PUT", "target": "/api/v1/limits/by_key", "content_type": JSON,
+                       "body": '{"rate":"18446744073709551616/s","burst":-1}'}],
+    "limit-put-unknown": [{"method": "PUT", "target": "/api/v1/limits/%00nope",
+                           "content_type": JSON, "body": '{"brust":1}'}],
 }
 for name, requests in admin_seeds.items():
     write("fuzz_admin_router", name, admin_input(requests))
@@ -224,7 +238,30 @@ address = "127.0.0.1:9901"
 tokens = [ { name = "scaler", token = "0123456789abcdef0123" } ]
 metrics = true
 metrics_need_token = false
+
+[limits.per_client]
+rate = "100/s"
+burst = 20
+delay = 5
+key = ["client_ip", "header:X-Api-Key", "cookie:session", "route"]
+ipv4_prefix = 24
+ipv6_prefix = 56
+scope = "cluster"
+dry_run = true
+max_keys = 100000
+
+[cluster]
+redis = "127.0.0.1:6379"
+instances = 2
+lease = 5
+timeout = "100ms"
+key_prefix = "veer:"
 """
+# Policies attached to a listener and a route, with the caps of both.
+full = full.replace('address = "127.0.0.1:0"\n  [[listeners.public.routes]]\n  host',
+                    'address = "127.0.0.1:0"\nlimits = ["per_client"]\n'
+                    'max_connections_per_client = 64\n  [[listeners.public.routes]]\n'
+                    '  max_in_flight = 100\n  limits = ["per_client"]\n  host')
 write("fuzz_config", "every-table", full)
 fake = (ROOT / "fake_runtime.hpp").read_text()
 write("fuzz_config", "fake-runtime", fake.split('R"(', 1)[1].split(')"', 1)[0])
@@ -240,6 +277,24 @@ strategy = "fastest"
 backends = []
 [splits.p]
 targets = { p = 0 }
+""")
+write("fuzz_config", "limits-errors", """[limits]
+max_conections = 1
+[limits.p]
+rate = "0/d"
+burst = -1
+key = ["header:x", "header:X", "ip"]
+scope = "cluster"
+[listeners.a]
+address = "127.0.0.1:0"
+limits = ["q", "p", "p"]
+  [[listeners.a.routes]]
+  target = "b"
+  limits = "p"
+[pools.b]
+backends = ["127.0.0.1:1"]
+[cluster]
+redis = "127.0.0.1:0"
 """)
 # TLS on a listener (every key, both table forms) and to a pool's backends.
 write("fuzz_config", "tls", """[timeouts]
@@ -303,6 +358,14 @@ write("fuzz_state_file", "v2-full",
 write("fuzz_state_file", "v2-stale",
       '{"format":2,"backends":{"gone":{"127.0.0.1:1":{"added":true}}},'
       '"splits":{"rpc":{"targets":{"gone":1},"file":{"blue":1}}}}')
+write("fuzz_state_file", "v2-limits",
+      '{"format":2,"backends":{},"splits":{},"limits":{"per_client":{"rate":"50/s","burst":10,'
+      '"file":{"rate":"100/s","burst":20,"delay":0}},"by_key":{"delay":3,'
+      '"file":{"rate":"6000/m","burst":0,"delay":0}},"gone":{"burst":1,'
+      '"file":{"rate":"1/h","burst":0,"delay":0}}}}\n')
+write("fuzz_state_file", "v2-limits-bad",
+      '{"format":2,"limits":{"per_client":{"rate":"0/s","burst":9223372036854775808,'
+      '"file":{"rate":"100/s","burst":20}}}}')
 write("fuzz_state_file", "v2-bad",
       '{"format":2,"backends":{"blue":{"127.0.0.1:19001":{"added":true,"removed":true,'
       '"state":"sleep","wieght":1}}}}')

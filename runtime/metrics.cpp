@@ -36,10 +36,30 @@ void WorkerMetrics::add_split_assignments(std::map<SplitTargetKey, std::uint64_t
     totals[key] += counter->value();
 }
 
+std::shared_ptr<PolicyCounters> WorkerMetrics::policy(const std::string& name) {
+  std::lock_guard lock(mutex_);
+  std::shared_ptr<PolicyCounters>& found = policies_[name];
+  if (!found) found = std::make_shared<PolicyCounters>();
+  return found;
+}
+
+void WorkerMetrics::add_policy_counters(std::map<std::string, PolicyCounters>& totals) const {
+  std::lock_guard lock(mutex_);
+  for (const auto& [name, c] : policies_) {
+    PolicyCounters& total = totals[name];
+    total.allowed.add(c->allowed.value());
+    total.limited.add(c->limited.value());
+    total.delayed.add(c->delayed.value());
+    total.dry_run_limited.add(c->dry_run_limited.value());
+  }
+}
+
 void WorkerMetrics::forget_unused() {
   std::lock_guard lock(mutex_);
-  std::erase_if(series_, [](const auto& entry) { return entry.second.use_count() == 1; });
-  std::erase_if(splits_, [](const auto& entry) { return entry.second.use_count() == 1; });
+  const auto unused = [](const auto& entry) { return entry.second.use_count() == 1; };
+  std::erase_if(series_, unused);
+  std::erase_if(splits_, unused);
+  std::erase_if(policies_, unused);
 }
 
 std::string route_label(const std::string& host, const std::string& path_prefix) {
@@ -77,6 +97,8 @@ MetricsView::MetricsView(const Snapshot& snapshot, WorkerMetrics& metrics) {
       targets.push_back(held_counters_.back().get());
     }
   }
+  for (const PolicyRuntime& policy : snapshot.policies)
+    policies_.push_back(metrics.policy(policy.name));
 }
 
 void TlsCounters::count_cipher(const char* name) {

@@ -134,7 +134,8 @@ class WorkerMetrics {
   LocalCounter tunnels_closed;
   TlsCounters tls;
   RefusalCounters refusals;
-  // Worker thread; by policy name.
+  // Worker thread; by policy name. forget_unused forgets a policy's counters once no
+  // view holds them (the policy left the configuration).
   std::shared_ptr<PolicyCounters> policy(const std::string& name);
   // Adds this worker's policy counters to `totals` (any thread).
   void add_policy_counters(std::map<std::string, PolicyCounters>& totals) const;
@@ -153,6 +154,7 @@ class WorkerMetrics {
   mutable std::mutex mutex_;
   std::map<SeriesKey, std::shared_ptr<ExchangeSeries>> series_;
   std::map<SplitTargetKey, std::shared_ptr<LocalCounter>> splits_;
+  std::map<std::string, std::shared_ptr<PolicyCounters>> policies_;
 };
 
 // The series of one route, per pool it can reach: the pool's backends in order, then

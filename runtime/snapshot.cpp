@@ -1,5 +1,8 @@
 #include "runtime/snapshot.hpp"
 
+#include <algorithm>
+#include <chrono>
+
 #include "strategies/split_buckets.hpp"
 
 namespace veer::runtime {
@@ -66,11 +69,18 @@ std::shared_ptr<const SplitTargetTag> BackendRegistry::split_target_tag(std::str
   return it->second;
 }
 
+std::shared_ptr<RouteInFlight> BackendRegistry::route_in_flight(std::uint64_t route_id) {
+  std::shared_ptr<RouteInFlight>& found = routes_in_flight_[route_id];
+  if (!found) found = std::make_shared<RouteInFlight>();
+  return found;
+}
+
 void BackendRegistry::collect() {
   const auto unused = [](const auto& entry) { return entry.second.use_count() == 1; };
   std::erase_if(stats_, unused);
   std::erase_if(pools_, unused);
   std::erase_if(split_targets_, unused);
+  std::erase_if(routes_in_flight_, unused);
 }
 
 namespace {
@@ -85,16 +95,52 @@ HashKey parse_hash_key(std::string_view text) {
   return HashKey{};
 }
 
+// Each policy as it runs: parameters in nanoseconds, key parts, Limiter, header field.
+void add_policies(Snapshot& snapshot, const LimiterSet& limiters) {
+  // Whatever `limiters` lacks (a test's snapshot) is made here; cluster policies cannot be.
+  snapshot.limiters = LimiterSet::build(snapshot.config, &limiters, {});
+  for (const conf::RateLimitPolicyConfig& policy : snapshot.config.limits.policies) {
+    PolicyRuntime runtime;
+    runtime.name = policy.name;
+    runtime.config = &policy;
+    runtime.gcra = limits::Gcra::of(
+        policy.rate, std::chrono::duration_cast<std::chrono::nanoseconds>(policy.per).count(),
+        policy.burst, policy.delay);
+    runtime.key = parse_limit_key(policy.key);
+    runtime.limiter = snapshot.limiters.find(policy.name);
+    runtime.policy_field = policy_field(policy);
+    snapshot.policies.push_back(std::move(runtime));
+  }
+}
+
+// The listener's policies, then the route's own; a policy named by both is checked once.
+std::vector<std::uint32_t> route_policies(const conf::Config& config,
+                                          const conf::ListenerConfig& listener,
+                                          const conf::RouteConfig& route) {
+  std::vector<std::uint32_t> indices;
+  for (const auto* names : {&listener.limits, &route.limits}) {
+    for (const std::string& name : *names) {
+      const auto index = static_cast<std::uint32_t>(config.limits.find_policy(name) -
+                                                    config.limits.policies.data());
+      if (std::find(indices.begin(), indices.end(), index) == indices.end())
+        indices.push_back(index);
+    }
+  }
+  return indices;
+}
+
 }  // namespace
 
 std::shared_ptr<const Snapshot> build_snapshot(conf::Config config, std::uint64_t version,
-                                               BackendRegistry& registry, TlsSet tls) {
+                                               BackendRegistry& registry, TlsSet tls,
+                                               const LimiterSet& limiters) {
   auto snapshot = std::make_shared<Snapshot>();
   snapshot->version = version;
   snapshot->tls = std::move(tls);
   // Runtime objects point into the snapshot's own copy of the configuration.
   snapshot->config = std::move(config);
   const conf::Config& configured = snapshot->config;
+  add_policies(*snapshot, limiters);
   for (const conf::PoolConfig& pool : configured.pools) {
     PoolRuntime runtime;
     runtime.name = pool.name;
@@ -143,7 +189,10 @@ std::shared_ptr<const Snapshot> build_snapshot(conf::Config config, std::uint64_
       RouteRuntime r;
       r.host = route.host;
       r.path_prefix = route.path_prefix;
-      r.in_flight = std::make_shared<RouteInFlight>();
+      r.policies = route_policies(configured, listener, route);
+      r.id = route_id(listener.name, route.host, route.path_prefix);
+      r.max_in_flight = route.max_in_flight;
+      r.in_flight = registry.route_in_flight(r.id);
       if (const conf::SplitConfig* split = configured.find_split(route.target)) {
         r.split = static_cast<std::uint32_t>(split - configured.splits.data());
       } else {

@@ -89,7 +89,7 @@ struct SplitRuntime {
 struct ListenerRuntime {
   std::string name;
   std::vector<RouteRuntime> routes;
-  std::shared_ptr<const tls::ServerTls> tls;  // null: plain HTTP
+  std::shared_ptr<const tls::ServerTls> tls;     // null: plain HTTP
   const conf::ListenerConfig* config = nullptr;  // in the owning Snapshot's config
 };
 
@@ -121,20 +121,27 @@ class BackendRegistry {
   std::shared_ptr<core::PoolStats> pool_stats_for(std::string_view pool);
   std::shared_ptr<const SplitTargetTag> split_target_tag(std::string_view split,
                                                          std::string_view pool);
+  // A route's in-flight count, by RouteRuntime::id: shared by every snapshot that keeps
+  // the route, so that max_in_flight holds across reloads.
+  std::shared_ptr<RouteInFlight> route_in_flight(std::uint64_t route_id);
   void mark_started() { started_ = true; }
-  // Forgets backends and pools that nothing references any more.
+  // Forgets backends, pools and routes that nothing references any more.
   void collect();
 
  private:
   std::map<std::string, std::shared_ptr<core::BackendStats>, std::less<>> stats_;
   std::map<std::string, std::shared_ptr<core::PoolStats>, std::less<>> pools_;
   std::map<std::string, std::shared_ptr<const SplitTargetTag>, std::less<>> split_targets_;
+  std::map<std::uint64_t, std::shared_ptr<RouteInFlight>> routes_in_flight_;
   bool started_ = false;  // a snapshot was built before: new backends are joining
 };
 
 // `tls` must hold an entry for every TLS listener and pool of `config` (load_tls).
+// `limiters` (LimiterSet::build) gives each rate-limit policy its Limiter; a local policy
+// it lacks gets a new one, a cluster policy it lacks is a std::logic_error.
 std::shared_ptr<const Snapshot> build_snapshot(conf::Config config, std::uint64_t version,
-                                               BackendRegistry& registry, TlsSet tls = {});
+                                               BackendRegistry& registry, TlsSet tls = {},
+                                               const LimiterSet& limiters = {});
 
 // The publication point between the main thread and the workers. Workers poll
 // version() (one relaxed-ish load of a word that changes only on reload) and take the

@@ -1,9 +1,10 @@
 // Issue 11's model-based test: a seeded random sequence of admin calls (valid and
 // invalid), config file edits with SIGHUP or POST /api/v1/reload, DELETE
-// /api/v1/overrides, kill -9 and restart, and If-Match races, against 2 pools, a split
-// and 6 real backends. After every step veer must agree with the model of the
-// desired-state rule (support/desired_state.hpp): GET /api/v1/pools, GET
-// /api/v1/splits/rpc, the state file, GET /api/v1/overrides, the version, and which
+// /api/v1/overrides, kill -9 and restart, and If-Match races, against 2 pools, a split,
+// a rate-limit policy (issue 14's PUT /api/v1/limits/{policy}) and 6 real backends.
+// After every step veer must agree with the model of the desired-state rule
+// (support/desired_state.hpp): GET /api/v1/pools, GET /api/v1/splits/rpc, GET
+// /api/v1/limits, the state file, GET /api/v1/overrides, the version, and which
 // backends answer real requests.
 //
 // VEER_MODEL_SEED=N replays a sequence (the seed is printed at the start and with every
@@ -20,6 +21,7 @@
 #include <functional>
 #include <iostream>
 #include <random>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -37,6 +39,9 @@ using namespace model;
 using Clock = std::chrono::steady_clock;
 
 const std::string kSplit = "rpc";
+// Dry run: the policy counts but never refuses, so it cannot change which backends the
+// traffic checks see answer.
+const std::string kPolicy = "per_client";
 const std::string kOverrideHeader = "X-Veer-Version";
 constexpr int kBackends = 6;
 constexpr int kDefaultSteps = 1000;
@@ -108,6 +113,8 @@ class ModelRun {
   Call valid_patch_backend();
   Call valid_delete_backend();
   Call valid_put_split();
+  Call valid_put_limit();
+  Call invalid_limit_call();
   Call delete_overrides();
   Call invalid_call();
   Call any_valid_call();
@@ -122,6 +129,7 @@ class ModelRun {
   void check_everything();
   void check_pools();
   void check_split();
+  void check_limits();
   void check_state_file();
   void check_traffic();
   std::optional<Response> admin(const std::string& method, const std::string& path,
@@ -177,7 +185,8 @@ ConfigFile ModelRun::initial_file() {
   return ConfigFile{
       {FilePool{"alpha", {{address(0), 1, false}, {address(1), 1, false}, {address(2), 2, false}}},
        FilePool{"beta", {{address(3), 1, false}, {address(4), 1, true}}}},
-      std::map<std::string, std::uint64_t>{{"alpha", 100}, {"beta", 0}}};
+      std::map<std::string, std::uint64_t>{{"alpha", 100}, {"beta", 0}},
+      {{kPolicy, PolicyValues{"100/s", 20, 0}}}};
 }
 
 std::string ModelRun::render(const ConfigFile& file, std::optional<BrokenFile> broken) const {
@@ -185,7 +194,12 @@ std::string ModelRun::render(const ConfigFile& file, std::optional<BrokenFile> b
   t += "state_file = \"" + state_path_ + "\"\n";
   t += "[admin]\naddress = \"127.0.0.1:0\"\ntokens = [ { name = \"model\", token = \"" + kToken +
        "\" } ]\n";
+  for (const auto& [name, v] : file.policies) {
+    t += "[limits." + name + "]\nrate = \"" + v.rate + "\"\nburst = " + std::to_string(v.burst) +
+         "\ndelay = " + std::to_string(v.delay) + "\ndry_run = true\n";
+  }
   t += "[listeners.public]\naddress = \"127.0.0.1:0\"\n";
+  if (!file.policies.empty()) t += "limits = [\"" + kPolicy + "\"]\n";
   auto route = [&](const std::string& prefix, const std::string& target) {
     t += "  [[listeners.public.routes]]\n  path_prefix = \"" + prefix + "\"\n  target = \"" +
          target + "\"\n";
@@ -377,7 +391,53 @@ Call ModelRun::delete_overrides() {
               [](DesiredState& m) { return m.delete_overrides(); }};
 }
 
+Call ModelRun::valid_put_limit() {
+  std::optional<std::string> rate;
+  std::optional<std::uint64_t> burst, delay;
+  json::object body;
+  const std::uint64_t shape = below(7);  // a non-empty subset of rate, burst, delay
+  if (shape & 1 || shape == 6)
+    body["rate"] = *(
+        rate = one_of(std::vector<std::string>{"100/s", "50/s", "6000/m", "5/h", "1000000000/s"}));
+  if (shape & 2) body["burst"] = *(burst = one_of(std::vector<std::uint64_t>{0, 1, 20, 1'000'000}));
+  if (shape & 4 || shape == 0) body["delay"] = *(delay = one_of(std::vector<std::uint64_t>{0, 2}));
+  return Call{"PUT", "/api/v1/limits/" + kPolicy, json::serialize(body),
+              [=](DesiredState& m) { return m.put_limit(kPolicy, rate, burst, delay); }};
+}
+
+Call ModelRun::invalid_limit_call() {
+  auto refused = [](int status) {
+    return [status](DesiredState&) { return Outcome{status, false}; };
+  };
+  // Refused for the body before the policy is looked for: 400 even without the policy.
+  const std::string path = "/api/v1/limits/" + kPolicy;
+  switch (below(6)) {
+    case 0:
+      return Call{"PUT", path,
+                  one_of(std::vector<std::string>{R"({"rate":"fast"})", R"({"rate":"0/s"})",
+                                                  R"({"rate":"5/d"})", R"({"rate":5})",
+                                                  R"({"rate":"1000000001/s"})"}),
+                  refused(400), "rate"};
+    case 1:
+      return Call{"PUT", path,
+                  one_of(std::vector<std::string>{R"({"burst":1000001})", R"({"burst":-1})",
+                                                  R"({"burst":"2"})"}),
+                  refused(400), "burst"};
+    case 2:
+      return Call{"PUT", path, R"({"delay":1.5})", refused(400), "delay"};
+    case 3:
+      return Call{"PUT", path, R"({"rate":"5/s","brust":1})", refused(400), "brust"};
+    case 4:
+      return Call{"PUT", path, one_of(std::vector<std::string>{"{}", "", "[]"}), refused(400)};
+    default:
+      return Call{"PUT", "/api/v1/limits/nope", R"({"burst":1})", [](DesiredState& m) {
+                    return m.put_limit("nope", std::nullopt, 1, std::nullopt);
+                  }};
+  }
+}
+
 Call ModelRun::any_valid_call() {
+  if (chance(15)) return valid_put_limit();
   switch (below(5)) {
     case 0:
       return valid_put_backend();
@@ -400,6 +460,7 @@ Call ModelRun::invalid_call() {
   const std::string a = address(static_cast<int>(below(kBackends)));
   const std::vector<std::string> running = running_addresses(pool);
   const bool split_runs = model_.running_split().has_value();
+  if (chance(20)) return invalid_limit_call();
   switch (below(split_runs ? 14 : 11)) {
     case 0:
       return Call{"PUT", backend_path("gamma", a), R"({"weight":1})",
@@ -597,6 +658,26 @@ ConfigFile ModelRun::edited_file() {
     }
     return address(static_cast<int>(below(kBackends)));
   };
+  if (chance(12)) {
+    // The policy's values change (which drops a change made against the old ones), stay,
+    // or the policy comes and goes.
+    const auto policy = f.policies.find(kPolicy);
+    if (policy == f.policies.end()) {
+      f.policies[kPolicy] = PolicyValues{"100/s", 20, 0};
+      now_ += " | file: policy back";
+    } else if (chance(20)) {
+      f.policies.erase(policy);
+      now_ += " | file: no policy";
+    } else {
+      PolicyValues& v = policy->second;
+      v.rate = one_of(std::vector<std::string>{"100/s", "50/s", "10/m"});
+      v.burst = one_of(std::vector<std::uint64_t>{0, 20, 30});
+      v.delay = one_of(std::vector<std::uint64_t>{0, 0, 1});
+      now_ += " | file: policy " + v.rate + " burst " + std::to_string(v.burst) + " delay " +
+              std::to_string(v.delay);
+    }
+    return f;
+  }
   FilePool& pool = f.pools[below(f.pools.size())];
   const std::string a = target_address(pool.name);
   auto listed = std::find_if(pool.backends.begin(), pool.backends.end(),
@@ -695,7 +776,9 @@ void ModelRun::after_load(const LoadReport& report, std::size_t mark) {
   };
   for (const Dropped& d : report.dropped) {
     std::vector<std::string> names;
-    if (d.address.empty()) {
+    if (!d.policy.empty()) {
+      names = {"limits " + d.policy};
+    } else if (d.address.empty()) {
       names = {"split " + kSplit, "splits." + kSplit, "\"" + kSplit + "\""};
     } else {
       names = {d.address};
@@ -703,8 +786,9 @@ void ModelRun::after_load(const LoadReport& report, std::size_t mark) {
     }
     if (report.dropped_all) names.clear();
     EXPECT_TRUE(warned(names)) << "no warning names the dropped change of "
-                               << (d.address.empty() ? "split " + kSplit
-                                                     : d.pool + " " + d.address);
+                               << (!d.policy.empty()   ? "policy " + d.policy
+                                   : d.address.empty() ? "split " + kSplit
+                                                       : d.pool + " " + d.address);
   }
   // GET /api/v1/config says which changes the last load kept and dropped.
   const auto config = admin("GET", "/api/v1/config");
@@ -795,8 +879,9 @@ void ModelRun::step() {
   if (roll < 14) return perform(valid_put_backend());
   if (roll < 28) return perform(valid_patch_backend());
   if (roll < 35) return perform(valid_delete_backend());
-  if (roll < 43) return perform(valid_put_split());
-  if (roll < 45) return perform(delete_overrides());
+  if (roll < 41) return perform(valid_put_split());
+  if (roll < 45) return perform(valid_put_limit());
+  if (roll < 47) return perform(delete_overrides());
   if (roll < 60) return perform(invalid_call());
   if (roll < 70) return reload(true, edited_file());
   if (roll < 76) return reload(false, edited_file());
@@ -863,6 +948,35 @@ void ModelRun::check_split() {
   for (const auto& [pool, target] : v->at("targets").as_object())
     seen[std::string(pool)] = target.at("weight").to_number<std::uint64_t>();
   EXPECT_EQ(describe(seen), describe(*expected)) << "split weights";
+}
+
+void ModelRun::check_limits() {
+  const auto r = admin("GET", "/api/v1/limits");
+  ASSERT_TRUE(r && r->status == 200) << (r ? r->body : "no answer");
+  EXPECT_EQ(r->header("ETag"), "\"" + std::to_string(version_) + "\"") << "version";
+  const auto v = parse(r->body);
+  ASSERT_TRUE(v && v->is_object()) << r->body;
+  auto show = [](const std::map<std::string, PolicyValues>& all,
+                 const std::set<std::string>& changed) {
+    std::string out;
+    for (const auto& [name, p] : all)
+      out += name + " " + p.rate + " burst " + std::to_string(p.burst) + " delay " +
+             std::to_string(p.delay) + (changed.count(name) ? " (changed)" : "") + "; ";
+    return out;
+  };
+  std::map<std::string, PolicyValues> seen;
+  std::set<std::string> seen_changed, changed;
+  for (const json::value& p : v->at("policies").as_array()) {
+    const std::string name = json::value_to<std::string>(p.at("name"));
+    seen[name] = PolicyValues{json::value_to<std::string>(p.at("rate")),
+                              p.at("burst").to_number<std::uint64_t>(),
+                              p.at("delay").to_number<std::uint64_t>()};
+    if (!p.at("file").is_null()) seen_changed.insert(name);
+  }
+  for (const auto& [name, c] : model_.changes().limits)
+    changed.insert(name);
+  EXPECT_EQ(show(seen, seen_changed), show(model_.running_limits(), changed))
+      << "GET /api/v1/limits differs from the model";
 }
 
 void ModelRun::check_state_file() {
@@ -961,6 +1075,7 @@ void ModelRun::check_traffic() {
 void ModelRun::check_everything() {
   check_pools();
   check_split();
+  check_limits();
   check_state_file();
   check_traffic();
 }
@@ -1115,6 +1230,35 @@ TEST(DesiredStateModel, ChangesThatNoLongerValidateOnTheNewFileAreAllDropped) {
   without_beta.pools.pop_back();
   const LoadReport report = m.load(without_beta);
   EXPECT_TRUE(report.dropped_all);
+  EXPECT_TRUE(m.changes().empty());
+}
+
+TEST(DesiredStateModel, ALimitChangeLastsWhileTheFileSaysWhatItWasMadeAgainst) {
+  ConfigFile file = two_pools({}, {});
+  file.policies["p"] = PolicyValues{"100/s", 20, 0};
+  DesiredState m("rpc", file);
+  EXPECT_EQ(m.put_limit("q", "5/s", std::nullopt, std::nullopt).status, 404);
+  EXPECT_EQ(m.put_limit("p", std::nullopt, std::nullopt, std::nullopt).status, 400);
+  EXPECT_EQ(m.put_limit("p", std::nullopt, kMaxPolicyBurst + 1, std::nullopt).status, 400);
+  EXPECT_FALSE(m.put_limit("p", "100/s", 20, std::nullopt).changed) << "the file's values";
+  EXPECT_TRUE(m.put_limit("p", "50/s", std::nullopt, std::nullopt).changed);
+  EXPECT_TRUE(m.put_limit("p", std::nullopt, std::nullopt, 2).changed);
+  EXPECT_EQ(m.running_limits().at("p"), (PolicyValues{"50/s", 20, 2})) << "rate kept";
+  EXPECT_EQ(m.state_file().at("limits"), json::parse(R"({"p": {"rate": "50/s", "delay": 2,
+      "file": {"rate": "100/s", "burst": 20, "delay": 0}}})"));
+  EXPECT_TRUE(m.load(m.file()).dropped.empty());
+  ConfigFile burstier = m.file();
+  burstier.policies["p"].burst = 30;
+  const LoadReport report = m.load(burstier);
+  ASSERT_EQ(report.dropped.size(), 1u);
+  EXPECT_EQ(report.dropped[0].policy, "p");
+  EXPECT_EQ(m.running_limits().at("p"), (PolicyValues{"100/s", 30, 0}));
+  EXPECT_TRUE(m.changes().empty());
+  EXPECT_EQ(m.state_file().as_object().if_contains("limits"), nullptr);
+  m.put_limit("p", "5/h", std::nullopt, std::nullopt);
+  ConfigFile without = m.file();
+  without.policies.clear();
+  EXPECT_EQ(m.load(without).dropped.size(), 1u);
   EXPECT_TRUE(m.changes().empty());
 }
 

@@ -88,11 +88,23 @@ bool DesiredState::is_running(const std::string& pool, const std::string& addres
   return it != pools.end() && it->second.count(address) != 0;
 }
 
+std::map<std::string, PolicyValues> DesiredState::running_limits() const {
+  std::map<std::string, PolicyValues> out = file_.policies;
+  for (const auto& [name, c] : changes_.limits) {
+    PolicyValues& v = out.at(name);
+    v.rate = c.rate.value_or(v.rate);
+    v.burst = c.burst.value_or(v.burst);
+    v.delay = c.delay.value_or(v.delay);
+  }
+  return out;
+}
+
 Outcome DesiredState::commit(Changes next, int status) {
   for (auto pool = next.backends.begin(); pool != next.backends.end();) {
     std::erase_if(pool->second, [](const auto& e) { return e.second.empty(); });
     pool = pool->second.empty() ? next.backends.erase(pool) : std::next(pool);
   }
+  std::erase_if(next.limits, [](const auto& e) { return e.second.empty(); });
   const bool changed = !(next == changes_);
   changes_ = std::move(next);
   return Outcome{status, changed};
@@ -186,6 +198,28 @@ Outcome DesiredState::put_split(const std::string& split,
   return commit(std::move(next), 200);
 }
 
+Outcome DesiredState::put_limit(const std::string& policy, std::optional<std::string> rate,
+                                std::optional<std::uint64_t> burst,
+                                std::optional<std::uint64_t> delay) {
+  const auto file = file_.policies.find(policy);
+  if (file == file_.policies.end()) return {404};
+  if (!rate && !burst && !delay) return {400};
+  if ((burst && *burst > kMaxPolicyBurst) || (delay && *delay > kMaxPolicyBurst)) return {400};
+  // Fields not given keep what runs; a field equal to the file's is no change.
+  const PolicyValues now = running_limits().at(policy);
+  const PolicyValues wanted{rate.value_or(now.rate), burst.value_or(now.burst),
+                            delay.value_or(now.delay)};
+  const PolicyValues& in_file = file->second;
+  LimitChange c;
+  if (wanted.rate != in_file.rate) c.rate = wanted.rate;
+  if (wanted.burst != in_file.burst) c.burst = wanted.burst;
+  if (wanted.delay != in_file.delay) c.delay = wanted.delay;
+  if (!c.empty()) c.file = in_file;
+  Changes next = changes_;
+  next.limits[policy] = c;
+  return commit(std::move(next), 200);
+}
+
 Outcome DesiredState::delete_overrides() {
   return commit(Changes{}, 200);
 }
@@ -242,6 +276,14 @@ LoadReport DesiredState::load(ConfigFile file) {
       report.dropped.push_back({});
     }
   }
+  for (const auto& [policy, change] : changes_.limits) {
+    const auto in_file = file.policies.find(policy);
+    if (in_file != file.policies.end() && in_file->second == change.file) {
+      next.limits[policy] = change;
+    } else {
+      report.dropped.push_back(Dropped{.policy = policy});
+    }
+  }
   // The file with the kept changes must validate like a file: a kept split table may
   // name a pool the new file no longer has.
   if (next.split) {
@@ -293,8 +335,23 @@ json::value DesiredState::state_file() const {
       file[pool] = weight;
     splits[split_name_] = json::object{{"targets", std::move(targets)}, {"file", std::move(file)}};
   }
-  return json::object{
+  json::object state{
       {"format", 2}, {"backends", std::move(backends)}, {"splits", std::move(splits)}};
+  // Only when there is one (a state without is what veer wrote before limits).
+  if (!changes_.limits.empty()) {
+    json::object limits;
+    for (const auto& [policy, c] : changes_.limits) {
+      json::object e;
+      if (c.rate) e["rate"] = *c.rate;
+      if (c.burst) e["burst"] = *c.burst;
+      if (c.delay) e["delay"] = *c.delay;
+      e["file"] =
+          json::object{{"rate", c.file.rate}, {"burst", c.file.burst}, {"delay", c.file.delay}};
+      limits[policy] = std::move(e);
+    }
+    state["limits"] = std::move(limits);
+  }
+  return state;
 }
 
 namespace {

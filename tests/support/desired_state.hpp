@@ -37,11 +37,21 @@ struct FilePool {
   const FileBackend* find(const std::string& address) const;
 };
 
+// A rate-limit policy's values that PUT /api/v1/limits/{policy} changes (issue 14).
+struct PolicyValues {
+  std::string rate = "100/s";  // "N/s" | "N/m" | "N/h", as veer writes it back
+  std::uint64_t burst = 0;
+  std::uint64_t delay = 0;
+  friend bool operator==(const PolicyValues&, const PolicyValues&) = default;
+};
+inline constexpr std::uint64_t kMaxPolicyBurst = 1'000'000;  // burst and delay
+
 // The parts of the config file the rule looks at. One split at most (its name is the
-// model test's choice); nullopt = the file has no such split.
+// model test's choice); nullopt = the file has no such split. Policies by name.
 struct ConfigFile {
   std::vector<FilePool> pools;
   std::optional<std::map<std::string, std::uint64_t>> split;
+  std::map<std::string, PolicyValues> policies;
   const FilePool* pool(const std::string& name) const;
 };
 
@@ -70,10 +80,22 @@ struct SplitChange {
   friend bool operator==(const SplitChange&, const SplitChange&) = default;
 };
 
+// A policy's changed fields (those that differ from the file), and the file's values
+// when the change was made.
+struct LimitChange {
+  std::optional<std::string> rate;
+  std::optional<std::uint64_t> burst;
+  std::optional<std::uint64_t> delay;
+  PolicyValues file;
+  bool empty() const { return !rate && !burst && !delay; }
+  friend bool operator==(const LimitChange&, const LimitChange&) = default;
+};
+
 struct Changes {
   std::map<std::string, std::map<std::string, BackendChange>> backends;  // pool -> address
   std::optional<SplitChange> split;
-  bool empty() const { return backends.empty() && !split; }
+  std::map<std::string, LimitChange> limits;  // by policy
+  bool empty() const { return backends.empty() && !split && limits.empty(); }
   friend bool operator==(const Changes&, const Changes&) = default;
 };
 
@@ -92,11 +114,13 @@ struct Outcome {
   bool changed = false;  // a 2xx that changed the overrides: the version goes up by 1
 };
 
-// One change a load dropped: a backend's (by pool and address) or the split's.
+// One change a load dropped: a backend's (by pool and address), a policy's, or the
+// split's.
 struct Dropped {
-  std::string pool;     // empty for the split
-  std::string address;  // empty for the split
+  std::string pool;     // empty for the split and a policy
+  std::string address;  // empty for the split and a policy
   bool pool_gone = false;
+  std::string policy;  // a policy's change
 };
 
 struct LoadReport {
@@ -118,6 +142,8 @@ class DesiredState {
   // (routable: weight > 0 and no admin state; the test runs no health checks).
   std::set<std::string> routable(const std::string& pool) const;
   bool is_running(const std::string& pool, const std::string& address) const;
+  // Each policy's values as they run: the file's with the changes on top.
+  std::map<std::string, PolicyValues> running_limits() const;
 
   // The admin calls, with bodies that are well-formed JSON of the right types (the
   // test predicts refusals of malformed bodies itself).
@@ -127,6 +153,9 @@ class DesiredState {
                         std::optional<StateRequest> state, std::optional<std::uint64_t> weight);
   Outcome delete_backend(const std::string& pool, const std::string& address);
   Outcome put_split(const std::string& split, const std::map<std::string, std::uint64_t>& targets);
+  // PUT /api/v1/limits/{policy} with valid values; at least one is given.
+  Outcome put_limit(const std::string& policy, std::optional<std::string> rate,
+                    std::optional<std::uint64_t> burst, std::optional<std::uint64_t> delay);
   Outcome delete_overrides();
   // A load of a valid `file`: start with a state file, SIGHUP, POST /api/v1/reload.
   LoadReport load(ConfigFile file);

@@ -52,6 +52,7 @@ class FakeRuntime final : public Runtime {
   void count_change(bool) override {}
   std::optional<std::string> metrics() override { return std::nullopt; }
   std::map<std::string, std::uint64_t> split_assignments(const std::string&) override { return {}; }
+  std::map<std::string, admin::PolicyRequests> policy_requests() override { return {}; }
 
  private:
   runtime::BackendRegistry registry_;

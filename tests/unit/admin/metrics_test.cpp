@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "conf/load.hpp"
+#include "runtime/limits_runtime.hpp"
 #include "runtime/metrics.hpp"
 #include "runtime/snapshot.hpp"
 #include "unit/runtime/metrics_fixture.hpp"
@@ -94,6 +96,123 @@ TEST(MetricsCollector, SumsTheWorkersAndExportsEveryFamily) {
   const std::string text = admin::prometheus_text(admin::MetricsCollector(sources));
   EXPECT_NE(text.find("veer_backend_response_seconds_bucket{pool=\"blue\",backend=\"127.0.0.1:"
                       "9002\",le=\"+Inf\"} 3"),
+            std::string::npos)
+      << text;
+}
+
+// Policies: requests by outcome from the workers, the tables from their Limiters, one
+// refusal family with a reason label.
+TEST(MetricsCollector, RateLimitPoliciesAndRefusals) {
+  conf::LoadResult loaded = conf::load_config_string(R"(
+[listeners.rpc]
+address = "127.0.0.1:8545"
+limits = ["per_client"]
+  [[listeners.rpc.routes]]
+  target = "blue"
+[pools.blue]
+backends = ["127.0.0.1:9001"]
+[limits.per_client]
+rate = "100/s"
+max_keys = 1000
+)",
+                                                     "m.toml");
+  ASSERT_TRUE(loaded.ok());
+  runtime::BackendRegistry registry;
+  const auto snap = runtime::build_snapshot(*loaded.config, 1, registry);
+  runtime::WorkerMetrics w0, w1;
+  const runtime::MetricsView v0(*snap, w0), v1(*snap, w1);
+  v0.policy(0).allowed.add(7);
+  v1.policy(0).allowed.add(3);
+  v1.policy(0).limited.add(2);
+  w0.refusals.max_in_flight.add(4);
+  w1.refusals.max_in_flight.add(1);
+  w1.refusals.proxy_protocol.add(6);
+  const limits::Gcra gcra = snap->policies[0].gcra;
+  const std::int64_t now = runtime::limiter_now();
+  for (std::uint64_t key = 1; key <= 5; ++key)
+    snap->policies[0].limiter->acquire(key, now, gcra);
+
+  admin::MetricsSources sources;
+  sources.snapshot = snap;
+  sources.workers = {&w0, &w1};
+  const auto families = admin::MetricsCollector(sources).Collect();
+  std::map<std::string, double> outcomes;
+  for (const auto& m : family(families, "veer_rate_limit_requests_total").metric) {
+    EXPECT_EQ(label(m, "policy"), "per_client");
+    outcomes[label(m, "outcome")] = m.counter.value;
+  }
+  EXPECT_EQ(outcomes,
+            (std::map<std::string, double>{
+                {"allowed", 10}, {"delayed", 0}, {"dry_run_limited", 0}, {"limited", 2}}));
+  EXPECT_EQ(family(families, "veer_rate_limit_keys").metric.at(0).gauge.value, 5);
+  EXPECT_GE(family(families, "veer_rate_limit_capacity_keys").metric.at(0).gauge.value, 1000);
+  EXPECT_EQ(family(families, "veer_rate_limit_evictions_total").metric.at(0).counter.value, 0);
+  EXPECT_GT(family(families, "veer_rate_limit_table_bytes").metric.at(0).gauge.value, 0);
+  std::map<std::string, double> reasons;
+  for (const auto& m : family(families, "veer_refusals_total").metric)
+    reasons[label(m, "reason")] = m.counter.value;
+  EXPECT_EQ(reasons, (std::map<std::string, double>{{"max_connections", 0},
+                                                    {"max_connections_per_client", 0},
+                                                    {"max_in_flight", 5},
+                                                    {"proxy_protocol", 6}}));
+  for (const auto& f : families)
+    EXPECT_EQ(f.name.find("veer_rate_limit_cluster"), std::string::npos) << "local scope only";
+}
+
+// A cluster-scope Limiter as the Redis engine reports itself, in fallback.
+class FallbackLimiter final : public limits::Limiter {
+ public:
+  limits::Decision acquire(std::uint64_t, std::int64_t, const limits::Gcra&) override { return {}; }
+  limits::KeyState inspect(std::uint64_t, std::int64_t, const limits::Gcra&) const override {
+    return {};
+  }
+  limits::LimiterStats stats(std::int64_t) const override {
+    limits::LimiterStats s;
+    s.mode = "local fallback";
+    s.fallback_rate_divisor = 3;
+    s.lease_block = 5;
+    s.instances = 3;
+    return s;
+  }
+};
+
+TEST(MetricsCollector, ClusterPoliciesShowModeInstancesLeaseAndOvershoot) {
+  conf::LoadResult loaded = conf::load_config_string(R"(
+[listeners.rpc]
+address = "127.0.0.1:8545"
+limits = ["shared"]
+  [[listeners.rpc.routes]]
+  target = "blue"
+[pools.blue]
+backends = ["127.0.0.1:9001"]
+[limits.shared]
+rate = "100/s"
+scope = "cluster"
+[cluster]
+redis = "127.0.0.1:6379"
+)",
+                                                     "m.toml");
+  ASSERT_TRUE(loaded.ok());
+  const runtime::LimiterSet limiters = runtime::LimiterSet::build(
+      *loaded.config, nullptr,
+      [](const auto&, const auto&) { return std::make_shared<FallbackLimiter>(); });
+  runtime::BackendRegistry registry;
+  admin::MetricsSources sources;
+  sources.snapshot = runtime::build_snapshot(*loaded.config, 1, registry, {}, limiters);
+  const auto families = admin::MetricsCollector(sources).Collect();
+  std::map<std::string, double> modes;
+  for (const auto& m : family(families, "veer_rate_limit_cluster_mode").metric)
+    modes[label(m, "mode")] = m.gauge.value;
+  EXPECT_EQ(modes, (std::map<std::string, double>{{"local fallback", 1}, {"shared", 0}}));
+  EXPECT_EQ(family(families, "veer_rate_limit_cluster_instances").metric.at(0).gauge.value, 3);
+  EXPECT_EQ(family(families, "veer_rate_limit_cluster_fallback_divisor").metric.at(0).gauge.value,
+            3);
+  EXPECT_EQ(family(families, "veer_rate_limit_cluster_lease_requests").metric.at(0).gauge.value, 5);
+  EXPECT_EQ(
+      family(families, "veer_rate_limit_cluster_max_overshoot_requests").metric.at(0).gauge.value,
+      15);
+  const std::string text = admin::prometheus_text(admin::MetricsCollector(sources));
+  EXPECT_NE(text.find("veer_rate_limit_cluster_mode{policy=\"shared\",mode=\"local fallback\"} 1"),
             std::string::npos)
       << text;
 }

@@ -29,6 +29,7 @@ TEST_F(RuleTest, TheStateFileRoundTripsAndRefusesWhatIsNotOne) {
   remove_backend(changes, blue(), "127.0.0.1:9002");
   set_admin_state(changes, "blue", "127.0.0.1:9001", AdminState::down);
   set_split(changes, *file.find_split("rpc"), {{"blue", 0}, {"green", 100}});
+  set_limit(changes, per_client(), per_client(), conf::Rate{50, conf::Duration{60'000}}, 3, 7);
   std::string why;
   EXPECT_EQ(admin::state_from_json(admin::state_to_json(changes), file, &why), changes) << why;
   for (const char* bad :
@@ -155,6 +156,10 @@ TEST_F(StateFile, FormatTwoNamesTheFieldItRefuses) {
   const auto split = [](const std::string& fields) {
     return R"({"format": 2, "splits": {"rpc": )" + fields + "}}";
   };
+  const auto limit = [](const std::string& fields) {
+    return R"({"format": 2, "limits": {"per_client": )" + fields + "}}";
+  };
+  const std::string file_values = R"("file": {"rate": "100/s", "burst": 20, "delay": 0})";
   const std::vector<std::pair<std::string, std::string>> cases = {
       {R"({"format": 2, "pools": {}})", "pools: unknown field"},
       {R"({"format": 2, "backends": []})", "backends: expected an object"},
@@ -184,6 +189,22 @@ TEST_F(StateFile, FormatTwoNamesTheFieldItRefuses) {
        "splits.rpc.targets.blue: expected a non-negative integer"},
       {split(R"({"targets": {}, "file": 1})"), "splits.rpc.file: expected an object"},
       {R"({"format": 2, "splits": []})", "splits: expected an object"},
+      {R"({"format": 2, "limits": []})", "limits: expected an object"},
+      {limit("[]"), "limits.per_client: expected an object"},
+      {limit(R"({"rate": "50/s"})"),
+       "limits.per_client.file: expected the file's values the change was made against"},
+      {limit(R"({"rate": "50/d", )" + file_values + "}"),
+       "limits.per_client.rate: the unit after '/' is s, m or h"},
+      {limit(R"({"rate": 50, )" + file_values + "}"), "limits.per_client.rate: expected a string"},
+      {limit(R"({"burst": -1, )" + file_values + "}"),
+       "limits.per_client.burst: expected a non-negative integer"},
+      {limit(R"({"delay": true, )" + file_values + "}"),
+       "limits.per_client.delay: expected a non-negative integer"},
+      {limit(R"({"brust": 1, )" + file_values + "}"), "limits.per_client.brust: unknown field"},
+      {limit(R"({"burst": 1, "file": {"rate": "100/s", "burst": 20}})"),
+       R"(limits.per_client.file: expected {"rate": "N/s", "burst": N, "delay": N})"},
+      {limit(R"({"burst": 1, "file": {"rate": "0/s", "burst": 20, "delay": 0}})"),
+       "limits.per_client.file.rate: the count is out of range (1-1000000000)"},
   };
   for (const auto& [text, why] : cases)
     EXPECT_EQ(refusal(text), why) << text;
@@ -302,6 +323,30 @@ TEST_F(StateFileOnDisk, CheckReportsWhatAStartWouldDrop) {
   write("{\"format\": 9}");
   EXPECT_FALSE(check_state_file(text, file, &dropped, &error));
   EXPECT_EQ(error, path_ + ": format 9 is not a format this veer reads (1 or 2)");
+}
+
+// A state without limit changes is written as before them (a veer that predates them
+// reads it), and one with them reads back equal.
+TEST_F(RuleTest, LimitChangesAreWrittenOnlyWhenThereAreSome) {
+  set_split(changes, *file.find_split("rpc"), {{"blue", 0}, {"green", 100}});
+  EXPECT_EQ(state_to_json(changes).find("limits"), std::string::npos);
+  EXPECT_EQ(state_to_json(changes),
+            R"({"format":2,"backends":{},"splits":{"rpc":{"targets":{"blue":0,"green":100},)"
+            R"("file":{"blue":100,"green":0}}}})"
+            "\n");
+  set_limit(changes, per_client(), per_client(), std::nullopt, 5, std::nullopt);
+  const std::string text = state_to_json(changes);
+  EXPECT_NE(text.find(R"("limits":{"per_client":{"burst":5,"file":{"rate":"100/s","burst":20,)"
+                      R"("delay":0}}})"),
+            std::string::npos)
+      << text;
+  std::string why;
+  EXPECT_EQ(state_from_json(text, file, &why), changes) << why;
+  // A change equal to the file reads back as no change.
+  EXPECT_TRUE(state_from_json(R"({"format": 2, "limits": {"per_client": {"rate": "100/s",
+      "file": {"rate": "100/s", "burst": 20, "delay": 0}}}})",
+                              file, &why)
+                  ->empty());
 }
 
 }  // namespace

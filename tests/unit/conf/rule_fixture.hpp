@@ -2,8 +2,8 @@
 
 // The desired-state rule's fixture, shared by conf/overrides_test.cpp and
 // admin/state_file_test.cpp: a file with pool blue (two backends), pool green and split
-// rpc, and the changes made on top of it. One class for both: googletest wants every
-// test of a suite to use the same fixture type.
+// rpc, rate-limit policy per_client on the route, and the changes made on top of it. One class for
+// both: googletest wants every test of a suite to use the same fixture type.
 
 #include <gtest/gtest.h>
 
@@ -14,12 +14,20 @@
 // An inner namespace, so that these names never meet the library's.
 namespace veer::conf::unit {
 
-inline std::string file_text(const std::string& blue_backends, const std::string& split) {
+inline const std::string kPerClient = R"(rate = "100/s"
+burst = 20)";
+
+inline std::string file_text(const std::string& blue_backends, const std::string& split,
+                             const std::string& per_client = kPerClient) {
   return R"(
 [listeners.public]
 address = "127.0.0.1:8545"
   [[listeners.public.routes]]
   target = "rpc"
+  limits = ["per_client"]
+[limits.per_client]
+)" + per_client +
+         R"(
 [pools.blue]
 backends = [)" +
          blue_backends +
@@ -54,6 +62,7 @@ struct RuleTest : ::testing::Test {
     return *r.config;
   }
   const PoolConfig& blue() { return *file.find_pool("blue"); }
+  const RateLimitPolicyConfig& per_client() { return *file.limits.find_policy("per_client"); }
 };
 
 }  // namespace veer::conf::unit

@@ -4,6 +4,10 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <map>
+#include <string>
+
+#include "conf/load.hpp"
 
 #include "runtime/snapshot.hpp"
 #include "unit/runtime/metrics_fixture.hpp"
@@ -63,6 +67,46 @@ TEST(MetricsView, EveryRouteReachesTheSeriesOfItsPoolsBackends) {
   EXPECT_NE(&split_route.backend(0, 0), &blue_route.backend(0, 0)) << "routes count apart";
   EXPECT_NE(&split_route.backend(0, 0), &split_route.no_backend(0));
   EXPECT_NE(&view.unrouted(0), &split_route.no_backend(0));
+}
+
+// Policy counters are kept by name across snapshots, summed over workers, and forgotten
+// with the last view of a snapshot that had the policy.
+TEST(MetricsView, PolicyCountersByNameAcrossSnapshots) {
+  const auto load = [](const std::string& policies) {
+    conf::LoadResult r = conf::load_config_string(
+        "[listeners.rpc]\naddress = \"127.0.0.1:8545\"\n  [[listeners.rpc.routes]]\n"
+        "  target = \"blue\"\n[pools.blue]\nbackends = [\"127.0.0.1:9001\"]\n" +
+            policies,
+        "m.toml");
+    EXPECT_TRUE(r.ok());
+    return *r.config;
+  };
+  BackendRegistry registry;
+  const auto both =
+      build_snapshot(load("[limits.a]\nrate = \"1/s\"\n[limits.b]\nrate = \"2/s\"\n"), 1, registry);
+  WorkerMetrics w0, w1;
+  std::map<std::string, PolicyCounters> totals;
+  {
+    const MetricsView v0(*both, w0), v1(*both, w1);
+    v0.policy(0).allowed.add(3);
+    v1.policy(0).allowed.add(2);
+    v1.policy(0).limited.add(1);
+    v1.policy(1).delayed.add(4);
+    v0.policy(1).dry_run_limited.add(5);
+    const auto only_b = build_snapshot(load("[limits.b]\nrate = \"9/s\"\n"), 2, registry);
+    const MetricsView next(*only_b, w0);
+    EXPECT_EQ(&next.policy(0), &v0.policy(1)) << "b keeps its counters";
+    w0.add_policy_counters(totals);
+    w1.add_policy_counters(totals);
+  }
+  EXPECT_EQ(totals["a"].allowed.value(), 5u);
+  EXPECT_EQ(totals["a"].limited.value(), 1u);
+  EXPECT_EQ(totals["b"].delayed.value(), 4u);
+  EXPECT_EQ(totals["b"].dry_run_limited.value(), 5u);
+  w0.forget_unused();
+  std::map<std::string, PolicyCounters> after;
+  w0.add_policy_counters(after);
+  EXPECT_TRUE(after.empty()) << "no view holds them any more";
 }
 
 }  // namespace
