@@ -33,6 +33,11 @@
 namespace veer::app {
 namespace {
 
+// Clients with open connections the max_connections_per_client table holds: far more
+// than one host serves at once (its pages are touched only as clients arrive, 16 bytes a
+// slot); past it, connections are admitted uncounted (limits/client_counts.hpp).
+constexpr std::uint64_t kMaxCountedClients = std::uint64_t{1} << 20;
+
 // Each client connection takes a descriptor and each in-flight request or tunnel
 // another: raise the soft limit to the hard one and say when max_connections cannot fit.
 void raise_descriptor_limit(std::uint64_t max_connections) {
@@ -204,6 +209,7 @@ int Server::run(conf::Config config, const std::string& engine_note) {
   }
   shared_.worker_count = worker_count_;
   shared_.ejections = &health_;
+  shared_.client_counts = std::make_unique<limits::ClientCounts>(kMaxCountedClients);
   if (!start_admin(config, &why)) {
     core::log::error(why);
     return 1;

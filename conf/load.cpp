@@ -104,6 +104,7 @@ void load_timeouts(TableReader& root, Config& config) {
   t.read_duration("upstream_idle", out.upstream_idle, kMin);
   t.read_duration("tunnel_idle", out.tunnel_idle, kMin);
   t.read_duration("tls_handshake", out.tls_handshake, kMin);
+  t.read_duration("proxy_protocol", out.proxy_protocol, kMin);
   t.read_duration("drain", out.drain, Duration{0});
   t.finish();
 }

@@ -47,6 +47,48 @@ void load_route(const toml::node& node, const std::string& path, Diagnostics& di
   listener.routes.push_back(std::move(route));
 }
 
+// trusted_proxies = ["10.0.0.0/8", "::1", ...]: the peers whose forwarding headers and
+// PROXY protocol header are believed. Each entry is an address or a prefix.
+void load_trusted_proxies(TableReader& r, ListenerConfig& listener) {
+  const toml::node* node = r.take("trusted_proxies");
+  if (node == nullptr) return;
+  const std::string path = r.path_of("trusted_proxies");
+  const toml::array* list = node->as_array();
+  if (list == nullptr) {
+    r.diag().error(
+        node->source(),
+        path + ": expected an array of addresses or prefixes, [\"10.0.0.0/8\", \"::1\"]");
+    return;
+  }
+  for (std::size_t i = 0; i < list->size(); ++i) {
+    const toml::node& item = *list->get(i);
+    const std::string item_path = path + "[" + std::to_string(i) + "]";
+    if (!item.is_string()) {
+      r.diag().error(item.source(), item_path + ": expected a string such as \"10.0.0.0/8\"");
+      continue;
+    }
+    const std::string& text = item.as_string()->get();
+    std::string_view why;
+    if (const std::optional<core::IpPrefix> prefix = core::IpPrefix::parse(text, &why)) {
+      listener.trusted_proxies.push_back(*prefix);
+    } else {
+      r.diag().error(item.source(), item_path + ": \"" + text + "\": " + std::string(why));
+    }
+  }
+}
+
+// proxy_protocol = true: every connection starts with a PROXY v1/v2 header, which only
+// a trusted proxy may send; without trusted_proxies nobody could.
+void load_proxy_protocol(TableReader& r, ListenerConfig& listener) {
+  if (!r.read_bool("proxy_protocol", listener.proxy_protocol) || !listener.proxy_protocol) return;
+  if (listener.trusted_proxies.empty()) {
+    r.diag().error(r.take("proxy_protocol")->source(),
+                   r.path_of("proxy_protocol") +
+                       ": needs trusted_proxies (the load balancers that send the header); "
+                       "with none every connection would be refused");
+  }
+}
+
 void load_listener(std::string_view name, const toml::node& node, Diagnostics& diag,
                    Config& config) {
   ListenerConfig listener;
@@ -76,6 +118,8 @@ void load_listener(std::string_view name, const toml::node& node, Diagnostics& d
     diag.error(node.source(), path + ": missing key \"address\" (\"host:port\" to listen on)");
   }
   load_listener_tls(r, listener);
+  load_trusted_proxies(r, listener);
+  load_proxy_protocol(r, listener);
   if (const toml::node* routes = r.take("routes")) {
     const toml::array* list = routes->as_array();
     if (list == nullptr || list->empty()) {

@@ -112,9 +112,21 @@ void read_min_version(TableReader& r, ListenerTlsConfig& tls) {
 // Fields veer writes or that frame the request: a certificate header of the same name
 // would be dropped from the client and then written twice, or break the framing.
 bool reserved_header(std::string_view name) {
-  static constexpr std::string_view kReserved[] = {
-      "host",    "content-length", "transfer-encoding", "connection",        "upgrade",     "te",
-      "trailer", "keep-alive",     "x-forwarded-for",   "x-forwarded-proto", "x-request-id"};
+  static constexpr std::string_view kReserved[] = {"host",
+                                                   "content-length",
+                                                   "transfer-encoding",
+                                                   "connection",
+                                                   "upgrade",
+                                                   "te",
+                                                   "trailer",
+                                                   "keep-alive",
+                                                   "x-forwarded-for",
+                                                   "x-forwarded-proto",
+                                                   "x-request-id",
+                                                   "x-real-ip",
+                                                   "x-forwarded-host",
+                                                   "x-forwarded-port",
+                                                   "forwarded"};
   for (std::string_view reserved : kReserved) {
     if (name.size() == reserved.size() &&
         std::equal(name.begin(), name.end(), reserved.begin(), [](char a, char b) {

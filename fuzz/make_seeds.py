@@ -167,6 +167,78 @@ for i, (name, body) in enumerate(bodies.items()):
     write("fuzz_chunked", name, bytes([i * 5 % 64]) + body.encode())
 write("fuzz_chunked", "small-lines", bytes([0x83]) + b"5;a-long-extension-here\r\nhello\r\n0\r\n\r\n")
 
+# --- fuzz_jsonrpc_ids: a request body as a JSON-RPC client sends it.
+jsonrpc_bodies = {
+    "single": '{"jsonrpc":"2.0","method":"eth_blockNumber","params":[],"id":1}',
+    "string-id": '{"jsonrpc":"2.0","method":"eth_call","params":[{"to":"0x0"},"latest"],"id":"q-1"}',
+    "escaped-id": '{"id":"a\\"b\\u00e9\\ud83d\\ude00","method":"x"}',
+    "number-id": '{"id":-12.5e+3,"method":"x"}',
+    "null-id": '{"id":null,"method":"x"}',
+    "notification": '{"jsonrpc":"2.0","method":"eth_subscribe"}',
+    "escaped-name": '{"\\u0069d":9}',
+    "two-ids": '{"id":1,"id":2}',
+    "batch": '[{"jsonrpc":"2.0","id":1,"method":"a"}, {"id":"two"}, {"method":"n"}, 5, {"id":[1]}]',
+    "empty-batch": "[]",
+    "nested": '{"id":7,"params":[[[{"a":[true,false,null,1.5e-3]}]]]}',
+    "truncated": '{"jsonrpc":"2.0","id":1,"method":"a"',
+    "utf8": '{"id":"caf\u00e9","method":"\u2603"}',
+}
+for name, body in jsonrpc_bodies.items():
+    write("fuzz_jsonrpc_ids", name, body)
+write("fuzz_jsonrpc_ids", "bad-utf8", b'{"id":"\xc0\xaf"}')
+
+# --- fuzz_proxy_protocol: one byte (piece size) and what a connection starts with.
+def be16(v):
+    return bytes([v >> 8, v & 0xff])
+
+
+def proxy_v2(ver_cmd, family, payload):
+    return b"\r\n\r\n\x00\r\nQUIT\n" + bytes([ver_cmd, family]) + be16(len(payload)) + payload
+
+
+tcp4 = bytes([192, 0, 2, 1, 198, 51, 100, 2]) + be16(56324) + be16(443)
+tcp6 = (bytes.fromhex("20010db8000000000000000000000007") +
+        bytes.fromhex("20010db8000000000000000000000001") + be16(40000) + be16(8443))
+tlvs = b"\x01" + be16(2) + b"h2" + b"\x04" + be16(0) + b"\xea" + be16(9) + b"vpce-0123"
+proxy_headers = {
+    "v1-tcp4": b"PROXY TCP4 192.0.2.1 198.51.100.2 56324 443\r\nGET / HTTP/1.1\r\n\r\n",
+    "v1-tcp6": b"PROXY TCP6 2001:db8::7 2001:db8::1 40000 8443\r\n\x16\x03\x01",
+    "v1-longest": b"PROXY TCP6 " + b"ffff:" * 7 + b"ffff " + b"ffff:" * 7 + b"ffff 65535 65535\r\n",
+    "v1-unknown": b"PROXY UNKNOWN\r\n",
+    "v1-bad-port": b"PROXY TCP4 192.0.2.1 198.51.100.2 080 443\r\n",
+    "v1-bare-lf": b"PROXY TCP4 192.0.2.1 198.51.100.2 1 2\n",
+    "v1-too-long": b"PROXY UNKNOWN " + b"a" * 120 + b"\r\n",
+    "v2-tcp4": proxy_v2(0x21, 0x11, tcp4) + b"GET / HTTP/1.1\r\n\r\n",
+    "v2-tcp4-tlvs": proxy_v2(0x21, 0x11, tcp4 + tlvs),
+    "v2-tcp6": proxy_v2(0x21, 0x21, tcp6) + b"\x16\x03\x01",
+    "v2-local": proxy_v2(0x20, 0x00, b""),
+    "v2-unspec": proxy_v2(0x21, 0x00, b"ignored"),
+    "v2-udp": proxy_v2(0x21, 0x12, tcp4),
+    "v2-short": proxy_v2(0x21, 0x21, tcp4),
+    "v2-tlv-overrun": proxy_v2(0x21, 0x11, tcp4 + b"\x01" + be16(9) + b"abc"),
+    "http": b"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+}
+for i, (name, data) in enumerate(proxy_headers.items()):
+    write("fuzz_proxy_protocol", name, bytes([i * 5 % 64]) + data)
+
+# --- fuzz_forwarded: one byte (bit 0: a trusted peer; bits 1-7: line i is Forwarded when
+# bit 1 + i % 7 is set) and field values, one per line.
+forwarded_inputs = {
+    "xff-chain": (0x01, "1.1.1.1, 203.0.113.9, 10.9.9.9\n10.1.1.1"),
+    "xff-ports": (0x01, "203.0.113.9:5555 ,, [2001:db8:ffff::5]:443 ,\n[2001:db8::1]"),
+    "xff-unknown": (0x01, "203.0.113.9, unknown, 10.2.2.2"),
+    "xff-untrusted": (0x00, "203.0.113.9"),
+    "forwarded": (0x03, 'for="[2001:db8::1]:4711";proto=https, for=10.5.5.5'),
+    "forwarded-quoted": (0x03, 'for=203.0.113.1, for=198.51.100.2;ext="a,b"'),
+    "forwarded-escaped": (0x03, 'for="\\[2001:db8::5\\]"'),
+    "forwarded-obfuscated": (0x03, "for=_hidden, for=10.3.3.3:_port"),
+    "forwarded-broken": (0x03, 'for="203.0.113.1;for=2001:db8::1'),
+    "mixed": (0x05, "for=1.1.1.1\n203.0.113.9, 10.0.0.5"),
+    "long-chain": (0x01, ", ".join(["203.0.113.9"] + [f"10.0.0.{i}" for i in range(40)])),
+}
+for name, (control, text) in forwarded_inputs.items():
+    write("fuzz_forwarded", name, bytes([control]) + text.encode())
+
 # --- fuzz_config: the example, the fake runtime's config, a file with every table, errors.
 write("fuzz_config", "veer-example", (ROOT.parent / "conf" / "veer.toml").read_text())
 full = """[server]
@@ -326,6 +398,19 @@ address = "127.0.0.1:0"
 [pools.rpc]
 backends = ["127.0.0.1:19001"]
 tls = { verify = true, ca = "/etc/veer/upstream-ca.pem", sni = "node.internal", cert = "c.pem", key = "c.key" }
+""")
+write("fuzz_config", "identity", """[timeouts]
+proxy_protocol = "5s"
+
+[listeners.edge]
+address = "127.0.0.1:0"
+trusted_proxies = ["10.0.0.0/8", "::1", "2001:db8::/32"]
+proxy_protocol = true
+  [[listeners.edge.routes]]
+  target = "rpc"
+
+[pools.rpc]
+backends = ["127.0.0.1:19001"]
 """)
 write("fuzz_config", "unicode-string", '[server]\naccess_log = "/tmp/jöurnal.log"\n# cömment\n')
 write("fuzz_config", "syntax", "[pools.x\nbackends = [\"127.0.0.1:1\",\n")

@@ -66,15 +66,44 @@ bool is_client_certificate_field(const HeaderField& f, const ForwardContext& ctx
          (!ctx.client_fingerprint_header.empty() && iequals(f.name, ctx.client_fingerprint_header));
 }
 
+// Which of the X-Forwarded-Host/-Port/-Proto fields a trusted proxy sent (and veer keeps).
+struct KeptForwarding {
+  bool host = false;
+  bool port = false;
+  bool proto = false;
+};
+
+// Forwarding fields: dropped from an untrusted peer, kept (and noted) from a trusted one.
+// X-Forwarded-For is merged and X-Real-IP replaced in write_forwarding_fields.
+bool keep_forwarding_field(const HeaderField& f, const ForwardContext& ctx, KeptForwarding& kept) {
+  switch (f.id) {
+    case HeaderId::x_forwarded_for:
+    case HeaderId::x_real_ip:
+      return false;
+    case HeaderId::forwarded:
+      return ctx.trusted_peer;
+    case HeaderId::x_forwarded_host:
+      kept.host = kept.host || ctx.trusted_peer;
+      return ctx.trusted_peer;
+    case HeaderId::x_forwarded_port:
+      kept.port = kept.port || ctx.trusted_peer;
+      return ctx.trusted_peer;
+    case HeaderId::x_forwarded_proto:
+      kept.proto = kept.proto || ctx.trusted_peer;
+      return ctx.trusted_peer;
+    default:
+      return true;
+  }
+}
+
 // The client's fields as they came, less the hop-by-hop ones and those veer writes
 // itself; notes where Host and the first User-Agent went, for the access log.
 void copy_request_fields(const RequestHead& in, const ForwardContext& ctx, std::size_t start,
-                         core::Buffer& out, WrittenRequest& written) {
+                         core::Buffer& out, WrittenRequest& written, KeptForwarding& kept) {
   for (const HeaderField& f : in.headers()) {
     if (hop_by_hop(f, in) || is_client_certificate_field(f, ctx)) continue;
+    if (!keep_forwarding_field(f, ctx, kept)) continue;
     switch (f.id) {
-      case HeaderId::x_forwarded_for:  // merged below
-      case HeaderId::x_forwarded_proto:
       case HeaderId::x_request_id:
       case HeaderId::content_length:
         continue;  // replaced below
@@ -97,19 +126,37 @@ void copy_request_fields(const RequestHead& in, const ForwardContext& ctx, std::
   }
 }
 
-// X-Forwarded-For (every earlier hop, in order, then the client), X-Forwarded-Proto and
-// X-Request-Id.
-void write_forwarding_fields(const RequestHead& in, const ForwardContext& ctx, std::size_t start,
-                             core::Buffer& out, WrittenRequest& written) {
+// X-Forwarded-For: a trusted proxy's chain (every field, in order) and then the peer;
+// from anyone else, only the client (who is the peer then).
+void write_forwarded_for(const RequestHead& in, const ForwardContext& ctx, core::Buffer& out) {
   out.append("X-Forwarded-For: ");
-  for (const HeaderField& f : in.headers()) {
-    if (f.id != HeaderId::x_forwarded_for || f.value.empty()) continue;
-    out.append(f.value);
-    out.append(", ");
+  if (ctx.trusted_peer) {
+    for (const HeaderField& f : in.headers()) {
+      if (f.id != HeaderId::x_forwarded_for || f.value.empty()) continue;
+      out.append(f.value);
+      out.append(", ");
+    }
+    out.append(ctx.peer_ip.empty() ? ctx.client_ip : ctx.peer_ip);
+  } else {
+    out.append(ctx.client_ip);
   }
-  out.append(ctx.client_ip);
   out.append("\r\n");
-  append_field(out, "X-Forwarded-Proto", ctx.proto);
+}
+
+// X-Forwarded-For, X-Real-IP, the X-Forwarded-Host/-Port/-Proto that a trusted proxy
+// did not send, and X-Request-Id.
+void write_forwarding_fields(const RequestHead& in, const ForwardContext& ctx,
+                             const KeptForwarding& kept, std::size_t start, core::Buffer& out,
+                             WrittenRequest& written) {
+  write_forwarded_for(in, ctx, out);
+  append_field(out, "X-Real-IP", ctx.client_ip);
+  if (!kept.proto) append_field(out, "X-Forwarded-Proto", ctx.proto);
+  if (!kept.host && !in.authority.empty()) append_field(out, "X-Forwarded-Host", in.authority);
+  if (!kept.port && ctx.listener_port != 0) {
+    out.append("X-Forwarded-Port: ");
+    core::append_decimal(out, ctx.listener_port);
+    out.append("\r\n");
+  }
   out.append("X-Request-Id: ");
   written.request_id_offset = out.size() - start;
   written.request_id_length = ctx.request_id.size();
@@ -143,12 +190,15 @@ WrittenRequest write_upstream_request(const RequestHead& in, const ForwardContex
                                       core::Buffer& out) {
   WrittenRequest written;
   const std::size_t start = out.size();
-  out.reserve_writable(in.head_length + 256 + ctx.client_subject_header.size() +
-                       ctx.client_subject.size() + ctx.client_fingerprint_header.size() +
-                       ctx.client_fingerprint.size());
+  // 384 for veer's own fields (X-Forwarded-For/-Proto/-Port, X-Real-IP, X-Request-Id,
+  // Content-Length, Upgrade), plus those whose size varies.
+  out.reserve_writable(in.head_length + 384 + ctx.peer_ip.size() + in.authority.size() +
+                       ctx.client_subject_header.size() + ctx.client_subject.size() +
+                       ctx.client_fingerprint_header.size() + ctx.client_fingerprint.size());
+  KeptForwarding kept;
   write_request_line(in, start, out, written);
-  copy_request_fields(in, ctx, start, out, written);
-  write_forwarding_fields(in, ctx, start, out, written);
+  copy_request_fields(in, ctx, start, out, written, kept);
+  write_forwarding_fields(in, ctx, kept, start, out, written);
   write_own_fields(in, start, out, written);
   if (in.host_missing) {
     written.host_pending = true;
@@ -206,6 +256,8 @@ std::string_view status_reason(std::uint16_t status) {
       return "Request Timeout";
     case 413:
       return "Content Too Large";
+    case 429:
+      return "Too Many Requests";
     case 431:
       return "Request Header Fields Too Large";
     case 500:

@@ -13,8 +13,14 @@
 
 namespace veer::http {
 
+// What veer states about a request's origin (docs/OPERATIONS.md, "Client identity").
+// From an untrusted peer, the client's X-Forwarded-For, Forwarded, X-Real-IP and
+// X-Forwarded-Host/-Port/-Proto are dropped and veer writes its own; from a trusted
+// proxy, its X-Forwarded-For chain is kept with the peer appended, Forwarded and
+// X-Forwarded-Host/-Port/-Proto are kept (veer adds those it did not send), and
+// X-Real-IP is always veer's: the derived client.
 struct ForwardContext {
-  std::string_view client_ip;   // appended to X-Forwarded-For
+  std::string_view client_ip;   // the request's client: X-Real-IP (and X-Forwarded-For)
   std::string_view proto;       // X-Forwarded-Proto: "http" or "https"
   std::string_view request_id;  // X-Request-Id to send (the incoming one or a new one)
   // Fields veer sets from a verified TLS client certificate (names chosen by the
@@ -24,6 +30,11 @@ struct ForwardContext {
   std::string_view client_subject = {};
   std::string_view client_fingerprint_header = {};
   std::string_view client_fingerprint = {};
+  // The address the request came from (the TCP peer, or the PROXY protocol source),
+  // appended to a trusted peer's X-Forwarded-For; "" = client_ip.
+  std::string_view peer_ip = {};
+  bool trusted_peer = false;        // peer_ip is one of the listener's trusted_proxies
+  std::uint16_t listener_port = 0;  // X-Forwarded-Port; 0 = not sent
 };
 
 // Where the interesting parts of the written request head are, for the access log.

@@ -27,6 +27,10 @@ enum class HeaderId : std::uint8_t {
   expect,
   x_forwarded_for,
   x_forwarded_proto,
+  x_forwarded_host,
+  x_forwarded_port,
+  x_real_ip,
+  forwarded,  // RFC 7239
   x_request_id,
   user_agent,  // forwarded as is; located for the access log
 };

@@ -325,6 +325,10 @@ HeaderId classify_header(std::string_view n) {
       if (iequals(n, "keep-alive")) return HeaderId::keep_alive;
       if (iequals(n, "user-agent")) return HeaderId::user_agent;
       break;
+    case 9:
+      if (iequals(n, "x-real-ip")) return HeaderId::x_real_ip;
+      if (iequals(n, "forwarded")) return HeaderId::forwarded;
+      break;
     case 12:
       if (iequals(n, "x-request-id")) return HeaderId::x_request_id;
       break;
@@ -334,6 +338,10 @@ HeaderId classify_header(std::string_view n) {
       break;
     case 15:
       if (iequals(n, "x-forwarded-for")) return HeaderId::x_forwarded_for;
+      break;
+    case 16:
+      if (iequals(n, "x-forwarded-host")) return HeaderId::x_forwarded_host;
+      if (iequals(n, "x-forwarded-port")) return HeaderId::x_forwarded_port;
       break;
     case 17:
       if (iequals(n, "transfer-encoding")) return HeaderId::transfer_encoding;

@@ -146,6 +146,10 @@ void AccessLog::record(const AccessEntry& e) {
   append_time();
   lines_.append("\",\"client\":\"");
   core::append_json_escaped(lines_, e.client);
+  if (!e.peer.empty()) {
+    lines_.append("\",\"peer\":\"");
+    core::append_json_escaped(lines_, e.peer);
+  }
   lines_.append("\",\"method\":\"");
   core::append_json_escaped(lines_, e.method);
   lines_.append("\",\"path\":\"");
@@ -184,6 +188,9 @@ void AccessLog::record(const AccessEntry& e) {
   core::append_decimal(lines_, e.bytes_in);
   append_upstream_fields(e);
   append_string_or_null(",\"user_agent\":", e.user_agent);
+  append_string_or_null(",\"limited_by\":", e.limited_by);
+  append_string_or_null(",\"rate_limit\":", e.rate_limit);
+  append_millis_or_null(",\"rate_limit_delay_ms\":", e.rate_limit_delay_ms);
   lines_.append("}\n");
   if (lines_.size() >= kFlushBytes) {
     flush();

@@ -38,6 +38,7 @@ class AccessLogSink {
 // except into the worker's line buffer. The fields follow nginx's $upstream_* variables.
 struct AccessEntry {
   std::string_view client;
+  std::string_view peer;  // the TCP peer when it is not `client` (a proxy); "" otherwise
   std::string_view method;
   std::string_view path;
   std::uint16_t status = 0;
@@ -60,6 +61,11 @@ struct AccessEntry {
   double upstream_header_ms = -1;      // request sent -> response head; < 0 = no head
   std::string_view upstream_error;     // "tls": a try failed in the backend's TLS handshake
   std::string_view tls_version;        // the client connection's TLS version; "" = plain
+  // Limits: the policy (or "max_in_flight", "max_connections_per_client") that refused,
+  // delayed or (dry_run) would have refused the request; "" = none.
+  std::string_view limited_by;
+  std::string_view rate_limit;      // allowed | delayed | refused | dry_run; "" = no policy
+  double rate_limit_delay_ms = -1;  // how long a policy's delay held it; < 0 = not held
 };
 
 class AccessLog final : public TimeoutHandler {

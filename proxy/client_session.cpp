@@ -32,19 +32,12 @@ double millis_between(Clock::time_point from, Clock::time_point to) {
 
 ClientSession::ClientSession(Worker& worker, tcp::socket socket, const std::string& listener,
                              const sockaddr_storage& peer)
-    : worker_(worker), stream_(std::move(socket)), listener_(listener) {
-  if (peer.ss_family == AF_INET) {
-    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&peer)->sin_addr, client_ip_,
-              sizeof client_ip_);
-  } else if (peer.ss_family == AF_INET6) {
-    const in6_addr& address = reinterpret_cast<const sockaddr_in6*>(&peer)->sin6_addr;
-    if (IN6_IS_ADDR_V4MAPPED(&address)) {  // dual-stack listener: show the IPv4 address
-      inet_ntop(AF_INET, &address.s6_addr[12], client_ip_, sizeof client_ip_);
-    } else {
-      inet_ntop(AF_INET6, &address, client_ip_, sizeof client_ip_);
-    }
-  }
-  client_ip_length_ = static_cast<std::uint8_t>(std::strlen(client_ip_));
+    : worker_(worker), stream_(std::move(socket)), listener_(listener), hold_timer_(worker.io()) {
+  // A dual-stack listener's IPv4 clients (::ffff:a.b.c.d) read as IPv4.
+  peer_ = core::IpAddress::from_sockaddr(peer).value_or(core::IpAddress{});
+  peer_text_.set(peer_);
+  origin_ = client_ = peer_;
+  origin_text_ = client_text_ = peer_text_;
 }
 
 ClientSession::~ClientSession() {
@@ -57,7 +50,7 @@ void ClientSession::start() {
   worker_.connections().add(*this);
   error_code ignored;
   stream_.socket().non_blocking(true, ignored);
-  if (!start_tls()) start_reading();
+  if (!start_proxy_header()) start_connection();
 }
 
 void ClientSession::start_reading() {
@@ -65,6 +58,11 @@ void ClientSession::start_reading() {
   // A new connection gets client_header from accept, so one that never sends a byte
   // cannot hold a slot for client_idle.
   worker_.deadlines().arm(read_deadline_, worker_.config().timeouts.client_header);
+  if (!in_.empty()) {  // what came right after a PROXY protocol header
+    parked_ = false;
+    parse_buffered_head();
+    return;
+  }
   // The request often arrives with the connection: read it now. A connection that
   // has sent nothing yet holds no buffer.
   parked_ = true;
@@ -73,7 +71,8 @@ void ClientSession::start_reading() {
 
 void ClientSession::drain() {
   draining_ = true;
-  if (phase_ == Phase::idle || phase_ == Phase::handshake || (phase_ == Phase::head && in_.empty()))
+  if (phase_ == Phase::idle || phase_ == Phase::handshake || phase_ == Phase::proxy_header ||
+      (phase_ == Phase::head && in_.empty()))
     close();
 }
 
@@ -93,6 +92,10 @@ void ClientSession::abort_if_using(const core::BackendStats& backend) {
 void ClientSession::on_timeout(Deadline& deadline) {
   switch (deadline.tag()) {
     case kClientRead:
+      if (phase_ == Phase::proxy_header) {
+        refuse_proxy_header("header not complete within timeouts.proxy_protocol");
+        return;
+      }
       if (phase_ == Phase::handshake) {
         worker_.metrics().tls.failed[runtime::TlsCounters::timeout].add();
         core::log::debug("closing ", client_ip(), ": TLS handshake not done within tls_handshake");
@@ -256,6 +259,10 @@ void ClientSession::on_request_head(std::size_t head_length) {
     respond_locally(413, "request body larger than limits.max_body_bytes", true);
     return;
   }
+  if (over_client_cap_) {
+    refuse_over_client_cap(head);
+    return;
+  }
   route_request(head);
 }
 
@@ -263,6 +270,7 @@ void ClientSession::on_request_head(std::size_t head_length) {
 // response of this request read the method, path and request id from.
 void ClientSession::write_upstream_head(const http::RequestHead& head, std::size_t head_length) {
   exchange_.view = worker_.view();
+  identify_client(head);
   if (!out_.allocated()) out_ = worker_.buffers().acquire();
   char generated_id[32];
   set_request_id(head.request_id.empty() ? worker_.request_ids().next(generated_id)
@@ -294,12 +302,22 @@ void ClientSession::route_request(const http::RequestHead& head) {
     return;
   }
   count_routed(*listener);
+  exchange_.idempotent = http::is_idempotent_method(head.method);
+  if (!exchange_.pick.route->policies.empty() && !apply_rate_limits(head)) return;
+  send_routed(&head);
+}
+
+// The routed request goes to its backend. The head is no longer at hand here: a
+// request held by a policy's `delay` comes back to this point later.
+void ClientSession::send_routed(const http::RequestHead* head) {
+  const runtime::Snapshot& snapshot = exchange_.view->snapshot();
   if (!exchange_.pick.backend) {
+    const bool with_body = exchange_.request_framing != http::BodyFraming::none;
     respond_locally(503, runtime::no_backend_detail(snapshot, exchange_.pick), with_body);
     return;
   }
+  if (!take_route_slot(head)) return;
   use_backend();
-  exchange_.idempotent = http::is_idempotent_method(head.method);
   if (exchange_.request_framing == http::BodyFraming::chunked) {
     exchange_.request_chunks = http::ChunkedDecoder(snapshot.config.limits.max_header_bytes);
   }
@@ -356,6 +374,7 @@ void ClientSession::record_exchange(std::uint16_t status, bool with_backend) {
   if (!log.enabled()) return;
   AccessEntry entry;
   entry.client = client_ip();
+  if (!(peer_ == client_)) entry.peer = peer_text_.view();
   entry.listener = listener_;
   entry.request_id = request_id();
   const std::string_view head = out_.readable();
@@ -390,6 +409,10 @@ void ClientSession::record_exchange(std::uint16_t status, bool with_backend) {
   if (exchange_.upstream_tls_failures > 0) entry.upstream_error = "tls";
   if (stream_.tls() != nullptr) entry.tls_version = stream_.tls()->version();
   entry.attempts = exchange_.attempts;
+  entry.limited_by = exchange_.limited_by;
+  entry.rate_limit = rate_limit_name(exchange_.rate_limit);
+  if (exchange_.rate_limit == RateLimit::delayed)
+    entry.rate_limit_delay_ms = static_cast<double>(exchange_.held_ns) / 1e6;
   entry.total_ms = millis_between(exchange_.started, now);
   log.record(entry);
 }
@@ -401,6 +424,16 @@ void ClientSession::set_request_id(std::string_view id) {
 }
 
 void ClientSession::respond_locally(std::uint16_t status, std::string_view detail, bool close) {
+  prepare_local_response(status, close);
+  const std::size_t offset = out_.size();
+  http::write_local_response(status, detail, request_id(), close_after_, exchange_.method_is_head,
+                             out_);
+  exchange_.response_body_bytes =
+      exchange_.method_is_head ? 0 : detail.size() + exchange_.request_id_length + 15;
+  send_local_response(offset);
+}
+
+void ClientSession::prepare_local_response(std::uint16_t status, bool close) {
   if (close || !request_fully_read()) close_after_ = true;
   phase_ = Phase::responding_locally;
   exchange_.status = status;
@@ -409,14 +442,14 @@ void ClientSession::respond_locally(std::uint16_t status, std::string_view detai
     char generated_id[32];
     set_request_id(worker_.request_ids().next(generated_id));
   }
-  const std::size_t offset = out_.size();
-  http::write_local_response(status, detail, request_id(), close_after_, exchange_.method_is_head,
-                             out_);
-  exchange_.response_body_bytes =
-      exchange_.method_is_head ? 0 : detail.size() + exchange_.request_id_length + 15;
+}
+
+// Sends what out_ holds from `offset` on: a response veer wrote itself.
+void ClientSession::send_local_response(std::size_t offset) {
   const bool with_backend = exchange_.in_flight;
   end_backend_use();
-  record_exchange(status, with_backend);
+  release_route_slot();
+  record_exchange(exchange_.status, with_backend);
   worker_.deadlines().arm(write_deadline_, worker_.config().timeouts.client_send);
   stream_.async_write(asio::buffer(out_.read_ptr() + offset, out_.size() - offset),
                       [self = self()](const error_code& ec, std::size_t) {
@@ -440,6 +473,7 @@ void ClientSession::finish_exchange() {
   if (phase_ != Phase::exchange) return;
   upstream_deadline_.disarm();
   end_backend_use();
+  release_route_slot();
   record_exchange(exchange_.status, true);
   release_upstream(exchange_.upstream_reusable && exchange_.request_sent &&
                    !exchange_.request_abandoned);
@@ -452,6 +486,7 @@ void ClientSession::next_request() {
   // Nothing is pending on the client socket here: a request body still arriving always
   // sets close_after_. The try has ended (it is no longer counted in flight).
   end_backend_use();
+  release_route_slot();
   exchange_ = {};
   out_.clear();
   if (close_after_ || draining_) {
@@ -518,9 +553,12 @@ void ClientSession::close() {
   write_deadline_.disarm();
   upstream_deadline_.disarm();
   park_deadline_.disarm();
+  hold_timer_.cancel();  // a timer, not a socket operation: safe on io_uring too
   core::close_socket(stream_.socket());
   release_upstream(false);
   end_backend_use();
+  release_route_slot();
+  client_slot_.release();
   worker_.connection_closed(*this, true);
 }
 

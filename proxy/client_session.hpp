@@ -27,10 +27,14 @@
 
 #include "core/asio.hpp"
 #include "core/buffer.hpp"
+#include "core/ip_address.hpp"
 #include "core/ref_counted.hpp"
 #include "health/outlier.hpp"
 #include "http/chunked.hpp"
 #include "http/header_rewrite.hpp"
+#include "http/limit_response.hpp"
+#include "http/proxy_protocol.hpp"
+#include "proxy/client_slot.hpp"
 #include "proxy/connection.hpp"
 #include "proxy/deadline.hpp"
 #include "proxy/upstream_pool.hpp"
@@ -58,9 +62,17 @@ class ClientSession final : public core::RefCounted<ClientSession>,
   void abort_if_routed_via(const runtime::SplitTargetTag&) override {}
   void on_timeout(Deadline& deadline) override;
 
+  // The current request's client (docs/OPERATIONS.md, "Client identity"): the PROXY
+  // protocol source if the listener takes one, else the TCP peer; and when that is a
+  // trusted proxy, the client it names in X-Forwarded-For / Forwarded. Logs, ip_hash,
+  // sticky splits and rate limits key on it. Set before route_request.
+  const core::IpAddress& client_address() const { return client_; }
+  std::string_view client_ip() const { return client_text_.view(); }
+
  private:
   enum Tag : std::uint8_t { kClientRead, kClientWrite, kUpstream, kPark };
   enum class Phase : std::uint8_t {
+    proxy_header,  // reading a PROXY protocol header, before TLS or HTTP
     handshake,
     idle,
     head,
@@ -70,6 +82,17 @@ class ClientSession final : public core::RefCounted<ClientSession>,
     closed
   };
 
+  // What the rate-limit policies did to a request (the access log's rate_limit).
+  enum class RateLimit : std::uint8_t { none, allowed, delayed, refused, dry_run };
+  // A request refused by a limit, waiting for its body: a JSON-RPC call is answered with
+  // its ids, and a keep-alive connection stays usable once the body is read.
+  struct Refusal {
+    http::LimitRefusal response;  // views: static text, or the snapshot's policy
+    bool post = false;            // with the body's first byte: a JSON-RPC call?
+    bool json_content_type = false;
+    std::size_t body_kept = 0;  // decoded body bytes at the front of in_
+    bool body_dropped = false;  // longer than JsonRpcIds::kScanLimit: read, not kept
+  };
   // Everything about one request and its response, reset whole between requests.
   struct Exchange {
     core::Ref<runtime::WorkerView> view;
@@ -124,6 +147,12 @@ class ClientSession final : public core::RefCounted<ClientSession>,
     bool strip_chunked = false;  // decode a chunked response for an HTTP/1.0 client
     bool upstream_timed_out = false;
     std::uint8_t upstream_tls_failures = 0;  // tries that failed in the backend's TLS handshake
+    // Limits (session_limits.cpp).
+    RateLimit rate_limit = RateLimit::none;
+    std::string_view limited_by;  // the policy (in view's snapshot) or cap that limited it
+    std::int64_t held_ns = 0;     // delayed this long by a policy's `delay`
+    runtime::RouteInFlight* route_in_flight = nullptr;  // counted in the route's max_in_flight
+    Refusal refusal;
   };
   enum class UpstreamRead : std::uint8_t { head, body };
   // A split passing a request on to another target: a warning naming the pools, under
@@ -152,8 +181,11 @@ class ClientSession final : public core::RefCounted<ClientSession>,
   void on_request_head(std::size_t head_length);
   void write_upstream_head(const http::RequestHead& head, std::size_t head_length);
   void route_request(const http::RequestHead& head);
+  void send_routed(const http::RequestHead* head);  // null: the head is gone (a delay)
   void count_routed(const runtime::ListenerRuntime& listener);
   void respond_locally(std::uint16_t status, std::string_view detail, bool close);
+  void prepare_local_response(std::uint16_t status, bool close);
+  void send_local_response(std::size_t offset);
   void finish_exchange();
   void next_request();
   // The access log line and the metrics of an exchange that ended with `status`.
@@ -164,7 +196,6 @@ class ClientSession final : public core::RefCounted<ClientSession>,
   void close();
   void end_backend_use();
   bool request_fully_read() const;
-  std::string_view client_ip() const { return {client_ip_, client_ip_length_}; }
   // The request's X-Request-Id: sent to the backend, back to the client, and logged.
   std::string_view request_id() const {
     return {exchange_.request_id, exchange_.request_id_length};
@@ -173,6 +204,40 @@ class ClientSession final : public core::RefCounted<ClientSession>,
   // The timeouts of the snapshot the exchange started with.
   const conf::Timeouts& timeouts() const { return exchange_.view->snapshot().config.timeouts; }
   core::Ref<ClientSession> self() { return core::Ref<ClientSession>(this); }
+
+  // --- session_limits.cpp
+  // Runs the route's rate-limit policies: false when the request was refused or is
+  // held (it goes on from hold_over).
+  bool apply_rate_limits(const http::RequestHead& head);
+  void hold_request(std::int64_t wait_ns);
+  void hold_over();
+  // Counts the exchange in its route's max_in_flight: false when it was refused.
+  bool take_route_slot(const http::RequestHead* head);
+  void release_route_slot();
+  // Counts the connection against its listener's max_connections_per_client, by the
+  // address it comes from (after a PROXY protocol header).
+  void count_client_connection();
+  void refuse_over_client_cap(const http::RequestHead& head);
+  void refuse(const http::RequestHead* head, const http::LimitRefusal& response);
+  void read_refused_body();
+  void on_refused_body_read(const error_code& ec, std::size_t n);
+  // Takes the body bytes in in_; false when the body broke a rule (then answered).
+  bool absorb_refused_body();
+  bool absorb_refused_chunks();
+  void answer_refusal();
+  static std::string_view rate_limit_name(RateLimit outcome);  // "" for none
+
+  // --- session_identity.cpp
+  // The listener's PROXY protocol header, when it wants one: false when it does not (go
+  // on with start_connection), true when the header is being read (or refused).
+  bool start_proxy_header();
+  void read_proxy_header();
+  void on_proxy_header(const http::ProxyHeader& header);
+  void refuse_proxy_header(std::string_view why);
+  // TLS or HTTP, after the PROXY protocol header if there was one.
+  void start_connection();
+  // Sets client_ from origin_ and, from a trusted proxy, the request's forwarding headers.
+  void identify_client(const http::RequestHead& head);
 
   // --- session_tls.cpp
   // Starts the TLS handshake if the listener has TLS; false for a plain listener.
@@ -220,8 +285,24 @@ class ClientSession final : public core::RefCounted<ClientSession>,
   Worker& worker_;
   tls::Stream stream_;
   const std::string& listener_;  // the worker's acceptor keeps the name alive
-  char client_ip_[46] = {};
-  std::uint8_t client_ip_length_ = 0;
+  // An address and its text (inet_ntop's form), formatted once when it changes.
+  struct AddressText {
+    char text[core::IpAddress::kMaxText] = {};
+    std::uint8_t length = 0;
+    void set(const core::IpAddress& address);
+    std::string_view view() const { return {text, length}; }
+  };
+  core::IpAddress peer_;    // the TCP peer
+  core::IpAddress origin_;  // the PROXY protocol source, else peer_
+  core::IpAddress client_;  // this request's client (client_address())
+  AddressText peer_text_;
+  AddressText origin_text_;
+  AddressText client_text_;
+  bool origin_trusted_ = false;       // origin_ is a trusted proxy (this request's snapshot)
+  std::uint16_t forwarded_port_ = 0;  // X-Forwarded-Port: the port the client connected to
+  std::unique_ptr<http::ProxyHeaderParser> proxy_parser_;  // while Phase::proxy_header
+  bool over_client_cap_ = false;  // past max_connections_per_client: the first answer is 429
+  ClientSlot client_slot_;        // counted in max_connections_per_client
   Phase phase_ = Phase::idle;
   bool draining_ = false;
   bool close_after_ = false;   // close the client connection after this response
@@ -233,6 +314,7 @@ class ClientSession final : public core::RefCounted<ClientSession>,
   Deadline write_deadline_{*this, kClientWrite};
   Deadline upstream_deadline_{*this, kUpstream};
   Deadline park_deadline_{*this, kPark};
+  asio::steady_timer hold_timer_;  // a request a policy's `delay` holds
   Exchange exchange_;
   // The backend connection of the current try; null between tries and requests.
   std::unique_ptr<UpstreamConnection> up_;

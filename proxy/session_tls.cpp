@@ -35,6 +35,11 @@ bool ClientSession::start_tls() {
   if (listener == nullptr || !listener->tls) return false;
   tls_config_ = &listener->tls->config();
   stream_.start_tls(listener->tls->new_session(), worker_.tls_scratch());
+  if (!in_.empty()) {  // the ClientHello's first bytes came with a PROXY protocol header
+    stream_.tls()->feed({in_.read_ptr(), in_.size()});
+    in_.clear();
+  }
+  if (in_.allocated()) worker_.buffers().release(in_);
   phase_ = Phase::handshake;
   worker_.deadlines().arm(read_deadline_, worker_.config().timeouts.tls_handshake);
   stream_.async_handshake([self = self()](const error_code& ec) { self->on_handshake(ec); });
@@ -88,6 +93,9 @@ void ClientSession::refuse_plain_http() {
 http::ForwardContext ClientSession::forward_context() const {
   http::ForwardContext context{client_ip(), stream_.tls() != nullptr ? "https" : "http",
                                request_id()};
+  context.peer_ip = origin_text_.view();
+  context.trusted_peer = origin_trusted_;
+  context.listener_port = forwarded_port_;
   if (tls_config_ != nullptr) {
     context.client_subject_header = tls_config_->client_subject_header;
     context.client_subject = client_subject_;

@@ -494,6 +494,7 @@ void ClientSession::start_tunnel(std::size_t head_length) {
     }
     self->upstream_deadline_.disarm();
     self->end_backend_use();
+    self->release_route_slot();  // a tunnel is not a request in flight
     self->record_exchange(101, true);
     self->up_->buffer.clear();
     self->in_.consume(self->exchange_.request_piece);
@@ -502,6 +503,7 @@ void ClientSession::start_tunnel(std::size_t head_length) {
         self->exchange_.backend->stats, self->timeouts().tunnel_idle);
     if (self->exchange_.pick.split != nullptr)
       tunnel->set_route(self->exchange_.pick.split->tags[self->exchange_.pick.target]);
+    tunnel->keep_client_slot(std::move(self->client_slot_));
     // The tunnel took the client socket and the backend connection (still counted in
     // active_connections): this session only unregisters.
     self->phase_ = Phase::closed;

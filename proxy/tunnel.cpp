@@ -149,6 +149,7 @@ void Tunnel::close() {
   core::close_socket(backend_->stream.socket());
   stats_->active_connections.fetch_sub(1, std::memory_order_relaxed);
   worker_.metrics().tunnels_closed.add();
+  client_slot_.release();
   worker_.connection_closed(*this, true);
 }
 

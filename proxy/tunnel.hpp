@@ -13,6 +13,7 @@
 #include "core/backend_stats.hpp"
 #include "core/buffer.hpp"
 #include "core/ref_counted.hpp"
+#include "proxy/client_slot.hpp"
 #include "proxy/connection.hpp"
 #include "proxy/deadline.hpp"
 #include "proxy/upstream_pool.hpp"
@@ -37,6 +38,8 @@ class Tunnel final : public core::RefCounted<Tunnel>, public Connection, public 
   void set_route(std::shared_ptr<const runtime::SplitTargetTag> target) {
     route_ = std::move(target);
   }
+  // The client connection's count in max_connections_per_client, kept while it is open.
+  void keep_client_slot(ClientSlot slot) { client_slot_ = std::move(slot); }
   void start();
   void drain() override {}  // a tunnel has no request boundary: it runs to the drain deadline
   void abort() override { close(); }
@@ -78,6 +81,7 @@ class Tunnel final : public core::RefCounted<Tunnel>, public Connection, public 
   Deadline idle_deadline_{*this, 0};
   Direction upward_;    // client -> backend
   Direction downward_;  // backend -> client
+  ClientSlot client_slot_;
   bool closed_ = false;
   bool lingering_ = false;  // the backend has gone; waiting for the client's end
 };

@@ -18,6 +18,8 @@ constexpr auto kTrimDelay = std::chrono::seconds(1);
 // Warnings that can come in floods (one per retried request during an outage): at
 // most this many lines per worker per second, then a count of the rest.
 constexpr std::uint32_t kWarningsPerSecond = 5;
+// Connections refused over limits.max_connections: at most one line per worker this often.
+constexpr auto kMaxConnectionsLogEvery = std::chrono::seconds(1);
 
 }  // namespace
 
@@ -132,6 +134,7 @@ void Worker::accepted(const std::string& listener, core::UniqueFd connection,
   const std::uint64_t max_connections = config().limits.max_connections;
   if (shared_.client_connections.fetch_add(1, std::memory_order_relaxed) >= max_connections) {
     shared_.client_connections.fetch_sub(1, std::memory_order_relaxed);
+    refused_over_max_connections(max_connections);
     return;  // over limits.max_connections: refuse (close) rather than degrade everyone
   }
   tcp::socket socket(io_);
@@ -144,6 +147,26 @@ void Worker::accepted(const std::string& listener, core::UniqueFd connection,
   connection.release();  // the socket owns it now
   metrics_.connections_accepted.add();
   core::make_ref<ClientSession>(*this, std::move(socket), listener, peer)->start();
+}
+
+// A storm of refusals is one line a second per worker, with the count of the others.
+void Worker::refused_over_max_connections(std::uint64_t max_connections) {
+  metrics_.refusals.max_connections.add();
+  const Clock::time_point now = Clock::now();
+  if (now < next_max_connections_log_) {
+    ++max_connections_unlogged_;
+    return;
+  }
+  next_max_connections_log_ = now + kMaxConnectionsLogEvery;
+  if (max_connections_unlogged_ == 0) {
+    core::log::warn("worker ", index_, ": limits.max_connections (", max_connections,
+                    ") reached: closing new connections at once");
+  } else {
+    core::log::warn("worker ", index_, ": limits.max_connections (", max_connections,
+                    ") reached: closing new connections at once (", max_connections_unlogged_,
+                    " more closed since the last line)");
+  }
+  max_connections_unlogged_ = 0;
 }
 
 void Worker::wake_at(Clock::time_point when) {

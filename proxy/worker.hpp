@@ -18,6 +18,7 @@
 #include "core/buffer.hpp"
 #include "health/outlier.hpp"
 #include "http/http_head.hpp"
+#include "limits/client_counts.hpp"
 #include "proxy/acceptor.hpp"
 #include "proxy/access_log.hpp"
 #include "proxy/connection.hpp"
@@ -37,6 +38,8 @@ struct WorkerShared {
   std::atomic<std::uint64_t> client_connections{0};  // for limits.max_connections
   unsigned worker_count = 1;
   health::EjectionListener* ejections = nullptr;  // the health thread; null in tests
+  // Open connections per client address (max_connections_per_client); null: not counted.
+  std::unique_ptr<limits::ClientCounts> client_counts;
 };
 
 class Worker final : public DeadlineQueue::Waker, public TimeoutHandler {
@@ -71,6 +74,7 @@ class Worker final : public DeadlineQueue::Waker, public TimeoutHandler {
   AccessLog& access_log() { return access_log_; }
   runtime::WorkerMetrics& metrics() { return metrics_; }
   RequestIds& request_ids() { return request_ids_; }
+  limits::ClientCounts* client_counts() { return shared_.client_counts.get(); }
   ConnectionRegistry& connections() { return connections_; }
   http::RequestHead& request_scratch() { return *request_scratch_; }
   http::ResponseHead& response_scratch() { return *response_scratch_; }
@@ -96,6 +100,7 @@ class Worker final : public DeadlineQueue::Waker, public TimeoutHandler {
   // becomes a ClientSession of `listener`.
   void accepted(const std::string& listener, core::UniqueFd connection,
                 const sockaddr_storage& peer);
+  void refused_over_max_connections(std::uint64_t max_connections);
   void wake_at(Clock::time_point when) override;
   void on_timeout(Deadline&) override;  // the memory trim
   void on_timer(const error_code& ec);
@@ -127,6 +132,8 @@ class Worker final : public DeadlineQueue::Waker, public TimeoutHandler {
   std::int64_t log_second_ = 0;
   std::uint32_t logged_this_second_ = 0;
   std::uint64_t unlogged_ = 0;
+  Clock::time_point next_max_connections_log_{};
+  std::uint64_t max_connections_unlogged_ = 0;
   struct WorkGuard* work_guard_ = nullptr;  // keeps run() going until drained
   bool draining_ = false;
   std::thread thread_;

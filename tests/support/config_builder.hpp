@@ -22,6 +22,8 @@ struct TestConfig {
   std::string route_target = "main";  // the pool or split of the listener's one route
   std::string listener_tls;           // the listener's tls table ("{ cert = ..., ... }")
   std::string route_host;             // the route's host; "" = any
+  std::string listener_keys;          // more lines of [listeners.public] (trusted_proxies = ...)
+  std::string route_keys;             // more lines of the route (limits = [...], ...)
 
   std::string toml() const {
     std::string text = "[server]\nworkers = " + std::to_string(workers) + "\nio_engine = \"" +
@@ -29,8 +31,10 @@ struct TestConfig {
     text += "[timeouts]\n" + timeouts + "\n[limits]\n" + limits + "\n";
     text += "[listeners.public]\naddress = \"127.0.0.1:0\"\n";
     if (!listener_tls.empty()) text += "tls = " + listener_tls + "\n";
+    if (!listener_keys.empty()) text += listener_keys + "\n";
     text += "  [[listeners.public.routes]]\n  target = \"" + route_target + "\"\n";
     if (!route_host.empty()) text += "  host = \"" + route_host + "\"\n";
+    if (!route_keys.empty()) text += route_keys + "\n";
     text += "[pools.main]\nstrategy = \"" + strategy + "\"\nbackends = [";
     for (std::size_t i = 0; i < backends.size(); ++i) {
       // "host:port" is quoted; a long-form entry ("{ address = ..., weight = 0 }") is not.

@@ -60,10 +60,17 @@ struct Client::Impl {
   bool ok = false;
 };
 
-Client::Client(std::uint16_t port, std::chrono::milliseconds timeout)
+Client::Client(std::uint16_t port, std::chrono::milliseconds timeout) : Client(port, timeout, "") {}
+
+Client::Client(std::uint16_t port, std::chrono::milliseconds timeout, const std::string& source)
     : impl_(std::make_unique<Impl>()) {
   impl_->port = port;
   boost::system::error_code ec;
+  if (!source.empty()) {
+    impl_->socket.open(tcp::v4(), ec);
+    if (!ec) impl_->socket.bind(tcp::endpoint(asio::ip::make_address(source), 0), ec);
+    if (ec) return;
+  }
   impl_->socket.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port), ec);
   impl_->ok = !ec;
   if (impl_->ok) {

@@ -34,6 +34,9 @@ struct Response {
 class Client {
  public:
   explicit Client(std::uint16_t port, std::chrono::milliseconds timeout = 10s);
+  // From another local address ("127.0.0.2": Linux routes all of 127/8 to lo), so that
+  // veer sees another client.
+  Client(std::uint16_t port, std::chrono::milliseconds timeout, const std::string& source);
   ~Client();
   Client(Client&&) noexcept;
 

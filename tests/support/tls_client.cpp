@@ -81,6 +81,8 @@ TlsClient::TlsClient(std::uint16_t port, TlsClientOptions options)
   static const unsigned char kAlpn[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
   SSL_CTX_set_alpn_protos(ctx, kAlpn, sizeof kAlpn);
   impl_->fd = connect_to(port, options.timeout);
+  if (impl_->fd >= 0 && !options.preface.empty())
+    ::send(impl_->fd, options.preface.data(), options.preface.size(), MSG_MORE | MSG_NOSIGNAL);
   impl_->ssl = SSL_new(ctx);
   if (!options.sni.empty()) SSL_set_tlsext_host_name(impl_->ssl, options.sni.c_str());
   if (!options.sni.empty() && !options.ca_file.empty())
@@ -115,12 +117,16 @@ std::optional<Response> TlsClient::read_response() {
   boost::beast::error_code ec;
   std::string& data = impl_->pending;
   while (true) {
-    if (!data.empty()) {
+    // Beast's put() takes the head alone first: a response whose head and body came in
+    // one record needs a second call before more is read.
+    while (!data.empty() && !parser.is_done()) {
       const std::size_t used = parser.put(boost::asio::buffer(data), ec);
       data.erase(0, used);
-      if (ec && ec != http::error::need_more) return std::nullopt;
-      if (parser.is_done()) break;
+      if (ec == http::error::need_more) break;
+      if (ec) return std::nullopt;
+      if (used == 0) break;
     }
+    if (parser.is_done()) break;
     char chunk[16384];
     std::size_t n = 0;
     ERR_clear_error();

@@ -26,6 +26,9 @@ struct TlsClientOptions {
   std::string key_file;
   std::shared_ptr<SSL_SESSION> session;  // resume this session (from session())
   std::chrono::milliseconds timeout = std::chrono::seconds(5);
+  // Bytes sent in the clear before the ClientHello (a PROXY protocol header), held back
+  // with MSG_MORE so that they usually share a TCP segment with it.
+  std::string preface;
 };
 
 class TlsClient {

@@ -287,7 +287,8 @@ TEST(TlsConfig, ClientHeadersAreHeaderNames) {
 TEST(TlsConfig, ClientHeadersMayNotBeHeadersVeerSets) {
   const std::string mtls =
       R"(tls = { cert = "a.pem", key = "a.key", client_ca = "ca.pem", verify = "required", )";
-  for (const char* name : {"X-Forwarded-For", "host", "Content-Length", "X-REQUEST-ID"}) {
+  for (const char* name : {"X-Forwarded-For", "host", "Content-Length", "X-REQUEST-ID", "X-Real-IP",
+                           "x-forwarded-port", "Forwarded"}) {
     const std::string error = listener_error(mtls + "client_subject_header = \"" + name + "\" }");
     EXPECT_NE(error.find(std::string("\"") + name + "\" is a header veer sets or frames with"),
               std::string::npos)

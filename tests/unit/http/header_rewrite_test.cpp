@@ -10,7 +10,7 @@
 namespace veer::http {
 namespace {
 
-std::string rewrite_request(const std::string& text, std::string_view request_id = "rid-1") {
+std::string rewrite_with(const std::string& text, const http::ForwardContext& ctx) {
   auto head = std::make_unique<http::RequestHead>();
   std::size_t scan = 0;
   const std::size_t end = http::find_head_end(text, scan);
@@ -18,8 +18,29 @@ std::string rewrite_request(const std::string& text, std::string_view request_id
       http::parse_request_head(std::string_view(text).substr(0, end), *head);
   EXPECT_FALSE(err) << err.reason;
   core::Buffer out;
-  http::write_upstream_request(*head, http::ForwardContext{"192.0.2.7", "http", request_id}, out);
+  http::write_upstream_request(*head, ctx, out);
   return std::string(out.readable());
+}
+
+std::string rewrite_request(const std::string& text, std::string_view request_id = "rid-1") {
+  return rewrite_with(text, http::ForwardContext{"192.0.2.7", "http", request_id});
+}
+
+// The values of every field called `name` in a written head, in order, joined by "|".
+std::string fields_named(const std::string& head, std::string_view name) {
+  std::string all;
+  for (std::size_t at = head.find("\r\n"); at != std::string::npos;) {
+    const std::size_t end = head.find("\r\n", at + 2);
+    if (end == std::string::npos) break;
+    const std::string line = head.substr(at + 2, end - at - 2);
+    const std::size_t colon = line.find(':');
+    if (colon != std::string::npos && http::iequals(line.substr(0, colon), name)) {
+      if (!all.empty()) all += '|';
+      all += line.substr(colon + 2);
+    }
+    at = end;
+  }
+  return all;
 }
 
 TEST(HeaderRewrite, DropsHopByHopHeaders) {
@@ -30,19 +51,61 @@ TEST(HeaderRewrite, DropsHopByHopHeaders) {
       "x-secret: 1\r\nX-OTHER: 2\r\nAccept: */*\r\n\r\n");
   EXPECT_EQ(out,
             "GET /x HTTP/1.1\r\nHost: a\r\nAccept: */*\r\nX-Forwarded-For: 192.0.2.7\r\n"
-            "X-Forwarded-Proto: http\r\nX-Request-Id: rid-1\r\n\r\n");
+            "X-Real-IP: 192.0.2.7\r\nX-Forwarded-Proto: http\r\nX-Forwarded-Host: a\r\n"
+            "X-Request-Id: rid-1\r\n\r\n");
 }
 
-TEST(HeaderRewrite, AppendsToForwardedForAndReplacesProto) {
-  const std::string out = rewrite_request(
-      "GET / HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 10.0.0.1\r\nX-Forwarded-For: 10.0.0.2, "
-      "10.0.0.3\r\n"
-      "X-Forwarded-Proto: https\r\n\r\n");
-  EXPECT_NE(out.find("X-Forwarded-For: 10.0.0.1, 10.0.0.2, 10.0.0.3, 192.0.2.7\r\n"),
-            std::string::npos)
-      << out;
-  EXPECT_NE(out.find("X-Forwarded-Proto: http\r\n"), std::string::npos);
-  EXPECT_EQ(out.find("https"), std::string::npos);
+constexpr const char* kForwardingHead =
+    "GET / HTTP/1.1\r\nHost: rpc.example.com\r\nX-Forwarded-For: 10.0.0.1\r\n"
+    "x-forwarded-for: 10.0.0.2, 10.0.0.3\r\nForwarded: for=10.0.0.1;proto=https\r\n"
+    "X-Real-IP: 6.6.6.6\r\nX-Forwarded-Host: evil.example\r\nX-Forwarded-Port: 1\r\n"
+    "X-Forwarded-Proto: https\r\nAccept: */*\r\n\r\n";
+
+TEST(HeaderRewrite, AnUntrustedPeersForwardingFieldsAreReplaced) {
+  const std::string out = rewrite_with(
+      kForwardingHead,
+      http::ForwardContext{
+          .client_ip = "192.0.2.7", .proto = "http", .request_id = "rid", .listener_port = 8545});
+  EXPECT_EQ(fields_named(out, "X-Forwarded-For"), "192.0.2.7") << out;
+  EXPECT_EQ(fields_named(out, "X-Real-IP"), "192.0.2.7");
+  EXPECT_EQ(fields_named(out, "Forwarded"), "");
+  EXPECT_EQ(fields_named(out, "X-Forwarded-Host"), "rpc.example.com");
+  EXPECT_EQ(fields_named(out, "X-Forwarded-Port"), "8545");
+  EXPECT_EQ(fields_named(out, "X-Forwarded-Proto"), "http");
+  EXPECT_EQ(fields_named(out, "Accept"), "*/*");
+  for (const char* forged : {"evil", "6.6.6.6", "10.0.0", "https"})
+    EXPECT_EQ(out.find(forged), std::string::npos) << forged << " in\n" << out;
+}
+
+TEST(HeaderRewrite, ATrustedProxysChainIsKeptAndThePeerAppended) {
+  const std::string out =
+      rewrite_with(kForwardingHead, http::ForwardContext{.client_ip = "10.0.0.1",
+                                                         .proto = "http",
+                                                         .request_id = "rid",
+                                                         .peer_ip = "10.9.9.9",
+                                                         .trusted_peer = true,
+                                                         .listener_port = 8545});
+  EXPECT_EQ(fields_named(out, "X-Forwarded-For"), "10.0.0.1, 10.0.0.2, 10.0.0.3, 10.9.9.9") << out;
+  EXPECT_EQ(fields_named(out, "X-Real-IP"), "10.0.0.1") << "always the derived client";
+  EXPECT_EQ(fields_named(out, "Forwarded"), "for=10.0.0.1;proto=https");
+  EXPECT_EQ(fields_named(out, "X-Forwarded-Host"), "evil.example") << "what the proxy said";
+  EXPECT_EQ(fields_named(out, "X-Forwarded-Port"), "1");
+  EXPECT_EQ(fields_named(out, "X-Forwarded-Proto"), "https");
+}
+
+TEST(HeaderRewrite, ATrustedProxyThatSentNoneGetsVeersOwn) {
+  const std::string out = rewrite_with("GET / HTTP/1.1\r\nHost: a:81\r\n\r\n",
+                                       http::ForwardContext{.client_ip = "10.0.0.1",
+                                                            .proto = "https",
+                                                            .request_id = "rid",
+                                                            .peer_ip = "10.9.9.9",
+                                                            .trusted_peer = true,
+                                                            .listener_port = 443});
+  EXPECT_EQ(fields_named(out, "X-Forwarded-For"), "10.9.9.9") << out;
+  EXPECT_EQ(fields_named(out, "X-Real-IP"), "10.0.0.1");
+  EXPECT_EQ(fields_named(out, "X-Forwarded-Host"), "a:81");
+  EXPECT_EQ(fields_named(out, "X-Forwarded-Port"), "443");
+  EXPECT_EQ(fields_named(out, "X-Forwarded-Proto"), "https");
 }
 
 TEST(HeaderRewrite, KeepsAnIncomingRequestIdWhenGiven) {
