@@ -23,8 +23,10 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-std::string cluster_toml(const TestBackend& backend, const RedisServer& redis) {
-  return "[server]\nworkers = 2\naccess_log = \"off\"\n"
+std::string cluster_toml(const TestBackend& backend, const RedisServer& redis,
+                         const std::string& engine) {
+  return "[server]\nworkers = 2\nio_engine = \"" + engine +
+         "\"\naccess_log = \"off\"\n"
          "[limits]\n"
          "[limits.per_client]\nrate = \"100/s\"\nburst = 20\nkey = \"client_ip\"\n"
          "scope = \"cluster\"\n"
@@ -95,12 +97,15 @@ class Load {
   std::vector<std::thread> workers_;
 };
 
-TEST(Cluster, TwoInstancesShareOneLimitThroughRedisAndFallBackWhenItDies) {
+class Cluster : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(Cluster, TwoInstancesShareOneLimitThroughRedisAndFallBackWhenItDies) {
   VEER_REQUIRE_REDIS();
   RedisServer redis;
   ASSERT_TRUE(redis.start());
   TestBackend backend;
-  VeerProcess a(cluster_toml(backend, redis)), b(cluster_toml(backend, redis));
+  VeerProcess a(cluster_toml(backend, redis, GetParam())),
+      b(cluster_toml(backend, redis, GetParam()));
   ASSERT_TRUE(a.wait_ready());
   ASSERT_TRUE(b.wait_ready());
   // Each has counted both through Redis (the fallback's N).
@@ -152,12 +157,16 @@ TEST(Cluster, TwoInstancesShareOneLimitThroughRedisAndFallBackWhenItDies) {
   EXPECT_EQ(failed, 0);
   EXPECT_GT(refused, 0);
   std::printf(
-      "shared 10 s: %d; fallback a %.1f/s b %.1f/s; resumed 4 s: %d; answers %zu, "
+      "[ figures  ] %s: shared 10 s: %d; fallback a %.1f/s b %.1f/s; resumed 4 s: %d; answers %zu, "
       "429s %d, failed %d\n",
-      shared, load.accepted(0, fell + 500ms, fell + 4500ms) / 4.0,
+      GetParam().c_str(), shared, load.accepted(0, fell + 500ms, fell + 4500ms) / 4.0,
       load.accepted(1, fell + 500ms, fell + 4500ms) / 4.0, resumed, load.answers().size(), refused,
       failed);
 }
+
+// The cluster thread's Asio adapter runs on each engine's reactor.
+INSTANTIATE_TEST_SUITE_P(Engines, Cluster, ::testing::Values("epoll", "io_uring"),
+                         [](const auto& info) { return info.param; });
 
 }  // namespace
 }  // namespace veer::test
