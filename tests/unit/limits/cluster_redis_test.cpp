@@ -349,6 +349,23 @@ TEST(ClusterRedis, AFlushedScriptCacheIsRefilledByEvalWithoutFallingBack) {
   EXPECT_EQ(a.limiter->stats(0).fallback_transitions, 0u);
 }
 
+TEST(ClusterRedis, AReconfiguredAddressMovesTheLinkToTheOtherRedis) {
+  VEER_REQUIRE_REDIS();
+  RedisServer first, second;
+  ASSERT_TRUE(first.start());
+  ASSERT_TRUE(second.start());
+  conf::ClusterConfig config = cluster_config(first);
+  Instance a(config);
+  const std::string members = "ZCARD " + config.key_prefix + "instances";
+  ASSERT_TRUE(poll_until([&] { return test::redis_command(first.port(), members) == ":1"; }, 5s));
+  config.redis = second.address();
+  config.redis_host_port.port = second.port();
+  a.link.configure(config);  // what a reload with another [cluster] redis does
+  ASSERT_TRUE(poll_until([&] { return test::redis_command(second.port(), members) == ":1"; }, 5s));
+  EXPECT_TRUE(a.shared());
+  EXPECT_EQ(a.limiter->stats(0).fallback_transitions, 0u);  // a move is not an outage
+}
+
 TEST(ClusterRedis, WithoutRedisEachInstanceAppliesRateOverNFromTheStart) {
   VEER_REQUIRE_REDIS();
   RedisServer redis;  // never started: nothing listens on its port
