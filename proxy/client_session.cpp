@@ -489,6 +489,11 @@ void ClientSession::next_request() {
   release_route_slot();
   exchange_ = {};
   out_.clear();
+  // Until the next head names its client, a refusal (400, 431) is the origin's.
+  if (!(client_ == origin_)) {
+    client_ = origin_;
+    client_text_ = origin_text_;
+  }
   if (close_after_ || draining_) {
     close_gracefully();
     return;

@@ -186,6 +186,23 @@ TEST_P(ClientIdentity, ATrustedPeerNamesTheClient) {
   EXPECT_EQ(forwarded_client, "2001:db8::9");
 }
 
+TEST_P(ClientIdentity, ARequestRefusedBeforeItsHeadIsParsedIsTheOrigins) {
+  auto veer = start("trusted_proxies = [\"127.0.0.0/8\"]");
+  Client client(veer->port());
+  auto r = client.request("GET", "/named", "", {"X-Forwarded-For: 203.0.113.5"});
+  ASSERT_TRUE(r && r->status == 200);
+  // The next head on the same connection is malformed: nothing in it can name a client.
+  ASSERT_TRUE(client.send("GET /bad HTTP/1.1\r\nHost: x\r\nNo colon here\r\n\r\n"));
+  r = client.read_response();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 400);
+  std::map<int, std::string> client_by_status;
+  for (const auto& line : log_lines(2))
+    client_by_status[line.at("status").to_number<int>()] = field(line, "client");
+  EXPECT_EQ(client_by_status[200], "203.0.113.5");
+  EXPECT_EQ(client_by_status[400], "127.0.0.1");
+}
+
 TEST_P(ClientIdentity, ProxyProtocolV1AndV2) {
   auto veer = start("trusted_proxies = [\"127.0.0.0/8\"]\nproxy_protocol = true");
   // v1, with the request in the same segment and a forged X-Forwarded-For (the PROXY

@@ -69,7 +69,9 @@ TEST_P(ProxyBasic, ForwardsHeadersAndStripsHopByHop) {
        {"X-Hop", "Keep-Alive", "TE", "Upgrade", "Proxy-Authorization", "Connection"}) {
     EXPECT_EQ(seen.count(hop), 0u) << hop << " must not be forwarded";
   }
-  EXPECT_EQ(seen.header("X-Forwarded-For"), "10.1.2.3, 127.0.0.1");
+  // No trusted_proxies: the client's X-Forwarded-For is replaced, not appended to.
+  EXPECT_EQ(seen.header("X-Forwarded-For"), "127.0.0.1");
+  EXPECT_EQ(seen.header("X-Real-IP"), "127.0.0.1");
   EXPECT_EQ(seen.header("X-Forwarded-Proto"), "http");
   EXPECT_EQ(seen.header("X-Request-Id").size(), 32u);
 }
