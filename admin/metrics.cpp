@@ -393,6 +393,12 @@ void add_cluster_stats(Families& out, const runtime::Snapshot& snapshot, std::in
   MetricFamily& overshoot = out.family(
       "veer_rate_limit_cluster_max_overshoot_requests",
       "Worst-case requests above the shared limit: lease block x instances", MetricType::Gauge);
+  MetricFamily& fallbacks = out.family(
+      "veer_rate_limit_cluster_fallbacks_total",
+      "Times this process lost Redis and fell back to the local limit", MetricType::Counter);
+  MetricFamily& fallback_allowed =
+      out.family("veer_rate_limit_cluster_fallback_allowed_total",
+                 "Requests let through by the local fallback limit", MetricType::Counter);
   for (const runtime::PolicyRuntime& policy : snapshot.policies) {
     if (policy.config->scope != conf::RateLimitPolicyConfig::Scope::cluster) continue;
     const limits::LimiterStats s = policy.limiter->stats(now);
@@ -407,6 +413,8 @@ void add_cluster_stats(Families& out, const runtime::Snapshot& snapshot, std::in
     Families::sample(divisor, labels, static_cast<double>(s.fallback_rate_divisor));
     Families::sample(lease, labels, static_cast<double>(s.lease_block));
     Families::sample(overshoot, labels, static_cast<double>(s.lease_block * s.instances));
+    Families::sample(fallbacks, labels, static_cast<double>(s.fallback_transitions));
+    Families::sample(fallback_allowed, labels, static_cast<double>(s.fallback_allowed));
   }
 }
 

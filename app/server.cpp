@@ -18,6 +18,7 @@
 #include "admin/metrics.hpp"
 #include "admin/state_file.hpp"
 #include "app/certificate_watch.hpp"
+#include "app/cluster_limits.hpp"
 #include "conf/load.hpp"
 #include "conf/overrides.hpp"
 #include "core/log.hpp"
@@ -159,9 +160,11 @@ class Server final : public admin::Runtime {
   std::shared_ptr<tls::TicketKeys> ticket_keys_ = tls::TicketKeys::generate();
   asio::steady_timer ticket_rotation_{control_};
   CertificateWatch certificate_watch_{control_, [this] { reload_certificates(); }};
+  // The Redis link of policies of scope = "cluster" (made by the first such policy).
+  ClusterLimits cluster_limits_;
   // Makes the Limiter of each policy of scope = "cluster" (the Redis engine sets it);
   // while empty, a configuration with such a policy is refused.
-  runtime::ClusterLimiterFactory cluster_limiter_factory_;
+  runtime::ClusterLimiterFactory cluster_limiter_factory_ = cluster_limits_.factory();
 };
 
 bool Server::bind_new_listeners(const conf::Config& config,
@@ -249,6 +252,7 @@ int Server::run(conf::Config config, const std::string& engine_note) {
   if (admin_http_) admin_http_->stop();
   if (joiner_.joinable()) joiner_.join();
   health_.stop();
+  cluster_limits_.stop();
   core::log::info("veer stopped");
   return 0;
 }

@@ -526,3 +526,13 @@ old.set_ciphers("DEFAULT:@SECLEVEL=0")
 write("fuzz_tls_handshake", "tls11", b"\x00" + client_flight(old, "fuzz.example"))
 write("fuzz_tls_handshake", "plain-http", b"\x00GET / HTTP/1.1\r\nHost: fuzz.example\r\n\r\n")
 write("fuzz_tls_handshake", "bad-record", b"\x05\x16\x03\x01\x00\x20" + b"\x7f" * 32)
+
+# --- fuzz_redis_reply: byte 0 = units asked, then RESP2 bytes from the server.
+write("fuzz_redis_reply", "lease-granted", b"\x05*3\r\n:5\r\n:0\r\n:50\r\n")
+write("fuzz_redis_reply", "lease-partial", b"\x02*3\r\n:1\r\n:10\r\n:210\r\n")
+write("fuzz_redis_reply", "lease-too-many", b"\x02*3\r\n:9\r\n:0\r\n:0\r\n")
+write("fuzz_redis_reply", "lease-negative", b"\x02*3\r\n:-1\r\n:0\r\n:0\r\n")
+write("fuzz_redis_reply", "noscript", b"\x02-NOSCRIPT No matching script. Please use EVAL.\r\n")
+write("fuzz_redis_reply", "heartbeat", b"\x00:2\r\n")
+write("fuzz_redis_reply", "nested", b"\x03*3\r\n*1\r\n:1\r\n$3\r\nabc\r\n+OK\r\n:7\r\n")
+write("fuzz_redis_reply", "pipelined", b"\x02+PONG\r\n$40\r\n" + b"a" * 40 + b"\r\n*3\r\n:2\r\n:0\r\n:20\r\n")

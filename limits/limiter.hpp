@@ -55,6 +55,12 @@ struct LimiterStats {
   std::uint64_t fallback_rate_divisor = 1;  // N of rate / N while in fallback
   std::uint64_t lease_block = 0;            // requests per lease (cluster scope)
   std::uint64_t instances = 1;              // instances sharing the limit (cluster scope)
+  // Cluster scope (limits/cluster_limiter.hpp):
+  std::uint64_t fallback_transitions = 0;  // times this process lost Redis and fell back
+  std::uint64_t fallback_allowed = 0;      // requests let through by the local fallback limit
+  // lease_block x instances: the most requests the whole cluster may let through above
+  // the shared limit (leases held, or lent ahead of a key's first lease).
+  std::uint64_t overshoot_bound = 0;
 };
 
 // One policy's state for the whole process. acquire is called by every worker, on the

@@ -172,6 +172,8 @@ class FallbackLimiter final : public limits::Limiter {
     s.fallback_rate_divisor = 3;
     s.lease_block = 5;
     s.instances = 3;
+    s.fallback_transitions = 2;
+    s.fallback_allowed = 41;
     return s;
   }
 };
@@ -211,6 +213,11 @@ redis = "127.0.0.1:6379"
   EXPECT_EQ(
       family(families, "veer_rate_limit_cluster_max_overshoot_requests").metric.at(0).gauge.value,
       15);
+  EXPECT_EQ(family(families, "veer_rate_limit_cluster_fallbacks_total").metric.at(0).counter.value,
+            2);
+  EXPECT_EQ(
+      family(families, "veer_rate_limit_cluster_fallback_allowed_total").metric.at(0).counter.value,
+      41);
   const std::string text = admin::prometheus_text(admin::MetricsCollector(sources));
   EXPECT_NE(text.find("veer_rate_limit_cluster_mode{policy=\"shared\",mode=\"local fallback\"} 1"),
             std::string::npos)
