@@ -376,6 +376,63 @@ TEST_P(RateLimit, DelayHoldsRequestsInsteadOfRefusing) {
   })) << delayed_lines;
 }
 
+// A drain lets held requests go on (their responses close the connection), and a client
+// that leaves while its request is held changes nothing for the others.
+TEST_P(RateLimit, HeldRequestsGoOnThroughADrainAndAClientMayLeave) {
+  Admin admin = start(config_with("[limits.slow]\nrate = \"2/s\"\nburst = 0\ndelay = 5\n",
+                                  "  limits = [\"slow\"]"));
+  const std::uint16_t port = admin.veer->port();
+  {
+    // Held 500 ms behind the first request, then closed by its client.
+    Client first(port);
+    ASSERT_TRUE(first.get("/"));
+    Client leaving(port);
+    ASSERT_TRUE(leaving.send("GET /left HTTP/1.1\r\nHost: x\r\n\r\n"));
+  }
+  std::vector<std::thread> threads;
+  std::vector<std::optional<Response>> replies(3);
+  std::atomic<int> sent{0};
+  for (int i = 0; i < 3; ++i) {
+    threads.emplace_back([&, i] {
+      Client c(port);
+      ++sent;
+      replies[i] = c.get("/held/" + std::to_string(i));
+    });
+  }
+  // All three are held (1 s or more each, behind the two before them) when the drain
+  // starts.
+  ASSERT_TRUE(poll_until([&] { return sent.load() == 3; }));
+  ASSERT_TRUE(poll_until([&] { return metric(admin, policy_series("slow", "delayed")) == 4; }));
+  admin.veer->signal(SIGTERM);
+  for (auto& t : threads)
+    t.join();
+  for (const auto& r : replies) {
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
+    EXPECT_FALSE(r->keep_alive) << "draining: the connection closes after the response";
+  }
+  EXPECT_EQ(admin.veer->wait_exit(10s), 0) << admin.veer->log_text();
+}
+
+// On a PROXY protocol listener a client's connections are counted by the address the
+// header names, not by the load balancer's.
+TEST_P(RateLimit, ConnectionsPerClientBehindThePROXYProtocol) {
+  TestConfig config{.backends = {backend.address()}};
+  config.listener_keys =
+      "proxy_protocol = true\ntrusted_proxies = [\"127.0.0.1/32\"]\n"
+      "max_connections_per_client = 1";
+  Admin admin = start(config);
+  const auto via_proxy = [&](Client& c, const std::string& source) {
+    c.send("PROXY TCP4 " + source + " 198.51.100.1 51000 8080\r\n");
+    const auto r = c.get("/");
+    return r ? r->status : 0;
+  };
+  Client a(admin.veer->port()), b(admin.veer->port()), c(admin.veer->port());
+  EXPECT_EQ(via_proxy(a, "203.0.113.1"), 200);
+  EXPECT_EQ(via_proxy(b, "203.0.113.1"), 429) << "a second connection of 203.0.113.1";
+  EXPECT_EQ(via_proxy(c, "203.0.113.2"), 200) << "another client through the same balancer";
+}
+
 TEST_P(RateLimit, DryRunCountsAndRefusesNothing) {
   TestConfig config = config_with("[limits.trial]\nrate = \"1/m\"\nburst = 1\ndry_run = true\n",
                                   "  limits = [\"trial\"]");
