@@ -12,8 +12,8 @@
 #include <vector>
 
 #include "conf/address.hpp"
-#include "core/ip_address.hpp"
 #include "conf/duration.hpp"
+#include "core/ip_address.hpp"
 
 namespace veer::conf {
 
@@ -55,10 +55,10 @@ struct Timeouts {
 struct RateLimitPolicyConfig {
   enum class Scope { local, cluster };
   std::string name;
-  std::uint64_t rate = 0;       // key rate = "N/s" | "N/m" | "N/h": N ...
-  Duration per = 1s;            // ... per this
-  std::uint64_t burst = 0;      // requests above the rate let through at once
-  std::uint64_t delay = 0;      // excess requests beyond burst held until they conform
+  std::uint64_t rate = 0;   // key rate = "N/s" | "N/m" | "N/h": N ...
+  Duration per = 1s;        // ... per this
+  std::uint64_t burst = 0;  // requests above the rate let through at once
+  std::uint64_t delay = 0;  // excess requests beyond burst held until they conform
   // Parts of the key, combined (key = "client_ip" or an array of parts):
   // client_ip | header:NAME | cookie:NAME | route.
   std::vector<std::string> key{"client_ip"};
@@ -148,7 +148,7 @@ struct ListenerConfig {
   std::vector<RouteConfig> routes;
   // Peers whose X-Forwarded-For / Forwarded / PROXY protocol header is believed.
   std::vector<core::IpPrefix> trusted_proxies;
-  bool proxy_protocol = false;                  // a PROXY v1/v2 header starts each connection
+  bool proxy_protocol = false;                   // a PROXY v1/v2 header starts each connection
   std::uint32_t max_connections_per_client = 0;  // per client address, process-wide; 0 = none
   std::vector<std::string> limits;               // rate-limit policies for every route
   SourcePos limits_pos;
