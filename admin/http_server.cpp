@@ -6,6 +6,7 @@
 #include <boost/beast/http.hpp>
 #include <thread>
 
+#include "core/asio.hpp"
 #include "core/bind_retry.hpp"
 #include "core/log.hpp"
 
@@ -115,11 +116,17 @@ struct HttpServer::Impl {
   explicit Impl(Dispatch d) : dispatch(std::move(d)) {}
   asio::io_context io{1};
   tcp::acceptor acceptor{io};
+  asio::steady_timer stop_deadline{io};
   Dispatch dispatch;
   std::thread thread;
+  bool stopping = false;
 
   void accept() {
     acceptor.async_accept([this](beast::error_code ec, tcp::socket socket) {
+      if (stopping) {
+        io.stop();
+        return;
+      }
       if (ec == asio::error::operation_aborted) return;
       if (!ec) std::make_shared<Session>(std::move(socket), dispatch)->read();
       accept();
@@ -180,10 +187,14 @@ void HttpServer::start() {
 
 void HttpServer::stop() {
   if (!impl_->thread.joinable()) return;
+  // The pending accept must complete before the io_context goes: Asio 1.81 on io_uring
+  // frees a socket's state under an operation still in the kernel (core/asio.hpp), so
+  // the listener is shut down, not closed, and the loop stops from the accept's handler.
   asio::post(impl_->io, [this] {
-    beast::error_code ignored;
-    impl_->acceptor.close(ignored);
-    impl_->io.stop();
+    impl_->stopping = true;
+    core::close_socket(impl_->acceptor);
+    impl_->stop_deadline.expires_after(std::chrono::seconds(1));
+    impl_->stop_deadline.async_wait([this](const beast::error_code&) { impl_->io.stop(); });
   });
   impl_->thread.join();
 }

@@ -109,7 +109,8 @@ TEST(LimitResponse, JsonRpcSingleCarriesTheId) {
             R"({"jsonrpc":"2.0","id":"q-1","error":{"code":-32005,"message":"rate limit exceeded",)"
             R"("data":{"policy":"per_client","retry_after":2}}})");
   // The answer's own id reads back as the request's.
-  JsonRpcIds::Iterator it = JsonRpcIds(p.body).begin();
+  const JsonRpcIds answer(p.body);
+  JsonRpcIds::Iterator it = answer.begin();
   std::string_view id;
   ASSERT_TRUE(it.next(&id));
   EXPECT_EQ(id, R"("q-1")");
