@@ -1,0 +1,45 @@
+#pragma once
+
+// The running configuration as an nginx configuration (GET /api/v1/export/nginx and
+// `veer export nginx FILE`), for teams that run nginx. What nginx OSS cannot express is
+// kept as a comment where it applies and listed as a gap: `--strict` fails on any gap.
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "conf/config.hpp"
+
+namespace veer::admin {
+
+// The nginx the export is for: what it can express depends on the version (Debian 12
+// ships 1.22, the default).
+struct NginxVersion {
+  int major = 1;
+  int minor = 22;
+  friend auto operator<=>(const NginxVersion&, const NginxVersion&) = default;
+};
+
+// "1.22", "1.25.3" (the patch level is ignored); nullopt for anything else.
+std::optional<NginxVersion> parse_nginx_version(std::string_view text);
+
+struct NginxExportOptions {
+  NginxVersion version;
+};
+
+// Something of veer's configuration that did not carry over to nginx.
+struct NginxExportGap {
+  std::string where;  // "upstream rpc-blue", "server :8545 location /", "limits public"
+  std::string what;   // "active health check (http GET /health every 2s)"
+};
+
+struct NginxExport {
+  std::string text;  // a complete nginx.conf (events and http blocks), summary table on top
+  std::vector<NginxExportGap> gaps;
+};
+
+// Never throws for a configuration that loaded; pure (no files read or written).
+NginxExport export_nginx(const conf::Config& config, const NginxExportOptions& options);
+
+}  // namespace veer::admin
