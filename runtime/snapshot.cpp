@@ -176,6 +176,7 @@ std::shared_ptr<const Snapshot> build_snapshot(conf::Config config, std::uint64_
       runtime.tags.push_back(registry.split_target_tag(split.name, target.pool));
     }
     runtime.bucket_ends = strategies::split_bucket_ends(runtime.weights);
+    runtime.hash_ends = strategies::split_hash_ends(runtime.bucket_ends);
     snapshot->splits.push_back(std::move(runtime));
   }
   for (const conf::ListenerConfig& listener : configured.listeners) {

@@ -83,6 +83,7 @@ struct SplitRuntime {
   std::vector<std::uint32_t> pools;  // index into Snapshot::pools
   std::vector<std::uint64_t> weights;
   std::vector<std::uint32_t> bucket_ends;  // strategies::split_bucket_ends(weights)
+  std::vector<std::uint64_t> hash_ends;    // strategies::split_hash_ends(bucket_ends)
   std::vector<std::shared_ptr<const SplitTargetTag>> tags;
 };
 

@@ -26,9 +26,10 @@ std::string_view override_of(const conf::SplitConfig& config, const http::Reques
 SplitChoice choose_split_target(const SplitRuntime& split, const http::RequestHead& head,
                                 std::string_view client_ip, core::Random& random) {
   SplitChoice choice;
-  choice.bucket = split.per_request
-                      ? random.below(strategies::kSplitBuckets)
-                      : strategies::split_bucket(request_key(split.sticky, head, client_ip));
+  const std::uint32_t hash =
+      split.per_request ? static_cast<std::uint32_t>(random.next() >> 32)
+                        : strategies::split_hash(request_key(split.sticky, head, client_ip));
+  choice.bucket = strategies::split_bucket_of(hash);
   const std::string_view forced = override_of(*split.config, head);
   if (!forced.empty()) {
     for (std::uint32_t i = 0; i < split.config->targets.size(); ++i) {
@@ -39,7 +40,7 @@ SplitChoice choose_split_target(const SplitRuntime& split, const http::RequestHe
       }
     }
   }
-  choice.target = strategies::split_target_of(split.bucket_ends, choice.bucket);
+  choice.target = strategies::split_target_of_hash(split.hash_ends, hash);
   return choice;
 }
 

@@ -26,6 +26,34 @@ std::vector<std::uint32_t> split_bucket_ends(std::span<const std::uint64_t> weig
   return ends;
 }
 
+std::vector<std::uint64_t> split_hash_ends(std::span<const std::uint32_t> bucket_ends) {
+  // The "*" part: the last target whose range is not empty.
+  std::size_t star = bucket_ends.size();
+  std::uint32_t previous = 0;
+  for (std::size_t i = 0; i < bucket_ends.size(); ++i) {
+    if (bucket_ends[i] > previous) star = i;
+    previous = bucket_ends[i];
+  }
+  std::vector<std::uint64_t> hash_ends;
+  hash_ends.reserve(bucket_ends.size());
+  // nginx: last += part[i].percent * (uint64_t) 0xffffffff / 10000, per part, rounded
+  // down each time; the sum stays below 2^32.
+  std::uint64_t last = 0;
+  previous = 0;
+  for (std::size_t i = 0; i < bucket_ends.size(); ++i) {
+    last += std::uint64_t{bucket_ends[i] - previous} * 0xffff'ffffULL / kSplitBuckets;
+    previous = bucket_ends[i];
+    hash_ends.push_back(i >= star ? kSplitHashEnd : last);
+  }
+  return hash_ends;
+}
+
+std::uint32_t split_target_of_hash(std::span<const std::uint64_t> hash_ends, std::uint32_t hash) {
+  const auto it = std::upper_bound(hash_ends.begin(), hash_ends.end(), std::uint64_t{hash});
+  return static_cast<std::uint32_t>(
+      std::min<std::size_t>(it - hash_ends.begin(), hash_ends.size() - 1));
+}
+
 std::uint32_t split_target_of(std::span<const std::uint32_t> ends, std::uint32_t bucket) {
   const auto it = std::upper_bound(ends.begin(), ends.end(), bucket);
   return static_cast<std::uint32_t>(std::min<std::size_t>(it - ends.begin(), ends.size() - 1));

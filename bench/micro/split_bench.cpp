@@ -5,6 +5,7 @@
 #include <string>
 
 #include "conf/load.hpp"
+#include "core/hash.hpp"
 #include "http/http_parser.hpp"
 #include "runtime/split_route.hpp"
 #include "strategies/split_buckets.hpp"
@@ -57,6 +58,29 @@ void BM_SplitBucketRanges(benchmark::State& state) {
     benchmark::DoNotOptimize(strategies::split_bucket_ends(weights));
 }
 BENCHMARK(BM_SplitBucketRanges)->Arg(2)->Arg(64);
+
+// The sticky key's hash alone, for a client address and a typical user-id header:
+// nginx's MurmurHash2 (the split's hash, so that the nginx export splits alike) against
+// FNV-1a + splitmix64 (ip_hash's, and the split's before issue 15).
+const char* const kKeys[] = {"203.0.113.7", "0x7f3c9a1e5b2d4c6f8a0e1d3b5c7a9f2e4d6b8a0c"};
+
+void BM_SplitKeyHashMurmur2(benchmark::State& state) {
+  const std::string_view key = kKeys[state.range(0)];
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(key);
+    benchmark::DoNotOptimize(strategies::split_bucket(key));
+  }
+}
+BENCHMARK(BM_SplitKeyHashMurmur2)->Arg(0)->Arg(1);
+
+void BM_SplitKeyHashFnvMix(benchmark::State& state) {
+  const std::string_view key = kKeys[state.range(0)];
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(key);
+    benchmark::DoNotOptimize(core::hash_bytes(key, 0x5b11'7ed5ULL) % strategies::kSplitBuckets);
+  }
+}
+BENCHMARK(BM_SplitKeyHashFnvMix)->Arg(0)->Arg(1);
 
 }  // namespace
 }  // namespace veer::proxy

@@ -45,5 +45,24 @@ TEST(RequestKey, HeaderCookieAndClientAddress) {
             "10.0.0.1");
 }
 
+// As nginx 1.22 reads the key in the export ($http_NAME: the first header of that name;
+// $http_cookie: the Cookie headers joined, the first pair of that name): the first
+// occurrence decides, and an empty one means the client address.
+TEST(RequestKey, TheFirstOccurrenceDecidesAsInNginx) {
+  const runtime::HashKey user{runtime::HashKey::Kind::header, "x-user"};
+  const runtime::HashKey session{runtime::HashKey::Kind::cookie, "session"};
+  const Parsed repeated(
+      "GET / HTTP/1.1\r\nHost: a\r\nX-User: first\r\nX-User: second\r\n"
+      "Cookie: a=1\r\nCookie: session=s1; session=s2\r\n"
+      "Cookie: session=s3\r\n\r\n");
+  EXPECT_EQ(runtime::request_key(user, *repeated.head, "10.0.0.1"), "first");
+  EXPECT_EQ(runtime::request_key(session, *repeated.head, "10.0.0.1"), "s1");
+  const Parsed empty_first(
+      "GET / HTTP/1.1\r\nHost: a\r\nX-User: \r\nX-User: second\r\n"
+      "Cookie: session=; a=1\r\nCookie: session=s3\r\n\r\n");
+  EXPECT_EQ(runtime::request_key(user, *empty_first.head, "10.0.0.1"), "10.0.0.1");
+  EXPECT_EQ(runtime::request_key(session, *empty_first.head, "10.0.0.1"), "10.0.0.1");
+}
+
 }  // namespace
 }  // namespace veer::runtime

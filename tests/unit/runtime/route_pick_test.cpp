@@ -87,7 +87,7 @@ struct Fixture {
       std::string user = "u";
       user += std::to_string(k);  // appends: GCC 12 warns falsely on "u" + string
       const std::uint32_t target =
-          strategies::split_target_of(split().bucket_ends, strategies::split_bucket(user));
+          strategies::split_target_of_hash(split().hash_ends, strategies::split_hash(user));
       if (snapshot->pools[split().pools[target]].name == pool_name) return user;
     }
     ADD_FAILURE() << "no user lands in " << pool_name;

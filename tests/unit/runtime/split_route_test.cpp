@@ -16,8 +16,8 @@
 namespace veer::runtime {
 namespace {
 
-using strategies::split_bucket;
-using strategies::split_target_of;
+using strategies::split_hash;
+using strategies::split_target_of_hash;
 
 using conf::unit::kRoutesAndPools;
 
@@ -81,7 +81,7 @@ sticky = "header:X-User"
     const std::string client = "198.51.100." + std::to_string(a);
     const std::string expected =
         f.snapshot
-            ->pools[f.split().pools[split_target_of(f.split().bucket_ends, split_bucket(client))]]
+            ->pools[f.split().pools[split_target_of_hash(f.split().hash_ends, split_hash(client))]]
             .name;
     EXPECT_EQ(f.pool_for("", client), expected);
   }
