@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "admin/ctl.hpp"
+#include "admin/export_command.hpp"
 #include "admin/state_file.hpp"
 #include "admin/tls_check.hpp"
 #include "app/engine.hpp"
@@ -145,7 +146,7 @@ int show_help(int, char**) {
   return print_usage(std::cout);
 }
 
-constexpr std::array<Command, 6> kCommands{{
+constexpr std::array<Command, 7> kCommands{{
     {{"run"},
      "veer FILE | veer run FILE",
      "start with the configuration in FILE",
@@ -161,6 +162,11 @@ constexpr std::array<Command, 6> kCommands{{
      "steer a running veer through its admin API (veer ctl --help)",
      kAnyArguments,
      [](int argc, char** argv) { return veer::admin::run_ctl(argc - 1, argv + 1); }},
+    {{"export"},
+     "veer export nginx FILE [--strict] [--nginx-version V]",
+     "FILE as an nginx configuration; what does not carry over on stderr",
+     kAnyArguments,
+     [](int argc, char** argv) { return veer::admin::run_export(argc - 1, argv + 1); }},
     {{"demo-backend"},
      "veer demo-backend --listen HOST:PORT [--name NAME]",
      "a small HTTP, JSON-RPC and WebSocket backend for trying veer",
