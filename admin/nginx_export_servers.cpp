@@ -208,6 +208,16 @@ void write_locations(Context& ctx, const conf::ListenerConfig& listener, const B
   }
 }
 
+// The listener's address; port 0 (a free port veer picks at start) has no nginx form.
+std::string listen_address(const conf::ListenerConfig& listener, Writer* gaps) {
+  if (listener.host_port.port != 0) return listener.address;
+  if (gaps != nullptr)
+    gaps->gap("listener " + listener.name,
+              "port 0 (a free port picked at start): nginx needs a port, 80 written");
+  const std::string& host = listener.host_port.host;
+  return (listener.host_port.host_is_ipv6_literal ? "[" + host + "]" : host) + ":80";
+}
+
 }  // namespace
 
 void write_servers(Context& ctx, Writer& out) {
@@ -219,7 +229,7 @@ void write_servers(Context& ctx, Writer& out) {
       if (!block.server_names.empty()) where += " (" + block.server_names.front() + ")";
       out.comment("listener " + listener.name + (b == 0 ? " (any host)" : ""));
       out.open("server");
-      std::string listen = "listen " + listener.address;
+      std::string listen = "listen " + listen_address(listener, b == 0 ? &out : nullptr);
       if (b == 0) listen += " default_server";
       if (listener.tls) listen += " ssl";
       if (listener.proxy_protocol) listen += " proxy_protocol";

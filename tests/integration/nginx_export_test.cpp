@@ -349,6 +349,8 @@ override_header = "X-Veer-Version"
 TEST(NginxExportCheck, TheCommandLine) {
   const std::string dir = make_temp_dir();
   const std::string clean = write_file(dir, "clean.toml", R"(
+[timeouts]
+tunnel_idle = "30s"
 [listeners.public]
 address = "127.0.0.1:18545"
   [[listeners.public.routes]]
