@@ -412,3 +412,36 @@ backends = ["127.0.0.1:19002"]
 
 }  // namespace
 }  // namespace veer::admin
+
+namespace veer::admin {
+namespace {
+
+// Below a feature's version the export leaves it out and says so.
+TEST(NginxExport, OlderNginxVersionsTurnFeaturesIntoGaps) {
+  const std::string toml =
+      std::string("[limits.held]\nrate = \"5/s\"\nburst = 2\ndelay = 3\nipv6_prefix = 128\n") +
+      "[listeners.public]\naddress = \"127.0.0.1:8545\"\nlimits = [\"held\"]\n"
+      "  [[listeners.public.routes]]\n  target = \"rpc\"\n"
+      "[pools.rpc]\nbackends = [\"127.0.0.1:19001\"]\n";
+  const NginxExport now = exported(toml);
+  EXPECT_NE(now.text.find("limit_req zone=veer_limit_held burst=5 delay=2;"), std::string::npos)
+      << now.text;
+  EXPECT_NE(now.text.find("keepalive_timeout 1m;\n    }"), std::string::npos);
+  const NginxExport old = exported(toml, NginxVersion{1, 14, 2});
+  EXPECT_NE(old.text.find("limit_req zone=veer_limit_held burst=5;"), std::string::npos)
+      << old.text;
+  EXPECT_TRUE(has_gap(old, "limit_req delay= needs nginx 1.15.7"));
+  EXPECT_TRUE(has_gap(old, "keepalive_timeout needs nginx 1.15.3"));
+  EXPECT_NE(old.text.find("for nginx 1.14.2."), std::string::npos);
+}
+
+TEST(NginxExport, PortZeroIsAGap) {
+  std::string toml = pool("round_robin");
+  toml.replace(toml.find("127.0.0.1:8545"), 14, "127.0.0.1:0");
+  const NginxExport e = exported(toml);
+  EXPECT_NE(e.text.find("listen 127.0.0.1:80 default_server;"), std::string::npos) << e.text;
+  EXPECT_TRUE(has_gap(e, "port 0"));
+}
+
+}  // namespace
+}  // namespace veer::admin
