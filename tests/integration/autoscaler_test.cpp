@@ -75,7 +75,8 @@ std::vector<std::string> green_backends(Admin& admin, const std::string& state =
   std::vector<std::string> out;
   const std::optional<Response> r = admin.call("GET", "/api/v1/pools/green");
   if (!r || r->status != 200) return out;
-  for (const json::value& b : json::parse(r->body).at("backends").as_array()) {
+  const json::value pool = json::parse(r->body);
+  for (const json::value& b : pool.at("backends").as_array()) {
     if (state.empty() || b.at("state").as_string() == state)
       out.emplace_back(b.at("address").as_string().c_str());
   }
@@ -109,16 +110,35 @@ TEST(Autoscaler, ScalesUpUnderLoadWithinCooldownAndMaxThenDrainsAndRemoves) {
   ASSERT_NE(admin.port, 0);
   const std::string token_file = write_file(make_temp_dir(), "token", kToken + "\n");
 
-  VeerProcess scaler(
-      "", VeerOptions{.binary = python(),
-                      .command = {kDocker + "/autoscaler.py", "--verbose", "--admin",
-                                  "http://127.0.0.1:" + std::to_string(admin.port),
-                                  "--token-file", token_file, "--pool", "green",
-                                  "--scale-command", replicas.command("{replicas}"), "--min",
-                                  "1", "--max", std::to_string(kMaxReplicas), "--up-in-flight",
-                                  "2", "--down-in-flight", "0.5", "--up-latency-ms", "60000",
-                                  "--down-latency-ms", "60000", "--cooldown", "1500ms",
-                                  "--interval", "100ms", "--drain", "5s"}});
+  VeerProcess scaler("", VeerOptions{.binary = python(),
+                                     .command = {kDocker + "/autoscaler.py",
+                                                 "--verbose",
+                                                 "--admin",
+                                                 "http://127.0.0.1:" + std::to_string(admin.port),
+                                                 "--token-file",
+                                                 token_file,
+                                                 "--pool",
+                                                 "green",
+                                                 "--scale-command",
+                                                 replicas.command("{replicas}"),
+                                                 "--min",
+                                                 "1",
+                                                 "--max",
+                                                 std::to_string(kMaxReplicas),
+                                                 "--up-in-flight",
+                                                 "2",
+                                                 "--down-in-flight",
+                                                 "0.5",
+                                                 "--up-latency-ms",
+                                                 "60000",
+                                                 "--down-latency-ms",
+                                                 "60000",
+                                                 "--cooldown",
+                                                 "1500ms",
+                                                 "--interval",
+                                                 "100ms",
+                                                 "--drain",
+                                                 "5s"}});
   ASSERT_TRUE(scaler.wait_for_log("\"started\"", 10s)) << scaler.log_text();
 
   // Load: 12 requests in flight on the one green backend.
@@ -175,8 +195,7 @@ TEST(Autoscaler, ScalesUpUnderLoadWithinCooldownAndMaxThenDrainsAndRemoves) {
   const std::string veer_log = admin.veer->log_text();
   for (const std::string& address : added) {
     if (address == oldest) continue;
-    EXPECT_NE(veer_log.find("drain and remove backend " + address), std::string::npos)
-        << veer_log;
+    EXPECT_NE(veer_log.find("drain and remove backend " + address), std::string::npos) << veer_log;
   }
 }
 

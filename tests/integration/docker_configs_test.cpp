@@ -34,10 +34,11 @@ std::string python() {
 
 // Every document of a YAML file, as a JSON array; nullopt (and a skip) without PyYAML.
 std::optional<json::array> yaml_documents(const std::string& path) {
-  const CommandResult r = run_command(
-      python() +
-      " -c 'import json, sys, yaml; print(json.dumps(list(yaml.safe_load_all(open(sys.argv[1])))))' '" +
-      path + "'");
+  const CommandResult r =
+      run_command(python() +
+                  " -c 'import json, sys, yaml; "
+                  "print(json.dumps(list(yaml.safe_load_all(open(sys.argv[1])))))' '" +
+                  path + "'");
   if (r.output.find("No module named 'yaml'") != std::string::npos) return std::nullopt;
   EXPECT_EQ(r.exit_code, 0) << r.output;
   if (r.exit_code != 0) return json::array{};
@@ -71,8 +72,10 @@ std::map<std::string, int> addresses(const std::string& toml) {
   std::string current;
   for (std::string line; std::getline(lines, line);) {
     std::smatch m;
-    if (std::regex_match(line, m, table)) current = m[1];
-    else if (std::regex_search(line, m, address)) out[current] = std::stoi(m[1]);
+    if (std::regex_match(line, m, table))
+      current = m[1];
+    else if (std::regex_search(line, m, address))
+      out[current] = std::stoi(m[1]);
   }
   return out;
 }
@@ -92,7 +95,8 @@ TEST(DockerConfigs, ImageConfigChecksAndMatchesExposeAndHealthcheckAddress) {
   ASSERT_TRUE(std::regex_search(dockerfile, m, std::regex(R"(\nEXPOSE ([0-9 ]+)\n)")));
   std::set<int> exposed;
   std::istringstream words(m[1].str());
-  for (int port; words >> port;) exposed.insert(port);
+  for (int port; words >> port;)
+    exposed.insert(port);
   EXPECT_EQ(exposed, (std::set<int>{ports.at("listeners.rpc"), ports.at("listeners.ws"),
                                     ports.at("admin")}));
   ASSERT_TRUE(std::regex_search(dockerfile, m, std::regex(R"(ENV VEER_ADMIN=127\.0\.0\.1:(\d+))")));
@@ -157,8 +161,8 @@ const json::object* find_kind(const json::array& docs, const std::string& kind) 
 }
 
 const json::object& container(const json::object& deployment, const std::string& name) {
-  for (const json::value& c : deployment.at("spec").at("template").at("spec").at("containers")
-                                  .as_array())
+  for (const json::value& c :
+       deployment.at("spec").at("template").at("spec").at("containers").as_array())
     if (c.at("name").as_string() == name) return c.as_object();
   throw std::runtime_error("no container " + name);
 }
@@ -190,9 +194,8 @@ TEST(DockerConfigs, KubernetesSidecarConfigMapChecksAndPortsProbesAndSecretAgree
   for (const json::value& p : veer.at("ports").as_array())
     container_ports[std::string(p.at("name").as_string())] =
         static_cast<int>(p.at("containerPort").as_int64());
-  EXPECT_EQ(container_ports, (std::map<std::string, int>{{"rpc", 8545},
-                                                         {"ws", 8546},
-                                                         {"admin", ports.at("admin")}}));
+  EXPECT_EQ(container_ports, (std::map<std::string, int>{
+                                 {"rpc", 8545}, {"ws", 8546}, {"admin", ports.at("admin")}}));
   EXPECT_EQ(ports.at("listeners.rpc"), 8545);
   EXPECT_EQ(ports.at("listeners.ws"), 8546);
   // Probes: readiness on /readyz, liveness on /healthz, both on the admin port.
@@ -225,9 +228,11 @@ TEST(DockerConfigs, KubernetesSidecarConfigMapChecksAndPortsProbesAndSecretAgree
       veer.at("lifecycle").at("preStop").at("exec").at("command").as_array();
   ASSERT_EQ(pre_stop.at(0).as_string(), "sleep");
   const int pre_stop_seconds = std::stoi(std::string(pre_stop.at(1).as_string()));
-  const std::int64_t grace =
-      deployment->at("spec").at("template").at("spec").at("terminationGracePeriodSeconds")
-          .as_int64();
+  const std::int64_t grace = deployment->at("spec")
+                                 .at("template")
+                                 .at("spec")
+                                 .at("terminationGracePeriodSeconds")
+                                 .as_int64();
   EXPECT_GT(grace, pre_stop_seconds + drain);
   // The Service sends to veer's ports, never to the node's.
   for (const json::value& p : service->at("spec").at("ports").as_array())

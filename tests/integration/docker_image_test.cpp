@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <regex>
 #include <set>
 #include <sstream>
@@ -53,18 +54,23 @@ std::vector<std::string> runtime_stage(const std::vector<std::string>& all) {
   return {all.begin() + static_cast<std::ptrdiff_t>(from), all.end()};
 }
 
-// Every package named by an `apt-get install` of the stage (the words after `install`
-// up to the next `&&`, options left out).
+// Every package named by an `apt-get install` of the stage (the words after `apt-get
+// ... install` up to the next `&&`, options left out; coreutils' `install -d` is not one).
 std::set<std::string> installed_packages(const std::vector<std::string>& stage) {
   std::set<std::string> packages;
   for (const std::string& instruction : stage) {
     if (!instruction.starts_with("RUN ")) continue;
     std::istringstream words(instruction);
-    bool in_install = false;
+    bool apt = false, in_install = false;
     for (std::string word; words >> word;) {
-      if (word == "&&" || word == ";") in_install = false;
-      else if (word == "install") in_install = true;
-      else if (in_install && !word.starts_with("-")) packages.insert(word);
+      if (word == "&&" || word == ";" || word == "||")
+        apt = in_install = false;
+      else if (word == "apt-get")
+        apt = true;
+      else if (apt && word == "install")
+        in_install = true;
+      else if (in_install && !word.starts_with("-"))
+        packages.insert(word);
     }
   }
   return packages;
@@ -91,8 +97,10 @@ std::vector<std::string> shared_libraries(const std::string& binary) {
 // resolves to are tried in turn.
 std::string owning_package(const std::string& path) {
   std::vector<std::string> candidates{path};
-  if (path.starts_with("/usr/")) candidates.push_back(path.substr(4));
-  else candidates.push_back("/usr" + path);
+  if (path.starts_with("/usr/"))
+    candidates.push_back(path.substr(4));
+  else
+    candidates.push_back("/usr" + path);
   const std::string real = std::filesystem::canonical(path).string();
   candidates.push_back(real);
   if (real.starts_with("/usr/")) candidates.push_back(real.substr(4));
@@ -116,11 +124,13 @@ TEST(DockerImage, RuntimeStageInstallsThePackageOfEveryLibraryTheBinariesLoad) {
   if (std::filesystem::exists(veer_io_uring_binary())) binaries.push_back(veer_io_uring_binary());
   ASSERT_EQ(binaries.size(), 2u) << "build veer-io_uring too: the image ships both";
   std::set<std::string> needed;
+  std::map<std::string, std::string> owners;  // library -> package: the binaries share most
   for (const std::string& binary : binaries) {
     const std::vector<std::string> libraries = shared_libraries(binary);
     EXPECT_GE(libraries.size(), 5u) << binary << " (libc, libstdc++, boost, ssl, uring at least)";
     for (const std::string& library : libraries) {
-      const std::string package = owning_package(library);
+      if (!owners.contains(library)) owners[library] = owning_package(library);
+      const std::string& package = owners[library];
       ASSERT_FALSE(package.empty()) << library << " (of " << binary << ") belongs to no package";
       needed.insert(package);
       EXPECT_TRUE(packages.contains(package))
@@ -153,8 +163,9 @@ TEST(DockerImage, RunsAsNonRootWithHealthcheckStopSignalAndExecEntrypoint) {
   EXPECT_NE(user[1], "0");
   bool created = false;
   for (const std::string& run : find("RUN"))
-    created = created || std::regex_search(run, std::regex("useradd .*--uid " + user[1].str() +
-                                                           R"( .*\bveer\b)"));
+    created =
+        created ||
+        std::regex_search(run, std::regex("useradd .*--uid " + user[1].str() + R"( .*\bveer\b)"));
   EXPECT_TRUE(created) << "a RUN useradd --uid " << user[1] << " ... veer";
   const std::vector<std::string> healthchecks = find("HEALTHCHECK");
   ASSERT_EQ(healthchecks.size(), 1u);
@@ -164,9 +175,11 @@ TEST(DockerImage, RunsAsNonRootWithHealthcheckStopSignalAndExecEntrypoint) {
   const std::vector<std::string> entrypoints = find("ENTRYPOINT");
   ASSERT_EQ(entrypoints.size(), 1u);
   // Exec form (a JSON array): veer is PID 1 and gets the signals, no shell in between.
-  EXPECT_TRUE(std::regex_match(entrypoints[0], std::regex(R"(ENTRYPOINT \[\s*"[^"]+"(\s*,\s*"[^"]*")*\s*\])")))
+  EXPECT_TRUE(std::regex_match(entrypoints[0],
+                               std::regex(R"(ENTRYPOINT \[\s*"[^"]+"(\s*,\s*"[^"]*")*\s*\])")))
       << entrypoints[0];
-  for (const std::string& cmd : find("CMD")) EXPECT_TRUE(cmd.starts_with("CMD [")) << cmd;
+  for (const std::string& cmd : find("CMD"))
+    EXPECT_TRUE(cmd.starts_with("CMD [")) << cmd;
   // Both binaries, side by side.
   bool both = false;
   for (const std::string& copy : find("COPY"))
@@ -191,12 +204,13 @@ TEST(DockerImage, HealthcheckCommandPassesAgainstARunningVeer) {
   // The Dockerfile's HEALTHCHECK CMD, with its VEER_ADMIN pointing at this veer.
   std::smatch m;
   const std::string dockerfile = read_text(kDockerfile);
-  ASSERT_TRUE(std::regex_search(dockerfile, m, std::regex(R"(CMD \["/usr/local/bin/veer", "ctl", "get", "/healthz"\])")));
+  ASSERT_TRUE(std::regex_search(
+      dockerfile, m, std::regex(R"(CMD \["/usr/local/bin/veer", "ctl", "get", "/healthz"\])")));
   const CommandResult ok =
       run_command("VEER_ADMIN=127.0.0.1:" + port + " '" + veer_binary() + "' ctl get /healthz");
   EXPECT_EQ(ok.exit_code, 0) << ok.output;
-  const CommandResult refused = run_command("VEER_ADMIN=127.0.0.1:9 '" + veer_binary() +
-                                            "' ctl get /healthz");
+  const CommandResult refused =
+      run_command("VEER_ADMIN=127.0.0.1:9 '" + veer_binary() + "' ctl get /healthz");
   EXPECT_NE(refused.exit_code, 0) << "nothing listens on port 9: the check must fail";
 }
 
