@@ -8,6 +8,8 @@
 #
 # Not part of CI: needs root, debootstrap and a Debian mirror; takes a few minutes.
 #   sudo docker/rootfs-size.sh [DIR]        (BUILD=build dir with veer and veer-io_uring)
+# The sizes are those of a fresh DIR (default /tmp/veer-rootfs); a second run over the
+# same DIR reuses it and only repeats the smoke run.
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD:-$src/build}
@@ -78,9 +80,13 @@ set -euo pipefail
 rootfs=$1
 ip link set lo up
 as_veer() { chroot --userspec=10001:10001 "$rootfs" env VEER_ADMIN=127.0.0.1:9901 "$@"; }
-as_veer /usr/local/bin/veer demo-backend --listen 127.0.0.1:18545 --name node >/tmp/veer-rootfs-node.log 2>&1 &
+# Started without a shell function in between: the PID that $! gives is veer itself
+# (chroot and env exec), so the SIGTERM below reaches veer.
+chroot --userspec=10001:10001 "$rootfs" /usr/local/bin/veer demo-backend \
+  --listen 127.0.0.1:18545 --name node >/tmp/veer-rootfs-node.log 2>&1 &
 node=$!
-as_veer /usr/local/bin/veer run /etc/veer/veer.toml >/tmp/veer-rootfs-veer.log 2>&1 &
+chroot --userspec=10001:10001 "$rootfs" /usr/local/bin/veer run /etc/veer/veer.toml \
+  >/tmp/veer-rootfs-veer.log 2>&1 &
 veer=$!
 for _ in $(seq 1 100); do curl -sf http://127.0.0.1:9901/readyz >/dev/null && break; sleep 0.1; done
 grep -m1 'io engine:' /tmp/veer-rootfs-veer.log
