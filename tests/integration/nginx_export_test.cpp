@@ -112,10 +112,14 @@ conf::Config load_text(const std::string& toml) {
 
 TEST(NginxExportCheck, EveryExampleConfigPassesNginxT) {
   SKIP_WITHOUT_NGINX();
-  std::vector<std::string> files{std::string(VEER_SOURCE_DIR) + "/conf/veer.toml"};
-  for (const auto& entry :
-       std::filesystem::directory_iterator(std::string(VEER_SOURCE_DIR) + "/docs/examples")) {
-    if (entry.path().extension() == ".toml") files.push_back(entry.path().string());
+  // conf/veer.toml, docs/examples/ and docker/ (the image's and compose's configs).
+  const std::string root = VEER_SOURCE_DIR;
+  std::vector<std::string> files{root + "/conf/veer.toml"};
+  for (const std::string folder : {"/docs/examples", "/docker"}) {
+    if (!std::filesystem::exists(root + folder)) continue;
+    for (const auto& entry : std::filesystem::recursive_directory_iterator(root + folder)) {
+      if (entry.path().extension() == ".toml") files.push_back(entry.path().string());
+    }
   }
   ASSERT_GE(files.size(), 3u);
   for (const std::string& file : files) {
