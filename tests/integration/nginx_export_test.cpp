@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -97,8 +99,20 @@ void localize(conf::Config& config, testing::TestPki& pki, const std::string& di
   return nginx_accepts(admin::export_nginx(config, options).text);
 }
 
+// An example file as veer would load it where it is meant to run: docker/'s configs
+// name a secret and compose's host names, replaced here as docker_configs_test does.
 conf::Config load_file(const std::string& path) {
-  conf::LoadResult result = conf::load_config_file(path);
+  std::ifstream in(path);
+  std::string toml((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string token = write_file(make_temp_dir(), "token", "0123456789abcdef-export\n");
+  for (const auto& [from, to] :
+       {std::pair<std::string, std::string>{"/run/secrets/veer_admin_token", token},
+        {"\"blue:8080\"", "\"127.0.0.2:8080\""},
+        {"\"veer-demo-green-1:8080\"", "\"127.0.0.3:8080\""}}) {
+    for (std::size_t at; (at = toml.find(from)) != std::string::npos;)
+      toml.replace(at, from.size(), to);
+  }
+  conf::LoadResult result = conf::load_config_string(toml, path);
   EXPECT_TRUE(result.ok()) << path << ": "
                            << (result.errors.empty() ? "" : result.errors[0].to_string());
   return result.ok() ? std::move(*result.config) : conf::Config{};
