@@ -550,7 +550,8 @@ AdminReply Api::export_nginx(Call& call) {
   if (const auto v = call.query.find("nginx_version"); v != call.query.end()) {
     const std::optional<NginxVersion> version = parse_nginx_version(v->second);
     if (!version)
-      throw BadRequest("nginx_version: \"" + v->second + "\" is not a version such as 1.22 or 1.25.3");
+      throw BadRequest("nginx_version: \"" + v->second +
+                       "\" is not a version such as 1.22 or 1.25.3");
     options.version = *version;
   }
   options.certificate_names = certificate_file_names;

@@ -38,15 +38,17 @@ std::optional<Arguments> parse(int argc, char** argv, std::string* problem) {
   Arguments args;
   po::options_description options;
   options.add_options()("strict", po::bool_switch(&args.strict))(
-      "nginx-version", po::value<std::string>(&args.version))("help,h", po::bool_switch(&args.help))(
-      "words", po::value<std::vector<std::string>>(&args.words));
+      "nginx-version", po::value<std::string>(&args.version))(
+      "help,h", po::bool_switch(&args.help))("words",
+                                             po::value<std::vector<std::string>>(&args.words));
   po::positional_options_description words;
   words.add("words", -1);
   const int style = po::command_line_style::default_style & ~po::command_line_style::allow_guessing;
   try {
     po::variables_map map;
-    po::store(po::command_line_parser(argc - 1, argv + 1).options(options).positional(words).style(style).run(),
-              map);
+    po::store(
+        po::command_line_parser(argc, argv).options(options).positional(words).style(style).run(),
+        map);
     po::notify(map);
   } catch (const po::error& e) {
     *problem = e.what();
@@ -67,10 +69,12 @@ int run_export(int argc, char** argv) {
   }
   if (args->words.empty() || args->words[0] != "nginx")
     return usage_error("the only format is nginx (veer export nginx FILE)");
-  if (args->words.size() != 2) return usage_error(args->words.size() < 2 ? "missing FILE" : "one FILE only");
+  if (args->words.size() != 2)
+    return usage_error(args->words.size() < 2 ? "missing FILE" : "one FILE only");
   const std::optional<NginxVersion> version = parse_nginx_version(args->version);
   if (!version)
-    return usage_error("--nginx-version \"" + args->version + "\": expected a version such as 1.22 or 1.25.3");
+    return usage_error("--nginx-version \"" + args->version +
+                       "\": expected a version such as 1.22 or 1.25.3");
   const std::string& path = args->words[1];
   const conf::LoadResult loaded = conf::load_config_file(path);
   for (const auto& e : loaded.errors)
@@ -84,8 +88,8 @@ int run_export(int argc, char** argv) {
   for (const NginxExportGap& gap : exported.gaps)
     std::cerr << path << ": not exported: " << gap.where << ": " << gap.what << "\n";
   if (!exported.gaps.empty())
-    std::cerr << path << ": " << exported.gaps.size() << " gap" << (exported.gaps.size() == 1 ? "" : "s")
-              << " (nginx OSS cannot express them)\n";
+    std::cerr << path << ": " << exported.gaps.size() << " gap"
+              << (exported.gaps.size() == 1 ? "" : "s") << " (nginx OSS cannot express them)\n";
   return args->strict && !exported.gaps.empty() ? 1 : 0;
 }
 

@@ -97,7 +97,8 @@ std::optional<NginxVersion> parse_nginx_version(std::string_view text) {
   while (given < 3) {
     const std::size_t dot = text.find('.');
     const std::string_view part = text.substr(0, dot);
-    const auto [end, error] = std::from_chars(part.data(), part.data() + part.size(), *parts[given]);
+    const auto [end, error] =
+        std::from_chars(part.data(), part.data() + part.size(), *parts[given]);
     if (part.empty() || part.size() > 4 || error != std::errc() || end != part.data() + part.size())
       return std::nullopt;
     ++given;
@@ -140,7 +141,7 @@ NginxExport export_nginx(const conf::Config& config, const NginxExportOptions& o
   for (const nginx::Writer* w : {&common, &ctx.maps, &limits, &upstreams, &servers}) {
     if (w->text().empty()) continue;
     result.text += w->text();
-    result.text += '\n';
+    if (!w->text().ends_with("\n\n")) result.text += '\n';
   }
   result.text += "}\n";
   return result;

@@ -50,6 +50,12 @@ struct Context {
   std::string capture_name() { return "veer_c" + std::to_string(++captures_); }
   // `base` made into a variable name (letters, digits, '_') not handed out before.
   std::string unique_variable(std::string_view base);
+  // The same as a variable reference: "$veer_split_rpc_pool".
+  std::string new_variable(std::string_view base) {
+    std::string variable = "$";  // appended: GCC 12 warns falsely (-Wrestrict) on "$" + string
+    variable += unique_variable(base);
+    return variable;
+  }
 
  private:
   std::map<std::string, std::string> key_variables_;  // spec -> variable
@@ -64,8 +70,8 @@ void write_upstreams(Context& ctx, Writer& out);    // nginx_export_upstreams.cp
 void write_servers(Context& ctx, Writer& out);      // nginx_export_servers.cpp
 
 // In a server or location: limit_req for the policies `names` (nginx_export_limits.cpp).
-void write_limit_reqs(Context& ctx, const std::vector<std::string>& names,
-                      const std::string& where, Writer& out);
+void write_limit_reqs(Context& ctx, const std::vector<std::string>& names, const std::string& where,
+                      Writer& out);
 // In a server: the per-client connection cap of `listener`.
 void write_limit_conn(Context& ctx, const conf::ListenerConfig& listener, Writer& out);
 

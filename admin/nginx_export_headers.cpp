@@ -21,7 +21,7 @@ std::string origin_variable(const conf::ListenerConfig& listener) {
 std::string trusted_variable(Context& ctx, const conf::ListenerConfig& listener) {
   std::string& variable = ctx.made["trusted:" + listener.name];
   if (!variable.empty()) return variable;
-  variable = "$" + ctx.unique_variable("veer_trusted_" + listener.name);
+  variable = ctx.new_variable("veer_trusted_" + listener.name);
   ctx.maps.comment("Listener " + listener.name + ": is the origin a trusted proxy?");
   ctx.maps.open("geo " + origin_variable(listener) + " " + variable);
   ctx.maps.directive("default 0");
@@ -39,13 +39,19 @@ std::string kept_if_trusted(Context& ctx, const conf::ListenerConfig& listener,
   if (!variable.empty()) return variable;
   const std::string trusted = trusted_variable(ctx, listener);
   const std::string source = "$http_" + std::string(header);
-  variable = "$" + ctx.unique_variable("veer_" + listener.name + "_" + std::string(header));
+  variable = ctx.new_variable("veer_" + listener.name + "_" + std::string(header));
   const std::string capture = ctx.capture_name();
   ctx.maps.open("map " + quote(trusted + "|" + source) + " " + variable);
-  std::string value = kept;
-  for (std::size_t at; (at = value.find("$kept")) != std::string::npos;)
-    value.replace(at, 5, "$" + capture);
-  ctx.maps.directive(quote("~^1\\|(?<" + capture + ">.+)$") + " " + quote(value));
+  // `kept` names the kept value "$kept": the capture takes its place.
+  std::string value;
+  for (std::size_t from = 0;;) {
+    const std::size_t at = kept.find("$kept", from);
+    value.append(kept, from, at == std::string::npos ? std::string::npos : at - from);
+    if (at == std::string::npos) break;
+    value.append("$").append(capture);
+    from = at + 5;
+  }
+  ctx.maps.directive(quoted("~^1\\|(?<" + capture + ">.+)$") + " " + quote(value));
   ctx.maps.directive("default " + (fallback.empty() ? std::string("\"\"") : quote(fallback)));
   ctx.maps.close();
   return variable;
@@ -58,13 +64,14 @@ std::string port_variable(Context& ctx, const conf::ListenerConfig& listener, Wr
   return "$server_port";
 }
 
-void write_client_certificate_headers(Context& ctx, const conf::ListenerConfig& listener, Writer& out) {
+void write_client_certificate_headers(Context& ctx, const conf::ListenerConfig& listener,
+                                      Writer& out) {
   if (!listener.tls) return;
   const conf::ListenerTlsConfig& tls = *listener.tls;
   if (!tls.client_subject_header.empty()) {
     std::string& variable = ctx.made["subject:" + listener.name];
     if (variable.empty()) {
-      variable = "$" + ctx.unique_variable("veer_" + listener.name + "_client_subject");
+      variable = ctx.new_variable("veer_" + listener.name + "_client_subject");
       ctx.maps.open("map $ssl_client_verify " + variable);
       ctx.maps.directive("SUCCESS $ssl_client_s_dn");
       ctx.maps.directive("default \"\"");
@@ -85,13 +92,16 @@ void write_real_ip(Context& ctx, const conf::ListenerConfig& listener, Writer& o
     out.directive("set_real_ip_from " + prefix_text(p));
   if (listener.proxy_protocol) {
     out.directive("real_ip_header proxy_protocol");
-    out.gap(where, "X-Forwarded-For behind the PROXY protocol: nginx's realip reads one source, "
-                   "the PROXY header; veer then walks X-Forwarded-For from a trusted PROXY source");
-    out.gap(where, "PROXY protocol only from trusted_proxies: nginx takes a PROXY header from any peer");
+    out.gap(where,
+            "X-Forwarded-For behind the PROXY protocol: nginx's realip reads one source, "
+            "the PROXY header; veer then walks X-Forwarded-For from a trusted PROXY source");
+    out.gap(where,
+            "PROXY protocol only from trusted_proxies: nginx takes a PROXY header from any peer");
   } else {
     out.directive("real_ip_header X-Forwarded-For");
     out.directive("real_ip_recursive on");
-    out.comment("veer also reads RFC 7239 Forwarded when X-Forwarded-For is absent; nginx does not.");
+    out.comment(
+        "veer also reads RFC 7239 Forwarded when X-Forwarded-For is absent; nginx does not.");
   }
   (void)ctx;
 }

@@ -56,7 +56,8 @@ void write_request_id(Writer& out) {
 
 void write_access_log(const conf::Config& config, Writer& out) {
   out.line("log_format veer_json escape=json");
-  out.line("'{\"time\":\"$time_iso8601\",\"client\":\"$remote_addr\",\"method\":\"$request_method\",'");
+  out.line(
+      "'{\"time\":\"$time_iso8601\",\"client\":\"$remote_addr\",\"method\":\"$request_method\",'");
   out.line("'\"path\":\"$request_uri\",\"status\":$status,\"bytes\":$body_bytes_sent,'");
   out.line("'\"duration_ms\":$request_time,\"backend\":\"$upstream_addr\",'");
   out.line("'\"request_id\":\"$veer_request_id\"}';");
@@ -75,9 +76,11 @@ void write_service_gaps(const conf::Config& config, Writer& out) {
   if (config.admin.enabled && config.admin.metrics)
     out.gap("http", "Prometheus /metrics (stub_status has a few counters)");
   if (!config.server.state_file.empty())
-    out.gap("http", "state_file " + config.server.state_file + " (runtime changes kept across restarts)");
+    out.gap("http",
+            "state_file " + config.server.state_file + " (runtime changes kept across restarts)");
   if (config.cluster.enabled)
-    out.gap("http", "[cluster] redis " + config.cluster.redis + ": nginx shares no state between instances");
+    out.gap("http", "[cluster] redis " + config.cluster.redis +
+                        ": nginx shares no state between instances");
   out.comment("[server] io_engine " + std::string(conf::to_string(config.server.io_engine)) +
               ": nginx picks its own event method.");
 }

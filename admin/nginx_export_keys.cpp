@@ -18,13 +18,12 @@ std::string Context::unique_variable(std::string_view base) {
   return candidate;
 }
 
-std::string Context::header_variable(std::string_view name, const std::string& where,
-                                     Writer& out) {
+std::string Context::header_variable(std::string_view name, const std::string& where, Writer& out) {
   std::string variable = "$http_";
   for (const char c : name) {
     if (c == '.') {
-      out.gap(where, "header " + std::string(name) +
-                         ": nginx has no variable for a header name with '.'");
+      out.gap(where,
+              "header " + std::string(name) + ": nginx has no variable for a header name with '.'");
       return "";
     }
     if (c == '_') underscores_in_headers = true;
@@ -39,11 +38,11 @@ std::string Context::cookie_variable(std::string_view name) {
   const std::string spec = "cookie-value:" + std::string(name);
   if (const auto found = key_variables_.find(spec); found != key_variables_.end())
     return found->second;
-  const std::string variable = "$" + unique_variable("veer_cookie_" + std::string(name));
+  const std::string variable = new_variable("veer_cookie_" + std::string(name));
   const std::string capture = capture_name();
   maps.comment("The value of cookie " + std::string(name) + ".");
   maps.open("map $http_cookie " + variable);
-  maps.directive(quote("~(?:^|;)[ \t]*" + regex_escape(name) + "=(?<" + capture + ">[^;]*)") +
+  maps.directive(quoted("~(?:^|;)[ \t]*" + regex_escape(name) + "=(?<" + capture + ">[^;]*)") +
                  " $" + capture);
   maps.directive("default \"\"");
   maps.close();
@@ -60,8 +59,7 @@ std::string Context::key_variable(std::string_view spec, const std::string& wher
   const std::string source = header ? header_variable(name, where, out) : cookie_variable(name);
   if (source.empty()) return "";
   const std::string variable =
-      "$" + unique_variable(std::string("veer_key_") + (header ? "header_" : "cookie_") +
-                            std::string(name));
+      new_variable(std::string("veer_key_") + (header ? "header_" : "cookie_") + std::string(name));
   maps.comment("Key " + std::string(spec) + ", the client address when absent or empty.");
   maps.open("map " + source + " " + variable);
   maps.directive("\"\" $remote_addr");

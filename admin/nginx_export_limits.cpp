@@ -33,8 +33,8 @@ std::string key_text(Context& ctx, const conf::RateLimitPolicyConfig& policy,
     if (part == "client_ip") {
       variable = "$binary_remote_addr";
       if (policy.ipv4_prefix != 32 || policy.ipv6_prefix != 128)
-        out.gap(where, "client_ip grouped by /" + std::to_string(policy.ipv4_prefix) + " (IPv4) and /" +
-                           std::to_string(policy.ipv6_prefix) +
+        out.gap(where, "client_ip grouped by /" + std::to_string(policy.ipv4_prefix) +
+                           " (IPv4) and /" + std::to_string(policy.ipv6_prefix) +
                            " (IPv6): nginx keys each whole address");
     } else if (part == "route") {
       variable = "$veer_route";  // set in every location (nginx_export_servers.cpp)
@@ -52,8 +52,8 @@ void write_zone(Context& ctx, const conf::RateLimitPolicyConfig& policy, Writer&
   std::string rate = rate_text(policy);
   if (rate.empty()) {
     rate = std::to_string((policy.rate + 59) / 60) + "r/m";
-    out.gap(where, "rate " + std::to_string(policy.rate) + "/h: nginx counts per second or minute; " +
-                       rate + " is the nearest above");
+    out.gap(where, "rate " + std::to_string(policy.rate) +
+                       "/h: nginx counts per second or minute; " + rate + " is the nearest above");
   }
   if (policy.scope == conf::RateLimitPolicyConfig::Scope::cluster)
     out.gap(where, "scope cluster: nginx zones are per instance");
@@ -61,8 +61,8 @@ void write_zone(Context& ctx, const conf::RateLimitPolicyConfig& policy, Writer&
       std::max<std::uint64_t>(1, (policy.max_keys + kStatesPerMegabyte - 1) / kStatesPerMegabyte);
   out.comment("Policy " + policy.name + ": max_keys " + std::to_string(policy.max_keys) +
               " at ~16,000 states per MB.");
-  out.directive("limit_req_zone " + quote(key_text(ctx, policy, where, out)) + " zone=" +
-                zone_name(policy) + ":" + std::to_string(megabytes) + "m rate=" + rate);
+  out.directive("limit_req_zone " + quote(key_text(ctx, policy, where, out)) +
+                " zone=" + zone_name(policy) + ":" + std::to_string(megabytes) + "m rate=" + rate);
 }
 
 }  // namespace
@@ -103,19 +103,23 @@ void write_limit_reqs(Context& ctx, const std::vector<std::string>& names, const
                       Writer& out) {
   std::vector<const conf::RateLimitPolicyConfig*> policies;
   for (const std::string& name : names) {
-    if (const conf::RateLimitPolicyConfig* p = ctx.config.limits.find_policy(name)) policies.push_back(p);
+    if (const conf::RateLimitPolicyConfig* p = ctx.config.limits.find_policy(name))
+      policies.push_back(p);
   }
   if (policies.empty()) return;
-  const bool all_dry_run = std::all_of(policies.begin(), policies.end(),
-                                       [](const auto* p) { return p->dry_run; });
+  const bool all_dry_run =
+      std::all_of(policies.begin(), policies.end(), [](const auto* p) { return p->dry_run; });
   const bool dry_run_here = all_dry_run && ctx.supports(Feature::limit_req_dry_run);
   for (const conf::RateLimitPolicyConfig* policy : policies) {
     if (policy->dry_run && !dry_run_here) {
       // Enforcing a policy meant to refuse nothing would change what clients get.
-      out.gap(where, "limits " + policy->name + " dry_run: " +
-                         (all_dry_run ? std::string("limit_req_dry_run needs nginx 1.17.1")
-                                      : std::string("nginx's limit_req_dry_run covers every limit_req of a location")) +
-                         "; left out");
+      out.gap(where,
+              "limits " + policy->name + " dry_run: " +
+                  (all_dry_run
+                       ? std::string("limit_req_dry_run needs nginx 1.17.1")
+                       : std::string(
+                             "nginx's limit_req_dry_run covers every limit_req of a location")) +
+                  "; left out");
       continue;
     }
     out.directive(limit_req_line(ctx, *policy, where, out));

@@ -31,7 +31,8 @@ bool name_covers(const std::string& name, const std::string& host) {
   return name == host;
 }
 
-const CertificateGroup* group_for(const std::vector<CertificateGroup>& groups, const std::string& host) {
+const CertificateGroup* group_for(const std::vector<CertificateGroup>& groups,
+                                  const std::string& host) {
   for (const CertificateGroup& g : groups) {
     for (const std::string& name : g.names) {
       if (name_covers(name, host)) return &g;
@@ -66,13 +67,15 @@ std::vector<Block> plan_blocks(Context& ctx, const conf::ListenerConfig& listene
   // Certificates chosen by SNI for names no route names: a server block each.
   for (std::size_t i = 1; i < groups.size(); ++i) {
     if (groups[i].names.empty()) {
-      out.gap("listener " + listener.name, "certificate " + groups[i].certificates.front()->cert +
-                                               ": its names are unknown, so no server block presents it");
+      out.gap("listener " + listener.name,
+              "certificate " + groups[i].certificates.front()->cert +
+                  ": its names are unknown, so no server block presents it");
       continue;
     }
     Block block{{}, routes_for(listener, ""), groups[i].certificates};
     for (const std::string& name : groups[i].names) {
-      if (std::find(hosts.begin(), hosts.end(), name) == hosts.end()) block.server_names.push_back(name);
+      if (std::find(hosts.begin(), hosts.end(), name) == hosts.end())
+        block.server_names.push_back(name);
     }
     if (!block.server_names.empty()) blocks.push_back(std::move(block));
   }
@@ -99,16 +102,19 @@ void write_pool_directives(Context& ctx, const std::vector<const conf::PoolConfi
   const conf::PoolConfig* tls_pool = nullptr;
   for (const conf::PoolConfig* p : pools) {
     if (p->retries.attempts != first.retries.attempts)
-      out.gap(where, "pools " + first.name + " and " + p->name + " retry differently; " + first.name + "'s used");
+      out.gap(where, "pools " + first.name + " and " + p->name + " retry differently; " +
+                         first.name + "'s used");
     if (p->tls && tls_pool != nullptr && !(*p->tls == *tls_pool->tls))
-      out.gap(where, "pools " + tls_pool->name + " and " + p->name + " differ in TLS; " + tls_pool->name + "'s used");
+      out.gap(where, "pools " + tls_pool->name + " and " + p->name + " differ in TLS; " +
+                         tls_pool->name + "'s used");
     if (p->tls && tls_pool == nullptr) tls_pool = p;
   }
   if (first.retries.attempts == 0) {
     out.directive("proxy_next_upstream off");
   } else {
     out.comment("veer retries a failed connect or a lost connection on another backend, never a");
-    out.comment("POST that may have been processed (nginx's default), nor after a response timeout.");
+    out.comment(
+        "POST that may have been processed (nginx's default), nor after a response timeout.");
     out.directive("proxy_next_upstream error");
     out.directive("proxy_next_upstream_tries " + std::to_string(first.retries.attempts + 1));
   }
@@ -129,7 +135,7 @@ void write_split_target(Context& ctx, const conf::SplitConfig& split, const std:
   }
   std::string scheme = tls == 0 ? "http" : "https";
   if (tls != 0 && tls != pools.size()) {
-    scheme = "$" + ctx.unique_variable("veer_split_" + split.name + "_scheme");
+    scheme = ctx.new_variable("veer_split_" + split.name + "_scheme");
     ctx.maps.open("map " + pool + " " + scheme);
     for (const conf::PoolConfig* p : pools) {
       if (p->tls) ctx.maps.directive(quote(p->name) + " https");
@@ -146,9 +152,11 @@ void write_split_target(Context& ctx, const conf::SplitConfig& split, const std:
     out.directive("add_header X-Request-Id $veer_request_id always");
   }
   if (split.failover)
-    out.gap(where, "split " + split.name + " failover: nginx does not move a request to another pool");
+    out.gap(where,
+            "split " + split.name + " failover: nginx does not move a request to another pool");
   if (split.drain_tunnels_after)
-    out.gap(where, "split " + split.name + " drain_tunnels_after " + duration(*split.drain_tunnels_after));
+    out.gap(where,
+            "split " + split.name + " drain_tunnels_after " + duration(*split.drain_tunnels_after));
 }
 
 void write_location(Context& ctx, const conf::ListenerConfig& listener, std::size_t index,
@@ -156,14 +164,16 @@ void write_location(Context& ctx, const conf::ListenerConfig& listener, std::siz
   const conf::RouteConfig& route = listener.routes[index];
   const std::string where = server_where + " location " + prefix_of(route);
   out.open("location " + quote(prefix_of(route)));
-  out.comment("route " + std::to_string(index + 1) + (route.host.empty() ? "" : ", host " + route.host) +
-              ", target " + route.target);
-  if (uses_route_key(ctx)) out.directive("set $veer_route " + quote(listener.name + "/" + std::to_string(index + 1)));
+  out.comment("route " + std::to_string(index + 1) +
+              (route.host.empty() ? "" : ", host " + route.host) + ", target " + route.target);
+  if (uses_route_key(ctx))
+    out.directive("set $veer_route " + quote(listener.name + "/" + std::to_string(index + 1)));
   std::vector<std::string> limits = listener.limits;
   limits.insert(limits.end(), route.limits.begin(), route.limits.end());
   write_limit_reqs(ctx, limits, where, out);
   if (route.max_in_flight > 0)
-    out.gap(where, "max_in_flight " + std::to_string(route.max_in_flight) + " (requests of the route at once)");
+    out.gap(where, "max_in_flight " + std::to_string(route.max_in_flight) +
+                       " (requests of the route at once)");
   if (const conf::PoolConfig* pool = ctx.config.find_pool(route.target)) {
     out.directive(std::string("proxy_pass ") + (pool->tls ? "https://" : "http://") + pool->name);
     write_pool_directives(ctx, {pool}, where, out);
@@ -183,8 +193,8 @@ void write_locations(Context& ctx, const conf::ListenerConfig& listener, const B
     const auto hidden = std::find_if(written.begin(), written.end(),
                                      [&](const std::string& p) { return prefix.starts_with(p); });
     if (hidden != written.end()) {
-      out.comment("route " + std::to_string(i + 1) + " (" + prefix + ") is never reached in veer: route for " +
-                  *hidden + " comes first.");
+      out.comment("route " + std::to_string(i + 1) + " (" + prefix +
+                  ") is never reached in veer: route for " + *hidden + " comes first.");
       continue;
     }
     write_location(ctx, listener, i, where, out);
@@ -198,6 +208,16 @@ void write_locations(Context& ctx, const conf::ListenerConfig& listener, const B
   }
 }
 
+// The listener's address; port 0 (a free port veer picks at start) has no nginx form.
+std::string listen_address(const conf::ListenerConfig& listener, Writer* gaps) {
+  if (listener.host_port.port != 0) return listener.address;
+  if (gaps != nullptr)
+    gaps->gap("listener " + listener.name,
+              "port 0 (a free port picked at start): nginx needs a port, 80 written");
+  const std::string& host = listener.host_port.host;
+  return (listener.host_port.host_is_ipv6_literal ? "[" + host + "]" : host) + ":80";
+}
+
 }  // namespace
 
 void write_servers(Context& ctx, Writer& out) {
@@ -209,7 +229,7 @@ void write_servers(Context& ctx, Writer& out) {
       if (!block.server_names.empty()) where += " (" + block.server_names.front() + ")";
       out.comment("listener " + listener.name + (b == 0 ? " (any host)" : ""));
       out.open("server");
-      std::string listen = "listen " + listener.address;
+      std::string listen = "listen " + listen_address(listener, b == 0 ? &out : nullptr);
       if (b == 0) listen += " default_server";
       if (listener.tls) listen += " ssl";
       if (listener.proxy_protocol) listen += " proxy_protocol";
@@ -217,7 +237,7 @@ void write_servers(Context& ctx, Writer& out) {
       if (!block.server_names.empty()) {
         std::string names = "server_name";
         for (const std::string& n : block.server_names)
-          names += " " + quote(n);
+          names.append(" ").append(quote(n));
         out.directive(names);
       }
       write_real_ip(ctx, listener, out);

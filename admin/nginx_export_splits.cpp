@@ -32,10 +32,11 @@ std::string write_split_clients(Context& ctx, const conf::SplitConfig& split,
   for (std::size_t i = 0; i < ends.size(); ++i) {
     if (ends[i] > (i == 0 ? 0 : ends[i - 1])) last = i;
   }
-  const std::string variable = "$" + ctx.unique_variable("veer_split_" + split.name + "_bucket");
+  const std::string variable = ctx.new_variable("veer_split_" + split.name + "_bucket");
   ctx.maps.comment("Split " + split.name + ": veer's " + std::to_string(strategies::kSplitBuckets) +
                    " buckets in target order (pool names sorted), key " +
-                   (split.sticky == "none" ? std::string("none (per request)") : split.sticky) + ".");
+                   (split.sticky == "none" ? std::string("none (per request)") : split.sticky) +
+                   ".");
   ctx.maps.open("split_clients " + quote(key) + " " + variable);
   for (std::size_t i = 0; i < ends.size(); ++i) {
     const std::uint32_t begin = i == 0 ? 0 : ends[i - 1];
@@ -52,12 +53,12 @@ std::string write_override_map(Context& ctx, const conf::SplitConfig& split,
                                const std::string& source, const std::string& empty,
                                const std::string& fallback, std::string_view what) {
   const std::string variable =
-      "$" + ctx.unique_variable("veer_split_" + split.name + "_" + std::string(what));
+      ctx.new_variable("veer_split_" + split.name + "_" + std::string(what));
   ctx.maps.open("map " + source + " " + variable);
   if (!empty.empty()) ctx.maps.directive("\"\" " + empty);
   // Regexes: veer compares pool names case-sensitively, map strings do not.
   for (const conf::SplitTargetConfig& t : split.targets)
-    ctx.maps.directive(quote("~^" + regex_escape(t.pool) + "$") + " " + t.pool);
+    ctx.maps.directive(quoted("~^" + regex_escape(t.pool) + "$") + " " + t.pool);
   ctx.maps.directive("default " + fallback);
   ctx.maps.close();
   return variable;

@@ -25,7 +25,8 @@ std::vector<std::string> names_of(const Context& ctx, const conf::CertKeyConfig&
 
 void write_protocols(Context& ctx, const conf::ListenerTlsConfig& tls, const std::string& where,
                      Writer& out) {
-  out.directive(tls.min_version == "1.3" ? "ssl_protocols TLSv1.3" : "ssl_protocols TLSv1.2 TLSv1.3");
+  out.directive(tls.min_version == "1.3" ? "ssl_protocols TLSv1.3"
+                                         : "ssl_protocols TLSv1.2 TLSv1.3");
   out.directive("ssl_ciphers " + quote(tls.ciphers.empty() ? kVeerDefaultCiphers : tls.ciphers));
   out.directive("ssl_prefer_server_ciphers on");
   if (!tls.ciphersuites.empty()) {
@@ -57,15 +58,17 @@ void write_sessions(const conf::ListenerConfig& listener, const std::string& whe
   if (tls.session_cache == 0) {
     out.directive("ssl_session_cache off");
   } else {
-    const std::uint32_t mb = std::max<std::uint32_t>(1, (tls.session_cache + kSessionsPerMegabyte - 1) /
-                                                            kSessionsPerMegabyte);
-    out.directive("ssl_session_cache shared:veer_tls_" + listener.name + ":" + std::to_string(mb) + "m");
+    const std::uint32_t mb = std::max<std::uint32_t>(
+        1, (tls.session_cache + kSessionsPerMegabyte - 1) / kSessionsPerMegabyte);
+    out.directive("ssl_session_cache shared:veer_tls_" + listener.name + ":" + std::to_string(mb) +
+                  "m");
   }
   out.directive(std::string("ssl_session_tickets ") + (tls.session_tickets ? "on" : "off"));
   if (!tls.session_tickets) return;
   if (!tls.ticket_key_file.empty()) {
-    out.gap(where, "ticket_key_file " + tls.ticket_key_file +
-                       ": veer's key file format is its own; give nginx ssl_session_ticket_key files");
+    out.gap(where,
+            "ticket_key_file " + tls.ticket_key_file +
+                ": veer's key file format is its own; give nginx ssl_session_ticket_key files");
   } else {
     out.gap(where, "ticket key rotation every " + duration(tls.ticket_key_rotation) +
                        ": nginx keeps its generated key until a restart");
@@ -77,7 +80,8 @@ void write_sessions(const conf::ListenerConfig& listener, const std::string& whe
 std::vector<CertificateGroup> certificate_groups(const Context& ctx,
                                                  const conf::ListenerTlsConfig& tls) {
   std::vector<CertificateGroup> groups;
-  groups.push_back(CertificateGroup{names_of(ctx, tls.default_certificate), {&tls.default_certificate}});
+  groups.push_back(
+      CertificateGroup{names_of(ctx, tls.default_certificate), {&tls.default_certificate}});
   for (const conf::CertKeyConfig& cert : tls.certificates) {
     std::vector<std::string> names = names_of(ctx, cert);
     auto same = std::find_if(groups.begin(), groups.end(), [&](const CertificateGroup& g) {
@@ -112,7 +116,8 @@ void write_upstream_tls(Context& ctx, const conf::PoolConfig& pool, const std::s
   out.comment("TLS to pool " + pool.name + ".");
   out.directive(std::string("proxy_ssl_verify ") + (tls.verify ? "on" : "off"));
   if (tls.verify) {
-    out.directive("proxy_ssl_trusted_certificate " + quote(tls.ca.empty() ? kSystemTrustStore : tls.ca));
+    out.directive("proxy_ssl_trusted_certificate " +
+                  quote(tls.ca.empty() ? kSystemTrustStore : tls.ca));
     out.directive("proxy_ssl_verify_depth 8");
   }
   if (!tls.sni.empty()) {
@@ -120,7 +125,8 @@ void write_upstream_tls(Context& ctx, const conf::PoolConfig& pool, const std::s
     out.directive("proxy_ssl_name " + quote(tls.sni));
   } else if (tls.verify) {
     out.gap(where, "pool " + pool.name +
-                       " verifies each backend's own host name: nginx checks one name (proxy_ssl_name), here the upstream's");
+                       " verifies each backend's own host name: nginx checks one name "
+                       "(proxy_ssl_name), here the upstream's");
   }
   if (!tls.cert.empty()) {
     out.directive("proxy_ssl_certificate " + quote(tls.cert));

@@ -17,7 +17,8 @@ std::string health_text(const conf::HealthConfig& h) {
       break;
     case conf::HealthConfig::Type::jsonrpc:
       text = "jsonrpc " + h.rpc_method + " to " + h.path;
-      if (h.max_lag_blocks != 0) text += ", at most " + std::to_string(h.max_lag_blocks) + " blocks behind";
+      if (h.max_lag_blocks != 0)
+        text += ", at most " + std::to_string(h.max_lag_blocks) + " blocks behind";
       break;
   }
   return text + " every " + duration(h.interval) + ", rise " + std::to_string(h.rise) + ", fall " +
@@ -38,7 +39,8 @@ bool write_strategy(Context& ctx, const conf::PoolConfig& pool, const std::strin
     out.comment("least_response_time: least_time in nginx OSS from 1.31 (as issue 15 states).");
     out.directive("least_time header");
   } else if (s == "least_response_time") {
-    out.gap(where, "least_response_time (peak-EWMA latency): least_conn is the nearest before nginx 1.31");
+    out.gap(where,
+            "least_response_time (peak-EWMA latency): least_conn is the nearest before nginx 1.31");
     out.directive("least_conn");
   } else if (s == "ip_hash") {
     out.comment("ip_hash with key " + pool.hash_key +
@@ -52,8 +54,7 @@ bool write_strategy(Context& ctx, const conf::PoolConfig& pool, const std::strin
   return true;
 }
 
-std::string server_line(const conf::PoolConfig& pool, const conf::BackendConfig& b,
-                        bool weights) {
+std::string server_line(const conf::PoolConfig& pool, const conf::BackendConfig& b, bool weights) {
   std::string line = "server " + b.address;
   if (b.weight == 0) return line + " down";  // weight 0 takes no traffic in veer
   if (weights && b.weight != 1) line += " weight=" + std::to_string(b.weight);
@@ -75,7 +76,8 @@ void write_backends(const conf::PoolConfig& pool, bool backup_ok, const std::str
     } else if (backup_ok) {
       out.directive(server_line(pool, b, weights) + " backup");
     } else {
-      out.gap(where, "backup backend " + b.address + ": nginx's hash method takes no backup servers");
+      out.gap(where,
+              "backup backend " + b.address + ": nginx's hash method takes no backup servers");
       out.comment(server_line(pool, b, weights) + " backup;");
     }
   }
@@ -109,7 +111,8 @@ void write_upstream(Context& ctx, const conf::PoolConfig& pool, Writer& out) {
   const bool backup_ok = write_strategy(ctx, pool, where, out);
   write_backends(pool, backup_ok, where, out);
   write_pool_gaps(pool, where, out);
-  out.comment("Pooled keep-alive connections (veer: limits.max_idle_upstream per backend per worker).");
+  out.comment(
+      "Pooled keep-alive connections (veer: limits.max_idle_upstream per backend per worker).");
   out.directive("keepalive " + std::to_string(ctx.config.limits.max_idle_upstream));
   if (ctx.supports(Feature::upstream_keepalive_timeout)) {
     out.directive("keepalive_timeout " + duration(ctx.config.timeouts.upstream_idle));

@@ -7,12 +7,14 @@ namespace veer::admin::nginx {
 std::string quote(std::string_view text) {
   bool bare = !text.empty();
   for (const char c : text) {
-    const bool special = c == ' ' || c == '\t' || c == '"' || c == '\'' || c == ';' ||
-                         c == '{' || c == '}' || c == '\\' || c == '#' || c == '\n' ||
-                         c == '\r' || c == '$';
+    const bool special = c == ' ' || c == '\t' || c == '"' || c == '\'' || c == ';' || c == '{' ||
+                         c == '}' || c == '\\' || c == '#' || c == '\n' || c == '\r';
     if (special) bare = false;
   }
-  if (bare) return std::string(text);
+  return bare ? std::string(text) : quoted(text);
+}
+
+std::string quoted(std::string_view text) {
   std::string out = "\"";
   for (const char c : text) {
     if (c == '"' || c == '\\') out += '\\';
@@ -39,8 +41,8 @@ std::string duration(std::chrono::nanoseconds d) {
     long long ms;
     const char* suffix;
   };
-  for (const Unit u : {Unit{86'400'000, "d"}, Unit{3'600'000, "h"}, Unit{60'000, "m"},
-                       Unit{1000, "s"}}) {
+  for (const Unit u :
+       {Unit{86'400'000, "d"}, Unit{3'600'000, "h"}, Unit{60'000, "m"}, Unit{1000, "s"}}) {
     if (ms % u.ms == 0) return std::to_string(ms / u.ms) + u.suffix;
   }
   return std::to_string(ms) + "ms";
@@ -55,7 +57,8 @@ void Writer::line(std::string_view text) {
 void Writer::comment(std::string_view text) {
   while (true) {
     const std::size_t end = text.find('\n');
-    line("# " + std::string(text.substr(0, end)));
+    const std::string_view part = text.substr(0, end);
+    line(part.empty() ? std::string("#") : "# " + std::string(part));
     if (end == std::string_view::npos) break;
     text.remove_prefix(end + 1);
   }

@@ -16,6 +16,8 @@ namespace veer::admin::nginx {
 // `text` as one nginx token: bare when that is unambiguous, else double-quoted with
 // `"` and `\` escaped. "" becomes "".
 std::string quote(std::string_view text);
+// `text` double-quoted whatever it holds (regexes, which end in '$' and hold '\').
+std::string quoted(std::string_view text);
 
 // `text` with the characters a PCRE pattern gives meaning to escaped.
 std::string regex_escape(std::string_view text);

@@ -2,6 +2,7 @@
 #include <array>
 #include <cstdlib>
 #include <ctime>
+#include <exception>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -117,7 +118,15 @@ int run(const std::string& path, char** argv) {
   // After the engine choice, so that it is logged once when a binary execs the other, and
   // after opening the log, so that every start is marked in its file.
   veer::core::log::info("veer ", VEER_VERSION, " (", VEER_ENGINE_NAME, ") starting with ", path);
-  return veer::app::run_server(path, std::move(*result.config), note);
+  try {
+    return veer::app::run_server(path, std::move(*result.config), note);
+  } catch (const std::exception& e) {
+    // Asio throws when it cannot set up an event loop, e.g. an io_uring ring refused for
+    // locked memory (RLIMIT_MEMLOCK) after the small probe ring was allowed.
+    veer::core::log::error("cannot start: ", e.what(), " (", VEER_ENGINE_NAME,
+                           " engine; io_engine = \"epoll\" avoids io_uring's limits)");
+    return 1;
+  }
 }
 
 // One row per command; the usage text is generated from the rows. `arguments` counts
