@@ -43,7 +43,7 @@ constexpr int kBlueWeight = 70;
 constexpr int kGreenWeight = 30;
 
 // One listener with a route per case. `address` is the listener's: veer's test copy
-// takes port 0, the copy exported for nginx a free port of its own.
+// takes port 0, the copy exported for nginx a free port of its own (nginx needs one).
 std::string veer_config(const Backends& k, const std::string& address) {
   std::string text = "[server]\nworkers = 2\naccess_log = \"off\"\n";
   text += "[listeners.public]\naddress = \"" + address + "\"\n";
@@ -68,42 +68,14 @@ std::string veer_config(const Backends& k, const std::string& address) {
   return text;
 }
 
-// The nginx configuration the export should give for veer_config (written by hand to
-// develop the harness; the tests use the real export when `veer export nginx` exists).
-std::string nginx_by_hand(const Backends& k, std::uint16_t port) {
-  std::string text = "worker_processes 2;\nevents { worker_connections 1024; }\nhttp {\n";
-  text += "upstream rr { server " + k.a.address() + "; server " + k.b.address() + "; server " +
-          k.c.address() + "; keepalive 16; }\n";
-  text += "upstream weighted { server " + k.a.address() + " weight=5; server " + k.b.address() +
-          " weight=3; server " + k.c.address() + " weight=2; keepalive 16; }\n";
-  text += "upstream blue { server " + k.blue.address() + "; }\n";
-  text += "upstream green { server " + k.green.address() + "; }\n";
-  text += "upstream ws { server " + k.echo.address() + "; }\n";
-  text += "map $http_x_user $split_key { \"\" $remote_addr; default $http_x_user; }\n";
-  text += "split_clients $split_key $split_hashed { 70.00% blue; * green; }\n";
-  text +=
-      "map $http_x_veer_version $split_pool { blue blue; green green; default "
-      "$split_hashed; }\n";
-  text += "map $http_upgrade $connection_upgrade { default upgrade; '' close; }\n";
-  text += "server {\n listen 127.0.0.1:" + std::to_string(port) + ";\n";
-  text += " proxy_http_version 1.1;\n proxy_set_header Connection \"\";\n";
-  text += " location /rr { proxy_pass http://rr; }\n";
-  text += " location /weighted { proxy_pass http://weighted; }\n";
-  text += " location /split { proxy_pass http://$split_pool; }\n";
-  text +=
-      " location /ws { proxy_pass http://ws; proxy_set_header Upgrade $http_upgrade;"
-      " proxy_set_header Connection $connection_upgrade; }\n";
-  text += "}\n}\n";
-  return text;
-}
-
-// The export of `toml` by the veer binary; "" when the binary has no export command yet.
+// `veer export nginx` of `toml` (its stdout; the gaps it lists on stderr are dropped).
 std::string exported(const std::string& toml) {
   const std::string dir = make_temp_dir();
   const std::string path = write_file(dir, "veer.toml", toml);
   const CommandResult result =
-      run_command(veer_binary() + " export nginx " + path + " 2>" + dir + "/stderr");
+      run_command(veer_binary() + " export nginx " + path + " 2>/dev/null");
   std::filesystem::remove_all(dir);
+  EXPECT_EQ(result.exit_code, 0) << result.output;
   return result.exit_code == 0 ? result.output : std::string();
 }
 
@@ -122,17 +94,15 @@ struct Pair {
   std::unique_ptr<NginxProcess> nginx;
   std::uint16_t veer_port = 0;
   std::uint16_t nginx_port = 0;
-  bool by_hand = false;
 
   void start() {
     veer = std::make_unique<VeerProcess>(veer_config(backends, "127.0.0.1:0"));
     ASSERT_TRUE(veer->wait_ready()) << veer->log_text();
     veer_port = veer->port("public");
     nginx_port = free_port();
-    std::string config = exported(veer_config(backends, "127.0.0.1:" + std::to_string(nginx_port)));
-    by_hand = config.empty();
-    if (by_hand) config = nginx_by_hand(backends, nginx_port);
-    std::printf("nginx runs %s\n", by_hand ? "the config written by hand" : "veer's export");
+    const std::string config =
+        exported(veer_config(backends, "127.0.0.1:" + std::to_string(nginx_port)));
+    ASSERT_FALSE(config.empty());
     nginx = std::make_unique<NginxProcess>(for_test(config));
     ASSERT_TRUE(nginx->wait_listening(nginx_port)) << nginx->log_text() << "\n" << config;
   }
