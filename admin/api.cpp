@@ -551,7 +551,7 @@ AdminReply Api::export_nginx(Call& call) {
     const std::optional<NginxVersion> version = parse_nginx_version(v->second);
     if (!version)
       throw BadRequest("nginx_version: \"" + v->second +
-                       "\" is not a version such as 1.22 or 1.25.3");
+                       "\" is not a version from 1.14 on, such as 1.22 or 1.25.3");
     options.version = *version;
   }
   options.certificate_names = certificate_file_names;

@@ -74,7 +74,7 @@ int run_export(int argc, char** argv) {
   const std::optional<NginxVersion> version = parse_nginx_version(args->version);
   if (!version)
     return usage_error("--nginx-version \"" + args->version +
-                       "\": expected a version such as 1.22 or 1.25.3");
+                       "\": expected a version from 1.14 on, such as 1.22 or 1.25.3");
   const std::string& path = args->words[1];
   const conf::LoadResult loaded = conf::load_config_file(path);
   for (const auto& e : loaded.errors)

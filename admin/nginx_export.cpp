@@ -106,7 +106,10 @@ std::optional<NginxVersion> parse_nginx_version(std::string_view text) {
     text.remove_prefix(dot + 1);
     if (given == 3) return std::nullopt;
   }
-  if (given < 2 || version.major != 1) return std::nullopt;
+  // Older nginx lacks what every export uses (map values mixing text and variables,
+  // escape=json, worker_shutdown_timeout, proxy_next_upstream_tries).
+  constexpr NginxVersion kOldest{1, 14, 0};
+  if (given < 2 || version.major != 1 || version < kOldest) return std::nullopt;
   return version;
 }
 

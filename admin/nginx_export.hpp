@@ -23,7 +23,7 @@ struct NginxVersion {
   friend auto operator<=>(const NginxVersion&, const NginxVersion&) = default;
 };
 
-// "1.22", "1.25.3" (a missing patch level is 0); nullopt for anything else.
+// "1.22", "1.25.3" (a missing patch level is 0), from 1.14 on; nullopt for anything else.
 std::optional<NginxVersion> parse_nginx_version(std::string_view text);
 
 struct NginxExportOptions {

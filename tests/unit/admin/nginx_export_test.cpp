@@ -69,7 +69,8 @@ bool has_gap(const NginxExport& e, const std::string& part) {
 TEST(NginxExport, VersionsParseAndOrder) {
   EXPECT_EQ(parse_nginx_version("1.22"), (NginxVersion{1, 22, 0}));
   EXPECT_EQ(parse_nginx_version("1.25.3"), (NginxVersion{1, 25, 3}));
-  for (const char* bad : {"", "1", "2.0", "1.x", "1.22.1.1", "1..2", "v1.22", "1.22 "})
+  for (const char* bad :
+       {"", "1", "2.0", "1.x", "1.22.1.1", "1..2", "v1.22", "1.22 ", "1.13.12", "0.8"})
     EXPECT_FALSE(parse_nginx_version(bad)) << bad;
   EXPECT_LT(*parse_nginx_version("1.17.0"), *parse_nginx_version("1.17.1"));
   EXPECT_EQ(to_string(NginxVersion{}), "1.22.0");
