@@ -9,6 +9,7 @@
 
 #include "admin/body.hpp"
 #include "admin/json_text.hpp"
+#include "admin/nginx_export.hpp"
 #include "admin/views.hpp"
 #include "conf/address.hpp"
 #include "conf/rate_limit.hpp"
@@ -542,8 +543,20 @@ AdminReply Api::put_limit(Call& call) {
   return change(call, std::move(next), std::nullopt, summary);
 }
 
-AdminReply Api::export_nginx(Call&) {
-  return error_reply(501, "not implemented", "the nginx export arrives with its own issue");
+// The running configuration (runtime changes included) as an nginx configuration;
+// ?nginx_version=1.25 for another nginx than Debian 12's 1.22.
+AdminReply Api::export_nginx(Call& call) {
+  NginxExportOptions options;
+  if (const auto v = call.query.find("nginx_version"); v != call.query.end()) {
+    const std::optional<NginxVersion> version = parse_nginx_version(v->second);
+    if (!version)
+      throw BadRequest("nginx_version: \"" + v->second +
+                       "\" is not a version from 1.14 on, such as 1.22 or 1.25.3");
+    options.version = *version;
+  }
+  options.certificate_names = certificate_file_names;
+  NginxExport exported = admin::export_nginx(call.snapshot->config, options);
+  return AdminReply{200, std::move(exported.text), "text/plain; charset=utf-8", call.version(), ""};
 }
 
 AdminReply Api::change(Call& call, conf::Overrides next, std::optional<conf::Duration> drain,

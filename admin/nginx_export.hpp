@@ -4,6 +4,7 @@
 // `veer export nginx FILE`), for teams that run nginx. What nginx OSS cannot express is
 // kept as a comment where it applies and listed as a gap: `--strict` fails on any gap.
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -18,15 +19,26 @@ namespace veer::admin {
 struct NginxVersion {
   int major = 1;
   int minor = 22;
+  int patch = 0;
   friend auto operator<=>(const NginxVersion&, const NginxVersion&) = default;
 };
 
-// "1.22", "1.25.3" (the patch level is ignored); nullopt for anything else.
+// "1.22", "1.25.3" (a missing patch level is 0), from 1.14 on; nullopt for anything else.
 std::optional<NginxVersion> parse_nginx_version(std::string_view text);
 
 struct NginxExportOptions {
   NginxVersion version;
+  // The DNS names (SANs, else the CN) of a certificate file, so that certificates chosen
+  // by SNI get server blocks with those names; unset or empty: not known (a gap). The
+  // CLI and the admin API read the files (certificate_file_names); tests pass fakes.
+  std::function<std::vector<std::string>(const std::string& cert_file)> certificate_names;
 };
+
+// The DNS names of the leaf certificate in PEM file `cert_file`; empty when unreadable.
+std::vector<std::string> certificate_file_names(const std::string& cert_file);
+
+// "1.22.1": what parse_nginx_version reads back.
+std::string to_string(const NginxVersion& version);
 
 // Something of veer's configuration that did not carry over to nginx.
 struct NginxExportGap {

@@ -34,7 +34,10 @@ bool executable(const std::string& path) {
 
 EngineProbe probe_io_uring() {
   io_uring ring{};
-  const int rc = io_uring_queue_init(8, &ring, 0);
+  // As large as the rings Asio creates (io_uring_service's ring_size), so that a kernel or
+  // a locked-memory limit that refuses those refuses the probe too.
+  constexpr unsigned kAsioRingEntries = 16384;
+  const int rc = io_uring_queue_init(kAsioRingEntries, &ring, 0);
   if (rc < 0) return EngineProbe{false, std::string("io_uring_setup: ") + std::strerror(-rc)};
   EngineProbe result{true, ""};
   io_uring_probe* probe = io_uring_get_probe_ring(&ring);

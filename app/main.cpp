@@ -2,6 +2,7 @@
 #include <array>
 #include <cstdlib>
 #include <ctime>
+#include <exception>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -10,6 +11,7 @@
 #include <vector>
 
 #include "admin/ctl.hpp"
+#include "admin/export_command.hpp"
 #include "admin/state_file.hpp"
 #include "admin/tls_check.hpp"
 #include "app/engine.hpp"
@@ -116,7 +118,15 @@ int run(const std::string& path, char** argv) {
   // After the engine choice, so that it is logged once when a binary execs the other, and
   // after opening the log, so that every start is marked in its file.
   veer::core::log::info("veer ", VEER_VERSION, " (", VEER_ENGINE_NAME, ") starting with ", path);
-  return veer::app::run_server(path, std::move(*result.config), note);
+  try {
+    return veer::app::run_server(path, std::move(*result.config), note);
+  } catch (const std::exception& e) {
+    // Asio throws when it cannot set up an event loop, e.g. an io_uring ring refused for
+    // locked memory (RLIMIT_MEMLOCK) after the small probe ring was allowed.
+    veer::core::log::error("cannot start: ", e.what(), " (", VEER_ENGINE_NAME,
+                           " engine; io_engine = \"epoll\" avoids io_uring's limits)");
+    return 1;
+  }
 }
 
 // One row per command; the usage text is generated from the rows. `arguments` counts
@@ -145,7 +155,7 @@ int show_help(int, char**) {
   return print_usage(std::cout);
 }
 
-constexpr std::array<Command, 6> kCommands{{
+constexpr std::array<Command, 7> kCommands{{
     {{"run"},
      "veer FILE | veer run FILE",
      "start with the configuration in FILE",
@@ -161,6 +171,11 @@ constexpr std::array<Command, 6> kCommands{{
      "steer a running veer through its admin API (veer ctl --help)",
      kAnyArguments,
      [](int argc, char** argv) { return veer::admin::run_ctl(argc - 1, argv + 1); }},
+    {{"export"},
+     "veer export nginx FILE [--strict] [--nginx-version V]",
+     "FILE as an nginx configuration; what does not carry over on stderr",
+     kAnyArguments,
+     [](int argc, char** argv) { return veer::admin::run_export(argc - 1, argv + 1); }},
     {{"demo-backend"},
      "veer demo-backend --listen HOST:PORT [--name NAME]",
      "a small HTTP, JSON-RPC and WebSocket backend for trying veer",

@@ -3,11 +3,14 @@
 // Host names do not resolve here (numeric_dns.cpp), so the fuzzer stays on the machine.
 //
 // Invariants, each a __builtin_trap(): a result has a config exactly when it has no
-// errors; every error has a message and names the file.
+// errors; every error has a message and names the file. A config that loads is also
+// exported to nginx (admin/nginx_export.hpp), which must not crash and must write a
+// whole http block.
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
 
+#include "admin/nginx_export.hpp"
 #include "conf/load.hpp"
 #include "core/log.hpp"
 
@@ -22,6 +25,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (result.ok() != result.errors.empty()) __builtin_trap();
   for (const veer::conf::ConfigError& e : result.errors) {
     if (e.message.empty() || e.file != "fuzz.toml") __builtin_trap();
+  }
+  if (result.config) {
+    const veer::admin::NginxExport exported =
+        veer::admin::export_nginx(*result.config, veer::admin::NginxExportOptions{});
+    if (exported.text.find("\nhttp {\n") == std::string::npos) __builtin_trap();
   }
   return 0;
 }

@@ -127,6 +127,9 @@ struct Tally {
   int sent = 0, ok = 0, limited = 0, other = 0;
   std::map<std::string, int> refusal_headers;  // "Retry-After|RateLimit|RateLimit-Policy" -> n
   std::vector<std::string> problems;
+  // From the first scheduled send to the last answer: longer than asked when the machine
+  // could not offer the rate (each connection then catches up back to back).
+  std::chrono::duration<double> span{0};
 };
 
 // Each connection sends its share of `rate` requests per second for `duration`.
@@ -148,6 +151,7 @@ Tally run_paced(std::vector<Client>& clients, int rate, std::chrono::millisecond
         const auto r = client.get(target);
         std::lock_guard lock(mutex);
         ++tally.sent;
+        tally.span = std::max<std::chrono::duration<double>>(tally.span, Clock::now() - start);
         if (!r) {
           tally.problems.push_back("no response");
           return;
@@ -231,8 +235,15 @@ TEST_P(RateLimit, AccuracyAcrossWorkers) {
   std::cout << "\n";
   EXPECT_TRUE(a.problems.empty()) << a.problems.front();
   EXPECT_GE(a.sent, 4900);
+  // GCRA admits burst + rate x time. On a machine too loaded to offer 500 req/s in 10 s
+  // the same 5,000 requests take longer, and that longer time is what the bound is.
+  const double seconds = std::max(a.span.count(), 10.0);
+  if (seconds > 10.5) {
+    std::cout << "[ figures  ] the machine offered 500 req/s for only part of the time: "
+              << a.span.count() << " s for " << a.sent << " requests\n";
+  }
   EXPECT_GE(a.ok, 1000) << "1,020 - 2%";
-  EXPECT_LE(a.ok, 1040) << "1,020 + 2%";
+  EXPECT_LE(a.ok, 1.02 * (20 + 100 * seconds)) << "1,020 + 2% over 10 s";
   EXPECT_EQ(a.ok + a.limited, a.sent);
   // 100/s: a refused request's next chance is under 10 ms away, so Retry-After is 1.
   ASSERT_EQ(a.refusal_headers.size(), 1u);

@@ -21,7 +21,10 @@ const std::vector<Rule>& rules() {
       {"limits", {"core", "conf"}, {}},
       {"runtime", {"core", "http", "strategies", "conf", "tls", "limits"}, {}},
       {"health", {"core", "http", "conf", "tls", "limits", "runtime"}, {}},
-      {"admin", {"core", "conf", "tls", "limits", "runtime", "health"}, {}},
+      // The nginx export writes a split's percentages from veer's own bucket ranges.
+      {"admin",
+       {"core", "conf", "tls", "limits", "runtime", "health"},
+       {"strategies/split_buckets.hpp"}},
       {"proxy", {"core", "http", "strategies", "conf", "tls", "limits", "runtime", "health"}, {}},
       {"app",
        {"core", "http", "strategies", "conf", "tls", "limits", "runtime", "health", "admin",
