@@ -19,6 +19,7 @@
 #include "admin/state_file.hpp"
 #include "app/certificate_watch.hpp"
 #include "app/cluster_limits.hpp"
+#include "app/sd_notify.hpp"
 #include "conf/load.hpp"
 #include "conf/overrides.hpp"
 #include "core/log.hpp"
@@ -120,6 +121,10 @@ class Server final : public admin::Runtime {
   void drain_removed_backends(const runtime::ReloadPlan& plan);
   void announce_split_changes(const std::vector<runtime::SplitWeightChange>& changes);
   void shut_down(int signal);
+  // Tells the service manager (Type=notify units) the state veer enters; a failure is
+  // logged once and changes nothing else.
+  enum class ServiceState { ready, reloading, stopping };
+  void notify_manager(ServiceState state, const std::string& status);
   // TLS material for `config`, taking over what `previous` loaded from unchanged files.
   bool load_tls(const conf::Config& config, const runtime::TlsSet& previous, bool keep_tls,
                 runtime::TlsSet& out, std::string* why);
@@ -147,6 +152,8 @@ class Server final : public admin::Runtime {
   asio::signal_set signals_;
   std::thread joiner_;
   bool shutting_down_ = false;
+  ServiceNotifier notifier_ = ServiceNotifier::from_environment();
+  bool notify_failure_logged_ = false;
   std::string config_text_;        // the file as last loaded: API changes apply on top of it
   conf::Config file_config_;       // that file alone, which the changes are checked against
   conf::Overrides overrides_;      // the acknowledged runtime changes in force
@@ -248,6 +255,11 @@ int Server::run(conf::Config config, const std::string& engine_note) {
                   " from ", config_path_);
   wait_for_signal();
   if (admin_http_) admin_http_->start();
+  // The listeners are bound and the workers accept: a connection made from now on is
+  // served (the control thread's own work starts with run() below).
+  notify_manager(ServiceState::ready, "serving: " + std::to_string(worker_count_) +
+                                          " workers, configuration version " +
+                                          std::to_string(version_) + " from " + config_path_);
   control_.run();
   if (admin_http_) admin_http_->stop();
   if (joiner_.joinable()) joiner_.join();
@@ -263,8 +275,17 @@ void Server::wait_for_signal() {
     if (signal == SIGHUP) {
       if (!shutting_down_) {
         core::log::info("SIGHUP: reloading and reopening the logs");
+        notify_manager(ServiceState::reloading, "reloading " + config_path_);
+        const Outcome outcome = reload();
         // A refused reload still reopens the logs: log rotation must not depend on the file.
-        if (!reload().errors.empty()) reopen_logs("SIGHUP");
+        if (!outcome.errors.empty()) reopen_logs("SIGHUP");
+        // READY=1 either way: the old configuration serves on after a refusal.
+        const std::string version = std::to_string(outcome.version);
+        notify_manager(ServiceState::ready,
+                       outcome.errors.empty()
+                           ? "serving: reloaded, configuration version " + version
+                           : "serving: reload refused (" + outcome.errors.front() +
+                                 "), configuration version " + version + " stays in force");
       }
     } else if (signal == SIGUSR1) {
       reopen_logs("SIGUSR1");
@@ -304,6 +325,8 @@ void Server::shut_down(int signal) {
     return;
   }
   shutting_down_ = true;
+  notify_manager(ServiceState::stopping,
+                 std::string(name) + ": draining for up to " + conf::format_duration(drain));
   core::log::info(name, ": no longer accepting; draining in-flight requests for up to ",
                   conf::format_duration(drain));
   const proxy::Clock::time_point deadline = proxy::Clock::now() + drain;
@@ -317,6 +340,17 @@ void Server::shut_down(int signal) {
       control_.stop();
     });
   });
+}
+
+void Server::notify_manager(ServiceState state, const std::string& status) {
+  if (!notifier_.active()) return;
+  std::string why;
+  const bool sent = state == ServiceState::ready       ? notifier_.ready(status, &why)
+                    : state == ServiceState::reloading ? notifier_.reloading(status, &why)
+                                                       : notifier_.stopping(status, &why);
+  if (sent || notify_failure_logged_) return;
+  notify_failure_logged_ = true;
+  core::log::warn("cannot notify the service manager: ", why, " (logged once)");
 }
 
 Server::Outcome Server::reload() {
