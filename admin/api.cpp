@@ -555,6 +555,12 @@ AdminReply Api::export_nginx(Call& call) {
     options.version = *version;
   }
   options.certificate_names = certificate_file_names;
+  // Drains and downs are runtime holds, not part of the configuration.
+  for (const auto& [pool, backends] : runtime_.overrides().backends) {
+    for (const auto& [address, change] : backends) {
+      if (change.state != conf::AdminState::none) options.held[{pool, address}] = change.state;
+    }
+  }
   NginxExport exported = admin::export_nginx(call.snapshot->config, options);
   return AdminReply{200, std::move(exported.text), "text/plain; charset=utf-8", call.version(), ""};
 }

@@ -5,12 +5,14 @@
 // kept as a comment where it applies and listed as a gap: `--strict` fails on any gap.
 
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "conf/config.hpp"
+#include "conf/overrides.hpp"
 
 namespace veer::admin {
 
@@ -32,6 +34,10 @@ struct NginxExportOptions {
   // by SNI get server blocks with those names; unset or empty: not known (a gap). The
   // CLI and the admin API read the files (certificate_file_names); tests pass fakes.
   std::function<std::vector<std::string>(const std::string& cert_file)> certificate_names;
+  // Backends held through the admin API (PATCH {"state": "drain" | "down"}), by (pool,
+  // backend address as written): written `down`. The holds live in the runtime's
+  // overrides, not in the configuration the export reads.
+  std::map<std::pair<std::string, std::string>, conf::AdminState> held;
 };
 
 // The DNS names of the leaf certificate in PEM file `cert_file`; empty when unreadable.

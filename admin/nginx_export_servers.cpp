@@ -135,20 +135,27 @@ void write_split_target(Context& ctx, const conf::SplitConfig& split, const std:
   }
   std::string scheme = tls == 0 ? "http" : "https";
   if (tls != 0 && tls != pools.size()) {
-    scheme = ctx.new_variable("veer_split_" + split.name + "_scheme");
-    ctx.maps.open("map " + pool + " " + scheme);
-    for (const conf::PoolConfig* p : pools) {
-      if (p->tls) ctx.maps.directive(quote(p->name) + " https");
+    std::string& made = ctx.made["scheme:" + split.name];
+    if (made.empty()) {
+      made = ctx.new_variable("veer_split_" + split.name + "_scheme");
+      ctx.maps.open("map " + pool + " " + made);
+      for (const conf::PoolConfig* p : pools) {
+        if (p->tls) ctx.maps.directive(quote(p->name) + " https");
+      }
+      ctx.maps.directive("default http");
+      ctx.maps.close();
     }
-    ctx.maps.directive("default http");
-    ctx.maps.close();
+    scheme = made;
   }
   out.directive("proxy_pass " + scheme + "://" + pool);
   write_pool_directives(ctx, pools, where, out);
   if (!split.target_header.empty()) {
     out.directive("proxy_hide_header " + quote(split.target_header));
     out.directive("add_header " + quote(split.target_header) + " " + pool + " always");
-    out.comment("add_header here replaces the http block's: X-Request-Id again.");
+    out.comment("proxy_hide_header and add_header here replace the http block's: X-Request-Id");
+    out.comment("again.");
+    if (lower(split.target_header) != "x-request-id")
+      out.directive("proxy_hide_header X-Request-Id");
     out.directive("add_header X-Request-Id $veer_request_id always");
   }
   if (split.failover)
@@ -159,11 +166,13 @@ void write_split_target(Context& ctx, const conf::SplitConfig& split, const std:
             "split " + split.name + " drain_tunnels_after " + duration(*split.drain_tunnels_after));
 }
 
+// Route `index` as a location for its prefix, or, given `exact`, for that path alone.
 void write_location(Context& ctx, const conf::ListenerConfig& listener, std::size_t index,
-                    const std::string& server_where, Writer& out) {
+                    const std::string& server_where, Writer& out, const std::string& exact = "") {
   const conf::RouteConfig& route = listener.routes[index];
-  const std::string where = server_where + " location " + prefix_of(route);
-  out.open("location " + quote(prefix_of(route)));
+  const std::string match = exact.empty() ? quote(prefix_of(route)) : "= " + quote(exact);
+  const std::string where = server_where + " location " + match;
+  out.open("location " + match);
   out.comment("route " + std::to_string(index + 1) +
               (route.host.empty() ? "" : ", host " + route.host) + ", target " + route.target);
   if (uses_route_key(ctx))
@@ -181,6 +190,31 @@ void write_location(Context& ctx, const conf::ListenerConfig& listener, std::siz
     write_split_target(ctx, *split, where, out);
   }
   out.close();
+}
+
+// nginx answers a path equal to a proxied location's prefix without its final '/' ("/api"
+// for "/api/") with a 301 to the prefix; veer's "/api/" does not match "/api", which goes
+// to the first route that does. An exact location does that instead.
+void write_bare_prefix_locations(Context& ctx, const conf::ListenerConfig& listener,
+                                 const Block& block, const std::vector<std::string>& written,
+                                 const std::string& where, Writer& out) {
+  for (const std::string& prefix : written) {
+    if (prefix.size() < 2 || !prefix.ends_with('/')) continue;
+    const std::string bare = prefix.substr(0, prefix.size() - 1);
+    if (std::find(written.begin(), written.end(), bare) != written.end()) continue;
+    const auto chosen = std::find_if(block.routes.begin(), block.routes.end(), [&](std::size_t i) {
+      return bare.starts_with(listener.routes[i].path_prefix);
+    });
+    if (chosen != block.routes.end()) {
+      write_location(ctx, listener, *chosen, where, out, bare);
+      continue;
+    }
+    out.comment("No route matches " + bare + ": veer answers 404 (nginx would redirect to " +
+                prefix + ").");
+    out.open("location = " + quote(bare));
+    out.directive("return 404");
+    out.close();
+  }
 }
 
 // Routes as locations: veer takes the first route that matches, nginx the longest prefix.
@@ -206,33 +240,48 @@ void write_locations(Context& ctx, const conf::ListenerConfig& listener, const B
     out.directive("return 404");
     out.close();
   }
+  write_bare_prefix_locations(ctx, listener, block, written, where, out);
 }
 
-// The listener's address; port 0 (a free port veer picks at start) has no nginx form.
-std::string listen_address(const conf::ListenerConfig& listener, Writer* gaps) {
+// The listener's address; port 0 (a free port veer picks at start) has no nginx form:
+// each such listener gets its own placeholder port from 80 on.
+std::string listen_address(const conf::Config& config, const conf::ListenerConfig& listener,
+                           int& placeholder, Writer* gaps) {
   if (listener.host_port.port != 0) return listener.address;
+  const auto taken = [&](int port) {
+    return std::any_of(config.listeners.begin(), config.listeners.end(),
+                       [&](const conf::ListenerConfig& l) { return l.host_port.port == port; });
+  };
+  while (taken(placeholder))
+    ++placeholder;
+  const std::string port = std::to_string(placeholder++);
   if (gaps != nullptr)
     gaps->gap("listener " + listener.name,
-              "port 0 (a free port picked at start): nginx needs a port, 80 written");
+              "port 0 (a free port picked at start): nginx needs a port, " + port + " written");
   const std::string& host = listener.host_port.host;
-  return (listener.host_port.host_is_ipv6_literal ? "[" + host + "]" : host) + ":80";
+  return (listener.host_port.host_is_ipv6_literal ? "[" + host + "]" : host) + ":" + port;
 }
 
 }  // namespace
 
 void write_servers(Context& ctx, Writer& out) {
+  int placeholder = 80;
   for (const conf::ListenerConfig& listener : ctx.config.listeners) {
     const std::vector<Block> blocks = plan_blocks(ctx, listener, out);
+    const std::string address = listen_address(ctx.config, listener, placeholder, &out);
     for (std::size_t b = 0; b < blocks.size(); ++b) {
       const Block& block = blocks[b];
       std::string where = "listener " + listener.name;
       if (!block.server_names.empty()) where += " (" + block.server_names.front() + ")";
       out.comment("listener " + listener.name + (b == 0 ? " (any host)" : ""));
       out.open("server");
-      std::string listen = "listen " + listen_address(listener, b == 0 ? &out : nullptr);
+      std::string listen = "listen " + address;
       if (b == 0) listen += " default_server";
       if (listener.tls) listen += " ssl";
       if (listener.proxy_protocol) listen += " proxy_protocol";
+      // veer's [::] socket takes IPv4 too (no IPV6_V6ONLY); nginx's is IPv6-only by
+      // default. The option may be given once per address, on the first listen.
+      if (b == 0 && address.starts_with("[::]:")) listen += " ipv6only=off";
       out.directive(listen);
       if (!block.server_names.empty()) {
         std::string names = "server_name";

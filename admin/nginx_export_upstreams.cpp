@@ -1,6 +1,8 @@
 // Pools as upstream blocks: the strategy, weights, backup backends, passive health as
 // max_fails/fail_timeout, keep-alive; what has no OSS equivalent becomes a gap.
 
+#include <algorithm>
+
 #include "admin/nginx_export_detail.hpp"
 
 namespace veer::admin::nginx {
@@ -54,9 +56,20 @@ bool write_strategy(Context& ctx, const conf::PoolConfig& pool, const std::strin
   return true;
 }
 
-std::string server_line(const conf::PoolConfig& pool, const conf::BackendConfig& b, bool weights) {
-  std::string line = "server " + b.address;
+// The address veer connects to: a host name was resolved once at load, so nginx gets the
+// same single address rather than resolving the name itself (to every address it has).
+std::string server_address(const conf::BackendConfig& b) {
+  if (b.resolved.length == 0) return b.address;
+  const std::string resolved = b.resolved.to_string();
+  return resolved.empty() ? b.address : resolved;
+}
+
+std::string server_line(Context& ctx, const conf::PoolConfig& pool, const conf::BackendConfig& b,
+                        bool weights) {
+  std::string line = "server " + server_address(b);
   if (b.weight == 0) return line + " down";  // weight 0 takes no traffic in veer
+  // Drained or down through the admin API: veer sends it no new requests.
+  if (ctx.options.held.contains({pool.name, b.address})) return line + " down";
   if (weights && b.weight != 1) line += " weight=" + std::to_string(b.weight);
   if (pool.outlier) {
     line += " max_fails=" + std::to_string(pool.outlier->consecutive_failures) +
@@ -67,18 +80,33 @@ std::string server_line(const conf::PoolConfig& pool, const conf::BackendConfig&
   return line;
 }
 
-void write_backends(const conf::PoolConfig& pool, bool backup_ok, const std::string& where,
-                    Writer& out) {
+void write_backends(Context& ctx, const conf::PoolConfig& pool, bool backup_ok,
+                    const std::string& where, Writer& out) {
   const bool weights = pool.strategy == "weighted" || pool.strategy == "ip_hash";
+  const bool has_primary = std::any_of(pool.backends.begin(), pool.backends.end(),
+                                       [](const conf::BackendConfig& b) { return !b.backup; });
+  if (!has_primary && !pool.backends.empty()) {
+    out.comment("Backup backends only: veer routes to them when no primary is routable, and");
+    out.comment("nginx refuses an upstream without a primary server, so they are written as");
+    out.comment("primaries.");
+  }
   for (const conf::BackendConfig& b : pool.backends) {
-    if (!b.backup) {
-      out.directive(server_line(pool, b, weights));
+    const std::string line = server_line(ctx, pool, b, weights);
+    if (server_address(b) != b.address) out.comment("backend " + b.address + ", resolved at load");
+    if (const auto held = ctx.options.held.find({pool.name, b.address});
+        held != ctx.options.held.end())
+      out.comment("backend " + b.address + " has admin state " + conf::to_string(held->second) +
+                  (held->second == conf::AdminState::drain
+                       ? " (nginx has no drain; down takes no new requests, as veer does)"
+                       : ""));
+    if (!b.backup || !has_primary) {
+      out.directive(line);
     } else if (backup_ok) {
-      out.directive(server_line(pool, b, weights) + " backup");
+      out.directive(line + " backup");
     } else {
       out.gap(where,
               "backup backend " + b.address + ": nginx's hash method takes no backup servers");
-      out.comment(server_line(pool, b, weights) + " backup;");
+      out.comment(line + " backup;");
     }
   }
   if (pool.backends.empty()) {
@@ -105,12 +133,7 @@ void write_pool_gaps(const conf::PoolConfig& pool, const std::string& where, Wri
                        std::to_string(pool.retries.budget_min) + "/s): nginx retries without one");
 }
 
-void write_upstream(Context& ctx, const conf::PoolConfig& pool, Writer& out) {
-  const std::string where = "upstream " + pool.name;
-  out.open("upstream " + pool.name);
-  const bool backup_ok = write_strategy(ctx, pool, where, out);
-  write_backends(pool, backup_ok, where, out);
-  write_pool_gaps(pool, where, out);
+void write_keepalive(Context& ctx, const std::string& where, Writer& out) {
   out.comment(
       "Pooled keep-alive connections (veer: limits.max_idle_upstream per backend per worker).");
   out.directive("keepalive " + std::to_string(ctx.config.limits.max_idle_upstream));
@@ -118,6 +141,20 @@ void write_upstream(Context& ctx, const conf::PoolConfig& pool, Writer& out) {
     out.directive("keepalive_timeout " + duration(ctx.config.timeouts.upstream_idle));
   } else {
     out.gap(where, "timeouts.upstream_idle: keepalive_timeout needs nginx 1.15.3");
+  }
+}
+
+void write_upstream(Context& ctx, const conf::PoolConfig& pool, Writer& out) {
+  const std::string where = "upstream " + pool.name;
+  out.open("upstream " + pool.name);
+  const bool backup_ok = write_strategy(ctx, pool, where, out);
+  write_backends(ctx, pool, backup_ok, where, out);
+  write_pool_gaps(pool, where, out);
+  if (ctx.config.limits.max_idle_upstream == 0) {
+    out.comment("limits.max_idle_upstream 0: no pooled keep-alive connections (nginx refuses");
+    out.comment("keepalive 0, and without it closes each upstream connection).");
+  } else {
+    write_keepalive(ctx, where, out);
   }
   out.close();
 }

@@ -444,5 +444,170 @@ TEST(NginxExport, PortZeroIsAGap) {
   EXPECT_TRUE(has_gap(e, "port 0"));
 }
 
+// Review of issue 15's export: each case below made nginx differ from veer, or refuse it.
+
+// veer's "/api/" does not match "/api": that path goes to the first route that matches it,
+// where nginx would redirect it to /api/.
+TEST(NginxExport, APrefixEndingInASlashGetsAnExactLocationForItsBarePath) {
+  const std::string toml = R"(
+[listeners.public]
+address = "127.0.0.1:8545"
+  [[listeners.public.routes]]
+  path_prefix = "/api/"
+  target = "api"
+  [[listeners.public.routes]]
+  path_prefix = "/v1/"
+  target = "api"
+  [[listeners.public.routes]]
+  path_prefix = "/v1"
+  target = "api"
+  [[listeners.public.routes]]
+  path_prefix = "/"
+  target = "site"
+[pools.api]
+backends = ["127.0.0.1:19001"]
+[pools.site]
+backends = ["127.0.0.1:19002"]
+)";
+  const std::string text = exported(toml).text;
+  const std::string exact = block(text, "location = /api {");
+  EXPECT_NE(exact.find("proxy_pass http://site;"), std::string::npos) << text;
+  EXPECT_EQ(text.find("location = /v1 {"), std::string::npos) << "/v1 has its own route";
+  // No route for the bare path: veer's 404.
+  const std::string only = R"(
+[listeners.public]
+address = "127.0.0.1:8545"
+  [[listeners.public.routes]]
+  path_prefix = "/api/"
+  target = "api"
+[pools.api]
+backends = ["127.0.0.1:19001"]
+)";
+  const std::string none = block(exported(only).text, "location = /api {");
+  EXPECT_NE(none.find("return 404;"), std::string::npos) << exported(only).text;
+}
+
+TEST(NginxExport, NoIdleUpstreamConnectionsWritesNoKeepalive) {
+  const std::string up =
+      block(exported(std::string("[limits]\nmax_idle_upstream = 0\n") + pool("round_robin")).text,
+            "upstream rpc {");
+  ASSERT_FALSE(up.empty());
+  EXPECT_EQ(up.find("keepalive "), std::string::npos) << up;
+  EXPECT_EQ(up.find("keepalive_timeout"), std::string::npos) << up;
+  EXPECT_NE(block(exported(pool("round_robin")).text, "upstream rpc {").find("keepalive 1024;"),
+            std::string::npos);
+}
+
+TEST(NginxExport, BackupsWithoutAPrimaryAreWrittenAsPrimaries) {
+  for (const char* strategy : {"round_robin", "ip_hash"}) {
+    const std::string toml = std::string(kListener) + "[pools.rpc]\nstrategy = \"" + strategy +
+                             "\"\nbackends = [{ address = \"127.0.0.1:19001\", backup = true },"
+                             " { address = \"127.0.0.1:19002\", backup = true }]\n";
+    const NginxExport e = exported(toml);
+    const std::string up = block(e.text, "upstream rpc {");
+    EXPECT_NE(up.find("server 127.0.0.1:19001 max_fails=0;"), std::string::npos) << up;
+    EXPECT_NE(up.find("server 127.0.0.1:19002 max_fails=0;"), std::string::npos) << up;
+    EXPECT_EQ(up.find(" backup;"), std::string::npos) << up;
+    EXPECT_FALSE(has_gap(e, "backup backend"));
+  }
+}
+
+// A location's proxy_hide_header replaces every inherited one.
+TEST(NginxExport, ASplitsTargetHeaderStillHidesTheBackendsRequestId) {
+  const std::string text =
+      exported(split_config({50, 50}, "target_header = \"X-Veer-Pool\"\n")).text;
+  const std::string location = block(text, "location / {");
+  EXPECT_NE(location.find("proxy_hide_header X-Veer-Pool;"), std::string::npos) << location;
+  EXPECT_NE(location.find("proxy_hide_header X-Request-Id;"), std::string::npos) << location;
+  EXPECT_NE(location.find("add_header X-Request-Id $veer_request_id always;"), std::string::npos);
+}
+
+TEST(NginxExport, HeldBackendsAreDown) {
+  NginxExportOptions options;
+  options.held[{"rpc", "127.0.0.1:19001"}] = conf::AdminState::drain;
+  options.held[{"rpc", "127.0.0.1:19009"}] = conf::AdminState::down;
+  const std::string up =
+      block(export_nginx(load(pool("weighted")), options).text, "upstream rpc {");
+  EXPECT_NE(up.find("server 127.0.0.1:19001 down;"), std::string::npos) << up;
+  EXPECT_NE(up.find("server 127.0.0.1:19009 down backup;"), std::string::npos) << up;
+  EXPECT_NE(up.find("server 127.0.0.1:19002 weight=3 max_fails=0;"), std::string::npos) << up;
+  EXPECT_NE(up.find("nginx has no drain"), std::string::npos) << up;
+}
+
+TEST(NginxExport, AnyIpv6AddressAlsoTakesIpv4AsVeerDoes) {
+  std::string toml = pool("round_robin");
+  toml.replace(toml.find("127.0.0.1:8545"), 14, "[::]:8545");
+  toml.insert(toml.find("[pools.rpc]"),
+              "  [[listeners.public.routes]]\n  host = \"a.example.org\"\n  target = \"rpc\"\n");
+  const std::string text = exported(toml).text;
+  EXPECT_NE(text.find("listen [::]:8545 default_server ipv6only=off;"), std::string::npos) << text;
+  // Once per address: the host's server block has the plain listen.
+  EXPECT_NE(text.find("listen [::]:8545;"), std::string::npos) << text;
+}
+
+TEST(NginxExport, PortZeroListenersGetDistinctPorts) {
+  const std::string toml = R"(
+[listeners.a]
+address = "127.0.0.1:0"
+  [[listeners.a.routes]]
+  target = "rpc"
+[listeners.b]
+address = "127.0.0.1:0"
+  [[listeners.b.routes]]
+  target = "rpc"
+[listeners.c]
+address = "127.0.0.1:81"
+  [[listeners.c.routes]]
+  target = "rpc"
+[pools.rpc]
+backends = ["127.0.0.1:19001"]
+)";
+  const NginxExport e = exported(toml);
+  EXPECT_NE(e.text.find("listen 127.0.0.1:80 default_server;"), std::string::npos) << e.text;
+  EXPECT_NE(e.text.find("listen 127.0.0.1:82 default_server;"), std::string::npos) << e.text;
+  EXPECT_TRUE(has_gap(e, "82 written"));
+}
+
+TEST(NginxExport, BackendHostNamesAreWrittenAsTheAddressVeerResolved) {
+  std::string toml = pool("round_robin");
+  toml.replace(toml.find("127.0.0.1:19002"), 15, "localhost:19002");
+  const conf::Config config = load(toml);
+  ASSERT_FALSE(config.pools.empty());
+  const std::string resolved = config.pools[0].backends[1].resolved.to_string();
+  ASSERT_FALSE(resolved.empty());
+  const std::string up = block(export_nginx(config, {}).text, "upstream rpc {");
+  EXPECT_NE(up.find("server " + resolved + " "), std::string::npos) << up;
+  EXPECT_EQ(up.find("server localhost"), std::string::npos) << up;
+  EXPECT_NE(up.find("# backend localhost:19002, resolved at load"), std::string::npos) << up;
+}
+
+TEST(NginxExport, AMixedTlsSplitsSchemeMapIsWrittenOnce) {
+  const std::string toml = R"(
+[listeners.public]
+address = "127.0.0.1:8545"
+  [[listeners.public.routes]]
+  path_prefix = "/a"
+  target = "rpc"
+  [[listeners.public.routes]]
+  path_prefix = "/b"
+  target = "rpc"
+[pools.plain]
+backends = ["127.0.0.1:19001"]
+[pools.secure]
+backends = ["127.0.0.1:19002"]
+tls = { verify = false }
+[splits.rpc]
+targets = { plain = 50, secure = 50 }
+)";
+  const std::string text = exported(toml).text;
+  EXPECT_NE(text.find("$veer_split_rpc_scheme {"), std::string::npos) << text;
+  EXPECT_EQ(text.find("_scheme_2"), std::string::npos) << text;
+  std::size_t uses = 0;
+  for (std::size_t at = 0;
+       (at = text.find("proxy_pass $veer_split_rpc_scheme://", at)) != std::string::npos; ++at)
+    ++uses;
+  EXPECT_EQ(uses, 2u) << text;
+}
+
 }  // namespace
 }  // namespace veer::admin
