@@ -28,6 +28,7 @@ It logs one JSON line per decision on stdout. docker/README.md runs it under com
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -122,9 +123,12 @@ class Scaler:
         return addresses
 
     def start(self):
-        """Adopt what runs: as many replicas as the pool has routable backends, within bounds."""
-        routable, _, _ = load(self.admin.pool(self.args.pool))
-        count = min(max(len(routable), self.args.min), self.args.max)
+        """Adopt what runs: as many replicas as the pool has backends, within bounds.
+
+        Every backend counts, whatever its state: one unhealthy at a restart is still a
+        replica, and leaving it out would stop it undrained."""
+        backends = self.admin.pool(self.args.pool).get("backends", [])
+        count = min(max(len(backends), self.args.min), self.args.max)
         self.replicas = self.run_scale_command(count)
         for address in self.replicas:
             self.admin.backend("PUT", self.args.pool, address, {"weight": 1})
@@ -238,7 +242,14 @@ def main(argv):
             log("error", detail=str(error))
 
 
+def stop(signum, frame):
+    """SIGTERM (docker stop): exit at once; a scale step cut short is redone at the next start."""
+    log("stopped", signal=signum)
+    sys.exit(0)
+
+
 if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, stop)
     try:
         main(sys.argv[1:])
     except KeyboardInterrupt:
