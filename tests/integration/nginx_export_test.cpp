@@ -313,6 +313,64 @@ TEST(NginxExportCheck, EveryStrategySplitHealthTlsAndLimitPassesNginxT) {
   EXPECT_TRUE(exports_cleanly(config, admin::NginxVersion{1, 14, 0}));
 }
 
+// The shapes a review found nginx -t refusing or answering differently: a prefix ending
+// in '/', no idle upstream connections, backups only, [::] and several port-0 listeners,
+// a backend by host name, a mixed-TLS split with a target header on two routes.
+const char* const kReviewed = R"(
+[limits]
+max_idle_upstream = 0
+[listeners.public]
+address = "[::]:18545"
+  [[listeners.public.routes]]
+  path_prefix = "/api/"
+  target = "backups"
+  [[listeners.public.routes]]
+  path_prefix = "/only/"
+  host = "a.example.org"
+  target = "named"
+  [[listeners.public.routes]]
+  path_prefix = "/mixed/"
+  target = "mixed"
+  [[listeners.public.routes]]
+  path_prefix = "/"
+  target = "mixed"
+[listeners.a]
+address = "127.0.0.1:0"
+  [[listeners.a.routes]]
+  path_prefix = "/x/"
+  target = "named"
+[listeners.b]
+address = "127.0.0.1:0"
+  [[listeners.b.routes]]
+  target = "named"
+[pools.backups]
+backends = [{ address = "127.0.0.1:19001", backup = true }]
+[pools.hashed_backups]
+strategy = "ip_hash"
+backends = [{ address = "127.0.0.1:19002", backup = true }]
+[pools.named]
+backends = ["localhost:19003"]
+[pools.plain]
+backends = ["127.0.0.1:19004"]
+[pools.secure]
+backends = ["127.0.0.1:19005"]
+tls = { verify = false }
+[splits.mixed]
+targets = { plain = 50, secure = 50 }
+target_header = "X-Veer-Pool"
+)";
+
+TEST(NginxExportCheck, ReviewedShapesPassNginxT) {
+  SKIP_WITHOUT_NGINX();
+  const conf::Config config = load_text(kReviewed);
+  EXPECT_TRUE(exports_cleanly(config));
+  EXPECT_TRUE(exports_cleanly(config, admin::NginxVersion{1, 14, 0}));
+  admin::NginxExportOptions options;
+  options.held[{"plain", "127.0.0.1:19004"}] = conf::AdminState::drain;
+  options.held[{"backups", "127.0.0.1:19001"}] = conf::AdminState::down;
+  EXPECT_TRUE(nginx_accepts(admin::export_nginx(config, options).text));
+}
+
 TEST(NginxExportCheck, TheAdminEndpointServesTheRunningConfiguration) {
   SKIP_WITHOUT_NGINX();
   const std::string toml =
@@ -354,6 +412,22 @@ override_header = "X-Veer-Version"
   EXPECT_NE(after->body.find("* green;"), std::string::npos);
   EXPECT_NE(after->body.find("for nginx 1.25.3"), std::string::npos);
   EXPECT_TRUE(nginx_accepts(after->body));
+
+  // Drain and down are runtime holds: the export writes those backends down.
+  auto patch =
+      admin.call("PATCH", "/api/v1/pools/blue/backends/127.0.0.1:19001", R"({"state": "drain"})");
+  ASSERT_TRUE(patch);
+  EXPECT_EQ(patch->status, 200) << patch->body;
+  patch =
+      admin.call("PATCH", "/api/v1/pools/green/backends/127.0.0.1:19002", R"({"state": "down"})");
+  ASSERT_TRUE(patch);
+  EXPECT_EQ(patch->status, 200) << patch->body;
+  auto held = admin.call("GET", "/api/v1/export/nginx");
+  ASSERT_TRUE(held);
+  EXPECT_NE(held->body.find("server 127.0.0.1:19001 down;"), std::string::npos) << held->body;
+  EXPECT_NE(held->body.find("server 127.0.0.1:19002 down;"), std::string::npos) << held->body;
+  EXPECT_NE(held->body.find("server 127.0.0.1:19077 max_fails=0;"), std::string::npos) << held->body;
+  EXPECT_TRUE(nginx_accepts(held->body));
 
   auto bad = admin.call("GET", "/api/v1/export/nginx?nginx_version=one");
   ASSERT_TRUE(bad);
