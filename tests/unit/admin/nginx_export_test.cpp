@@ -492,8 +492,8 @@ TEST(NginxExport, NoIdleUpstreamConnectionsWritesNoKeepalive) {
       block(exported(std::string("[limits]\nmax_idle_upstream = 0\n") + pool("round_robin")).text,
             "upstream rpc {");
   ASSERT_FALSE(up.empty());
-  EXPECT_EQ(up.find("keepalive "), std::string::npos) << up;
-  EXPECT_EQ(up.find("keepalive_timeout"), std::string::npos) << up;
+  EXPECT_EQ(up.find("        keepalive "), std::string::npos) << up;
+  EXPECT_EQ(up.find("        keepalive_timeout"), std::string::npos) << up;
   EXPECT_NE(block(exported(pool("round_robin")).text, "upstream rpc {").find("keepalive 1024;"),
             std::string::npos);
 }
