@@ -199,5 +199,57 @@ TEST(Autoscaler, ScalesUpUnderLoadWithinCooldownAndMaxThenDrainsAndRemoves) {
   }
 }
 
+// A restart adopts every backend of the pool as a replica, an unhealthy or held one too
+// (counting only "up" ones would stop it undrained), and SIGTERM ends the script cleanly.
+TEST(Autoscaler, AdoptsEveryBackendAtStartAndExitsOnSigterm) {
+  Replicas replicas;
+  const CommandResult two = run_command(replicas.command("2"));
+  ASSERT_EQ(two.exit_code, 0) << two.output;
+  std::istringstream lines(two.output);
+  std::string first, second;
+  std::getline(lines, first);
+  std::getline(lines, second);
+  ASSERT_FALSE(second.empty()) << two.output;
+
+  Admin admin = start_admin_toml(
+      "[server]\nworkers = 1\naccess_log = \"off\"\n"
+      "[admin]\naddress = \"127.0.0.1:0\"\ntokens = [ { name = \"scaler\", token = \"" +
+      kToken +
+      "\" } ]\n"
+      "[listeners.public]\naddress = \"127.0.0.1:0\"\n"
+      "  [[listeners.public.routes]]\n  target = \"green\"\n"
+      "[pools.green]\nbackends = [\"" +
+      first + "\", \"" + second + "\"]\n");
+  ASSERT_NE(admin.port, 0);
+  const auto down =
+      admin.call("PATCH", "/api/v1/pools/green/backends/" + second, R"({"state": "down"})");
+  ASSERT_TRUE(down);
+  ASSERT_EQ(down->status, 200) << down->body;
+  ASSERT_EQ(green_backends(admin, "up"), std::vector<std::string>{first});
+  const std::string token_file = write_file(make_temp_dir(), "token", kToken + "\n");
+
+  // Thresholds that never scale: only the start is measured.
+  VeerProcess scaler(
+      "", VeerOptions{.binary = python(),
+                      .command = {kDocker + "/autoscaler.py", "--admin",
+                                  "http://127.0.0.1:" + std::to_string(admin.port), "--token-file",
+                                  token_file, "--pool", "green", "--scale-command",
+                                  replicas.command("{replicas}"), "--min", "1", "--max", "3",
+                                  "--up-in-flight", "1000", "--down-in-flight", "0", "--interval",
+                                  "100ms"}});
+  ASSERT_TRUE(scaler.wait_for_log("\"started\"", 10s)) << scaler.log_text();
+  const std::vector<json::object> started = events(scaler, "started");
+  ASSERT_EQ(started.size(), 1u);
+  EXPECT_EQ(started[0].at("replicas").as_int64(), 2) << scaler.log_text();
+  EXPECT_EQ(replicas.pids().size(), 2u);
+
+  scaler.signal(SIGTERM);
+  const std::optional<int> status = scaler.wait_exit(10s);
+  ASSERT_TRUE(status) << scaler.log_text();
+  EXPECT_EQ(*status, 0) << scaler.log_text();
+  EXPECT_EQ(events(scaler, "stopped").size(), 1u) << scaler.log_text();
+  EXPECT_EQ(green_backends(admin).size(), 2u);
+}
+
 }  // namespace
 }  // namespace veer::test
