@@ -426,7 +426,8 @@ override_header = "X-Veer-Version"
   ASSERT_TRUE(held);
   EXPECT_NE(held->body.find("server 127.0.0.1:19001 down;"), std::string::npos) << held->body;
   EXPECT_NE(held->body.find("server 127.0.0.1:19002 down;"), std::string::npos) << held->body;
-  EXPECT_NE(held->body.find("server 127.0.0.1:19077 max_fails=0;"), std::string::npos) << held->body;
+  EXPECT_NE(held->body.find("server 127.0.0.1:19077 max_fails=0;"), std::string::npos)
+      << held->body;
   EXPECT_TRUE(nginx_accepts(held->body));
 
   auto bad = admin.call("GET", "/api/v1/export/nginx?nginx_version=one");
