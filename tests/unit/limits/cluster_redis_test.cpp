@@ -362,7 +362,8 @@ TEST(ClusterRedis, AReconfiguredAddressMovesTheLinkToTheOtherRedis) {
   config.redis_host_port.port = second.port();
   a.link.configure(config);  // what a reload with another [cluster] redis does
   ASSERT_TRUE(poll_until([&] { return test::redis_command(second.port(), members) == ":1"; }, 5s));
-  EXPECT_TRUE(a.shared());
+  // The instance registers with the new Redis a moment before its first lease there.
+  EXPECT_TRUE(poll_until([&] { return a.shared(); }, 5s));
   EXPECT_EQ(a.limiter->stats(0).fallback_transitions, 0u);  // a move is not an outage
 }
 
