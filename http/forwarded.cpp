@@ -4,6 +4,7 @@
 #include <charconv>
 #include <optional>
 
+#include "http/ascii.hpp"
 #include "http/http_parser.hpp"
 
 namespace veer::http {
@@ -19,10 +20,6 @@ std::string_view trim(std::string_view s) {
   while (!s.empty() && is_ows(s.back()))
     s.remove_suffix(1);
   return s;
-}
-
-bool is_digit(char c) {
-  return c >= '0' && c <= '9';
 }
 
 // A TCP port as written in a forwarding header: 1 to 5 digits, at most 65535.

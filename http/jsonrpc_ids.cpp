@@ -1,11 +1,9 @@
 #include "http/jsonrpc_ids.hpp"
 
+#include "http/ascii.hpp"
+
 namespace veer::http {
 namespace {
-
-bool is_digit(char c) {
-  return c >= '0' && c <= '9';
-}
 
 int hex_value(char c) {
   if (c >= '0' && c <= '9') return c - '0';

@@ -30,13 +30,21 @@ std::int64_t now_ns() {
       .count();
 }
 
-struct Settings {
+}  // namespace
+
+// Where and how to reach Redis. Outside the anonymous namespace because RedisLink::Thread
+// (a class of the header's) holds one.
+struct RedisLinkSettings {
   std::string host;
   std::uint16_t port = 0;
-  std::chrono::nanoseconds timeout = 250ms;
+  std::chrono::nanoseconds timeout = std::chrono::milliseconds(250);
   std::string prefix = "veer:";
-  friend bool operator==(const Settings&, const Settings&) = default;
+  friend bool operator==(const RedisLinkSettings&, const RedisLinkSettings&) = default;
 };
+
+namespace {
+
+using Settings = RedisLinkSettings;
 
 Settings settings_of(const conf::ClusterConfig& config) {
   Settings s;

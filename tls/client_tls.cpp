@@ -13,8 +13,6 @@ namespace veer::tls {
 
 namespace {
 
-constexpr unsigned char kAlpn[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
-
 bool is_ip_address(const std::string& host) {
   unsigned char buf[16];
   return ::inet_pton(AF_INET, host.c_str(), buf) == 1 ||
@@ -88,7 +86,8 @@ ClientTlsResult ClientTls::load(const conf::UpstreamTlsConfig& config) {
   SSL_CTX_set_mode(ctx.get(), SSL_MODE_RELEASE_BUFFERS);
   // No client-side session reuse yet: it would need a session kept per backend.
   SSL_CTX_set_session_cache_mode(ctx.get(), SSL_SESS_CACHE_OFF);
-  if (SSL_CTX_set_alpn_protos(ctx.get(), kAlpn, sizeof kAlpn) != 0) throw std::bad_alloc();
+  if (SSL_CTX_set_alpn_protos(ctx.get(), detail::kAlpnHttp11, sizeof detail::kAlpnHttp11) != 0)
+    throw std::bad_alloc();
   if (!configure_trust(ctx.get(), config, r.error) ||
       !configure_client_certificate(ctx.get(), config, r.error)) {
     return r;

@@ -17,8 +17,6 @@ namespace veer::tls {
 namespace {
 
 // ALPN wire format: length-prefixed names. Only http/1.1 today; h2 would go first.
-constexpr unsigned char kAlpn[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
-
 // The same value in every context, so that a ticket issued by one worker's context is
 // accepted by another's (OpenSSL refuses a session whose id context differs).
 constexpr unsigned char kSessionIdContext[] = {'v', 'e', 'e', 'r'};
@@ -42,8 +40,8 @@ void cleanse(TicketKeys::Key& k) {
 int select_alpn(SSL*, const unsigned char** out, unsigned char* outlen, const unsigned char* in,
                 unsigned int inlen, void*) {
   unsigned char* chosen = nullptr;
-  if (SSL_select_next_proto(&chosen, outlen, kAlpn, sizeof kAlpn, in, inlen) ==
-      OPENSSL_NPN_NEGOTIATED) {
+  if (SSL_select_next_proto(&chosen, outlen, detail::kAlpnHttp11, sizeof detail::kAlpnHttp11, in,
+                            inlen) == OPENSSL_NPN_NEGOTIATED) {
     *out = chosen;
     return SSL_TLSEXT_ERR_OK;
   }

@@ -16,6 +16,9 @@
 
 namespace veer::tls::detail {
 
+// The one protocol veer speaks on both sides, in ALPN's wire format.
+inline constexpr unsigned char kAlpnHttp11[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
+
 // "PATH: what", the form of every file error in tls/.
 std::string file_error(const std::string& path, std::string_view what);
 
