@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "conf/address.hpp"
@@ -67,6 +68,10 @@ struct RateLimitPolicyConfig {
   Scope scope = Scope::local;
   bool dry_run = false;  // count what would be refused, refuse nothing
   std::uint64_t max_keys = 1'000'000;
+  // On JSON-RPC routes each call takes this many tokens (first matching glob; else 1):
+  // key method_costs = { "eth_getLogs" = 10, "debug_*" = 20 }.
+  std::vector<std::pair<std::string, std::uint64_t>> method_costs{
+      {"eth_getLogs", 10}, {"debug_*", 20}, {"trace_*", 20}};
   SourcePos pos;
   friend bool operator==(const RateLimitPolicyConfig&, const RateLimitPolicyConfig&) = default;
 };
@@ -96,6 +101,34 @@ struct ClusterConfig {
   SourcePos pos;
 };
 
+// A method route of a JSON-RPC route: calls whose method matches one of the globs go to
+// `target` (a pool or a split) instead of the route's target.
+struct MethodRouteConfig {
+  std::vector<std::string> match;  // globs ('*' = any run of characters)
+  std::string target;
+  SourcePos pos;
+  friend bool operator==(const MethodRouteConfig&, const MethodRouteConfig&) = default;
+};
+
+// JSON-RPC mode of a route (config: jsonrpc = true, or jsonrpc = { ... }; docs/JSONRPC.md).
+struct JsonRpcRouteConfig {
+  std::uint32_t max_batch = 100;   // items of one batch; 413 above
+  std::vector<std::string> allow;  // globs; empty = every method `deny` does not name
+  // Globs answered -32601; the default is safe for a public endpoint.
+  std::vector<std::string> deny{"admin_*",       "personal_*", "miner_*",
+                                "debug_setHead", "eth_sign*",  "eth_sendTransaction"};
+  bool local_accounts = true;         // eth_accounts answered locally with []
+  bool pin_latest = false;            // "latest" rewritten to the route's served head
+  std::uint64_t recent_blocks = 128;  // older block arguments go to `archive`
+  std::string archive;                // target for debug_*/trace_* and old blocks; "" = none
+  std::uint64_t max_logs_block_range = 10000;  // eth_getLogs toBlock - fromBlock + 1
+  // WebSocket subscriptions (docs/JSONRPC.md, "Subscriptions").
+  std::uint32_t max_subscriptions = 100;        // per client connection
+  std::uint64_t max_queue_bytes = 1024 * 1024;  // outbound bytes per client; 1013 above
+  SourcePos pos;
+  friend bool operator==(const JsonRpcRouteConfig&, const JsonRpcRouteConfig&) = default;
+};
+
 struct RouteConfig {
   std::string host;         // "" = any host; compared case-insensitively, port ignored
   std::string path_prefix;  // "" = any path
@@ -104,6 +137,8 @@ struct RouteConfig {
   std::vector<std::string> limits;  // rate-limit policies, in order (after the listener's)
   std::uint64_t max_in_flight = 0;  // requests of this route at once, process-wide; 0 = no cap
   SourcePos limits_pos;
+  std::optional<JsonRpcRouteConfig> jsonrpc;     // none: a byte-exact proxy
+  std::vector<MethodRouteConfig> method_routes;  // JSON-RPC routes only; first match wins
 };
 
 // A certificate chain (leaf first, then intermediates) and its private key, PEM files.
@@ -199,6 +234,9 @@ struct HealthConfig {
   std::uint32_t rise = 2;            // consecutive passes to come back up
   std::uint32_t fall = 3;            // consecutive failures to go down
   std::uint64_t max_lag_blocks = 0;  // jsonrpc: 0 = no lag check
+  std::optional<std::uint64_t>
+      chain_id;                  // jsonrpc: expected eth_chainId; none = the pool's majority
+  Duration stall_timeout = 60s;  // jsonrpc: head unmoved this long = out; 0s = off
 
   // Every field: a reload keeps a backend's probe (and its rise/fall counts) only when
   // nothing about its check changed.
@@ -211,6 +249,11 @@ struct OutlierConfig {
   Duration base_ejection = 30s;  // the n-th ejection lasts n x this ...
   Duration max_ejection = 300s;  // ... but never longer than this
   std::uint32_t max_ejected_percent = 50;
+  // Failure ratio (Envoy's failure_percentage): eject when more than failure_percent of
+  // at least failure_min_requests exchanges in one failure_window failed. 0 = off.
+  std::uint32_t failure_percent = 3;
+  std::uint32_t failure_min_requests = 100;
+  Duration failure_window = 30s;
 };
 
 struct RetryConfig {

@@ -140,6 +140,9 @@ struct alignas(64) BackendStats {
   // Active health check results, written by the health thread only.
   std::atomic<std::uint64_t> checks_passed{0};
   std::atomic<std::uint64_t> checks_failed{0};
+  // JSON-RPC head tracking (health thread writes, workers read): the backend's latest
+  // block from its jsonrpc check's eth_blockNumber; 0 = not known.
+  std::atomic<std::uint64_t> head_block{0};
   // Last, away from the atomics the workers read: cold, and taken only on transitions.
   alignas(64) ReasonNotes notes;
 

@@ -21,6 +21,8 @@ const char* describe(Outcome outcome) {
       return "5xx responses";
     case Outcome::bad_response:
       return "invalid responses";
+    case Outcome::rpc_error:
+      return "JSON-RPC server errors";
   }
   return "failures";
 }

@@ -29,7 +29,8 @@ enum class Outcome {
   reset,
   timeout,
   server_error,
-  bad_response
+  bad_response,
+  rpc_error  // a JSON-RPC error of the server class in a 2xx answer (http/jsonrpc_methods.hpp)
 };
 
 // Told (from a worker) that a backend was ejected, so its return can be scheduled.
