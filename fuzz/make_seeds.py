@@ -536,3 +536,41 @@ write("fuzz_redis_reply", "noscript", b"\x02-NOSCRIPT No matching script. Please
 write("fuzz_redis_reply", "heartbeat", b"\x00:2\r\n")
 write("fuzz_redis_reply", "nested", b"\x03*3\r\n*1\r\n:1\r\n$3\r\nabc\r\n+OK\r\n:7\r\n")
 write("fuzz_redis_reply", "pipelined", b"\x02+PONG\r\n$40\r\n" + b"a" * 40 + b"\r\n*3\r\n:2\r\n:0\r\n:20\r\n")
+
+# --- fuzz_websocket_frame: byte 0 = sender (0x80: client, masked) | read size - 1; then
+# the wire.
+
+
+def ws_frame(opcode, payload, fin=True, key=None):
+    payload = payload if isinstance(payload, bytes) else payload.encode()
+    head = bytes([(0x80 if fin else 0) | opcode])
+    mask_bit = 0x80 if key is not None else 0
+    n = len(payload)
+    if n < 126:
+        head += bytes([mask_bit | n])
+    elif n <= 0xFFFF:
+        head += bytes([mask_bit | 126]) + n.to_bytes(2, "big")
+    else:
+        head += bytes([mask_bit | 127]) + n.to_bytes(8, "big")
+    if key is None:
+        return head + payload
+    return head + key + bytes(b ^ key[i % 4] for i, b in enumerate(payload))
+
+
+KEY = b"\x37\xfa\x21\x3d"
+SUBSCRIBE = '{"jsonrpc":"2.0","id":1,"method":"eth_subscribe","params":["newHeads"]}'
+NOTIFY = ('{"jsonrpc":"2.0","method":"eth_subscription","params":{"subscription":'
+          '"0x9cef478923ff08bf67fde6c64013158d","result":{"number":"0x1b4"}}}')
+write("fuzz_websocket_frame", "client-subscribe", b"\x80" + ws_frame(1, SUBSCRIBE, key=KEY))
+write("fuzz_websocket_frame", "client-in-pieces", b"\x83" + ws_frame(1, SUBSCRIBE, key=KEY))
+write("fuzz_websocket_frame", "server-notification", b"\x05" + ws_frame(1, NOTIFY))
+write("fuzz_websocket_frame", "server-fragmented",
+      b"\x02" + ws_frame(1, NOTIFY[:20], fin=False) + ws_frame(9, "ping") +
+      ws_frame(0, NOTIFY[20:50], fin=False) + ws_frame(0, NOTIFY[50:]))
+write("fuzz_websocket_frame", "client-close", b"\x80" + ws_frame(8, b"\x03\xe8bye", key=KEY))
+write("fuzz_websocket_frame", "server-close-1012", b"\x00" + ws_frame(8, b"\x03\xf4restart"))
+write("fuzz_websocket_frame", "server-16bit", b"\x3f" + ws_frame(2, b"\x00" * 300))
+write("fuzz_websocket_frame", "server-64bit", b"\x3f" + ws_frame(1, "a" * 70000))
+write("fuzz_websocket_frame", "client-unmasked", b"\x80" + ws_frame(1, "hi"))
+write("fuzz_websocket_frame", "reserved-bits", b"\x00\xc1\x00")
+write("fuzz_websocket_frame", "bad-utf8", b"\x00" + ws_frame(1, b"\xc3\x28"))
