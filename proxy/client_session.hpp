@@ -272,6 +272,7 @@ class ClientSession final : public core::RefCounted<ClientSession>,
   void release_upstream(bool reusable);
   bool upstream_op_done(UpstreamConnection* conn);
   void start_tunnel(std::size_t head_length);
+  bool start_jsonrpc_relay();
 
   // --- session_relay.cpp
   void relay_request_body();

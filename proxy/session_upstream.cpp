@@ -5,6 +5,7 @@
 #include "core/log.hpp"
 #include "http/http_parser.hpp"
 #include "proxy/client_session.hpp"
+#include "proxy/jsonrpc_ws_relay.hpp"
 #include "proxy/tunnel.hpp"
 #include "proxy/worker.hpp"
 
@@ -13,6 +14,24 @@ namespace {
 
 // How long a pooled connection's last use is taken as proof that it is still open.
 constexpr auto kTrustRecentlyUsed = std::chrono::milliseconds(500);
+
+// The JSON-RPC settings of the route a pick went through, or null for a byte-exact
+// route. Routes of a ListenerRuntime are in the order of its config's routes.
+// TODO(jsonrpc): RouteRuntime::jsonrpc->config once the route runtime carries it.
+const conf::JsonRpcRouteConfig* jsonrpc_config(const runtime::Snapshot& snapshot,
+                                               const runtime::RouteRuntime* route) {
+  if (route == nullptr) return nullptr;
+  for (const runtime::ListenerRuntime& listener : snapshot.listeners) {
+    if (listener.routes.empty() || route < listener.routes.data() ||
+        route >= listener.routes.data() + listener.routes.size())
+      continue;
+    const auto index = static_cast<std::size_t>(route - listener.routes.data());
+    if (listener.config == nullptr || index >= listener.config->routes.size()) return nullptr;
+    const auto& jsonrpc = listener.config->routes[index].jsonrpc;
+    return jsonrpc ? &*jsonrpc : nullptr;
+  }
+  return nullptr;
+}
 
 bool connection_lost(const error_code& ec) {
   return ec == asio::error::eof || ec == asio::error::connection_reset ||
@@ -498,6 +517,7 @@ void ClientSession::start_tunnel(std::size_t head_length) {
     self->record_exchange(101, true);
     self->up_->buffer.clear();
     self->in_.consume(self->exchange_.request_piece);
+    if (self->start_jsonrpc_relay()) return;
     auto tunnel = core::make_ref<Tunnel>(
         self->worker_, std::move(self->stream_), std::move(self->up_), std::move(self->in_),
         self->exchange_.backend->stats, self->timeouts().tunnel_idle);
@@ -511,6 +531,34 @@ void ClientSession::start_tunnel(std::size_t head_length) {
     self->worker_.connection_closed(*self, false);
     tunnel->start();
   });
+}
+
+}  // namespace veer::proxy
+
+namespace veer::proxy {
+
+// On a JSON-RPC route the upgraded connection becomes a JsonRpcWsRelay (subscriptions
+// that survive their node) instead of a byte Tunnel. False: not such a route.
+bool ClientSession::start_jsonrpc_relay() {
+  const conf::JsonRpcRouteConfig* config =
+      jsonrpc_config(exchange_.view->snapshot(), exchange_.pick.route);
+  if (config == nullptr) return false;
+  JsonRpcWsSettings settings;
+  settings.max_subscriptions = config->max_subscriptions;
+  settings.max_queue_bytes = config->max_queue_bytes;
+  settings.idle_timeout = timeouts().tunnel_idle;
+  settings.connect_timeout = timeouts().upstream_connect;
+  settings.path = std::string(
+      out_.readable().substr(exchange_.written.path_offset, exchange_.written.path_length));
+  auto relay =
+      core::make_ref<JsonRpcWsRelay>(worker_, std::move(stream_), std::move(up_), std::move(in_),
+                                     exchange_.view, exchange_.pick, std::move(settings));
+  relay->keep_client_slot(std::move(client_slot_));
+  phase_ = Phase::closed;
+  read_deadline_.disarm();
+  worker_.connection_closed(*this, false);
+  relay->start();
+  return true;
 }
 
 }  // namespace veer::proxy

@@ -120,6 +120,15 @@ struct SplitTargetKey {
 
 // One worker's series. Created and forgotten by the worker thread, only when it adopts
 // a snapshot; read by the scraper. The mutex guards the maps, never the counters.
+// WebSocket subscriptions on JSON-RPC routes (proxy/jsonrpc_ws_relay.cpp), one worker's.
+struct JsonRpcWsCounters {
+  LocalCounter subscriptions_opened;  // the gauge is opened - closed
+  LocalCounter subscriptions_closed;
+  LocalCounter resubscribes;
+  LocalCounter gap_filled_blocks;
+  LocalCounter slow_consumer_closes;
+};
+
 class WorkerMetrics {
  public:
   // Worker thread.
@@ -132,6 +141,7 @@ class WorkerMetrics {
   LocalCounter connections_accepted;
   LocalCounter tunnels_opened;
   LocalCounter tunnels_closed;
+  JsonRpcWsCounters jsonrpc_ws;
   TlsCounters tls;
   RefusalCounters refusals;
   // Worker thread; by policy name. forget_unused forgets a policy's counters once no

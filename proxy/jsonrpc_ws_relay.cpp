@@ -1,0 +1,243 @@
+// JsonRpcWsRelay: the client side, the message flow and the connection's end. The node
+// side is in jsonrpc_ws_upstream.cpp.
+#include "proxy/jsonrpc_ws_relay.hpp"
+
+#include "proxy/worker.hpp"
+
+namespace veer::proxy {
+namespace {
+
+namespace ws = http::ws;
+
+constexpr std::size_t kReadChunk = 16 * 1024;
+// A whole JSON-RPC message, fragmented or not: a batch of logs can be large.
+constexpr std::size_t kMaxMessage = 16 * 1024 * 1024;
+// How long a close frame to the client may take before the socket goes anyway.
+constexpr auto kCloseLinger = std::chrono::seconds(1);
+
+}  // namespace
+
+JsonRpcWsRelay::JsonRpcWsRelay(Worker& worker, tls::Stream client,
+                               std::unique_ptr<UpstreamConnection> backend,
+                               core::Buffer client_pending, core::Ref<runtime::WorkerView> view,
+                               runtime::Assignment pick, JsonRpcWsSettings settings)
+    : worker_(worker),
+      client_(std::move(client)),
+      node_(std::move(backend)),
+      view_(std::move(view)),
+      pick_(pick),
+      settings_(std::move(settings)),
+      book_(settings_.max_subscriptions, std::random_device{}()),
+      client_reader_(ws::Sender::client, kMaxMessage),
+      node_reader_(ws::Sender::server, kMaxMessage),
+      masks_(std::random_device{}()) {
+  stats_ = this->backend().stats;
+  client_in_.append(client_pending.readable());
+  worker_.buffers().release(client_pending);
+}
+
+JsonRpcWsRelay::~JsonRpcWsRelay() {
+  if (node_) worker_.buffers().release(node_->buffer);
+  for (auto& old : retired_)
+    worker_.buffers().release(old->buffer);
+}
+
+void JsonRpcWsRelay::start() {
+  worker_.connections().add(*this);
+  worker_.metrics().tunnels_opened.add();
+  // Bytes the node sent right after its 101 are frames already.
+  node_in_.append(node_->buffer.readable());
+  worker_.buffers().release(node_->buffer);
+  error_code ignored;
+  node_->stream.socket().non_blocking(true, ignored);
+  touch();
+  worker_.deadlines().arm(tick_deadline_, std::chrono::milliseconds(250));
+  client_bytes();
+  node_bytes();
+  if (closed_) return;
+  read_client();
+  read_node();
+}
+
+void JsonRpcWsRelay::touch() {
+  worker_.deadlines().arm(idle_deadline_, settings_.idle_timeout);
+}
+
+void JsonRpcWsRelay::on_timeout(Deadline& d) {
+  if (closed_) return;
+  if (&d == &tick_deadline_) {
+    check_backend();
+    if (!closed_) worker_.deadlines().arm(tick_deadline_, std::chrono::milliseconds(250));
+  } else if (&d == &connect_deadline_) {
+    fail_over("connect or handshake timed out");
+  } else {
+    close();  // idle, or a close frame the client did not take in time
+  }
+}
+
+void JsonRpcWsRelay::read_client() {
+  if (client_reading_ || closed_) return;
+  client_reading_ = true;
+  client_.async_wait_readable(
+      [self = self()](const error_code& ec) { self->on_client_readable(ec); });
+}
+
+void JsonRpcWsRelay::on_client_readable(const error_code& ec) {
+  client_reading_ = false;
+  if (closed_) return;
+  if (ec) {
+    close();
+    return;
+  }
+  while (true) {
+    client_in_.reserve_writable(kReadChunk);
+    error_code read_error;
+    const std::size_t n = client_.read_some(
+        asio::buffer(client_in_.write_ptr(), client_in_.writable_size()), read_error);
+    if (read_error == asio::error::would_block) break;
+    if (read_error) {
+      close();
+      return;
+    }
+    client_in_.commit(n);
+    touch();
+    if (n < kReadChunk) break;
+  }
+  client_bytes();
+  read_client();
+}
+
+// Every whole frame the client sent: calls go through the Book, pings are answered.
+void JsonRpcWsRelay::client_bytes() {
+  jsonrpc_ws::Out out;
+  while (!closed_ && !closing_) {
+    std::size_t consumed = 0;
+    const ws::Event e = client_reader_.next(
+        std::span<char>(client_in_.mutable_read_ptr(), client_in_.size()), consumed);
+    if (e.kind == ws::Event::Kind::need_more && consumed == 0) break;
+    switch (e.kind) {
+      case ws::Event::Kind::message:
+        if (e.opcode == ws::Opcode::text) {
+          book_.from_client(e.payload, out);
+        } else {
+          client_in_.consume(consumed);
+          dispatch(out);
+          close_client(ws::kCloseInvalidData, "binary frames on a JSON-RPC route");
+          return;
+        }
+        break;
+      case ws::Event::Kind::ping:
+        ws::append_frame(client_out_, ws::Opcode::pong, e.payload, ws::Sender::server);
+        break;
+      case ws::Event::Kind::close:
+        client_in_.consume(consumed);
+        dispatch(out);
+        close_client(ws::kCloseNormal, "");
+        return;
+      case ws::Event::Kind::error: {
+        const std::string why(e.payload);
+        dispatch(out);
+        close_client(e.close_code, why);
+        return;
+      }
+      default:
+        break;
+    }
+    client_in_.consume(consumed);
+  }
+  dispatch(out);
+}
+
+void JsonRpcWsRelay::dispatch(jsonrpc_ws::Out& out) {
+  if (closed_) return;
+  for (const std::string& text : out.to_node)
+    send_to_node(text);
+  out.to_node.clear();
+  if (!closing_) {
+    for (const std::string& text : out.to_client)
+      ws::append_frame(client_out_, ws::Opcode::text, text, ws::Sender::server);
+  }
+  out.to_client.clear();
+  note_counters();
+  if (!book_.failed().empty()) {
+    close_client(ws::kCloseServiceRestart, book_.failed());
+    return;
+  }
+  if (client_out_.size() + client_writing_.size() > settings_.max_queue_bytes && !closing_) {
+    worker_.metrics().jsonrpc_ws.slow_consumer_closes.add();
+    client_out_.clear();
+    close_client(ws::kCloseTryAgainLater, "the client does not keep up with its subscriptions");
+    return;
+  }
+  flush_client();
+  flush_node();
+}
+
+void JsonRpcWsRelay::send_to_node(std::string_view text) {
+  if (node_state_ != NodeState::open) {
+    node_backlog_.emplace_back(text);
+    return;
+  }
+  ws::append_frame(node_out_, ws::Opcode::text, text, ws::Sender::client,
+                   static_cast<std::uint32_t>(masks_()));
+}
+
+// The worker's counters follow the Book's (gauge: opened - closed).
+void JsonRpcWsRelay::note_counters() {
+  runtime::JsonRpcWsCounters& c = worker_.metrics().jsonrpc_ws;
+  const std::size_t now = book_.subscriptions();
+  if (now > subscriptions_counted_) c.subscriptions_opened.add(now - subscriptions_counted_);
+  if (now < subscriptions_counted_) c.subscriptions_closed.add(subscriptions_counted_ - now);
+  subscriptions_counted_ = now;
+  const jsonrpc_ws::BookCounters& b = book_.counters();
+  c.resubscribes.add(b.resubscribes - counted_.resubscribes);
+  c.gap_filled_blocks.add(b.gap_filled_blocks - counted_.gap_filled_blocks);
+  counted_ = b;
+}
+
+void JsonRpcWsRelay::flush_client() {
+  if (closed_ || !client_writing_.empty() || client_out_.empty()) return;
+  client_writing_.swap(client_out_);
+  client_.async_write(asio::buffer(client_writing_),
+                      [self = self()](const error_code& ec, std::size_t) {
+                        if (self->closed_) return;
+                        if (ec) {
+                          self->close();
+                          return;
+                        }
+                        self->client_writing_.clear();
+                        if (self->closing_ && self->client_out_.empty()) {
+                          self->close();
+                          return;
+                        }
+                        self->flush_client();
+                      });
+}
+
+// A close frame, then the connection ends once it is written (or after kCloseLinger).
+void JsonRpcWsRelay::close_client(std::uint16_t code, std::string_view reason) {
+  if (closing_ || closed_) return;
+  closing_ = true;
+  ws::append_close(client_out_, code, reason, ws::Sender::server);
+  worker_.deadlines().arm(closing_deadline_, kCloseLinger);
+  flush_client();
+}
+
+void JsonRpcWsRelay::close() {
+  if (closed_) return;
+  closed_ = true;
+  idle_deadline_.disarm();
+  tick_deadline_.disarm();
+  connect_deadline_.disarm();
+  closing_deadline_.disarm();
+  client_.close_notify();
+  core::close_socket(client_.socket());
+  drop_node();
+  worker_.metrics().jsonrpc_ws.subscriptions_closed.add(subscriptions_counted_);
+  subscriptions_counted_ = 0;
+  worker_.metrics().tunnels_closed.add();
+  client_slot_.release();
+  worker_.connection_closed(*this, true);
+}
+
+}  // namespace veer::proxy

@@ -1,0 +1,131 @@
+#pragma once
+
+// A WebSocket upgrade on a JSON-RPC route, after the backend's 101: instead of a byte
+// Tunnel, a relay that reads the frames of both sides (http/websocket_frame.hpp), keeps
+// the calls and subscriptions in a jsonrpc_ws::Book, and when its backend dies, is
+// drained, disabled or down, or falls more than the health check's max_lag_blocks
+// behind the pool's highest head, connects to another backend of the route's target,
+// shakes hands as a WebSocket client (hand-written over tls::Stream: Beast's client
+// needs an Asio stream, which tls::Stream is not, and the same code runs on both
+// engines), and lets the Book issue every subscription again and fill the gap. When
+// that is not possible (a subscription kind veer does not know, no backend left) the
+// client is closed with 1012, so that its library reconnects at once. A client whose
+// unsent data passes max_queue_bytes is closed with 1013. tunnel_idle still applies.
+
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "conf/duration.hpp"
+#include "core/asio.hpp"
+#include "core/backend_stats.hpp"
+#include "core/buffer.hpp"
+#include "core/ref_counted.hpp"
+#include "http/websocket_frame.hpp"
+#include "proxy/client_slot.hpp"
+#include "proxy/connection.hpp"
+#include "proxy/deadline.hpp"
+#include "proxy/jsonrpc_ws_book.hpp"
+#include "proxy/upstream_pool.hpp"
+#include "runtime/route_pick.hpp"
+#include "runtime/worker_view.hpp"
+#include "tls/stream.hpp"
+
+namespace veer::proxy {
+
+class Worker;
+
+struct JsonRpcWsSettings {
+  std::uint32_t max_subscriptions = 100;
+  std::uint64_t max_queue_bytes = 1024 * 1024;
+  conf::Duration idle_timeout{};
+  conf::Duration connect_timeout{};
+  std::string path;  // of the client's upgrade request, for the handshakes with other nodes
+};
+
+class JsonRpcWsRelay final : public core::RefCounted<JsonRpcWsRelay>,
+                             public Connection,
+                             public TimeoutHandler {
+ public:
+  // As Tunnel's: `client_pending` holds bytes the client sent after its upgrade
+  // request; the backend connection is counted in its stats' active_connections.
+  JsonRpcWsRelay(Worker& worker, tls::Stream client, std::unique_ptr<UpstreamConnection> backend,
+                 core::Buffer client_pending, core::Ref<runtime::WorkerView> view,
+                 runtime::Assignment pick, JsonRpcWsSettings settings);
+  ~JsonRpcWsRelay();
+
+  void keep_client_slot(ClientSlot slot) { client_slot_ = std::move(slot); }
+  void start();
+  void drain() override {}
+  void abort() override { close(); }
+  // A removed backend's drain deadline: the subscriptions move to another backend.
+  void abort_if_using(const core::BackendStats& backend) override;
+  void abort_if_routed_via(const runtime::SplitTargetTag&) override {}
+  void on_timeout(Deadline& d) override;
+
+ private:
+  enum class NodeState : std::uint8_t { open, connecting, handshaking, gone };
+
+  // Client side (jsonrpc_ws_relay.cpp).
+  void read_client();
+  void on_client_readable(const error_code& ec);
+  void client_bytes();
+  void flush_client();
+  void close_client(std::uint16_t code, std::string_view reason);
+  void dispatch(jsonrpc_ws::Out& out);
+  void send_to_node(std::string_view text);
+  void note_counters();
+  void touch();
+  void close();
+
+  // Node side (jsonrpc_ws_upstream.cpp).
+  void read_node();
+  void on_node_readable(std::uint64_t generation, const error_code& ec);
+  void node_bytes();
+  void flush_node();
+  void check_backend();
+  void fail_over(std::string_view why);
+  void connect_next();
+  void on_connected(std::uint64_t generation, const error_code& ec);
+  void send_handshake();
+  void on_handshake_bytes();
+  void node_ready();
+  void drop_node();
+  const runtime::BackendRuntime& backend() const;
+
+  core::Ref<JsonRpcWsRelay> self() { return core::Ref<JsonRpcWsRelay>(this); }
+
+  Worker& worker_;
+  tls::Stream client_;
+  std::unique_ptr<UpstreamConnection> node_;
+  std::vector<std::unique_ptr<UpstreamConnection>> retired_;  // until their waits complete
+  core::Ref<runtime::WorkerView> view_;  // the snapshot the pick's indices are in
+  runtime::Assignment pick_;
+  std::shared_ptr<core::BackendStats> stats_;  // of the current backend, counted while open
+  JsonRpcWsSettings settings_;
+  jsonrpc_ws::Book book_;
+  http::ws::FrameReader client_reader_;
+  http::ws::FrameReader node_reader_;
+  core::Buffer client_in_;
+  core::Buffer node_in_;
+  std::string client_out_, client_writing_;
+  std::string node_out_, node_writing_;
+  std::vector<std::string> node_backlog_;  // calls made while no node was ready
+  std::string handshake_accept_;           // the Sec-WebSocket-Accept expected
+  std::mt19937 masks_;
+  std::uint64_t generation_ = 0;  // of node_: stale completions are ignored
+  NodeState node_state_ = NodeState::open;
+  Deadline idle_deadline_{*this, 0};
+  Deadline tick_deadline_{*this, 1};
+  Deadline connect_deadline_{*this, 2};
+  Deadline closing_deadline_{*this, 3};
+  ClientSlot client_slot_;
+  std::size_t subscriptions_counted_ = 0;
+  jsonrpc_ws::BookCounters counted_{};
+  bool client_reading_ = false;
+  bool closing_ = false;  // a close frame is queued to the client: nothing more goes out
+  bool closed_ = false;
+};
+
+}  // namespace veer::proxy
