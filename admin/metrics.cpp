@@ -155,6 +155,34 @@ void add_connections(Families& out, const MetricsSources& in) {
                    {}, static_cast<double>(opened));
 }
 
+// WebSocket subscriptions on JSON-RPC routes (proxy/jsonrpc_ws_relay.cpp).
+void add_jsonrpc_subscriptions(Families& out, const MetricsSources& in) {
+  std::uint64_t opened = 0, closed = 0, resubscribes = 0, gap_filled = 0, slow = 0;
+  for (const runtime::WorkerMetrics* worker : in.workers) {
+    const runtime::JsonRpcWsCounters& c = worker->jsonrpc_ws;
+    opened += c.subscriptions_opened.value();
+    closed += c.subscriptions_closed.value();
+    resubscribes += c.resubscribes.value();
+    gap_filled += c.gap_filled_blocks.value();
+    slow += c.slow_consumer_closes.value();
+  }
+  Families::sample(out.family("veer_jsonrpc_subscriptions",
+                              "Open WebSocket subscriptions on JSON-RPC routes", MetricType::Gauge),
+                   {}, static_cast<double>(opened >= closed ? opened - closed : 0));
+  Families::sample(out.family("veer_jsonrpc_resubscribes_total",
+                              "Subscriptions issued again on another backend after a failover",
+                              MetricType::Counter),
+                   {}, static_cast<double>(resubscribes));
+  Families::sample(
+      out.family("veer_jsonrpc_gap_filled_blocks_total",
+                 "newHeads blocks fetched to fill a failover's gap", MetricType::Counter),
+      {}, static_cast<double>(gap_filled));
+  Families::sample(
+      out.family("veer_jsonrpc_slow_consumer_closes_total",
+                 "WebSocket clients closed with 1013 for not keeping up", MetricType::Counter),
+      {}, static_cast<double>(slow));
+}
+
 void add_requests(Families& out, const std::map<runtime::SeriesKey, Totals>& series,
                   const std::map<BackendKey, Totals>& backends) {
   MetricFamily& requests = out.family(
@@ -501,6 +529,7 @@ std::vector<MetricFamily> MetricsCollector::Collect() const {
   Families out;
   add_process(out, sources_);
   add_connections(out, sources_);
+  add_jsonrpc_subscriptions(out, sources_);
   add_requests(out, series, backends);
   add_backends(out, *sources_.snapshot);
   add_splits(out, *sources_.snapshot, assignments);
