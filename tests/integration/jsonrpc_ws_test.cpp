@@ -1,0 +1,244 @@
+// WebSocket subscriptions on a JSON-RPC route (proxy/jsonrpc_ws_relay.cpp) with fake
+// nodes (tests/support/fake_rpc_node.hpp) making one block per 100 ms: a node killed
+// mid-stream loses the client nothing (every block once, in order, same subscription
+// id; every log once), a reorg sends removed logs, no backend left closes with 1012
+// within 1 s, max_subscriptions answers -32005, a client that stops reading is closed
+// with 1013 and counted.
+#include <gtest/gtest.h>
+#include <sys/socket.h>
+
+#include <boost/json.hpp>
+#include <chrono>
+#include <map>
+#include <optional>
+#include <set>
+
+#include "support/admin_client.hpp"
+#include "support/config_builder.hpp"
+#include "support/fake_rpc_node.hpp"
+#include "support/poll.hpp"
+#include "support/veer_process.hpp"
+#include "support/ws_client.hpp"
+
+namespace veer::test {
+namespace {
+
+namespace json = boost::json;
+namespace beast = boost::beast;
+namespace websocket = beast::websocket;
+using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+std::uint64_t number(const json::value& v) {
+  return std::stoull(std::string(v.as_string()).substr(2), nullptr, 16);
+}
+
+std::string subscribe(int id, const std::string& params) {
+  return R"({"jsonrpc":"2.0","id":)" + std::to_string(id) +
+         R"(,"method":"eth_subscribe","params":)" + params + "}";
+}
+
+// The next message, or nullopt when the connection ended (`ec` says how) or the read
+// timed out.
+std::optional<json::object> next(WsClient& client, beast::error_code& ec) {
+  beast::flat_buffer buffer;
+  client.ws.read(buffer, ec);
+  if (ec) return std::nullopt;
+  return json::parse(beast::buffers_to_string(buffer.data())).as_object();
+}
+
+// What a subscribed client saw.
+struct Stream {
+  std::map<int, std::string> ids;  // call id -> subscription id
+  std::vector<std::uint64_t> heads;
+  std::set<std::string> head_subs;
+  std::vector<std::pair<std::string, bool>> logs;  // (blockHash, removed)
+  std::vector<std::uint64_t> log_blocks;           // of the logs not removed
+  std::set<std::string> log_subs;
+
+  void take(json::object& m) {
+    if (m.contains("id") && m.contains("result") && m["result"].is_string()) {
+      ids[static_cast<int>(m["id"].to_number<std::int64_t>())] = m["result"].as_string();
+      return;
+    }
+    if (!m.contains("method")) return;
+    json::object& params = m["params"].as_object();
+    json::object& r = params["result"].as_object();
+    const std::string sub(params["subscription"].as_string());
+    if (r.contains("logIndex")) {
+      const bool removed = r.contains("removed") && r["removed"].as_bool();
+      logs.emplace_back(std::string(r["blockHash"].as_string()), removed);
+      if (!removed) log_blocks.push_back(number(r["blockNumber"]));
+      log_subs.insert(sub);
+    } else {
+      heads.push_back(number(r["number"]));
+      head_subs.insert(sub);
+    }
+  }
+};
+
+class JsonRpcWs : public ::testing::Test {
+ protected:
+  std::unique_ptr<VeerProcess> start(const std::string& jsonrpc = "true") {
+    TestConfig config{.backends = {a.address(), b.address()}, .workers = 2};
+    config.route_keys = "  jsonrpc = " + jsonrpc;
+    auto veer = std::make_unique<VeerProcess>(config.toml());
+    EXPECT_TRUE(veer->wait_ready()) << veer->log_text();
+    return veer;
+  }
+  // The node the relay subscribed on.
+  FakeRpcNode& subscribed() { return a.calls("eth_subscribe") > 0 ? a : b; }
+  FakeRpcNode& other() { return a.calls("eth_subscribe") > 0 ? b : a; }
+
+  FakeRpcNode a{"a", {.head = 100, .block_ms = 100, .index = 1}};
+  FakeRpcNode b{"b", {.head = 100, .block_ms = 100, .index = 2}};
+};
+
+// Reads until `done` or `timeout`; false on a timeout or an ended connection.
+template <typename Done>
+bool read_until(WsClient& client, Stream& stream, Done done, std::chrono::milliseconds timeout) {
+  const auto deadline = Clock::now() + timeout;
+  while (!done()) {
+    if (Clock::now() > deadline) return false;
+    beast::error_code ec;
+    std::optional<json::object> m = next(client, ec);
+    if (!m) return false;
+    stream.take(*m);
+  }
+  return true;
+}
+
+TEST_F(JsonRpcWs, KilledNodeLosesNoBlockAndNoLog) {
+  auto veer = start();
+  WsClient client(veer->port());
+  client.ws.write(boost::asio::buffer(subscribe(1, R"(["newHeads"])")));
+  client.ws.write(boost::asio::buffer(
+      subscribe(2, R"(["logs",{"address":"0x0000000000000000000000000000000000000001"}])")));
+  Stream s;
+  ASSERT_TRUE(read_until(
+      client, s, [&] { return s.heads.size() >= 10 && s.log_blocks.size() >= 10; }, 5s));
+  ASSERT_EQ(s.ids.size(), 2u);
+  FakeRpcNode& killed = subscribed();
+  killed.kill();
+  const std::uint64_t at_kill = s.heads.back();
+  ASSERT_TRUE(read_until(
+      client, s, [&] { return !s.heads.empty() && s.heads.back() >= at_kill + 20; }, 10s))
+      << veer->log_text();
+  ASSERT_TRUE(read_until(
+      client, s, [&] { return s.log_blocks.back() >= at_kill + 20; }, 5s));
+  for (std::size_t i = 1; i < s.heads.size(); ++i)
+    ASSERT_EQ(s.heads[i], s.heads[i - 1] + 1) << "heads go up by one, each once (at " << i << ")";
+  for (std::size_t i = 1; i < s.log_blocks.size(); ++i)
+    ASSERT_EQ(s.log_blocks[i], s.log_blocks[i - 1] + 1) << "each block's log once (at " << i << ")";
+  EXPECT_EQ(s.head_subs, std::set<std::string>{s.ids[1]});
+  EXPECT_EQ(s.log_subs, std::set<std::string>{s.ids[2]});
+  EXPECT_GT(other().calls("eth_subscribe"), 0u) << "the subscriptions moved";
+}
+
+TEST_F(JsonRpcWs, ReorgSendsRemovedLogs) {
+  auto veer = start();
+  WsClient client(veer->port());
+  client.ws.write(boost::asio::buffer(subscribe(1, R"(["logs",{}])")));
+  Stream s;
+  ASSERT_TRUE(read_until(
+      client, s, [&] { return s.log_blocks.size() >= 5; }, 5s));
+  ASSERT_TRUE(subscribed().control(R"({"reorg": 2})"));
+  const auto removed = [&] {
+    return std::count_if(s.logs.begin(), s.logs.end(), [](const auto& l) { return l.second; });
+  };
+  ASSERT_TRUE(read_until(
+      client, s, [&] { return removed() >= 2; }, 5s));
+  // Every removed log is one that was delivered before.
+  for (std::size_t i = 0; i < s.logs.size(); ++i) {
+    if (!s.logs[i].second) continue;
+    const auto delivered = std::find(s.logs.begin(), s.logs.begin() + static_cast<long>(i),
+                                     std::make_pair(s.logs[i].first, false));
+    EXPECT_NE(delivered, s.logs.begin() + static_cast<long>(i)) << s.logs[i].first;
+  }
+}
+
+TEST_F(JsonRpcWs, NoBackendLeftCloses1012WithinOneSecond) {
+  auto veer = start();
+  WsClient client(veer->port());
+  client.ws.write(boost::asio::buffer(subscribe(1, R"(["newHeads"])")));
+  Stream s;
+  ASSERT_TRUE(read_until(
+      client, s, [&] { return s.heads.size() >= 2; }, 5s));
+  other().kill();
+  subscribed().kill();
+  const auto killed = Clock::now();
+  beast::error_code ec;
+  while (next(client, ec)) {
+  }
+  EXPECT_LT(Clock::now() - killed, 1s);
+  EXPECT_EQ(ec, websocket::error::closed) << ec.message();
+  EXPECT_EQ(client.ws.reason().code, 1012);
+}
+
+TEST_F(JsonRpcWs, UnknownKindCloses1012WithinOneSecondOfAKill) {
+  auto veer = start();
+  WsClient client(veer->port());
+  client.ws.write(boost::asio::buffer(subscribe(1, R"(["veerTestUnknownKind"])")));
+  beast::error_code ec;
+  std::optional<json::object> answer = next(client, ec);
+  ASSERT_TRUE(answer);
+  if (answer->contains("error")) {
+    // The fake node refuses kinds it does not know (-32602): nothing to move then.
+    EXPECT_EQ((*answer)["error"].as_object()["code"], -32602);
+    return;
+  }
+  subscribed().kill();
+  const auto killed = Clock::now();
+  while (next(client, ec)) {
+  }
+  EXPECT_LT(Clock::now() - killed, 1s);
+  EXPECT_EQ(client.ws.reason().code, 1012);
+}
+
+TEST_F(JsonRpcWs, MaxSubscriptionsAnswersMinus32005) {
+  auto veer = start("{ max_subscriptions = 3 }");
+  WsClient client(veer->port());
+  for (int i = 1; i <= 4; ++i)
+    client.ws.write(boost::asio::buffer(subscribe(i, R"(["newHeads"])")));
+  int refused = 0, granted = 0;
+  beast::error_code ec;
+  while (refused + granted < 4) {
+    std::optional<json::object> m = next(client, ec);
+    ASSERT_TRUE(m) << ec.message();
+    if (!m->contains("id")) continue;
+    if (m->contains("error")) {
+      EXPECT_EQ((*m)["error"].as_object()["code"], -32005);
+      ++refused;
+    } else {
+      ++granted;
+    }
+  }
+  EXPECT_EQ(granted, 3);
+  EXPECT_EQ(refused, 1);
+}
+
+TEST_F(JsonRpcWs, ClientThatStopsReadingIsClosed1013AndCounted) {
+  TestConfig config{.backends = {a.address(), b.address()}, .workers = 1};
+  config.route_keys = "  jsonrpc = { max_queue_bytes = 65536 }";
+  Admin admin = start_with_admin(config);
+  WsClient client(admin.veer->port("public"));
+  int small = 4096;
+  ::setsockopt(client.ws.next_layer().native_handle(), SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+  // Each answer carries every log from block 1 (about 25 KB); the client reads none.
+  const std::string call =
+      R"({"jsonrpc":"2.0","id":1,"method":"eth_getLogs","params":[{"fromBlock":"0x1","toBlock":"latest"}]})";
+  for (int i = 0; i < 400; ++i)
+    client.ws.write(boost::asio::buffer(call));
+  const auto closes = [&] {
+    const auto r = admin.call("GET", "/metrics", "", {});
+    return r && r->body.find("veer_jsonrpc_slow_consumer_closes_total 1") != std::string::npos;
+  };
+  EXPECT_TRUE(poll_until(closes, 10000ms));
+  beast::error_code ec;
+  for (int i = 0; i < 100000 && next(client, ec); ++i) {
+  }
+  EXPECT_TRUE(ec) << "the connection ends";
+}
+
+}  // namespace
+}  // namespace veer::test
