@@ -1,5 +1,6 @@
 // ClientSession: the backend side of an exchange. Connection, request head, response
 // head, failures.
+#include <cctype>
 #include <string>
 
 #include "core/log.hpp"
@@ -31,6 +32,18 @@ const conf::JsonRpcRouteConfig* jsonrpc_config(const runtime::Snapshot& snapshot
     return jsonrpc ? &*jsonrpc : nullptr;
   }
   return nullptr;
+}
+
+bool has_websocket_extensions(const http::ResponseHead& head) {
+  constexpr std::string_view kName = "sec-websocket-extensions";
+  for (const http::HeaderField& field : head.headers()) {
+    if (field.name.size() != kName.size()) continue;
+    bool same = true;
+    for (std::size_t i = 0; i < kName.size() && same; ++i)
+      same = std::tolower(static_cast<unsigned char>(field.name[i])) == kName[i];
+    if (same) return true;
+  }
+  return false;
 }
 
 bool connection_lost(const error_code& ec) {
@@ -501,8 +514,11 @@ void ClientSession::start_tunnel(std::size_t head_length) {
       asio::buffer(up_->buffer.read_ptr(), up_->buffer.size())};
   exchange_.status = 101;
   exchange_.response_started = true;
+  // The JSON-RPC relay reads frames and speaks no extension: a node that accepted the
+  // client's permessage-deflate offer gets a byte tunnel as before.
+  const bool extensions = has_websocket_extensions(worker_.response_scratch());
   worker_.deadlines().arm(write_deadline_, timeouts().client_send);
-  stream_.async_write(pieces, [self = self()](const error_code& ec, std::size_t) {
+  stream_.async_write(pieces, [self = self(), extensions](const error_code& ec, std::size_t) {
     self->write_deadline_.disarm();
     if (self->phase_ != Phase::exchange) return;
     // The request write completes long before a 101 arrives; if it somehow has not,
@@ -517,7 +533,7 @@ void ClientSession::start_tunnel(std::size_t head_length) {
     self->record_exchange(101, true);
     self->up_->buffer.clear();
     self->in_.consume(self->exchange_.request_piece);
-    if (self->start_jsonrpc_relay()) return;
+    if (!extensions && self->start_jsonrpc_relay()) return;
     auto tunnel = core::make_ref<Tunnel>(
         self->worker_, std::move(self->stream_), std::move(self->up_), std::move(self->in_),
         self->exchange_.backend->stats, self->timeouts().tunnel_idle);
