@@ -15,6 +15,7 @@
 
 #include "conf/config.hpp"
 #include "core/backend_stats.hpp"
+#include "runtime/jsonrpc_route.hpp"
 #include "runtime/limits_runtime.hpp"
 #include "runtime/tls_set.hpp"
 #include "strategies/strategy.hpp"
@@ -64,6 +65,8 @@ struct RouteRuntime {
   std::uint64_t id = 0;             // stable across reloads: hash of listener, host, prefix
   std::uint64_t max_in_flight = 0;  // 0 = no cap
   std::shared_ptr<RouteInFlight> in_flight;  // always set
+  // JSON-RPC mode (runtime/jsonrpc_route.hpp); null for a byte-exact route.
+  std::shared_ptr<const JsonRpcRouteRuntime> jsonrpc;
 };
 
 // One (split, target pool) pair, the same object for as long as reloads keep the pair:
@@ -125,6 +128,9 @@ class BackendRegistry {
   // A route's in-flight count, by RouteRuntime::id: shared by every snapshot that keeps
   // the route, so that max_in_flight holds across reloads.
   std::shared_ptr<RouteInFlight> route_in_flight(std::uint64_t route_id);
+  // A JSON-RPC route's state (its served head), by RouteRuntime::id, likewise: a reload
+  // or an admin change never lets eth_blockNumber go backwards.
+  std::shared_ptr<JsonRpcRouteState> jsonrpc_route_state(std::uint64_t route_id);
   void mark_started() { started_ = true; }
   // Forgets backends, pools and routes that nothing references any more.
   void collect();
@@ -134,6 +140,7 @@ class BackendRegistry {
   std::map<std::string, std::shared_ptr<core::PoolStats>, std::less<>> pools_;
   std::map<std::string, std::shared_ptr<const SplitTargetTag>, std::less<>> split_targets_;
   std::map<std::uint64_t, std::shared_ptr<RouteInFlight>> routes_in_flight_;
+  std::map<std::uint64_t, std::shared_ptr<JsonRpcRouteState>> jsonrpc_states_;
   bool started_ = false;  // a snapshot was built before: new backends are joining
 };
 
