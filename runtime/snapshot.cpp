@@ -4,6 +4,7 @@
 #include <chrono>
 #include <stdexcept>
 
+#include "runtime/jsonrpc_route.hpp"
 #include "strategies/split_buckets.hpp"
 
 namespace veer::runtime {

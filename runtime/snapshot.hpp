@@ -15,12 +15,13 @@
 
 #include "conf/config.hpp"
 #include "core/backend_stats.hpp"
-#include "runtime/jsonrpc_route.hpp"
 #include "runtime/limits_runtime.hpp"
 #include "runtime/tls_set.hpp"
 #include "strategies/strategy.hpp"
 
 namespace veer::runtime {
+
+struct JsonRpcRouteRuntime;  // runtime/jsonrpc_route.hpp
 
 struct BackendRuntime {
   std::string address;  // as configured: the identity in logs and the admin API
@@ -65,7 +66,7 @@ struct RouteRuntime {
   std::uint64_t id = 0;             // stable across reloads: hash of listener, host, prefix
   std::uint64_t max_in_flight = 0;  // 0 = no cap
   std::shared_ptr<RouteInFlight> in_flight;  // always set
-  // JSON-RPC mode (runtime/jsonrpc_route.hpp); null for a byte-exact route.
+  // JSON-RPC mode (runtime/jsonrpc_route.hpp); null: a byte-exact proxy.
   std::shared_ptr<const JsonRpcRouteRuntime> jsonrpc;
 };
 
@@ -115,6 +116,8 @@ struct Snapshot {
   const ListenerRuntime* find_listener(std::string_view name) const;
   const SplitRuntime* find_split(std::string_view name) const;
 };
+
+struct JsonRpcRouteState;  // runtime/jsonrpc_route.hpp
 
 // Gives each (pool, address) one BackendStats, and each pool one PoolStats, for as
 // long as something uses them, so live counters and health survive reloads. Main
