@@ -572,9 +572,10 @@ TEST(JsonRpcRoute, ACallOfCostNTakesNRequestsWorthOfAllowance) {
   // A cost above the whole bucket: one such call from a full bucket, then its debt.
   tat = 0;
   EXPECT_EQ(allowed_calls(tat, t0, gcra, {20, 1}), 1);
-  EXPECT_EQ(allowed_calls(tat, t0 + 2 * kSecond - kSecond / 10 - 1, gcra, {1}), 0);
-  EXPECT_EQ(allowed_calls(tat, t0 + 2 * kSecond - kSecond / 10, gcra, {1}), 1)
-      << "20 tokens taken, 10 owed: the next cost-1 call waits 1.9 s";
+  // 20 tokens taken from 10: 10 owed (1 s to repay), then 100 ms for the next token.
+  const std::int64_t next = t0 + kSecond + kSecond / 10;
+  EXPECT_EQ(allowed_calls(tat, next - 1, gcra, {1}), 0);
+  EXPECT_EQ(allowed_calls(tat, next, gcra, {1}), 1);
   EXPECT_EQ(gcra_for_cost(gcra, 1), gcra);
   EXPECT_EQ(gcra_for_cost(gcra, 0), gcra);
 }
