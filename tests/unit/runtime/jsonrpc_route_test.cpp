@@ -667,6 +667,26 @@ TEST(JsonRpcRoute, SnapshotsResolveMethodRoutesAndArchiveToIndices) {
   EXPECT_EQ(plain->listeners.at(0).routes.at(0).jsonrpc, nullptr) << "a byte-exact route";
 }
 
+TEST(JsonRpcRoute, AConfigFileCompilesToTheSameTargets) {
+  std::string file(kConfig);
+  const std::string route_line = "  target = \"main\"\n";
+  file.replace(file.find(route_line), route_line.size(),
+               route_line +
+                   "  jsonrpc = { archive = \"archive\", pin_latest = true }\n"
+                   "  method_routes = [ { match = [\"eth_sendRawTransaction\"], target = \"tx\" },"
+                   " { match = [\"trace_*\"], target = \"canary\" } ]\n");
+  const conf::LoadResult loaded = conf::load_config_string(file, "jsonrpc.toml");
+  ASSERT_TRUE(loaded.ok()) << (loaded.errors.empty() ? "" : loaded.errors[0].to_string());
+  BackendRegistry registry;
+  const auto snapshot = build_snapshot(*loaded.config, 1, registry);
+  const JsonRpcRouteRuntime& rpc = *snapshot->listeners.at(0).routes.at(0).jsonrpc;
+  EXPECT_TRUE(rpc.config->pin_latest);
+  ASSERT_EQ(rpc.method_routes.size(), 2u);
+  EXPECT_EQ(rpc.method_routes[0].target, pool_target(*snapshot, "tx"));
+  EXPECT_EQ(snapshot->splits.at(rpc.method_routes[1].target.split).name, "canary");
+  EXPECT_EQ(rpc.archive, pool_target(*snapshot, "archive"));
+}
+
 TEST(JsonRpcRoute, ARouteToASplitHasTheSplitAsItsTarget) {
   conf::Config config = jsonrpc_config();
   config.listeners.at(0).routes.at(0).target = "canary";
