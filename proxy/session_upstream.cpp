@@ -9,30 +9,13 @@
 #include "proxy/jsonrpc_ws_relay.hpp"
 #include "proxy/tunnel.hpp"
 #include "proxy/worker.hpp"
+#include "runtime/jsonrpc_route.hpp"
 
 namespace veer::proxy {
 namespace {
 
 // How long a pooled connection's last use is taken as proof that it is still open.
 constexpr auto kTrustRecentlyUsed = std::chrono::milliseconds(500);
-
-// The JSON-RPC settings of the route a pick went through, or null for a byte-exact
-// route. Routes of a ListenerRuntime are in the order of its config's routes.
-// TODO(jsonrpc): RouteRuntime::jsonrpc->config once the route runtime carries it.
-const conf::JsonRpcRouteConfig* jsonrpc_config(const runtime::Snapshot& snapshot,
-                                               const runtime::RouteRuntime* route) {
-  if (route == nullptr) return nullptr;
-  for (const runtime::ListenerRuntime& listener : snapshot.listeners) {
-    if (listener.routes.empty() || route < listener.routes.data() ||
-        route >= listener.routes.data() + listener.routes.size())
-      continue;
-    const auto index = static_cast<std::size_t>(route - listener.routes.data());
-    if (listener.config == nullptr || index >= listener.config->routes.size()) return nullptr;
-    const auto& jsonrpc = listener.config->routes[index].jsonrpc;
-    return jsonrpc ? &*jsonrpc : nullptr;
-  }
-  return nullptr;
-}
 
 bool has_websocket_extensions(const http::ResponseHead& head) {
   constexpr std::string_view kName = "sec-websocket-extensions";
@@ -556,9 +539,9 @@ namespace veer::proxy {
 // On a JSON-RPC route the upgraded connection becomes a JsonRpcWsRelay (subscriptions
 // that survive their node) instead of a byte Tunnel. False: not such a route.
 bool ClientSession::start_jsonrpc_relay() {
-  const conf::JsonRpcRouteConfig* config =
-      jsonrpc_config(exchange_.view->snapshot(), exchange_.pick.route);
-  if (config == nullptr) return false;
+  const runtime::RouteRuntime* route = exchange_.pick.route;
+  if (route == nullptr || !route->jsonrpc || route->jsonrpc->config == nullptr) return false;
+  const conf::JsonRpcRouteConfig* config = route->jsonrpc->config;
   JsonRpcWsSettings settings;
   settings.max_subscriptions = config->max_subscriptions;
   settings.max_queue_bytes = config->max_queue_bytes;
