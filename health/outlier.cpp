@@ -51,8 +51,8 @@ std::optional<WindowCounts> count_in_window(core::BackendStats& stats, std::uint
                                             Duration window, Clock::time_point now) {
   const Clock::rep at = now.time_since_epoch().count();
   Clock::rep start = stats.window_start.load(std::memory_order_relaxed);
-  if (start == 0 && stats.window_start.compare_exchange_strong(start, at,
-                                                                std::memory_order_relaxed)) {
+  if (start == 0 &&
+      stats.window_start.compare_exchange_strong(start, at, std::memory_order_relaxed)) {
     start = at;
   }
   const Clock::rep length = std::chrono::duration_cast<Clock::duration>(window).count();
@@ -69,8 +69,9 @@ std::optional<WindowCounts> count_in_window(core::BackendStats& stats, std::uint
 // "7 of 150 exchanges failed (4.7 % > 3 %) in 30s: JSON-RPC server errors".
 std::string ratio_cause(const conf::OutlierConfig& config, WindowCounts counts, Outcome last) {
   char percent[32];
-  std::snprintf(percent, sizeof percent, "%.1f",
-                100.0 * static_cast<double>(counts.failures) / static_cast<double>(counts.exchanges));
+  std::snprintf(
+      percent, sizeof percent, "%.1f",
+      100.0 * static_cast<double>(counts.failures) / static_cast<double>(counts.exchanges));
   return std::to_string(counts.failures) + " of " + std::to_string(counts.exchanges) +
          " exchanges failed (" + percent + " % > " + std::to_string(config.failure_percent) +
          " %) in " + conf::format_duration(config.failure_window) + ": " + describe(last);
@@ -105,7 +106,8 @@ bool record_outcome(Outcome outcome, core::BackendStats& stats, core::PoolStats&
                     const conf::OutlierConfig* config, std::size_t pool_size, BackendName who,
                     core::BackendStats::Clock::time_point now) {
   const bool success = outcome == Outcome::success;
-  if (!success) stats.last_failure.store(static_cast<std::uint8_t>(outcome), std::memory_order_relaxed);
+  if (!success)
+    stats.last_failure.store(static_cast<std::uint8_t>(outcome), std::memory_order_relaxed);
   if (config == nullptr || config->failure_percent == 0) {
     if (success) {
       record_success(stats);

@@ -19,6 +19,9 @@ Probe::Probe(asio::io_context& io, ProbeTarget target, Report report, std::uint6
       random_(seed) {
   if (target_.config.type != conf::HealthConfig::Type::tcp) {
     request_ = check_request(target_.config, target_.address);
+    request_with_chain_ = tracks_heads(target_.config)
+                              ? check_request(target_.config, target_.address, true)
+                              : request_;
   }
 }
 
@@ -133,7 +136,7 @@ void Probe::send_check() {
     return;
   }
   stream_.async_write(
-      asio::buffer(request_),
+      asio::buffer(ask_chain_id ? request_with_chain_ : request_),
       [self = shared_from_this()](const error_code& e, std::size_t) { self->on_sent(e); });
 }
 

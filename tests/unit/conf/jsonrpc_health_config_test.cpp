@@ -88,9 +88,8 @@ TEST(JsonRpcHealthConfig, OutOfRangeValuesAreRefusedByName) {
   const std::string errors = errors_of(r);
   for (const char* key : {"health.chain_id", "health.stall_timeout", "outlier.failure_percent",
                           "outlier.failure_min_requests", "outlier.failure_window"}) {
-    EXPECT_NE(errors.find(std::string("pools.rpc.") + key), std::string::npos)
-        << key << "\n"
-        << errors;
+    EXPECT_NE(errors.find(std::string("pools.rpc.") + key), std::string::npos) << key << "\n"
+                                                                               << errors;
   }
   EXPECT_EQ(r.errors.size(), 5u) << errors;
 }

@@ -173,7 +173,8 @@ TEST(FailureRatio, ModelBasedAgainstAReferenceOfWindows) {
     Pool pool;
     Model model;
     model.config.consecutive_failures = 1 + static_cast<std::uint32_t>(random() % 12);
-    model.config.failure_percent = static_cast<std::uint32_t>(random() % 4 == 0 ? 0 : random() % 60);
+    model.config.failure_percent =
+        static_cast<std::uint32_t>(random() % 4 == 0 ? 0 : random() % 60);
     model.config.failure_min_requests = 1 + static_cast<std::uint32_t>(random() % 30);
     model.config.failure_window = std::chrono::milliseconds(10 + random() % 200);
     model.config.max_ejected_percent = static_cast<std::uint32_t>(random() % 101);
@@ -194,8 +195,7 @@ TEST(FailureRatio, ModelBasedAgainstAReferenceOfWindows) {
         continue;
       }
       const bool failed = std::uniform_real_distribution<double>(0, 1)(random) < failing[b];
-      const Outcome outcome =
-          failed ? static_cast<Outcome>(1 + random() % 7) : Outcome::success;
+      const Outcome outcome = failed ? static_cast<Outcome>(1 + random() % 7) : Outcome::success;
       ASSERT_EQ(record(pool, b, outcome, now), model.record(b, failed, now))
           << "run " << run << " step " << step << " backend " << b;
       ASSERT_EQ(pool.stats.ejected.load(), model.ejected) << "run " << run << " step " << step;
