@@ -154,7 +154,7 @@ TEST(JsonRpcHealth, StalledNodeGoesDownAfterStallTimeout) {
   FakeRpcNode a("a", {.block_ms = 50}), b("b", {.block_ms = 0});
   Admin admin = start_pool({&a, &b}, head_check("stall_timeout = \"1s\""));
   const auto started = std::chrono::steady_clock::now();
-  ASSERT_TRUE(becomes(admin, b, "down", "stalled: head 100 unchanged for 1s"))
+  ASSERT_TRUE(becomes(admin, b, "down", "stalled: head 100 unchanged for "))
       << down_cause(admin, b.address());
   EXPECT_GE(std::chrono::steady_clock::now() - started, 1s);
   EXPECT_EQ(state_of(admin, a.address()), "up") << "its head moves";
@@ -195,7 +195,7 @@ TEST(FailureRatio, NodeFailingEveryCallIsEjectedByTheRatio) {
             std::string::npos)
       << cause;
   EXPECT_EQ(state_of(admin, a.address()), "up");
-  EXPECT_GE(sent, 20) << "at least failure_min_requests on b, half of the calls";
+  EXPECT_GE(sent, 11) << "failure_min_requests on b, and one more to close the window";
 }
 
 }  // namespace
