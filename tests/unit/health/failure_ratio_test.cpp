@@ -24,13 +24,12 @@ bool record(Pool& pool, std::size_t backend, Outcome outcome, Clock::time_point 
                         pool.backends.size(), BackendName{"rpc", "127.0.0.1:1"}, now);
 }
 
-Pool ratio_pool() {
-  Pool pool;
-  pool.config.consecutive_failures = 1000;  // only the ratio ejects
+// Only the ratio ejects: 3 % of at least 100 in 30 s.
+void use_ratio(Pool& pool) {
+  pool.config.consecutive_failures = 1000;
   pool.config.failure_percent = 3;
   pool.config.failure_min_requests = 100;
   pool.config.failure_window = 30s;
-  return pool;
 }
 
 // `exchanges` exchanges within the window starting at `start`, every `every`-th failed.
@@ -42,7 +41,8 @@ void traffic(Pool& pool, int exchanges, int every, Outcome failure, Clock::time_
 }
 
 TEST(FailureRatio, RatioDecidesOnlyAtTheWindowsEnd) {
-  Pool pool = ratio_pool();
+  Pool pool;
+  use_ratio(pool);
   const Clock::time_point t0 = Clock::now();
   traffic(pool, 150, 20, Outcome::rpc_error, t0);  // 7 of 150: 4.7 %
   EXPECT_TRUE(pool.backends[0].routable()) << "the window is still open";
@@ -58,7 +58,8 @@ TEST(FailureRatio, RatioDecidesOnlyAtTheWindowsEnd) {
 }
 
 TEST(FailureRatio, AtOrBelowThePercentOrTooFewExchangesStays) {
-  Pool pool = ratio_pool();
+  Pool pool;
+  use_ratio(pool);
   Clock::time_point t = Clock::now();
   traffic(pool, 100, 34, Outcome::server_error, t);  // 2 of 100: 2 %
   t += 30s;
@@ -70,7 +71,8 @@ TEST(FailureRatio, AtOrBelowThePercentOrTooFewExchangesStays) {
 }
 
 TEST(FailureRatio, WindowsDoNotCarryOver) {
-  Pool pool = ratio_pool();
+  Pool pool;
+  use_ratio(pool);
   pool.config.failure_min_requests = 10;
   Clock::time_point t = Clock::now();
   traffic(pool, 9, 3, Outcome::timeout, t);  // 3 failures, too few exchanges
@@ -81,7 +83,8 @@ TEST(FailureRatio, WindowsDoNotCarryOver) {
 }
 
 TEST(FailureRatio, ZeroPercentTurnsTheRuleOff) {
-  Pool pool = ratio_pool();
+  Pool pool;
+  use_ratio(pool);
   pool.config.failure_percent = 0;
   pool.config.failure_min_requests = 1;
   const Clock::time_point t = Clock::now();
@@ -91,7 +94,8 @@ TEST(FailureRatio, ZeroPercentTurnsTheRuleOff) {
 }
 
 TEST(FailureRatio, ObeysMaxEjectedPercent) {
-  Pool pool = ratio_pool();
+  Pool pool;
+  use_ratio(pool);
   pool.config.failure_min_requests = 1;
   pool.config.max_ejected_percent = 25;  // one of four
   const Clock::time_point t = Clock::now();
@@ -103,7 +107,8 @@ TEST(FailureRatio, ObeysMaxEjectedPercent) {
 }
 
 TEST(FailureRatio, RecordSuccessCountsWithoutTheClock) {
-  Pool pool = ratio_pool();
+  Pool pool;
+  use_ratio(pool);
   pool.config.failure_min_requests = 10;
   pool.config.failure_percent = 50;
   const Clock::time_point t = Clock::now();

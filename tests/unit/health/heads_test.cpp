@@ -109,7 +109,8 @@ TEST(PoolHeads, WrongChainAgainstTheConfiguredOrTheMajority) {
 
   Backends tie;
   EXPECT_TRUE(tie.check(0, 10, t, 7).ok);
-  EXPECT_FALSE(tie.check(1, 10, t, 3).ok) << "1 against 1: the lowest id wins";
+  EXPECT_TRUE(tie.check(1, 10, t, 3).ok) << "1 against 1: the lowest id wins";
+  EXPECT_EQ(tie.check(0, 11, t).cause, "chain id 7, expected 3");
   EXPECT_EQ(tie.pool.expected_chain(tie.config), 3u);
 }
 
