@@ -87,7 +87,8 @@ TEST(JsonRpcHealth, SyncingNodeGoesDownAndReturnsWhenDone) {
   Admin admin = start_pool({&a, &b}, head_check("stall_timeout = \"0s\""));
   ASSERT_TRUE(becomes(admin, b, "up"));
   ASSERT_TRUE(b.control(R"({"syncing": true})"));
-  ASSERT_TRUE(becomes(admin, b, "down", "syncing: current ")) << down_cause(admin, b.address());
+  ASSERT_TRUE(becomes(admin, b, "down", "syncing: current 100, highest 200"))
+      << down_cause(admin, b.address());
   EXPECT_EQ(state_of(admin, a.address()), "up");
   ASSERT_TRUE(b.control(R"({"syncing": false})"));
   EXPECT_TRUE(becomes(admin, b, "up")) << down_cause(admin, b.address());
