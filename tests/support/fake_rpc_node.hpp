@@ -24,7 +24,8 @@
 // / eth_getFilterLogs / eth_uninstallFilter (unknown id: -32000 "filter not found"),
 // eth_accounts (["0x00..aa"]), debug_* / trace_* / admin_* / personal_* (result
 // "NAME:METHOD"), anything else -32601. Over WebSocket also eth_subscribe (newHeads, logs,
-// newPendingTransactions; other kinds -32602) and eth_unsubscribe.
+// newPendingTransactions, and alchemy_minedTransactions as a kind veer does not know;
+// other kinds -32602) and eth_unsubscribe.
 //
 // Control (POST /__control, a JSON object; every member optional, applied in order):
 //   {"head": 120}                set the head (a lower value is allowed: a rewind)

@@ -200,7 +200,8 @@ Service::Answer Service::subscribe(const json::array& params, Peer* peer) {
     subscription.kind = Subscription::new_heads;
   } else if (kind == "logs") {
     subscription.kind = Subscription::logs;
-  } else if (kind == "newPendingTransactions") {
+  } else if (kind == "newPendingTransactions" || kind == "alchemy_minedTransactions") {
+    // The second: a provider's own kind, that veer does not know how to resume.
     subscription.kind = Subscription::pending;
   } else {
     return {nullptr, {{-32602, "unknown subscription kind " + std::string(kind)}}};
