@@ -21,6 +21,8 @@
 
 namespace veer::runtime {
 
+struct JsonRpcRouteRuntime;  // runtime/jsonrpc_route.hpp
+
 struct BackendRuntime {
   std::string address;  // as configured: the identity in logs and the admin API
   conf::SocketAddress endpoint;
@@ -64,6 +66,8 @@ struct RouteRuntime {
   std::uint64_t id = 0;             // stable across reloads: hash of listener, host, prefix
   std::uint64_t max_in_flight = 0;  // 0 = no cap
   std::shared_ptr<RouteInFlight> in_flight;  // always set
+  // JSON-RPC mode (runtime/jsonrpc_route.hpp); null: a byte-exact proxy.
+  std::shared_ptr<const JsonRpcRouteRuntime> jsonrpc;
 };
 
 // One (split, target pool) pair, the same object for as long as reloads keep the pair:
