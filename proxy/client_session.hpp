@@ -303,6 +303,7 @@ class ClientSession final : public core::RefCounted<ClientSession>,
   void next_jsonrpc_group();
   void finish_jsonrpc();
   void respond_jsonrpc(std::uint16_t status, std::string_view body, bool close);
+  void count_jsonrpc_calls();
   // --- jsonrpc_upstream.cpp: one group's buffered exchange with its backend.
   void send_jsonrpc_group();
   void build_jsonrpc_request();
@@ -318,7 +319,8 @@ class ClientSession final : public core::RefCounted<ClientSession>,
   void jsonrpc_group_failed(RpcEnd end, std::string_view cause, bool nothing_sent,
                             std::optional<health::Outcome> outcome);
   void jsonrpc_group_replied();
-  bool retry_jsonrpc_calls(std::string_view cause, bool nothing_sent);
+  bool retry_jsonrpc_calls(std::string_view cause, bool nothing_sent,
+                           runtime::JsonRpcSeries::Retry reason);
   void end_jsonrpc_try(bool reusable);
 
   Worker& worker_;

@@ -69,6 +69,11 @@ void ClientSession::start_jsonrpc(const http::RequestHead& head) {
   const runtime::RouteRuntime& route = *exchange_.pick.route;
   rpc_->route = route.jsonrpc.get();
   const runtime::Snapshot& snapshot = exchange_.view->snapshot();
+  if (const runtime::MetricsView* metrics = exchange_.view->metrics()) {
+    const runtime::ListenerRuntime* listener = snapshot.find_listener(listener_);
+    rpc_->series = metrics->jsonrpc(static_cast<std::size_t>(listener - snapshot.listeners.data()),
+                                    static_cast<std::size_t>(&route - listener->routes.data()));
+  }
   for (const std::uint32_t index : route.policies)
     rpc_->limit_keys.push_back(
         runtime::limit_key(snapshot.policies[index], head, client_address(), route.id));
@@ -162,6 +167,10 @@ void ClientSession::on_jsonrpc_body() {
   core::Buffer& answers = rpc_->answers;
   if (parsed.too_many) {
     const http::JsonRpcIds ids(body);
+    if (rpc_->series != nullptr) {
+      rpc_->series->count_batch(ids.count());
+      rpc_->series->count_error(jr::kLimitExceeded);
+    }
     std::string message = "batch of ";
     message += body.size() <= http::JsonRpcIds::kScanLimit ? std::to_string(ids.count())
                                                            : std::string("more");
@@ -180,6 +189,7 @@ void ClientSession::on_jsonrpc_body() {
     return;
   }
   if (request.error != 0) {
+    if (rpc_->series != nullptr) rpc_->series->count_error(request.error);
     jr::append_error(answers, "null", request.error,
                      request.error == jr::kParseError ? "parse error" : "invalid request");
     respond_jsonrpc(400, answers.readable(), false);
@@ -219,6 +229,7 @@ void ClientSession::plan_jsonrpc_calls() {
           answer_call(i, end, plan.code, plan.message);
         } else {
           state.end = call.notification ? RpcEnd::silent : end;
+          state.error_code = plan.code;
           state.answer_offset = rpc_->answers.size();
           if (!call.notification)
             jr::append_error(rpc_->answers, call.id, plan.code, plan.message, plan.data);
@@ -249,6 +260,7 @@ void ClientSession::answer_call(std::size_t index, RpcEnd end, int code, std::st
     return;
   }
   state.end = end;
+  state.error_code = code;
   jr::append_error(rpc_->answers, call.id, code, message);
   state.answer_length = rpc_->answers.size() - state.answer_offset;
 }
@@ -301,6 +313,7 @@ bool ClientSession::charge_jsonrpc_calls() {
   exchange_.limited_by = refused_by->name;
   if (refused < rpc_->calls.size()) return true;
   exchange_.rate_limit = RateLimit::refused;
+  count_jsonrpc_calls();
   const std::string_view body = in_.readable().substr(0, rpc_->body_length);
   const http::JsonRpcIds ids(body);
   prepare_local_response(429, close_after_);
@@ -414,9 +427,14 @@ void ClientSession::next_jsonrpc_group() {
       continue;
     }
     if (!group.pick.backend) {
+      // Named after the target the route (or the method route) gives.
+      const runtime::Snapshot& snapshot = exchange_.view->snapshot();
+      std::string message = "no backend available for ";
+      message += group.target.split == UINT32_MAX ? snapshot.pools[group.target.pool].name
+                                                  : snapshot.splits[group.target.split].name;
       for (std::size_t i = 0; i < rpc_->calls.size(); ++i) {
         if (rpc_->calls[i].end == RpcEnd::open && rpc_->calls[i].group == rpc_->current)
-          answer_call(i, RpcEnd::no_backend, jr::kInternalError, "no backend available for rpc");
+          answer_call(i, RpcEnd::no_backend, jr::kInternalError, message);
       }
       group.done = true;
       ++rpc_->current;
@@ -431,6 +449,7 @@ void ClientSession::next_jsonrpc_group() {
 // Every call is answered: HTTP 200 when any call got an answer other than a failure
 // to reach a backend, else the failure's status (504 timed out, 502, 503 no backend).
 void ClientSession::finish_jsonrpc() {
+  count_jsonrpc_calls();
   bool answered = false;
   bool timed_out = false;
   bool transport = false;
@@ -516,6 +535,47 @@ void ClientSession::respond_jsonrpc(std::uint16_t status, std::string_view body,
     if (self->rpc_->reply.allocated()) self->worker_.buffers().release(self->rpc_->reply);
     self->next_request();
   });
+}
+
+// Each answered call in the route's JSON-RPC series: outcome and duration per method,
+// error codes, and the batch's size.
+void ClientSession::count_jsonrpc_calls() {
+  runtime::JsonRpcSeries* series = rpc_->series;
+  if (series == nullptr) return;
+  const auto elapsed =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - exchange_.started);
+  if (rpc_->request.batch) series->count_batch(rpc_->calls.size());
+  using Outcome = runtime::JsonRpcSeries::Outcome;
+  for (const RpcCallState& state : rpc_->calls) {
+    Outcome outcome = Outcome::ok;
+    switch (state.end) {
+      case RpcEnd::ok:
+        outcome = Outcome::ok;
+        break;
+      case RpcEnd::client_error:
+        outcome = Outcome::client_error;
+        break;
+      case RpcEnd::server_error:
+        outcome = Outcome::server_error;
+        break;
+      case RpcEnd::rate_limited:
+        outcome = Outcome::rate_limited;
+        break;
+      case RpcEnd::denied:
+        outcome = Outcome::denied;
+        break;
+      case RpcEnd::silent:
+      case RpcEnd::open:
+        continue;
+      default:
+        outcome = Outcome::transport_error;
+        break;
+    }
+    const std::size_t method =
+        state.plan.method != nullptr ? state.plan.method->index : jr::known_method_count() - 1;
+    series->count_call(method, outcome, elapsed);
+    if (state.error_code != 0) series->count_error(state.error_code);
+  }
 }
 
 }  // namespace veer::proxy

@@ -23,6 +23,7 @@
 #include "http/jsonrpc.hpp"
 #include "http/jsonrpc_methods.hpp"
 #include "runtime/jsonrpc_route.hpp"
+#include "runtime/metrics.hpp"
 #include "runtime/route_pick.hpp"
 
 namespace veer::proxy {
@@ -49,6 +50,7 @@ struct RpcCallState {
   std::uint8_t tries = 0;        // groups it was sent with so far
   bool may_have_landed = false;  // an earlier try may have reached a node
   RpcEnd end = RpcEnd::open;
+  std::int64_t error_code = 0;  // the answer's error code (0: a result), for the metrics
 };
 
 struct RpcGroup {
@@ -60,6 +62,7 @@ struct RpcGroup {
 
 struct JsonRpcExchange {
   const runtime::JsonRpcRouteRuntime* route = nullptr;
+  runtime::JsonRpcSeries* series = nullptr;  // the route's metrics; null when off
   // Reading the body: decoded bytes at the front of the session's in_.
   std::size_t body_length = 0;
   // Rate-limit keys per route policy, derived while the head was at hand.
@@ -96,6 +99,7 @@ struct JsonRpcExchange {
 
   void reset() {
     route = nullptr;
+    series = nullptr;
     body_length = 0;
     limit_keys.clear();
     calls.clear();

@@ -396,7 +396,10 @@ void ClientSession::jsonrpc_group_failed(RpcEnd end, std::string_view cause, boo
   rpc_->too_large = false;
   rpc_->reply_done = false;
   end_jsonrpc_try(false);
-  retry_jsonrpc_calls(cause, nothing_sent);
+  retry_jsonrpc_calls(cause, nothing_sent,
+                      nothing_sent               ? runtime::JsonRpcSeries::retry_connect_failed
+                      : end == RpcEnd::timed_out ? runtime::JsonRpcSeries::retry_timeout
+                                                 : runtime::JsonRpcSeries::retry_transport_error);
   for (std::size_t i = 0; i < rpc_->calls.size(); ++i) {
     if (rpc_->calls[i].end == RpcEnd::open && rpc_->calls[i].group == rpc_->current)
       answer_call(i, end, code, message);
@@ -409,7 +412,8 @@ void ClientSession::jsonrpc_group_failed(RpcEnd end, std::string_view cause, boo
 // Moves the current group's calls marked for a retry (open, and allowed by the method
 // table) to a new group on another backend, within retries.attempts and the pool's
 // retry budget. Returns whether any call moved.
-bool ClientSession::retry_jsonrpc_calls(std::string_view cause, bool nothing_sent) {
+bool ClientSession::retry_jsonrpc_calls(std::string_view cause, bool nothing_sent,
+                                        runtime::JsonRpcSeries::Retry reason) {
   const std::uint32_t current = rpc_->current;
   std::uint8_t tries = 0;
   bool wanted = false;
@@ -431,6 +435,7 @@ bool ClientSession::retry_jsonrpc_calls(std::string_view cause, bool nothing_sen
     return false;
   const runtime::BackendRuntime& from = pool_state.pool->backends[*failed.pick.backend];
   from.stats->retries.fetch_add(1, std::memory_order_relaxed);
+  if (rpc_->series != nullptr) rpc_->series->retries[reason].add();
   if (worker_.may_log_now()) {
     core::log::warn("retrying rpc calls on ",
                     exchange_.view->snapshot().pools[next->pool].backends[*next->backend].address,
@@ -538,11 +543,13 @@ void ClientSession::jsonrpc_group_replied() {
     } else {
       state.answer_length = 0;  // copied below unless the body goes as it is
     }
+    state.error_code = reply.has_error ? reply.error_code : 0;
     state.end = error_class == jr::ErrorClass::ok             ? RpcEnd::ok
                 : error_class == jr::ErrorClass::client_error ? RpcEnd::client_error
                                                               : RpcEnd::server_error;
   }
-  const bool retried = retry && retry_jsonrpc_calls("answered with a server error", false);
+  const bool retried = retry && retry_jsonrpc_calls("answered with a server error", false,
+                                                    runtime::JsonRpcSeries::retry_rpc_error);
   rpc_->passthrough = rpc_->whole_request && !changed && !retried && !retry &&
                       (expected == 0 || response.batch == rpc_->request.batch);
   for (std::size_t i = 0; i < rpc_->calls.size(); ++i) {
@@ -552,6 +559,7 @@ void ClientSession::jsonrpc_group_replied() {
     if (state.end == RpcEnd::open && state.group == current) {
       // A server-class error that could not go again: the backend's own answer.
       state.end = RpcEnd::server_error;
+      state.error_code = reply.error_code;
       state.answer_length = 0;
     }
     if (state.answer_length != 0 || state.end == RpcEnd::open || rpc_->passthrough) continue;
