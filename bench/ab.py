@@ -13,6 +13,10 @@ Usage:
   bench/ab.py --variant before=/tmp/old/build/veer --variant after=build/veer
   bench/ab.py --variant on=build/veer --variant off=build/veer+bench/metrics-off.toml
   bench/ab.py --variant none=build/veer --variant policy=build/veer+bench/limits-generous.toml
+  bench/ab.py --variant plain=build/veer --variant jsonrpc=build/veer+bench/jsonrpc-route.toml \
+      --post bench/jsonrpc-call.json --backend-body '{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":\"0x1\"}'
+    (--post: every request is a POST of that file, application/json; --backend-body: what
+    the backends answer, in nginx's quoting)
 All traffic stays on 127.0.0.1; every run is bounded by --duration.
 """
 import argparse
@@ -46,11 +50,22 @@ def parse_variant(text):
     return name, os.path.abspath(binary), extra or None
 
 
+def post_script(work, body_file):
+    """A wrk Lua script that POSTs the file's bytes as application/json."""
+    body = open(body_file, "rb").read().decode().strip()
+    lua = ('wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
+           f"wrk.body = [==[{body}]==]\n")
+    return work.write("post.lua", lua)
+
+
 def main(args):
     variants = [parse_variant(v) for v in args.variant]
     work = e2e.Workdir()
-    backend = subprocess.Popen(e2e.pinned(e2e.LOAD_CPU, ["nginx", "-c", e2e.backend_nginx_conf(work),
-                                                         "-p", work.path]), stderr=subprocess.DEVNULL)
+    script = post_script(work, args.post) if args.post else None
+    backend_conf = (e2e.backend_nginx_conf(work, body=args.backend_body) if args.backend_body
+                    else e2e.backend_nginx_conf(work))
+    backend = subprocess.Popen(e2e.pinned(e2e.LOAD_CPU, ["nginx", "-c", backend_conf, "-p", work.path]),
+                               stderr=subprocess.DEVNULL)
     proxies = {}
     samples = {name: {"rps": [], "cpu100k": [], "p99": []} for name, _, _ in variants}
     try:
@@ -61,11 +76,11 @@ def main(args):
             e2e.PORTS[name] = port
             proxies[name] = e2e.Proxy(name, [binary, veer_config(work, name, port, extra)], work)
         for p in proxies.values():
-            e2e.wrk(p.port, 1, args.connections)  # warm-up
+            e2e.wrk(p.port, 1, args.connections, script=script)  # warm-up
         for round_index in range(args.rounds):
             for name, p in proxies.items():
                 cpu_before = p.cpu_seconds()
-                r = e2e.wrk(p.port, args.duration, args.connections)
+                r = e2e.wrk(p.port, args.duration, args.connections, script=script)
                 cpu100k = (p.cpu_seconds() - cpu_before) / r["requests"] * 100_000
                 if r["bad"]:
                     print(f"warning: {name}: {r['bad']} non-2xx responses", file=sys.stderr)
@@ -94,4 +109,6 @@ if __name__ == "__main__":
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--duration", type=int, default=5)
     parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--post", help="POST this file's bytes (application/json) instead of GET /")
+    parser.add_argument("--backend-body", help="the backends' answer, in nginx's quoting")
     main(parser.parse_args())

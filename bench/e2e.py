@@ -78,12 +78,13 @@ class Workdir:
         return path
 
 
-def backend_nginx_conf(work, ports=BACKEND_PORTS):
+def backend_nginx_conf(work, ports=BACKEND_PORTS, body="hello, world\\n"):
+    """`body`: what every request gets, in nginx's quoting (bench/ab.py --backend-body)."""
     servers = "\n".join(
         f"""  server {{
     listen 127.0.0.1:{port} reuseport backlog=65535;
     keepalive_requests 100000000;
-    location / {{ return 200 "hello, world\\n"; }}
+    location / {{ return 200 "{body}"; }}
   }}""" for port in ports)
     return work.write("backend-nginx.conf", f"""
 daemon off;
@@ -249,10 +250,13 @@ def parse_latency(text):
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
 
 
-def wrk(port, duration, connections, close=False):
+def wrk(port, duration, connections, close=False, script=None):
+    """`script`: a wrk Lua script (bench/ab.py --post writes one that POSTs a body)."""
     argv = ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", "--timeout", "5s"]
     if close:
         argv += ["-H", "Connection: close"]
+    if script:
+        argv += ["-s", script]
     out = subprocess.run(pinned(LOAD_CPU, argv + [f"http://127.0.0.1:{port}/"]),
                          capture_output=True, text=True, timeout=duration + 30).stdout
     try:
