@@ -473,8 +473,6 @@ void ClientSession::finish_jsonrpc() {
     }
   }
   const std::uint16_t status = answered || !failed ? 200 : timed_out ? 504 : transport ? 502 : 503;
-  in_.consume(rpc_->body_length);
-  rpc_->body_length = 0;
   if (rpc_->passthrough) {
     respond_jsonrpc(status, rpc_->reply.readable(), false);
     return;
@@ -498,7 +496,11 @@ void ClientSession::finish_jsonrpc() {
 }
 
 // The answer veer writes: head into out_, `body` (in rpc_'s buffers) sent beside it.
+// HTTP 200 unless the whole request failed or was refused; keep-alive as for any answer.
 void ClientSession::respond_jsonrpc(std::uint16_t status, std::string_view body, bool close) {
+  // The request's body must not be read as the next request (`body` is never in in_).
+  in_.consume(rpc_->body_length);
+  rpc_->body_length = 0;
   end_backend_use();
   prepare_local_response(status, close);
   bool with_backend = false;

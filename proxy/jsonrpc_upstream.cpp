@@ -138,7 +138,7 @@ void ClientSession::on_jsonrpc_connected(UpstreamConnection* conn, const error_c
   if (ec) {
     const bool timed_out = exchange_.upstream_timed_out;
     jsonrpc_group_failed(
-        RpcEnd::transport_error,
+        timed_out ? RpcEnd::timed_out : RpcEnd::transport_error,
         timed_out ? std::string("connect timed out") : "connect failed: " + ec.message(), true,
         timed_out ? health::Outcome::timeout : health::Outcome::connect_failed);
     return;
@@ -205,7 +205,7 @@ void ClientSession::on_jsonrpc_sent(UpstreamConnection* conn, const error_code& 
     rpc_->stale = up_->reused && connection_lost(ec);
     if (rpc_->stale) worker_.upstreams().close_idle(*exchange_.slot);
     jsonrpc_group_failed(exchange_.upstream_timed_out ? RpcEnd::timed_out : RpcEnd::transport_error,
-                         "sending the request: " + ec.message(), true,
+                         "sending the request: " + ec.message(), !exchange_.upstream_timed_out,
                          rpc_->stale                    ? std::nullopt
                          : exchange_.upstream_timed_out ? std::optional(health::Outcome::timeout)
                                                         : std::optional(health::Outcome::reset));
@@ -393,13 +393,16 @@ void ClientSession::jsonrpc_group_failed(RpcEnd end, std::string_view cause, boo
                               : end == RpcEnd::timed_out ? std::string("upstream timed out")
                                                          : "upstream: " + std::string(cause);
   const int code = end == RpcEnd::timed_out ? jr::kServerError : jr::kInternalError;
+  // A response too large here is as large on another node: not sent again.
+  const bool may_retry = !rpc_->too_large;
   rpc_->too_large = false;
   rpc_->reply_done = false;
   end_jsonrpc_try(false);
-  retry_jsonrpc_calls(cause, nothing_sent,
-                      nothing_sent               ? runtime::JsonRpcSeries::retry_connect_failed
-                      : end == RpcEnd::timed_out ? runtime::JsonRpcSeries::retry_timeout
-                                                 : runtime::JsonRpcSeries::retry_transport_error);
+  if (may_retry)
+    retry_jsonrpc_calls(cause, nothing_sent,
+                        nothing_sent               ? runtime::JsonRpcSeries::retry_connect_failed
+                        : end == RpcEnd::timed_out ? runtime::JsonRpcSeries::retry_timeout
+                                                   : runtime::JsonRpcSeries::retry_transport_error);
   for (std::size_t i = 0; i < rpc_->calls.size(); ++i) {
     if (rpc_->calls[i].end == RpcEnd::open && rpc_->calls[i].group == rpc_->current)
       answer_call(i, end, code, message);
