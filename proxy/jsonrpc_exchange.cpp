@@ -514,7 +514,7 @@ void ClientSession::respond_jsonrpc(std::uint16_t status, std::string_view body,
   out_.append("HTTP/1.1 ");
   core::append_decimal(out_, status);
   out_.append(' ');
-  out_.append(http::status_reason(status));
+  out_.append(status == 200 ? std::string_view("OK") : http::status_reason(status));
   out_.append("\r\nContent-Type: application/json\r\nContent-Length: ");
   core::append_decimal(out_, body.size());
   out_.append("\r\nX-Request-Id: ");
