@@ -183,6 +183,10 @@ void write_location(Context& ctx, const conf::ListenerConfig& listener, std::siz
   if (route.max_in_flight > 0)
     out.gap(where, "max_in_flight " + std::to_string(route.max_in_flight) +
                        " (requests of the route at once)");
+  if (route.jsonrpc)
+    out.gap(where,
+            "jsonrpc (JSON-RPC mode: batches, method policy, error classes, never "
+            "backwards); proxied byte for byte");
   if (const conf::PoolConfig* pool = ctx.config.find_pool(route.target)) {
     out.directive(std::string("proxy_pass ") + (pool->tls ? "https://" : "http://") + pool->name);
     write_pool_directives(ctx, {pool}, where, out);

@@ -40,13 +40,41 @@ json::object backend_json(const runtime::BackendRuntime& b, double rate) {
 
 namespace {
 
+json::array strings_json(const std::vector<std::string>& list) {
+  json::array out;
+  for (const std::string& s : list)
+    out.push_back(json::string(s));
+  return out;
+}
+
+// A JSON-RPC route's keys (docs/JSONRPC.md), present only on JSON-RPC routes.
+void add_jsonrpc_json(const conf::RouteConfig& r, json::object& route) {
+  if (!r.jsonrpc) return;
+  const conf::JsonRpcRouteConfig& j = *r.jsonrpc;
+  route["jsonrpc"] = json::object{{"max_batch", j.max_batch},
+                                  {"allow", strings_json(j.allow)},
+                                  {"deny", strings_json(j.deny)},
+                                  {"local_accounts", j.local_accounts},
+                                  {"pin_latest", j.pin_latest},
+                                  {"recent_blocks", j.recent_blocks},
+                                  {"archive", j.archive},
+                                  {"max_logs_block_range", j.max_logs_block_range},
+                                  {"max_subscriptions", j.max_subscriptions},
+                                  {"max_queue_bytes", j.max_queue_bytes}};
+  json::array method_routes;
+  for (const conf::MethodRouteConfig& m : r.method_routes)
+    method_routes.push_back(json::object{{"match", strings_json(m.match)}, {"target", m.target}});
+  route["method_routes"] = std::move(method_routes);
+}
+
 json::object listeners_json(const conf::Config& c) {
   json::object listeners;
   for (const conf::ListenerConfig& l : c.listeners) {
     json::array routes;
     for (const conf::RouteConfig& r : l.routes) {
-      routes.push_back(
-          json::object{{"host", r.host}, {"path_prefix", r.path_prefix}, {"target", r.target}});
+      json::object route{{"host", r.host}, {"path_prefix", r.path_prefix}, {"target", r.target}};
+      add_jsonrpc_json(r, route);
+      routes.push_back(std::move(route));
     }
     listeners[l.name] = json::object{{"address", l.address}, {"routes", std::move(routes)}};
   }
@@ -112,6 +140,10 @@ json::object policies_json(const conf::Config& c) {
         {"scope", p.scope == conf::RateLimitPolicyConfig::Scope::cluster ? "cluster" : "local"},
         {"dry_run", p.dry_run},
         {"max_keys", p.max_keys}};
+    json::object costs;
+    for (const auto& [glob, cost] : p.method_costs)
+      costs[glob] = cost;
+    policies[p.name].as_object()["method_costs"] = std::move(costs);
   }
   return policies;
 }

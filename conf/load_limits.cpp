@@ -108,6 +108,7 @@ void load_policy(std::string_view name, const toml::node& node, Diagnostics& dia
   load_scope(r, config, policy);
   r.read_bool("dry_run", policy.dry_run);
   r.read_uint("max_keys", policy.max_keys, 1, kMaxPolicyKeys);
+  load_method_costs(r, policy);
   r.finish();
   // Kept even with errors, so that references to it are not reported as unknown too.
   config.limits.policies.push_back(std::move(policy));

@@ -43,6 +43,7 @@ void load_route(const toml::node& node, const std::string& path, Diagnostics& di
     diag.error(node.source(), path + ": missing key \"target\" (the pool to send requests to)");
   }
   load_route_limits(r, config, route);
+  load_route_jsonrpc(r, route);
   r.finish();
   listener.routes.push_back(std::move(route));
 }

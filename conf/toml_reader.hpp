@@ -133,6 +133,13 @@ void load_listener_limits(TableReader& listener_reader, const Config& config,
 void load_route_limits(TableReader& route_reader, const Config& config, RouteConfig& route);
 void load_cluster(TableReader& root, Config& config);
 void warn_unused_policies(const toml::table& root, const Config& config, Diagnostics& diag);
+// JSON-RPC mode (conf/load_jsonrpc.cpp): a route's jsonrpc and method_routes keys, a
+// policy's method_costs, and (from validate_references) the archive and method route
+// targets, marking the pools they name as used.
+void load_route_jsonrpc(TableReader& route_reader, RouteConfig& route);
+void load_method_costs(TableReader& policy_reader, RateLimitPolicyConfig& policy);
+void validate_jsonrpc_targets(const toml::table& root, const Config& config, Diagnostics& diag,
+                              std::vector<bool>& used_pools);
 // Cross-section checks: route and split targets, names, unused pools.
 void validate_references(const toml::table& root, Config& config, Diagnostics& diag);
 

@@ -43,6 +43,7 @@ void validate_references(const toml::table& root, Config& config, Diagnostics& d
       use(pool);
     }
   }
+  validate_jsonrpc_targets(root, config, diag, used);
   const toml::node* pools = root.get("pools");
   for (std::size_t i = 0; i < config.pools.size(); ++i) {
     const PoolConfig& pool = config.pools[i];

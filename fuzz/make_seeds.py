@@ -187,6 +187,57 @@ for name, body in jsonrpc_bodies.items():
     write("fuzz_jsonrpc_ids", name, body)
 write("fuzz_jsonrpc_ids", "bad-utf8", b'{"id":"\xc0\xaf"}')
 
+# --- fuzz_jsonrpc_request: a request body; fuzz_jsonrpc_response: a backend's answer.
+rpc_requests = {
+    "single": '{"jsonrpc":"2.0","method":"eth_blockNumber","params":[],"id":1}',
+    "eth-call": '{"jsonrpc":"2.0","method":"eth_call","params":[{"to":"0x00000000000000000000000000000000000000aa","data":"0x70a08231"},"latest"],"id":"q-1"}',
+    "get-logs": '{"jsonrpc":"2.0","method":"eth_getLogs","params":[{"fromBlock":"0x1","toBlock":"0x2710","topics":[["0xab",null]]}],"id":3}',
+    "block-hash-param": '{"jsonrpc":"2.0","method":"eth_getBalance","params":["0xab",{"blockHash":"0x' + "a" * 64 + '","requireCanonical":true}],"id":4}',
+    "block-number-param": '{"jsonrpc":"2.0","method":"eth_getCode","params":["0xab",{"blockNumber":"0x10"}],"id":5}',
+    "notification": '{"jsonrpc":"2.0","method":"eth_subscribe","params":["newHeads"]}',
+    "batch": '[{"jsonrpc":"2.0","method":"eth_chainId","id":1},{"jsonrpc":"2.0","method":"eth_getBlockByNumber","params":["latest",false],"id":2}]',
+    "batch-invalid-items": '[1,"x",{"jsonrpc":"1.0","method":"a","id":1},{"jsonrpc":"2.0","id":2},{"jsonrpc":"2.0","method":"ok","id":3}]',
+    "batch-long": "[" + ",".join('{"jsonrpc":"2.0","method":"eth_blockNumber","id":%d}' % i for i in range(12)) + "]",
+    "empty-batch": "[]",
+    "duplicates": '{"jsonrpc":"2.0","method":"a","\\u006dethod":"b","id":1,"id":2}',
+    "escapes": '{"jsonrpc":"2\\u002e0","method":"eth_call","id":"a\\"b\\u00e9\\ud83d\\ude00","params":["\\n\\/"]}',
+    "object-params": '{"jsonrpc":"2.0","method":"m","params":{"a":[1,{"b":null}]},"id":null}',
+    "bad-params": '{"jsonrpc":"2.0","method":"m","params":3,"id":1}',
+    "send-raw": '{"jsonrpc":"2.0","method":"eth_sendRawTransaction","params":["0xf86c098504a817c800825208943535353535353535353535353535353535353535880de0b6b3a76400008025a028ef61340bd939bc2195fe537567866003e1a15d3c71ff63e1590620aa636276a067cbe9d8997f761aecb703304b3800ccf555c9f3dc64214b297fb1966a3b6d83"],"id":9}',
+    "deep": '{"jsonrpc":"2.0","method":"m","id":1,"params":' + "[" * 70 + "]" * 70 + "}",
+    "truncated": '[{"jsonrpc":"2.0","method":"eth_call","params":[{"to":"0x1"},"lat',
+    "scalar": '"eth_blockNumber"',
+    "numbers": '{"jsonrpc":"2.0","method":"m","params":[0,-0,1.5e-3,1E+9,-12],"id":-1.5e3}',
+}
+for name, body in rpc_requests.items():
+    write("fuzz_jsonrpc_request", name, body)
+write("fuzz_jsonrpc_request", "bad-utf8", b'{"jsonrpc":"2.0","method":"m","id":"\xc0\xaf"}')
+
+rpc_responses = {
+    "result": '{"jsonrpc":"2.0","id":1,"result":"0x10"}',
+    "null-result": '{"jsonrpc":"2.0","id":1,"result":null}',
+    "object-result": '{"jsonrpc":"2.0","id":"a","result":{"number":"0x10","hash":"0x' + "b" * 64 + '","transactions":[]}}',
+    "error": '{"jsonrpc":"2.0","id":1,"error":{"code":-32000,"message":"header not found"}}',
+    "error-data": '{"jsonrpc":"2.0","id":2,"error":{"code":3,"message":"execution reverted","data":"0x08c379a0"}}',
+    "internal": '{"jsonrpc":"2.0","id":3,"error":{"code":-32603,"message":"Internal error"}}',
+    "limited": '{"jsonrpc":"2.0","id":4,"error":{"code":-32005,"message":"rate limit exceeded","data":{"retry":1}}}',
+    "already-known": '{"jsonrpc":"2.0","id":5,"error":{"code":-32000,"message":"already known"}}',
+    "escaped-message": '{"jsonrpc":"2.0","id":6,"error":{"code":-32000,"message":"nonce too low: \\"4\\" \\u00e9"}}',
+    "both": '{"jsonrpc":"2.0","id":1,"result":1,"error":{"code":1,"message":"x"}}',
+    "neither": '{"jsonrpc":"2.0","id":1}',
+    "error-null": '{"jsonrpc":"2.0","id":1,"result":"0x1","error":null}',
+    "batch": '[{"jsonrpc":"2.0","id":1,"result":"0x1"},{"jsonrpc":"2.0","id":2,"error":{"code":-32601,"message":"the method x does not exist"}}]',
+    "batch-bad-item": '[{"jsonrpc":"2.0","id":1,"result":"0x1"},{"id":2}]',
+    "empty-batch": "[]",
+    "float-code": '{"jsonrpc":"2.0","id":1,"error":{"code":1.5,"message":"x"}}',
+    "truncated": '{"jsonrpc":"2.0","id":1,"result":{"number":"0x1',
+    "subscription": '{"jsonrpc":"2.0","method":"eth_subscription","params":{"subscription":"0x1","result":{"number":"0x10"}}}',
+    "id-types": '[{"id":"x","result":1},{"id":null,"result":2},{"id":-1.5e3,"result":3}]',
+}
+for name, body in rpc_responses.items():
+    write("fuzz_jsonrpc_response", name, body)
+write("fuzz_jsonrpc_response", "bad-utf8", b'{"jsonrpc":"2.0","id":1,"result":"\xed\xa0\x80"}')
+
 # --- fuzz_proxy_protocol: one byte (piece size) and what a connection starts with.
 def be16(v):
     return bytes([v >> 8, v & 0xff])

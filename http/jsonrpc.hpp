@@ -32,7 +32,8 @@ struct Call {
   std::string_view id;        // the id's raw JSON ("1", "\"a\"", "null"); "null" when absent
   std::string_view method;    // the method name (printable ASCII, no escapes), "" if invalid
   std::string_view params;    // the raw JSON value of "params" ("[...]" or "{...}"); "" = none
-  bool notification = false;  // no "id" member: JSON-RPC says no answer is sent
+  bool notification = false;  // no "id" member: JSON-RPC says no answer is sent (an
+                              // invalid item is never one: it is answered, id null)
   // 0 when the item is a valid request; else kInvalidRequest (not an object, no or a
   // non-string method, jsonrpc not "2.0", params neither array nor object, an id that
   // is not a string, number or null, a member twice).
@@ -49,7 +50,8 @@ struct Request {
 
 // Parses `body` into `out` (cleared first). Batches longer than `max_batch` items stop
 // the parse with `too_many` set and `out.calls` holding the first max_batch + 1 items'
-// ids only, for the 413's errors.
+// ids only, for the 413's errors. The rest of the body is still validated: a malformed
+// body is a parse error (too_many false), however long.
 struct RequestParse {
   bool too_many = false;
 };
@@ -69,7 +71,8 @@ struct Reply {
 struct Response {
   bool batch = false;
   // False when the body is not a JSON-RPC response: not JSON, not an object or array
-  // of objects, an item with neither result nor error, or both.
+  // of objects, an item with neither result nor error, or both ("error": null beside a
+  // result counts as no error), an error without an integer "code", a member twice.
   bool valid = false;
   std::vector<Reply> replies;  // reused
 };
@@ -80,7 +83,8 @@ void parse_response(std::string_view body, Response& out);
 // or is shorter.
 std::optional<std::string_view> param(std::string_view params, std::size_t index);
 // The raw JSON of member `name` of an object (a param such as eth_getLogs' filter);
-// nullopt when absent or `object` is not an object.
+// nullopt when absent or `object` is not an object. Of duplicate members the last, as
+// geth's encoding/json reads them.
 std::optional<std::string_view> member(std::string_view object, std::string_view name);
 
 // A block parameter, as EIP-1474 and EIP-1898 write it.
@@ -108,7 +112,9 @@ void append_error(core::Buffer& out, std::string_view id, int code, std::string_
 void append_result(core::Buffer& out, std::string_view id, std::string_view result);
 
 // A copy of `call` with its params[index] replaced by `value` (raw JSON), for pinning
-// "latest" to a block number; appended to `out`.
+// "latest" to a block number; appended to `out`. An absent params[index] (the node's
+// default, "latest") is added when params has exactly `index` items; otherwise the
+// call is copied unchanged.
 void append_with_param(core::Buffer& out, const Call& call, std::size_t index,
                        std::string_view value);
 

@@ -60,7 +60,8 @@ std::vector<json::object> json_lines(const std::string& text) {
 
 std::string rpc_config(const std::vector<std::string>& backends, const std::string& health) {
   std::string list;
-  for (const std::string& b : backends) list += (list.empty() ? "\"" : ", \"") + b + "\"";
+  for (const std::string& b : backends)
+    list += (list.empty() ? "\"" : ", \"") + b + "\"";
   return "[server]\nworkers = 2\naccess_log = \"off\"\n"
          "[admin]\naddress = \"127.0.0.1:0\"\n"
          "[listeners.public]\naddress = \"127.0.0.1:0\"\n"
@@ -84,7 +85,8 @@ TEST(JsonRpcClient, EthersBatchesAgainstGanacheThroughVeer) {
   ASSERT_TRUE(veer.wait_ready()) << veer.log_text();
   const std::string url = "http://127.0.0.1:" + std::to_string(veer.port()) + "/";
 
-  VeerProcess client("", VeerOptions{.binary = node_binary(), .command = {kJs + "/batch.mjs", url}});
+  VeerProcess client("",
+                     VeerOptions{.binary = node_binary(), .command = {kJs + "/batch.mjs", url}});
   ASSERT_EQ(client.wait_exit(90s), 0) << client.log_text();
   const std::vector<json::object> lines = json_lines(client.log_text());
   ASSERT_EQ(lines.size(), 1u) << client.log_text();
@@ -120,7 +122,8 @@ TEST(JsonRpcClient, EthersSubscriptionsSurviveTheDeathOfTheirNode) {
                                      .command = {kJs + "/subscribe.mjs", url, "60", "30"}});
   const auto blocks_seen = [&] {
     std::size_t n = 0;
-    for (const json::object& o : json_lines(client.log_text())) n += o.at("event") == "block";
+    for (const json::object& o : json_lines(client.log_text()))
+      n += o.at("event") == "block";
     return n;
   };
   ASSERT_TRUE(poll_until([&] { return blocks_seen() >= 10; }, 20s)) << client.log_text();
