@@ -63,23 +63,54 @@ bool pick_in_split(WorkerView& view, Assignment& assignment, std::uint32_t targe
 
 Assignment assign(WorkerView& view, const ListenerRuntime* listener, const http::RequestHead& head,
                   std::string_view client_ip, FailoverObserver* observer) {
+  if (listener == nullptr) return Assignment{};
+  const RouteRuntime* route = WorkerView::route(*listener, head.authority, head.path);
+  if (route == nullptr) return Assignment{};
+  return assign_target(view, route, RpcTarget{route->pool, route->split}, head, client_ip,
+                       observer);
+}
+
+Assignment assign_target(WorkerView& view, const RouteRuntime* route, RpcTarget target,
+                         const http::RequestHead& head, std::string_view client_ip,
+                         FailoverObserver* observer) {
   Assignment assignment;
-  if (listener == nullptr) return assignment;
-  assignment.route = WorkerView::route(*listener, head.authority, head.path);
-  if (assignment.route == nullptr) return assignment;
+  assignment.route = route;
   const Snapshot& snapshot = view.snapshot();
-  if (assignment.route->split == kNoSplit) {
-    assignment.pool = assignment.route->pool;
+  if (target.split == kNoSplit) {
+    assignment.pool = target.pool;
     hash_key_for(snapshot.pools[assignment.pool], &head, client_ip, assignment);
     assignment.backend = view.pick(assignment.pool, strategies::PickContext{assignment.key_hash});
     return assignment;
   }
-  assignment.split = &snapshot.splits[assignment.route->split];
+  assignment.split = &snapshot.splits[target.split];
   const SplitChoice choice =
       choose_split_target(*assignment.split, head, client_ip, view.split_random());
   assignment.bucket = choice.bucket;
   pick_in_split(view, assignment, choice.target, &head, client_ip, observer);
   return assignment;
+}
+
+std::optional<Assignment> assign_backend_by_tag(WorkerView& view, const RouteRuntime* route,
+                                                RpcTarget target, std::uint32_t tag) {
+  const Snapshot& snapshot = view.snapshot();
+  const SplitRuntime* split = target.split == kNoSplit ? nullptr : &snapshot.splits[target.split];
+  const std::size_t pools = split != nullptr ? split->pools.size() : 1;
+  for (std::size_t i = 0; i < pools; ++i) {
+    const std::uint32_t pool = split != nullptr ? split->pools[i] : target.pool;
+    const std::vector<BackendRuntime>& backends = snapshot.pools[pool].backends;
+    for (std::size_t b = 0; b < backends.size(); ++b) {
+      if (filter_backend_tag(backends[b].address) != tag) continue;
+      if (backends[b].stats->has(core::Reason::down)) continue;
+      Assignment assignment;
+      assignment.route = route;
+      assignment.split = split;
+      assignment.pool = pool;
+      assignment.target = static_cast<std::uint32_t>(i);
+      assignment.backend = static_cast<std::uint32_t>(b);
+      return assignment;
+    }
+  }
+  return std::nullopt;
 }
 
 std::optional<Assignment> reassign(WorkerView& view, const Assignment& current,

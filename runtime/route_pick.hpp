@@ -13,6 +13,7 @@
 #include <string_view>
 
 #include "http/http_head.hpp"
+#include "runtime/jsonrpc_route.hpp"
 #include "runtime/snapshot.hpp"
 #include "runtime/worker_view.hpp"
 
@@ -49,6 +50,23 @@ class FailoverObserver {
 // The result has no route for a 404 and no backend for a 503.
 Assignment assign(WorkerView& view, const ListenerRuntime* listener, const http::RequestHead& head,
                   std::string_view client_ip, FailoverObserver* observer = nullptr);
+
+// The first pick for a request of `route` sent to `target` (a pool or split of the
+// snapshot) rather than the route's own: a JSON-RPC method route or archive target.
+// assign() is this with the route's target. `route` must not be null.
+Assignment assign_target(WorkerView& view, const RouteRuntime* route, RpcTarget target,
+                         const http::RequestHead& head, std::string_view client_ip,
+                         FailoverObserver* observer = nullptr);
+
+// The backend of `target` (for a split, of any of its pools) whose address has filter
+// tag `tag` (filter_backend_tag): a JSON-RPC filter lives on the node that created it.
+// Such a backend serves its filters while it is in the snapshot and its health checks
+// pass, even when it is draining, disabled or ejected (the filter is there and nowhere
+// else); one that is down or gone cannot (nullopt: the call goes to any backend, which
+// answers "filter not found"). The result has no key hash; do not reassign() it: no
+// other backend has the filter.
+std::optional<Assignment> assign_backend_by_tag(WorkerView& view, const RouteRuntime* route,
+                                                RpcTarget target, std::uint32_t tag);
 
 // The next try after `current` (which has a backend) failed: another backend of the
 // same pool not tried yet; the same backend when `same_backend_ok` and no other is

@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <stdexcept>
 
+#include "runtime/jsonrpc_route.hpp"
 #include "strategies/split_buckets.hpp"
 
 namespace veer::runtime {
@@ -75,12 +77,19 @@ std::shared_ptr<RouteInFlight> BackendRegistry::route_in_flight(std::uint64_t ro
   return found;
 }
 
+std::shared_ptr<JsonRpcRouteState> BackendRegistry::jsonrpc_route_state(std::uint64_t route_id) {
+  std::shared_ptr<JsonRpcRouteState>& found = jsonrpc_states_[route_id];
+  if (!found) found = std::make_shared<JsonRpcRouteState>();
+  return found;
+}
+
 void BackendRegistry::collect() {
   const auto unused = [](const auto& entry) { return entry.second.use_count() == 1; };
   std::erase_if(stats_, unused);
   std::erase_if(pools_, unused);
   std::erase_if(split_targets_, unused);
   std::erase_if(routes_in_flight_, unused);
+  std::erase_if(jsonrpc_states_, unused);
 }
 
 namespace {
@@ -127,6 +136,36 @@ std::vector<std::uint32_t> route_policies(const conf::Config& config,
     }
   }
   return indices;
+}
+
+// A pool or split name as a JSON-RPC target (the loader checked that it names one).
+RpcTarget rpc_target(const conf::Config& config, std::string_view name) {
+  if (const conf::SplitConfig* split = config.find_split(name)) {
+    return RpcTarget{0, static_cast<std::uint32_t>(split - config.splits.data())};
+  }
+  const conf::PoolConfig* pool = config.find_pool(name);
+  if (pool == nullptr) throw std::logic_error("JSON-RPC target names no pool or split");
+  return RpcTarget{static_cast<std::uint32_t>(pool - config.pools.data()), kNoSplit};
+}
+
+// A JSON-RPC route's policy: targets resolved like the route's own, the state shared
+// by route id.
+std::shared_ptr<const JsonRpcRouteRuntime> jsonrpc_route(const conf::Config& config,
+                                                         const conf::RouteConfig& route,
+                                                         const RouteRuntime& runtime,
+                                                         BackendRegistry& registry) {
+  auto compiled = std::make_shared<JsonRpcRouteRuntime>();
+  compiled->config = &*route.jsonrpc;
+  compiled->target = RpcTarget{runtime.pool, runtime.split};
+  for (const conf::MethodRouteConfig& method_route : route.method_routes) {
+    compiled->method_routes.push_back(
+        MethodRouteRuntime{method_route.match, rpc_target(config, method_route.target)});
+  }
+  if (!route.jsonrpc->archive.empty()) {
+    compiled->archive = rpc_target(config, route.jsonrpc->archive);
+  }
+  compiled->state = registry.jsonrpc_route_state(runtime.id);
+  return compiled;
 }
 
 }  // namespace
@@ -199,6 +238,7 @@ std::shared_ptr<const Snapshot> build_snapshot(conf::Config config, std::uint64_
       } else {
         r.pool = pool_index(route.target);
       }
+      if (route.jsonrpc) r.jsonrpc = jsonrpc_route(configured, route, r, registry);
       runtime.routes.push_back(std::move(r));
     }
     snapshot->listeners.push_back(std::move(runtime));

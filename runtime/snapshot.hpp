@@ -117,6 +117,8 @@ struct Snapshot {
   const SplitRuntime* find_split(std::string_view name) const;
 };
 
+struct JsonRpcRouteState;  // runtime/jsonrpc_route.hpp
+
 // Gives each (pool, address) one BackendStats, and each pool one PoolStats, for as
 // long as something uses them, so live counters and health survive reloads. Main
 // thread only.
@@ -129,6 +131,9 @@ class BackendRegistry {
   // A route's in-flight count, by RouteRuntime::id: shared by every snapshot that keeps
   // the route, so that max_in_flight holds across reloads.
   std::shared_ptr<RouteInFlight> route_in_flight(std::uint64_t route_id);
+  // A JSON-RPC route's state (its served head), by RouteRuntime::id, likewise: a reload
+  // or an admin change never lets eth_blockNumber go backwards.
+  std::shared_ptr<JsonRpcRouteState> jsonrpc_route_state(std::uint64_t route_id);
   void mark_started() { started_ = true; }
   // Forgets backends, pools and routes that nothing references any more.
   void collect();
@@ -138,6 +143,7 @@ class BackendRegistry {
   std::map<std::string, std::shared_ptr<core::PoolStats>, std::less<>> pools_;
   std::map<std::string, std::shared_ptr<const SplitTargetTag>, std::less<>> split_targets_;
   std::map<std::uint64_t, std::shared_ptr<RouteInFlight>> routes_in_flight_;
+  std::map<std::uint64_t, std::shared_ptr<JsonRpcRouteState>> jsonrpc_states_;
   bool started_ = false;  // a snapshot was built before: new backends are joining
 };
 

@@ -42,7 +42,14 @@
 //                                "removed": true, then the new ones
 //   {"seed": 7}                  the error/revert draws' random seed
 // GET /__stats: {"calls": {"METHOD": N, ...}, "batches": N, "ws_connections": N,
-//                "subscriptions": N}; POST /__reset_stats zeroes them.
+//                "subscriptions": N}; POST /__reset_stats zeroes them. ws_connections and
+//                subscriptions count accepted ones since the start or reset; the stats also
+//                carry "active_subscriptions" (now open) and "head".
+// Also accepted: {"error_message": "..."} for error_rate's error (default "internal error").
+// An HTTP GET of any other path answers 200 "fake/NAME". Ids of filters and
+// subscriptions are "0x" + 32 hex, unique per node. A head set higher notifies each new
+// block (the last 1,000 at most); a rewind notifies nothing. Hashes are real keccak256
+// (tests/support/fake_rpc_chain.cpp carries its own, independent of core/keccak).
 
 #include <chrono>
 #include <cstdint>
@@ -67,8 +74,8 @@ class FakeRpcNode {
   ~FakeRpcNode();
 
   bool running() const;
-  void kill();      // SIGKILL: a crash, sockets reset
-  bool restart();   // same port, same options, chain state from the options again
+  void kill();     // SIGKILL: a crash, sockets reset
+  bool restart();  // same port, same options, chain state from the options again
 
   // POST /__control with `json`; false when the node did not answer 200.
   bool control(const std::string& json);
@@ -86,7 +93,10 @@ class FakeRpcNode {
   std::string name_;
   FakeRpcNodeOptions options_;
   std::uint16_t port_ = 0;
-  std::unique_ptr<class ChildProcess> process_;
+  std::unique_ptr<VeerProcess> process_;  // runs any binary: here veer-fake-rpc-node
 };
+
+// Where the built veer-fake-rpc-node is (set by CMake: VEER_FAKE_RPC_NODE_BINARY).
+std::string fake_rpc_node_binary();
 
 }  // namespace veer::test
