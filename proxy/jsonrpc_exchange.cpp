@@ -361,55 +361,24 @@ void ClientSession::group_jsonrpc_calls() {
 }
 
 // The route's own target keeps the session's pick (split stickiness, hashing on the
-// request's key); a method route's target is picked here with the same key hash. A
-// filter call goes to the backend its id names, when that backend is still configured.
+// request's key); a method route's target is assigned here. The head is gone by now
+// (the worker's scratch serves other requests while the body is read): header and
+// cookie keys fall back to the client's address. A filter call goes to the backend its
+// id names while that backend can still serve it; else to any (which answers "filter
+// not found", as the node would after a restart).
 runtime::Assignment ClientSession::pick_for_target(const runtime::RpcTarget& target,
                                                    std::optional<std::uint32_t> backend_tag) {
   const runtime::JsonRpcRouteRuntime& route = *rpc_->route;
-  if (!backend_tag && target == route.target) return exchange_.pick;
-  const runtime::Snapshot& snapshot = exchange_.view->snapshot();
-  runtime::Assignment pick = exchange_.pick;
-  pick.tried = pick.split_tried = 0;
-  pick.backend.reset();
-  std::vector<std::uint32_t> pools;
-  if (target.split == UINT32_MAX) {
-    pick.split = nullptr;
-    pick.pool = target.pool;
-  } else {
-    pick.split = &snapshot.splits[target.split];
-    if (!(target == route.target)) {
-      // TODO(E2): runtime::assign_target; meanwhile the first target with a backend.
-      for (std::uint32_t t = 0; t < pick.split->pools.size() && !pick.backend; ++t) {
-        pick.target = t;
-        pick.pool = pick.split->pools[t];
-        pick.backend = exchange_.view->pick(pick.pool, strategies::PickContext{pick.key_hash});
-      }
-    }
-  }
   if (backend_tag) {
-    const auto find_in = [&](std::uint32_t pool) {
-      const auto& backends = snapshot.pools[pool].backends;
-      for (std::uint32_t b = 0; b < backends.size(); ++b) {
-        if (runtime::filter_backend_tag(backends[b].address) != *backend_tag) continue;
-        pick.pool = pool;
-        pick.backend = b;
-        return true;
-      }
-      return false;
-    };
-    if (pick.split == nullptr) {
-      if (find_in(pick.pool)) return pick;
-    } else {
-      for (std::uint32_t t = 0; t < pick.split->pools.size(); ++t) {
-        if (!find_in(pick.split->pools[t])) continue;
-        pick.target = t;
-        return pick;
-      }
-    }
+    const auto sticky =
+        runtime::assign_backend_by_tag(*exchange_.view, exchange_.pick.route, target, *backend_tag);
+    if (sticky) return *sticky;
   }
-  if (!pick.backend)
-    pick.backend = exchange_.view->pick(pick.pool, strategies::PickContext{pick.key_hash});
-  return pick;
+  if (target == route.target) return exchange_.pick;
+  static const http::RequestHead kNoHead{};
+  SplitFailoverLog failover_log(worker_, exchange_.view->snapshot());
+  return runtime::assign_target(*exchange_.view, exchange_.pick.route, target, kNoHead, client_ip(),
+                                &failover_log);
 }
 
 // The next group with calls still open goes to its backend; when none is left, the
