@@ -359,6 +359,8 @@ runtime::ExchangeSeries* ClientSession::series(bool with_backend) {
     if (listener == nullptr) return nullptr;  // removed by a reload meanwhile
     return &metrics->unrouted(static_cast<std::size_t>(listener - snapshot.listeners.data()));
   }
+  // A JSON-RPC method route's or archive's pool is not among the route's own series.
+  if (exchange_.route_series->pools[exchange_.pick.pool].empty()) return nullptr;
   if (!with_backend || exchange_.backend == nullptr)
     return &exchange_.route_series->no_backend(exchange_.pick.pool);
   const runtime::PoolRuntime& pool = *exchange_.view->pool(exchange_.pick.pool).pool;

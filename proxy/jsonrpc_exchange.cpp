@@ -78,6 +78,8 @@ void ClientSession::start_jsonrpc(const http::RequestHead& head) {
     rpc_->limit_keys.push_back(
         runtime::limit_key(snapshot.policies[index], head, client_address(), route.id));
   if (!route.policies.empty()) exchange_.rate_limit = RateLimit::allowed;
+  // Retries of its calls are budgeted against the pool's requests, as for any request.
+  exchange_.view->pool(exchange_.pick.pool).retry_budget.record_request(exchange_.started);
   if (exchange_.request_framing == http::BodyFraming::chunked)
     exchange_.request_chunks = http::ChunkedDecoder(snapshot.config.limits.max_header_bytes);
   if (!absorb_jsonrpc_body()) return;
