@@ -436,6 +436,15 @@ TEST_P(JsonRpcHttp, BatchItemsTakeTheirOwnTokens) {
   const json::value errors = parse(refused);
   ASSERT_TRUE(errors.is_array()) << refused->body;
   EXPECT_EQ(errors.as_array().size(), 2u);
+  // The calls in veer_jsonrpc_* (both batches: 10 ok, 5 + 2 refused).
+  const auto scraped = admin_.call("GET", "/metrics");
+  ASSERT_TRUE(scraped && scraped->status == 200);
+  const std::string calls_series =
+      R"(veer_jsonrpc_requests_total{route="*/",method="eth_chainId",outcome=")";
+  EXPECT_EQ(sample(scraped->body, calls_series + R"(ok"})"), 10);
+  EXPECT_EQ(sample(scraped->body, calls_series + R"(rate_limited"})"), 7);
+  EXPECT_EQ(sample(scraped->body, R"(veer_jsonrpc_errors_total{route="*/",code="-32005"})"), 7);
+  EXPECT_EQ(sample(scraped->body, R"(veer_jsonrpc_batch_size_count{route="*/"})"), 2);
 }
 
 // Malformed bodies: -32700 / -32600 with HTTP 400; an invalid item inside a batch gets
