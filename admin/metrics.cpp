@@ -11,7 +11,6 @@
 #include <prometheus/text_serializer.h>
 
 #include "core/backend_stats.hpp"
-#include "http/jsonrpc_methods.hpp"
 #include "runtime/jsonrpc_route.hpp"
 #include "runtime/limits_runtime.hpp"
 
@@ -539,7 +538,7 @@ void add_jsonrpc_calls(Families& out, const std::map<std::string, JsonRpcTotals>
                  "JSON-RPC calls sent again to another backend, by reason", MetricType::Counter);
   for (const auto& [route, t] : totals) {
     for (std::size_t m = 0; m < t.requests.size(); ++m) {
-      const std::string method(http::jsonrpc::method_by_index(m).name);
+      const std::string method(Series::method_name(m));
       std::uint64_t calls = 0;
       for (std::size_t o = 0; o < Series::kOutcomes; ++o) {
         calls += t.requests[m][o];

@@ -17,13 +17,13 @@ namespace veer::proxy {
 namespace jr = http::jsonrpc;
 namespace {
 
-std::int64_t steady_ns(Clock::time_point t) {
+std::int64_t rpc_steady_ns(Clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
 }
 
 // The highest head the health checks know among the backends of `target`'s pools.
-std::uint64_t highest_known_head(const runtime::Snapshot& snapshot,
-                                 const runtime::RpcTarget& target) {
+std::uint64_t highest_known_head_of(const runtime::Snapshot& snapshot,
+                                    const runtime::RpcTarget& target) {
   std::uint64_t highest = 0;
   const auto scan = [&](std::uint32_t pool) {
     for (const runtime::BackendRuntime& backend : snapshot.pools[pool].backends)
@@ -210,7 +210,7 @@ void ClientSession::plan_jsonrpc_calls() {
   const runtime::Snapshot& snapshot = exchange_.view->snapshot();
   const runtime::JsonRpcRouteRuntime& route = *rpc_->route;
   const std::uint64_t head = route.state->served_head.load(std::memory_order_relaxed);
-  const std::uint64_t highest = highest_known_head(snapshot, route.target);
+  const std::uint64_t highest = highest_known_head_of(snapshot, route.target);
   for (std::size_t i = 0; i < rpc_->calls.size(); ++i) {
     const jr::Call& call = rpc_->request.calls[i];
     RpcCallState& state = rpc_->calls[i];
@@ -274,7 +274,7 @@ bool ClientSession::charge_jsonrpc_calls() {
   if (route.policies.empty()) return true;
   const runtime::Snapshot& snapshot = exchange_.view->snapshot();
   const runtime::MetricsView* metrics = exchange_.view->metrics();
-  const std::int64_t now = steady_ns(exchange_.started);
+  const std::int64_t now = rpc_steady_ns(exchange_.started);
   const runtime::PolicyRuntime* refused_by = nullptr;
   limits::Decision refusal;
   std::size_t refused = 0;

@@ -15,14 +15,14 @@ namespace veer::proxy {
 namespace jr = http::jsonrpc;
 namespace {
 
-constexpr auto kTrustRecentlyUsed = std::chrono::milliseconds(500);
+constexpr auto kRpcTrustRecentlyUsed = std::chrono::milliseconds(500);
 
-bool connection_lost(const error_code& ec) {
+bool rpc_connection_lost(const error_code& ec) {
   return ec == asio::error::eof || ec == asio::error::connection_reset ||
          ec == asio::error::broken_pipe;
 }
 
-bool starts_with_field(std::string_view line, std::string_view name) {
+bool is_framing_field(std::string_view line, std::string_view name) {
   if (line.size() <= name.size() || line[name.size()] != ':') return false;
   for (std::size_t i = 0; i < name.size(); ++i) {
     if ((line[i] | 0x20) != name[i]) return false;
@@ -57,7 +57,7 @@ void ClientSession::send_jsonrpc_group() {
   rpc_->stale = false;
   const runtime::PoolRuntime& pool = exchange_.view->snapshot().pools[exchange_.pick.pool];
   up_ = worker_.upstreams().take(*exchange_.slot, pool.tls.get(),
-                                 replay_safe ? Clock::duration::max() : kTrustRecentlyUsed,
+                                 replay_safe ? Clock::duration::max() : kRpcTrustRecentlyUsed,
                                  exchange_.upstream_started);
   runtime::ExchangeSeries* counters = series(true);
   if (up_) {
@@ -111,7 +111,7 @@ void ClientSession::build_jsonrpc_request() {
     const std::string_view line = rest.substr(0, eol == std::string_view::npos ? rest.size() : eol);
     rest.remove_prefix(std::min(rest.size(), line.size() + 2));
     if (line.empty()) break;
-    if (starts_with_field(line, "content-length") || starts_with_field(line, "transfer-encoding"))
+    if (is_framing_field(line, "content-length") || is_framing_field(line, "transfer-encoding"))
       continue;
     head.append(line);
     head.append("\r\n");
@@ -202,7 +202,7 @@ void ClientSession::on_jsonrpc_sent(UpstreamConnection* conn, const error_code& 
   if (upstream_op_done(conn)) return;
   if (ec) {
     // The backend closed before taking the request: nothing reached it.
-    rpc_->stale = up_->reused && connection_lost(ec);
+    rpc_->stale = up_->reused && rpc_connection_lost(ec);
     if (rpc_->stale) worker_.upstreams().close_idle(*exchange_.slot);
     jsonrpc_group_failed(exchange_.upstream_timed_out ? RpcEnd::timed_out : RpcEnd::transport_error,
                          "sending the request: " + ec.message(), !exchange_.upstream_timed_out,
@@ -243,7 +243,7 @@ void ClientSession::on_jsonrpc_bytes(UpstreamConnection* conn, const error_code&
       return;
     }
     // A pooled connection the backend had closed while idle: keep-alive churn.
-    rpc_->stale = up_->reused && !rpc_->got_bytes && connection_lost(ec);
+    rpc_->stale = up_->reused && !rpc_->got_bytes && rpc_connection_lost(ec);
     if (rpc_->stale) worker_.upstreams().close_idle(*exchange_.slot);
     jsonrpc_group_failed(RpcEnd::transport_error, "waiting for the response: " + ec.message(),
                          rpc_->stale,

@@ -25,6 +25,10 @@ void JsonRpcSeries::count_call(std::size_t method, Outcome outcome,
       static_cast<std::uint64_t>(std::max<std::int64_t>(0, elapsed.count())));
 }
 
+std::string_view JsonRpcSeries::method_name(std::size_t index) {
+  return http::jsonrpc::method_by_index(index).name;
+}
+
 void JsonRpcSeries::count_error(std::int64_t code) {
   std::size_t slot = 0;
   while (slot < kCodes.size() && kCodes[slot] != code)

@@ -15,6 +15,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace veer::runtime {
@@ -136,6 +137,8 @@ struct JsonRpcSeries {
   using Durations = std::array<LocalCounter, kResponseSecondsBounds.size() + 1>;
 
   JsonRpcSeries();  // sized for the method table
+  // The `method` label of a method index (http/jsonrpc_methods.hpp's table).
+  static std::string_view method_name(std::size_t index);
 
   // Worker thread.
   void count_call(std::size_t method, Outcome outcome, std::chrono::nanoseconds elapsed);
