@@ -324,9 +324,11 @@ AdminReply Api::reload(Call& call) {
 json::object Api::pool_view(const runtime::PoolRuntime& pool) {
   json::array backends;
   for (const runtime::BackendRuntime& b : pool.backends) {
-    backends.push_back(
+    json::object backend =
         backend_json(b, request_rate(pool.name + "/" + b.address,
-                                     b.stats->requests.load(std::memory_order_relaxed))));
+                                     b.stats->requests.load(std::memory_order_relaxed)));
+    add_head_json(backend, pool, b);
+    backends.push_back(std::move(backend));
   }
   return json::object{{"name", pool.name},
                       {"strategy", pool.config->strategy},

@@ -1,5 +1,6 @@
 #include "admin/metrics.hpp"
 
+#include <algorithm>
 #include <array>
 #include <deque>
 #include <limits>
@@ -247,6 +248,33 @@ void add_backends(Families& out, const runtime::Snapshot& snapshot) {
                        static_cast<double>(s.checks_passed.load(std::memory_order_relaxed)));
       Families::sample(checks, backend_labels(key, "result", "failure"),
                        static_cast<double>(s.checks_failed.load(std::memory_order_relaxed)));
+    }
+  }
+}
+
+// Head tracking: the backends of pools with jsonrpc checks, once their head is known.
+bool tracks_heads(const runtime::PoolRuntime& pool) {
+  return pool.config->health && pool.config->health->type == conf::HealthConfig::Type::jsonrpc;
+}
+
+void add_heads(Families& out, const runtime::Snapshot& snapshot) {
+  if (std::none_of(snapshot.pools.begin(), snapshot.pools.end(), tracks_heads)) return;
+  MetricFamily& head =
+      out.family("veer_backend_head_block", "The backend's latest block (jsonrpc health checks)",
+                 MetricType::Gauge);
+  MetricFamily& lag = out.family("veer_backend_lag_blocks",
+                                 "Blocks behind the pool's highest head (jsonrpc health checks)",
+                                 MetricType::Gauge);
+  for (const runtime::PoolRuntime& pool : snapshot.pools) {
+    if (!tracks_heads(pool)) continue;
+    const std::uint64_t highest = pool.stats->head_block.load(std::memory_order_relaxed);
+    for (const runtime::BackendRuntime& b : pool.backends) {
+      const std::uint64_t block = b.stats->head_block.load(std::memory_order_relaxed);
+      if (block == 0) continue;
+      const BackendKey key{pool.name, b.address};
+      Families::sample(head, backend_labels(key), static_cast<double>(block));
+      Families::sample(lag, backend_labels(key),
+                       static_cast<double>(highest > block ? highest - block : 0));
     }
   }
 }
@@ -628,6 +656,7 @@ std::vector<MetricFamily> MetricsCollector::Collect() const {
   add_connections(out, sources_);
   add_requests(out, series, backends);
   add_backends(out, *sources_.snapshot);
+  add_heads(out, *sources_.snapshot);
   add_splits(out, *sources_.snapshot, assignments);
   add_tls(out, sources_);
   add_refusals(out, sources_);

@@ -38,6 +38,18 @@ json::object backend_json(const runtime::BackendRuntime& b, double rate) {
   return o;
 }
 
+void add_head_json(json::object& out, const runtime::PoolRuntime& pool,
+                   const runtime::BackendRuntime& backend) {
+  const bool tracked =
+      pool.config->health && pool.config->health->type == conf::HealthConfig::Type::jsonrpc;
+  const std::uint64_t head =
+      tracked ? backend.stats->head_block.load(std::memory_order_relaxed) : 0;
+  const std::uint64_t highest = pool.stats->head_block.load(std::memory_order_relaxed);
+  out["head"] = head == 0 ? json::value(nullptr) : json::value(head);
+  out["lag"] = head == 0 || highest == 0 ? json::value(nullptr)
+                                         : json::value(highest > head ? highest - head : 0);
+}
+
 namespace {
 
 json::array strings_json(const std::vector<std::string>& list) {

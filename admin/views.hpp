@@ -18,6 +18,10 @@ namespace veer::admin {
 boost::json::object config_json(const conf::Config& config);
 // `rate` is the backend's recent requests per second.
 boost::json::object backend_json(const runtime::BackendRuntime& backend, double rate);
+// Head tracking (jsonrpc checks of eth_blockNumber): adds `head` (the backend's latest
+// block) and `lag` (the pool's highest head minus it) to `out`, each null when unknown.
+void add_head_json(boost::json::object& out, const runtime::PoolRuntime& pool,
+                   const runtime::BackendRuntime& backend);
 // `assigned`: requests the split sent to each target pool so far.
 boost::json::object split_json(const runtime::Snapshot& snapshot,
                                const runtime::SplitRuntime& split,

@@ -109,8 +109,17 @@ void read_check_request(TableReader& r, HealthConfig& health) {
                  path + ".host: \"" + health.host + "\" is not a host name");
     }
   }
-  if (only_for("max_lag_blocks", health.type == HealthConfig::Type::jsonrpc, "jsonrpc")) {
+  const bool jsonrpc = health.type == HealthConfig::Type::jsonrpc;
+  if (only_for("max_lag_blocks", jsonrpc, "jsonrpc")) {
     r.read_uint("max_lag_blocks", health.max_lag_blocks, 1, std::uint64_t{1} << 40);
+  }
+  std::uint64_t chain_id = 0;
+  if (only_for("chain_id", jsonrpc, "jsonrpc") &&
+      r.read_uint("chain_id", chain_id, 1, std::uint64_t{1} << 62)) {
+    health.chain_id = chain_id;
+  }
+  if (only_for("stall_timeout", jsonrpc, "jsonrpc")) {
+    r.read_duration("stall_timeout", health.stall_timeout, Duration{0});
   }
 }
 
@@ -140,6 +149,14 @@ void load_outlier(TableReader& r, PoolConfig& pool) {
   if (r.read_uint("max_ejected_percent", value, 0, 100)) {
     outlier.max_ejected_percent = static_cast<std::uint32_t>(value);
   }
+  // The failure ratio (Envoy's failure_percentage); failure_percent = 0 turns it off.
+  if (r.read_uint("failure_percent", value, 0, 100)) {
+    outlier.failure_percent = static_cast<std::uint32_t>(value);
+  }
+  if (r.read_uint("failure_min_requests", value, 1, 1'000'000'000)) {
+    outlier.failure_min_requests = static_cast<std::uint32_t>(value);
+  }
+  r.read_duration("failure_window", outlier.failure_window, Duration{1});
   if (outlier.max_ejection < outlier.base_ejection) {
     r.diag().error(r.table().source(), r.path() + ": max_ejection must be at least base_ejection");
   }

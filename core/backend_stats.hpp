@@ -133,6 +133,12 @@ struct alignas(64) BackendStats {
   std::atomic<std::uint32_t> consecutive_failures{0};
   std::atomic<std::uint32_t> ejections{0};  // how often it was ejected so far
   std::atomic<Clock::rep> ejected_until{0};
+  // The failure ratio's current window (health/outlier.hpp): exchanges in the low 40
+  // bits, failures above them, so one relaxed add counts an exchange; the window's start
+  // (0 = none yet); and the kind of the latest failure, named in the ejection's cause.
+  std::atomic<std::uint64_t> window_counts{0};
+  std::atomic<Clock::rep> window_start{0};
+  std::atomic<std::uint8_t> last_failure{0};
   // When it last became routable again, for slow start (0 = since the start).
   std::atomic<Clock::rep> routable_since{0};
   std::atomic<std::uint64_t> retries{0};       // requests moved away from it
@@ -164,6 +170,9 @@ struct alignas(64) BackendStats {
 struct alignas(64) PoolStats {
   std::atomic<std::uint32_t> ejected{0};  // backends ejected now (max_ejected_percent)
   std::atomic<bool> panic{false};         // routing across ejected backends (panic_threshold)
+  // jsonrpc checks: the highest head of the pool's backends on the expected chain
+  // (health thread writes, the admin thread reads); 0 = not known.
+  std::atomic<std::uint64_t> head_block{0};
 };
 
 }  // namespace veer::core

@@ -272,6 +272,31 @@ proxy_headers = {
 for i, (name, data) in enumerate(proxy_headers.items()):
     write("fuzz_proxy_protocol", name, bytes([i * 5 % 64]) + data)
 
+# --- fuzz_health_answer: one byte (0 http, 1 jsonrpc head tracking, 2 net_version;
+# +4 a configured chain_id) and a backend's whole answer.
+def health_answer(body, status="200 OK", chunked=False):
+    if chunked:
+        return (f"HTTP/1.1 {status}\r\nTransfer-Encoding: chunked\r\n\r\n"
+                f"{len(body):x}\r\n{body}\r\n0\r\n\r\n")
+    return f"HTTP/1.1 {status}\r\nContent-Length: {len(body)}\r\n\r\n{body}"
+
+
+HEAD_BATCH = ('[{"jsonrpc":"2.0","id":1,"result":"0x64"},{"jsonrpc":"2.0","id":2,"result":false},'
+              '{"jsonrpc":"2.0","id":3,"result":"0x1"}]')
+for name, kind, answer in [
+    ("http-ok", 0, health_answer("ok")),
+    ("http-503", 0, health_answer("", "503 Unavailable")),
+    ("heads-batch", 1, health_answer(HEAD_BATCH)),
+    ("heads-batch-chain", 5, health_answer(HEAD_BATCH.replace('"0x1"}', '"0x5"}'))),
+    ("heads-syncing", 1, health_answer('[{"id":1,"result":"0x64"},{"id":2,"result":'
+                                       '{"currentBlock":"0x64","highestBlock":"0xc8"}}]')),
+    ("heads-single", 1, health_answer('{"jsonrpc":"2.0","id":1,"result":"0x10"}')),
+    ("heads-error", 1, health_answer('{"jsonrpc":"2.0","id":null,"error":{"code":-32600}}')),
+    ("heads-chunked", 1, health_answer(HEAD_BATCH, chunked=True)),
+    ("net-version", 2, health_answer('{"jsonrpc":"2.0","id":1,"result":"1"}')),
+]:
+    write("fuzz_health_answer", name, bytes([kind]) + answer.encode())
+
 # --- fuzz_forwarded: one byte (bit 0: a trusted peer; bits 1-7: line i is Forwarded when
 # bit 1 + i % 7 is set) and field values, one per line.
 forwarded_inputs = {

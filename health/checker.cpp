@@ -77,7 +77,7 @@ void HealthChecker::apply(std::shared_ptr<const runtime::Snapshot> snapshot) {
   for (auto& [stats, probe] : probes_) {  // backends no longer checked
     probe->stop();
     for (auto& [pool, heads] : heads_)
-      heads.erase(stats);
+      heads.forget(stats);
   }
   probes_ = std::move(kept);
   snapshot_ = std::move(snapshot);
@@ -110,25 +110,21 @@ void HealthChecker::check_backend(
   kept.emplace(backend.stats.get(), std::move(probe));
 }
 
-void HealthChecker::check_lag(Probe& probe, CheckResult& result) {
+// Head tracking: the head is shown (GET /api/v1/pools, metrics) whenever the answer
+// had one; the pool judges chain, lag and stall (health/heads.hpp).
+void HealthChecker::track_head(Probe& probe, CheckResult& result) {
   const ProbeTarget& target = probe.target();
-  if (!result.block) return;
-  auto& heads = heads_[target.pool];
-  heads[target.stats.get()] = *result.block;
-  if (target.config.max_lag_blocks == 0) return;
-  std::uint64_t highest = 0;
-  for (const auto& [stats, block] : heads)
-    highest = std::max(highest, block);
-  if (*result.block + target.config.max_lag_blocks < highest) {
-    result.ok = false;
-    result.cause = "lagging: block " + std::to_string(*result.block) + ", pool's highest " +
-                   std::to_string(highest) + ", max_lag_blocks " +
-                   std::to_string(target.config.max_lag_blocks);
-  }
+  if (target.config.type != conf::HealthConfig::Type::jsonrpc) return;
+  PoolHeads& heads = heads_[target.pool];
+  heads.judge(target.stats.get(), target.config, result, probe.head_watch, Clock::now());
+  if (result.block) target.stats->head_block.store(*result.block, std::memory_order_relaxed);
+  target.pool_stats->head_block.store(heads.highest(target.config), std::memory_order_relaxed);
+  if (result.chain_id) probe.ask_chain_id = false;
+  if (!result.ok) probe.ask_chain_id = true;  // a node that failed may come back changed
 }
 
 bool HealthChecker::on_report(Probe& probe, CheckResult result) {
-  check_lag(probe, result);
+  track_head(probe, result);
   const ProbeTarget& target = probe.target();
   if (!result.ok) {
     core::log::debug("health check of ", target.address, " (pool ", target.pool,

@@ -11,6 +11,7 @@
 #include <string>
 #include <thread>
 
+#include "health/heads.hpp"
 #include "health/outlier.hpp"
 #include "health/probe.hpp"
 #include "runtime/snapshot.hpp"
@@ -36,7 +37,7 @@ class HealthChecker final : public EjectionListener {
   void check_backend(const runtime::PoolRuntime& pool, std::size_t index,
                      std::map<const core::BackendStats*, std::shared_ptr<Probe>>& kept);
   bool on_report(Probe& probe, CheckResult result);
-  void check_lag(Probe& probe, CheckResult& result);
+  void track_head(Probe& probe, CheckResult& result);
   void schedule_returns();
   void end_due_ejections();
 
@@ -46,8 +47,8 @@ class HealthChecker final : public EjectionListener {
   std::thread thread_;
   std::shared_ptr<const runtime::Snapshot> snapshot_;
   std::map<const core::BackendStats*, std::shared_ptr<Probe>> probes_;
-  // jsonrpc checks: the latest block each backend of a pool answered with.
-  std::map<std::string, std::map<const core::BackendStats*, std::uint64_t>, std::less<>> heads_;
+  // jsonrpc checks of eth_blockNumber: each pool's heads and chains (health/heads.hpp).
+  std::map<std::string, PoolHeads, std::less<>> heads_;
   std::uint64_t seed_ = 0x68656c7468ULL;
   // Ciphertext in transit for every TLS check (one TLS record, 16 KiB + overhead: one
   // read takes a whole record). The probes share it: all run on the health thread.

@@ -14,12 +14,19 @@ namespace veer::health {
 
 struct CheckResult {
   bool ok = false;
-  std::string cause;                   // why it failed (or what passed), for log lines
-  std::optional<std::uint64_t> block;  // jsonrpc eth_blockNumber checks: the node's head
+  std::string cause;                      // why it failed (or what passed), for log lines
+  std::optional<std::uint64_t> block;     // jsonrpc eth_blockNumber checks: the node's head
+  std::optional<std::uint64_t> chain_id;  // head tracking: eth_chainId, when it was asked
 };
 
+// Head tracking: a jsonrpc check of eth_blockNumber (the default) asks for the node's
+// head, whether it is syncing (eth_syncing) and, when `ask_chain_id`, its chain
+// (eth_chainId), in one batch; a check of another method sends that method alone.
+bool tracks_heads(const conf::HealthConfig& config);
+
 // The request bytes of an http or jsonrpc check of `backend` ("host:port").
-std::string check_request(const conf::HealthConfig& config, std::string_view backend);
+std::string check_request(const conf::HealthConfig& config, std::string_view backend,
+                          bool ask_chain_id = false);
 
 // Judges a complete answer (the backend closed the connection after it, as asked).
 CheckResult evaluate_answer(const conf::HealthConfig& config, std::string_view answer);

@@ -47,16 +47,38 @@ const char* describe(Outcome outcome);
 // How many of a pool's `pool_size` backends may be ejected at once.
 std::uint32_t max_ejected(const conf::OutlierConfig& config, std::size_t pool_size);
 
-// A successful exchange ends a run of failures. Runs per response: it reads first,
-// because a write per request would bounce the backend's cache line between cores.
+// The failure ratio's window counts (BackendStats::window_counts): exchanges in the low
+// bits, failures above.
+inline constexpr unsigned kWindowFailureShift = 40;
+inline constexpr std::uint64_t kWindowExchange = 1;
+inline constexpr std::uint64_t kWindowFailure = (std::uint64_t{1} << kWindowFailureShift) + 1;
+
+// A successful exchange ends a run of failures and counts in the failure ratio's window
+// (one relaxed add). It reads consecutive_failures before writing it, because a write
+// per request would bounce the backend's cache line between cores. Without the clock it
+// cannot close a window: record_outcome does that.
 inline void record_success(core::BackendStats& stats) {
+  stats.window_counts.fetch_add(kWindowExchange, std::memory_order_relaxed);
   if (stats.consecutive_failures.load(std::memory_order_relaxed) != 0) {
     stats.consecutive_failures.store(0, std::memory_order_relaxed);
   }
 }
 
-// Records one exchange. Returns true when this failure ejected the backend; the caller
-// then tells the health thread, which schedules its return.
+// A closed failure-ratio window: how many exchanges it saw and how many failed.
+struct WindowCounts {
+  std::uint64_t exchanges = 0;
+  std::uint64_t failures = 0;
+};
+
+// Whether a closed window's counts eject (Envoy's failure_percentage): at least
+// failure_min_requests exchanges, and more than failure_percent of them failed.
+bool ratio_ejects(const conf::OutlierConfig& config, WindowCounts counts);
+
+// Records one exchange, success or failure: the consecutive-failure rule and, when
+// failure_percent > 0, the failure ratio, whose window the first exchange past its end
+// closes (lazily, lock-free: one add per exchange, and a load of the window's start).
+// Returns true when this exchange ejected the backend; the caller then tells the health
+// thread, which schedules its return.
 bool record_outcome(Outcome outcome, core::BackendStats& stats, core::PoolStats& pool,
                     const conf::OutlierConfig* config, std::size_t pool_size, BackendName who,
                     core::BackendStats::Clock::time_point now);

@@ -19,6 +19,9 @@ Probe::Probe(asio::io_context& io, ProbeTarget target, Report report, std::uint6
       random_(seed) {
   if (target_.config.type != conf::HealthConfig::Type::tcp) {
     request_ = check_request(target_.config, target_.address);
+    request_with_chain_ = tracks_heads(target_.config)
+                              ? check_request(target_.config, target_.address, true)
+                              : request_;
   }
 }
 
@@ -102,7 +105,7 @@ void Probe::count_late_tls_failure(const error_code& ec) {
 
 void Probe::on_connected(const error_code& ec) {
   if (ec || timed_out_) {
-    done(CheckResult{false, failure(ec, "connect"), {}});
+    done(CheckResult{false, failure(ec, "connect"), {}, {}});
     return;
   }
   if (target_.tls) {
@@ -119,7 +122,7 @@ void Probe::on_handshake(const error_code& ec) {
     // Counted as the data plane counts them (veer_backend_tls_failures_total): a
     // backend's broken certificate shows there even while checks keep traffic away.
     target_.stats->tls_failures.fetch_add(1, std::memory_order_relaxed);
-    done(CheckResult{false, tls_failure(ec), {}});
+    done(CheckResult{false, tls_failure(ec), {}, {}});
     return;
   }
   send_check();
@@ -129,18 +132,18 @@ void Probe::on_handshake(const error_code& ec) {
 // whole check.
 void Probe::send_check() {
   if (target_.config.type == conf::HealthConfig::Type::tcp) {
-    done(CheckResult{true, target_.tls ? "connected, tls handshake done" : "connected", {}});
+    done(CheckResult{true, target_.tls ? "connected, tls handshake done" : "connected", {}, {}});
     return;
   }
   stream_.async_write(
-      asio::buffer(request_),
+      asio::buffer(ask_chain_id ? request_with_chain_ : request_),
       [self = shared_from_this()](const error_code& e, std::size_t) { self->on_sent(e); });
 }
 
 void Probe::on_sent(const error_code& ec) {
   count_late_tls_failure(ec);
   if (ec || timed_out_) {
-    done(CheckResult{false, failure(ec, "sending the check"), {}});
+    done(CheckResult{false, failure(ec, "sending the check"), {}, {}});
     return;
   }
   read();
@@ -156,11 +159,11 @@ void Probe::on_read(const error_code& ec, std::size_t n) {
   answer_.append(chunk_.data(), n);
   count_late_tls_failure(ec);
   if (timed_out_) {
-    done(CheckResult{false, failure(ec, "waiting for the answer"), {}});
+    done(CheckResult{false, failure(ec, "waiting for the answer"), {}, {}});
   } else if (ec == asio::error::eof || answer_.size() >= kMaxAnswer) {
     done(evaluate_answer(target_.config, answer_));  // asked with Connection: close
   } else if (ec) {
-    done(CheckResult{false, failure(ec, "waiting for the answer"), {}});
+    done(CheckResult{false, failure(ec, "waiting for the answer"), {}, {}});
   } else {
     read();
   }

@@ -21,6 +21,7 @@
 #include "core/backend_stats.hpp"
 #include "core/random.hpp"
 #include "health/evaluate.hpp"
+#include "health/heads.hpp"
 #include "health/rise_fall.hpp"
 #include "tls/client_tls.hpp"
 #include "tls/stream.hpp"
@@ -57,6 +58,10 @@ class Probe : public std::enable_shared_from_this<Probe> {
 
   // Consecutive results, for rise and fall (health thread only).
   CheckStreak streak;
+  // Head tracking (health thread only): the head over time, and whether the next check
+  // also asks eth_chainId (after the start and after each failed check).
+  HeadWatch head_watch;
+  bool ask_chain_id = true;
 
  private:
   void schedule(std::chrono::steady_clock::time_point when);
@@ -80,6 +85,7 @@ class Probe : public std::enable_shared_from_this<Probe> {
   asio::steady_timer wait_;      // between checks
   asio::steady_timer deadline_;  // of the check in progress
   std::string request_;
+  std::string request_with_chain_;  // head tracking: request_ plus eth_chainId
   std::string answer_;
   std::array<char, 4096> chunk_{};
   core::Random random_;

@@ -262,13 +262,16 @@ void Worker::at(Clock::time_point deadline, std::function<void()> fn) {
 
 void Worker::record_outcome(const runtime::PoolRuntime& pool,
                             const runtime::BackendRuntime& backend, health::Outcome outcome) {
-  if (outcome == health::Outcome::success) {
+  const conf::OutlierConfig* outlier = pool.config->outlier ? &*pool.config->outlier : nullptr;
+  // A success needs the clock only to close a failure-ratio window on time.
+  if (outcome == health::Outcome::success &&
+      (outlier == nullptr || outlier->failure_percent == 0)) {
     health::record_success(*backend.stats);
     return;
   }
-  const bool ejected = health::record_outcome(
-      outcome, *backend.stats, *pool.stats, pool.config->outlier ? &*pool.config->outlier : nullptr,
-      pool.backends.size(), {pool.name, backend.address}, Clock::now());
+  const bool ejected =
+      health::record_outcome(outcome, *backend.stats, *pool.stats, outlier, pool.backends.size(),
+                             {pool.name, backend.address}, Clock::now());
   if (ejected && shared_.ejections != nullptr) shared_.ejections->backend_ejected();
 }
 

@@ -80,8 +80,9 @@ TEST(JsonRpcClient, EthersBatchesAgainstGanacheThroughVeer) {
                                   "--wallet.deterministic", "--chain.chainId", "1337"}});
   ASSERT_TRUE(ganache.wait_for_log("RPC Listening on", 30s)) << ganache.log_text();
 
-  VeerProcess veer(rpc_config({"127.0.0.1:" + std::to_string(ganache_port)},
-                              "{ type = \"jsonrpc\", interval = \"200ms\", timeout = \"2s\" }"));
+  VeerProcess veer(rpc_config(
+      {"127.0.0.1:" + std::to_string(ganache_port)},
+      "{ type = \"jsonrpc\", interval = \"200ms\", timeout = \"2s\", stall_timeout = \"0s\" }"));
   ASSERT_TRUE(veer.wait_ready()) << veer.log_text();
   const std::string url = "http://127.0.0.1:" + std::to_string(veer.port()) + "/";
 

@@ -34,8 +34,10 @@ TEST(HealthCheck, HttpRequestCarriesMethodPathHostAndHeaders) {
 }
 
 TEST(HealthCheck, JsonRpcRequestPostsTheMethod) {
-  const std::string request = check_request(jsonrpc_check(), "127.0.0.1:8545");
-  const std::string body = R"({"jsonrpc":"2.0","id":1,"method":"eth_blockNumber","params":[]})";
+  conf::HealthConfig config = jsonrpc_check();
+  config.rpc_method = "net_version";  // eth_blockNumber: a batch (heads_test.cpp)
+  const std::string request = check_request(config, "127.0.0.1:8545");
+  const std::string body = R"({"jsonrpc":"2.0","id":1,"method":"net_version","params":[]})";
   EXPECT_EQ(request.rfind("POST / HTTP/1.1\r\n", 0), 0u);
   EXPECT_NE(request.find("Content-Type: application/json\r\n"), std::string::npos);
   EXPECT_NE(request.find("Content-Length: " + std::to_string(body.size()) + "\r\n"),
