@@ -213,7 +213,8 @@ TEST_P(JsonRpcHttp, ServerErrorsEjectRevertsDoNot) {
   TestConfig config = config_for({&failing, &reverting, &healthy});
   config.extra =
       "outlier = { consecutive_failures = 50, failure_percent = 3, failure_min_requests = 100, "
-      "base_ejection = \"60s\", max_ejected_percent = 50 }\nretries = { attempts = 0 }\n";
+      "failure_window = \"500ms\", base_ejection = \"60s\", max_ejected_percent = 50 }\nretries = "
+      "{ attempts = 0 }\n";
   start(config);
   ASSERT_NE(port(), 0) << admin_.veer->log_text();
   Client client(port());
@@ -229,7 +230,11 @@ TEST_P(JsonRpcHttp, ServerErrorsEjectRevertsDoNot) {
     }
     return false;
   };
-  for (int i = 0; i < 1200 && !ejected(failing.address()); ++i) {
+  // A window is judged when the first exchange past its end arrives: calls until then.
+  const auto until = std::chrono::steady_clock::now() + 20s;
+  for (int i = 0; i < 20000 && std::chrono::steady_clock::now() < until &&
+                  (i % 50 != 0 || !ejected(failing.address()));
+       ++i) {
     const auto r = post(client, call(i, "eth_call", R"([{"to":"0x01"},"latest"])"));
     ASSERT_TRUE(r);
     ASSERT_EQ(r->status, 200) << r->body;
