@@ -12,6 +12,7 @@
 #include <prometheus/text_serializer.h>
 
 #include "core/backend_stats.hpp"
+#include "runtime/jsonrpc_route.hpp"
 #include "runtime/limits_runtime.hpp"
 
 namespace veer::admin {
@@ -524,6 +525,130 @@ void add_refusals(Families& out, const MetricsSources& in) {
   }
 }
 
+// The JSON-RPC routes' families (docs/JSONRPC.md, "Metrics"): the workers' series summed
+// per route label, and each JSON-RPC route's served head (process-wide).
+struct JsonRpcTotals {
+  using Series = runtime::JsonRpcSeries;
+  std::vector<std::array<std::uint64_t, Series::kOutcomes>> requests;
+  std::vector<std::array<std::uint64_t, runtime::kResponseSecondsBounds.size() + 1>> durations;
+  std::vector<std::uint64_t> duration_sum_ns;
+  std::array<std::uint64_t, Series::kCodeSlots> errors{};
+  std::array<std::uint64_t, Series::kBatchBounds.size() + 1> batch_sizes{};
+  std::uint64_t batch_size_sum = 0;
+  std::array<std::uint64_t, Series::kRetryReasons> retries{};
+
+  void add(const Series& s) {
+    requests.resize(s.requests.size());
+    durations.resize(s.durations.size());
+    duration_sum_ns.resize(s.duration_sum_ns.size());
+    for (std::size_t m = 0; m < s.requests.size(); ++m) {
+      for (std::size_t o = 0; o < Series::kOutcomes; ++o)
+        requests[m][o] += s.requests[m][o].value();
+      for (std::size_t b = 0; b < durations[m].size(); ++b)
+        durations[m][b] += s.durations[m][b].value();
+      duration_sum_ns[m] += s.duration_sum_ns[m].value();
+    }
+    for (std::size_t i = 0; i < errors.size(); ++i)
+      errors[i] += s.errors[i].value();
+    for (std::size_t i = 0; i < batch_sizes.size(); ++i)
+      batch_sizes[i] += s.batch_sizes[i].value();
+    batch_size_sum += s.batch_size_sum.value();
+    for (std::size_t i = 0; i < retries.size(); ++i)
+      retries[i] += s.retries[i].value();
+  }
+};
+
+template <std::size_t N, std::size_t B>
+ClientMetric::Histogram cumulative_histogram(const std::array<std::uint64_t, N>& counts,
+                                             const std::array<double, B>& bounds, double sum) {
+  ClientMetric::Histogram h;
+  std::uint64_t cumulative = 0;
+  for (std::size_t i = 0; i < N; ++i) {
+    cumulative += counts[i];
+    h.bucket.push_back({cumulative, i < B ? bounds[i] : std::numeric_limits<double>::infinity()});
+  }
+  h.sample_count = cumulative;
+  h.sample_sum = sum;
+  return h;
+}
+
+void add_jsonrpc_calls(Families& out, const std::map<std::string, JsonRpcTotals>& totals) {
+  using Series = runtime::JsonRpcSeries;
+  MetricFamily& requests = out.family(
+      "veer_jsonrpc_requests_total",
+      "JSON-RPC calls on JSON-RPC routes by method and outcome (ok, client_error, server_error, "
+      "transport_error, rate_limited, denied)",
+      MetricType::Counter);
+  MetricFamily& durations =
+      out.family("veer_jsonrpc_duration_seconds",
+                 "Time from a JSON-RPC request's head to its answer, per method of its calls",
+                 MetricType::Histogram);
+  MetricFamily& errors = out.family(
+      "veer_jsonrpc_errors_total",
+      "JSON-RPC error answers by code (veer's and the backends'; other codes as \"other\")",
+      MetricType::Counter);
+  MetricFamily& batches =
+      out.family("veer_jsonrpc_batch_size", "Items per JSON-RPC batch", MetricType::Histogram);
+  MetricFamily& retries =
+      out.family("veer_jsonrpc_retries_total",
+                 "JSON-RPC calls sent again to another backend, by reason", MetricType::Counter);
+  for (const auto& [route, t] : totals) {
+    for (std::size_t m = 0; m < t.requests.size(); ++m) {
+      const std::string method(Series::method_name(m));
+      std::uint64_t calls = 0;
+      for (std::size_t o = 0; o < Series::kOutcomes; ++o) {
+        calls += t.requests[m][o];
+        if (t.requests[m][o] == 0) continue;
+        Families::sample(
+            requests, {{"route", route}, {"method", method}, {"outcome", Series::kOutcomeNames[o]}},
+            static_cast<double>(t.requests[m][o]));
+      }
+      if (calls == 0) continue;
+      ClientMetric& metric = durations.metric.emplace_back();
+      metric.label = {{"route", route}, {"method", method}};
+      metric.histogram = cumulative_histogram(t.durations[m], runtime::kResponseSecondsBounds,
+                                              static_cast<double>(t.duration_sum_ns[m]) / 1e9);
+    }
+    for (std::size_t i = 0; i < t.errors.size(); ++i) {
+      const std::string code =
+          i < Series::kCodes.size() ? std::to_string(Series::kCodes[i]) : std::string("other");
+      Families::sample(errors, {{"route", route}, {"code", code}},
+                       static_cast<double>(t.errors[i]));
+    }
+    ClientMetric& batch = batches.metric.emplace_back();
+    batch.label = {{"route", route}};
+    batch.histogram = cumulative_histogram(t.batch_sizes, Series::kBatchBounds,
+                                           static_cast<double>(t.batch_size_sum));
+    for (std::size_t i = 0; i < t.retries.size(); ++i)
+      Families::sample(retries, {{"route", route}, {"reason", Series::kRetryNames[i]}},
+                       static_cast<double>(t.retries[i]));
+  }
+}
+
+void add_jsonrpc(Families& out, const MetricsSources& in) {
+  std::map<std::string, JsonRpcTotals> totals;
+  MetricFamily* served = nullptr;
+  for (const runtime::ListenerRuntime& listener : in.snapshot->listeners) {
+    for (const runtime::RouteRuntime& route : listener.routes) {
+      if (!route.jsonrpc) continue;
+      const std::string label = runtime::route_label(route.host, route.path_prefix);
+      totals.try_emplace(label);
+      if (served == nullptr)
+        served = &out.family("veer_jsonrpc_served_head",
+                             "The highest block number a JSON-RPC route has returned for "
+                             "eth_blockNumber (it never returns a lower one)",
+                             MetricType::Gauge);
+      Families::sample(
+          *served, {{"route", label}},
+          static_cast<double>(route.jsonrpc->state->served_head.load(std::memory_order_relaxed)));
+    }
+  }
+  for (const runtime::WorkerMetrics* worker : in.workers)
+    worker->jsonrpc.visit(
+        [&](const std::string& route, const runtime::JsonRpcSeries& s) { totals[route].add(s); });
+  if (totals.empty()) return;
+  add_jsonrpc_calls(out, totals);
+}
 }  // namespace
 
 MetricFamily certificate_expiry_family(const std::vector<ListenerCertificates>& all) {
@@ -566,6 +691,7 @@ std::vector<MetricFamily> MetricsCollector::Collect() const {
   add_refusals(out, sources_);
   add_policy_requests(out, sources_);
   add_policy_tables(out, *sources_.snapshot);
+  add_jsonrpc(out, sources_);
   if (has_tls_listener(*sources_.snapshot))
     out.add(certificate_expiry_family(listener_certificates(*sources_.snapshot)));
   return out.take();

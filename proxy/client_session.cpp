@@ -256,6 +256,7 @@ void ClientSession::on_request_head(std::size_t head_length) {
   write_upstream_head(head, head_length);
   if (exchange_.request_framing == http::BodyFraming::content_length &&
       exchange_.request_remaining > exchange_.view->snapshot().config.limits.max_body_bytes) {
+    if (refuse_jsonrpc_body_size(head)) return;
     respond_locally(413, "request body larger than limits.max_body_bytes", true);
     return;
   }
@@ -303,6 +304,10 @@ void ClientSession::route_request(const http::RequestHead& head) {
   }
   count_routed(*listener);
   exchange_.idempotent = http::is_idempotent_method(head.method);
+  if (exchange_.pick.route->jsonrpc && !exchange_.websocket && head.method == "POST") {
+    if (take_route_slot(&head)) start_jsonrpc(head);  // proxy/jsonrpc_exchange.cpp
+    return;
+  }
   if (!exchange_.pick.route->policies.empty() && !apply_rate_limits(head)) return;
   send_routed(&head);
 }
@@ -354,6 +359,8 @@ runtime::ExchangeSeries* ClientSession::series(bool with_backend) {
     if (listener == nullptr) return nullptr;  // removed by a reload meanwhile
     return &metrics->unrouted(static_cast<std::size_t>(listener - snapshot.listeners.data()));
   }
+  // A JSON-RPC method route's or archive's pool is not among the route's own series.
+  if (exchange_.route_series->pools[exchange_.pick.pool].empty()) return nullptr;
   if (!with_backend || exchange_.backend == nullptr)
     return &exchange_.route_series->no_backend(exchange_.pick.pool);
   const runtime::PoolRuntime& pool = *exchange_.view->pool(exchange_.pick.pool).pool;

@@ -37,6 +37,7 @@
 #include "proxy/client_slot.hpp"
 #include "proxy/connection.hpp"
 #include "proxy/deadline.hpp"
+#include "proxy/jsonrpc_exchange.hpp"
 #include "proxy/upstream_pool.hpp"
 #include "runtime/route_pick.hpp"
 #include "runtime/worker_view.hpp"
@@ -283,6 +284,46 @@ class ClientSession final : public core::RefCounted<ClientSession>,
   void write_response_piece(bool with_head);
   void on_response_piece_written(const error_code& ec);
 
+  // --- jsonrpc_exchange.cpp: a POST on a JSON-RPC route, read whole and answered per
+  // call (proxy/jsonrpc_exchange.hpp).
+  const runtime::JsonRpcRouteRuntime* jsonrpc_route(const http::RequestHead& head) const;
+  // A Content-Length over max_body_bytes on a JSON-RPC route: its 413 as a JSON-RPC
+  // error. False when the request is not a JSON-RPC one.
+  bool refuse_jsonrpc_body_size(const http::RequestHead& head);
+  void start_jsonrpc(const http::RequestHead& head);
+  void read_jsonrpc_body();
+  void on_jsonrpc_body_read(const error_code& ec, std::size_t n);
+  bool absorb_jsonrpc_body();  // false when the body broke a rule (then answered)
+  void on_jsonrpc_body();
+  bool charge_jsonrpc_calls();  // false when every call was refused (then answered 429)
+  void plan_jsonrpc_calls();
+  void group_jsonrpc_calls();
+  runtime::Assignment pick_for_target(const runtime::RpcTarget& target,
+                                      std::optional<std::uint32_t> backend_tag);
+  void answer_call(std::size_t index, RpcEnd end, int code, std::string_view message);
+  void next_jsonrpc_group();
+  void finish_jsonrpc();
+  void respond_jsonrpc(std::uint16_t status, std::string_view body, bool close);
+  void count_jsonrpc_calls();
+  // --- jsonrpc_upstream.cpp: one group's buffered exchange with its backend.
+  void send_jsonrpc_group();
+  void build_jsonrpc_request();
+  void connect_jsonrpc();
+  void on_jsonrpc_connected(UpstreamConnection* conn, const error_code& ec);
+  void on_jsonrpc_handshake(UpstreamConnection* conn, const error_code& ec);
+  void write_jsonrpc_request();
+  void on_jsonrpc_sent(UpstreamConnection* conn, const error_code& ec);
+  void read_jsonrpc_response();
+  void on_jsonrpc_bytes(UpstreamConnection* conn, const error_code& ec, std::size_t n);
+  void take_jsonrpc_response();
+  bool frame_jsonrpc_reply();  // false: more bytes needed
+  void jsonrpc_group_failed(RpcEnd end, std::string_view cause, bool nothing_sent,
+                            std::optional<health::Outcome> outcome);
+  void jsonrpc_group_replied();
+  bool retry_jsonrpc_calls(std::string_view cause, bool nothing_sent,
+                           runtime::JsonRpcSeries::Retry reason);
+  void end_jsonrpc_try(bool reusable);
+
   Worker& worker_;
   tls::Stream stream_;
   const std::string& listener_;  // the worker's acceptor keeps the name alive
@@ -317,6 +358,7 @@ class ClientSession final : public core::RefCounted<ClientSession>,
   Deadline park_deadline_{*this, kPark};
   asio::steady_timer hold_timer_;  // a request a policy's `delay` holds
   Exchange exchange_;
+  std::unique_ptr<JsonRpcExchange> rpc_;  // made on the first JSON-RPC request, reused
   // The backend connection of the current try; null between tries and requests.
   std::unique_ptr<UpstreamConnection> up_;
   std::vector<std::unique_ptr<UpstreamConnection>> retired_;  // pending ops still running

@@ -60,6 +60,7 @@ void WorkerMetrics::forget_unused() {
   std::erase_if(series_, unused);
   std::erase_if(splits_, unused);
   std::erase_if(policies_, unused);
+  jsonrpc.forget_unused();
 }
 
 std::string route_label(const std::string& host, const std::string& path_prefix) {
@@ -99,6 +100,13 @@ MetricsView::MetricsView(const Snapshot& snapshot, WorkerMetrics& metrics) {
   }
   for (const PolicyRuntime& policy : snapshot.policies)
     policies_.push_back(metrics.policy(policy.name));
+  for (const ListenerRuntime& listener : snapshot.listeners) {
+    auto& routes = jsonrpc_.emplace_back();
+    for (const RouteRuntime& route : listener.routes)
+      routes.push_back(route.jsonrpc
+                           ? metrics.jsonrpc.series(route_label(route.host, route.path_prefix))
+                           : nullptr);
+  }
 }
 
 void TlsCounters::count_cipher(const char* name) {

@@ -15,6 +15,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace veer::runtime {
@@ -102,6 +103,76 @@ struct alignas(64) ExchangeSeries {
   void time_response(std::chrono::nanoseconds elapsed);
 };
 
+// --- JSON-RPC routes (docs/JSONRPC.md, "Metrics"; runtime/jsonrpc_metrics.cpp): calls by
+// method and outcome, call durations per method, error codes (bucketed), batch sizes and
+// retries, one series per route label per worker, kept across reloads. `method` is
+// bounded: the method table's known names (http/jsonrpc_methods.hpp), else "other".
+struct JsonRpcSeries {
+  enum Outcome : std::uint8_t {
+    ok,
+    client_error,
+    server_error,
+    transport_error,
+    rate_limited,
+    denied,
+    kOutcomes
+  };
+  static constexpr std::array<const char*, kOutcomes> kOutcomeNames = {
+      "ok", "client_error", "server_error", "transport_error", "rate_limited", "denied"};
+  // Error codes as labels: the JSON-RPC and EIP-1474 ones veer and nodes use, 3
+  // (execution reverted), everything else "other".
+  static constexpr std::array<std::int64_t, 8> kCodes = {-32700, -32600, -32601, -32602,
+                                                         -32603, -32005, -32000, 3};
+  static constexpr std::size_t kCodeSlots = kCodes.size() + 1;
+  static constexpr std::array<double, 8> kBatchBounds = {1, 2, 5, 10, 20, 50, 100, 1000};
+  enum Retry : std::uint8_t {
+    retry_connect_failed,
+    retry_transport_error,
+    retry_timeout,
+    retry_rpc_error,
+    kRetryReasons
+  };
+  static constexpr std::array<const char*, kRetryReasons> kRetryNames = {
+      "connect_failed", "transport_error", "timeout", "rpc_error"};
+  using Durations = std::array<LocalCounter, kResponseSecondsBounds.size() + 1>;
+
+  JsonRpcSeries();  // sized for the method table
+  // The `method` label of a method index (http/jsonrpc_methods.hpp's table).
+  static std::string_view method_name(std::size_t index);
+
+  // Worker thread.
+  void count_call(std::size_t method, Outcome outcome, std::chrono::nanoseconds elapsed);
+  void count_error(std::int64_t code);
+  void count_batch(std::size_t items);
+
+  std::vector<std::array<LocalCounter, kOutcomes>> requests;  // by method index
+  std::vector<Durations> durations;                           // by method index, per bucket
+  std::vector<LocalCounter> duration_sum_ns;                  // by method index
+  std::array<LocalCounter, kCodeSlots> errors;
+  std::array<LocalCounter, kBatchBounds.size() + 1> batch_sizes;
+  LocalCounter batch_size_sum;
+  std::array<LocalCounter, kRetryReasons> retries;
+};
+
+// The JSON-RPC series of one worker, by route label.
+class JsonRpcMetrics {
+ public:
+  // Worker thread (adopting a snapshot).
+  std::shared_ptr<JsonRpcSeries> series(const std::string& route);
+  void forget_unused();
+  // Any thread. `on_series(const std::string& route, const JsonRpcSeries&)`.
+  template <typename OnSeries>
+  void visit(OnSeries&& on_series) const {
+    std::lock_guard lock(mutex_);
+    for (const auto& [route, series] : series_)
+      on_series(route, *series);
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::map<std::string, std::shared_ptr<JsonRpcSeries>> series_;
+};
+
 // Labels of a series; pool and backend are empty when none was involved (a 400 before
 // routing, a 503 with no backend left).
 struct SeriesKey {
@@ -159,6 +230,7 @@ class WorkerMetrics {
   }
   // Adds this worker's split assignments to `totals`.
   void add_split_assignments(std::map<SplitTargetKey, std::uint64_t>& totals) const;
+  JsonRpcMetrics jsonrpc;  // JSON-RPC routes' series, by route label
 
  private:
   mutable std::mutex mutex_;
@@ -195,6 +267,10 @@ class MetricsView {
   }
   // Index into Snapshot::policies.
   PolicyCounters& policy(std::size_t policy) const { return *policies_[policy]; }
+  // A JSON-RPC route's series; null for other routes.
+  JsonRpcSeries* jsonrpc(std::size_t listener, std::size_t route) const {
+    return jsonrpc_[listener][route].get();
+  }
 
  private:
   struct ListenerSeries {
@@ -206,6 +282,7 @@ class MetricsView {
   std::vector<ListenerSeries> listeners_;
   std::vector<std::vector<LocalCounter*>> splits_;
   std::vector<std::shared_ptr<PolicyCounters>> policies_;
+  std::vector<std::vector<std::shared_ptr<JsonRpcSeries>>> jsonrpc_;  // by listener, route
 };
 
 // The route label of /metrics: host (or "*") then path prefix (or "/").
