@@ -103,6 +103,10 @@ void copy_request_fields(const RequestHead& in, const ForwardContext& ctx, std::
   for (const HeaderField& f : in.headers()) {
     if (hop_by_hop(f, in) || is_client_certificate_field(f, ctx)) continue;
     if (!keep_forwarding_field(f, ctx, kept)) continue;
+    if (ctx.drop_websocket_extensions && f.id == HeaderId::other &&
+        iequals(f.name, "Sec-WebSocket-Extensions")) {
+      continue;
+    }
     switch (f.id) {
       case HeaderId::x_request_id:
       case HeaderId::content_length:

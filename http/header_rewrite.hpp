@@ -35,6 +35,10 @@ struct ForwardContext {
   std::string_view peer_ip = {};
   bool trusted_peer = false;        // peer_ip is one of the listener's trusted_proxies
   std::uint16_t listener_port = 0;  // X-Forwarded-Port; 0 = not sent
+  // A WebSocket upgrade on a JSON-RPC route: Sec-WebSocket-Extensions is dropped, so
+  // the node answers with uncompressed frames that veer's relay can read
+  // (permessage-deflate would turn every message into bytes veer cannot parse).
+  bool drop_websocket_extensions = false;
 };
 
 // Where the interesting parts of the written request head are, for the access log.

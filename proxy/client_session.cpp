@@ -276,11 +276,22 @@ void ClientSession::write_upstream_head(const http::RequestHead& head, std::size
   char generated_id[32];
   set_request_id(head.request_id.empty() ? worker_.request_ids().next(generated_id)
                                          : head.request_id);
-  exchange_.written = http::write_upstream_request(head, forward_context(), out_);
+  http::ForwardContext context = forward_context();
+  if (head.websocket_upgrade) context.drop_websocket_extensions = routes_to_jsonrpc(head);
+  exchange_.written = http::write_upstream_request(head, context, out_);
   exchange_.request_head_length = out_.size();
   exchange_.request_framing = head.framing;
   exchange_.request_remaining = head.content_length;
   in_.consume(head_length);
+}
+
+// Whether the request's route is a JSON-RPC route (its upgrade becomes the relay).
+bool ClientSession::routes_to_jsonrpc(const http::RequestHead& head) const {
+  const runtime::ListenerRuntime* listener = exchange_.view->snapshot().find_listener(listener_);
+  if (listener == nullptr) return false;
+  const runtime::RouteRuntime* route =
+      runtime::WorkerView::route(*listener, head.authority, head.path);
+  return route != nullptr && route->jsonrpc != nullptr;
 }
 
 void ClientSession::SplitFailoverLog::passed_on(const runtime::SplitRuntime& split,

@@ -182,6 +182,7 @@ class ClientSession final : public core::RefCounted<ClientSession>,
   void on_request_head(std::size_t head_length);
   void write_upstream_head(const http::RequestHead& head, std::size_t head_length);
   void route_request(const http::RequestHead& head);
+  bool routes_to_jsonrpc(const http::RequestHead& head) const;
   void send_routed(const http::RequestHead* head);  // null: the head is gone (a delay)
   void count_routed(const runtime::ListenerRuntime& listener);
   void respond_locally(std::uint16_t status, std::string_view detail, bool close);

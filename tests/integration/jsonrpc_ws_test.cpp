@@ -158,6 +158,25 @@ TEST_F(JsonRpcWs, ReorgSendsRemovedLogs) {
   }
 }
 
+// Browsers and ethers' `ws` offer permessage-deflate and nodes may accept it: veer
+// keeps it out of the upgrade, or the relay could not read the frames and the
+// subscription would die with its node.
+TEST_F(JsonRpcWs, ClientOfferingCompressionStillSurvivesAKill) {
+  auto veer = start();
+  WsClient client(veer->port(), 5s, /*offer_deflate=*/true);
+  client.ws.write(boost::asio::buffer(subscribe(1, R"(["newHeads"])")));
+  Stream s;
+  ASSERT_TRUE(read_until(
+      client, s, [&] { return s.heads.size() >= 5; }, 5s));
+  subscribed().kill();
+  const std::uint64_t at_kill = s.heads.back();
+  ASSERT_TRUE(read_until(
+      client, s, [&] { return s.heads.back() >= at_kill + 10; }, 10s))
+      << veer->log_text();
+  for (std::size_t i = 1; i < s.heads.size(); ++i)
+    ASSERT_EQ(s.heads[i], s.heads[i - 1] + 1) << "at " << i;
+}
+
 TEST_F(JsonRpcWs, NoBackendLeftCloses1012WithinOneSecond) {
   auto veer = start();
   WsClient client(veer->port());

@@ -35,6 +35,11 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
 
   void start(http::request<http::string_body> request) {
     ws_.read_message_max(16 << 20);
+    // Like a node with compression on (geth's gorilla/websocket can): permessage-deflate
+    // is accepted when the client offers it.
+    websocket::permessage_deflate deflate;
+    deflate.server_enable = true;
+    ws_.set_option(deflate);
     ws_.async_accept(request, [self = shared_from_this()](beast::error_code ec) {
       if (ec) return;
       self->service_.peer_opened();

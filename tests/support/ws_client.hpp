@@ -22,8 +22,14 @@ struct WsClient {
   boost::asio::io_context io;
   boost::beast::websocket::stream<Socket> ws{io};
 
-  explicit WsClient(std::uint16_t port,
-                    std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
+  // `offer_deflate`: offer permessage-deflate, as browsers and ethers' `ws` do.
+  explicit WsClient(std::uint16_t port, std::chrono::milliseconds timeout = std::chrono::seconds(5),
+                    bool offer_deflate = false) {
+    if (offer_deflate) {
+      boost::beast::websocket::permessage_deflate deflate;
+      deflate.client_enable = true;
+      ws.set_option(deflate);
+    }
     ws.next_layer().connect(
         boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), port));
     timeval tv{static_cast<time_t>(timeout.count() / 1000),

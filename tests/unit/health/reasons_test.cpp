@@ -143,7 +143,7 @@ TEST(Reasons, TheDownCauseIsTheLastFailedChecksWhileItStaysDown) {
   const BackendName who{"rpc", "127.0.0.1:1"};
   const Clock::time_point now = Clock::now();
   const auto check = [&](bool ok, std::string cause) {
-    return record_check(CheckResult{ok, std::move(cause), std::nullopt}, config, streak, stats,
+    return record_check(CheckResult{ok, std::move(cause), std::nullopt, std::nullopt}, config, streak, stats,
                         pool, who, now);
   };
   EXPECT_TRUE(check(false, "connect: Connection refused")) << "confirming";
@@ -185,7 +185,7 @@ TEST(Reasons, AnEjectionShowsItsCauseAndUntilWhenOnTheSystemClock) {
   // its time is up, not before.
   CheckStreak streak;
   const conf::HealthConfig config = http_check();
-  const CheckResult pass{true, "status 200", std::nullopt};
+  const CheckResult pass{true, "status 200", std::nullopt, std::nullopt};
   record_check(pass, config, streak, pool.backends[0], pool.stats, {"rpc", "a"}, now + 29s);
   EXPECT_TRUE(pool.backends[0].has(core::Reason::ejected));
   record_check(pass, config, streak, pool.backends[0], pool.stats, {"rpc", "a"}, now + 30s);
