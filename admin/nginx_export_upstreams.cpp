@@ -123,6 +123,10 @@ void write_pool_gaps(const conf::PoolConfig& pool, const std::string& where, Wri
                 duration(pool.outlier->base_ejection) + " up to " +
                 duration(pool.outlier->max_ejection) + ", at most " +
                 std::to_string(pool.outlier->max_ejected_percent) + "% ejected).");
+    if (pool.outlier->failure_percent > 0)  // resolved: 0 on plain HTTP pools by default
+      out.gap(where, "failure ratio (more than " + std::to_string(pool.outlier->failure_percent) +
+                         "% of at least " + std::to_string(pool.outlier->failure_min_requests) +
+                         " in " + duration(pool.outlier->failure_window) + ")");
   }
   if (pool.slow_start.count() > 0) out.gap(where, "slow_start " + duration(pool.slow_start));
   if ((pool.health || pool.outlier) && pool.panic_threshold > 0)

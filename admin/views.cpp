@@ -117,7 +117,11 @@ json::object pool_config_json(const conf::PoolConfig& p) {
                         ? json::value(json::object{
                               {"consecutive_failures", p.outlier->consecutive_failures},
                               {"base_ejection", conf::format_duration(p.outlier->base_ejection)},
-                              {"max_ejected_percent", p.outlier->max_ejected_percent}})
+                              {"max_ejected_percent", p.outlier->max_ejected_percent},
+                              // The resolved ratio: 3 by default on JSON-RPC pools, else 0.
+                              {"failure_percent", p.outlier->failure_percent},
+                              {"failure_min_requests", p.outlier->failure_min_requests},
+                              {"failure_window", conf::format_duration(p.outlier->failure_window)}})
                         : json::value(nullptr);
   return pool;
 }

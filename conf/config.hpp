@@ -243,6 +243,10 @@ struct HealthConfig {
   friend bool operator==(const HealthConfig&, const HealthConfig&) = default;
 };
 
+// The failure ratio's default for a pool that serves JSON-RPC: a node failing 5 % of its
+// calls is found (docs/JSONRPC.md, "Error classes").
+inline constexpr std::uint32_t kJsonRpcFailurePercent = 3;
+
 // Passive health: ejecting backends that keep failing real requests.
 struct OutlierConfig {
   std::uint32_t consecutive_failures = 5;
@@ -251,7 +255,11 @@ struct OutlierConfig {
   std::uint32_t max_ejected_percent = 50;
   // Failure ratio (Envoy's failure_percentage): eject when more than failure_percent of
   // at least failure_min_requests exchanges in one failure_window failed. 0 = off.
-  std::uint32_t failure_percent = 3;
+  // Not given: loading resolves it (resolve_outlier_defaults) to
+  // kJsonRpcFailurePercent for a pool that serves JSON-RPC, else 0, so plain HTTP pools
+  // keep their behaviour; failure_percent_set says whether the file gave it.
+  std::uint32_t failure_percent = 0;
+  bool failure_percent_set = false;
   std::uint32_t failure_min_requests = 100;
   Duration failure_window = 30s;
 };

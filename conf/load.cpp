@@ -142,6 +142,7 @@ LoadResult load_table(const toml::table& root_table, Diagnostics& diag, std::str
   load_admin(root, config);
   root.finish();
   validate_references(root_table, config, diag);
+  resolve_outlier_defaults(config);
   warn_unused_policies(root_table, config, diag);
 
   LoadResult result;

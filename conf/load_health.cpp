@@ -150,8 +150,10 @@ void load_outlier(TableReader& r, PoolConfig& pool) {
     outlier.max_ejected_percent = static_cast<std::uint32_t>(value);
   }
   // The failure ratio (Envoy's failure_percentage); failure_percent = 0 turns it off.
+  // Not given, resolve_outlier_defaults picks it once routes and pools are known.
   if (r.read_uint("failure_percent", value, 0, 100)) {
     outlier.failure_percent = static_cast<std::uint32_t>(value);
+    outlier.failure_percent_set = true;
   }
   if (r.read_uint("failure_min_requests", value, 1, 1'000'000'000)) {
     outlier.failure_min_requests = static_cast<std::uint32_t>(value);

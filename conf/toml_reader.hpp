@@ -142,5 +142,10 @@ void validate_jsonrpc_targets(const toml::table& root, const Config& config, Dia
                               std::vector<bool>& used_pools);
 // Cross-section checks: route and split targets, names, unused pools.
 void validate_references(const toml::table& root, Config& config, Diagnostics& diag);
+// After the references are valid: an outlier table's failure_percent, when not given,
+// becomes kJsonRpcFailurePercent for a pool that serves JSON-RPC (a jsonrpc health
+// check, or reached by a jsonrpc route: its target, a method route or archive, directly
+// or through a split), else 0.
+void resolve_outlier_defaults(Config& config);
 
 }  // namespace veer::conf::detail

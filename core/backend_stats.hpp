@@ -133,9 +133,10 @@ struct alignas(64) BackendStats {
   std::atomic<std::uint32_t> consecutive_failures{0};
   std::atomic<std::uint32_t> ejections{0};  // how often it was ejected so far
   std::atomic<Clock::rep> ejected_until{0};
-  // The failure ratio's current window (health/outlier.hpp): exchanges in the low 40
-  // bits, failures above them, so one relaxed add counts an exchange; the window's start
-  // (0 = none yet); and the kind of the latest failure, named in the ejection's cause.
+  // The failure ratio's current window (health/outlier.hpp): exchanges in the low 32
+  // bits, failures in the high 32, so one relaxed add counts an exchange; the window's
+  // start (0 = none yet, or reset by an ejection or a return); and the kind of the latest
+  // failure, named in the ejection's cause.
   std::atomic<std::uint64_t> window_counts{0};
   std::atomic<Clock::rep> window_start{0};
   std::atomic<std::uint8_t> last_failure{0};

@@ -53,7 +53,10 @@ std::optional<WindowCounts> count_in_window(core::BackendStats& stats, std::uint
   Clock::rep start = stats.window_start.load(std::memory_order_relaxed);
   if (start == 0 &&
       stats.window_start.compare_exchange_strong(start, at, std::memory_order_relaxed)) {
-    start = at;
+    // No window yet, or one reset by an ejection or a return: the worker that starts it
+    // drops what was counted meanwhile (or before a reload turned the rule on).
+    stats.window_counts.store(add, std::memory_order_relaxed);
+    return std::nullopt;
   }
   const Clock::rep length = std::chrono::duration_cast<Clock::duration>(window).count();
   if (at - start < length ||
@@ -64,6 +67,14 @@ std::optional<WindowCounts> count_in_window(core::BackendStats& stats, std::uint
   const std::uint64_t counts = stats.window_counts.exchange(add, std::memory_order_relaxed);
   const std::uint64_t exchange_mask = (std::uint64_t{1} << kWindowFailureShift) - 1;
   return WindowCounts{counts & exchange_mask, counts >> kWindowFailureShift};
+}
+
+// Forgets the failure ratio's window: the next exchange starts a new one. Relaxed and
+// racy by design: an exchange counted by another worker at the same moment may be lost
+// or land in the new window, which moves a ratio by one exchange at most.
+void reset_window(core::BackendStats& stats) {
+  stats.window_start.store(0, std::memory_order_relaxed);
+  stats.window_counts.store(0, std::memory_order_relaxed);
 }
 
 // "7 of 150 exchanges failed (4.7 % > 3 %) in 30s: JSON-RPC server errors".
@@ -97,6 +108,7 @@ bool eject(core::BackendStats& stats, core::PoolStats& pool, const conf::Outlier
     return false;
   }
   stats.consecutive_failures.store(0, std::memory_order_relaxed);
+  reset_window(stats);
   return true;
 }
 
@@ -137,6 +149,7 @@ bool record_outcome(Outcome outcome, core::BackendStats& stats, core::PoolStats&
 bool end_ejection(core::BackendStats& stats, core::PoolStats& pool, BackendName who,
                   std::string_view cause) {
   if (!change_reason(stats, core::Reason::ejected, false, who, cause)) return false;
+  reset_window(stats);
   // Never below zero: a reload recounts the pool while workers may be ejecting.
   std::uint32_t ejected = pool.ejected.load(std::memory_order_relaxed);
   while (ejected > 0 &&

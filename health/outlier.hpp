@@ -48,17 +48,19 @@ const char* describe(Outcome outcome);
 std::uint32_t max_ejected(const conf::OutlierConfig& config, std::size_t pool_size);
 
 // The failure ratio's window counts (BackendStats::window_counts): exchanges in the low
-// bits, failures above.
-inline constexpr unsigned kWindowFailureShift = 40;
+// 32 bits, failures in the high 32, so one relaxed add counts an exchange. A window holds
+// up to 2^32 - 1 exchanges (4.29 G: 30 s at 143 M requests a second) before its exchange
+// count would carry into the failures.
+inline constexpr unsigned kWindowFailureShift = 32;
 inline constexpr std::uint64_t kWindowExchange = 1;
 inline constexpr std::uint64_t kWindowFailure = (std::uint64_t{1} << kWindowFailureShift) + 1;
 
-// A successful exchange ends a run of failures and counts in the failure ratio's window
-// (one relaxed add). It reads consecutive_failures before writing it, because a write
-// per request would bounce the backend's cache line between cores. Without the clock it
-// cannot close a window: record_outcome does that.
+// A successful exchange of a pool without the failure ratio (failure_percent = 0) ends a
+// run of failures: the data plane's fast path, no clock, no write in the common case. It
+// reads consecutive_failures before writing it, because a write per request would bounce
+// the backend's cache line between cores. It leaves the ratio's window alone: counting
+// there with the rule off would only fill the counters (and wrap them over a long life).
 inline void record_success(core::BackendStats& stats) {
-  stats.window_counts.fetch_add(kWindowExchange, std::memory_order_relaxed);
   if (stats.consecutive_failures.load(std::memory_order_relaxed) != 0) {
     stats.consecutive_failures.store(0, std::memory_order_relaxed);
   }
@@ -84,6 +86,8 @@ bool record_outcome(Outcome outcome, core::BackendStats& stats, core::PoolStats&
                     core::BackendStats::Clock::time_point now);
 
 // Brings an ejected backend back (health thread). Returns true when it was ejected.
+// Every ejection (either rule) and every return starts the failure ratio's window afresh,
+// so a backend that comes back is judged on the traffic after its return.
 bool end_ejection(core::BackendStats& stats, core::PoolStats& pool, BackendName who,
                   std::string_view cause);
 

@@ -106,17 +106,91 @@ TEST(FailureRatio, ObeysMaxEjectedPercent) {
   EXPECT_TRUE(pool.backends[1].routable());
 }
 
-TEST(FailureRatio, RecordSuccessCountsWithoutTheClock) {
+TEST(FailureRatio, RecordSuccessLeavesTheWindowAlone) {
   Pool pool;
   use_ratio(pool);
   pool.config.failure_min_requests = 10;
   pool.config.failure_percent = 50;
   const Clock::time_point t = Clock::now();
   EXPECT_FALSE(record(pool, 0, Outcome::bad_response, t));
-  for (int i = 0; i < 9; ++i)
-    record_success(pool.backends[0]);  // the data plane's fast path
-  EXPECT_FALSE(record(pool, 0, Outcome::success, t + 30s)) << "1 of 10 failed";
+  EXPECT_FALSE(record(pool, 0, Outcome::bad_response, t + 1ms));
+  const std::uint64_t counts = pool.backends[0].window_counts.load();
+  for (int i = 0; i < 1000; ++i)
+    record_success(pool.backends[0]);  // the fast path of pools without the ratio
+  EXPECT_EQ(pool.backends[0].window_counts.load(), counts);
+  EXPECT_EQ(pool.backends[0].consecutive_failures.load(), 0u) << "it still ends the run";
+}
+
+// Adds `exchanges` exchanges of which `failures` failed to backend 0's open window, as
+// that many record_outcome calls would (one add each), without making them.
+void preload(Pool& pool, std::uint64_t exchanges, std::uint64_t failures) {
+  pool.backends[0].window_counts.fetch_add(exchanges * kWindowExchange +
+                                           failures * (kWindowFailure - kWindowExchange));
+}
+
+TEST(FailureRatio, CountsDoNotWrapAtHighVolume) {
+  Pool pool;
+  use_ratio(pool);
+  Clock::time_point t = Clock::now();
+  // 20 M failures of 20 M: past the old 24-bit failure field (16.7 M).
+  ASSERT_FALSE(record(pool, 0, Outcome::success, t));
+  preload(pool, 20'000'000, 20'000'000);
+  EXPECT_TRUE(record(pool, 0, Outcome::success, t + 30s));
+  ASSERT_FALSE(reasons_of(pool.backends[0]).empty());
+  EXPECT_EQ(reasons_of(pool.backends[0]).back().cause.rfind("20000000 of 20000001 exchanges", 0),
+            0u)
+      << reasons_of(pool.backends[0]).back().cause;
+  ASSERT_TRUE(end_ejection(pool.backends[0], pool.stats, {"rpc", "a"}, "test"));
+  // 4 G exchanges (near the 32-bit field's end), 2 % failed: no carry, no ejection ...
+  t += 60s;
+  ASSERT_FALSE(record(pool, 0, Outcome::success, t));
+  preload(pool, 4'000'000'000, 80'000'000);
+  EXPECT_FALSE(record(pool, 0, Outcome::success, t + 30s));
   EXPECT_TRUE(pool.backends[0].routable());
+  // ... and 4 G with 5 % failed ejects, naming the exact counts.
+  preload(pool, 3'999'999'999, 200'000'000);
+  EXPECT_TRUE(record(pool, 0, Outcome::success, t + 60s));
+  EXPECT_EQ(reasons_of(pool.backends[0]).back().cause.rfind("200000000 of 4000000000 exchanges", 0),
+            0u)
+      << reasons_of(pool.backends[0]).back().cause;
+}
+
+TEST(FailureRatio, EveryEjectionAndReturnStartsAFreshWindow) {
+  Pool pool;
+  use_ratio(pool);
+  pool.config.consecutive_failures = 10;
+  pool.config.failure_min_requests = 10;
+  pool.config.failure_percent = 50;
+  core::BackendStats& stats = pool.backends[0];
+  Clock::time_point t = Clock::now();
+  // Ten failures in a row: the consecutive rule ejects, and the window (10 of 10 failed)
+  // goes with it.
+  for (int i = 0; i < 9; ++i)
+    ASSERT_FALSE(record(pool, 0, Outcome::timeout, t + i * 1ms));
+  ASSERT_TRUE(record(pool, 0, Outcome::timeout, t + 9ms));
+  EXPECT_EQ(stats.window_counts.load(), 0u);
+  EXPECT_EQ(stats.window_start.load(), 0);
+  // Late answers of requests sent before the ejection fail meanwhile ...
+  for (int i = 0; i < 20; ++i)
+    EXPECT_FALSE(record(pool, 0, Outcome::reset, t + 1s + i * 1ms));
+  // ... and the return forgets them: the first exchange after it closes nothing.
+  ASSERT_TRUE(end_ejection(stats, pool.stats, {"rpc", "a"}, "ejection over"));
+  EXPECT_EQ(stats.window_start.load(), 0);
+  t += 40s;
+  EXPECT_FALSE(record(pool, 0, Outcome::success, t)) << "judged on fresh traffic only";
+  traffic(pool, 20, 4, Outcome::timeout, t + 1ms);  // 5 of 21 failed: under 50 %
+  EXPECT_FALSE(record(pool, 0, Outcome::success, t + 31s));
+  EXPECT_TRUE(pool.backends[0].routable());
+  // The ratio's own ejection resets the window too: 20 of 31 failed, never 10 in a row.
+  for (int i = 0; i < 30; ++i) {
+    const Outcome outcome = i % 3 == 2 ? Outcome::success : Outcome::timeout;
+    ASSERT_FALSE(record(pool, 0, outcome, t + 32s + i * 1ms));
+  }
+  EXPECT_TRUE(record(pool, 0, Outcome::success, t + 62s));
+  EXPECT_EQ(reasons_of(stats).back().cause.rfind("20 of 31 exchanges failed", 0), 0u)
+      << reasons_of(stats).back().cause;
+  EXPECT_EQ(stats.window_counts.load(), 0u);
+  EXPECT_EQ(stats.window_start.load(), 0);
 }
 
 // The reference: per backend a window (start, exchanges, failures) closed by the first
@@ -140,7 +214,14 @@ struct Model {
     b.ejected = true;
     ++ejected;
     b.consecutive = 0;
+    forget_window(b);
     return true;
+  }
+
+  // Every ejection and every return: the next exchange starts a new window.
+  static void forget_window(Backend& b) {
+    b.started = false;
+    b.exchanges = b.failures = 0;
   }
 
   bool record(std::size_t index, bool failed, Clock::time_point now) {
@@ -149,6 +230,7 @@ struct Model {
       if (!b.started) {
         b.started = true;
         b.start = now;
+        b.exchanges = b.failures = 0;  // what was counted with the rule off is dropped
       }
       bool closes = now - b.start >= config.failure_window;
       const std::uint64_t exchanges = b.exchanges;
@@ -196,6 +278,7 @@ TEST(FailureRatio, ModelBasedAgainstAReferenceOfWindows) {
         if (was) {
           model.backends[b].ejected = false;
           --model.ejected;
+          Model::forget_window(model.backends[b]);
         }
         continue;
       }
