@@ -70,8 +70,8 @@ std::optional<WindowCounts> count_in_window(core::BackendStats& stats, std::uint
 }
 
 // Forgets the failure ratio's window: the next exchange starts a new one. Relaxed and
-// racy by design: an exchange counted by another worker at the same moment may be lost
-// or land in the new window, which moves a ratio by one exchange at most.
+// racy by design: exchanges other workers count at the same moment may be lost or land
+// in the new window, which moves a ratio by those few exchanges only.
 void reset_window(core::BackendStats& stats) {
   stats.window_start.store(0, std::memory_order_relaxed);
   stats.window_counts.store(0, std::memory_order_relaxed);
