@@ -2,6 +2,8 @@
 // side is in jsonrpc_ws_upstream.cpp.
 #include "proxy/jsonrpc_ws_relay.hpp"
 
+#include <algorithm>
+
 #include "proxy/worker.hpp"
 #include "runtime/jsonrpc_route.hpp"
 #include "runtime/snapshot.hpp"
@@ -12,6 +14,11 @@ namespace {
 namespace ws = http::ws;
 
 constexpr std::size_t kReadChunk = 16 * 1024;
+// Read from the client per wake-up at most: a client writing as fast as veer reads would
+// otherwise keep one wake-up reading, past the backpressure check between messages. The
+// rest is read by a posted continuation, not a wait: readiness is edge-triggered, and no
+// new edge comes for bytes already there.
+constexpr std::size_t kMaxClientReadPerWake = 256 * 1024;
 // A whole JSON-RPC message, fragmented or not: a batch of logs can be large.
 constexpr std::size_t kMaxMessage = 16 * 1024 * 1024;
 // How long a close frame to the client may take before the socket goes anyway.
@@ -92,22 +99,33 @@ void JsonRpcWsRelay::on_client_readable(const error_code& ec) {
     close();
     return;
   }
-  while (true) {
+  std::size_t taken = 0;
+  while (taken < kMaxClientReadPerWake) {
     client_in_.reserve_writable(kReadChunk);
     error_code read_error;
     const std::size_t n = client_.read_some(
-        asio::buffer(client_in_.write_ptr(), client_in_.writable_size()), read_error);
+        asio::buffer(client_in_.write_ptr(),
+                     std::min(client_in_.writable_size(), kMaxClientReadPerWake - taken)),
+        read_error);
     if (read_error == asio::error::would_block) break;
     if (read_error) {
       close();
       return;
     }
     client_in_.commit(n);
+    taken += n;
     touch();
     if (n < kReadChunk) break;
   }
   client_bytes();
-  read_client();
+  if (taken < kMaxClientReadPerWake) {
+    read_client();
+  } else if (!closed_ && !closing_ && !node_full() && !client_reading_) {
+    client_reading_ = true;
+    asio::post(client_.socket().get_executor(),
+               [self = self()] { self->on_client_readable(error_code{}); });
+  }
+  // Else (full) resume_client() reads on once the node's queue drains.
 }
 
 // Every whole frame the client sent: calls go through the Book, pings are answered.
@@ -193,10 +211,13 @@ bool JsonRpcWsRelay::node_full() const {
   return node_out_.size() + node_writing_.size() + node_backlog_bytes_ > settings_.max_queue_bytes;
 }
 
+// Reading stopped with bytes possibly left on the socket (no new readiness edge would
+// come for them): read on at once, not through a wait.
 void JsonRpcWsRelay::resume_client() {
-  if (closed_ || closing_ || node_full()) return;
+  if (closed_ || closing_ || client_reading_ || node_full()) return;
   if (!client_in_.empty()) client_bytes();
-  read_client();
+  if (closed_ || closing_ || client_reading_ || node_full()) return;
+  on_client_readable(error_code{});
 }
 
 // The pool's head on its chain (health checks), else the current node's: "latest" of
