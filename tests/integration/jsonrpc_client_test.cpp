@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "support/admin_client.hpp"
 #include "support/backend_process.hpp"
 #include "support/fake_rpc_node.hpp"
 #include "support/http_client.hpp"
@@ -80,10 +81,13 @@ TEST(JsonRpcClient, EthersBatchesAgainstGanacheThroughVeer) {
                                   "--wallet.deterministic", "--chain.chainId", "1337"}});
   ASSERT_TRUE(ganache.wait_for_log("RPC Listening on", 30s)) << ganache.log_text();
 
-  VeerProcess veer(rpc_config(
-      {"127.0.0.1:" + std::to_string(ganache_port)},
-      "{ type = \"jsonrpc\", interval = \"200ms\", timeout = \"2s\", stall_timeout = \"0s\" }"));
-  ASSERT_TRUE(veer.wait_ready()) << veer.log_text();
+  // ganache mines only on demand: no stall check.
+  Admin admin =
+      start_admin_toml(rpc_config({"127.0.0.1:" + std::to_string(ganache_port)},
+                                  "{ type = \"jsonrpc\", interval = \"200ms\", timeout = \"2s\", "
+                                  "stall_timeout = \"0s\" }"));
+  ASSERT_NE(admin.port, 0);
+  VeerProcess& veer = *admin.veer;
   const std::string url = "http://127.0.0.1:" + std::to_string(veer.port()) + "/";
 
   VeerProcess client("",
@@ -104,8 +108,8 @@ TEST(JsonRpcClient, EthersBatchesAgainstGanacheThroughVeer) {
   EXPECT_EQ(out.at("denied").at("code").to_number<std::int64_t>(), -32601) << json::serialize(out);
 
   // ethers sent batches, and veer counted them.
-  const std::optional<Response> metrics = fetch(veer.port("admin"), "GET", "/metrics");
-  ASSERT_TRUE(metrics);
+  const std::optional<Response> metrics = admin.call("GET", "/metrics", "", {});
+  ASSERT_TRUE(metrics && metrics->status == 200);
   EXPECT_NE(metrics->body.find("veer_jsonrpc_batch_size_count"), std::string::npos);
 }
 
