@@ -92,13 +92,14 @@ struct Book::Pending {
   };
   Purpose purpose = Purpose::client_call;
   json::value client_id;  // the client's call id
+  ReplyTo to;             // where its answer goes (client purposes)
   std::string sub;        // client subscription id (subscribe: its kind name)
   json::array params;     // client_subscribe: the params
   std::uint64_t height = 0;
 };
 
-Book::Book(std::uint32_t max_subscriptions, std::uint64_t seed)
-    : max_subscriptions_(max_subscriptions), random_(seed) {}
+Book::Book(std::uint32_t max_subscriptions, std::uint64_t seed, std::uint32_t max_pending)
+    : max_subscriptions_(max_subscriptions), max_pending_(max_pending), random_(seed) {}
 Book::~Book() = default;
 
 std::string Book::new_id() {
@@ -144,41 +145,106 @@ void Book::from_client(std::string_view text, Out& out) {
     out.to_client.push_back(error_answer(nullptr, -32700, "parse error"));
     return;
   }
-  if (v.is_array()) {  // a batch: each call on its own (answers come one by one)
-    if (v.get_array().empty())
+  if (v.is_array()) {  // a batch: each call on its own, the answers in one array
+    if (v.get_array().empty()) {
       out.to_client.push_back(error_answer(nullptr, -32600, "empty batch"));
+      return;
+    }
+    const ReplyTo batch{next_batch_++, 0};
+    batches_.emplace(batch.batch, Batch{});
     for (json::value& item : v.get_array()) {
       if (item.is_object()) {
-        client_call(item.get_object(), out);
+        client_call(item.get_object(), batch, out);
       } else {
-        out.to_client.push_back(error_answer(nullptr, -32600, "invalid request"));
+        reply(reserve(batch), error_answer(nullptr, -32600, "invalid request"), out);
       }
     }
+    batches_[batch.batch].open = false;
+    finish_batch(batch.batch, out);
     return;
   }
   if (!v.is_object()) {
     out.to_client.push_back(error_answer(nullptr, -32600, "invalid request"));
     return;
   }
-  client_call(v.get_object(), out);
+  client_call(v.get_object(), ReplyTo{}, out);
 }
 
-void Book::client_call(json::object& call, Out& out) {
+// A call that will be answered takes the next slot of its batch.
+Book::ReplyTo Book::reserve(ReplyTo to) {
+  if (to.batch == 0) return to;
+  Batch& batch = batches_[to.batch];
+  to.slot = batch.answers.size();
+  batch.answers.emplace_back();
+  ++batch.missing;
+  return to;
+}
+
+void Book::reply(const ReplyTo& to, std::string text, Out& out) {
+  if (to.batch == 0) {
+    out.to_client.push_back(std::move(text));
+    return;
+  }
+  const auto it = batches_.find(to.batch);
+  if (it == batches_.end()) return;
+  it->second.answers[to.slot] = std::move(text);
+  --it->second.missing;
+  finish_batch(to.batch, out);
+}
+
+void Book::finish_batch(std::uint64_t batch, Out& out) {
+  const auto it = batches_.find(batch);
+  if (it == batches_.end() || it->second.open || it->second.missing > 0) return;
+  if (!it->second.answers.empty()) {
+    std::string array = "[";
+    for (const std::string& answer : it->second.answers) {
+      if (array.size() > 1) array += ',';
+      array += answer;
+    }
+    array += ']';
+    out.to_client.push_back(std::move(array));
+  }
+  batches_.erase(it);
+}
+
+void Book::client_call(json::object& call, ReplyTo to, Out& out) {
   const std::string_view method = text_of(call.if_contains("method"));
   json::value* id = call.if_contains("id");
+  Verdict verdict;
+  if (policy_) verdict = policy_(json::serialize(call));
   if (id == nullptr) {  // a notification: nothing comes back
-    out.to_node.push_back(json::serialize(call));
+    if (verdict.kind == Verdict::Kind::forward) out.to_node.push_back(json::serialize(call));
+    return;
+  }
+  to = reserve(to);
+  if (verdict.kind != Verdict::Kind::forward) {
+    // The policy answers what it keeps (a dropped call with an id cannot be silent).
+    reply(to,
+          verdict.kind == Verdict::Kind::answer
+              ? std::move(verdict.answer)
+              : error_answer(*id, -32601, "method not allowed: " + std::string(method)),
+          out);
+    return;
+  }
+  if (client_pending_ >= max_pending_) {
+    reply(to,
+          error_answer(*id, -32005,
+                       "too many calls in flight on this connection (max " +
+                           std::to_string(max_pending_) + ")"),
+          out);
     return;
   }
   Pending p;
   p.client_id = *id;
+  p.to = to;
   json::value* params = call.if_contains("params");
   if (method == "eth_subscribe") {
     if (subs_.size() + subscribes_in_flight_ >= max_subscriptions_) {
-      out.to_client.push_back(
-          error_answer(*id, -32005,
-                       "too many subscriptions on this connection (max_subscriptions " +
-                           std::to_string(max_subscriptions_) + ")"));
+      reply(to,
+            error_answer(*id, -32005,
+                         "too many subscriptions on this connection (max_subscriptions " +
+                             std::to_string(max_subscriptions_) + ")"),
+            out);
       return;
     }
     p.purpose = Pending::Purpose::client_subscribe;
@@ -194,7 +260,7 @@ void Book::client_call(json::object& call, Out& out) {
       // Unknown, or not issued on the current node yet: nothing to ask the node.
       const bool known = it != subs_.end();
       if (known) subs_.erase(it);
-      out.to_client.push_back(result_answer(*id, known));
+      reply(to, result_answer(*id, known), out);
       return;
     }
     p.purpose = Pending::Purpose::client_unsubscribe;
@@ -204,6 +270,7 @@ void Book::client_call(json::object& call, Out& out) {
   const std::uint64_t ours = next_call_++;
   call["id"] = ours;
   pending_.emplace(ours, std::move(p));
+  ++client_pending_;
   out.to_node.push_back(json::serialize(call));
 }
 
@@ -237,8 +304,10 @@ void Book::node_answer(json::object& answer, Out& out) {
   pending_.erase(it);
   switch (p.purpose) {
     case Pending::Purpose::client_call:
+      --client_pending_;
       break;
     case Pending::Purpose::client_subscribe: {
+      --client_pending_;
       --subscribes_in_flight_;
       json::value* result = answer.if_contains("result");
       if (result != nullptr && result->is_string()) {
@@ -254,6 +323,7 @@ void Book::node_answer(json::object& answer, Out& out) {
       break;
     }
     case Pending::Purpose::client_unsubscribe:
+      --client_pending_;
       if (const auto sub = subs_.find(p.sub); sub != subs_.end()) {
         node_ids_.erase(sub->second->node_id);
         subs_.erase(sub);
@@ -264,7 +334,7 @@ void Book::node_answer(json::object& answer, Out& out) {
       return;
   }
   answer["id"] = p.client_id;
-  out.to_client.push_back(json::serialize(answer));
+  reply(p.to, json::serialize(answer), out);
 }
 
 void Book::notification(json::object& message, Out& out) {
@@ -285,18 +355,19 @@ bool Book::node_lost(Out& out) {
     switch (p.purpose) {
       case Pending::Purpose::client_call:
       case Pending::Purpose::client_subscribe:
-        out.to_client.push_back(
-            error_answer(p.client_id, -32603, "the backend connection was lost; try again"));
+        reply(p.to, error_answer(p.client_id, -32603, "the backend connection was lost; try again"),
+              out);
         break;
       case Pending::Purpose::client_unsubscribe:
         subs_.erase(p.sub);  // nothing to unsubscribe from any more
-        out.to_client.push_back(result_answer(p.client_id, true));
+        reply(p.to, result_answer(p.client_id, true), out);
         break;
       default:
         break;
     }
   }
   pending_.clear();
+  client_pending_ = 0;
   subscribes_in_flight_ = 0;
   node_ids_.clear();
   bool known = true;

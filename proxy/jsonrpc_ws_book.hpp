@@ -28,6 +28,7 @@
 #include <boost/json/value.hpp>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <random>
@@ -47,6 +48,19 @@ struct Out {
   std::vector<std::string> to_node;
 };
 
+// What the route's method policy (runtime::plan_call, run by the relay) says of one
+// client call, given its text.
+struct Verdict {
+  enum class Kind : std::uint8_t {
+    forward,  // to the node, as the client sent it
+    answer,   // answered locally with `answer` (the whole message, the client's id)
+    drop,     // a notification veer answers nothing to and sends nowhere
+  };
+  Kind kind = Kind::forward;
+  std::string answer;
+};
+using Policy = std::function<Verdict(std::string_view call_text)>;
+
 struct BookCounters {
   std::uint64_t resubscribes = 0;
   std::uint64_t gap_filled_blocks = 0;
@@ -59,9 +73,19 @@ class Book {
   // Heights whose delivered logs are remembered, for duplicates and reorgs.
   static constexpr std::uint64_t kLogHeightsKept = 16;
 
-  Book(std::uint32_t max_subscriptions, std::uint64_t seed);
+  // Client calls waiting for the node's answer at most; above, -32005.
+  static constexpr std::uint32_t kDefaultMaxPending = 10000;
+
+  Book(std::uint32_t max_subscriptions, std::uint64_t seed,
+       std::uint32_t max_pending = kDefaultMaxPending);
   ~Book();
 
+  // Every client call (a batch's items one by one) passes `policy` first; none: all go
+  // to the node.
+  void set_policy(Policy policy) { policy_ = std::move(policy); }
+
+  // A batch is answered with one array, in the client's order, once its last answer
+  // (local or the node's) is known; a batch of notifications only gets nothing.
   void from_client(std::string_view text, Out& out);
   void from_node(std::string_view text, Out& out);
   // The node is gone: calls in flight are answered with errors. False when a
@@ -77,11 +101,27 @@ class Book {
   // A subscription's gap is still being filled on the new node.
   bool resyncing() const;
   const BookCounters& counters() const { return counters_; }
+  // The client's calls waiting for the node.
+  std::size_t client_calls_pending() const { return client_pending_; }
 
  private:
   struct Sub;
   struct Pending;
-  void client_call(boost::json::object& call, Out& out);
+  // Where a client call's answer goes: straight out (batch 0), or slot `slot` of
+  // batch `batch`.
+  struct ReplyTo {
+    std::uint64_t batch = 0;
+    std::size_t slot = 0;
+  };
+  struct Batch {
+    std::vector<std::string> answers;  // in the client's order
+    std::size_t missing = 0;
+    bool open = true;  // its items are still being read
+  };
+  void client_call(boost::json::object& call, ReplyTo to, Out& out);
+  ReplyTo reserve(ReplyTo to);
+  void reply(const ReplyTo& to, std::string text, Out& out);
+  void finish_batch(std::uint64_t batch, Out& out);
   void node_answer(boost::json::object& answer, Out& out);
   void notification(boost::json::object& message, Out& out);
   void answered_internal(const Pending& p, boost::json::object& answer, Out& out);
@@ -96,6 +136,11 @@ class Book {
   Sub* by_node_id(std::string_view id);
 
   std::uint32_t max_subscriptions_;
+  std::uint32_t max_pending_;
+  Policy policy_;
+  std::unordered_map<std::uint64_t, Batch> batches_;
+  std::uint64_t next_batch_ = 1;
+  std::size_t client_pending_ = 0;
   std::mt19937_64 random_;
   std::uint64_t next_call_ = 1;
   std::map<std::string, std::unique_ptr<Sub>, std::less<>> subs_;  // by client id

@@ -10,7 +10,12 @@
 // engines), and lets the Book issue every subscription again and fill the gap. When
 // that is not possible (a subscription kind veer does not know, no backend left) the
 // client is closed with 1012, so that its library reconnects at once. A client whose
-// unsent data passes max_queue_bytes is closed with 1013. tunnel_idle still applies.
+// unsent data passes max_queue_bytes is closed with 1013; toward the node, the client is
+// not read while more than max_queue_bytes wait to be written to it (or to the next
+// node, during a failover). Every client call passes the route's method policy
+// (runtime::plan_call): denied methods, eth_accounts and the logs range cap are answered
+// here; method routes and archive routing do not apply (a subscription's connection
+// stays on one node). tunnel_idle still applies.
 
 #include <memory>
 #include <random>
@@ -22,6 +27,7 @@
 #include "core/backend_stats.hpp"
 #include "core/buffer.hpp"
 #include "core/ref_counted.hpp"
+#include "http/jsonrpc.hpp"
 #include "http/websocket_frame.hpp"
 #include "proxy/client_slot.hpp"
 #include "proxy/connection.hpp"
@@ -76,6 +82,12 @@ class JsonRpcWsRelay final : public core::RefCounted<JsonRpcWsRelay>,
   void dispatch(jsonrpc_ws::Out& out);
   void send_to_node(std::string_view text);
   void note_counters();
+  jsonrpc_ws::Verdict plan(std::string_view call_text);
+  std::uint64_t pool_head() const;
+  // Bytes waiting for the node (written, queued, or held for the next node) pass
+  // max_queue_bytes: the client is not read until they drain.
+  bool node_full() const;
+  void resume_client();
   void touch();
   void close();
 
@@ -87,11 +99,14 @@ class JsonRpcWsRelay final : public core::RefCounted<JsonRpcWsRelay>,
   void check_backend();
   void fail_over(std::string_view why);
   void connect_next();
-  void on_connected(std::uint64_t generation, const error_code& ec);
+  void on_connected(const error_code& ec);
   void send_handshake();
   void on_handshake_bytes();
   void node_ready();
   void drop_node();
+  // Counts the end of one operation on `conn`; true when `conn` is no longer the current
+  // node (a retired connection, freed with its last operation): the completion is stale.
+  bool node_op_done(UpstreamConnection* conn);
   const runtime::BackendRuntime& backend() const;
 
   core::Ref<JsonRpcWsRelay> self() { return core::Ref<JsonRpcWsRelay>(this); }
@@ -99,7 +114,13 @@ class JsonRpcWsRelay final : public core::RefCounted<JsonRpcWsRelay>,
   Worker& worker_;
   tls::Stream client_;
   std::unique_ptr<UpstreamConnection> node_;
-  std::vector<std::unique_ptr<UpstreamConnection>> retired_;  // until their waits complete
+  // Dropped node connections until their last operation completes, with the bytes a
+  // write of theirs may still be reading.
+  struct Retired {
+    std::unique_ptr<UpstreamConnection> connection;
+    std::string writing;
+  };
+  std::vector<Retired> retired_;
   core::Ref<runtime::WorkerView> view_;  // the snapshot the pick's indices are in
   runtime::Assignment pick_;
   std::shared_ptr<core::BackendStats> stats_;  // of the current backend, counted while open
@@ -112,7 +133,10 @@ class JsonRpcWsRelay final : public core::RefCounted<JsonRpcWsRelay>,
   std::string client_out_, client_writing_;
   std::string node_out_, node_writing_;
   std::vector<std::string> node_backlog_;  // calls made while no node was ready
-  std::string handshake_accept_;           // the Sec-WebSocket-Accept expected
+  std::size_t node_backlog_bytes_ = 0;
+  http::jsonrpc::Request plan_request_;  // plan()'s scratch
+  core::Buffer plan_text_;
+  std::string handshake_accept_;  // the Sec-WebSocket-Accept expected
   std::mt19937 masks_;
   std::uint64_t generation_ = 0;  // of node_: stale completions are ignored
   NodeState node_state_ = NodeState::open;

@@ -76,14 +76,21 @@ void JsonRpcWsRelay::read_node() {
   if (closed_ || !node_ || node_state_ == NodeState::connecting) return;
   ++node_->pending_ops;
   node_->stream.async_wait_readable(
-      [self = self(), generation = generation_](const error_code& ec) {
+      [self = self(), conn = node_.get(), generation = generation_](const error_code& ec) {
+        if (self->node_op_done(conn)) return;  // a connection dropped since
         self->on_node_readable(generation, ec);
       });
 }
 
+bool JsonRpcWsRelay::node_op_done(UpstreamConnection* conn) {
+  --conn->pending_ops;
+  if (conn == node_.get()) return false;
+  if (conn->pending_ops == 0)
+    std::erase_if(retired_, [conn](const Retired& r) { return r.connection.get() == conn; });
+  return true;
+}
+
 void JsonRpcWsRelay::on_node_readable(std::uint64_t generation, const error_code& ec) {
-  if (generation != generation_) return;  // a connection dropped since
-  --node_->pending_ops;
   if (closed_) return;
   if (ec) {
     fail_over("read failed: " + ec.message());
@@ -143,20 +150,22 @@ void JsonRpcWsRelay::node_bytes() {
 void JsonRpcWsRelay::flush_node() {
   if (closed_ || node_state_ != NodeState::open || !node_writing_.empty() || node_out_.empty())
     return;
+  // On the heap whatever its size: a retired connection's write keeps reading it after
+  // the string moved (drop_node), which a short string's inline bytes would not survive.
+  if (node_out_.capacity() < 64) node_out_.reserve(64);
   node_writing_.swap(node_out_);
   ++node_->pending_ops;
-  node_->stream.async_write(asio::buffer(node_writing_), [self = self(), generation = generation_](
-                                                             const error_code& ec, std::size_t) {
-    if (generation != self->generation_) return;
-    --self->node_->pending_ops;
-    if (self->closed_) return;
-    self->node_writing_.clear();
-    if (ec) {
-      self->fail_over("write failed: " + ec.message());
-      return;
-    }
-    self->flush_node();
-  });
+  node_->stream.async_write(asio::buffer(node_writing_),
+                            [self = self(), conn = node_.get()](const error_code& ec, std::size_t) {
+                              if (self->node_op_done(conn) || self->closed_) return;
+                              self->node_writing_.clear();
+                              if (ec) {
+                                self->fail_over("write failed: " + ec.message());
+                                return;
+                              }
+                              self->flush_node();
+                              self->resume_client();
+                            });
 }
 
 // The timer's look at the backend: drained, disabled, down or ejected, or more than
@@ -170,9 +179,15 @@ void JsonRpcWsRelay::check_backend() {
   const runtime::PoolRuntime& pool = view_->snapshot().pools[pick_.pool];
   const auto& health = pool.config->health;
   if (!health || health->max_lag_blocks == 0) return;
-  std::uint64_t highest = 0;
-  for (const runtime::BackendRuntime& b : pool.backends)
-    highest = std::max(highest, b.stats->head_block.load(std::memory_order_relaxed));
+  // The pool's head on the expected chain (health checks); before it is known, the
+  // highest of the routable backends (a node on another chain or down is not a
+  // reference).
+  std::uint64_t highest = pool.stats ? pool.stats->head_block.load(std::memory_order_relaxed) : 0;
+  if (highest == 0) {
+    for (const runtime::BackendRuntime& b : pool.backends)
+      if (b.stats->routable())
+        highest = std::max(highest, b.stats->head_block.load(std::memory_order_relaxed));
+  }
   const std::uint64_t own = stats_->head_block.load(std::memory_order_relaxed);
   if (own > 0 && highest > own + health->max_lag_blocks) fail_over("fell behind the pool's head");
 }
@@ -189,6 +204,7 @@ void JsonRpcWsRelay::fail_over(std::string_view why) {
     const bool movable = book_.node_lost(out);
     node_out_.clear();
     dispatch(out);
+    resume_client();
     if (!movable) {
       close_client(ws::kCloseServiceRestart,
                    "backend gone; a subscription of a kind veer cannot move");
@@ -205,7 +221,11 @@ void JsonRpcWsRelay::drop_node() {
   ++generation_;
   core::close_socket(node_->stream.socket());
   worker_.buffers().release(node_->buffer);
-  retired_.push_back(std::move(node_));
+  if (node_->pending_ops > 0) {
+    // Freed by node_op_done with its last completion; a pending write's bytes go along.
+    retired_.push_back({std::move(node_), std::move(node_writing_)});
+  }
+  node_.reset();
   if (stats_) stats_->active_connections.fetch_sub(1, std::memory_order_relaxed);
   node_writing_.clear();
   node_in_.clear();
@@ -232,14 +252,13 @@ void JsonRpcWsRelay::connect_next() {
   ++node_->pending_ops;
   node_->stream.socket().async_connect(
       core::to_endpoint(slot.endpoint.data(), slot.endpoint.length),
-      [self = self(), generation = generation_](const error_code& ec) {
-        self->on_connected(generation, ec);
+      [self = self(), conn = node_.get()](const error_code& ec) {
+        if (self->node_op_done(conn)) return;
+        self->on_connected(ec);
       });
 }
 
-void JsonRpcWsRelay::on_connected(std::uint64_t generation, const error_code& ec) {
-  if (generation != generation_) return;
-  --node_->pending_ops;
+void JsonRpcWsRelay::on_connected(const error_code& ec) {
   if (closed_) return;
   if (ec) {
     fail_over("connect failed: " + ec.message());
@@ -258,10 +277,8 @@ void JsonRpcWsRelay::on_connected(std::uint64_t generation, const error_code& ec
       worker_.tls_scratch());
   node_->tls = pool.tls.get();
   ++node_->pending_ops;
-  node_->stream.async_handshake([self = self(), generation](const error_code& ec) {
-    if (generation != self->generation_) return;
-    --self->node_->pending_ops;
-    if (self->closed_) return;
+  node_->stream.async_handshake([self = self(), conn = node_.get()](const error_code& ec) {
+    if (self->node_op_done(conn) || self->closed_) return;
     if (ec) {
       self->fail_over("tls handshake failed");
       return;
@@ -283,18 +300,16 @@ void JsonRpcWsRelay::send_handshake() {
                         key + "\r\nSec-WebSocket-Version: 13\r\n\r\n";
   node_writing_ = std::move(request);
   ++node_->pending_ops;
-  node_->stream.async_write(asio::buffer(node_writing_), [self = self(), generation = generation_](
-                                                             const error_code& ec, std::size_t) {
-    if (generation != self->generation_) return;
-    --self->node_->pending_ops;
-    if (self->closed_) return;
-    self->node_writing_.clear();
-    if (ec) {
-      self->fail_over("handshake write failed");
-      return;
-    }
-    self->read_node();
-  });
+  node_->stream.async_write(asio::buffer(node_writing_),
+                            [self = self(), conn = node_.get()](const error_code& ec, std::size_t) {
+                              if (self->node_op_done(conn) || self->closed_) return;
+                              self->node_writing_.clear();
+                              if (ec) {
+                                self->fail_over("handshake write failed");
+                                return;
+                              }
+                              self->read_node();
+                            });
 }
 
 void JsonRpcWsRelay::on_handshake_bytes() {
@@ -324,8 +339,10 @@ void JsonRpcWsRelay::node_ready() {
   for (std::string& text : node_backlog_)
     out.to_node.push_back(std::move(text));
   node_backlog_.clear();
+  node_backlog_bytes_ = 0;
   dispatch(out);
   node_bytes();  // frames that came with the 101
+  resume_client();
 }
 
 }  // namespace veer::proxy

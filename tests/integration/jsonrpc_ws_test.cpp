@@ -9,6 +9,7 @@
 
 #include <boost/json.hpp>
 #include <chrono>
+#include <filesystem>
 #include <map>
 #include <optional>
 #include <set>
@@ -252,6 +253,129 @@ TEST_F(JsonRpcWs, ClientThatStopsReadingIsClosed1013AndCounted) {
   };
   // (Reading what is still on its way through a 4 KB window would take seconds.)
   EXPECT_TRUE(poll_until(closes, 10000ms));
+}
+
+// The next message as any JSON value (a batch's answer is an array).
+std::optional<json::value> next_value(WsClient& client, beast::error_code& ec) {
+  beast::flat_buffer buffer;
+  client.ws.read(buffer, ec);
+  if (ec) return std::nullopt;
+  return json::parse(beast::buffers_to_string(buffer.data()));
+}
+
+std::string call(int id, const std::string& method, const std::string& params = "[]") {
+  return R"({"jsonrpc":"2.0","id":)" + std::to_string(id) + R"(,"method":")" + method +
+         R"(","params":)" + params + "}";
+}
+
+// The route's method policy holds over WebSocket as over HTTP: denied methods are
+// answered -32601 by veer and never reach a node; eth_accounts is answered [].
+TEST_F(JsonRpcWs, MethodPolicyAppliesToEveryCall) {
+  auto veer = start();
+  WsClient client(veer->port());
+  const std::vector<std::string> denied = {"admin_addPeer", "personal_listAccounts",
+                                           "eth_sendTransaction"};
+  int id = 1;
+  for (const std::string& method : denied) {
+    client.ws.write(boost::asio::buffer(call(id, method, R"(["x"])")));
+    beast::error_code ec;
+    std::optional<json::object> answer = next(client, ec);
+    ASSERT_TRUE(answer) << ec.message();
+    EXPECT_EQ((*answer)["id"], id);
+    ASSERT_TRUE(answer->contains("error")) << json::serialize(*answer);
+    EXPECT_EQ((*answer)["error"].as_object()["code"], -32601) << method;
+    ++id;
+  }
+  client.ws.write(boost::asio::buffer(call(id, "eth_accounts")));
+  beast::error_code ec;
+  std::optional<json::object> accounts = next(client, ec);
+  ASSERT_TRUE(accounts) << ec.message();
+  EXPECT_EQ((*accounts)["id"], id);
+  ASSERT_TRUE(accounts->contains("result")) << json::serialize(*accounts);
+  EXPECT_TRUE((*accounts)["result"].as_array().empty());
+  // A forwarded call after them still works, and the nodes saw none of the others.
+  client.ws.write(boost::asio::buffer(call(++id, "eth_chainId")));
+  std::optional<json::object> chain = next(client, ec);
+  ASSERT_TRUE(chain) << ec.message();
+  EXPECT_TRUE(chain->contains("result")) << json::serialize(*chain);
+  for (const std::string& method : denied)
+    EXPECT_EQ(a.calls(method) + b.calls(method), 0u) << method;
+  EXPECT_EQ(a.calls("eth_accounts") + b.calls("eth_accounts"), 0u);
+  EXPECT_EQ(a.calls("eth_chainId") + b.calls("eth_chainId"), 1u);
+}
+
+// A batch gets one array, in the client's order, local answers included.
+TEST_F(JsonRpcWs, BatchIsAnsweredWithOneArray) {
+  auto veer = start();
+  WsClient client(veer->port());
+  client.ws.write(boost::asio::buffer(
+      "[" + call(1, "eth_blockNumber") + "," + call(2, "admin_addPeer", R"(["x"])") + "," +
+      call(3, "eth_chainId") + "," + call(4, "eth_accounts") + "]"));
+  beast::error_code ec;
+  std::optional<json::value> answer = next_value(client, ec);
+  ASSERT_TRUE(answer) << ec.message();
+  ASSERT_TRUE(answer->is_array()) << json::serialize(*answer);
+  const json::array& items = answer->as_array();
+  ASSERT_EQ(items.size(), 4u);
+  for (std::size_t i = 0; i < items.size(); ++i)
+    EXPECT_EQ(items[i].at("id"), static_cast<std::int64_t>(i + 1));
+  EXPECT_TRUE(items[0].as_object().contains("result"));
+  EXPECT_EQ(items[1].at("error").at("code"), -32601);
+  EXPECT_TRUE(items[2].as_object().contains("result"));
+  EXPECT_TRUE(items[3].at("result").as_array().empty());
+}
+
+std::size_t open_fds(pid_t pid) {
+  std::size_t n = 0;
+  for ([[maybe_unused]] const auto& entry :
+       std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd"))
+    ++n;
+  return n;
+}
+
+// Every failover retires a node connection; the relay frees each once its last operation
+// completes, so many failovers leave the process's descriptors where they were (both
+// engines: io_uring keeps a connection's operations longest).
+TEST_F(JsonRpcWs, ManyFailoversLeakNoConnection) {
+  std::vector<std::string> binaries = {""};
+  if (std::filesystem::exists(veer_io_uring_binary())) binaries.push_back(veer_io_uring_binary());
+  for (const std::string& binary : binaries) {
+    SCOPED_TRACE(binary.empty() ? "epoll" : binary);
+    TestConfig config{.backends = {a.address(), b.address()}, .workers = 1};
+    config.route_keys = "  jsonrpc = true";
+    std::string toml = config.toml();
+    toml += "[admin]\naddress = \"127.0.0.1:0\"\ntokens = [ { name = \"scaler\", token = \"";
+    toml += kToken;
+    toml += "\" } ]\n";
+    Admin admin = start_admin_toml(toml, VeerOptions{.binary = binary});
+    WsClient client(admin.veer->port("public"));
+    const std::uint64_t on_a = a.calls("eth_subscribe");
+    client.ws.write(boost::asio::buffer(subscribe(1, R"(["newHeads"])")));
+    Stream s;
+    ASSERT_TRUE(read_until(
+        client, s, [&] { return s.heads.size() >= 2; }, 5s));
+    FakeRpcNode* current = a.calls("eth_subscribe") > on_a ? &a : &b;
+    const std::size_t before = open_fds(admin.veer->pid());
+    constexpr int kFailovers = 20;
+    for (int i = 0; i < kFailovers; ++i) {
+      FakeRpcNode& from = *current;
+      FakeRpcNode& to = &from == &a ? b : a;
+      current = &to;
+      const std::uint64_t moved = to.calls("eth_subscribe");
+      const std::string backend = "/api/v1/pools/main/backends/" + from.address();
+      ASSERT_TRUE(admin.call("PATCH", backend, R"({"state": "down"})"));
+      ASSERT_TRUE(poll_until([&] { return to.calls("eth_subscribe") > moved; }, 5000ms))
+          << "failover " << i << "\n"
+          << admin.veer->log_text();
+      ASSERT_TRUE(admin.call("PATCH", backend, R"({"state": "up"})"));
+      // Keep the client's side read, and the subscription alive on the new node.
+      const std::size_t seen = s.heads.size();
+      ASSERT_TRUE(read_until(
+          client, s, [&] { return s.heads.size() > seen; }, 5s));
+    }
+    const std::size_t after = open_fds(admin.veer->pid());
+    EXPECT_LE(after, before + 2) << "descriptors before " << before << ", after " << after;
+  }
 }
 
 }  // namespace

@@ -179,14 +179,115 @@ TEST(JsonRpcWsBook, CallsKeepTheClientsIdsAndFailWithThemWhenTheNodeDies) {
   EXPECT_EQ(out.to_node[0].find("abc"), std::string::npos);
   Out lost;
   EXPECT_TRUE(book.node_lost(lost));
-  ASSERT_EQ(lost.to_client.size(), 3u);
+  ASSERT_EQ(lost.to_client.size(), 2u);  // the single call's answer, the batch's array
   std::set<std::string> ids;
   for (const std::string& text : lost.to_client) {
-    json::object o = json::parse(text).as_object();
-    EXPECT_EQ(o["error"].as_object()["code"], -32603);
-    ids.insert(json::serialize(o["id"]));
+    json::value v = json::parse(text);
+    json::array items = v.is_array() ? v.as_array() : json::array{v};
+    for (json::value& item : items) {
+      json::object& o = item.as_object();
+      EXPECT_EQ(o["error"].as_object()["code"], -32603);
+      ids.insert(json::serialize(o["id"]));
+    }
   }
   EXPECT_EQ(ids, (std::set<std::string>{R"("abc")", "1", "2"}));
+  EXPECT_EQ(book.client_calls_pending(), 0u);
+}
+
+// A node that answers the calls of out.to_node in reverse order, echoing the method.
+void answer_reversed(Book& book, Out& out) {
+  std::vector<std::string> calls;
+  calls.swap(out.to_node);
+  for (auto it = calls.rbegin(); it != calls.rend(); ++it) {
+    json::object call = json::parse(*it).as_object();
+    json::object answer{{"jsonrpc", "2.0"}, {"id", call["id"]}, {"result", call["method"]}};
+    book.from_node(json::serialize(answer), out);
+  }
+}
+
+TEST(JsonRpcWsBook, ABatchIsAnsweredWithOneArrayInTheClientsOrder) {
+  Book book(100, 1);
+  book.set_policy([](std::string_view text) {
+    Verdict v;
+    const json::object call = json::parse(text).as_object();
+    if (call.at("method") == "admin_addPeer" && call.contains("id")) {
+      v.kind = Verdict::Kind::answer;
+      v.answer = error_answer(call.at("id"), -32601, "method not allowed: admin_addPeer");
+    } else if (call.at("method") == "admin_addPeer") {
+      v.kind = Verdict::Kind::drop;
+    }
+    return v;
+  });
+  Out out;
+  book.from_client(R"([{"jsonrpc":"2.0","id":1,"method":"eth_chainId"},)"
+                   R"({"jsonrpc":"2.0","id":2,"method":"admin_addPeer"},)"
+                   R"({"jsonrpc":"2.0","method":"admin_addPeer"},)"
+                   R"({"jsonrpc":"2.0","method":"eth_foo"},)"
+                   R"(7,)"
+                   R"({"jsonrpc":"2.0","id":"x","method":"net_version"}])",
+                   out);
+  EXPECT_TRUE(out.to_client.empty());  // not before the last answer
+  ASSERT_EQ(out.to_node.size(), 3u);   // eth_chainId, the eth_foo notification, net_version
+  answer_reversed(book, out);
+  ASSERT_EQ(out.to_client.size(), 1u);
+  const json::array answers = json::parse(out.to_client[0]).as_array();
+  ASSERT_EQ(answers.size(), 4u);  // notifications get no answer
+  EXPECT_EQ(answers[0].at("id"), 1);
+  EXPECT_EQ(answers[0].at("result"), "eth_chainId");
+  EXPECT_EQ(answers[1].at("id"), 2);
+  EXPECT_EQ(answers[1].at("error").at("code"), -32601);
+  EXPECT_EQ(answers[2].at("error").at("code"), -32600);
+  EXPECT_EQ(answers[3].at("id"), "x");
+  EXPECT_EQ(answers[3].at("result"), "net_version");
+
+  // All local, and only notifications.
+  out = Out{};
+  book.from_client(R"([{"jsonrpc":"2.0","id":3,"method":"admin_addPeer"}])", out);
+  ASSERT_EQ(out.to_client.size(), 1u);
+  EXPECT_EQ(json::parse(out.to_client[0]).as_array().at(0).at("id"), 3);
+  EXPECT_TRUE(out.to_node.empty());
+  out = Out{};
+  book.from_client(R"([{"jsonrpc":"2.0","method":"eth_foo"}])", out);
+  EXPECT_TRUE(out.to_client.empty());
+  EXPECT_EQ(out.to_node.size(), 1u);
+}
+
+TEST(JsonRpcWsBook, ThePolicyAnswersSingleCallsLocallyWithTheClientsId) {
+  Book book(100, 1);
+  book.set_policy([](std::string_view text) {
+    Verdict v;
+    const json::object call = json::parse(text).as_object();
+    if (call.at("method") == "eth_accounts") {
+      v.kind = Verdict::Kind::answer;
+      v.answer = R"({"jsonrpc":"2.0","id":)" + json::serialize(call.at("id")) + R"(,"result":[]})";
+    }
+    return v;
+  });
+  Out out;
+  book.from_client(R"({"jsonrpc":"2.0","id":"q","method":"eth_accounts","params":[]})", out);
+  EXPECT_TRUE(out.to_node.empty());
+  ASSERT_EQ(out.to_client.size(), 1u);
+  EXPECT_EQ(json::parse(out.to_client[0]).at("id"), "q");
+  EXPECT_TRUE(json::parse(out.to_client[0]).at("result").as_array().empty());
+}
+
+TEST(JsonRpcWsBook, CallsInFlightAreCapped) {
+  Book book(100, 1, 3);
+  Out out;
+  for (int i = 1; i <= 5; ++i)
+    book.from_client(
+        R"({"jsonrpc":"2.0","id":)" + std::to_string(i) + R"(,"method":"eth_chainId"})", out);
+  EXPECT_EQ(out.to_node.size(), 3u);
+  EXPECT_EQ(book.client_calls_pending(), 3u);
+  ASSERT_EQ(out.to_client.size(), 2u);
+  for (const std::string& text : out.to_client)
+    EXPECT_EQ(json::parse(text).at("error").at("code"), -32005);
+  out.to_client.clear();
+  answer_reversed(book, out);
+  EXPECT_EQ(out.to_client.size(), 3u);
+  EXPECT_EQ(book.client_calls_pending(), 0u);
+  book.from_client(R"({"jsonrpc":"2.0","id":9,"method":"eth_chainId"})", out);
+  EXPECT_EQ(out.to_node.size(), 1u);
 }
 
 TEST(JsonRpcWsBook, MaxSubscriptionsAnswersMinus32005) {
