@@ -9,7 +9,13 @@ const url = process.argv[2];
 const key = "0x4f3edf983ac636a65a842ce7c78d9aa706d3b113bce9c46f30d7d21715b23b1d";
 const to = "0xFFcf8FDEE72ac11b5c542428B35EEF5769C409f0";
 
-const provider = new JsonRpcProvider(url, undefined, { batchMaxCount: 20, staticNetwork: true });
+// cacheTimeout -1: ethers otherwise answers a repeated call from its 250 ms cache, so
+// the head read after the transaction could be the one read before it.
+const provider = new JsonRpcProvider(url, undefined, {
+  batchMaxCount: 20,
+  staticNetwork: true,
+  cacheTimeout: -1,
+});
 const wallet = new Wallet(key, provider);
 const out = {};
 try {
