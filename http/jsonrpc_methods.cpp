@@ -153,6 +153,12 @@ constexpr std::string_view kClientMessages[] = {
 constexpr std::string_view kServerMessages[] = {
     "header not found", "missing trie node", "unknown block", "timeout", "timed out", "internal",
 };
+// Of those, the node lacking the block's state: whose fault depends on the block asked.
+constexpr std::string_view kMissingStateMessages[] = {
+    "header not found",
+    "missing trie node",
+    "unknown block",
+};
 
 }  // namespace
 
@@ -190,6 +196,28 @@ ErrorClass classify(const Reply& reply) {
   if (contains_any(message, kClientMessages)) return ErrorClass::client_error;
   if (contains_any(message, kServerMessages)) return ErrorClass::server_error;
   return ErrorClass::client_error;
+}
+
+ErrorClass classify(const Reply& reply, const AskedBlock& asked) {
+  const ErrorClass base = classify(reply);
+  if (base != ErrorClass::server_error || reply.error_code == kInternalError ||
+      reply.error_code == kLimitExceeded ||
+      !contains_any(reply.error_message, kMissingStateMessages))
+    return base;
+  if (!asked.block) return base;
+  switch (asked.block->kind) {
+    case BlockRef::Kind::number:
+    case BlockRef::Kind::earliest: {
+      const std::uint64_t number =
+          asked.block->kind == BlockRef::Kind::number ? asked.block->number : 0;
+      return asked.backend_head != 0 && number <= asked.backend_head ? base
+                                                                     : ErrorClass::client_error;
+    }
+    case BlockRef::Kind::hash:
+      return ErrorClass::client_error;
+    default:  // latest, pending, safe, finalized: the node should have them
+      return base;
+  }
 }
 
 bool already_delivered(const Reply& reply) {

@@ -111,7 +111,9 @@ void ClientSession::build_jsonrpc_request() {
     const std::string_view line = rest.substr(0, eol == std::string_view::npos ? rest.size() : eol);
     rest.remove_prefix(std::min(rest.size(), line.size() + 2));
     if (line.empty()) break;
-    if (is_framing_field(line, "content-length") || is_framing_field(line, "transfer-encoding"))
+    // Expect too: veer has the whole body and answered the client's 100-continue.
+    if (is_framing_field(line, "content-length") || is_framing_field(line, "transfer-encoding") ||
+        is_framing_field(line, "expect"))
       continue;
     head.append(line);
     head.append("\r\n");
@@ -279,6 +281,11 @@ void ClientSession::take_jsonrpc_response() {
       jsonrpc_group_failed(RpcEnd::transport_error, error ? error.reason : "unexpected 101", false,
                            health::Outcome::bad_response);
       return;
+    }
+    if (head.status >= 200) {
+      // Kept for the client's answer (respond_jsonrpc): the views die with the buffer.
+      rpc_->reply_head.clear();
+      rpc_->reply_head.append(buffer.readable().substr(0, end));
     }
     buffer.consume(end);
     if (head.status < 200) continue;
@@ -475,6 +482,7 @@ void ClientSession::jsonrpc_group_replied() {
                          health::Outcome::bad_response);
     return;
   }
+  ++rpc_->replied_exchanges;
   const std::uint32_t current = rpc_->current;
   std::size_t expected = 0;
   for (std::size_t i = 0; i < rpc_->calls.size(); ++i) {
@@ -521,13 +529,14 @@ void ClientSession::jsonrpc_group_replied() {
   }
   bool changed = false;
   bool retry = false;
+  bool server_error = false;
+  const std::uint64_t backend_head = backend.stats->head_block.load(std::memory_order_relaxed);
   for (std::size_t i = 0; i < rpc_->calls.size(); ++i) {
     RpcCallState& state = rpc_->calls[i];
     if (rpc_->matched[i] == UINT32_MAX) continue;
     const jr::Reply& reply = response.replies[rpc_->matched[i]];
-    const jr::ErrorClass error_class = jr::classify(reply);
-    record_outcome(error_class == jr::ErrorClass::server_error ? health::Outcome::rpc_error
-                                                               : health::Outcome::success);
+    const jr::ErrorClass error_class = jr::classify(reply, {state.plan.block, backend_head});
+    server_error = server_error || error_class == jr::ErrorClass::server_error;
     if (error_class == jr::ErrorClass::server_error &&
         state.plan.method->retry != jr::Retry::never) {
       retry = true;  // marked: stays open for retry_jsonrpc_calls
@@ -539,6 +548,7 @@ void ClientSession::jsonrpc_group_replied() {
     context.plan = &state.plan;
     context.backend_address = backend.address;
     context.retried = state.may_have_landed;
+    context.known_head = runtime::known_head(exchange_.view->snapshot(), state.plan.target);
     state.answer_offset = rpc_->answers.size();
     if (runtime::fix_reply(context, reply, rpc_->answers)) {
       changed = true;
@@ -551,6 +561,10 @@ void ClientSession::jsonrpc_group_replied() {
                 : error_class == jr::ErrorClass::client_error ? RpcEnd::client_error
                                                               : RpcEnd::server_error;
   }
+  // One outcome per exchange with a backend, however many calls it carried: a client's
+  // batch weighs as one request in passive health, so it cannot eject a backend alone.
+  if (expected != 0)
+    record_outcome(server_error ? health::Outcome::rpc_error : health::Outcome::success);
   const bool retried = retry && retry_jsonrpc_calls("answered with a server error", false,
                                                     runtime::JsonRpcSeries::retry_rpc_error);
   rpc_->passthrough = rpc_->whole_request && !changed && !retried && !retry &&

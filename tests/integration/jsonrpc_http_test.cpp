@@ -243,6 +243,168 @@ TEST_P(JsonRpcHttp, ServerErrorsEjectRevertsDoNot) {
   EXPECT_FALSE(ejected(reverting.address()));
 }
 
+// Whether `address` is ejected now (GET /api/v1/pools).
+bool ejected_now(Admin& admin, const std::string& address) {
+  const auto r = admin.call("GET", "/api/v1/pools");
+  if (!r || r->status != 200) return false;
+  const json::value pools = json::parse(r->body);
+  for (const json::value& pool : pools.at("pools").as_array()) {
+    for (const json::value& backend : pool.at("backends").as_array()) {
+      if (backend.at("address") == json::string_view(address))
+        return backend.at("state") == "ejected";
+    }
+  }
+  return false;
+}
+
+// A client cannot eject backends: "header not found" for a block above the node's head
+// is the caller's error (answered, not retried, no failure), and a batch is one outcome
+// per exchange, so five missing-state answers in one batch are one failure, not five.
+TEST_P(JsonRpcHttp, ClientBatchesCannotEjectBackends) {
+  FakeRpcNode a("a");
+  FakeRpcNode b("b", {.index = 1});
+  ASSERT_TRUE(a.control(R"({"missing_state": true})"));
+  ASSERT_TRUE(b.control(R"({"missing_state": true})"));
+  TestConfig config = config_for({&a, &b});
+  config.extra =
+      "health = { type = \"jsonrpc\", interval = \"100ms\" }\n"
+      "outlier = { consecutive_failures = 3, failure_percent = 0, base_ejection = \"60s\", "
+      "max_ejected_percent = 100 }\nretries = { attempts = 0 }\n";
+  start(config);
+  ASSERT_NE(port(), 0) << admin_.veer->log_text();
+  // Both nodes' heads (100) are known before the calls.
+  std::string pools;
+  ASSERT_TRUE(poll_until(
+      [&] {
+        const auto r = admin_.call("GET", "/api/v1/pools");
+        pools = r ? r->body : "";
+        const auto first = pools.find("\"head\":100");
+        return first != std::string::npos &&
+               pools.find("\"head\":100", first + 1) != std::string::npos;
+      },
+      10s))
+      << pools;
+  Client client(port());
+  std::vector<std::string> high;
+  for (int i = 0; i < 5; ++i)
+    high.push_back(call(i, "eth_getBlockByNumber", R"(["0xffffffff",false])"));
+  for (int round = 0; round < 4; ++round) {
+    const auto r = post(client, batch_of(high));
+    ASSERT_TRUE(r);
+    const json::value answer = parse(r);
+    ASSERT_TRUE(answer.is_array()) << r->body;
+    for (const json::value& reply : answer.as_array())
+      EXPECT_EQ(error_message(reply), "header not found");
+  }
+  EXPECT_FALSE(ejected_now(admin_, a.address()));
+  EXPECT_FALSE(ejected_now(admin_, b.address()));
+  // "latest" missing is the node's fault: but a batch of five is one failure, and
+  // consecutive_failures = 3 takes three such exchanges with one node.
+  std::vector<std::string> latest;
+  for (int i = 0; i < 5; ++i)
+    latest.push_back(call(i, "eth_getBlockByNumber", R"(["latest",false])"));
+  for (int round = 0; round < 2; ++round) {
+    Client fresh(port());  // each connection may pick either node: at most 2 per node
+    ASSERT_TRUE(post(fresh, batch_of(latest)));
+  }
+  EXPECT_FALSE(ejected_now(admin_, a.address()));
+  EXPECT_FALSE(ejected_now(admin_, b.address()));
+  // Single calls of "latest", one exchange each: the node is ejected.
+  for (int i = 0; i < 12 && !(ejected_now(admin_, a.address()) && ejected_now(admin_, b.address()));
+       ++i) {
+    Client fresh(port());
+    ASSERT_TRUE(post(fresh, call(i, "eth_getBlockByNumber", R"(["latest",false])")));
+  }
+  EXPECT_TRUE(ejected_now(admin_, a.address()) || ejected_now(admin_, b.address()));
+}
+
+// A node that answers every POST with `result` for id 7, with a CORS header and its own
+// X-Request-Id; it records what it was sent.
+BackendReply cors_reply(const BackendRequest& request) {
+  BackendReply reply;
+  reply.body = R"({"jsonrpc":"2.0","id":7,"result":")" +
+               std::string(request.header("Expect").empty() ? "0x1" : "0xbad") + "\"}";
+  reply.headers = {{"Content-Type", "application/json; charset=utf-8"},
+                   {"Access-Control-Allow-Origin", "*"},
+                   {"X-Request-Id", "the-node-s-own"}};
+  return reply;
+}
+
+TestConfig config_for_backend(const TestBackend& node) {
+  TestConfig config;
+  config.io_engine = JsonRpcHttp::GetParam();
+  config.backends.push_back(node.address());
+  config.route_keys = "  jsonrpc = true";
+  return config;
+}
+
+// The answer keeps the backend's own response fields (CORS) when it all came from one
+// exchange, with veer's framing, X-Request-Id and keep-alive; an answer veer wrote
+// (a denied method) has only veer's fields.
+TEST_P(JsonRpcHttp, BackendResponseHeadersReachTheClient) {
+  TestBackend node("node", cors_reply);
+  start(config_for_backend(node));
+  Client client(port());
+  const auto r = post(client, call(7, "eth_chainId"));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->header("Access-Control-Allow-Origin"), "*");
+  EXPECT_EQ(r->count("Content-Type"), 1u);
+  EXPECT_EQ(r->header("Content-Type"), "application/json");
+  EXPECT_EQ(r->count("Content-Length"), 1u);
+  EXPECT_EQ(r->count("X-Request-Id"), 1u);
+  EXPECT_NE(r->header("X-Request-Id"), "the-node-s-own");
+  EXPECT_TRUE(r->keep_alive);
+  EXPECT_EQ(error_code(parse(r)), 0) << r->body;
+  const auto denied = post(client, call(8, "admin_addPeer", R"(["enode://x"])"));
+  ASSERT_TRUE(denied);
+  EXPECT_EQ(error_code(parse(denied)), -32601) << denied->body;
+  EXPECT_EQ(denied->header("Access-Control-Allow-Origin"), "");
+  EXPECT_EQ(denied->count("X-Request-Id"), 1u);
+  // HTTP/1.0 with keep-alive: said so in the answer, and the connection stays.
+  const std::string body = call(7, "eth_chainId");
+  Client old(port());
+  ASSERT_TRUE(
+      old.send("POST / HTTP/1.0\r\nHost: x\r\nConnection: keep-alive\r\n"
+               "Content-Type: application/json\r\nContent-Length: " +
+               std::to_string(body.size()) + "\r\n\r\n" + body));
+  const auto first = old.read_response();
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->status, 200);
+  EXPECT_EQ(first->header("Connection"), "keep-alive");
+  EXPECT_EQ(first->header("Access-Control-Allow-Origin"), "*");
+}
+
+// Expect: 100-continue: veer reads the body itself, so it answers 100 Continue before
+// the body is sent (a client waits for it), and the node never sees Expect.
+TEST_P(JsonRpcHttp, ExpectContinueIsAnsweredAndNotForwarded) {
+  TestBackend node("node", cors_reply);
+  start(config_for_backend(node));
+  const std::string body = call(7, "eth_chainId");
+  const std::string head =
+      "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+      "Expect: 100-continue\r\nContent-Length: " +
+      std::to_string(body.size()) + "\r\n\r\n";
+  Client client(port());
+  ASSERT_TRUE(client.send(head));
+  const auto interim = client.read_response();
+  ASSERT_TRUE(interim);
+  EXPECT_EQ(interim->status, 100);
+  ASSERT_TRUE(client.send(body));
+  const auto r = client.read_response();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  const json::value answer = parse(r);
+  ASSERT_TRUE(answer.is_object()) << r->body;
+  EXPECT_EQ(answer.as_object().at("result"), "0x1") << "the node saw no Expect";
+  // The body sent with the head: nothing to wait for, the answer comes at once.
+  ASSERT_TRUE(client.send(head + body));
+  const auto direct = client.read_response();
+  ASSERT_TRUE(direct);
+  EXPECT_EQ(direct->status, 200);
+  EXPECT_EQ(parse(direct).as_object().at("result"), "0x1");
+}
+
 // The retry table: a read answered -32603 goes to the other node.
 TEST_P(JsonRpcHttp, ReadRetriedOnTheOtherNode) {
   FakeRpcNode broken("broken");
