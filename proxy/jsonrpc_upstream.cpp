@@ -244,12 +244,14 @@ void ClientSession::on_jsonrpc_bytes(UpstreamConnection* conn, const error_code&
       jsonrpc_group_failed(RpcEnd::timed_out, "timed out", false, health::Outcome::timeout);
       return;
     }
-    // A pooled connection the backend had closed while idle: keep-alive churn.
+    // A pooled connection the backend had closed while idle (keep-alive churn): no
+    // failure of the backend's. But the request was written and may have been read
+    // before the close, so it counts as sent: state-creating calls (Retry::never) are
+    // not sent again; only a failed write proves that nothing reached the node.
     rpc_->stale = up_->reused && !rpc_->got_bytes && rpc_connection_lost(ec);
     if (rpc_->stale) worker_.upstreams().close_idle(*exchange_.slot);
     jsonrpc_group_failed(RpcEnd::transport_error, "waiting for the response: " + ec.message(),
-                         rpc_->stale,
-                         rpc_->stale ? std::nullopt : std::optional(health::Outcome::reset));
+                         false, rpc_->stale ? std::nullopt : std::optional(health::Outcome::reset));
     return;
   }
   conn->buffer.commit(n);

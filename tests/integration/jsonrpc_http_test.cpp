@@ -477,6 +477,46 @@ TEST_P(JsonRpcHttp, FilterCreationAndSendTransactionNotRetried) {
   EXPECT_EQ(a.calls("eth_getBalance") + b.calls("eth_getBalance"), 2u);
 }
 
+// A reused connection the node closes after reading the request, without a byte of
+// answer: the request may have been taken, so a state-creating call is not sent again
+// (a read is).
+TEST_P(JsonRpcHttp, ClosedWithoutAnswerAfterTheWriteIsNotResentForStateCreatingCalls) {
+  TestBackend node("node", [](const BackendRequest& request) {
+    BackendReply reply;
+    if (request.body.find("eth_chainId") == std::string::npos) {
+      reply.drop = true;
+      return reply;
+    }
+    reply.body = R"({"jsonrpc":"2.0","id":1,"result":"0x1"})";
+    return reply;
+  });
+  TestConfig config = config_for_backend(node);
+  config.route_keys = "  jsonrpc = { deny = [] }";
+  start(config);
+  node.record(true);
+  const auto sent = [&](const std::string& method) {
+    std::size_t n = 0;
+    for (const BackendRequest& request : node.recorded())
+      n += request.body.find(method) != std::string::npos ? 1 : 0;
+    return n;
+  };
+  for (const char* method : {"eth_newFilter", "eth_sendTransaction"}) {
+    Client client(port());
+    const auto warm = post(client, call(1, "eth_chainId"));  // leaves a pooled connection
+    ASSERT_TRUE(warm);
+    ASSERT_EQ(warm->status, 200);
+    const auto r = post(client, call(2, method, R"([{}])"));
+    ASSERT_TRUE(r);
+    EXPECT_NE(error_code(parse(r)), 0) << r->body;
+    EXPECT_EQ(sent(method), 1u) << method << " was sent again";
+  }
+  Client client(port());
+  ASSERT_TRUE(post(client, call(1, "eth_chainId")));
+  const auto read = post(client, call(3, "eth_getBalance", R"(["0x01","latest"])"));
+  ASSERT_TRUE(read);
+  EXPECT_GE(sent("eth_getBalance"), 2u) << "a read goes again";
+}
+
 // The method policy: denied methods get -32601, eth_accounts is answered locally.
 TEST_P(JsonRpcHttp, DeniedMethodsAndLocalAccounts) {
   FakeRpcNode node("node");
