@@ -62,6 +62,11 @@ struct AskedBlock {
 // asking for blocks that do not exist cannot eject backends.
 ErrorClass classify(const Reply& reply, const AskedBlock& asked);
 
+// Whether a reply's id (raw JSON) names the call's: the same text, or the same value
+// written another way (1 / 1.0 / 1e0, "A" / "\u0041"), as nodes that re-serialise ids
+// send them.
+bool same_id(std::string_view call_id, std::string_view reply_id);
+
 // An eth_sendRawTransaction error meaning an earlier try already delivered it
 // ("already known", "nonce too low", "known transaction").
 bool already_delivered(const Reply& reply);

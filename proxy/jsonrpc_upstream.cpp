@@ -467,6 +467,12 @@ bool ClientSession::retry_jsonrpc_calls(std::string_view cause, bool nothing_sen
   return true;
 }
 
+// Whether the body of a 4xx response is a JSON-RPC response (parsed into rpc_->response).
+bool ClientSession::jsonrpc_reply_in_error_status() {
+  jr::parse_response(rpc_->reply.readable(), rpc_->response);
+  return rpc_->response.valid;
+}
+
 // A whole response: HTTP 5xx, a body that is no JSON-RPC response, or replies that do
 // not match the calls fail the group; otherwise each call takes its reply (fixed by
 // fix_reply), and server-class errors of retryable methods go again elsewhere.
@@ -479,7 +485,10 @@ void ClientSession::jsonrpc_group_replied() {
                          health::Outcome::server_error);
     return;
   }
-  if (status < 200 || status >= 300) {
+  // Some nodes (Besu) answer JSON-RPC errors with HTTP 400 and a valid error body:
+  // a 4xx whose body is a JSON-RPC response is classified as any reply (below).
+  if (status < 200 || (status >= 300 && status < 400) ||
+      (status >= 400 && !jsonrpc_reply_in_error_status())) {
     jsonrpc_group_failed(RpcEnd::transport_error, "HTTP " + std::to_string(status), false,
                          health::Outcome::bad_response);
     return;
@@ -519,7 +528,7 @@ void ClientSession::jsonrpc_group_replied() {
       const RpcCallState& state = rpc_->calls[i];
       if (state.end != RpcEnd::open || state.group != current || rpc_->matched[i] != UINT32_MAX)
         continue;
-      if (rpc_->request.calls[i].id != response.replies[r].id) continue;
+      if (!jr::same_id(rpc_->request.calls[i].id, response.replies[r].id)) continue;
       rpc_->matched[i] = static_cast<std::uint32_t>(r);
       found = true;
     }

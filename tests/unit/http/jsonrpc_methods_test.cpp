@@ -180,6 +180,24 @@ TEST(JsonRpcMethods, ClassifyMissingStateByTheBlockAsked) {
   EXPECT_EQ(classify(ok, {number(500), 100}), ErrorClass::ok);
 }
 
+// Nodes that re-serialise ids: the same value written another way still matches.
+TEST(JsonRpcMethods, SameIdComparesValuesWhenTheTextDiffers) {
+  EXPECT_TRUE(same_id("1", "1"));
+  EXPECT_TRUE(same_id("1", "1.0"));
+  EXPECT_TRUE(same_id("1", "1e0"));
+  EXPECT_TRUE(same_id("-2", "-2.00"));
+  EXPECT_TRUE(same_id("\"A\"", "\"\\u0041\""));
+  EXPECT_TRUE(same_id("\"a/b\"", "\"a\\/b\""));
+  EXPECT_TRUE(same_id("\"\\ud83d\\ude00\"", "\"\xF0\x9F\x98\x80\""));
+  EXPECT_TRUE(same_id("null", "null"));
+  EXPECT_FALSE(same_id("1", "2"));
+  EXPECT_FALSE(same_id("1", "\"1\""));
+  EXPECT_FALSE(same_id("\"1\"", "1"));
+  EXPECT_FALSE(same_id("\"A\"", "\"B\""));
+  EXPECT_FALSE(same_id("null", "0"));
+  EXPECT_FALSE(same_id("\"a\"", "\"a\\u00\""));
+}
+
 TEST(JsonRpcMethods, AlreadyDelivered) {
   EXPECT_TRUE(already_delivered(error(-32000, "already known")));
   EXPECT_TRUE(already_delivered(error(-32000, "Known transaction: 0xabc")));
