@@ -78,6 +78,7 @@ bool ClientSession::refuse_jsonrpc_body_size(const http::RequestHead& head) {
 void ClientSession::start_jsonrpc(const http::RequestHead& head) {
   if (!rpc_) rpc_ = std::make_unique<JsonRpcExchange>();
   rpc_->reset();
+  if (retired_.empty()) rpc_->retired_writes.clear();
   const runtime::RouteRuntime& route = *exchange_.pick.route;
   rpc_->route = route.jsonrpc.get();
   const runtime::Snapshot& snapshot = exchange_.view->snapshot();

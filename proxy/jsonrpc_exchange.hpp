@@ -78,9 +78,13 @@ struct JsonRpcExchange {
   core::Buffer reply;       // the current group's response body (decoded)
   core::Buffer reply_head;  // the last 2xx response head from a backend, as it came
   std::uint32_t replied_exchanges = 0;  // exchanges whose replies were taken
-  std::string_view sent_body;           // what the current group sends: body, or the client's bytes
-  std::uint32_t current = 0;            // the group being exchanged
-  bool whole_request = false;           // the current group sends the client's body unchanged
+  // Request bytes (head, body) of tries whose connection was retired with its write
+  // perhaps still in flight (io_uring reads them until the write completes): a retry
+  // writes new buffers. Freed once the session has no retired connection left.
+  std::vector<core::Buffer> retired_writes;
+  std::string_view sent_body;  // what the current group sends: body, or the client's bytes
+  std::uint32_t current = 0;   // the group being exchanged
+  bool whole_request = false;  // the current group sends the client's body unchanged
   // The current group's response.
   std::size_t response_scan = 0;
   std::uint16_t status = 0;

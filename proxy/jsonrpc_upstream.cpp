@@ -387,6 +387,12 @@ void ClientSession::end_jsonrpc_try(bool reusable) {
     up_->buffer.clear();
     rpc_->reply.truncate(rpc_->decoded);
   }
+  if (up_ && up_->pending_ops > 0 && !rpc_->sent) {
+    // Retired below with the write perhaps still reading these: they go with it.
+    rpc_->retired_writes.push_back(std::move(rpc_->head));
+    if (!rpc_->whole_request) rpc_->retired_writes.push_back(std::move(rpc_->body));
+    rpc_->sent_body = {};
+  }
   release_upstream(reusable && rpc_->sent);
   end_backend_use();
   exchange_.upstream_timed_out = false;
