@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <charconv>
 #include <string>
 
 #include "core/hex.hpp"
@@ -153,6 +154,12 @@ constexpr std::string_view kClientMessages[] = {
 constexpr std::string_view kServerMessages[] = {
     "header not found", "missing trie node", "unknown block", "timeout", "timed out", "internal",
 };
+// Of those, the node lacking the block's state: whose fault depends on the block asked.
+constexpr std::string_view kMissingStateMessages[] = {
+    "header not found",
+    "missing trie node",
+    "unknown block",
+};
 
 }  // namespace
 
@@ -190,6 +197,132 @@ ErrorClass classify(const Reply& reply) {
   if (contains_any(message, kClientMessages)) return ErrorClass::client_error;
   if (contains_any(message, kServerMessages)) return ErrorClass::server_error;
   return ErrorClass::client_error;
+}
+
+ErrorClass classify(const Reply& reply, const AskedBlock& asked) {
+  const ErrorClass base = classify(reply);
+  if (base != ErrorClass::server_error || reply.error_code == kInternalError ||
+      reply.error_code == kLimitExceeded ||
+      !contains_any(reply.error_message, kMissingStateMessages))
+    return base;
+  if (!asked.block) return base;
+  switch (asked.block->kind) {
+    case BlockRef::Kind::number:
+    case BlockRef::Kind::earliest: {
+      const std::uint64_t number =
+          asked.block->kind == BlockRef::Kind::number ? asked.block->number : 0;
+      return asked.backend_head != 0 && number <= asked.backend_head ? base
+                                                                     : ErrorClass::client_error;
+    }
+    case BlockRef::Kind::hash:
+      return ErrorClass::client_error;
+    default:  // latest, pending, safe, finalized: the node should have them
+      return base;
+  }
+}
+
+namespace {
+
+// A JSON number's value; nullopt when `raw` is not one.
+std::optional<double> number_value(std::string_view raw) {
+  if (raw.empty() || (raw.front() != '-' && (raw.front() < '0' || raw.front() > '9')))
+    return std::nullopt;
+  double value = 0;
+  const auto [end, ec] = std::from_chars(raw.data(), raw.data() + raw.size(), value);
+  if (ec != std::errc{} || end != raw.data() + raw.size()) return std::nullopt;
+  return value;
+}
+
+void append_utf8(std::string& out, std::uint32_t cp) {
+  if (cp < 0x80) {
+    out.push_back(static_cast<char>(cp));
+  } else if (cp < 0x800) {
+    out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  } else if (cp < 0x10000) {
+    out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
+    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  } else {
+    out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
+    out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  }
+}
+
+std::optional<std::uint32_t> hex4(std::string_view s, std::size_t at) {
+  if (at + 4 > s.size()) return std::nullopt;
+  std::uint32_t v = 0;
+  for (std::size_t i = at; i < at + 4; ++i) {
+    const int d = core::hex_value(s[i]);
+    if (d < 0) return std::nullopt;
+    v = v * 16 + static_cast<std::uint32_t>(d);
+  }
+  return v;
+}
+
+// A JSON string's decoded UTF-8 into `out`; false when `raw` is not a valid string.
+bool string_value(std::string_view raw, std::string& out) {
+  out.clear();
+  if (raw.size() < 2 || raw.front() != '"' || raw.back() != '"') return false;
+  const std::string_view s = raw.substr(1, raw.size() - 2);
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] != '\\') {
+      out.push_back(s[i]);
+      continue;
+    }
+    if (++i >= s.size()) return false;
+    switch (s[i]) {
+      case 'n':
+        out.push_back('\n');
+        break;
+      case 't':
+        out.push_back('\t');
+        break;
+      case 'r':
+        out.push_back('\r');
+        break;
+      case 'b':
+        out.push_back('\b');
+        break;
+      case 'f':
+        out.push_back('\f');
+        break;
+      case 'u': {
+        auto cp = hex4(s, i + 1);
+        if (!cp) return false;
+        i += 4;
+        if (*cp >= 0xD800 && *cp < 0xDC00 && i + 2 < s.size() && s[i + 1] == '\\' &&
+            s[i + 2] == 'u') {
+          const auto low = hex4(s, i + 3);
+          if (low && *low >= 0xDC00 && *low < 0xE000) {
+            cp = 0x10000 + ((*cp - 0xD800) << 10) + (*low - 0xDC00);
+            i += 6;
+          }
+        }
+        append_utf8(out, *cp);
+        break;
+      }
+      default:
+        out.push_back(s[i]);
+        break;  // \" \\ \/
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+bool same_id(std::string_view call_id, std::string_view reply_id) {
+  if (call_id == reply_id) return true;
+  if (const auto a = number_value(call_id)) {
+    const auto b = number_value(reply_id);
+    return b && *a == *b;
+  }
+  // Per worker thread and reused: only ids written differently get here.
+  thread_local std::string a, b;
+  return string_value(call_id, a) && string_value(reply_id, b) && a == b;
 }
 
 bool already_delivered(const Reply& reply) {

@@ -7,6 +7,7 @@
 // argument cannot disagree.
 
 #include <cstdint>
+#include <optional>
 #include <string_view>
 
 #include "http/jsonrpc.hpp"
@@ -45,6 +46,26 @@ enum class ErrorClass : std::uint8_t {
   server_error,  // -32603, "header not found"/"missing trie node", timeouts, limits at the node
 };
 ErrorClass classify(const Reply& reply);
+
+// The block a forwarded call asked for and the head of the backend that answered,
+// for judging a missing-state answer ("header not found", "unknown block", "missing
+// trie node"): the node's fault only when it should have the block.
+struct AskedBlock {
+  // The call's block argument as the client sent it; nullopt = none (reads the head).
+  std::optional<BlockRef> block;
+  std::uint64_t backend_head = 0;  // the answering backend's head_block; 0 = not known
+};
+// As classify(reply), except that a missing-state answer is a server error only when
+// the call asked for a tag (latest, pending, safe, finalized) or no block, or for a
+// number ("earliest" = 0) at or below `backend_head`; a number above it, a number with
+// the head not known, or a block hash is the caller's (a client error), so clients
+// asking for blocks that do not exist cannot eject backends.
+ErrorClass classify(const Reply& reply, const AskedBlock& asked);
+
+// Whether a reply's id (raw JSON) names the call's: the same text, or the same value
+// written another way (1 / 1.0 / 1e0, "A" / "\u0041"), as nodes that re-serialise ids
+// send them.
+bool same_id(std::string_view call_id, std::string_view reply_id);
 
 // An eth_sendRawTransaction error meaning an earlier try already delivered it
 // ("already known", "nonce too low", "known transaction").

@@ -305,6 +305,8 @@ class ClientSession final : public core::RefCounted<ClientSession>,
   void next_jsonrpc_group();
   void finish_jsonrpc();
   void respond_jsonrpc(std::uint16_t status, std::string_view body, bool close);
+  bool answer_from_one_exchange() const;
+  bool jsonrpc_reply_in_error_status();
   void count_jsonrpc_calls();
   // --- jsonrpc_upstream.cpp: one group's buffered exchange with its backend.
   void send_jsonrpc_group();

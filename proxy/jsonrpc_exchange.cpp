@@ -4,10 +4,12 @@
 // place, forwarded calls go in groups (one upstream POST per target and backend, see
 // jsonrpc_upstream.cpp), and the client gets one answer with every call's reply.
 #include <algorithm>
+#include <charconv>
 #include <cstring>
 
 #include "core/log.hpp"
 #include "http/header_rewrite.hpp"
+#include "http/http_parser.hpp"
 #include "http/limit_response.hpp"
 #include "proxy/client_session.hpp"
 #include "proxy/worker.hpp"
@@ -21,21 +23,31 @@ std::int64_t rpc_steady_ns(Clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
 }
 
-// The highest head the health checks know among the backends of `target`'s pools.
-std::uint64_t highest_known_head_of(const runtime::Snapshot& snapshot,
-                                    const runtime::RpcTarget& target) {
-  std::uint64_t highest = 0;
-  const auto scan = [&](std::uint32_t pool) {
-    for (const runtime::BackendRuntime& backend : snapshot.pools[pool].backends)
-      highest = std::max(highest, backend.stats->head_block.load(std::memory_order_relaxed));
-  };
-  if (target.split == UINT32_MAX) {
-    scan(target.pool);
-  } else {
-    for (const std::uint32_t pool : snapshot.splits[target.split].pools)
-      scan(pool);
+// Leaves the fields of a backend's response head that describe the response rather
+// than the body veer sends: framing and the body's type and coding are veer's (written
+// after), and two places are kept for them.
+void keep_end_to_end_fields(http::ResponseHead& head) {
+  std::uint16_t kept = 0;
+  for (std::uint16_t i = 0; i < head.field_count && std::size_t{kept} + 2 < http::kMaxHeaderFields;
+       ++i) {
+    const http::HeaderField& field = head.fields[i];
+    if (field.id == http::HeaderId::content_length ||
+        field.id == http::HeaderId::transfer_encoding ||
+        http::iequals(field.name, "content-type") || http::iequals(field.name, "content-encoding"))
+      continue;
+    head.fields[kept++] = field;
   }
-  return highest;
+  head.field_count = kept;
+  head.framing = http::BodyFraming::content_length;
+  head.upgrade_websocket = false;
+}
+
+bool expects_continue(const http::RequestHead& head) {
+  for (const http::HeaderField& field : head.headers()) {
+    if (field.id == http::HeaderId::expect && http::iequals(field.value, "100-continue"))
+      return true;
+  }
+  return false;
 }
 
 }  // namespace
@@ -66,6 +78,7 @@ bool ClientSession::refuse_jsonrpc_body_size(const http::RequestHead& head) {
 void ClientSession::start_jsonrpc(const http::RequestHead& head) {
   if (!rpc_) rpc_ = std::make_unique<JsonRpcExchange>();
   rpc_->reset();
+  if (retired_.empty()) rpc_->retired_writes.clear();
   const runtime::RouteRuntime& route = *exchange_.pick.route;
   rpc_->route = route.jsonrpc.get();
   const runtime::Snapshot& snapshot = exchange_.view->snapshot();
@@ -82,6 +95,9 @@ void ClientSession::start_jsonrpc(const http::RequestHead& head) {
   exchange_.view->pool(exchange_.pick.pool).retry_budget.record_request(exchange_.started);
   if (exchange_.request_framing == http::BodyFraming::chunked)
     exchange_.request_chunks = http::ChunkedDecoder(snapshot.config.limits.max_header_bytes);
+  // veer reads the body itself, so veer answers the client's Expect (RFC 9110 section
+  // 10.1.1; an HTTP/1.0 client gets none); the node never sees the field.
+  rpc_->continue_pending = head.version_minor >= 1 && expects_continue(head);
   if (!absorb_jsonrpc_body()) return;
   if (request_fully_read()) {
     on_jsonrpc_body();
@@ -91,6 +107,23 @@ void ClientSession::start_jsonrpc(const http::RequestHead& head) {
 }
 
 void ClientSession::read_jsonrpc_body() {
+  if (rpc_->continue_pending) {
+    // The body has not (all) arrived: the client waits for this before sending it.
+    rpc_->continue_pending = false;
+    static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+    worker_.deadlines().arm(write_deadline_, worker_.config().timeouts.client_send);
+    stream_.async_write(asio::buffer(kContinue.data(), kContinue.size()),
+                        [self = self()](const error_code& ec, std::size_t) {
+                          self->write_deadline_.disarm();
+                          if (self->phase_ != Phase::exchange) return;
+                          if (ec) {
+                            self->close();
+                            return;
+                          }
+                          self->read_jsonrpc_body();
+                        });
+    return;
+  }
   std::size_t want = core::BufferPool::kBlockSize;
   if (exchange_.request_framing == http::BodyFraming::content_length)
     want = static_cast<std::size_t>(exchange_.request_remaining);
@@ -209,8 +242,10 @@ void ClientSession::on_jsonrpc_body() {
 void ClientSession::plan_jsonrpc_calls() {
   const runtime::Snapshot& snapshot = exchange_.view->snapshot();
   const runtime::JsonRpcRouteRuntime& route = *rpc_->route;
-  const std::uint64_t head = route.state->served_head.load(std::memory_order_relaxed);
-  const std::uint64_t highest = highest_known_head_of(snapshot, route.target);
+  // The target's chain-filtered head (PoolStats::head_block): wrong-chain and unchecked
+  // backends do not move it.
+  const std::uint64_t highest = runtime::known_head(snapshot, route.target);
+  const std::uint64_t head = route.state->pinned_head(highest);
   for (std::size_t i = 0; i < rpc_->calls.size(); ++i) {
     const jr::Call& call = rpc_->request.calls[i];
     RpcCallState& state = rpc_->calls[i];
@@ -468,6 +503,10 @@ void ClientSession::finish_jsonrpc() {
 
 // The answer veer writes: head into out_, `body` (in rpc_'s buffers) sent beside it.
 // HTTP 200 unless the whole request failed or was refused; keep-alive as for any answer.
+// The head goes through the session's response rewrite (write_client_response_head):
+// the backend's own fields (CORS and the like) when the whole answer came from one
+// exchange with one backend, the split's target_header, X-Request-Id, HTTP/1.0
+// keep-alive and Connection: close as for any proxied response.
 void ClientSession::respond_jsonrpc(std::uint16_t status, std::string_view body, bool close) {
   // The request's body must not be read as the next request (`body` is never in in_).
   in_.consume(rpc_->body_length);
@@ -481,16 +520,26 @@ void ClientSession::respond_jsonrpc(std::uint16_t status, std::string_view body,
     exchange_.backend = &exchange_.view->pool(pick.pool).pool->backends[*pick.backend];
     with_backend = true;
   }
+  http::ResponseHead& head = worker_.response_scratch();
+  head.reset();
+  if (!answer_from_one_exchange() ||
+      http::parse_response_head(rpc_->reply_head.readable(), false, head)) {
+    head.reset();
+  }
+  keep_end_to_end_fields(head);
+  head.status = status;
+  head.reason = status == 200 ? std::string_view("OK") : http::status_reason(status);
+  char length[24];
+  const auto length_end = std::to_chars(length, length + sizeof length, body.size()).ptr;
+  head.fields[head.field_count++] = {"Content-Type", "application/json", http::HeaderId::other};
+  head.fields[head.field_count++] = {
+      "Content-Length", std::string_view(length, static_cast<std::size_t>(length_end - length)),
+      http::HeaderId::content_length};
+  http::ResponseRewrite how = response_rewrite();
+  how.strip_chunked = false;
+  if (!with_backend) how.added_name = how.added_value = {};
   const std::size_t offset = out_.size();
-  out_.append("HTTP/1.1 ");
-  core::append_decimal(out_, status);
-  out_.append(' ');
-  out_.append(status == 200 ? std::string_view("OK") : http::status_reason(status));
-  out_.append("\r\nContent-Type: application/json\r\nContent-Length: ");
-  core::append_decimal(out_, body.size());
-  out_.append("\r\nX-Request-Id: ");
-  out_.append(request_id());
-  out_.append(close_after_ ? "\r\nConnection: close\r\n\r\n" : "\r\n\r\n");
+  http::write_client_response_head(head, how, out_);
   exchange_.response_body_bytes = body.size();
   release_route_slot();
   record_exchange(status, with_backend);
@@ -506,8 +555,32 @@ void ClientSession::respond_jsonrpc(std::uint16_t status, std::string_view body,
       return;
     }
     if (self->rpc_->reply.allocated()) self->worker_.buffers().release(self->rpc_->reply);
+    self->rpc_->release_large(self->worker_.buffers());
     self->next_request();
   });
+}
+
+// True when every call was forwarded and answered by the request's only exchange with
+// a backend (no retry, no local answer, no failure): its response head may speak for
+// the whole answer.
+bool ClientSession::answer_from_one_exchange() const {
+  if (rpc_->replied_exchanges != 1 || exchange_.attempts != 1 || rpc_->reply_head.empty())
+    return false;
+  for (std::size_t i = 0; i < rpc_->calls.size(); ++i) {
+    const RpcCallState& state = rpc_->calls[i];
+    if (rpc_->request.calls[i].error != 0 || state.plan.kind != runtime::CallPlan::Kind::forward)
+      return false;
+    switch (state.end) {
+      case RpcEnd::ok:
+      case RpcEnd::client_error:
+      case RpcEnd::server_error:
+      case RpcEnd::silent:
+        break;
+      default:
+        return false;
+    }
+  }
+  return true;
 }
 
 // Each answered call in the route's JSON-RPC series: outcome and duration per method,

@@ -71,11 +71,17 @@ struct JsonRpcExchange {
   http::jsonrpc::Response response;
   std::vector<RpcCallState> calls;
   std::vector<RpcGroup> groups;
-  core::Buffer text;           // plan_call's rewritten calls and formatted messages
-  core::Buffer answers;        // each call's answer, one after another
-  core::Buffer head;           // the upstream request head of the current group
-  core::Buffer body;           // the upstream request body of the current group (unless sent_body)
-  core::Buffer reply;          // the current group's response body (decoded)
+  core::Buffer text;        // plan_call's rewritten calls and formatted messages
+  core::Buffer answers;     // each call's answer, one after another
+  core::Buffer head;        // the upstream request head of the current group
+  core::Buffer body;        // the upstream request body of the current group (unless sent_body)
+  core::Buffer reply;       // the current group's response body (decoded)
+  core::Buffer reply_head;  // the last 2xx response head from a backend, as it came
+  std::uint32_t replied_exchanges = 0;  // exchanges whose replies were taken
+  // Request bytes (head, body) of tries whose connection was retired with its write
+  // perhaps still in flight (io_uring reads them until the write completes): a retry
+  // writes new buffers. Freed once the session has no retired connection left.
+  std::vector<core::Buffer> retired_writes;
   std::string_view sent_body;  // what the current group sends: body, or the client's bytes
   std::uint32_t current = 0;   // the group being exchanged
   bool whole_request = false;  // the current group sends the client's body unchanged
@@ -96,6 +102,29 @@ struct JsonRpcExchange {
   // The final answer: the backend's body as it came (passthrough), or built from answers.
   bool passthrough = false;
   std::optional<runtime::Assignment> first_pick;  // the access log's backend
+  // The client sent Expect: 100-continue: answered before the body is first read.
+  bool continue_pending = false;
+
+  // Above this, a buffer or vector is given back when its request ends: one 10 MB
+  // answer must not stay with an idle keep-alive connection.
+  static constexpr std::size_t kKeptBytes = 64 * 1024;
+
+  // Gives back what grew past kKeptBytes (buffers to `pool`, which frees odd sizes).
+  void release_large(core::BufferPool& pool) {
+    for (core::Buffer* buffer : {&text, &answers, &head, &body, &reply, &reply_head}) {
+      if (buffer->capacity() > kKeptBytes) pool.release(*buffer);
+    }
+    release_large_vector(limit_keys);
+    release_large_vector(request.calls);
+    release_large_vector(response.replies);
+    release_large_vector(calls);
+    release_large_vector(groups);
+    release_large_vector(matched);
+  }
+  template <typename T>
+  static void release_large_vector(std::vector<T>& v) {
+    if (v.capacity() * sizeof(T) > kKeptBytes) std::vector<T>().swap(v);
+  }
 
   void reset() {
     route = nullptr;
@@ -114,6 +143,9 @@ struct JsonRpcExchange {
     whole_request = false;
     passthrough = false;
     first_pick.reset();
+    continue_pending = false;
+    reply_head.clear();
+    replied_exchanges = 0;
   }
 };
 

@@ -111,7 +111,9 @@ void ClientSession::build_jsonrpc_request() {
     const std::string_view line = rest.substr(0, eol == std::string_view::npos ? rest.size() : eol);
     rest.remove_prefix(std::min(rest.size(), line.size() + 2));
     if (line.empty()) break;
-    if (is_framing_field(line, "content-length") || is_framing_field(line, "transfer-encoding"))
+    // Expect too: veer has the whole body and answered the client's 100-continue.
+    if (is_framing_field(line, "content-length") || is_framing_field(line, "transfer-encoding") ||
+        is_framing_field(line, "expect"))
       continue;
     head.append(line);
     head.append("\r\n");
@@ -242,12 +244,14 @@ void ClientSession::on_jsonrpc_bytes(UpstreamConnection* conn, const error_code&
       jsonrpc_group_failed(RpcEnd::timed_out, "timed out", false, health::Outcome::timeout);
       return;
     }
-    // A pooled connection the backend had closed while idle: keep-alive churn.
+    // A pooled connection the backend had closed while idle (keep-alive churn): no
+    // failure of the backend's. But the request was written and may have been read
+    // before the close, so it counts as sent: state-creating calls (Retry::never) are
+    // not sent again; only a failed write proves that nothing reached the node.
     rpc_->stale = up_->reused && !rpc_->got_bytes && rpc_connection_lost(ec);
     if (rpc_->stale) worker_.upstreams().close_idle(*exchange_.slot);
     jsonrpc_group_failed(RpcEnd::transport_error, "waiting for the response: " + ec.message(),
-                         rpc_->stale,
-                         rpc_->stale ? std::nullopt : std::optional(health::Outcome::reset));
+                         false, rpc_->stale ? std::nullopt : std::optional(health::Outcome::reset));
     return;
   }
   conn->buffer.commit(n);
@@ -279,6 +283,11 @@ void ClientSession::take_jsonrpc_response() {
       jsonrpc_group_failed(RpcEnd::transport_error, error ? error.reason : "unexpected 101", false,
                            health::Outcome::bad_response);
       return;
+    }
+    if (head.status >= 200) {
+      // Kept for the client's answer (respond_jsonrpc): the views die with the buffer.
+      rpc_->reply_head.clear();
+      rpc_->reply_head.append(buffer.readable().substr(0, end));
     }
     buffer.consume(end);
     if (head.status < 200) continue;
@@ -378,6 +387,12 @@ void ClientSession::end_jsonrpc_try(bool reusable) {
     up_->buffer.clear();
     rpc_->reply.truncate(rpc_->decoded);
   }
+  if (up_ && up_->pending_ops > 0 && !rpc_->sent) {
+    // Retired below with the write perhaps still reading these: they go with it.
+    rpc_->retired_writes.push_back(std::move(rpc_->head));
+    if (!rpc_->whole_request) rpc_->retired_writes.push_back(std::move(rpc_->body));
+    rpc_->sent_body = {};
+  }
   release_upstream(reusable && rpc_->sent);
   end_backend_use();
   exchange_.upstream_timed_out = false;
@@ -458,6 +473,12 @@ bool ClientSession::retry_jsonrpc_calls(std::string_view cause, bool nothing_sen
   return true;
 }
 
+// Whether the body of a 4xx response is a JSON-RPC response (parsed into rpc_->response).
+bool ClientSession::jsonrpc_reply_in_error_status() {
+  jr::parse_response(rpc_->reply.readable(), rpc_->response);
+  return rpc_->response.valid;
+}
+
 // A whole response: HTTP 5xx, a body that is no JSON-RPC response, or replies that do
 // not match the calls fail the group; otherwise each call takes its reply (fixed by
 // fix_reply), and server-class errors of retryable methods go again elsewhere.
@@ -470,11 +491,15 @@ void ClientSession::jsonrpc_group_replied() {
                          health::Outcome::server_error);
     return;
   }
-  if (status < 200 || status >= 300) {
+  // Some nodes (Besu) answer JSON-RPC errors with HTTP 400 and a valid error body:
+  // a 4xx whose body is a JSON-RPC response is classified as any reply (below).
+  if (status < 200 || (status >= 300 && status < 400) ||
+      (status >= 400 && !jsonrpc_reply_in_error_status())) {
     jsonrpc_group_failed(RpcEnd::transport_error, "HTTP " + std::to_string(status), false,
                          health::Outcome::bad_response);
     return;
   }
+  ++rpc_->replied_exchanges;
   const std::uint32_t current = rpc_->current;
   std::size_t expected = 0;
   for (std::size_t i = 0; i < rpc_->calls.size(); ++i) {
@@ -509,7 +534,7 @@ void ClientSession::jsonrpc_group_replied() {
       const RpcCallState& state = rpc_->calls[i];
       if (state.end != RpcEnd::open || state.group != current || rpc_->matched[i] != UINT32_MAX)
         continue;
-      if (rpc_->request.calls[i].id != response.replies[r].id) continue;
+      if (!jr::same_id(rpc_->request.calls[i].id, response.replies[r].id)) continue;
       rpc_->matched[i] = static_cast<std::uint32_t>(r);
       found = true;
     }
@@ -521,13 +546,14 @@ void ClientSession::jsonrpc_group_replied() {
   }
   bool changed = false;
   bool retry = false;
+  bool server_error = false;
+  const std::uint64_t backend_head = backend.stats->head_block.load(std::memory_order_relaxed);
   for (std::size_t i = 0; i < rpc_->calls.size(); ++i) {
     RpcCallState& state = rpc_->calls[i];
     if (rpc_->matched[i] == UINT32_MAX) continue;
     const jr::Reply& reply = response.replies[rpc_->matched[i]];
-    const jr::ErrorClass error_class = jr::classify(reply);
-    record_outcome(error_class == jr::ErrorClass::server_error ? health::Outcome::rpc_error
-                                                               : health::Outcome::success);
+    const jr::ErrorClass error_class = jr::classify(reply, {state.plan.block, backend_head});
+    server_error = server_error || error_class == jr::ErrorClass::server_error;
     if (error_class == jr::ErrorClass::server_error &&
         state.plan.method->retry != jr::Retry::never) {
       retry = true;  // marked: stays open for retry_jsonrpc_calls
@@ -539,6 +565,7 @@ void ClientSession::jsonrpc_group_replied() {
     context.plan = &state.plan;
     context.backend_address = backend.address;
     context.retried = state.may_have_landed;
+    context.known_head = runtime::known_head(exchange_.view->snapshot(), state.plan.target);
     state.answer_offset = rpc_->answers.size();
     if (runtime::fix_reply(context, reply, rpc_->answers)) {
       changed = true;
@@ -551,6 +578,10 @@ void ClientSession::jsonrpc_group_replied() {
                 : error_class == jr::ErrorClass::client_error ? RpcEnd::client_error
                                                               : RpcEnd::server_error;
   }
+  // One outcome per exchange with a backend, however many calls it carried: a client's
+  // batch weighs as one request in passive health, so it cannot eject a backend alone.
+  if (expected != 0)
+    record_outcome(server_error ? health::Outcome::rpc_error : health::Outcome::success);
   const bool retried = retry && retry_jsonrpc_calls("answered with a server error", false,
                                                     runtime::JsonRpcSeries::retry_rpc_error);
   rpc_->passthrough = rpc_->whole_request && !changed && !retried && !retry &&

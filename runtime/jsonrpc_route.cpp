@@ -6,18 +6,56 @@
 #include <limits>
 
 #include "core/hash.hpp"
+#include "runtime/snapshot.hpp"
 
 namespace veer::runtime {
 
 namespace jsonrpc = http::jsonrpc;
 
-std::uint64_t JsonRpcRouteState::serve(std::uint64_t head) {
+namespace {
+
+std::uint64_t saturating_add(std::uint64_t a, std::uint64_t b) {
+  return a > std::numeric_limits<std::uint64_t>::max() - b
+             ? std::numeric_limits<std::uint64_t>::max()
+             : a + b;
+}
+
+}  // namespace
+
+std::uint64_t JsonRpcRouteState::serve(std::uint64_t head, std::uint64_t known_head) {
   std::uint64_t served = served_head.load(std::memory_order_acquire);
-  // Only ever raised: a thread that loses the race sees the winner's (higher or equal) value.
-  while (head > served && !served_head.compare_exchange_weak(
-                              served, head, std::memory_order_acq_rel, std::memory_order_acquire)) {
+  const std::uint64_t raise_to =
+      known_head != 0 ? std::min(head, saturating_add(known_head, kHeadSlack)) : head;
+  for (;;) {
+    std::uint64_t next = served;
+    if (known_head != 0 && served > saturating_add(known_head, kResetDistance)) next = known_head;
+    next = std::max(next, raise_to);
+    // A thread that loses the race retries against the winner's value.
+    if (next == served || served_head.compare_exchange_weak(served, next, std::memory_order_acq_rel,
+                                                            std::memory_order_acquire)) {
+      served = next;
+      break;
+    }
   }
   return std::max(served, head);
+}
+
+std::uint64_t JsonRpcRouteState::pinned_head(std::uint64_t known_head) const {
+  const std::uint64_t served = served_head.load(std::memory_order_relaxed);
+  if (known_head != 0 && served > saturating_add(known_head, kResetDistance)) return known_head;
+  return served;
+}
+
+std::uint64_t known_head(const Snapshot& snapshot, const RpcTarget& target) {
+  const auto of = [&](std::uint32_t pool) {
+    const PoolRuntime& runtime = snapshot.pools[pool];
+    return runtime.stats ? runtime.stats->head_block.load(std::memory_order_relaxed) : 0;
+  };
+  if (target.split == kNoSplit) return of(target.pool);
+  std::uint64_t highest = 0;
+  for (const std::uint32_t pool : snapshot.splits[target.split].pools)
+    highest = std::max(highest, of(pool));
+  return highest;
 }
 
 std::uint32_t filter_backend_tag(std::string_view backend_address) {
@@ -239,6 +277,7 @@ void plan_call(const Snapshot& /*snapshot*/, const JsonRpcRouteRuntime& route,
     raw = jsonrpc::param(call.params, static_cast<std::size_t>(method.block_param));
     if (raw) ref = jsonrpc::parse_block_ref(*raw);
   }
+  out.block = ref;
   // A method route is the operator's explicit choice: archive routing does not override it.
   if (method_route == nullptr && route.archive &&
       (method.archive || old_block(config, ref, highest_known_head))) {
@@ -273,7 +312,7 @@ bool fix_block_number(const ReplyContext& context, const jsonrpc::Reply& reply, 
   const auto reported = jsonrpc::parse_block_ref(reply.result);
   if (!reported || reported->kind != jsonrpc::BlockRef::Kind::number || reply.result.front() != '"')
     return false;
-  const std::uint64_t served = context.route->state->serve(reported->number);
+  const std::uint64_t served = context.route->state->serve(reported->number, context.known_head);
   if (served <= reported->number) return false;
   const std::size_t at = out.size();
   jsonrpc::append_quantity(out, served);

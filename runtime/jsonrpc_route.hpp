@@ -39,9 +39,22 @@ struct RpcTarget {
 struct JsonRpcRouteState {
   // The highest block number the route has returned for eth_blockNumber (0 = none yet).
   std::atomic<std::uint64_t> served_head{0};
-  // Raises served_head to `head` when higher (lock-free); returns the value served now,
-  // never lower than `head` nor than any value returned before.
-  std::uint64_t serve(std::uint64_t head);
+  // How far above the known head (health checks) an answer may raise served_head: the
+  // checks lag the nodes by an interval.
+  static constexpr std::uint64_t kHeadSlack = 2;
+  // served_head this far above the known head is not a lag but a chain reset (a devnet
+  // restarted) or a bogus answer that got in before the head was known: it comes down.
+  static constexpr std::uint64_t kResetDistance = 64;
+  // Raises served_head to `head` when higher (lock-free); returns the value to serve,
+  // never lower than `head`. With `known_head` (the target's chain-filtered head from
+  // the health checks; 0 = not known), served_head rises at most to known_head +
+  // kHeadSlack (a higher answer goes to its client as it is but pins nothing), and
+  // comes back down to known_head first when it is more than kResetDistance above it.
+  // Without a known head: never lower than any value returned before.
+  std::uint64_t serve(std::uint64_t head, std::uint64_t known_head = 0);
+  // The head "latest" is pinned to for a request: served_head, unless it is more than
+  // kResetDistance above a known head (then that head).
+  std::uint64_t pinned_head(std::uint64_t known_head) const;
 };
 
 struct MethodRouteRuntime {
@@ -84,6 +97,9 @@ struct CallPlan {
   // forward: the call asks for "latest" (or has no block argument and reads the head),
   // so all such calls of one batch are pinned to one head.
   bool reads_latest = false;
+  // forward: the block argument as the client sent it (before any pinning); nullopt =
+  // none or not parsable. Judges a missing-state answer (jsonrpc::classify).
+  std::optional<http::jsonrpc::BlockRef> block;
 };
 
 // Plans `call` (valid: call.error == 0) of a request on `route`. `head` is the block
@@ -95,6 +111,11 @@ void plan_call(const Snapshot& snapshot, const JsonRpcRouteRuntime& route,
                const http::jsonrpc::Call& call, std::uint64_t head,
                std::uint64_t highest_known_head, core::Buffer& text, CallPlan& out);
 
+// The highest head the health checks know for `target` on its chain: the pool's
+// PoolStats::head_block (chain-filtered, the highest of its backends on the expected
+// chain), for a split the highest of its pools'; 0 = not known.
+std::uint64_t known_head(const Snapshot& snapshot, const RpcTarget& target);
+
 // How a forwarded call's reply is fixed before it goes to the client.
 struct ReplyContext {
   const JsonRpcRouteRuntime* route = nullptr;
@@ -102,6 +123,7 @@ struct ReplyContext {
   const CallPlan* plan = nullptr;
   std::string_view backend_address;  // who answered (filter ids get its tag)
   bool retried = false;              // an earlier try of this call may have reached a node
+  std::uint64_t known_head = 0;      // known_head() of the call's target; 0 = not known
 };
 // Appends the reply to send instead of `reply` to `out` and returns true, or returns
 // false when `reply` goes to the client as it is. Covers: eth_blockNumber never lower

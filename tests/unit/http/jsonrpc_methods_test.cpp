@@ -145,6 +145,59 @@ TEST(JsonRpcMethods, ClassifiesParsedReplies) {
   EXPECT_EQ(classify(r.replies[2]), ErrorClass::client_error);
 }
 
+// A missing-state answer is the node's fault only for a block it should have.
+TEST(JsonRpcMethods, ClassifyMissingStateByTheBlockAsked) {
+  const auto number = [](std::uint64_t n) {
+    return std::optional(BlockRef{BlockRef::Kind::number, n});
+  };
+  const auto tag = [](BlockRef::Kind kind) { return std::optional(BlockRef{kind, 0}); };
+  const Reply missing[] = {error(-32000, "header not found"),
+                           error(-32000, "missing trie node 0xabc (path )"),
+                           error(-32001, "Unknown block")};
+  for (const Reply& reply : missing) {
+    // At or below the answering node's head, a tag, or no block: the node's trouble.
+    EXPECT_EQ(classify(reply, {number(100), 100}), ErrorClass::server_error);
+    EXPECT_EQ(classify(reply, {number(5), 100}), ErrorClass::server_error);
+    EXPECT_EQ(classify(reply, {tag(BlockRef::Kind::earliest), 100}), ErrorClass::server_error);
+    EXPECT_EQ(classify(reply, {tag(BlockRef::Kind::latest), 0}), ErrorClass::server_error);
+    EXPECT_EQ(classify(reply, {tag(BlockRef::Kind::safe), 100}), ErrorClass::server_error);
+    EXPECT_EQ(classify(reply, {tag(BlockRef::Kind::finalized), 100}), ErrorClass::server_error);
+    EXPECT_EQ(classify(reply, {std::nullopt, 100}), ErrorClass::server_error);
+    // Above its head, the head not known, or a hash: the caller asked for what may not exist.
+    EXPECT_EQ(classify(reply, {number(101), 100}), ErrorClass::client_error);
+    EXPECT_EQ(classify(reply, {number(0xffffffff), 100}), ErrorClass::client_error);
+    EXPECT_EQ(classify(reply, {number(5), 0}), ErrorClass::client_error);
+    EXPECT_EQ(classify(reply, {tag(BlockRef::Kind::hash), 100}), ErrorClass::client_error);
+  }
+  // Other classes are as classify(reply) says, whatever the block.
+  EXPECT_EQ(classify(error(-32603, "header not found"), {number(500), 100}),
+            ErrorClass::server_error);
+  EXPECT_EQ(classify(error(-32000, "request timed out"), {number(500), 100}),
+            ErrorClass::server_error);
+  EXPECT_EQ(classify(error(3, "execution reverted"), {number(5), 100}), ErrorClass::client_error);
+  Reply ok;
+  ok.result = "\"0x1\"";
+  EXPECT_EQ(classify(ok, {number(500), 100}), ErrorClass::ok);
+}
+
+// Nodes that re-serialise ids: the same value written another way still matches.
+TEST(JsonRpcMethods, SameIdComparesValuesWhenTheTextDiffers) {
+  EXPECT_TRUE(same_id("1", "1"));
+  EXPECT_TRUE(same_id("1", "1.0"));
+  EXPECT_TRUE(same_id("1", "1e0"));
+  EXPECT_TRUE(same_id("-2", "-2.00"));
+  EXPECT_TRUE(same_id("\"A\"", "\"\\u0041\""));
+  EXPECT_TRUE(same_id("\"a/b\"", "\"a\\/b\""));
+  EXPECT_TRUE(same_id("\"\\ud83d\\ude00\"", "\"\xF0\x9F\x98\x80\""));
+  EXPECT_TRUE(same_id("null", "null"));
+  EXPECT_FALSE(same_id("1", "2"));
+  EXPECT_FALSE(same_id("1", "\"1\""));
+  EXPECT_FALSE(same_id("\"1\"", "1"));
+  EXPECT_FALSE(same_id("\"A\"", "\"B\""));
+  EXPECT_FALSE(same_id("null", "0"));
+  EXPECT_FALSE(same_id("\"a\"", "\"a\\u00\""));
+}
+
 TEST(JsonRpcMethods, AlreadyDelivered) {
   EXPECT_TRUE(already_delivered(error(-32000, "already known")));
   EXPECT_TRUE(already_delivered(error(-32000, "Known transaction: 0xabc")));

@@ -500,6 +500,87 @@ TEST(JsonRpcRoute, BlockNumberNeverGoesBelowTheServedHead) {
   EXPECT_FALSE(f.fix(call("eth_chainId"), result_reply("\"0x1\""))) << "other methods go as is";
 }
 
+// With a known head (health checks), one answer raises the served head at most to that
+// head plus a small slack: a bogus or wrong-chain answer goes to its client but pins
+// nothing for the others.
+TEST(JsonRpcRoute, TheServedHeadRisesAtMostToTheKnownHeadPlusSlack) {
+  JsonRpcRouteState state;
+  EXPECT_EQ(state.serve(100, 100), 100u);
+  EXPECT_EQ(state.serve(1'000'000, 100), 1'000'000u) << "the answer goes as it is";
+  EXPECT_EQ(state.served_head.load(), 100u + JsonRpcRouteState::kHeadSlack);
+  EXPECT_EQ(state.serve(99, 100), 100u + JsonRpcRouteState::kHeadSlack);
+  EXPECT_EQ(state.serve(101, 100), 100u + JsonRpcRouteState::kHeadSlack);
+  // The known head moves on: so does the cap.
+  EXPECT_EQ(state.serve(110, 110), 110u);
+  EXPECT_EQ(state.served_head.load(), 110u);
+  // Not known: as before, any answer raises it.
+  EXPECT_EQ(state.serve(5000, 0), 5000u);
+  EXPECT_EQ(state.served_head.load(), 5000u);
+}
+
+// Far above the known head (a devnet reset, a bogus answer taken before the head was
+// known) the served head comes back down; a lag within kResetDistance does not.
+TEST(JsonRpcRoute, TheServedHeadComesDownWhenTheKnownHeadIsFarBelow) {
+  JsonRpcRouteState state;
+  state.serve(5000);
+  EXPECT_EQ(state.pinned_head(0), 5000u);
+  EXPECT_EQ(state.pinned_head(5000 - JsonRpcRouteState::kResetDistance), 5000u);
+  EXPECT_EQ(state.serve(4990, 5000 - JsonRpcRouteState::kResetDistance), 5000u)
+      << "within the distance: never backwards";
+  EXPECT_EQ(state.pinned_head(10), 10u) << "pinning uses the known head at once";
+  EXPECT_EQ(state.serve(10, 10), 10u) << "after a reset, the chain's new head";
+  EXPECT_EQ(state.served_head.load(), 10u);
+  EXPECT_EQ(state.serve(11, 10), 11u);
+  EXPECT_EQ(state.serve(9, 10), 11u) << "and never backwards again";
+}
+
+// A long random sequence of answers and known heads against the rules: the value served
+// is never below the answer; the served head only drops when it was more than
+// kResetDistance above the known head, and then to within the slack of it; it never
+// rises above max(answer, known + slack) when a head is known.
+TEST(JsonRpcRoute, TheServedHeadKeepsItsRulesOverARandomSequence) {
+  std::mt19937_64 random(16);
+  JsonRpcRouteState state;
+  std::uint64_t known = 0;
+  for (int i = 0; i < 20000; ++i) {
+    const std::uint64_t roll = random() % 100;
+    if (roll < 10) known = random() % 5 == 0 ? 0 : random() % 1000;  // a reset, or unknown
+    if (roll >= 10 && roll < 40 && known != 0) known += random() % 3;
+    const std::uint64_t base = known != 0 ? known : 500;
+    const std::uint64_t answer =
+        roll >= 95 ? random() : base - std::min(base, random() % 8) + random() % 4;
+    const std::uint64_t before = state.served_head.load();
+    const std::uint64_t served = state.serve(answer, known);
+    const std::uint64_t after = state.served_head.load();
+    ASSERT_GE(served, answer);
+    ASSERT_EQ(served, std::max(after, answer));
+    if (known == 0) {
+      ASSERT_EQ(after, std::max(before, answer));
+      continue;
+    }
+    const std::uint64_t cap = known + JsonRpcRouteState::kHeadSlack;
+    if (before > known + JsonRpcRouteState::kResetDistance) {
+      ASSERT_EQ(after, std::max(known, std::min(answer, cap)));
+    } else {
+      ASSERT_EQ(after, std::max(before, std::min(answer, cap)));
+    }
+  }
+}
+
+// The known head of a target: its pool's chain-filtered head, a split's highest pool.
+TEST(JsonRpcRoute, TheKnownHeadIsThePoolsHeadOrTheHighestOfASplit) {
+  Fixture f;
+  const Snapshot& snapshot = *f.snapshot;
+  EXPECT_EQ(known_head(snapshot, f.pool("main")), 0u);
+  snapshot.pools[pool_index(snapshot, "main")].stats->head_block.store(300);
+  snapshot.pools[pool_index(snapshot, "blue")].stats->head_block.store(120);
+  snapshot.pools[pool_index(snapshot, "green")].stats->head_block.store(130);
+  // A backend's own head (e.g. a wrong-chain node) is not the pool's.
+  snapshot.pools[pool_index(snapshot, "main")].backends.at(0).stats->head_block.store(9999);
+  EXPECT_EQ(known_head(snapshot, f.pool("main")), 300u);
+  EXPECT_EQ(known_head(snapshot, f.rpc().method_routes[1].target), 130u);
+}
+
 TEST(JsonRpcRoute, ARetriedTransactionThatAlreadyLandedAnswersItsHash) {
   ReplyFixture f;
   const std::string raw = R"("0xf86b80843b9aca00825208940000000000000000000000000000000000000000")";
