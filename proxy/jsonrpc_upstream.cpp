@@ -427,6 +427,17 @@ void ClientSession::jsonrpc_group_failed(RpcEnd end, std::string_view cause, boo
   next_jsonrpc_group();
 }
 
+// Whether a call whose try failed in transport may go to another backend: anything when
+// nothing was sent; else what the method table allows, and filter calls (their filter
+// lives on the node that failed: another node answers "filter not found", which tells
+// the client to create it again, as after a node restart).
+namespace {
+bool may_send_again(const RpcCallState& state, bool nothing_sent) {
+  return nothing_sent || state.plan.method->retry != jr::Retry::never ||
+         state.plan.method->filter == jr::Filter::uses;
+}
+}  // namespace
+
 // Moves the current group's calls marked for a retry (open, and allowed by the method
 // table) to a new group on another backend, within retries.attempts and the pool's
 // retry budget. Returns whether any call moved.
@@ -437,7 +448,7 @@ bool ClientSession::retry_jsonrpc_calls(std::string_view cause, bool nothing_sen
   bool wanted = false;
   for (RpcCallState& state : rpc_->calls) {
     if (state.end != RpcEnd::open || state.group != current) continue;
-    if (!nothing_sent && state.plan.method->retry == jr::Retry::never) continue;
+    if (!may_send_again(state, nothing_sent)) continue;
     wanted = true;
     tries = std::max(tries, state.tries);
   }
@@ -466,7 +477,7 @@ bool ClientSession::retry_jsonrpc_calls(std::string_view cause, bool nothing_sen
   const auto index = static_cast<std::uint32_t>(rpc_->groups.size() - 1);
   for (RpcCallState& state : rpc_->calls) {
     if (state.end != RpcEnd::open || state.group != current) continue;
-    if (!nothing_sent && state.plan.method->retry == jr::Retry::never) continue;
+    if (!may_send_again(state, nothing_sent)) continue;
     state.group = index;
     state.may_have_landed = state.may_have_landed || !nothing_sent;
   }
