@@ -143,8 +143,8 @@ TEST(Reasons, TheDownCauseIsTheLastFailedChecksWhileItStaysDown) {
   const BackendName who{"rpc", "127.0.0.1:1"};
   const Clock::time_point now = Clock::now();
   const auto check = [&](bool ok, std::string cause) {
-    return record_check(CheckResult{ok, std::move(cause), std::nullopt, std::nullopt}, config, streak, stats,
-                        pool, who, now);
+    return record_check(CheckResult{ok, std::move(cause), std::nullopt, std::nullopt}, config,
+                        streak, stats, pool, who, now);
   };
   EXPECT_TRUE(check(false, "connect: Connection refused")) << "confirming";
   EXPECT_TRUE(reasons_of(stats).empty()) << "one failure is not fall = 2";
