@@ -323,6 +323,15 @@ class ClientSession final : public core::RefCounted<ClientSession>,
   void jsonrpc_group_failed(RpcEnd end, std::string_view cause, bool nothing_sent,
                             std::optional<health::Outcome> outcome);
   void jsonrpc_group_replied();
+  struct RepliesTaken {
+    bool changed = false;       // fix_reply rewrote a reply
+    bool retry = false;         // a call stays open to go again
+    bool server_error = false;  // a reply of the server class (passive health)
+  };
+  std::size_t expected_jsonrpc_replies();
+  bool match_jsonrpc_replies(std::size_t replies);
+  RepliesTaken take_jsonrpc_replies();
+  void keep_jsonrpc_answers();
   bool retry_jsonrpc_calls(std::string_view cause, bool nothing_sent,
                            runtime::JsonRpcSeries::Retry reason);
   void end_jsonrpc_try(bool reusable);

@@ -511,24 +511,12 @@ void ClientSession::jsonrpc_group_replied() {
     return;
   }
   ++rpc_->replied_exchanges;
-  const std::uint32_t current = rpc_->current;
-  std::size_t expected = 0;
-  for (std::size_t i = 0; i < rpc_->calls.size(); ++i) {
-    const RpcCallState& state = rpc_->calls[i];
-    if (state.end != RpcEnd::open || state.group != current) continue;
-    if (rpc_->request.calls[i].notification) {
-      rpc_->calls[i].end = RpcEnd::silent;
-    } else {
-      ++expected;
-    }
-  }
-  const runtime::BackendRuntime& backend = *exchange_.backend;
-  const std::string_view body = rpc_->reply.readable();
+  const std::size_t expected = expected_jsonrpc_replies();
   jr::Response& response = rpc_->response;
   if (expected == 0) {
     record_outcome(health::Outcome::success);
   } else {
-    jr::parse_response(body, response);
+    jr::parse_response(rpc_->reply.readable(), response);
     if (!response.valid || response.replies.size() != expected) {
       jsonrpc_group_failed(
           RpcEnd::transport_error,
@@ -537,9 +525,48 @@ void ClientSession::jsonrpc_group_replied() {
       return;
     }
   }
-  // Match replies to calls by id; every reply must name an open call of the group.
+  if (!match_jsonrpc_replies(expected == 0 ? 0 : response.replies.size())) {
+    jsonrpc_group_failed(RpcEnd::transport_error, "reply ids do not match the request", false,
+                         health::Outcome::bad_response);
+    return;
+  }
+  const RepliesTaken taken = take_jsonrpc_replies();
+  // One outcome per exchange with a backend, however many calls it carried: a client's
+  // batch weighs as one request in passive health, so it cannot eject a backend alone.
+  if (expected != 0)
+    record_outcome(taken.server_error ? health::Outcome::rpc_error : health::Outcome::success);
+  const bool retried = taken.retry && retry_jsonrpc_calls("answered with a server error", false,
+                                                          runtime::JsonRpcSeries::retry_rpc_error);
+  rpc_->passthrough = rpc_->whole_request && !taken.changed && !retried && !taken.retry &&
+                      (expected == 0 || response.batch == rpc_->request.batch);
+  keep_jsonrpc_answers();
+  rpc_->groups[rpc_->current].done = true;
+  ++rpc_->current;
+  next_jsonrpc_group();
+}
+
+// Open calls of the current group that expect a reply; notifications among them end here.
+std::size_t ClientSession::expected_jsonrpc_replies() {
+  std::size_t expected = 0;
+  for (std::size_t i = 0; i < rpc_->calls.size(); ++i) {
+    RpcCallState& state = rpc_->calls[i];
+    if (state.end != RpcEnd::open || state.group != rpc_->current) continue;
+    if (rpc_->request.calls[i].notification) {
+      state.end = RpcEnd::silent;
+    } else {
+      ++expected;
+    }
+  }
+  return expected;
+}
+
+// Matches the first `replies` replies to calls by id; every reply must name an open call
+// of the current group. False when one does not.
+bool ClientSession::match_jsonrpc_replies(std::size_t replies) {
+  const std::uint32_t current = rpc_->current;
+  const jr::Response& response = rpc_->response;
   rpc_->matched.assign(rpc_->calls.size(), UINT32_MAX);
-  for (std::size_t r = 0; r < (expected == 0 ? 0 : response.replies.size()); ++r) {
+  for (std::size_t r = 0; r < replies; ++r) {
     bool found = false;
     for (std::size_t i = 0; i < rpc_->calls.size() && !found; ++i) {
       const RpcCallState& state = rpc_->calls[i];
@@ -549,25 +576,26 @@ void ClientSession::jsonrpc_group_replied() {
       rpc_->matched[i] = static_cast<std::uint32_t>(r);
       found = true;
     }
-    if (!found) {
-      jsonrpc_group_failed(RpcEnd::transport_error, "reply ids do not match the request", false,
-                           health::Outcome::bad_response);
-      return;
-    }
+    if (!found) return false;
   }
-  bool changed = false;
-  bool retry = false;
-  bool server_error = false;
+  return true;
+}
+
+// Classifies each matched reply: a server-class error of a call that may go again stays
+// open for retry_jsonrpc_calls; every other reply ends its call, fixed by fix_reply.
+ClientSession::RepliesTaken ClientSession::take_jsonrpc_replies() {
+  RepliesTaken taken;
+  const runtime::BackendRuntime& backend = *exchange_.backend;
   const std::uint64_t backend_head = backend.stats->head_block.load(std::memory_order_relaxed);
   for (std::size_t i = 0; i < rpc_->calls.size(); ++i) {
     RpcCallState& state = rpc_->calls[i];
     if (rpc_->matched[i] == UINT32_MAX) continue;
-    const jr::Reply& reply = response.replies[rpc_->matched[i]];
+    const jr::Reply& reply = rpc_->response.replies[rpc_->matched[i]];
     const jr::ErrorClass error_class = jr::classify(reply, {state.plan.block, backend_head});
-    server_error = server_error || error_class == jr::ErrorClass::server_error;
+    taken.server_error = taken.server_error || error_class == jr::ErrorClass::server_error;
     if (error_class == jr::ErrorClass::server_error &&
         state.plan.method->retry != jr::Retry::never) {
-      retry = true;  // marked: stays open for retry_jsonrpc_calls
+      taken.retry = true;
       continue;
     }
     runtime::ReplyContext context;
@@ -579,30 +607,28 @@ void ClientSession::jsonrpc_group_replied() {
     context.known_head = runtime::known_head(exchange_.view->snapshot(), state.plan.target);
     state.answer_offset = rpc_->answers.size();
     if (runtime::fix_reply(context, reply, rpc_->answers)) {
-      changed = true;
+      taken.changed = true;
       state.answer_length = rpc_->answers.size() - state.answer_offset;
     } else {
-      state.answer_length = 0;  // copied below unless the body goes as it is
+      state.answer_length = 0;  // copied by keep_jsonrpc_answers unless the body goes as it is
     }
     state.error_code = reply.has_error ? reply.error_code : 0;
     state.end = error_class == jr::ErrorClass::ok             ? RpcEnd::ok
                 : error_class == jr::ErrorClass::client_error ? RpcEnd::client_error
                                                               : RpcEnd::server_error;
   }
-  // One outcome per exchange with a backend, however many calls it carried: a client's
-  // batch weighs as one request in passive health, so it cannot eject a backend alone.
-  if (expected != 0)
-    record_outcome(server_error ? health::Outcome::rpc_error : health::Outcome::success);
-  const bool retried = retry && retry_jsonrpc_calls("answered with a server error", false,
-                                                    runtime::JsonRpcSeries::retry_rpc_error);
-  rpc_->passthrough = rpc_->whole_request && !changed && !retried && !retry &&
-                      (expected == 0 || response.batch == rpc_->request.batch);
+  return taken;
+}
+
+// Copies the replies that end their calls as they came (unless the backend's body goes
+// to the client as it is); a server-class error that could not go again is the
+// backend's own answer.
+void ClientSession::keep_jsonrpc_answers() {
   for (std::size_t i = 0; i < rpc_->calls.size(); ++i) {
     RpcCallState& state = rpc_->calls[i];
     if (rpc_->matched[i] == UINT32_MAX) continue;
-    const jr::Reply& reply = response.replies[rpc_->matched[i]];
-    if (state.end == RpcEnd::open && state.group == current) {
-      // A server-class error that could not go again: the backend's own answer.
+    const jr::Reply& reply = rpc_->response.replies[rpc_->matched[i]];
+    if (state.end == RpcEnd::open && state.group == rpc_->current) {
       state.end = RpcEnd::server_error;
       state.error_code = reply.error_code;
       state.answer_length = 0;
@@ -612,9 +638,6 @@ void ClientSession::jsonrpc_group_replied() {
     rpc_->answers.append(reply.text);
     state.answer_length = reply.text.size();
   }
-  rpc_->groups[current].done = true;
-  ++rpc_->current;
-  next_jsonrpc_group();
 }
 
 }  // namespace veer::proxy
