@@ -106,8 +106,10 @@ struct Fixture {
     EXPECT_NE(plan.method, nullptr);
     return plan;
   }
-  std::string rewritten() const {
-    return std::string(text.readable().substr(plan.rewritten_offset, plan.rewritten_length));
+  // A view into `text`: parsed calls point into it, so it must outlive them (a copy
+  // returned by value would die at the end of the parse's statement).
+  std::string_view rewritten() const {
+    return text.readable().substr(plan.rewritten_offset, plan.rewritten_length);
   }
 
  private:
