@@ -16,7 +16,7 @@ namespace {
 
 namespace ws = http::ws;
 
-constexpr std::size_t kReadChunk = 16 * 1024;
+constexpr std::size_t kNodeReadChunk = 16 * 1024;
 constexpr std::size_t kMaxHandshakeResponse = 16 * 1024;
 
 std::string base64(const unsigned char* data, int length) {
@@ -98,7 +98,7 @@ void JsonRpcWsRelay::on_node_readable(std::uint64_t generation, const error_code
   }
   bool eof = false;
   while (true) {
-    node_in_.reserve_writable(kReadChunk);
+    node_in_.reserve_writable(kNodeReadChunk);
     error_code read_error;
     const std::size_t n = node_->stream.read_some(
         asio::buffer(node_in_.write_ptr(), node_in_.writable_size()), read_error);
@@ -109,7 +109,7 @@ void JsonRpcWsRelay::on_node_readable(std::uint64_t generation, const error_code
     }
     node_in_.commit(n);
     touch();
-    if (n < kReadChunk) break;
+    if (n < kNodeReadChunk) break;
   }
   if (node_state_ == NodeState::handshaking) {
     on_handshake_bytes();
