@@ -308,6 +308,44 @@ struct SplitConfig {
   SourcePos pos;
 };
 
+// --- Progressive rollouts (config: [rollouts.NAME]; POST /api/v1/rollouts starts them
+// too). docs/RELEASES.md explains the statistics; runtime/rollout_judge.hpp judges.
+
+// The canary's server-error ratio may exceed the stable's by at most `tolerance`
+// (absolute: 0.01 is one percentage point); `alpha` is the chance of rolling back a
+// canary that is within it (and of promoting one that is not).
+struct ErrorGuardConfig {
+  double tolerance = 0.01;
+  double alpha = 0.05;
+  friend bool operator==(const ErrorGuardConfig&, const ErrorGuardConfig&) = default;
+};
+
+// The canary's `quantile` of response time may exceed the stable's by at most
+// `tolerance_ms`.
+struct LatencyGuardConfig {
+  double quantile = 0.99;
+  double tolerance_ms = 50;
+  double alpha = 0.05;
+  friend bool operator==(const LatencyGuardConfig&, const LatencyGuardConfig&) = default;
+};
+
+struct RolloutConfig {
+  std::string name;
+  std::string split;   // a [splits.NAME] whose targets include stable and canary
+  std::string stable;  // pool names, targets of the split
+  std::string canary;
+  // The canary's share at each step in basis points (1 % = 100): strictly increasing,
+  // each in 1..10000. Passing the last step promotes (the canary takes 100 %).
+  std::vector<std::uint32_t> steps;
+  Duration min_step = 30s;  // no promotion before this much time in a step
+  Duration max_step = 600s;  // then the step pauses as inconclusive
+  // Absent from the file and the API body: error_ratio with its defaults.
+  std::optional<ErrorGuardConfig> error_ratio;
+  std::optional<LatencyGuardConfig> latency;
+  SourcePos pos;
+  friend bool operator==(const RolloutConfig&, const RolloutConfig&) = default;
+};
+
 struct AdminToken {
   std::string name;  // shown in the audit log; the token itself never is
   std::string token;
@@ -335,9 +373,11 @@ struct Config {
   std::vector<ListenerConfig> listeners;
   std::vector<PoolConfig> pools;
   std::vector<SplitConfig> splits;
+  std::vector<RolloutConfig> rollouts;  // by name
 
   const PoolConfig* find_pool(std::string_view name) const;
   const SplitConfig* find_split(std::string_view name) const;
+  const RolloutConfig* find_rollout(std::string_view name) const;
 };
 
 const char* to_string(IoEngine e);

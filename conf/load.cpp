@@ -34,6 +34,13 @@ const SplitConfig* Config::find_split(std::string_view name) const {
   return nullptr;
 }
 
+const RolloutConfig* Config::find_rollout(std::string_view name) const {
+  for (const RolloutConfig& rollout : rollouts) {
+    if (rollout.name == name) return &rollout;
+  }
+  return nullptr;
+}
+
 const char* to_string(IoEngine e) {
   switch (e) {
     case IoEngine::automatic:

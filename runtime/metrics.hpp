@@ -18,6 +18,8 @@
 #include <string_view>
 #include <vector>
 
+#include "runtime/rollout_judge.hpp"
+
 namespace veer::runtime {
 
 struct Snapshot;
@@ -187,6 +189,21 @@ struct SplitTargetKey {
   std::string split;
   std::string pool;
   auto operator<=>(const SplitTargetKey&) const = default;
+};
+
+// What one worker saw of one split target: requests assigned to it, and the answers of
+// those that ended (the rollout judge's evidence: runtime/rollout_judge.hpp). Counted
+// whenever a split routed the request, whether or not /metrics is on.
+struct alignas(64) SplitTargetSeries {
+  LocalCounter assigned;
+  LocalCounter answered;
+  LocalCounter errors;  // TargetEvidence::errors' rule
+  std::array<LocalCounter, kLatencyBuckets> latency;  // latency_bucket(time to answer)
+
+  // Worker thread, allocation-free.
+  void count_answer(bool error, std::chrono::nanoseconds elapsed);
+  // Any thread: adds these counts to `evidence` (relaxed loads).
+  void add_to(TargetEvidence& evidence) const;
 };
 
 // One worker's series. Created and forgotten by the worker thread, only when it adopts
