@@ -53,6 +53,14 @@ struct RolloutProgress {
   friend bool operator==(const RolloutProgress&, const RolloutProgress&) = default;
 };
 
+// A rollout as the server keeps it and the state file stores it.
+struct RolloutRecord {
+  conf::RolloutConfig config;
+  bool from_file = false;  // defined by [rollouts.NAME]; else started through the API
+  RolloutProgress progress;
+  friend bool operator==(const RolloutRecord&, const RolloutRecord&) = default;
+};
+
 // The canary's share now, in basis points: the step's while running, paused or
 // inconclusive; 10000 promoted; 0 rolled back or aborted.
 std::uint32_t canary_weight(const conf::RolloutConfig& config, const RolloutProgress& progress);
