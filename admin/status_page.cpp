@@ -121,7 +121,8 @@ function build(node, attrs, children) {
 
 // Display formats; data-value keeps the API's value.
 const plain = (v) => (missing(v) ? '–' : String(v));
-const ms = (v) => (typeof v === 'number' ? v.toFixed(v < 10 ? 2 : 1) + ' ms' : '–');
+const ms = (v) => (typeof v !== 'number' ? '–'
+                   : v < 1 ? (1000 * v).toFixed(0) + ' µs' : v.toFixed(v < 10 ? 2 : 1) + ' ms');
 const ratio = (v) => (typeof v === 'number' ? (100 * v).toFixed(v < 0.01 ? 3 : 2) + ' %' : '–');
 const percent = (v) => (typeof v === 'number' ? v + ' %' : '–');
 const perSecond = (v) => (typeof v === 'number' ? v.toFixed(1) + '/s' : '–');

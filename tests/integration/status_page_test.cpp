@@ -112,10 +112,10 @@ struct Tagged {
 class Page {
  public:
   explicit Page(const std::string& dom) : dom_(dom) {
-    static const std::regex element(R"(<[a-zA-Z]+\s([^>]*\bdata-test="[^"]*"[^>]*)>([^<]*))");
-    static const std::regex attribute(R"(([-a-zA-Z0-9_:.]+)(="([^"]*)") ?) ");
-        for (auto it = std::sregex_iterator(dom.begin(), dom.end(), element);
-             it != std::sregex_iterator(); ++it) {
+    static const std::regex element(R"re(<[a-zA-Z]+\s([^>]*\bdata-test="[^"]*"[^>]*)>([^<]*))re");
+    static const std::regex attribute(R"re(([-a-zA-Z0-9_:.]+)(="([^"]*)")?)re");
+    for (auto it = std::sregex_iterator(dom.begin(), dom.end(), element);
+         it != std::sregex_iterator(); ++it) {
       Tagged tagged{{}, unescape((*it)[2].str())};
       const std::string attributes = (*it)[1].str();
       for (auto a = std::sregex_iterator(attributes.begin(), attributes.end(), attribute);
@@ -206,9 +206,10 @@ void expect_pools_match(const Page& page, const json::value& api) {
            {"weight", "state", "in_flight", "active_connections", "requests_total"})
         expect_shows(page, std::string("backend-") + field, keys, b.at(field));
       const Tagged* latency = page.one("backend-latency_ewma_ms", keys);
-      if (latency != nullptr)
+      if (latency != nullptr) {
         EXPECT_EQ(latency->attributes.at("data-value") == "null",
                   b.at("latency_ewma_ms").is_null());
+      }
     }
   }
   EXPECT_EQ(page.all("backend-weight").size(), backends);
@@ -255,8 +256,9 @@ void expect_rollouts_match(const Page& page, const json::value& api) {
     expect_shows(page, "rollout-history", keys, json::value(history));
     EXPECT_EQ(page.all("history-event", keys).size(), std::min<std::size_t>(history, 15));
     const Tagged* chart = page.one("rollout-chart", keys);
-    if (chart != nullptr)
+    if (chart != nullptr) {
       EXPECT_EQ(chart->attributes.at("data-points"), std::to_string(history + 1));
+    }
   }
   EXPECT_EQ(page.all("rollout").size(), api.at("rollouts").as_array().size());
 }
@@ -371,17 +373,21 @@ TEST(StatusPage, ShowsARolloutWithItsEvidenceAndJudgement) {
                  "[rollouts.r1]\nsplit = \"rpc\"\nstable = \"blue\"\ncanary = \"green\"\n"
                  "steps = [10, 50, 100]\nmin_step = \"1s\"\nmax_step = \"3s\"\n"));
   send_requests(admin, 30);
+  const auto endpoint = admin.call("GET", "/api/v1/rollouts");
+  ASSERT_TRUE(endpoint.has_value());
+  ASSERT_EQ(endpoint->status, 200) << "GET /api/v1/rollouts is not served by this build";
   json::value rollouts;
-  ASSERT_TRUE(poll_until(
+  const bool inconclusive = poll_until(
       [&] {
-        rollouts = get_json(admin, "/api/v1/rollouts");
-        if (!rollouts.is_object()) return false;
+        const auto r = admin.call("GET", "/api/v1/rollouts");
+        if (!r || r->status != 200) return false;
+        rollouts = json::parse(r->body);
         const json::array& list = rollouts.at("rollouts").as_array();
         return list.size() == 1 && list[0].at("state").is_string() &&
                list[0].at("state").as_string() == "inconclusive";
       },
-      std::chrono::seconds(20)))
-      << json::serialize(rollouts);
+      std::chrono::seconds(20));
+  ASSERT_TRUE(inconclusive) << json::serialize(rollouts);
   Chromium chromium;
   const Page page(chromium.dump_dom(page_url(admin, with_token())));
   rollouts = get_json(admin, "/api/v1/rollouts");
