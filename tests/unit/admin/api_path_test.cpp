@@ -194,7 +194,7 @@ TEST_F(ApiPath, TheRootIsTheStatusPage) {
   }
   reply = call("GET", "/api/v1");
   ASSERT_EQ(reply.status, 200u);
-  EXPECT_NE(reply.body.find(R"("path":"/","help":"the status page (HTML)")"), std::string::npos)
+  EXPECT_NE(reply.body.find(R"re("path":"/","help":"the status page (HTML)")re"), std::string::npos)
       << reply.body;
 }
 
