@@ -312,7 +312,7 @@ function chart(r) {
   const now = Date.now();
   const steps = [];
   for (const h of r.history || []) {
-    const t = Date.parse(h.time);
+    const t = typeof h.unix_ms === 'number' ? h.unix_ms : Date.parse(h.time);
     if (!Number.isNaN(t) && typeof h.weight === 'number') steps.push([t, h.weight]);
   }
   steps.push([now, r.weight]);
