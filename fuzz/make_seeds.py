@@ -100,6 +100,31 @@ admin_seeds = {
                        "body": '{"rate":"18446744073709551616/s","burst":-1}'}],
     "limit-put-unknown": [{"method": "PUT", "target": "/api/v1/limits/%00nope",
                            "content_type": JSON, "body": '{"brust":1}'}],
+    # Rollouts: start, read, act, a refused split change while steered, delete; bad bodies.
+    "rollout-life": [{"method": "POST", "target": "/api/v1/rollouts", "content_type": JSON,
+                      "body": '{"name":"r1","split":"rpc","stable":"blue","canary":"green",'
+                              '"steps":[1,5,25,50,100],"min_step":"30s","max_step":"10m",'
+                              '"guards":{"error_ratio":{"tolerance":0.01,"alpha":0.05},'
+                              '"latency":{"quantile":0.99,"tolerance_ms":50,"alpha":0.05}}}'},
+                     {"method": "GET", "target": "/api/v1/rollouts/r1"},
+                     {"method": "PUT", "target": "/api/v1/splits/rpc", "content_type": JSON,
+                      "body": '{"targets":{"blue":0,"green":100}}'},
+                     {"method": "POST", "target": "/api/v1/rollouts/r1/pause",
+                      "content_type": JSON},
+                     {"method": "POST", "target": "/api/v1/rollouts/r1/promote",
+                      "content_type": JSON},
+                     {"method": "POST", "target": "/api/v1/rollouts/r1/abort",
+                      "content_type": JSON},
+                     {"method": "DELETE", "target": "/api/v1/rollouts/r1", "content_type": JSON},
+                     {"method": "GET", "target": "/api/v1/rollouts"}],
+    "rollout-bad": [{"method": "POST", "target": "/api/v1/rollouts", "content_type": JSON,
+                     "body": '{"name":"r2","split":"rpc","stable":"blue","canary":"blue",'
+                             '"steps":[50,5,1e308,-1],"guards":{"latency":{"quantile":2}}}'},
+                    {"method": "POST", "target": "/api/v1/rollouts/r2/fly", "content_type": JSON},
+                    {"method": "POST", "target": "/api/v1/rollouts", "content_type": JSON,
+                     "body": '{"name":"r3","split":"rpc","stable":"blue","canary":"green",'
+                             '"steps":[0.5,100],"stpes":[1]}'}],
+    "status-page": [{"method": "GET", "target": "/"}],
 }
 for name, requests in admin_seeds.items():
     write("fuzz_admin_router", name, admin_input(requests))
