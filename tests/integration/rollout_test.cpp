@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <cstdio>
 #include <fstream>
@@ -110,7 +111,7 @@ TestConfig rollout_config(const std::string& stable, const std::string& canary,
   extra += "\"]\n[pools.canary]\nbackends = [\"";
   extra += canary;
   extra += "\"]\n[splits.rpc]\ntargets = { stable = 100, canary = 0 }\n";
-  extra += "sticky = \"header:X-User\"\n";
+  extra += "sticky = \"header:X-User\"\ntarget_header = \"X-Veer-Target\"\n";
   extra += more;
   return TestConfig{.backends = {stable},
                     .io_engine = "epoll",
@@ -647,7 +648,7 @@ TEST(Rollouts, JsonRpcCanaryWithErrorObjectsIsRolledBack) {
                                .rate = 200,
                                .connections = 8,
                                .duration = 40s,
-                               .pool_header = "X-Fake-Node"});
+                               .pool_header = "X-Veer-Target"});
   Watch watch{veer};
   const auto created = veer.start({.steps = {10, 25, 50, 100}, .min_step = "5s"});
   ASSERT_TRUE(created && created->status == 201) << (created ? created->body : "");
