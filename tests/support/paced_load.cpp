@@ -150,7 +150,7 @@ std::map<int, std::string> sweep_keys(std::uint16_t port, int keys, const KeyedL
     if (!client || !client->connected())
       client = std::make_unique<Client>(port, how.request_timeout);
     const auto r = send_request(*client, how, k, k);
-    out[k] = r && r->status == 200 ? answering_pool(*r, how) : "";
+    out[k] = r ? answering_pool(*r, how) : "";
     if (!r || !r->keep_alive) client.reset();
   }
   return out;

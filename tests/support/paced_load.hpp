@@ -103,7 +103,7 @@ class KeyedLoad {
 std::map<int, std::vector<Observation>> by_key(const std::vector<Observation>& observations);
 
 // Which pool each of keys 0..keys-1 reaches now: one request per key, over one
-// keep-alive connection ("" for a key that got no 200).
+// keep-alive connection (the pool that answered, a 500 too; "" when none did).
 std::map<int, std::string> sweep_keys(std::uint16_t port, int keys, const KeyedLoadOptions& how);
 
 // The pool named in an answer: the pool header, else JSON-RPC's "fake/NAME" result.
