@@ -10,6 +10,7 @@
 #include "admin/body.hpp"
 #include "admin/json_text.hpp"
 #include "admin/nginx_export.hpp"
+#include "admin/status_page.hpp"
 #include "admin/views.hpp"
 #include "conf/address.hpp"
 #include "conf/rate_limit.hpp"
@@ -567,6 +568,12 @@ AdminReply Api::export_nginx(Call& call) {
   return AdminReply{200, std::move(exported.text), "text/plain; charset=utf-8", call.version(), ""};
 }
 
+// The status page: static and open (its script asks for the token); http_server.cpp
+// adds its Content-Security-Policy.
+AdminReply Api::status_page(Call&) {
+  return AdminReply{200, std::string(status_page_html()), "text/html; charset=utf-8", 0, ""};
+}
+
 AdminReply Api::change(Call& call, conf::Overrides next, std::optional<conf::Duration> drain,
                        std::string summary, unsigned status,
                        const std::vector<std::pair<std::string, std::string>>& extra) {
@@ -663,6 +670,7 @@ std::span<const Api::Endpoint> Api::endpoints() {
        &Api::put_limit},
       {"GET", "/api/v1/export/nginx", "the running configuration as an nginx config",
        &Api::export_nginx},
+      {"GET", "/", "the status page (HTML)", &Api::status_page, Access::open},
   };
   return kEndpoints;
 }

@@ -131,6 +131,7 @@ class Api {
   AdminReply list_limits(Call& call);
   AdminReply get_limit(Call& call);
   AdminReply put_limit(Call& call);
+  AdminReply status_page(Call& call);
 
   boost::json::object pool_view(const runtime::PoolRuntime& pool);
   boost::json::object limit_view(const runtime::Snapshot& snapshot,

@@ -328,6 +328,24 @@ void add_splits(Families& out, const runtime::Snapshot& snapshot,
   }
 }
 
+// The answers behind each split target, as the rollout judge counts them
+// (runtime::SplitTargetSeries): errors are 5xx, connection failures and timeouts, and
+// on JSON-RPC routes server-class JSON-RPC errors.
+void add_split_answers(Families& out,
+                       const std::map<runtime::SplitTargetKey, runtime::TargetEvidence>& answers) {
+  MetricFamily& family = out.family(
+      "veer_split_target_answers_total",
+      "Answers to the requests each split target served, by outcome (error: 5xx, connection "
+      "failure, timeout, or a server-class JSON-RPC error)",
+      MetricType::Counter);
+  for (const auto& [key, evidence] : answers) {
+    Families::sample(family, {{"split", key.split}, {"pool", key.pool}, {"outcome", "ok"}},
+                     static_cast<double>(evidence.requests - evidence.errors));
+    Families::sample(family, {{"split", key.split}, {"pool", key.pool}, {"outcome", "error"}},
+                     static_cast<double>(evidence.errors));
+  }
+}
+
 // The workers' TLS handshake counters summed; ciphers by name, since each worker
 // numbers its slots in the order it first saw them.
 struct TlsTotals {
@@ -670,11 +688,13 @@ std::vector<MetricFamily> MetricsCollector::Collect() const {
   std::map<runtime::SeriesKey, Totals> series;
   std::map<BackendKey, Totals> backends;
   std::map<runtime::SplitTargetKey, std::uint64_t> assignments;
+  std::map<runtime::SplitTargetKey, runtime::TargetEvidence> answers;
   for (const runtime::WorkerMetrics* worker : sources_.workers) {
     worker->visit_series([&](const runtime::SeriesKey& key, const runtime::ExchangeSeries& s) {
       series[key].add(Totals::of(s));
     });
     worker->add_split_assignments(assignments);
+    worker->add_split_evidence(answers);
   }
   for (const auto& [key, totals] : series) {
     if (!key.backend.empty()) backends[{key.pool, key.backend}].add(totals);
@@ -687,6 +707,7 @@ std::vector<MetricFamily> MetricsCollector::Collect() const {
   add_backends(out, *sources_.snapshot);
   add_heads(out, *sources_.snapshot);
   add_splits(out, *sources_.snapshot, assignments);
+  add_split_answers(out, answers);
   add_tls(out, sources_);
   add_refusals(out, sources_);
   add_policy_requests(out, sources_);

@@ -355,8 +355,19 @@ void ClientSession::count_routed(const runtime::ListenerRuntime& listener) {
       &metrics->route(static_cast<std::size_t>(&listener - snapshot.listeners.data()),
                       static_cast<std::size_t>(&route - listener.routes.data()));
   if (exchange_.pick.split != nullptr) {
-    metrics->split_assignments(route.split, exchange_.pick.target).add();
+    metrics->split_target(route.split, exchange_.pick.target).assigned.add();
+    exchange_.split_target = exchange_.pick.target;
   }
+}
+
+// The rollout judge's evidence: one answer per request the split routed, on the target
+// it ended on, with the time from its head to the end of its answer.
+void ClientSession::count_split_answer(bool error, Clock::time_point now) {
+  if (exchange_.split_target == kNoSplitTarget) return;
+  const runtime::MetricsView& metrics = *exchange_.view->metrics();  // set by count_routed
+  metrics.split_target(exchange_.pick.route->split, exchange_.split_target)
+      .count_answer(error, now - exchange_.started);
+  exchange_.split_target = kNoSplitTarget;
 }
 
 runtime::ExchangeSeries* ClientSession::series(bool with_backend) {
@@ -382,8 +393,10 @@ runtime::ExchangeSeries* ClientSession::series(bool with_backend) {
 void ClientSession::record_exchange(std::uint16_t status, bool with_backend) {
   AccessLog& log = worker_.access_log();
   runtime::ExchangeSeries* counters = series(with_backend);
-  if (counters == nullptr && !log.enabled()) return;
+  const bool split = exchange_.split_target != kNoSplitTarget;
+  if (counters == nullptr && !split && !log.enabled()) return;
   const Clock::time_point now = Clock::now();
+  if (split) count_split_answer(exchange_.answer_error.value_or(status >= 500), now);
   if (counters != nullptr) {
     counters->count_response(status);
     if (with_backend && exchange_.backend != nullptr)

@@ -94,6 +94,7 @@ class ClientSession final : public core::RefCounted<ClientSession>,
     std::size_t body_kept = 0;  // decoded body bytes at the front of in_
     bool body_dropped = false;  // longer than JsonRpcIds::kScanLimit: read, not kept
   };
+  static constexpr std::uint32_t kNoSplitTarget = UINT32_MAX;
   // Everything about one request and its response, reset whole between requests.
   struct Exchange {
     core::Ref<runtime::WorkerView> view;
@@ -154,6 +155,13 @@ class ClientSession final : public core::RefCounted<ClientSession>,
     std::int64_t held_ns = 0;     // delayed this long by a policy's `delay`
     runtime::RouteInFlight* route_in_flight = nullptr;  // counted in the route's max_in_flight
     Refusal refusal;
+    // Behind a split (runtime::SplitTargetSeries): the index of the target whose series
+    // counts this request's answer, following retries to other targets; kNoSplitTarget
+    // when the route has no split, metrics are off, or the answer was counted.
+    std::uint32_t split_target = kNoSplitTarget;
+    // Set when the exchange classed its answer itself (a JSON-RPC request, by its
+    // calls' errors); else a status of 500 or more is an error.
+    std::optional<bool> answer_error;
   };
   enum class UpstreamRead : std::uint8_t { head, body };
   // A split passing a request on to another target: a warning naming the pools, under
@@ -192,6 +200,8 @@ class ClientSession final : public core::RefCounted<ClientSession>,
   void next_request();
   // The access log line and the metrics of an exchange that ended with `status`.
   void record_exchange(std::uint16_t status, bool with_backend);
+  // The answer on the split target (once per request); `now`: when the answer ended.
+  void count_split_answer(bool error, Clock::time_point now);
   runtime::ExchangeSeries* series(bool with_backend);  // null when metrics are off
   void close_gracefully();
   void discard_until_eof(const error_code& ec);
@@ -304,6 +314,7 @@ class ClientSession final : public core::RefCounted<ClientSession>,
   void answer_call(std::size_t index, RpcEnd end, int code, std::string_view message);
   void next_jsonrpc_group();
   void finish_jsonrpc();
+  bool split_target_failed() const;
   void respond_jsonrpc(std::uint16_t status, std::string_view body, bool close);
   bool answer_from_one_exchange() const;
   bool jsonrpc_reply_in_error_status();

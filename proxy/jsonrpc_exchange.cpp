@@ -479,6 +479,7 @@ void ClientSession::finish_jsonrpc() {
     }
   }
   const std::uint16_t status = answered || !failed ? 200 : timed_out ? 504 : transport ? 502 : 503;
+  exchange_.answer_error = split_target_failed();
   if (rpc_->passthrough) {
     respond_jsonrpc(status, rpc_->reply.readable(), false);
     return;
@@ -499,6 +500,26 @@ void ClientSession::finish_jsonrpc() {
     out.append(answers.substr(rpc_->calls[0].answer_offset, rpc_->calls[0].answer_length));
   }
   respond_jsonrpc(status, out.readable(), false);
+}
+
+// Whether the answer counts as an error on the route's split target (the rollout
+// judge's rule): a call sent there ended with a server-class JSON-RPC error, or with no
+// usable reply (transport, timeout, no backend). Calls of method routes went to other
+// targets; client-class errors (reverts, bad params) are the caller's.
+bool ClientSession::split_target_failed() const {
+  for (const RpcCallState& state : rpc_->calls) {
+    if (!(state.plan.target == rpc_->route->target)) continue;
+    switch (state.end) {
+      case RpcEnd::server_error:
+      case RpcEnd::transport_error:
+      case RpcEnd::timed_out:
+      case RpcEnd::no_backend:
+        return true;
+      default:
+        break;
+    }
+  }
+  return false;
 }
 
 // The answer veer writes: head into out_, `body` (in rpc_'s buffers) sent beside it.

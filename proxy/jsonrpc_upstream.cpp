@@ -35,6 +35,9 @@ bool is_framing_field(std::string_view line, std::string_view name) {
 void ClientSession::send_jsonrpc_group() {
   RpcGroup& group = rpc_->groups[rpc_->current];
   exchange_.pick = group.pick;
+  // The route's own calls (behind its split) answer for the target they went to last.
+  if (exchange_.split_target != kNoSplitTarget && group.target == rpc_->route->target)
+    exchange_.split_target = group.pick.target;
   use_backend();
   if (!rpc_->first_pick) rpc_->first_pick = group.pick;
   build_jsonrpc_request();

@@ -143,6 +143,7 @@ bool ClientSession::retry(std::string_view cause, bool same_backend_ok) {
   release_upstream(false);
   end_backend_use();
   exchange_.pick = *next;
+  if (exchange_.split_target != kNoSplitTarget) exchange_.split_target = next->target;
   use_backend();
   dispatch();
   return true;

@@ -23,17 +23,36 @@ std::shared_ptr<ExchangeSeries> WorkerMetrics::series(const SeriesKey& key) {
   return found;
 }
 
-std::shared_ptr<LocalCounter> WorkerMetrics::split_assignments(const SplitTargetKey& key) {
+void SplitTargetSeries::count_answer(bool error, std::chrono::nanoseconds elapsed) {
+  answered.add();
+  if (error) errors.add();
+  latency[latency_bucket(elapsed)].add();
+}
+
+void SplitTargetSeries::add_to(TargetEvidence& evidence) const {
+  evidence.requests += answered.value();
+  evidence.errors += errors.value();
+  for (std::size_t i = 0; i < kLatencyBuckets; ++i)
+    evidence.latency[i] += latency[i].value();
+}
+
+std::shared_ptr<SplitTargetSeries> WorkerMetrics::split_target(const SplitTargetKey& key) {
   std::lock_guard lock(mutex_);
-  std::shared_ptr<LocalCounter>& found = splits_[key];
-  if (!found) found = std::make_shared<LocalCounter>();
+  std::shared_ptr<SplitTargetSeries>& found = splits_[key];
+  if (!found) found = std::make_shared<SplitTargetSeries>();
   return found;
 }
 
 void WorkerMetrics::add_split_assignments(std::map<SplitTargetKey, std::uint64_t>& totals) const {
   std::lock_guard lock(mutex_);
-  for (const auto& [key, counter] : splits_)
-    totals[key] += counter->value();
+  for (const auto& [key, series] : splits_)
+    totals[key] += series->assigned.value();
+}
+
+void WorkerMetrics::add_split_evidence(std::map<SplitTargetKey, TargetEvidence>& totals) const {
+  std::lock_guard lock(mutex_);
+  for (const auto& [key, series] : splits_)
+    series->add_to(totals[key]);
 }
 
 std::shared_ptr<PolicyCounters> WorkerMetrics::policy(const std::string& name) {
@@ -92,10 +111,10 @@ MetricsView::MetricsView(const Snapshot& snapshot, WorkerMetrics& metrics) {
     }
   }
   for (const SplitRuntime& split : snapshot.splits) {
-    std::vector<LocalCounter*>& targets = splits_.emplace_back();
+    std::vector<SplitTargetSeries*>& targets = splits_.emplace_back();
     for (const std::uint32_t pool : split.pools) {
-      held_counters_.push_back(metrics.split_assignments({split.name, snapshot.pools[pool].name}));
-      targets.push_back(held_counters_.back().get());
+      held_splits_.push_back(metrics.split_target({split.name, snapshot.pools[pool].name}));
+      targets.push_back(held_splits_.back().get());
     }
   }
   for (const PolicyRuntime& policy : snapshot.policies)

@@ -193,11 +193,15 @@ struct SplitTargetKey {
 
 // What one worker saw of one split target: requests assigned to it, and the answers of
 // those that ended (the rollout judge's evidence: runtime/rollout_judge.hpp). Counted
-// whenever a split routed the request, whether or not /metrics is on.
+// by the worker's MetricsView, which exists whenever /metrics is on (a rollout requires
+// it). `assigned` counts the split's choice (after passing on a target without a
+// routable backend); the answer counts once, on the target the request ended on (a
+// retry may move it), so assigned - answered is what is in flight, moved on by a
+// retry, or abandoned by its client.
 struct alignas(64) SplitTargetSeries {
   LocalCounter assigned;
   LocalCounter answered;
-  LocalCounter errors;  // TargetEvidence::errors' rule
+  LocalCounter errors;                                // TargetEvidence::errors' rule
   std::array<LocalCounter, kLatencyBuckets> latency;  // latency_bucket(time to answer)
 
   // Worker thread, allocation-free.
@@ -221,7 +225,7 @@ class WorkerMetrics {
  public:
   // Worker thread.
   std::shared_ptr<ExchangeSeries> series(const SeriesKey& key);
-  std::shared_ptr<LocalCounter> split_assignments(const SplitTargetKey& key);
+  std::shared_ptr<SplitTargetSeries> split_target(const SplitTargetKey& key);
   // Forgets the series no view uses any more (their backend, route or split target left
   // the configuration and its last request finished).
   void forget_unused();
@@ -245,14 +249,16 @@ class WorkerMetrics {
     for (const auto& [key, series] : series_)
       on_series(key, *series);
   }
-  // Adds this worker's split assignments to `totals`.
+  // Adds this worker's split assignments (SplitTargetSeries::assigned) to `totals`.
   void add_split_assignments(std::map<SplitTargetKey, std::uint64_t>& totals) const;
+  // Adds this worker's split targets' answers to `totals` (the rollout judge's evidence).
+  void add_split_evidence(std::map<SplitTargetKey, TargetEvidence>& totals) const;
   JsonRpcMetrics jsonrpc;  // JSON-RPC routes' series, by route label
 
  private:
   mutable std::mutex mutex_;
   std::map<SeriesKey, std::shared_ptr<ExchangeSeries>> series_;
-  std::map<SplitTargetKey, std::shared_ptr<LocalCounter>> splits_;
+  std::map<SplitTargetKey, std::shared_ptr<SplitTargetSeries>> splits_;
   std::map<std::string, std::shared_ptr<PolicyCounters>> policies_;
 };
 
@@ -279,7 +285,8 @@ class MetricsView {
   const RouteSeries& route(std::size_t listener, std::size_t route) const {
     return listeners_[listener].routes[route];
   }
-  LocalCounter& split_assignments(std::size_t split, std::size_t target) const {
+  // Index into Snapshot::splits, and of the target among the split's pools.
+  SplitTargetSeries& split_target(std::size_t split, std::size_t target) const {
     return *splits_[split][target];
   }
   // Index into Snapshot::policies.
@@ -295,9 +302,9 @@ class MetricsView {
     std::vector<RouteSeries> routes;
   };
   std::vector<std::shared_ptr<ExchangeSeries>> held_;
-  std::vector<std::shared_ptr<LocalCounter>> held_counters_;
+  std::vector<std::shared_ptr<SplitTargetSeries>> held_splits_;
   std::vector<ListenerSeries> listeners_;
-  std::vector<std::vector<LocalCounter*>> splits_;
+  std::vector<std::vector<SplitTargetSeries*>> splits_;
   std::vector<std::shared_ptr<PolicyCounters>> policies_;
   std::vector<std::vector<std::shared_ptr<JsonRpcSeries>>> jsonrpc_;  // by listener, route
 };

@@ -52,8 +52,11 @@ TEST(MetricsCollector, SumsTheWorkersAndExportsEveryFamily) {
   v1.route(0, 1).backend(0, 1).count_response(502);  // same backend, other route
   v1.route(0, 1).backend(0, 1).time_response(7ms);
   v1.unrouted(0).count_response(400);
-  v0.split_assignments(0, 0).add(2);
-  v1.split_assignments(0, 1).add(1);
+  v0.split_target(0, 0).assigned.add(2);
+  v1.split_target(0, 1).assigned.add(1);
+  v0.split_target(0, 0).count_answer(false, 2ms);
+  v1.split_target(0, 0).count_answer(true, 3ms);
+  v1.split_target(0, 1).count_answer(false, 1ms);
   w0.tunnels_opened.add(3);
   w1.tunnels_closed.add(1);
 
@@ -88,6 +91,14 @@ TEST(MetricsCollector, SumsTheWorkersAndExportsEveryFamily) {
   ASSERT_EQ(assignments.metric.size(), 2u);
   EXPECT_EQ(assignments.metric[0].counter.value, 2);  // blue
   EXPECT_EQ(assignments.metric[1].counter.value, 1);  // green
+  // Summed over the workers, ok and error per target.
+  const auto& answers = family(families, "veer_split_target_answers_total");
+  std::map<std::string, double> answer_counts;
+  for (const auto& m : answers.metric)
+    answer_counts[label(m, "pool") + "/" + label(m, "outcome")] = m.counter.value;
+  EXPECT_EQ(answer_counts,
+            (std::map<std::string, double>{
+                {"blue/ok", 1}, {"blue/error", 1}, {"green/ok", 1}, {"green/error", 0}}));
   EXPECT_EQ(family(families, "veer_websocket_tunnels").metric[0].gauge.value, 2);
   EXPECT_EQ(family(families, "veer_config_last_reload_successful").metric[0].gauge.value, 0);
   EXPECT_EQ(label(family(families, "veer_info").metric[0], "engine"), "epoll");
