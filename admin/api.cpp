@@ -4,12 +4,15 @@
 #include <boost/json.hpp>
 #include <boost/url/parse.hpp>
 #include <ctime>
-#include <fstream>
 #include <limits>
 
+#include "admin/audit.hpp"
 #include "admin/body.hpp"
 #include "admin/json_text.hpp"
 #include "admin/nginx_export.hpp"
+#include "admin/rollout_json.hpp"
+#include "admin/rollout_view.hpp"
+#include "admin/status_page.hpp"
 #include "admin/views.hpp"
 #include "conf/address.hpp"
 #include "conf/rate_limit.hpp"
@@ -458,6 +461,13 @@ AdminReply Api::put_split(Call& call) {
   }
   const conf::SplitConfig* file = runtime_.file_config().find_split(split->name);
   if (file == nullptr) throw std::out_of_range("split " + split->name + " is not in the file");
+  for (const auto& [name, rollout] : runtime_.rollouts()) {
+    if (rollout.config.split != split->name || runtime::finished(rollout.progress.state)) continue;
+    return error_reply(409, "conflict",
+                       "split " + split->name + " is steered by rollout " + name + " (" +
+                           runtime::to_string(rollout.progress.state) +
+                           "): promote, abort or delete the rollout first");
+  }
   conf::Overrides next = runtime_.overrides();
   conf::set_split(next, *file, std::move(weights));
   return change(call, std::move(next), std::nullopt, summary);
@@ -545,6 +555,73 @@ AdminReply Api::put_limit(Call& call) {
   return change(call, std::move(next), std::nullopt, summary);
 }
 
+AdminReply Api::list_rollouts(Call& call) {
+  json::array rollouts;
+  for (const auto& [name, record] : runtime_.rollouts())
+    rollouts.push_back(rollout_view(record));
+  return json_reply(json::object{{"version", call.version()}, {"rollouts", std::move(rollouts)}},
+                    call.version());
+}
+
+AdminReply Api::get_rollout(Call& call) {
+  const auto& rollouts = runtime_.rollouts();
+  const auto it = rollouts.find(call.params[0]);
+  if (it == rollouts.end()) throw std::out_of_range("no rollout named " + call.params[0]);
+  return json_reply(rollout_view(it->second), call.version());
+}
+
+AdminReply Api::post_rollout(Call& call) {
+  json::value body;
+  boost::system::error_code ec;
+  body = json::parse(call.request.body, ec);
+  if (ec) throw BadRequest("the body is not JSON: " + ec.message());
+  std::string why;
+  std::optional<conf::RolloutConfig> rollout = rollout_from_json(body, &why);
+  if (!rollout) throw BadRequest(why);
+  const std::string name = rollout->name;
+  const std::string summary = "rollout " + name + " started on split " + rollout->split + ": " +
+                              rollout->stable + " -> " + rollout->canary;
+  return rollout_reply(call, runtime_.start_rollout(std::move(*rollout)), name, summary);
+}
+
+AdminReply Api::rollout_action(Call& call) {
+  const BodyFields body(call.request.body, {});
+  runtime::RolloutAction action{};
+  if (!runtime::parse_rollout_action(call.params[1], action))
+    throw std::out_of_range("no rollout action " + call.params[1] +
+                            " (pause, resume, promote, abort)");
+  const std::string& name = call.params[0];
+  return rollout_reply(call, runtime_.act_on_rollout(name, action), name,
+                       "rollout " + name + ": " + call.params[1]);
+}
+
+AdminReply Api::delete_rollout(Call& call) {
+  const BodyFields body(call.request.body, {});
+  const std::string& name = call.params[0];
+  return rollout_reply(call, runtime_.forget_rollout(name), name, "rollout " + name + " deleted");
+}
+
+// A rollout call's answer: the rollout as it is now (or, once forgotten, its name).
+AdminReply Api::rollout_reply(Call& call, const Runtime::RolloutResult& result,
+                              const std::string& name, const std::string& summary) {
+  if (result.status >= 400) {
+    const std::string_view error = result.status == 404   ? "not found"
+                                   : result.status == 409 ? "conflict"
+                                   : result.status >= 500 ? "not persisted"
+                                                          : "invalid rollout";
+    return json_reply(
+        json::object{{"error", error}, {"detail", result.why}, {"version", result.version}},
+        result.version, result.status);
+  }
+  audit(call, call.version(), result.version, summary);
+  const auto& rollouts = runtime_.rollouts();
+  const auto it = rollouts.find(name);
+  json::object o = it != rollouts.end() ? rollout_view(it->second)
+                                        : json::object{{"name", name}, {"deleted", true}};
+  o["version"] = result.version;
+  return json_reply(o, result.version, result.status);
+}
+
 // The running configuration (runtime changes included) as an nginx configuration;
 // ?nginx_version=1.25 for another nginx than Debian 12's 1.22.
 AdminReply Api::export_nginx(Call& call) {
@@ -565,6 +642,12 @@ AdminReply Api::export_nginx(Call& call) {
   }
   NginxExport exported = admin::export_nginx(call.snapshot->config, options);
   return AdminReply{200, std::move(exported.text), "text/plain; charset=utf-8", call.version(), ""};
+}
+
+// The status page: static and open (its script asks for the token); http_server.cpp
+// adds its Content-Security-Policy.
+AdminReply Api::status_page(Call&) {
+  return AdminReply{200, std::string(status_page_html()), "text/html; charset=utf-8", 0, ""};
 }
 
 AdminReply Api::change(Call& call, conf::Overrides next, std::optional<conf::Duration> drain,
@@ -591,20 +674,8 @@ AdminReply Api::change(Call& call, conf::Overrides next, std::optional<conf::Dur
 
 void Api::audit(const Call& call, std::uint64_t before, std::uint64_t after,
                 const std::string& summary) {
-  const std::string line = to_json_text(json::object{{"time", utc_after(conf::Duration{0})},
-                                                     {"token", call.who},
-                                                     {"method", call.request.method},
-                                                     {"path", call.request.target},
-                                                     {"old_version", before},
-                                                     {"new_version", after},
-                                                     {"summary", summary}});
-  if (audit_path_.empty()) {
-    core::log::info("audit ", line);
-    return;
-  }
-  std::ofstream out(audit_path_, std::ios::app);
-  out << line << '\n';
-  if (!out) core::log::error("audit log ", audit_path_, ": cannot append; the line was: ", line);
+  append_audit(audit_path_, audit_line(call.who, call.request.method, call.request.target, before,
+                                       after, summary));
 }
 
 double Api::request_rate(const std::string& key, std::uint64_t count) {
@@ -663,6 +734,18 @@ std::span<const Api::Endpoint> Api::endpoints() {
        &Api::put_limit},
       {"GET", "/api/v1/export/nginx", "the running configuration as an nginx config",
        &Api::export_nginx},
+      {"GET", "/", "the status page (HTML)", &Api::status_page, Access::open},
+      {"GET", "/api/v1/rollouts", "every progressive rollout: state, step, evidence, history",
+       &Api::list_rollouts},
+      {"POST", "/api/v1/rollouts",
+       "start a rollout: {\"name\", \"split\", \"stable\", \"canary\", \"steps\", "
+       "\"min_step\", \"max_step\", \"guards\"}",
+       &Api::post_rollout},
+      {"GET", "/api/v1/rollouts/{name}", "one rollout", &Api::get_rollout},
+      {"DELETE", "/api/v1/rollouts/{name}", "forget a rollout (an unfinished one is aborted first)",
+       &Api::delete_rollout},
+      {"POST", "/api/v1/rollouts/{name}/{action}", "pause, resume, promote or abort a rollout",
+       &Api::rollout_action},
   };
   return kEndpoints;
 }

@@ -18,6 +18,7 @@
 
 #include "admin/auth.hpp"
 #include "conf/overrides.hpp"
+#include "runtime/rollout.hpp"
 #include "runtime/snapshot.hpp"
 
 namespace veer::admin {
@@ -84,6 +85,19 @@ class Runtime {
   // Each rate-limit policy's decisions so far, by policy name.
   virtual std::map<std::string, PolicyRequests> policy_requests() = 0;
 
+  // --- Progressive rollouts (app/rollout_book.hpp; docs/RELEASES.md).
+  struct RolloutResult {
+    unsigned status = 200;  // 200/201 done; 400 invalid; 404 unknown; 409 conflicting
+    std::string why;        // when status >= 400
+    std::uint64_t version = 0;
+  };
+  // Every rollout on record, by name.
+  virtual const std::map<std::string, runtime::RolloutRecord>& rollouts() const = 0;
+  virtual RolloutResult start_rollout(conf::RolloutConfig rollout) = 0;
+  virtual RolloutResult act_on_rollout(const std::string& name, runtime::RolloutAction action) = 0;
+  // Forgets an API rollout (aborting it when unfinished); aborts a file rollout.
+  virtual RolloutResult forget_rollout(const std::string& name) = 0;
+
  protected:
   ~Runtime() = default;
 };
@@ -131,6 +145,14 @@ class Api {
   AdminReply list_limits(Call& call);
   AdminReply get_limit(Call& call);
   AdminReply put_limit(Call& call);
+  AdminReply status_page(Call& call);
+  AdminReply list_rollouts(Call& call);
+  AdminReply get_rollout(Call& call);
+  AdminReply post_rollout(Call& call);
+  AdminReply rollout_action(Call& call);
+  AdminReply delete_rollout(Call& call);
+  AdminReply rollout_reply(Call& call, const Runtime::RolloutResult& result,
+                           const std::string& name, const std::string& summary);
 
   boost::json::object pool_view(const runtime::PoolRuntime& pool);
   boost::json::object limit_view(const runtime::Snapshot& snapshot,

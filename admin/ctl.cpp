@@ -1,5 +1,7 @@
 #include "admin/ctl.hpp"
 
+#include <algorithm>
+#include <array>
 #include <boost/json.hpp>
 #include <boost/program_options.hpp>
 #include <charconv>
@@ -167,6 +169,51 @@ std::optional<CtlRequest> bodiless(const char* method, std::string target) {
   return CtlRequest{method, std::move(target), ""};
 }
 
+// `start NAME SPLIT STABLE CANARY 1,5,25,50,100` (default guards) or `start '{...}'` (the
+// API's body as is).
+std::optional<CtlRequest> rollout_start(const Args& args, std::string* problem) {
+  if (args.size() == 2) return CtlRequest{"POST", "/api/v1/rollouts", args[1]};
+  if (args.size() != 6) {
+    *problem = "rollout start wants NAME SPLIT STABLE CANARY STEPS, or the API's JSON body";
+    return std::nullopt;
+  }
+  json::array steps;
+  std::string_view rest = args[5];
+  while (!rest.empty()) {
+    const std::size_t comma = rest.find(',');
+    const std::string step(rest.substr(0, comma));
+    char* end = nullptr;
+    const double percent = std::strtod(step.c_str(), &end);
+    if (step.empty() || end != step.c_str() + step.size()) {
+      *problem = "rollout steps are percents separated by commas (1,5,25,50,100), got " + args[5];
+      return std::nullopt;
+    }
+    steps.push_back(percent);
+    rest.remove_prefix(comma == std::string_view::npos ? rest.size() : comma + 1);
+  }
+  return CtlRequest{"POST", "/api/v1/rollouts",
+                    json::serialize(json::object{{"name", args[1]},
+                                                 {"split", args[2]},
+                                                 {"stable", args[3]},
+                                                 {"canary", args[4]},
+                                                 {"steps", std::move(steps)}})};
+}
+
+// `rollout` lists, `rollout NAME` shows one, `rollout NAME ACTION` acts (delete forgets).
+std::optional<CtlRequest> rollout_request(const Args& args, std::string* problem) {
+  if (args.empty()) return bodiless("GET", "/api/v1/rollouts");
+  if (args[0] == "start") return rollout_start(args, problem);
+  const std::string path = "/api/v1/rollouts/" + path_segment(args[0]);
+  if (args.size() == 1) return bodiless("GET", path);
+  if (args.size() == 2 && args[1] == "delete") return bodiless("DELETE", path);
+  static constexpr std::array<std::string_view, 4> kActions = {"pause", "resume", "promote",
+                                                               "abort"};
+  if (args.size() == 2 && std::find(kActions.begin(), kActions.end(), args[1]) != kActions.end())
+    return bodiless("POST", path + "/" + args[1]);
+  *problem = "rollout NAME takes one of pause, resume, promote, abort, delete";
+  return std::nullopt;
+}
+
 // The commands without options, in the signature of those with them.
 template <std::optional<CtlRequest> (*Make)(const Args&, std::string*)>
 std::optional<CtlRequest> plain(const Args& args, const LimitOptions&, std::string* problem) {
@@ -230,6 +277,10 @@ const Command kCommands[] = {
      "--delay N: change it",
      0, 1, Output::limits_view, limits_request,
      "no such policy, or this veer has no /api/v1/limits (it is older than this veer ctl)", true},
+    {"rollout", "[NAME [pause|resume|promote|abort|delete]] | start NAME SPLIT STABLE CANARY STEPS",
+     "progressive rollouts: list, show, act on one, or start one (STEPS: 1,5,25,50,100)", 0, 6,
+     Output::pretty_json, plain<rollout_request>,
+     "no such rollout, or this veer has no /api/v1/rollouts (it is older than this veer ctl)"},
     {"get", "PATH", "any GET, printed as received (e.g. /metrics)", 1, 1, Output::as_received,
      [](const Args& a, const LimitOptions&, std::string*) { return bodiless("GET", a[0]); }},
 };

@@ -6,6 +6,7 @@
 #include <boost/beast/http.hpp>
 #include <thread>
 
+#include "admin/status_page.hpp"
 #include "core/asio.hpp"
 #include "core/bind_retry.hpp"
 #include "core/log.hpp"
@@ -78,6 +79,9 @@ class Session : public std::enable_shared_from_this<Session> {
     response_->set(http::field::server, "veer-admin");
     response_->set(http::field::content_type, reply.content_type);
     response_->set(http::field::cache_control, "no-store");
+    if (const std::string_view policy = content_security_policy(reply.content_type);
+        !policy.empty())
+      response_->set("Content-Security-Policy", policy);
     if (reply.etag != 0)
       response_->set(http::field::etag, "\"" + std::to_string(reply.etag) + "\"");
     if (reply.status == 401) response_->set(http::field::www_authenticate, "Bearer realm=\"veer\"");

@@ -715,6 +715,8 @@ std::vector<MetricFamily> MetricsCollector::Collect() const {
   add_jsonrpc(out, sources_);
   if (has_tls_listener(*sources_.snapshot))
     out.add(certificate_expiry_family(listener_certificates(*sources_.snapshot)));
+  for (MetricFamily& f : rollout_families(sources_.rollouts))
+    out.add(std::move(f));
   return out.take();
 }
 

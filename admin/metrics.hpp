@@ -12,9 +12,11 @@
 #include <vector>
 
 #include <prometheus/collectable.h>
+#include <prometheus/metric_family.h>
 
 #include "admin/views.hpp"
 #include "runtime/metrics.hpp"
+#include "runtime/rollout.hpp"
 #include "runtime/snapshot.hpp"
 
 namespace veer::admin {
@@ -35,6 +37,7 @@ struct MetricsSources {
   ConfigCounters config;
   std::string version;  // veer's
   std::string engine;   // epoll or io_uring
+  std::vector<runtime::RolloutRecord> rollouts;
 };
 
 class MetricsCollector final : public prometheus::Collectable {
@@ -49,6 +52,11 @@ class MetricsCollector final : public prometheus::Collectable {
 // veer_tls_certificate_expiry_seconds{listener,subject,file}: each certificate's notAfter
 // as Unix time. The collector passes the snapshot's certificates; tests pass their own.
 prometheus::MetricFamily certificate_expiry_family(const std::vector<ListenerCertificates>& all);
+
+// veer_rollout_*: each rollout's step, weight, state, this step's evidence, the guards'
+// bounds and the decisions in its history (admin/metrics_rollouts.cpp).
+std::vector<prometheus::MetricFamily> rollout_families(
+    const std::vector<runtime::RolloutRecord>& rollouts);
 
 // The text exposition format (version 0.0.4) of whatever `collectable` collects.
 std::string prometheus_text(const prometheus::Collectable& collectable);

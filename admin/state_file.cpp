@@ -10,6 +10,8 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "admin/rollout_json.hpp"
+
 namespace veer::admin {
 namespace json = boost::json;
 
@@ -152,10 +154,25 @@ conf::LimitChange limit_at(const json::value& v, const std::string& path) {
   return c;
 }
 
-conf::Overrides format2(const json::object& root) {
+// "rollouts": {NAME: RECORD}; read (and so checked) even when the caller wants none.
+void rollouts_at(const json::value& value, std::vector<runtime::RolloutRecord>* rollouts) {
+  for (const auto& [name, entry] : object_at(value, "rollouts")) {
+    std::string why;
+    std::optional<runtime::RolloutRecord> record =
+        rollout_record_from_json(entry, std::string(name), "rollouts." + std::string(name), &why);
+    if (!record) throw std::invalid_argument(why);
+    if (rollouts != nullptr) rollouts->push_back(std::move(*record));
+  }
+}
+
+conf::Overrides format2(const json::object& root, std::vector<runtime::RolloutRecord>* rollouts) {
   conf::Overrides o;
   for (const auto& [key, value] : root) {
     if (key == "format") continue;
+    if (key == "rollouts") {
+      rollouts_at(value, rollouts);
+      continue;
+    }
     if (key == "backends") {
       for (const auto& [pool, entries] : object_at(value, "backends")) {
         const std::string path = "backends." + std::string(pool);
@@ -241,6 +258,11 @@ conf::Overrides format1(const json::object& root, const conf::Config& file) {
 }  // namespace
 
 std::string state_to_json(const conf::Overrides& changes) {
+  return state_to_json(changes, {});
+}
+
+std::string state_to_json(const conf::Overrides& changes,
+                          const std::vector<runtime::RolloutRecord>& rollouts) {
   json::object backends;
   for (const auto& [pool, entries] : changes.backends) {
     json::object by_address;
@@ -263,11 +285,19 @@ std::string state_to_json(const conf::Overrides& changes) {
       limits[name] = limit_json(change);
     root["limits"] = std::move(limits);
   }
+  // The same for rollouts: a state without them is what veer wrote before them.
+  if (!rollouts.empty()) {
+    json::object by_name;
+    for (const runtime::RolloutRecord& record : rollouts)
+      by_name[record.config.name] = rollout_record_json(record);
+    root["rollouts"] = std::move(by_name);
+  }
   return json::serialize(root) + "\n";
 }
 
 std::optional<conf::Overrides> state_from_json(const std::string& text, const conf::Config& file,
-                                               std::string* why) {
+                                               std::string* why,
+                                               std::vector<runtime::RolloutRecord>* rollouts) {
   boost::system::error_code ec;
   const json::value value = json::parse(text, ec);
   if (ec || !value.is_object()) {
@@ -283,11 +313,16 @@ std::optional<conf::Overrides> state_from_json(const std::string& text, const co
     }
     const std::uint64_t version = uint_at(*format, "format");
     if (version == 2) {
-      conf::Overrides o = format2(root);
+      std::vector<runtime::RolloutRecord> read;
+      conf::Overrides o = format2(root, &read);
+      if (rollouts != nullptr) *rollouts = std::move(read);
       conf::normalize(o);
       return o;
     }
-    if (version == 1) return format1(root, file);
+    if (version == 1) {
+      if (rollouts != nullptr) rollouts->clear();  // format 1 predates rollouts
+      return format1(root, file);
+    }
     *why = "format " + std::to_string(version) + " is not a format this veer reads (1 or 2)";
   } catch (const std::exception& e) {
     *why = e.what();
@@ -336,25 +371,30 @@ bool write_atomically(const std::string& path, const std::string& text, std::str
 }
 
 std::optional<conf::Overrides> read_state_file(const std::string& path, const conf::Config& file,
-                                               std::string* why) {
+                                               std::string* why,
+                                               std::vector<runtime::RolloutRecord>* rollouts) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
-    if (errno == ENOENT) return conf::Overrides{};
+    if (errno == ENOENT) {
+      if (rollouts != nullptr) rollouts->clear();
+      return conf::Overrides{};
+    }
     *why = "cannot read " + path + ": " + std::strerror(errno);
     return std::nullopt;
   }
   std::ostringstream text;
   text << in.rdbuf();
-  std::optional<conf::Overrides> o = state_from_json(text.str(), file, why);
+  std::optional<conf::Overrides> o = state_from_json(text.str(), file, why, rollouts);
   if (!o) *why = path + ": " + *why;
   return o;
 }
 
 bool check_state_file(const std::string& text, const conf::Config& file,
-                      std::vector<std::string>* dropped, std::string* error) {
+                      std::vector<std::string>* dropped, std::string* error,
+                      std::vector<runtime::RolloutRecord>* rollouts) {
   const std::string& path = file.server.state_file;
   if (path.empty()) return true;
-  const std::optional<conf::Overrides> changes = read_state_file(path, file, error);
+  const std::optional<conf::Overrides> changes = read_state_file(path, file, error, rollouts);
   if (!changes) return false;
   conf::Overrides kept;
   conf::OverrideReport report;

@@ -19,6 +19,7 @@
 #include "admin/state_file.hpp"
 #include "app/certificate_watch.hpp"
 #include "app/cluster_limits.hpp"
+#include "app/rollout_driver.hpp"
 #include "app/sd_notify.hpp"
 #include "conf/load.hpp"
 #include "conf/overrides.hpp"
@@ -68,6 +69,7 @@ class Server final : public admin::Runtime {
       : config_path_(std::move(config_path)), signals_(control_) {
     for (int signal : {SIGHUP, SIGTERM, SIGINT, SIGQUIT, SIGUSR1, SIGUSR2})
       signals_.add(signal);
+    rollouts_ = std::make_unique<RolloutDriver>(control_, rollout_hooks());
   }
 
   int run(conf::Config config, const std::string& engine_note);
@@ -88,8 +90,21 @@ class Server final : public admin::Runtime {
   std::optional<std::string> metrics() override;
   std::map<std::string, std::uint64_t> split_assignments(const std::string& split) override;
   std::map<std::string, admin::PolicyRequests> policy_requests() override;
+  const std::map<std::string, runtime::RolloutRecord>& rollouts() const override {
+    return rollouts_->book().records();
+  }
+  RolloutResult start_rollout(conf::RolloutConfig rollout) override {
+    return rollouts_->start(std::move(rollout));
+  }
+  RolloutResult act_on_rollout(const std::string& name, runtime::RolloutAction action) override {
+    return rollouts_->act(name, action);
+  }
+  RolloutResult forget_rollout(const std::string& name) override { return rollouts_->forget(name); }
 
  private:
+  RolloutDriver::Hooks rollout_hooks();
+  bool set_split_weights(const std::string& split,
+                         const std::map<std::string, std::uint64_t>& weights, std::string* why);
   // One load: `text` (valid alone as `file`) with `kept` on top, already validated as
   // `result`. Persists the changes when they differ from the state file, then swaps.
   struct Load {
@@ -157,7 +172,7 @@ class Server final : public admin::Runtime {
   std::string config_text_;        // the file as last loaded: API changes apply on top of it
   conf::Config file_config_;       // that file alone, which the changes are checked against
   conf::Overrides overrides_;      // the acknowledged runtime changes in force
-  conf::Overrides persisted_;      // what the state file holds
+  std::string persisted_text_;     // what the state file holds (changes and rollouts)
   conf::OverrideReport report_;    // what the last load kept and dropped
   admin::ConfigCounters counted_;  // for /metrics
   std::unique_ptr<admin::Api> api_;
@@ -172,6 +187,7 @@ class Server final : public admin::Runtime {
   // Makes the Limiter of each policy of scope = "cluster" (the Redis engine sets it);
   // while empty, a configuration with such a policy is refused.
   runtime::ClusterLimiterFactory cluster_limiter_factory_ = cluster_limits_.factory();
+  std::unique_ptr<RolloutDriver> rollouts_;  // made in the constructor: it needs `this`
 };
 
 bool Server::bind_new_listeners(const conf::Config& config,
@@ -250,6 +266,11 @@ int Server::run(conf::Config config, const std::string& engine_note) {
   hand_to_workers(bound);
   for (auto& worker : workers_)
     worker->start();
+  // The file's rollouts start (or resume) once the control thread runs.
+  asio::post(control_, [this] {
+    rollouts_->reconcile();
+    rollouts_->start_ticking();
+  });
   core::log::info(engine_note);
   core::log::info("veer ready: ", worker_count_, " workers, configuration version ", version_,
                   " from ", config_path_);
@@ -406,9 +427,11 @@ Server::Load Server::plan_load(std::string text, conf::Config file,
 
 bool Server::persist(const conf::Overrides& changes, const std::string& state_file,
                      std::string* why) {
-  if (state_file.empty() || changes == persisted_) return true;
-  if (!admin::write_atomically(state_file, admin::state_to_json(changes), why)) return false;
-  persisted_ = changes;
+  if (state_file.empty()) return true;
+  std::string text = admin::state_to_json(changes, rollouts_->book().to_persist());
+  if (text == persisted_text_) return true;
+  if (!admin::write_atomically(state_file, text, why)) return false;
+  persisted_text_ = std::move(text);
   return true;
 }
 
@@ -419,7 +442,7 @@ Server::Outcome Server::commit(Load load, std::optional<conf::Duration> drain, b
     core::log::warn(w.to_string());
   std::string why;
   const std::string state_file = load.result.config->server.state_file;
-  const conf::Overrides before = persisted_;
+  const conf::Overrides before = overrides_;
   if (!persist(load.kept, state_file, &why)) {
     core::log::error(admin_change ? "change" : "reload", " refused: state file: ", why);
     return Outcome{{"state file: " + why}, version_, true};
@@ -438,6 +461,9 @@ Server::Outcome Server::commit(Load load, std::optional<conf::Duration> drain, b
   config_text_ = std::move(load.text);
   file_config_ = std::move(load.file);
   report_ = std::move(load.report);
+  // The file may have started, changed or dropped rollouts, or a change may have undone
+  // a rollout's weights.
+  rollouts_->reconcile();
   return Outcome{{}, version_, false};
 }
 
@@ -449,12 +475,14 @@ bool Server::start_with_state_file(conf::Config& config) {
   const std::string state_file = config.server.state_file;
   if (state_file.empty()) return true;
   std::string why;
-  std::optional<conf::Overrides> state = admin::read_state_file(state_file, config, &why);
+  std::vector<runtime::RolloutRecord> records;
+  std::optional<conf::Overrides> state = admin::read_state_file(state_file, config, &why, &records);
   if (!state) {
     core::log::error("state file: ", why, "; fix or remove it");
     return false;
   }
-  persisted_ = *state;
+  rollouts_->restore(std::move(records));
+  persisted_text_ = read_text(state_file).value_or("");
   Load load = plan_load(config_text_, config, *state);
   for (const std::string& line : load.report.dropped)
     core::log::warn("state file ", state_file, ": runtime change ", line);
@@ -635,6 +663,7 @@ std::optional<std::string> Server::metrics() {
   sources.config = counted_;
   sources.version = VEER_VERSION;
   sources.engine = VEER_ENGINE_NAME;
+  sources.rollouts = rollouts_->book().to_persist();
   return admin::prometheus_text(admin::MetricsCollector(std::move(sources)));
 }
 
@@ -659,6 +688,48 @@ std::map<std::string, admin::PolicyRequests> Server::policy_requests() {
                                       c.dry_run_limited.value()};
   }
   return out;
+}
+
+RolloutDriver::Hooks Server::rollout_hooks() {
+  RolloutDriver::Hooks hooks;
+  hooks.totals = [this] {
+    RolloutBook::Totals totals;
+    for (const auto& worker : workers_)
+      worker->metrics().add_split_evidence(totals);
+    return totals;
+  };
+  hooks.running = [this] { return shared_.snapshots.current(); };
+  hooks.file = [this]() -> const conf::Config& { return file_config_; };
+  hooks.set_split = [this](const std::string& split,
+                           const std::map<std::string, std::uint64_t>& weights,
+                           std::string* why) { return set_split_weights(split, weights, why); };
+  hooks.persist = [this] {
+    std::string why;
+    const std::string& state_file = shared_.snapshots.current()->config.server.state_file;
+    if (!persist(overrides_, state_file, &why))
+      core::log::error("state file: rollouts not saved: ", why);
+  };
+  hooks.version = [this] { return version_; };
+  return hooks;
+}
+
+// A rollout's step: the split's weights, as an admin change of the split.
+bool Server::set_split_weights(const std::string& split,
+                               const std::map<std::string, std::uint64_t>& weights,
+                               std::string* why) {
+  const conf::SplitConfig* file = file_config_.find_split(split);
+  if (file == nullptr) {
+    *why = "the configuration file has no split " + split;
+    return false;
+  }
+  conf::Overrides next = overrides_;
+  conf::set_split(next, *file, weights);
+  conf::normalize(next);
+  if (next == overrides_) return true;
+  const Outcome outcome = apply(std::move(next), std::nullopt);
+  if (outcome.errors.empty()) return true;
+  *why = outcome.errors.front();
+  return false;
 }
 
 // Logs every split whose weights moved, and schedules the closing of WebSocket tunnels

@@ -147,6 +147,7 @@ LoadResult load_table(const toml::table& root_table, Diagnostics& diag, std::str
   load_pools(root, config);
   load_splits(root, config);
   load_admin(root, config);
+  load_rollouts(root, config);  // after the splits and [admin], which its rules read
   root.finish();
   validate_references(root_table, config, diag);
   resolve_outlier_defaults(config);

@@ -118,6 +118,9 @@ void load_listeners(TableReader& root, Config& config);
 void load_pools(TableReader& root, Config& config);
 void load_splits(TableReader& root, Config& config);
 void load_admin(TableReader& root, Config& config);
+// [rollouts.NAME] (conf/load_rollouts.cpp) with conf/rollout_rules.hpp's checks and at
+// most one rollout per split; after load_splits and load_admin.
+void load_rollouts(TableReader& root, Config& config);
 // health, outlier, retries, slow_start and panic_threshold of one pool.
 void load_pool_resilience(TableReader& pool_reader, const std::string& path, PoolConfig& pool);
 // The tls table of a listener and of a pool (conf/load_tls.cpp); no table: plain HTTP.

@@ -15,6 +15,7 @@
 #include <utility>
 
 #include "admin/api.hpp"
+#include "app/rollout_book.hpp"
 #include "conf/load.hpp"
 #include "conf/overrides.hpp"
 #include "runtime/snapshot.hpp"
@@ -121,6 +122,23 @@ class FakeRuntime final : public admin::Runtime {
   std::map<std::string, admin::PolicyRequests> policy_requests() override {
     return {{"per_client", {90, 9, 1, 0}}};
   }
+  // Rollouts through the real book (app/rollout_book.hpp), with a clock that only moves
+  // on calls; a decision's weights are applied like the server's change path does.
+  const std::map<std::string, runtime::RolloutRecord>& rollouts() const override {
+    return book_.records();
+  }
+  RolloutResult start_rollout(conf::RolloutConfig rollout) override {
+    app::RolloutEffects effects;
+    return answer(book_.start(std::move(rollout), snapshot_->config, ++clock_, effects), effects);
+  }
+  RolloutResult act_on_rollout(const std::string& name, runtime::RolloutAction action) override {
+    app::RolloutEffects effects;
+    return answer(book_.act(name, action, snapshot_->config, ++clock_, effects), effects);
+  }
+  RolloutResult forget_rollout(const std::string& name) override {
+    app::RolloutEffects effects;
+    return answer(book_.forget(name, snapshot_->config, ++clock_, effects), effects);
+  }
 
   // Whether apply() or reload() changed what runs, or the API counted a successful
   // change, since the last call.
@@ -133,6 +151,16 @@ class FakeRuntime final : public admin::Runtime {
       outcome.errors.push_back(e.to_string());
     if (outcome.errors.empty()) outcome.errors.push_back("refused");
     return outcome;
+  }
+  RolloutResult answer(const app::RolloutReply& reply, const app::RolloutEffects& effects) {
+    if (reply.status >= 400) return {reply.status, reply.why, version_};
+    changed_ = true;
+    for (const auto& [split, weights] : effects.split_weights) {
+      conf::Overrides next = overrides_;
+      conf::set_split(next, *file_.find_split(split), weights);
+      apply(std::move(next), std::nullopt);
+    }
+    return {reply.status, reply.why, version_};
   }
   void swap_in(conf::Config config) {
     snapshot_ = runtime::build_snapshot(std::move(config), ++version_, registry_);
@@ -147,6 +175,8 @@ class FakeRuntime final : public admin::Runtime {
   conf::OverrideReport report_;
   runtime::BackendRegistry registry_;
   std::shared_ptr<const runtime::Snapshot> snapshot_;
+  app::RolloutBook book_;
+  std::int64_t clock_ = 0;
 };
 
 }  // namespace veer::fuzz

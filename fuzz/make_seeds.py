@@ -100,6 +100,31 @@ admin_seeds = {
                        "body": '{"rate":"18446744073709551616/s","burst":-1}'}],
     "limit-put-unknown": [{"method": "PUT", "target": "/api/v1/limits/%00nope",
                            "content_type": JSON, "body": '{"brust":1}'}],
+    # Rollouts: start, read, act, a refused split change while steered, delete; bad bodies.
+    "rollout-life": [{"method": "POST", "target": "/api/v1/rollouts", "content_type": JSON,
+                      "body": '{"name":"r1","split":"rpc","stable":"blue","canary":"green",'
+                              '"steps":[1,5,25,50,100],"min_step":"30s","max_step":"10m",'
+                              '"guards":{"error_ratio":{"tolerance":0.01,"alpha":0.05},'
+                              '"latency":{"quantile":0.99,"tolerance_ms":50,"alpha":0.05}}}'},
+                     {"method": "GET", "target": "/api/v1/rollouts/r1"},
+                     {"method": "PUT", "target": "/api/v1/splits/rpc", "content_type": JSON,
+                      "body": '{"targets":{"blue":0,"green":100}}'},
+                     {"method": "POST", "target": "/api/v1/rollouts/r1/pause",
+                      "content_type": JSON},
+                     {"method": "POST", "target": "/api/v1/rollouts/r1/promote",
+                      "content_type": JSON},
+                     {"method": "POST", "target": "/api/v1/rollouts/r1/abort",
+                      "content_type": JSON},
+                     {"method": "DELETE", "target": "/api/v1/rollouts/r1", "content_type": JSON},
+                     {"method": "GET", "target": "/api/v1/rollouts"}],
+    "rollout-bad": [{"method": "POST", "target": "/api/v1/rollouts", "content_type": JSON,
+                     "body": '{"name":"r2","split":"rpc","stable":"blue","canary":"blue",'
+                             '"steps":[50,5,1e308,-1],"guards":{"latency":{"quantile":2}}}'},
+                    {"method": "POST", "target": "/api/v1/rollouts/r2/fly", "content_type": JSON},
+                    {"method": "POST", "target": "/api/v1/rollouts", "content_type": JSON,
+                     "body": '{"name":"r3","split":"rpc","stable":"blue","canary":"green",'
+                             '"steps":[0.5,100],"stpes":[1]}'}],
+    "status-page": [{"method": "GET", "target": "/"}],
 }
 for name, requests in admin_seeds.items():
     write("fuzz_admin_router", name, admin_input(requests))
@@ -488,6 +513,35 @@ proxy_protocol = true
 [pools.rpc]
 backends = ["127.0.0.1:19001"]
 """)
+# Rollouts on the fake runtime's split: one valid, one breaking each rule.
+fake_toml = fake.split('R"(', 1)[1].split(')"', 1)[0]
+write("fuzz_config", "rollouts", fake_toml + """[rollouts.r1]
+split = "rpc"
+stable = "blue"
+canary = "green"
+steps = [0.5, 5, 25, 50, 100]
+min_step = "30s"
+max_step = "10m"
+guards = { error_ratio = { tolerance = 0.01, alpha = 0.05 },
+           latency = { quantile = 0.99, tolerance_ms = 50, alpha = 0.05 } }
+""")
+write("fuzz_config", "rollouts-errors", fake_toml + """[rollouts."r 1"]
+split = "rpc"
+stable = "blue"
+canary = "blue"
+steps = [5, 1, 1.234, 101, "x"]
+min_step = "1m"
+max_step = "30s"
+guards = { latncy = {}, error_ratio = { tolerance = 1, alpha = 0 } }
+[rollouts.r2]
+split = "rpc"
+stable = "green"
+canary = "purple"
+stepz = [1]
+[rollouts.r3]
+split = "nope"
+guards = 3
+""")
 write("fuzz_config", "unicode-string", '[server]\naccess_log = "/tmp/jöurnal.log"\n# cömment\n')
 write("fuzz_config", "syntax", "[pools.x\nbackends = [\"127.0.0.1:1\",\n")
 # toml++ 3.3.0 UB (TOML_UNREACHABLE): a non-ASCII byte in a bare key, or glued to a value.
@@ -530,6 +584,49 @@ write("fuzz_state_file", "v2-limits-bad",
 write("fuzz_state_file", "v2-bad",
       '{"format":2,"backends":{"blue":{"127.0.0.1:19001":{"added":true,"removed":true,'
       '"state":"sleep","wieght":1}}}}')
+
+# Rollouts beside the changes (admin/rollout_json.hpp): a record of each source, and
+# near misses in the definition and the progress.
+ROLLOUT_CONFIG = ('{"name":"r1","split":"rpc","stable":"blue","canary":"green",'
+                  '"steps":[0.5,5,25,50,100],"min_step":"30s","max_step":"10m",'
+                  '"guards":{"error_ratio":{"tolerance":0.01,"alpha":0.05},'
+                  '"latency":{"quantile":0.99,"tolerance_ms":50,"alpha":0.05}}}')
+ROLLOUT_PROGRESS = ('{"state":"running","step":1,"step_running_ms":12300,'
+                    '"stable":{"requests":1980,"errors":2,"latency":[[0,1],[70,1900],[90,79]]},'
+                    '"canary":{"requests":20,"errors":0,"latency":[[71,20]]},'
+                    '"reason":"judging step 2 (5 %)",'
+                    '"history":[{"unix_ms":1765083600123,"step":0,"weight_bp":50,'
+                    '"event":"started","detail":"canary at 0.5 %"},'
+                    '{"unix_ms":1765083630000,"step":1,"weight_bp":500,"event":"passed",'
+                    '"detail":"n 1980/20"}]}')
+write("fuzz_state_file", "v2-rollouts",
+      '{"format":2,"backends":{},"splits":{"rpc":{"targets":{"blue":95,"green":5},'
+      '"file":{"blue":90,"green":10}}},"rollouts":{"r1":{"source":"config","config":'
+      + ROLLOUT_CONFIG + ',"progress":' + ROLLOUT_PROGRESS + '},'
+      '"r2":{"source":"api","config":' + ROLLOUT_CONFIG.replace('"r1"', '"r2"')
+      + ',"progress":{"state":"rolled_back","step":0}}}}\n')
+write("fuzz_state_file", "v2-rollouts-bad",
+      '{"format":2,"rollouts":{"r1":{"source":"file","config":'
+      + ROLLOUT_CONFIG.replace('0.5,', '0.555,') + ',"progress":'
+      + ROLLOUT_PROGRESS.replace('"running"', '"sideways"').replace('[90,79]', '[70,79]')
+      + '}}}')
+
+# --- fuzz_rollout_json: POST /api/v1/rollouts bodies, progress and evidence alone, a
+# state file's record, and near misses.
+write("fuzz_rollout_json", "body", ROLLOUT_CONFIG)
+write("fuzz_rollout_json", "body-minimal",
+      '{"name":"r","split":"rpc","stable":"blue","canary":"green","steps":[1,100]}')
+write("fuzz_rollout_json", "body-bad",
+      '{"name":"r 1","split":"rpc","stable":"blue","canary":"blue","steps":[5,1,1.234,101],'
+      '"min_step":"1m","max_step":"30s","guards":{"latncy":{},"error_ratio":{"alpha":0}}}')
+write("fuzz_rollout_json", "progress", ROLLOUT_PROGRESS)
+write("fuzz_rollout_json", "evidence", '{"requests":3,"errors":1,"latency":[[0,1],[368,2]]}')
+write("fuzz_rollout_json", "record",
+      '{"source":"api","config":' + ROLLOUT_CONFIG + ',"progress":' + ROLLOUT_PROGRESS + '}')
+write("fuzz_rollout_json", "record-bad",
+      '{"source":"api","config":' + ROLLOUT_CONFIG + ',"progress":'
+      + ROLLOUT_PROGRESS.replace('"step":1,', '"step":9,').replace('"errors":0', '"errors":21')
+      + '}')
 
 # --- fuzz_tls_handshake: one byte (piece size; 0 = all at once) and what a client sends.
 # Real ClientHellos from Python's ssl module (the system OpenSSL) over memory BIOs; their

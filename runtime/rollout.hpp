@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "conf/config.hpp"
@@ -34,9 +35,9 @@ struct RolloutEvent {
   std::int64_t unix_ms = 0;
   std::uint32_t step = 0;       // index into steps
   std::uint32_t weight_bp = 0;  // the canary's share after the event, basis points
-  std::string event;   // started, passed, failed, inconclusive, paused, resumed, promoted,
-                       // aborted, restarted
-  std::string detail;  // the figures: n per target, ratios, the bound that decided
+  std::string event;            // started, passed, failed, inconclusive, paused, resumed, promoted,
+                                // aborted, restarted
+  std::string detail;           // the figures: n per target, ratios, the bound that decided
   friend bool operator==(const RolloutEvent&, const RolloutEvent&) = default;
 };
 
@@ -44,12 +45,12 @@ inline constexpr std::size_t kRolloutHistory = 200;  // oldest events dropped be
 
 struct RolloutProgress {
   RolloutState state = RolloutState::running;
-  std::uint32_t step = 0;               // index into RolloutConfig::steps
-  std::int64_t step_running_ms = 0;     // time judged in this step (not paused, not down)
-  TargetEvidence stable;                // this step's evidence
+  std::uint32_t step = 0;            // index into RolloutConfig::steps
+  std::int64_t step_running_ms = 0;  // time judged in this step (not paused, not down)
+  TargetEvidence stable;             // this step's evidence
   TargetEvidence canary;
-  std::string reason;                   // why it is in its state, in words
-  std::vector<RolloutEvent> history;    // at most kRolloutHistory, oldest first
+  std::string reason;                 // why it is in its state, in words
+  std::vector<RolloutEvent> history;  // at most kRolloutHistory, oldest first
   friend bool operator==(const RolloutProgress&, const RolloutProgress&) = default;
 };
 
@@ -82,17 +83,22 @@ RolloutProgress start_rollout(const conf::RolloutConfig& config, std::int64_t no
 // min_step moves to the next step (with fresh evidence) or promotes after the last;
 // max_step without a verdict pauses as inconclusive.
 RolloutDecision tick_rollout(const conf::RolloutConfig& config, RolloutProgress& progress,
-                             const TargetEvidence& stable_delta,
-                             const TargetEvidence& canary_delta, std::int64_t elapsed_ms,
-                             std::int64_t now_unix_ms);
+                             const TargetEvidence& stable_delta, const TargetEvidence& canary_delta,
+                             std::int64_t elapsed_ms, std::int64_t now_unix_ms);
 
 enum class RolloutAction : std::uint8_t { pause, resume, promote, abort };
 bool parse_rollout_action(std::string_view text, RolloutAction& action);
 
 // An operator's action. False with *why when it does not apply to the state (resume of
 // a running rollout, anything on a finished one).
-bool act_on_rollout(const conf::RolloutConfig& config, RolloutProgress& progress, RolloutAction action,
-                    std::int64_t now_unix_ms, RolloutDecision& decision, std::string* why);
+bool act_on_rollout(const conf::RolloutConfig& config, RolloutProgress& progress,
+                    RolloutAction action, std::int64_t now_unix_ms, RolloutDecision& decision,
+                    std::string* why);
+
+// Records an event the server observed (a restart, a reload that ended the rollout).
+void note_rollout_event(const conf::RolloutConfig& config, RolloutProgress& progress,
+                        std::int64_t now_unix_ms, std::string event, std::string detail,
+                        RolloutDecision& decision);
 
 // The guards' judgements on the step's evidence (the view and the metrics show them).
 struct RolloutJudgement {

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "admin/status_page.hpp"
 #include "conf/load.hpp"
 #include "runtime/snapshot.hpp"
 
@@ -53,6 +54,15 @@ class FakeRuntime final : public Runtime {
   std::optional<std::string> metrics() override { return std::nullopt; }
   std::map<std::string, std::uint64_t> split_assignments(const std::string&) override { return {}; }
   std::map<std::string, admin::PolicyRequests> policy_requests() override { return {}; }
+  const std::map<std::string, runtime::RolloutRecord>& rollouts() const override {
+    return rollouts_;
+  }
+  RolloutResult start_rollout(conf::RolloutConfig) override { return {400, "no rollouts", 1}; }
+  RolloutResult act_on_rollout(const std::string&, runtime::RolloutAction) override {
+    return {404, "no rollouts", 1};
+  }
+  RolloutResult forget_rollout(const std::string&) override { return {404, "no rollouts", 1}; }
+  std::map<std::string, runtime::RolloutRecord> rollouts_;
 
  private:
   runtime::BackendRegistry registry_;
@@ -158,6 +168,43 @@ TEST_F(ApiPath, QueryValuesAreDecodedToo) {
   const AdminReply reply = call("DELETE", "/api/v1/pools/blue/backends/127.0.0.1:9001?drain=1%30s");
   ASSERT_EQ(reply.status, 202u) << reply.body;
   EXPECT_EQ(json::parse(reply.body).as_object().at("drain").as_string(), "10s");
+}
+
+// "/" is the table's row with no segment: the status page, HTML with its policy, open
+// without a token (it is static; its script sends the token), HEAD like GET, and no
+// other method. "//" and "/x" stay unknown.
+TEST_F(ApiPath, TheRootIsTheStatusPage) {
+  conf::AdminConfig config;
+  config.audit_log = "/dev/null";
+  config.tokens = {{"ops", "a-token-of-some-length"}};
+  Api guarded(runtime_, config);
+  for (Api* api : {&api_, &guarded}) {
+    for (const char* method : {"GET", "HEAD"}) {
+      for (const char* target : {"/", "/?refresh=1"}) {
+        AdminRequest request;
+        request.method = method;
+        request.target = target;
+        request.host = "127.0.0.1:9901";
+        const AdminReply reply = api->handle(request);
+        ASSERT_EQ(reply.status, 200u) << method << " " << target << "\n" << reply.body;
+        EXPECT_EQ(reply.content_type, "text/html; charset=utf-8");
+        EXPECT_EQ(reply.body, status_page_html()) << "HEAD's body is cut by the transport";
+        EXPECT_EQ(content_security_policy(reply.content_type), kStatusPagePolicy);
+      }
+    }
+  }
+  AdminReply reply = call("POST", "/", "{}");
+  EXPECT_EQ(reply.status, 405u);
+  EXPECT_EQ(reply.allow, "GET, HEAD");
+  for (const char* target : {"//", "/x", "/index.html"}) {
+    reply = call("GET", target);
+    EXPECT_EQ(reply.status, 404u) << target;
+    EXPECT_TRUE(content_security_policy(reply.content_type).empty()) << target;
+  }
+  reply = call("GET", "/api/v1");
+  ASSERT_EQ(reply.status, 200u);
+  EXPECT_NE(reply.body.find(R"re("path":"/","help":"the status page (HTML)")re"), std::string::npos)
+      << reply.body;
 }
 
 }  // namespace

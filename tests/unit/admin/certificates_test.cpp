@@ -320,6 +320,15 @@ class FakeRuntime final : public Runtime {
   std::optional<std::string> metrics() override { return std::nullopt; }
   std::map<std::string, std::uint64_t> split_assignments(const std::string&) override { return {}; }
   std::map<std::string, admin::PolicyRequests> policy_requests() override { return {}; }
+  const std::map<std::string, runtime::RolloutRecord>& rollouts() const override {
+    return rollouts_;
+  }
+  RolloutResult start_rollout(conf::RolloutConfig) override { return {400, "no rollouts", 1}; }
+  RolloutResult act_on_rollout(const std::string&, runtime::RolloutAction) override {
+    return {404, "no rollouts", 1};
+  }
+  RolloutResult forget_rollout(const std::string&) override { return {404, "no rollouts", 1}; }
+  std::map<std::string, runtime::RolloutRecord> rollouts_;
 
  private:
   runtime::BackendRegistry registry_;

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <boost/json.hpp>
 #include <filesystem>
 #include <fstream>
 #include <optional>
@@ -13,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "admin/rollout_json.hpp"
 #include "unit/conf/rule_fixture.hpp"
 
 namespace veer::admin {
@@ -22,6 +24,7 @@ using conf::AdminState;
 using conf::BackendChange;
 using conf::Overrides;
 using conf::unit::RuleTest;
+namespace json = boost::json;
 
 TEST_F(RuleTest, TheStateFileRoundTripsAndRefusesWhatIsNotOne) {
   put_backend(changes, blue(), *running().find_pool("blue"), "127.0.0.1:9001", 5, std::nullopt);
@@ -347,6 +350,123 @@ TEST_F(RuleTest, LimitChangesAreWrittenOnlyWhenThereAreSome) {
       "file": {"rate": "100/s", "burst": 20, "delay": 0}}}})",
                               file, &why)
                   ->empty());
+}
+
+// --- Rollouts beside the changes (admin/rollout_json.hpp writes each record).
+
+runtime::RolloutRecord a_rollout(const std::string& name, bool from_file) {
+  runtime::RolloutRecord r;
+  r.from_file = from_file;
+  r.config.name = name;
+  r.config.split = "rpc";
+  r.config.stable = "blue";
+  r.config.canary = "green";
+  r.config.steps = {50, 500, 2500, 10000};
+  r.config.min_step = conf::Duration{10'000};
+  r.config.error_ratio = conf::ErrorGuardConfig{0.1, 0.05};
+  r.config.latency = conf::LatencyGuardConfig{0.9, 50, 0.05};
+  r.progress.state = runtime::RolloutState::running;
+  r.progress.step = 1;
+  r.progress.step_running_ms = 12'345;
+  r.progress.stable.requests = 1980;
+  r.progress.stable.errors = 2;
+  r.progress.stable.latency[70] = 1900;
+  r.progress.stable.latency[90] = 80;
+  r.progress.canary.requests = 20;
+  r.progress.canary.latency[71] = 20;
+  r.progress.reason = "judging step 2 (5 %)";
+  r.progress.history = {{1'765'083'600'123, 0, 50, "started", "canary at 0.5 %"},
+                        {1'765'083'630'000, 1, 500, "passed", "n 1980/20, bound 0.04 < 0.1"}};
+  return r;
+}
+
+TEST_F(StateFile, RolloutsRoundTripBesideTheChanges) {
+  set_split(changes, *file.find_split("rpc"), {{"blue", 95}, {"green", 5}});
+  const std::vector<runtime::RolloutRecord> rollouts = {a_rollout("r1", true),
+                                                        a_rollout("r2", false)};
+  const std::string text = state_to_json(changes, rollouts);
+  EXPECT_NE(text.find(R"("rollouts":{"r1":{"source":"config","config":{"name":"r1")"),
+            std::string::npos)
+      << text;
+  std::vector<runtime::RolloutRecord> read_back;
+  std::string why;
+  EXPECT_EQ(state_from_json(text, file, &why, &read_back), changes) << why;
+  EXPECT_EQ(read_back, rollouts);
+  EXPECT_EQ(state_from_json(text, file, &why), changes) << "rollouts read but not wanted: " << why;
+}
+
+TEST_F(StateFile, WithoutRolloutsTheTextIsWhatVeerWroteBefore) {
+  EXPECT_EQ(state_to_json(changes, {}), "{\"format\":2,\"backends\":{},\"splits\":{}}\n");
+  set_split(changes, *file.find_split("rpc"), {{"blue", 0}, {"green", 100}});
+  EXPECT_EQ(state_to_json(changes, {}), state_to_json(changes));
+  EXPECT_EQ(state_to_json(changes).find("rollouts"), std::string::npos);
+  std::vector<runtime::RolloutRecord> read_back = {a_rollout("stale", false)};
+  std::string why;
+  EXPECT_EQ(state_from_json(state_to_json(changes), file, &why, &read_back), changes) << why;
+  EXPECT_TRUE(read_back.empty()) << "a file without rollouts has none";
+  read_back = {a_rollout("stale", false)};
+  EXPECT_TRUE(state_from_json(R"({"format":1,"pools":{},"splits":{}})", file, &why, &read_back));
+  EXPECT_TRUE(read_back.empty()) << "format 1 predates rollouts";
+}
+
+TEST_F(StateFile, MalformedRolloutsAreRefusedNamingTheField) {
+  const auto with_record = [](const std::string& record) {
+    return R"({"format": 2, "rollouts": {"r1": )" + record + "}}";
+  };
+  const json::object good = rollout_record_json(a_rollout("r1", false));
+  const auto changed = [&](const std::string& pointer, const json::value& value) {
+    json::value v = good;
+    boost::system::error_code ec;
+    json::value* at = v.find_pointer(pointer, ec);
+    EXPECT_NE(at, nullptr) << pointer;
+    if (at != nullptr) *at = value;
+    return json::serialize(v);
+  };
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {R"({"format": 2, "rollouts": []})", "rollouts: expected an object"},
+      {with_record(R"({"source": "api"})"), "rollouts.r1.config: missing"},
+      {with_record(R"({"source": "api", "config": {}, "progress": {}, "x": 1})"),
+       "rollouts.r1.x: unknown field"},
+      {with_record(changed("/source", "file")),
+       "rollouts.r1.source: expected \"config\" or \"api\""},
+      {with_record(changed("/config/steps/1", "5")),
+       "rollouts.r1.config.steps[1]: expected a number"},
+      {with_record(changed("/config/name", "r2")), "rollouts.r1.config.name: \"r2\" is not \"r1\""},
+      {with_record(changed("/progress/state", "sideways")),
+       "rollouts.r1.progress.state: \"sideways\" is not"},
+      {with_record(changed("/progress/step", 4)), "rollouts.r1.progress.step: 4 is beyond"},
+      {with_record(changed("/progress/canary/latency/0/0", 100000)),
+       "rollouts.r1.progress.canary.latency[0][0]: expected an integer from 0 to"},
+      {with_record(changed("/progress/history/1/unix_ms", "now")),
+       "rollouts.r1.progress.history[1].unix_ms: expected an integer"},
+  };
+  for (const auto& [text, expected] : cases) {
+    EXPECT_EQ(refusal(text).rfind(expected, 0), 0u)
+        << text << "\nexpected: " << expected << "\ngot: " << refusal(text);
+    std::vector<runtime::RolloutRecord> read_back;
+    std::string why;
+    EXPECT_FALSE(state_from_json(text, file, &why, &read_back)) << text;
+  }
+}
+
+TEST_F(StateFileOnDisk, RolloutsAreReadFromTheFileAndByCheck) {
+  const std::vector<runtime::RolloutRecord> rollouts = {a_rollout("r1", false)};
+  std::string why;
+  std::vector<runtime::RolloutRecord> read_back = rollouts;
+  ASSERT_TRUE(read_state_file(path_, file, &why, &read_back)) << why;
+  EXPECT_TRUE(read_back.empty()) << "an absent file has no rollouts";
+  ASSERT_TRUE(write_atomically(path_, state_to_json(changes, rollouts), &why)) << why;
+  ASSERT_TRUE(read_state_file(path_, file, &why, &read_back)) << why;
+  EXPECT_EQ(read_back, rollouts);
+  conf::Config with_state = file;
+  with_state.server.state_file = path_;
+  std::vector<std::string> dropped;
+  read_back.clear();
+  ASSERT_TRUE(check_state_file(text, with_state, &dropped, &why, &read_back)) << why;
+  EXPECT_EQ(read_back, rollouts);
+  write(R"({"format": 2, "rollouts": {"r1": {"source": "api"}}})");
+  EXPECT_FALSE(check_state_file(text, with_state, &dropped, &why));
+  EXPECT_EQ(why, path_ + ": rollouts.r1.config: missing");
 }
 
 }  // namespace
