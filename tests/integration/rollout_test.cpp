@@ -539,7 +539,8 @@ TEST(Rollouts, LowTrafficHoldsAsInconclusiveFromTheConfigFile) {
   EXPECT_EQ(held.max_step, 1);
   EXPECT_EQ(sample(veer.metrics(), R"(veer_rollout_state{rollout="r1",state="inconclusive"})"), 1);
 
-  // An operator ends it: abort takes the canary to 0 %; a second abort does not apply.
+  // An operator ends it: abort takes the canary to 0 %; repeating it changes nothing
+  // (the API's mutations are idempotent), and a finished rollout cannot be resumed.
   const auto aborted = veer.admin.call("POST", "/api/v1/rollouts/r1/abort");
   ASSERT_TRUE(aborted.has_value());
   EXPECT_EQ(aborted->status, 200) << aborted->body;
@@ -549,7 +550,11 @@ TEST(Rollouts, LowTrafficHoldsAsInconclusiveFromTheConfigFile) {
   EXPECT_EQ(number_of(after.as_object(), "weight"), 0);
   const auto again = veer.admin.call("POST", "/api/v1/rollouts/r1/abort");
   ASSERT_TRUE(again.has_value());
-  EXPECT_EQ(again->status, 409) << again->body;
+  EXPECT_EQ(again->status, 200) << again->body;
+  EXPECT_EQ(text_of(parse_json(again->body).as_object(), "state"), "aborted");
+  const auto resume = veer.admin.call("POST", "/api/v1/rollouts/r1/resume");
+  ASSERT_TRUE(resume.has_value());
+  EXPECT_EQ(resume->status, 409) << resume->body;
   load.stop();
 }
 
@@ -673,6 +678,15 @@ TEST(Rollouts, KillNineResumesAtTheSameStepAndKeysKeepTheirVersion) {
   ASSERT_TRUE(before.has_value());
   ASSERT_EQ(number_of(*before, "step"), 2) << "min_step (4 s) holds it there for the kill";
 
+  // The step's evidence reaches the state file within half a second of being counted
+  // (app/rollout_driver.hpp, kRolloutSave): kill once it is there.
+  EXPECT_TRUE(poll_until(
+      [&] {
+        const json::value file = parse_json(read_text(veer.state_path));
+        return file.is_object() && persisted_requests(file, "canary") > 0;
+      },
+      5s))
+      << read_text(veer.state_path);
   veer.admin.veer->signal(SIGKILL);
   ASSERT_TRUE(veer.admin.veer->wait_exit(5s).has_value());
   const json::value persisted = parse_json(read_text(veer.state_path));
