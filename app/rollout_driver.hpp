@@ -21,9 +21,10 @@
 namespace veer::app {
 
 inline constexpr std::chrono::milliseconds kRolloutTick{100};
-// While a rollout runs, its evidence reaches the state file at least this often (a
-// decision writes it at once), so a kill -9 loses at most this much of it.
-inline constexpr std::chrono::milliseconds kRolloutSave{2000};
+// While a rollout is unfinished, new evidence reaches the state file within this (a
+// decision writes it at once), so a kill -9 loses at most this much of it. A write is a
+// few kilobytes and two fsyncs on the control thread.
+inline constexpr std::chrono::milliseconds kRolloutSave{500};
 
 class RolloutDriver {
  public:

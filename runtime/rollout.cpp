@@ -93,6 +93,10 @@ void finish(const conf::RolloutConfig& config, RolloutProgress& progress, Rollou
             std::string reason, std::int64_t now, std::string event, std::string detail,
             RolloutDecision& decision) {
   progress.state = state;
+  // Promotion ends at the last step (a step of 100 % is never judged: the stable would
+  // have no traffic left to compare with).
+  if (state == RolloutState::promoted)
+    progress.step = static_cast<std::uint32_t>(config.steps.size() - 1);
   progress.reason = std::move(reason);
   record(config, progress, now, std::move(event), std::move(detail), decision);
   set_weight(config, progress, decision);

@@ -358,8 +358,9 @@ TEST(Rollouts, HealthyCanaryIsPromotedWithinTwoMinutes) {
   record_seconds("healthy_promoted_after_s", watch.seconds);
   print_history(watch.last);
   EXPECT_EQ(number_of(watch.last, "weight"), 100);
-  // The 50 % step's pass promotes: a step of 100 % has no stable traffic to compare with.
-  EXPECT_GE(number_of(watch.last, "step"), 4);
+  // The 50 % step's pass promotes (a step of 100 % has no stable traffic to compare
+  // with), and the rollout ends at its last step.
+  EXPECT_EQ(number_of(watch.last, "step"), 5);
   EXPECT_NE(watch.dump().find("\"event\":\"promoted\""), std::string::npos) << watch.dump();
   EXPECT_EQ(text_of(watch.last, "source"), "api");
   EXPECT_FALSE(watch.states.contains("rolled_back"));
@@ -553,8 +554,8 @@ TEST(Rollouts, LowTrafficHoldsAsInconclusiveFromTheConfigFile) {
   EXPECT_EQ(held.max_step, 1);
   EXPECT_EQ(sample(veer.metrics(), R"(veer_rollout_state{rollout="r1",state="inconclusive"})"), 1);
 
-  // An operator ends it: abort takes the canary to 0 %; abort again is a no-op (the API's
-  // mutations are idempotent); resume no longer applies.
+  // An operator ends it: abort takes the canary to 0 %; repeating it changes nothing
+  // (the API's mutations are idempotent), and a finished rollout cannot be resumed.
   const auto aborted = veer.admin.call("POST", "/api/v1/rollouts/r1/abort");
   ASSERT_TRUE(aborted.has_value());
   EXPECT_EQ(aborted->status, 200) << aborted->body;
@@ -565,6 +566,7 @@ TEST(Rollouts, LowTrafficHoldsAsInconclusiveFromTheConfigFile) {
   const auto again = veer.admin.call("POST", "/api/v1/rollouts/r1/abort");
   ASSERT_TRUE(again.has_value());
   EXPECT_EQ(again->status, 200) << again->body;
+  EXPECT_EQ(text_of(parse_json(again->body).as_object(), "state"), "aborted");
   const auto resume = veer.admin.call("POST", "/api/v1/rollouts/r1/resume");
   ASSERT_TRUE(resume.has_value());
   EXPECT_EQ(resume->status, 409) << resume->body;
@@ -693,8 +695,8 @@ TEST(Rollouts, KillNineResumesAtTheSameStepAndKeysKeepTheirVersion) {
       << watch.dump();
   ASSERT_EQ(watch.state(), "running") << watch.dump();
   ASSERT_EQ(number_of(watch.last, "step"), 2);
-  // Step 2 lasts at least min_step (8 s); veer saves a running rollout every 2 s: wait for
-  // the file to hold some of step 2's evidence.
+  // Step 2 lasts at least min_step (8 s); veer saves a running rollout's evidence within
+  // half a second (app/rollout_driver.hpp, kRolloutSave): kill once the file holds some.
   EXPECT_TRUE(poll_until(
       [&] {
         const json::value saved = parse_json(read_text(veer.state_path));

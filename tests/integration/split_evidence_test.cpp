@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "support/admin_client.hpp"
+#include "support/backend_process.hpp"
 #include "support/config_builder.hpp"
 #include "support/http_client.hpp"
 #include "support/poll.hpp"
@@ -79,8 +80,8 @@ void expect_metrics_match(const std::string& text, const Tally& seen,
     EXPECT_EQ(answers(text, pool, "ok"), ok) << pool;
     EXPECT_EQ(answers(text, pool, "error"), error) << pool;
     EXPECT_EQ(assigned(text, pool), ok + error) << pool << ": every assigned request answered";
-    RecordProperty(pool + "_ok", ok);
-    RecordProperty(pool + "_error", error);
+    testing::Test::RecordProperty(pool + "_ok", ok);
+    testing::Test::RecordProperty(pool + "_error", error);
   }
 }
 
