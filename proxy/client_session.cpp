@@ -361,13 +361,24 @@ void ClientSession::count_routed(const runtime::ListenerRuntime& listener) {
 }
 
 // The rollout judge's evidence: one answer per request the split routed, on the target
-// it ended on, with the time from its head to the end of its answer.
+// it ended on, with the time from its head to the end of its answer (and one error per
+// failed try a retry moved elsewhere: count_failed_try).
 void ClientSession::count_split_answer(bool error, Clock::time_point now) {
   if (exchange_.split_target == kNoSplitTarget) return;
   const runtime::MetricsView& metrics = *exchange_.view->metrics();  // set by count_routed
   metrics.split_target(exchange_.pick.route->split, exchange_.split_target)
       .count_answer(error, now - exchange_.started);
   exchange_.split_target = kNoSplitTarget;
+}
+
+// A retry must not hide a canary's failures from the judge: the failed try counts as an
+// error answer of the target it was sent to, and the request's own answer then counts
+// where it ends. Retries are rare, so the clock read here costs nothing that matters.
+void ClientSession::count_failed_try(std::uint32_t target) {
+  if (exchange_.split_target == kNoSplitTarget || target == kNoSplitTarget) return;
+  const runtime::MetricsView& metrics = *exchange_.view->metrics();
+  metrics.split_target(exchange_.pick.route->split, target)
+      .count_answer(true, Clock::now() - exchange_.started);
 }
 
 runtime::ExchangeSeries* ClientSession::series(bool with_backend) {

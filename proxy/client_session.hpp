@@ -202,6 +202,8 @@ class ClientSession final : public core::RefCounted<ClientSession>,
   void record_exchange(std::uint16_t status, bool with_backend);
   // The answer on the split target (once per request); `now`: when the answer ended.
   void count_split_answer(bool error, Clock::time_point now);
+  // A try that failed on split target `target` and goes again elsewhere: one error there.
+  void count_failed_try(std::uint32_t target);
   runtime::ExchangeSeries* series(bool with_backend);  // null when metrics are off
   void close_gracefully();
   void discard_until_eof(const error_code& ec);
