@@ -481,7 +481,22 @@ AdminReply Api::get_overrides(Call& call) {
 
 AdminReply Api::delete_overrides(Call& call) {
   const BodyFields body(call.request.body, {});
-  return change(call, conf::Overrides{}, std::nullopt, "every runtime change dropped");
+  // An unfinished rollout's weights are the rollout's, not a change to drop: they stay, so
+  // that no snapshot ever routes a steered split by the file's weights.
+  conf::Overrides next;
+  std::string summary = "every runtime change dropped";
+  for (const auto& [name, rollout] : runtime_.rollouts()) {
+    if (runtime::finished(rollout.progress.state)) continue;
+    const conf::SplitConfig* file = runtime_.file_config().find_split(rollout.config.split);
+    const conf::SplitConfig* running = call.snapshot->config.find_split(rollout.config.split);
+    if (file == nullptr || running == nullptr) continue;
+    std::map<std::string, std::uint64_t> weights;
+    for (const conf::SplitTargetConfig& t : running->targets)
+      weights[t.pool] = t.weight;
+    conf::set_split(next, *file, std::move(weights));
+    summary += "; split " + running->name + " keeps the weights of rollout " + name;
+  }
+  return change(call, std::move(next), std::nullopt, summary);
 }
 
 AdminReply Api::get_certificates(Call& call) {

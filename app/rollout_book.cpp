@@ -49,10 +49,11 @@ std::map<std::string, std::uint64_t> rollout_weights(const conf::SplitConfig& sp
                                                      const conf::RolloutConfig& rollout,
                                                      std::uint32_t canary_bp) {
   std::map<std::string, std::uint64_t> weights;
-  for (const conf::SplitTargetConfig& t : split.targets)
-    weights[t.pool] = 0;
-  weights[rollout.canary] = canary_bp;
-  weights[rollout.stable] = 10000 - canary_bp;
+  for (const conf::SplitTargetConfig& t : split.targets) {
+    weights[t.pool] = t.pool == rollout.canary   ? canary_bp
+                      : t.pool == rollout.stable ? 10000 - canary_bp
+                                                 : 0;
+  }
   return weights;
 }
 
@@ -104,9 +105,18 @@ void RolloutBook::restore(std::vector<RolloutRecord> records, std::int64_t now_m
   }
 }
 
+// Ends an unfinished rollout the configuration took away. Its canary goes to 0 % only
+// where the split still runs with the rollout's weights and both its targets: a load that
+// changed the split itself (the file's new weights, a target removed) has the last word.
 void RolloutBook::end_rollout(RolloutRecord& record, const std::string& why, std::int64_t now_ms,
                               const conf::Config& running, RolloutEffects& effects) {
   if (runtime::finished(record.progress.state)) return;
+  const conf::SplitConfig* split = running.find_split(record.config.split);
+  const bool split_is_ours =
+      split != nullptr && missing_target(*split, record.config) == nullptr &&
+      !weights_differ(*split,
+                      rollout_weights(*split, record.config,
+                                      runtime::canary_weight(record.config, record.progress)));
   RolloutDecision decision;
   std::string ignored;
   runtime::act_on_rollout(record.config, record.progress, runtime::RolloutAction::abort, now_ms,
@@ -114,6 +124,7 @@ void RolloutBook::end_rollout(RolloutRecord& record, const std::string& why, std
   record.progress.reason = "aborted: " + why;
   if (!decision.events.empty()) decision.events.back().detail = why;
   if (!record.progress.history.empty()) record.progress.history.back().detail = why;
+  if (!split_is_ours) decision.weight_changed = false;
   apply(record, decision, running, effects);
 }
 

@@ -3,6 +3,7 @@
 #include <boost/json.hpp>
 
 #include "admin/audit.hpp"
+#include "conf/duration.hpp"
 #include "core/log.hpp"
 
 namespace veer::app {
@@ -33,6 +34,11 @@ void RolloutDriver::tick() {
   book_.tick(hooks_.totals(), hooks_.running()->config, elapsed.count(), now_ms(), effects);
   if (!effects.persist && book_.any_unfinished() && now - last_save_ >= kRolloutSave)
     effects.persist = true;
+  if (!unapplied_.empty() && now - last_retry_ >= kRetryWeights) {
+    last_retry_ = now;
+    for (const auto& [split, weights] : unapplied_)
+      effects.split_weights.try_emplace(split, weights);
+  }
   carry_out(effects);
   timer_.expires_after(kRolloutTick);
   timer_.async_wait([this](const boost::system::error_code& ec) {
@@ -56,15 +62,25 @@ void RolloutDriver::reconcile() {
 
 // Weights first (each a change through the server, which also writes the state file),
 // then the lines, then the state file if no weight change wrote it.
-void RolloutDriver::carry_out(const RolloutEffects& effects) {
-  if (effects.empty()) return;
+bool RolloutDriver::carry_out(const RolloutEffects& effects, std::string* failure) {
+  if (effects.empty()) return true;
   const std::uint64_t before = hooks_.version();
+  bool ok = true;
+  const auto refused = [&](const std::string& why) {
+    ok = false;
+    if (failure != nullptr && failure->empty()) *failure = why;
+  };
   carrying_out_ = true;
   for (const auto& [split, weights] : effects.split_weights) {
     std::string why;
-    if (!hooks_.set_split(split, weights, &why))
-      core::log::error("rollout: split ", split,
-                       " keeps its weights: the change was refused: ", why);
+    if (hooks_.set_split(split, weights, &why)) {
+      unapplied_.erase(split);
+      continue;
+    }
+    core::log::error("rollout: split ", split, " keeps its weights for now (retried every ",
+                     conf::format_duration(kRetryWeights), "): the change was refused: ", why);
+    unapplied_[split] = weights;
+    refused("split " + split + ": " + why);
   }
   carrying_out_ = false;
   for (const std::string& line : effects.lines) {
@@ -74,14 +90,21 @@ void RolloutDriver::carry_out(const RolloutEffects& effects) {
                                           hooks_.version(), line));
   }
   if (effects.persist) {
-    hooks_.persist();
+    std::string why;
+    if (!hooks_.persist(&why)) refused("state file: " + why);
     last_save_ = std::chrono::steady_clock::now();
   }
+  return ok;
 }
 
 admin::Runtime::RolloutResult RolloutDriver::answer(const RolloutReply& reply,
                                                     const RolloutEffects& effects) {
-  if (reply.status < 400) carry_out(effects);
+  if (reply.status >= 400) return {reply.status, reply.why, hooks_.version()};
+  std::string failure;
+  if (!carry_out(effects, &failure)) {
+    return {500, "recorded, but not yet in force (weights are retried every second): " + failure,
+            hooks_.version()};
+  }
   return {reply.status, reply.why, hooks_.version()};
 }
 

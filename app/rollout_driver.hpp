@@ -25,6 +25,7 @@ inline constexpr std::chrono::milliseconds kRolloutTick{100};
 // decision writes it at once), so a kill -9 loses at most this much of it. A write is a
 // few kilobytes and two fsyncs on the control thread.
 inline constexpr std::chrono::milliseconds kRolloutSave{500};
+inline constexpr std::chrono::milliseconds kRetryWeights{1000};
 
 class RolloutDriver {
  public:
@@ -38,8 +39,9 @@ class RolloutDriver {
     std::function<bool(const std::string& split, const std::map<std::string, std::uint64_t>&,
                        std::string* why)>
         set_split;
-    // Writes the state file (the book's records with the changes in force).
-    std::function<void()> persist;
+    // Writes the state file (the book's records with the changes in force); false with
+    // *why when it cannot.
+    std::function<bool(std::string* why)> persist;
     std::function<std::uint64_t()> version;
   };
 
@@ -59,7 +61,9 @@ class RolloutDriver {
 
  private:
   void tick();
-  void carry_out(const RolloutEffects& effects);
+  // False with *failure when a weight change or the state file was refused: the weights
+  // are retried every kRetryWeights until they go in.
+  bool carry_out(const RolloutEffects& effects, std::string* failure = nullptr);
   admin::Runtime::RolloutResult answer(const RolloutReply& reply, const RolloutEffects& effects);
   static std::int64_t now_ms();
 
@@ -67,6 +71,9 @@ class RolloutDriver {
   Hooks hooks_;
   RolloutBook book_;
   bool carrying_out_ = false;  // our own weight changes do not reconcile again
+  // Weights a refused change left unapplied (a full disk), by split: retried.
+  std::map<std::string, std::map<std::string, std::uint64_t>> unapplied_;
+  std::chrono::steady_clock::time_point last_retry_{};
   std::chrono::steady_clock::time_point last_tick_{};
   std::chrono::steady_clock::time_point last_save_{};
 };

@@ -703,11 +703,11 @@ RolloutDriver::Hooks Server::rollout_hooks() {
   hooks.set_split = [this](const std::string& split,
                            const std::map<std::string, std::uint64_t>& weights,
                            std::string* why) { return set_split_weights(split, weights, why); };
-  hooks.persist = [this] {
-    std::string why;
+  hooks.persist = [this](std::string* why) {
     const std::string& state_file = shared_.snapshots.current()->config.server.state_file;
-    if (!persist(overrides_, state_file, &why))
-      core::log::error("state file: rollouts not saved: ", why);
+    if (persist(overrides_, state_file, why)) return true;
+    core::log::error("state file: rollouts not saved: ", *why);
+    return false;
   };
   hooks.version = [this] { return version_; };
   return hooks;

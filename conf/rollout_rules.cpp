@@ -57,6 +57,9 @@ void check_steps(const RolloutConfig& rollout, std::vector<RolloutProblem>& prob
     if (bp == 0 || bp > 10000) {
       problems.push_back(
           {key, number_text(basis_points_to_percent(bp)) + " is not a percent above 0, up to 100"});
+    } else if (i == 0 && bp == 10000) {
+      // At 100 % the stable has no traffic to compare with: nothing could judge the step.
+      problems.push_back({key, "the first step must be below 100 (100 is reached by promotion)"});
     } else if (i > 0 && bp <= rollout.steps[i - 1]) {
       problems.push_back(
           {key, "steps must increase (" + number_text(basis_points_to_percent(bp)) + " after " +

@@ -317,6 +317,7 @@ class ClientSession final : public core::RefCounted<ClientSession>,
   void next_jsonrpc_group();
   void finish_jsonrpc();
   bool split_target_failed() const;
+  bool split_target_reached() const;
   void respond_jsonrpc(std::uint16_t status, std::string_view body, bool close);
   bool answer_from_one_exchange() const;
   bool jsonrpc_reply_in_error_status();

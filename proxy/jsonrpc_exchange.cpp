@@ -480,6 +480,7 @@ void ClientSession::finish_jsonrpc() {
   }
   const std::uint16_t status = answered || !failed ? 200 : timed_out ? 504 : transport ? 502 : 503;
   exchange_.answer_error = split_target_failed();
+  if (!split_target_reached()) exchange_.split_target = kNoSplitTarget;
   if (rpc_->passthrough) {
     respond_jsonrpc(status, rpc_->reply.readable(), false);
     return;
@@ -518,6 +519,17 @@ bool ClientSession::split_target_failed() const {
       default:
         break;
     }
+  }
+  return false;
+}
+
+// Whether a call went to the route's split target (or found nothing there): a request
+// whose calls were all method-routed elsewhere or answered by veer itself is no evidence
+// about the split's targets.
+bool ClientSession::split_target_reached() const {
+  for (const RpcCallState& state : rpc_->calls) {
+    if (!(state.plan.target == rpc_->route->target)) continue;
+    if (state.tries > 0 || state.end == RpcEnd::no_backend) return true;
   }
   return false;
 }

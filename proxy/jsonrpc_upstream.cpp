@@ -473,7 +473,7 @@ bool ClientSession::retry_jsonrpc_calls(std::string_view cause, bool nothing_sen
                     exchange_.view->snapshot().pools[next->pool].backends[*next->backend].address,
                     ": ", from.address, " ", cause);
   }
-  if (failed.target == rpc_->route->target) count_failed_try(failed.pick.target);
+  if (failed.target == rpc_->route->target && !rpc_->stale) count_failed_try(failed.pick.target);
   RpcGroup retry;
   retry.target = failed.target;
   retry.pick = *next;

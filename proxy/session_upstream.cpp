@@ -142,7 +142,8 @@ bool ClientSession::retry(std::string_view cause, bool same_backend_ok) {
   exchange_.upstream_timed_out = false;
   release_upstream(false);
   end_backend_use();
-  count_failed_try(exchange_.split_target);
+  // A stale pooled connection is no failure of the backend (health does not count it).
+  if (!same_backend_ok) count_failed_try(exchange_.split_target);
   exchange_.pick = *next;
   if (exchange_.split_target != kNoSplitTarget) exchange_.split_target = next->target;
   use_backend();

@@ -30,8 +30,11 @@ void SplitTargetSeries::count_answer(bool error, std::chrono::nanoseconds elapse
 }
 
 void SplitTargetSeries::add_to(TargetEvidence& evidence) const {
+  // Errors first: the worker counts the answer before its error, so a reader between the
+  // two never sees more errors than answers (a state file with that would be refused).
+  const std::uint64_t errors_so_far = errors.value();
   evidence.requests += answered.value();
-  evidence.errors += errors.value();
+  evidence.errors += errors_so_far;
   for (std::size_t i = 0; i < kLatencyBuckets; ++i)
     evidence.latency[i] += latency[i].value();
 }

@@ -262,7 +262,9 @@ bool act_on_rollout(const conf::RolloutConfig& config, RolloutProgress& progress
       return true;
     case RolloutAction::resume:
       // An inconclusive step gets another max_step (and min_step) with the evidence so far.
-      if (state == RolloutState::inconclusive) progress.step_running_ms = 0;
+      if (state == RolloutState::inconclusive ||
+          progress.step_running_ms >= config.max_step.count())
+        progress.step_running_ms = 0;
       progress.state = RolloutState::running;
       progress.reason = "judging " + where;
       record(config, progress, now_unix_ms, "resumed", progress.reason, decision);

@@ -9,6 +9,7 @@
 #include <random>
 
 #include "conf/load.hpp"
+#include "conf/rollout_rules.hpp"
 #include "tests/unit/runtime/rollout_sim.hpp"
 
 namespace veer {
@@ -73,11 +74,13 @@ conf::RolloutConfig api_rollout(const std::string& name, const std::string& spli
   return c;
 }
 
-// The server's part: a split takes the weights a decision asks for.
+// The server's part: a split takes the weights a decision asks for, which name exactly
+// its targets (a change names the whole table: a pool it adds would join the split).
 void carry_out(const app::RolloutEffects& effects, conf::Config& running) {
   for (const auto& [name, weights] : effects.split_weights) {
     for (conf::SplitConfig& split : running.splits) {
       if (split.name != name) continue;
+      ASSERT_EQ(weights.size(), split.targets.size()) << name;
       for (conf::SplitTargetConfig& t : split.targets)
         t.weight = weights.at(t.pool);
     }
@@ -275,6 +278,74 @@ TEST(RolloutBook, OperatorsCannotStartASecondRolloutOnASteeredSplit) {
   EXPECT_EQ(book.steering("rpc")->config.name, "a1");
   conf::RolloutConfig bad = api_rollout("a3", "nowhere", random);
   EXPECT_EQ(book.start(bad, running, 0, fx).status, 400u);
+}
+
+// A load that took the rollout away and changed its split has the last word on the
+// split's weights; one that only took the rollout away rolls the canary back.
+TEST(RolloutBook, EndingARolloutLeavesASplitTheLoadChangedAlone) {
+  const conf::Config with_rollout = load(1);
+  conf::Config running = with_rollout;
+  app::RolloutBook book;
+  app::RolloutEffects fx;
+  book.reconcile(with_rollout, running, 0, fx);
+  carry_out(fx, running);
+  ASSERT_EQ(running.find_split("rpc")->targets[1].weight, 1000u);  // green at 10 %
+
+  // The file drops the rollout and sends everyone to green itself.
+  conf::Config edited = load(0);
+  for (conf::SplitTargetConfig& t : edited.splits[0].targets)
+    t.weight = t.pool == "green" ? 100 : 0;
+  app::RolloutEffects ended;
+  book.reconcile(edited, edited, 1, ended);
+  EXPECT_TRUE(ended.split_weights.empty()) << "the file's new weights stay";
+  EXPECT_FALSE(book.records().contains("r-file"));
+
+  // Dropped alone, with the split as the rollout left it: back to stable.
+  app::RolloutBook again;
+  conf::Config steered = with_rollout;
+  app::RolloutEffects started;
+  again.reconcile(with_rollout, steered, 0, started);
+  carry_out(started, steered);
+  conf::Config without = load(0);
+  without.splits = steered.splits;  // the load kept the rollout's weights (a runtime change)
+  app::RolloutEffects dropped;
+  again.reconcile(load(0), without, 1, dropped);
+  ASSERT_TRUE(dropped.split_weights.contains("rpc"));
+  EXPECT_EQ(dropped.split_weights.at("rpc").at("green"), 0u);
+  EXPECT_EQ(dropped.split_weights.at("rpc").at("blue"), 10000u);
+}
+
+TEST(RolloutBook, ARolloutWhoseCanaryLeftTheSplitEndsWithoutTouchingIt) {
+  const conf::Config file = load(0);
+  conf::Config running = file;
+  app::RolloutBook book;
+  std::mt19937_64 random(3);
+  conf::RolloutConfig r = api_rollout("a1", "web", random);
+  r.stable = "blue";
+  app::RolloutEffects fx;
+  ASSERT_EQ(book.start(r, running, 0, fx).status, 201u);
+  carry_out(fx, running);
+  // A reload takes green out of the split.
+  conf::Config reloaded = file;
+  auto& targets = reloaded.splits[1].targets;
+  std::erase_if(targets, [](const conf::SplitTargetConfig& t) { return t.pool == "green"; });
+  app::RolloutEffects ended;
+  book.reconcile(reloaded, reloaded, 1, ended);
+  EXPECT_EQ(book.records().at("a1").progress.state, RolloutState::aborted);
+  EXPECT_NE(book.records().at("a1").progress.reason.find("canary"), std::string::npos)
+      << book.records().at("a1").progress.reason;
+  EXPECT_TRUE(ended.split_weights.empty()) << "green must not come back into the split";
+}
+
+TEST(RolloutRules, AFirstStepOf100IsRefused) {
+  const conf::Config file = load(0);
+  std::mt19937_64 random(4);
+  conf::RolloutConfig r = api_rollout("a1", "rpc", random);
+  r.stable = "blue";
+  r.steps = {10000};
+  const std::vector<std::string> problems = conf::check_rollout(r, file);
+  ASSERT_FALSE(problems.empty());
+  EXPECT_NE(problems[0].find("first step"), std::string::npos) << problems[0];
 }
 
 }  // namespace

@@ -87,7 +87,7 @@ TEST(RolloutConfig, GuardsNameOnlyTheGuardsTheyWantAndTheirKeysDefault) {
 split = "rpc"
 stable = "blue"
 canary = "green"
-steps = [100]
+steps = [50]
 [rollouts.r1.guards.latency]
 tolerance_ms = 0
 )");
@@ -267,7 +267,9 @@ TEST(RolloutRules, CheckRolloutNamesTheKeyOfEachProblem) {
   const std::vector<std::string> expected = {
       "name: \"r/1\": rollout names use letters, digits, '-', '_' and '.' (at most 64)",
       "canary: \"purple\" is not a target of split \"rpc\"",
-      "steps[1]: steps must increase (1 after 100)", "max_step: must be at least min_step (20m)",
+      "steps[0]: the first step must be below 100 (100 is reached by promotion)",
+      "steps[1]: steps must increase (1 after 100)",
+      "max_step: must be at least min_step (20m)",
       "guards: name at least one guard (error_ratio, latency)"};
   EXPECT_EQ(check_rollout(bad, config), expected);
   Config no_metrics = config;
