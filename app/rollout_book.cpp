@@ -1,6 +1,7 @@
 #include "app/rollout_book.hpp"
 
 #include <algorithm>
+#include <cstdio>
 
 #include "conf/rollout_rules.hpp"
 
@@ -18,9 +19,10 @@ bool same_definition(conf::RolloutConfig a, conf::RolloutConfig b) {
 }
 
 std::string where(const RolloutRecord& r) {
-  const std::uint32_t step = r.progress.step;
-  return "step " + std::to_string(step + 1) + " of " + std::to_string(r.config.steps.size()) +
-         ", canary " + std::to_string(runtime::canary_weight(r.config, r.progress) / 100.0) + " %";
+  char text[96];
+  std::snprintf(text, sizeof text, "step %u of %zu, canary %g %%", r.progress.step + 1,
+                r.config.steps.size(), runtime::canary_weight(r.config, r.progress) / 100.0);
+  return text;
 }
 
 // The split's targets name both pools.
