@@ -5,6 +5,7 @@
 #include <boost/json.hpp>
 #include <boost/program_options.hpp>
 #include <charconv>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -188,7 +189,12 @@ std::optional<CtlRequest> rollout_start(const Args& args, std::string* problem) 
       *problem = "rollout steps are percents separated by commas (1,5,25,50,100), got " + args[5];
       return std::nullopt;
     }
-    steps.push_back(percent);
+    // Whole percents as integers: the body reads as the operator wrote it.
+    if (percent == std::floor(percent) && percent >= 0 && percent <= 100) {
+      steps.push_back(static_cast<std::int64_t>(percent));
+    } else {
+      steps.push_back(percent);
+    }
     rest.remove_prefix(comma == std::string_view::npos ? rest.size() : comma + 1);
   }
   return CtlRequest{"POST", "/api/v1/rollouts",

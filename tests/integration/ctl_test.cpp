@@ -172,6 +172,16 @@ TEST(Ctl, EveryMutationSaysItsBodyIsJsonAndReadsDoNot) {
       {{"pools"}, "GET", "/api/v1/pools", ""},
       {{"overrides"}, "GET", "/api/v1/overrides", ""},
       {{"get", "/metrics"}, "GET", "/metrics", ""},
+      {{"rollout"}, "GET", "/api/v1/rollouts", ""},
+      {{"rollout", "r1"}, "GET", "/api/v1/rollouts/r1", ""},
+      {{"rollout", "r1", "pause"}, "POST", "/api/v1/rollouts/r1/pause", ""},
+      {{"rollout", "r1", "promote"}, "POST", "/api/v1/rollouts/r1/promote", ""},
+      {{"rollout", "r1", "delete"}, "DELETE", "/api/v1/rollouts/r1", ""},
+      {{"rollout", "start", "r1", "rpc", "blue", "green", "1,5,25,50,100"},
+       "POST",
+       "/api/v1/rollouts",
+       R"({"name":"r1","split":"rpc","stable":"blue","canary":"green","steps":[1,5,25,50,100]})"},
+      {{"rollout", "start", R"({"name":"r2"})"}, "POST", "/api/v1/rollouts", R"({"name":"r2"})"},
   };
   for (const Case& c : cases) {
     const CtlRun run = ctl(c.args, {admin.env(), "VEER_ADMIN_TOKEN=" + kToken});

@@ -573,6 +573,65 @@ TEST(Rollouts, LowTrafficHoldsAsInconclusiveFromTheConfigFile) {
   load.stop();
 }
 
+// --- Operators around a running rollout: the split is the rollout's until it ends.
+
+TEST(Rollouts, TheSplitIsTheRolloutsUntilItEnds) {
+  PoolBackend stable("stable", {}, 41);
+  PoolBackend canary("canary", {}, 42);
+  Veer veer = start_veer(rollout_config(stable.address(), canary.address()));
+  ASSERT_NE(veer.admin.port, 0);
+  const auto created = veer.start({.steps = {10, 50, 100}, .min_step = "60s", .max_step = "10m"});
+  ASSERT_TRUE(created && created->status == 201) << (created ? created->body : "");
+  const auto weight = [&](const char* pool) {
+    return sample(veer.metrics(),
+                  std::string(R"(veer_split_weight{split="rpc",pool=")") + pool + R"("})");
+  };
+  EXPECT_EQ(weight("canary"), 1000);
+  EXPECT_EQ(weight("stable"), 9000);
+
+  // A weight change on the steered split is refused; dropping every runtime change keeps
+  // the rollout's weights (no snapshot routes it by the file's).
+  const auto put =
+      veer.admin.call("PUT", "/api/v1/splits/rpc", R"({"targets": {"stable": 0, "canary": 100}})");
+  ASSERT_TRUE(put.has_value());
+  EXPECT_EQ(put->status, 409) << put->body;
+  EXPECT_NE(put->body.find("r1"), std::string::npos) << put->body;
+  const auto reset = veer.admin.call("DELETE", "/api/v1/overrides");
+  ASSERT_TRUE(reset.has_value());
+  EXPECT_EQ(reset->status, 200) << reset->body;
+  EXPECT_EQ(weight("canary"), 1000);
+  const auto rollout = veer.rollout();
+  ASSERT_TRUE(rollout.has_value());
+  EXPECT_EQ(text_of(*rollout, "state"), "running");
+
+  // Pause and resume hold the weight; promote gives the canary everything.
+  for (const char* action : {"pause", "resume"}) {
+    const auto r = veer.admin.call("POST", std::string("/api/v1/rollouts/r1/") + action);
+    ASSERT_TRUE(r.has_value());
+    EXPECT_EQ(r->status, 200) << r->body;
+    EXPECT_EQ(weight("canary"), 1000) << action;
+  }
+  const auto promoted = veer.admin.call("POST", "/api/v1/rollouts/r1/promote");
+  ASSERT_TRUE(promoted.has_value());
+  EXPECT_EQ(promoted->status, 200) << promoted->body;
+  EXPECT_EQ(text_of(parse_json(promoted->body).as_object(), "state"), "promoted");
+  EXPECT_EQ(weight("canary"), 10000);
+  EXPECT_EQ(weight("stable"), 0);
+
+  // Finished, forgotten: the split is the operators' again.
+  const auto deleted = veer.admin.call("DELETE", "/api/v1/rollouts/r1");
+  ASSERT_TRUE(deleted.has_value());
+  EXPECT_EQ(deleted->status, 200) << deleted->body;
+  const auto gone = veer.admin.call("GET", "/api/v1/rollouts/r1");
+  ASSERT_TRUE(gone.has_value());
+  EXPECT_EQ(gone->status, 404);
+  const auto free =
+      veer.admin.call("PUT", "/api/v1/splits/rpc", R"({"targets": {"stable": 100, "canary": 0}})");
+  ASSERT_TRUE(free.has_value());
+  EXPECT_EQ(free->status, 200) << free->body;
+  EXPECT_EQ(weight("canary"), 0);
+}
+
 // --- Stickiness: a key on the canary stays there until the rollback, then all on stable.
 
 TEST(Rollouts, KeysStayOnTheCanaryAcrossStepsUntilTheRollback) {
