@@ -337,7 +337,7 @@ struct RolloutConfig {
   // The canary's share at each step in basis points (1 % = 100): strictly increasing,
   // each in 1..10000. Passing the last step promotes (the canary takes 100 %).
   std::vector<std::uint32_t> steps;
-  Duration min_step = 30s;  // no promotion before this much time in a step
+  Duration min_step = 30s;   // no promotion before this much time in a step
   Duration max_step = 600s;  // then the step pauses as inconclusive
   // Absent from the file and the API body: error_ratio with its defaults.
   std::optional<ErrorGuardConfig> error_ratio;
