@@ -31,8 +31,8 @@ std::string field(const std::string& path, std::string_view key) {
 }
 
 // The object at `path`, refusing any field not in `allowed`.
-const json::object& object_at(const json::value& v, const std::string& path,
-                              std::initializer_list<std::string_view> allowed) {
+const json::object& read_object(const json::value& v, const std::string& path,
+                                std::initializer_list<std::string_view> allowed) {
   if (!v.is_object()) refuse(path.empty() ? "the body" : path, "expected a JSON object");
   for (const auto& [key, ignored] : v.as_object()) {
     bool known = false;
@@ -53,20 +53,20 @@ const json::value& required(const json::object& o, const std::string& path, std:
   return *v;
 }
 
-std::string string_at(const json::value& v, const std::string& path) {
+std::string read_string(const json::value& v, const std::string& path) {
   if (!v.is_string()) refuse(path, "expected a string");
   return std::string(v.as_string());
 }
 
-double number_at(const json::value& v, const std::string& path) {
+double read_number(const json::value& v, const std::string& path) {
   if (v.is_double()) return v.as_double();
   if (v.is_int64()) return static_cast<double>(v.as_int64());
   if (v.is_uint64()) return static_cast<double>(v.as_uint64());
   refuse(path, "expected a number");
 }
 
-std::uint64_t uint_at(const json::value& v, const std::string& path,
-                      std::uint64_t max = std::numeric_limits<std::uint64_t>::max()) {
+std::uint64_t read_uint(const json::value& v, const std::string& path,
+                        std::uint64_t max = std::numeric_limits<std::uint64_t>::max()) {
   std::optional<std::uint64_t> n;
   if (v.is_uint64()) n = v.as_uint64();
   if (v.is_int64() && v.as_int64() >= 0) n = static_cast<std::uint64_t>(v.as_int64());
@@ -74,15 +74,15 @@ std::uint64_t uint_at(const json::value& v, const std::string& path,
   return *n;
 }
 
-std::int64_t int_at(const json::value& v, const std::string& path) {
+std::int64_t read_int(const json::value& v, const std::string& path) {
   if (v.is_int64()) return v.as_int64();
   if (v.is_uint64() && v.as_uint64() <= std::numeric_limits<std::int64_t>::max())
     return static_cast<std::int64_t>(v.as_uint64());
   refuse(path, "expected an integer");
 }
 
-conf::Duration duration_at(const json::value& v, const std::string& path) {
-  const std::string text = string_at(v, path);
+conf::Duration read_duration(const json::value& v, const std::string& path) {
+  const std::string text = read_string(v, path);
   const std::optional<conf::Duration> d = conf::parse_duration(text);
   if (!d) refuse(path, "bad duration \"" + text + "\" (use a number and a unit: ms, s, m, h)");
   return *d;
@@ -100,7 +100,7 @@ std::vector<std::uint32_t> steps_at(const json::value& v, const std::string& pat
   for (std::size_t i = 0; i < v.as_array().size(); ++i) {
     const std::string at = path + "[" + std::to_string(i) + "]";
     const std::optional<std::uint32_t> bp =
-        conf::percent_to_basis_points(number_at(v.as_array()[i], at));
+        conf::percent_to_basis_points(read_number(v.as_array()[i], at));
     if (!bp) refuse(at, "not a percent from 0 to 100 with at most 2 decimals");
     steps.push_back(*bp);
   }
@@ -108,42 +108,42 @@ std::vector<std::uint32_t> steps_at(const json::value& v, const std::string& pat
 }
 
 void guards_at(const json::value& v, const std::string& path, conf::RolloutConfig& rollout) {
-  const json::object& guards = object_at(v, path, {"error_ratio", "latency"});
+  const json::object& guards = read_object(v, path, {"error_ratio", "latency"});
   if (const json::value* e = guards.if_contains("error_ratio")) {
     const std::string at = field(path, "error_ratio");
     conf::ErrorGuardConfig g;
-    const json::object& o = object_at(*e, at, {"tolerance", "alpha"});
+    const json::object& o = read_object(*e, at, {"tolerance", "alpha"});
     if (const json::value* x = o.if_contains("tolerance"))
-      g.tolerance = number_at(*x, at + ".tolerance");
-    if (const json::value* x = o.if_contains("alpha")) g.alpha = number_at(*x, at + ".alpha");
+      g.tolerance = read_number(*x, at + ".tolerance");
+    if (const json::value* x = o.if_contains("alpha")) g.alpha = read_number(*x, at + ".alpha");
     rollout.error_ratio = g;
   }
   if (const json::value* l = guards.if_contains("latency")) {
     const std::string at = field(path, "latency");
     conf::LatencyGuardConfig g;
-    const json::object& o = object_at(*l, at, {"quantile", "tolerance_ms", "alpha"});
+    const json::object& o = read_object(*l, at, {"quantile", "tolerance_ms", "alpha"});
     if (const json::value* x = o.if_contains("quantile"))
-      g.quantile = number_at(*x, at + ".quantile");
+      g.quantile = read_number(*x, at + ".quantile");
     if (const json::value* x = o.if_contains("tolerance_ms"))
-      g.tolerance_ms = number_at(*x, at + ".tolerance_ms");
-    if (const json::value* x = o.if_contains("alpha")) g.alpha = number_at(*x, at + ".alpha");
+      g.tolerance_ms = read_number(*x, at + ".tolerance_ms");
+    if (const json::value* x = o.if_contains("alpha")) g.alpha = read_number(*x, at + ".alpha");
     rollout.latency = g;
   }
 }
 
 conf::RolloutConfig rollout_at(const json::value& v, const std::string& path) {
-  const json::object& o = object_at(
+  const json::object& o = read_object(
       v, path, {"name", "split", "stable", "canary", "steps", "min_step", "max_step", "guards"});
   conf::RolloutConfig rollout;
-  rollout.name = string_at(required(o, path, "name"), field(path, "name"));
-  rollout.split = string_at(required(o, path, "split"), field(path, "split"));
-  rollout.stable = string_at(required(o, path, "stable"), field(path, "stable"));
-  rollout.canary = string_at(required(o, path, "canary"), field(path, "canary"));
+  rollout.name = read_string(required(o, path, "name"), field(path, "name"));
+  rollout.split = read_string(required(o, path, "split"), field(path, "split"));
+  rollout.stable = read_string(required(o, path, "stable"), field(path, "stable"));
+  rollout.canary = read_string(required(o, path, "canary"), field(path, "canary"));
   rollout.steps = steps_at(required(o, path, "steps"), field(path, "steps"));
   if (const json::value* d = o.if_contains("min_step"))
-    rollout.min_step = duration_at(*d, field(path, "min_step"));
+    rollout.min_step = read_duration(*d, field(path, "min_step"));
   if (const json::value* d = o.if_contains("max_step"))
-    rollout.max_step = duration_at(*d, field(path, "max_step"));
+    rollout.max_step = read_duration(*d, field(path, "max_step"));
   if (const json::value* g = o.if_contains("guards")) {
     guards_at(*g, field(path, "guards"), rollout);
   } else {
@@ -153,10 +153,10 @@ conf::RolloutConfig rollout_at(const json::value& v, const std::string& path) {
 }
 
 runtime::TargetEvidence evidence_at(const json::value& v, const std::string& path) {
-  const json::object& o = object_at(v, path, {"requests", "errors", "latency"});
+  const json::object& o = read_object(v, path, {"requests", "errors", "latency"});
   runtime::TargetEvidence e;
-  e.requests = uint_at(required(o, path, "requests"), field(path, "requests"));
-  e.errors = uint_at(required(o, path, "errors"), field(path, "errors"));
+  e.requests = read_uint(required(o, path, "requests"), field(path, "requests"));
+  e.errors = read_uint(required(o, path, "errors"), field(path, "errors"));
   if (e.errors > e.requests) refuse(field(path, "errors"), "more errors than requests");
   const json::value* latency = o.if_contains("latency");
   if (latency == nullptr) return e;
@@ -168,41 +168,41 @@ runtime::TargetEvidence evidence_at(const json::value& v, const std::string& pat
     const json::value& pair = latency->as_array()[i];
     if (!pair.is_array() || pair.as_array().size() != 2) refuse(item, "expected [bucket, count]");
     const std::size_t bucket = static_cast<std::size_t>(
-        uint_at(pair.as_array()[0], item + "[0]", runtime::kLatencyBuckets - 1));
+        read_uint(pair.as_array()[0], item + "[0]", runtime::kLatencyBuckets - 1));
     if (previous && bucket <= *previous) refuse(item + "[0]", "buckets must increase");
     previous = bucket;
-    e.latency[bucket] = uint_at(pair.as_array()[1], item + "[1]");
+    e.latency[bucket] = read_uint(pair.as_array()[1], item + "[1]");
   }
   return e;
 }
 
 runtime::RolloutEvent event_at(const json::value& v, const std::string& path) {
-  const json::object& o = object_at(v, path, {"unix_ms", "step", "weight_bp", "event", "detail"});
+  const json::object& o = read_object(v, path, {"unix_ms", "step", "weight_bp", "event", "detail"});
   runtime::RolloutEvent e;
-  e.unix_ms = int_at(required(o, path, "unix_ms"), field(path, "unix_ms"));
-  e.step = static_cast<std::uint32_t>(uint_at(required(o, path, "step"), field(path, "step"),
-                                              std::numeric_limits<std::uint32_t>::max()));
+  e.unix_ms = read_int(required(o, path, "unix_ms"), field(path, "unix_ms"));
+  e.step = static_cast<std::uint32_t>(read_uint(required(o, path, "step"), field(path, "step"),
+                                                std::numeric_limits<std::uint32_t>::max()));
   e.weight_bp = static_cast<std::uint32_t>(
-      uint_at(required(o, path, "weight_bp"), field(path, "weight_bp"), 10000));
-  e.event = string_at(required(o, path, "event"), field(path, "event"));
+      read_uint(required(o, path, "weight_bp"), field(path, "weight_bp"), 10000));
+  e.event = read_string(required(o, path, "event"), field(path, "event"));
   if (const json::value* d = o.if_contains("detail"))
-    e.detail = string_at(*d, field(path, "detail"));
+    e.detail = read_string(*d, field(path, "detail"));
   return e;
 }
 
 runtime::RolloutProgress progress_at(const json::value& v, const std::string& path) {
-  const json::object& o = object_at(
+  const json::object& o = read_object(
       v, path, {"state", "step", "step_running_ms", "stable", "canary", "reason", "history"});
   runtime::RolloutProgress p;
-  const std::string state = string_at(required(o, path, "state"), field(path, "state"));
+  const std::string state = read_string(required(o, path, "state"), field(path, "state"));
   if (!runtime::parse_rollout_state(state, p.state))
     refuse(field(path, "state"), "\"" + state +
                                      "\" is not running, paused, inconclusive, promoted, "
                                      "rolled_back or aborted");
-  p.step = static_cast<std::uint32_t>(uint_at(required(o, path, "step"), field(path, "step"),
-                                              std::numeric_limits<std::uint32_t>::max()));
+  p.step = static_cast<std::uint32_t>(read_uint(required(o, path, "step"), field(path, "step"),
+                                                std::numeric_limits<std::uint32_t>::max()));
   if (const json::value* ms = o.if_contains("step_running_ms")) {
-    p.step_running_ms = int_at(*ms, field(path, "step_running_ms"));
+    p.step_running_ms = read_int(*ms, field(path, "step_running_ms"));
     if (p.step_running_ms < 0) refuse(field(path, "step_running_ms"), "must not be negative");
   }
   if (const json::value* e = o.if_contains("stable"))
@@ -210,7 +210,7 @@ runtime::RolloutProgress progress_at(const json::value& v, const std::string& pa
   if (const json::value* e = o.if_contains("canary"))
     p.canary = evidence_at(*e, field(path, "canary"));
   if (const json::value* r = o.if_contains("reason"))
-    p.reason = string_at(*r, field(path, "reason"));
+    p.reason = read_string(*r, field(path, "reason"));
   if (const json::value* h = o.if_contains("history")) {
     const std::string at = field(path, "history");
     if (!h->is_array()) refuse(at, "expected an array of events");
@@ -316,9 +316,9 @@ std::optional<runtime::RolloutRecord> rollout_record_from_json(const json::value
                                                                const std::string& path,
                                                                std::string* why) {
   return guarded(why, [&] {
-    const json::object& o = object_at(value, path, {"source", "config", "progress"});
+    const json::object& o = read_object(value, path, {"source", "config", "progress"});
     runtime::RolloutRecord record;
-    const std::string source = string_at(required(o, path, "source"), field(path, "source"));
+    const std::string source = read_string(required(o, path, "source"), field(path, "source"));
     if (source != "config" && source != "api")
       refuse(field(path, "source"), "expected \"config\" or \"api\"");
     record.from_file = source == "config";
