@@ -15,8 +15,9 @@ struct TestConfig {
   int workers = 2;
   std::string io_engine = "auto";
   std::string access_log = "off";
-  std::string timeouts;  // lines for [timeouts]
-  std::string limits;    // lines for [limits]
+  std::string server_keys;  // more lines of [server] (io_uring_buffers = 8, ...)
+  std::string timeouts;     // lines for [timeouts]
+  std::string limits;       // lines for [limits]
   std::string strategy = "round_robin";
   std::string extra;  // more keys of [pools.main], then more tables, appended at the end
   std::string route_target = "main";  // the pool or split of the listener's one route
@@ -28,6 +29,7 @@ struct TestConfig {
   std::string toml() const {
     std::string text = "[server]\nworkers = " + std::to_string(workers) + "\nio_engine = \"" +
                        io_engine + "\"\naccess_log = \"" + access_log + "\"\n";
+    if (!server_keys.empty()) text += server_keys + "\n";
     text += "[timeouts]\n" + timeouts + "\n[limits]\n" + limits + "\n";
     text += "[listeners.public]\naddress = \"127.0.0.1:0\"\n";
     if (!listener_tls.empty()) text += "tls = " + listener_tls + "\n";

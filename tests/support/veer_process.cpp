@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <stddef.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -156,6 +157,10 @@ VeerProcess::VeerProcess(const std::string& config_toml, VeerOptions options) {
     for (const std::string& kv : options.extra_env)
       ::putenv(const_cast<char*>(kv.c_str()));
     if (options.block_io_uring) install_io_uring_block();
+    if (options.open_file_limit > 0) {
+      const rlimit limit{options.open_file_limit, options.open_file_limit};
+      ::setrlimit(RLIMIT_NOFILE, &limit);
+    }
     ::execv(binary.c_str(), argv.data());
     ::_exit(127);
   }

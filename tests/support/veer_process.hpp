@@ -32,6 +32,9 @@ struct VeerOptions {
   std::string binary;           // default: build/veer
   bool block_io_uring = false;  // seccomp filter refusing io_uring_setup, as Docker does
   std::vector<std::string> extra_env;
+  // When above 0: the child's soft and hard RLIMIT_NOFILE, set before exec (veer raises
+  // its soft limit to the hard one, so this is the most it can open).
+  unsigned open_file_limit = 0;
   // A subcommand and its arguments instead of the config file ("demo-backend", ...);
   // its stdout is captured with stderr.
   std::vector<std::string> command;
