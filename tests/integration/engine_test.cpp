@@ -82,6 +82,22 @@ std::string get_request(const std::string& target) {
   return "GET " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
 }
 
+const char* state_name(State state) {
+  switch (state) {
+    case State::connecting:
+      return "connecting";
+    case State::sending:
+      return "sending";
+    case State::reading:
+      return "reading";
+    case State::answered:
+      return "answered";
+    case State::closed:
+      return "closed";
+  }
+  return "?";
+}
+
 // "N answered 200, M closed (first errors: ...)" for failure messages.
 std::string describe(const ManyClients& clients) {
   std::string text = std::to_string(clients.answered_with(200)) + " answered 200, " +
@@ -95,8 +111,8 @@ std::string describe(const ManyClients& clients) {
     const ManyOutcome& o = clients.outcome(i);
     if (o.state == State::answered && o.status == 200) continue;
     ++shown;
-    text += " #" + std::to_string(i) + " state " + std::to_string(static_cast<int>(o.state)) +
-            " status " + std::to_string(o.status) + " errno " + std::to_string(o.error) + ";";
+    text += " #" + std::to_string(i) + " " + state_name(o.state) + " status " +
+            std::to_string(o.status) + " errno " + std::to_string(o.error) + ";";
   }
   return text;
 }
@@ -210,7 +226,13 @@ bool tls_request_big_and_stop_reading(std::uint16_t port, int* fd_out) {
 
 class Engine : public ::testing::TestWithParam<std::string> {
  protected:
-  static void SetUpTestSuite() { raise_open_file_limit(); }
+  // Thousands of client sockets here, as many upstream ones in the test backend.
+  static void SetUpTestSuite() { open_file_limit_ = raise_open_file_limit(); }
+  static void expect_room_for(std::size_t connections) {
+    ASSERT_GE(open_file_limit_, 2 * connections + 256)
+        << "the hard open file limit of the test process is too low";
+  }
+  static inline std::uint64_t open_file_limit_ = 0;
 
   // No pooled upstream connections, so that veer's descriptors are only those a
   // scenario's exchanges hold and return to the same count after each.
@@ -262,6 +284,7 @@ class Engine : public ::testing::TestWithParam<std::string> {
 
 TEST_P(Engine, ManyConnectionsOpenAndCloseAtOnce) {
   constexpr std::size_t kConnections = 2000;
+  ASSERT_NO_FATAL_FAILURE(expect_room_for(kConnections));
   auto veer = start(config());
   const std::size_t before = settled_fds(*veer);
   for (int round = 0; round < 2; ++round) {
@@ -448,6 +471,7 @@ TEST_P(Engine, CancelsTlsHandshakeAndWrite) {
 
 TEST_P(Engine, SigtermDrainsThousandsOfIdleConnections) {
   constexpr std::size_t kConnections = 3000;
+  ASSERT_NO_FATAL_FAILURE(expect_room_for(kConnections));
   TestConfig c = config();
   c.timeouts = "drain = \"10s\"";
   auto veer = start(c);
@@ -489,15 +513,19 @@ TEST_P(Engine, DescriptorLimitReached) {
     std::cout << "[ figures  ] " << kConnections << " connections at " << kOpenFileLimit
               << " descriptors: " << describe(clients) << " in " << since(start).count() << " ms\n";
     EXPECT_GT(clients.answered_with(200), 0u) << describe(clients);
+    std::string pause_line;
     EXPECT_TRUE(veer->wait_for_line(
-        [](const std::string& line) {
-          return line.find("accept") != std::string::npos &&
-                 (line.find("Too many open files") != std::string::npos ||
-                  line.find("pausing") != std::string::npos);
+        [&](const std::string& line) {
+          const bool found = line.find("accept") != std::string::npos &&
+                             (line.find("Too many open files") != std::string::npos ||
+                              line.find("pausing") != std::string::npos);
+          if (found) pause_line = line;
+          return found;
         },
         5s))
         << "no accept pause logged:\n"
         << veer->log_text();
+    std::cout << "[ figures  ] logged: " << pause_line << "\n";
     EXPECT_FALSE(veer->wait_exit(0ms)) << "veer exited:\n" << veer->log_text();
   }  // the clients close
   const auto start = Clock::now();

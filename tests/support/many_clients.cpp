@@ -189,7 +189,6 @@ void ManyClients::parse(Conn& c) {
     c.outcome.status = head.size() > 12 ? std::atoi(head.c_str() + 9) : 0;
     const std::string length = header_value(head, "content-length");
     if (!length.empty()) c.length = std::atoll(length.c_str());
-    c.outcome.keep_alive = header_value(head, "connection") != "close";
     if (!header_value(head, "transfer-encoding").empty()) {
       finish(c, State::closed, EPROTO);  // not used by the tests' backends
       return;

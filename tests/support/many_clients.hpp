@@ -17,10 +17,9 @@ namespace veer::test {
 struct ManyOutcome {
   enum class State { connecting, sending, reading, answered, closed };
   State state = State::connecting;
-  int status = 0;          // the response's status code, once its head arrived
-  std::string body;        // the whole body (tests keep responses small)
-  int error = 0;           // errno when the connection failed (refused, reset); 0 on EOF
-  bool keep_alive = true;  // false when the response said Connection: close
+  int status = 0;    // the response's status code, once its head arrived
+  std::string body;  // the whole body (tests keep responses small)
+  int error = 0;     // errno when the connection failed (refused, reset); 0 on EOF
 };
 
 class ManyClients {
@@ -58,7 +57,8 @@ class ManyClients {
     bool peer_closed = false;  // seen by wait_all_closed
     ManyOutcome outcome;
   };
-  // One poll() over the connections that `wanted` selects, then their I/O.
+  // One poll() over the connections still active (only those connecting when
+  // `connect_only`), then their I/O; false when none is active any more.
   bool step(std::chrono::milliseconds timeout, bool connect_only);
   void on_connected(Conn& c);
   void on_writable(Conn& c);
