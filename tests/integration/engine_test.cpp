@@ -112,7 +112,8 @@ std::string describe(const ManyClients& clients) {
     if (o.state == State::answered && o.status == 200) continue;
     ++shown;
     text += " #" + std::to_string(i) + " " + state_name(o.state) + " status " +
-            std::to_string(o.status) + " errno " + std::to_string(o.error) + ";";
+            std::to_string(o.status) + " errno " + std::to_string(o.error) + " body \"" +
+            o.body.substr(0, 80) + "\";";
   }
   return text;
 }
