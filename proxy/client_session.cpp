@@ -547,8 +547,9 @@ void ClientSession::next_request() {
   }
   worker_.buffers().release(out_);
   phase_ = Phase::idle;
-  worker_.deadlines().arm(read_deadline_, worker_.config().timeouts.client_idle);
-  if (!core::kIoUring && !parked_) worker_.deadlines().arm(park_deadline_, kParkAfter);
+  const Clock::time_point now = Clock::now();  // one clock read for both deadlines
+  worker_.deadlines().arm(read_deadline_, worker_.config().timeouts.client_idle, now);
+  if (!core::kIoUring && !parked_) worker_.deadlines().arm(park_deadline_, kParkAfter, now);
   // Idle connections end up holding no buffer (the 4 KiB-per-idle-client budget).
   if (core::kIoUring || parked_) worker_.buffers().release(in_);
   await_head();
