@@ -44,6 +44,28 @@ inline tcp::endpoint to_endpoint(const sockaddr* address, socklen_t length) {
   return endpoint;
 }
 
+// Tells Asio what veer knows of a client socket it accepted itself with
+// accept4(SOCK_NONBLOCK) and never duplicates, which saves two syscalls per connection
+// (issue 18, the close path; nginx makes neither):
+// - the ioctl(FIONBIO) of non_blocking(true): the descriptor is non-blocking already,
+//   so only Asio's flag is set (what non_blocking(true) sets after its ioctl);
+// - on epoll, the epoll_ctl(EPOLL_CTL_DEL) before close(): Asio deregisters an adopted
+//   descriptor explicitly ("possible_dup": a dup()'s close would leave it in the epoll
+//   set), but the only descriptor of a socket leaves the set when it is closed. On
+//   io_uring the flag stays: there it chooses how Asio cancels (see below).
+// Reaches into Asio 1.81's socket state (the protected impl_ and its state_ bits); an
+// Asio that renames them fails to compile here, not at run time.
+template <typename Socket>
+void adopt_accepted_socket(Socket& socket) {
+  struct Access : Socket {
+    static auto& state(Socket& s) { return (s.*&Access::impl_).get_implementation().state_; }
+  };
+  namespace ops = asio::detail::socket_ops;
+  auto& state = Access::state(socket);
+  state |= ops::user_set_non_blocking;
+  if constexpr (!kIoUring) state &= static_cast<ops::state_type>(~ops::possible_dup);
+}
+
 // Ending a socket's I/O. Boost 1.81's io_uring backend mishandles cancelling an
 // operation that is in flight: its cancel submissions carry a stale user_data (a
 // later Asio zeroes it in get_sqe) and it frees the socket's state while the cancelled

@@ -48,8 +48,7 @@ ClientSession::~ClientSession() {
 
 void ClientSession::start() {
   worker_.connections().add(*this);
-  error_code ignored;
-  stream_.socket().non_blocking(true, ignored);
+  core::adopt_accepted_socket(stream_.socket());  // from accept4(SOCK_NONBLOCK), never dup()ed
   if (!start_proxy_header()) start_connection();
 }
 
@@ -548,23 +547,27 @@ void ClientSession::next_request() {
   }
   worker_.buffers().release(out_);
   phase_ = Phase::idle;
-  worker_.deadlines().arm(read_deadline_, worker_.config().timeouts.client_idle);
-  if (!core::kIoUring && !parked_) worker_.deadlines().arm(park_deadline_, kParkAfter);
+  const Clock::time_point now = Clock::now();  // one clock read for both deadlines
+  worker_.deadlines().arm(read_deadline_, worker_.config().timeouts.client_idle, now);
+  if (!core::kIoUring && !parked_) worker_.deadlines().arm(park_deadline_, kParkAfter, now);
   // Idle connections end up holding no buffer (the 4 KiB-per-idle-client budget).
   if (core::kIoUring || parked_) worker_.buffers().release(in_);
   await_head();
 }
 
+// With nothing unread, close() alone sends the FIN (as nginx does: no shutdown); only a
+// connection with bytes left unread shuts its sending side first and lingers, since
+// closing it now would reset the connection.
 void ClientSession::close_gracefully() {
-  error_code ignored;
   int unread = 0;
   stream_.close_notify();
   ::ioctl(stream_.socket().native_handle(), FIONREAD, &unread);
-  stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
   if (unread == 0 && request_fully_read() && in_.empty()) {
     close();
     return;
   }
+  error_code ignored;
+  stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
   phase_ = Phase::lingering;
   worker_.deadlines().arm(read_deadline_, kLingerTime);
   stream_.socket().async_wait(tcp::socket::wait_read, [self = self()](const error_code& ec) {

@@ -194,7 +194,7 @@ void ClientSession::write_jsonrpc_request() {
   const std::array<asio::const_buffer, 2> pieces{
       asio::buffer(rpc_->head.read_ptr(), rpc_->head.size()),
       asio::buffer(rpc_->sent_body.data(), rpc_->sent_body.size())};
-  worker_.deadlines().arm(upstream_deadline_, timeouts().upstream_response);
+  // upstream_response is armed by read_jsonrpc_response, below (one clock read, not two).
   UpstreamConnection* conn = up_.get();
   ++conn->pending_ops;
   conn->stream.async_write(pieces, [self = self(), conn](const error_code& ec, std::size_t) {

@@ -252,7 +252,8 @@ void ClientSession::send_request() {
   const std::array<asio::const_buffer, 2> pieces{
       asio::buffer(out_.read_ptr(), exchange_.request_head_length),
       asio::buffer(in_.read_ptr(), exchange_.request_piece)};
-  worker_.deadlines().arm(upstream_deadline_, timeouts().upstream_response);
+  // upstream_response is armed by read_upstream, below: arming it here too read the
+  // clock twice for one deadline.
   UpstreamConnection* conn = up_.get();
   ++conn->pending_ops;
   conn->stream.async_write(pieces, [self = self(), conn](const error_code& ec, std::size_t) {

@@ -53,7 +53,7 @@ class Stream {
     tls_ = std::move(session);
     scratch_ = scratch;
     error_code ignored;
-    socket_.non_blocking(true, ignored);
+    if (!socket_.non_blocking()) socket_.non_blocking(true, ignored);  // an ioctl: once
   }
 
   // Runs the TLS handshake to its end: handler(error_code).

@@ -2,6 +2,10 @@
 // 431/413) and closes the connection without the backend seeing anything; chunked
 // bodies pass intact in both directions.
 #include <gtest/gtest.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include "support/config_builder.hpp"
 #include "support/http_client.hpp"
@@ -86,6 +90,24 @@ TEST_P(Framing, OversizedHeadIs431AndBodyIs413) {
   chunked += "0\r\n\r\n";
   expect_refused(chunked, 413);
   EXPECT_EQ(backend.requests(), 0);
+}
+
+// Connection: close with nothing left unread: the answer whole, then a clean end (FIN,
+// read as EOF), not a reset; veer closes at once rather than lingering (issue 18 cut
+// the shutdown before that close). With bytes left unread it lingers instead: the
+// 413s above, whose bodies veer never reads, still arrive whole.
+TEST_P(Framing, ConnectionCloseEndsWithFinNotReset) {
+  for (int i = 0; i < 20; ++i) {
+    Client client(veer->port());
+    ASSERT_TRUE(client.send("GET /x HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"));
+    const auto r = client.read_response();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
+    EXPECT_EQ(r->header("Connection"), "close");
+    char byte;
+    const ssize_t n = ::recv(client.fd(), &byte, 1, 0);  // SO_RCVTIMEO bounds it
+    EXPECT_EQ(n, 0) << "expected EOF, got " << n << " (" << std::strerror(errno) << ")";
+  }
 }
 
 TEST_P(Framing, ChunkedRequestBodyArrivesIntact) {
