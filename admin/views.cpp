@@ -174,6 +174,7 @@ json::object config_json(const conf::Config& c) {
   return json::object{
       {"server", json::object{{"workers", c.server.workers},
                               {"io_engine", conf::to_string(c.server.io_engine)},
+                              {"io_uring_buffers", c.server.io_uring_buffers},
                               {"access_log", c.server.access_log},
                               {"state_file", c.server.state_file}}},
       {"timeouts", json::object{{"client_header", conf::format_duration(t.client_header)},

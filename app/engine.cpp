@@ -1,6 +1,8 @@
 #include "app/engine.hpp"
 
 #include <liburing.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -32,26 +34,76 @@ bool executable(const std::string& path) {
 
 }  // namespace
 
+namespace {
+
+// Receives one byte through a multishot RECV with a provided buffer on a socket pair, as
+// the engine does on every connection: kernels before 6.0 refuse it. Empty when it works.
+std::string try_multishot_receive(io_uring& ring) {
+  int pair[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0)
+    return std::string("socketpair: ") + std::strerror(errno);
+  char buffers[2][256];
+  constexpr unsigned kEntries = 2;
+  void* ring_memory =
+      ::mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  std::string why;
+  io_uring_buf_reg reg{};
+  reg.ring_addr = reinterpret_cast<std::uint64_t>(ring_memory);
+  reg.ring_entries = kEntries;
+  reg.bgid = 7;
+  if (ring_memory == MAP_FAILED) {
+    why = "cannot map a buffer ring";
+  } else if (const int rc = io_uring_register_buf_ring(&ring, &reg, 0); rc != 0) {
+    why = std::string("provided buffer rings: ") + std::strerror(-rc);
+  } else {
+    auto* br = static_cast<io_uring_buf_ring*>(ring_memory);
+    io_uring_buf_ring_init(br);
+    for (unsigned i = 0; i < kEntries; ++i)
+      io_uring_buf_ring_add(br, buffers[i], sizeof buffers[i], static_cast<unsigned short>(i),
+                            io_uring_buf_ring_mask(kEntries), static_cast<int>(i));
+    io_uring_buf_ring_advance(br, kEntries);
+    io_uring_sqe* sqe = io_uring_get_sqe(&ring);
+    io_uring_prep_recv_multishot(sqe, pair[0], nullptr, 0, 0);
+    sqe->flags |= IOSQE_BUFFER_SELECT;
+    sqe->buf_group = 7;
+    (void)::write(pair[1], "x", 1);
+    io_uring_submit(&ring);
+    io_uring_cqe* cqe = nullptr;
+    __kernel_timespec wait{1, 0};
+    if (io_uring_wait_cqe_timeout(&ring, &cqe, &wait) != 0) {
+      why = "a multishot receive gave no completion";
+    } else if (cqe->res != 1 || (cqe->flags & IORING_CQE_F_MORE) == 0) {
+      why = cqe->res < 0 ? std::string("multishot receive: ") + std::strerror(-cqe->res)
+                         : "multishot receive ended after one completion";
+      io_uring_cqe_seen(&ring, cqe);
+    } else {
+      io_uring_cqe_seen(&ring, cqe);
+    }
+    io_uring_unregister_buf_ring(&ring, 7);
+  }
+  ::close(pair[0]);
+  ::close(pair[1]);
+  if (ring_memory != MAP_FAILED) ::munmap(ring_memory, 4096);
+  return why;
+}
+
+}  // namespace
+
 EngineProbe probe_io_uring() {
   io_uring ring{};
-  // As large as the rings Asio creates (io_uring_service's ring_size), so that a kernel or
-  // a locked-memory limit that refuses those refuses the probe too.
-  constexpr unsigned kAsioRingEntries = 16384;
-  const int rc = io_uring_queue_init(kAsioRingEntries, &ring, 0);
+  constexpr unsigned kEntries = 64;
+  const int rc = io_uring_queue_init(kEntries, &ring, 0);
   if (rc < 0) return EngineProbe{false, std::string("io_uring_setup: ") + std::strerror(-rc)};
   EngineProbe result{true, ""};
   io_uring_probe* probe = io_uring_get_probe_ring(&ring);
   if (probe == nullptr) {
     result = EngineProbe{false, "the kernel cannot list its io_uring operations (too old)"};
   } else {
-    // Every operation Asio's io_uring backend submits (boost/asio/detail/io_uring_*).
+    // Every operation the native engine submits (proxy/uring_*.cpp).
     const std::pair<int, const char*> needed[] = {
-        {IORING_OP_POLL_ADD, "POLL_ADD"}, {IORING_OP_ASYNC_CANCEL, "ASYNC_CANCEL"},
-        {IORING_OP_TIMEOUT, "TIMEOUT"},   {IORING_OP_TIMEOUT_REMOVE, "TIMEOUT_REMOVE"},
-        {IORING_OP_ACCEPT, "ACCEPT"},     {IORING_OP_CONNECT, "CONNECT"},
-        {IORING_OP_RECVMSG, "RECVMSG"},   {IORING_OP_SENDMSG, "SENDMSG"},
-        {IORING_OP_READV, "READV"},       {IORING_OP_WRITEV, "WRITEV"},
-        {IORING_OP_NOP, "NOP"},
+        {IORING_OP_ACCEPT, "ACCEPT"},   {IORING_OP_RECV, "RECV"},
+        {IORING_OP_SENDMSG, "SENDMSG"}, {IORING_OP_POLL_ADD, "POLL_ADD"},
+        {IORING_OP_CONNECT, "CONNECT"}, {IORING_OP_ASYNC_CANCEL, "ASYNC_CANCEL"},
     };
     for (const auto& [op, name] : needed) {
       if (!io_uring_opcode_supported(probe, op)) {
@@ -60,6 +112,10 @@ EngineProbe probe_io_uring() {
       }
     }
     io_uring_free_probe(probe);
+  }
+  if (result.usable) {
+    if (std::string why = try_multishot_receive(ring); !why.empty())
+      result = EngineProbe{false, why + " (the io_uring engine needs Linux 6.0 or later)"};
   }
   io_uring_queue_exit(&ring);
   return result;

@@ -163,6 +163,7 @@ class Server final : public admin::Runtime {
   std::uint64_t version_ = 0;
   unsigned worker_count_ = 0;
   conf::IoEngine io_engine_ = conf::IoEngine::automatic;
+  unsigned io_uring_buffers_ = 0;
   asio::io_context control_;
   asio::signal_set signals_;
   std::thread joiner_;
@@ -219,6 +220,7 @@ int Server::run(conf::Config config, const std::string& engine_note) {
   worker_count_ = config.server.workers != 0 ? config.server.workers
                                              : std::max(1u, std::thread::hardware_concurrency());
   io_engine_ = config.server.io_engine;
+  io_uring_buffers_ = config.server.io_uring_buffers;
   std::string why;
   if (!shared_.access_log.open(config.server.access_log, &why)) {
     core::log::error(why);
@@ -509,6 +511,9 @@ void Server::warn_restart_only(const conf::Config& next) const {
   }
   if (next.server.io_engine != io_engine_) {
     core::log::warn("server.io_engine changed: takes effect at the next restart");
+  }
+  if (next.server.io_uring_buffers != io_uring_buffers_) {
+    core::log::warn("server.io_uring_buffers changed: takes effect at the next restart");
   }
 }
 

@@ -32,6 +32,9 @@ struct SourcePos {
 struct ServerConfig {
   unsigned workers = 0;  // 0 = one per core
   IoEngine io_engine = IoEngine::automatic;
+  // Receive buffers of the native io_uring engine, per worker (4 KiB each, a power of
+  // two): bytes land in one only when they arrive. Ignored by epoll.
+  unsigned io_uring_buffers = 1024;
   std::string access_log = "stdout";  // "stdout" | "off" | file path
   std::string state_file;
   std::string log = "stderr";  // the process log: "stderr" | file path (appended)

@@ -80,6 +80,16 @@ void load_server(TableReader& root, Config& config) {
                         "server.io_engine: \"" + engine + "\" is not one of auto, io_uring, epoll");
     }
   }
+  std::uint64_t buffers = out.io_uring_buffers;
+  if (server.read_uint("io_uring_buffers", buffers, 4, 32768)) {
+    if ((buffers & (buffers - 1)) != 0) {
+      root.diag().error(server.take("io_uring_buffers")->source(),
+                        "server.io_uring_buffers: " + std::to_string(buffers) +
+                            " is not a power of two (4 to 32768)");
+    } else {
+      out.io_uring_buffers = static_cast<unsigned>(buffers);
+    }
+  }
   if (server.read_string("access_log", out.access_log) && out.access_log.empty()) {
     root.diag().error(server.take("access_log")->source(),
                       "server.access_log: use \"off\", \"stdout\" or a file path");

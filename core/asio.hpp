@@ -25,8 +25,10 @@ using error_code = boost::system::error_code;
 
 namespace veer::core {
 
-// The name of the engine this file was compiled for.
-#if defined(BOOST_ASIO_HAS_IO_URING) && defined(BOOST_ASIO_DISABLE_EPOLL)
+// The name of the engine this file was compiled for: the data plane's sockets run on
+// Asio's epoll reactor, or on veer's native io_uring engine (proxy/uring_*.hpp) with
+// Asio's epoll reactor still carrying timers, posts and the threads off the data plane.
+#if defined(VEER_NATIVE_URING)
 inline constexpr const char* kCompiledEngine = "io_uring";
 #else
 inline constexpr const char* kCompiledEngine = "epoll";
@@ -49,10 +51,9 @@ inline tcp::endpoint to_endpoint(const sockaddr* address, socklen_t length) {
 // (issue 18, the close path; nginx makes neither):
 // - the ioctl(FIONBIO) of non_blocking(true): the descriptor is non-blocking already,
 //   so only Asio's flag is set (what non_blocking(true) sets after its ioctl);
-// - on epoll, the epoll_ctl(EPOLL_CTL_DEL) before close(): Asio deregisters an adopted
-//   descriptor explicitly ("possible_dup": a dup()'s close would leave it in the epoll
-//   set), but the only descriptor of a socket leaves the set when it is closed. On
-//   io_uring the flag stays: there it chooses how Asio cancels (see below).
+// - the epoll_ctl(EPOLL_CTL_DEL) before close(): Asio deregisters an adopted descriptor
+//   explicitly ("possible_dup": a dup()'s close would leave it in the epoll set), but
+//   the only descriptor of a socket leaves the set when it is closed.
 // Reaches into Asio 1.81's socket state (the protected impl_ and its state_ bits); an
 // Asio that renames them fails to compile here, not at run time.
 template <typename Socket>
@@ -63,39 +64,26 @@ void adopt_accepted_socket(Socket& socket) {
   namespace ops = asio::detail::socket_ops;
   auto& state = Access::state(socket);
   state |= ops::user_set_non_blocking;
-  if constexpr (!kIoUring) state &= static_cast<ops::state_type>(~ops::possible_dup);
+  state &= static_cast<ops::state_type>(~ops::possible_dup);
 }
 
-// Ending a socket's I/O. Boost 1.81's io_uring backend mishandles cancelling an
-// operation that is in flight: its cancel submissions carry a stale user_data (a
-// later Asio zeroes it in get_sqe) and it frees the socket's state while the cancelled
-// operation is still in the kernel. Completions then land on the wrong operation and
-// work counts leak, so a worker never finishes. veer therefore never closes or cancels
-// a socket with an operation pending when it runs on io_uring: shutdown(SHUT_RDWR)
-// completes every pending operation in the kernel (EOF or EPIPE, liburing issue 932),
-// and the socket is closed by its owner's destructor once the last handler has run
-// (every handler holds a Ref). On epoll, close() and cancel() are safe and cheaper.
+// Ending a socket's I/O, for every socket type the code base uses (Asio's sockets and
+// acceptors, the native engine's proxy::uring::Socket): pending operations complete
+// with operation_aborted. Asio's own io_uring backend (Boost 1.81), which mishandled
+// cancelling operations in flight, is no longer built (docs/ARCHITECTURE.md).
 
-// Ends the connection now; pending operations complete, with an error or EOF.
+// Ends the connection now.
 template <typename Socket>
 void close_socket(Socket& socket) {
   error_code ignored;
-  if constexpr (kIoUring) {
-    if (socket.is_open()) ::shutdown(socket.native_handle(), SHUT_RDWR);
-  } else {
-    socket.close(ignored);
-  }
+  socket.close(ignored);
 }
 
 // Makes the pending operations of a socket complete (a timeout), without closing it.
 template <typename Socket>
 void interrupt_socket(Socket& socket) {
   error_code ignored;
-  if constexpr (kIoUring) {
-    if (socket.is_open()) ::shutdown(socket.native_handle(), SHUT_RDWR);
-  } else {
-    socket.cancel(ignored);
-  }
+  socket.cancel(ignored);
 }
 
 }  // namespace veer::core

@@ -1,7 +1,10 @@
 #pragma once
 
-// One listening socket on one io_context: waits until it is readable, accepts in batches
-// with accept4(SOCK_NONBLOCK) and hands each connection to a callback. What becomes of
+// One listening socket on one io_context, handing each accepted connection to a
+// callback. On epoll (acceptor.cpp) it waits until the socket is readable and accepts in
+// batches with accept4(SOCK_NONBLOCK); on the native io_uring engine
+// (uring_acceptor.cpp) one multishot ACCEPT stays armed and each completion is a
+// connection, with no system call of its own but getpeername. What becomes of
 // a connection (the connection limit, the session) is the callback's business.
 
 #include <sys/socket.h>
@@ -11,6 +14,9 @@
 
 #include "core/asio.hpp"
 #include "core/unique_fd.hpp"
+#if defined(VEER_NATIVE_URING)
+#include "proxy/uring_ring.hpp"
+#endif
 
 namespace veer::proxy {
 
@@ -42,11 +48,30 @@ class Acceptor {
  private:
   void wait();
   void retry_later();
+#if !defined(VEER_NATIVE_URING)
   void accept_ready();
+#endif
 
+#if defined(VEER_NATIVE_URING)
+  struct AcceptOp final : uring::Operation {
+    explicit AcceptOp(Acceptor& a) : acceptor(a) {}
+    void on_completion(int result, std::uint32_t flags) override {
+      acceptor.on_accept(result, flags);
+    }
+    Acceptor& acceptor;
+  };
+  void on_accept(int result, std::uint32_t flags);
+  uring::Ring& ring_;
+  core::UniqueFd listen_fd_;
+  AcceptOp accept_op_{*this};
+  bool armed_ = false;
+  bool cancelled_ = false;
+#endif
   std::string name_;  // kept after close: sessions of this listener point at it
   std::string owner_;
+#if !defined(VEER_NATIVE_URING)
   tcp::acceptor socket_;
+#endif
   asio::steady_timer backoff_;
   OnAccept on_accept_;
   bool open_ = true;

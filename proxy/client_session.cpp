@@ -30,7 +30,7 @@ double millis_between(Clock::time_point from, Clock::time_point to) {
 
 }  // namespace
 
-ClientSession::ClientSession(Worker& worker, tcp::socket socket, const std::string& listener,
+ClientSession::ClientSession(Worker& worker, Socket socket, const std::string& listener,
                              const sockaddr_storage& peer)
     : worker_(worker), stream_(std::move(socket)), listener_(listener), hold_timer_(worker.io()) {
   // A dual-stack listener's IPv4 clients (::ffff:a.b.c.d) read as IPv4.
@@ -48,7 +48,7 @@ ClientSession::~ClientSession() {
 
 void ClientSession::start() {
   worker_.connections().add(*this);
-  core::adopt_accepted_socket(stream_.socket());  // from accept4(SOCK_NONBLOCK), never dup()ed
+  adopt_accepted(stream_.socket());
   if (!start_proxy_header()) start_connection();
 }
 
@@ -559,9 +559,8 @@ void ClientSession::next_request() {
 // connection with bytes left unread shuts its sending side first and lingers, since
 // closing it now would reset the connection.
 void ClientSession::close_gracefully() {
-  int unread = 0;
   stream_.close_notify();
-  ::ioctl(stream_.socket().native_handle(), FIONREAD, &unread);
+  const std::size_t unread = unread_bytes(stream_.socket());
   if (unread == 0 && request_fully_read() && in_.empty()) {
     close();
     return;

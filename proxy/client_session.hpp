@@ -41,7 +41,7 @@
 #include "proxy/upstream_pool.hpp"
 #include "runtime/route_pick.hpp"
 #include "runtime/worker_view.hpp"
-#include "tls/stream.hpp"
+#include "proxy/socket.hpp"
 
 namespace veer::proxy {
 
@@ -51,7 +51,7 @@ class ClientSession final : public core::RefCounted<ClientSession>,
                             public Connection,
                             public TimeoutHandler {
  public:
-  ClientSession(Worker& worker, tcp::socket socket, const std::string& listener,
+  ClientSession(Worker& worker, Socket socket, const std::string& listener,
                 const sockaddr_storage& peer);
   ~ClientSession();
 
@@ -351,7 +351,7 @@ class ClientSession final : public core::RefCounted<ClientSession>,
   void end_jsonrpc_try(bool reusable);
 
   Worker& worker_;
-  tls::Stream stream_;
+  Stream stream_;
   const std::string& listener_;  // the worker's acceptor keeps the name alive
   // An address and its text (inet_ntop's form), formatted once when it changes.
   struct AddressText {

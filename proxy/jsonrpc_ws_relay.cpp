@@ -26,7 +26,7 @@ constexpr auto kCloseLinger = std::chrono::seconds(1);
 
 }  // namespace
 
-JsonRpcWsRelay::JsonRpcWsRelay(Worker& worker, tls::Stream client,
+JsonRpcWsRelay::JsonRpcWsRelay(Worker& worker, Stream client,
                                std::unique_ptr<UpstreamConnection> backend,
                                core::Buffer client_pending, core::Ref<runtime::WorkerView> view,
                                runtime::Assignment pick, JsonRpcWsSettings settings)

@@ -36,7 +36,7 @@
 #include "proxy/upstream_pool.hpp"
 #include "runtime/route_pick.hpp"
 #include "runtime/worker_view.hpp"
-#include "tls/stream.hpp"
+#include "proxy/socket.hpp"
 
 namespace veer::proxy {
 
@@ -56,7 +56,7 @@ class JsonRpcWsRelay final : public core::RefCounted<JsonRpcWsRelay>,
  public:
   // As Tunnel's: `client_pending` holds bytes the client sent after its upgrade
   // request; the backend connection is counted in its stats' active_connections.
-  JsonRpcWsRelay(Worker& worker, tls::Stream client, std::unique_ptr<UpstreamConnection> backend,
+  JsonRpcWsRelay(Worker& worker, Stream client, std::unique_ptr<UpstreamConnection> backend,
                  core::Buffer client_pending, core::Ref<runtime::WorkerView> view,
                  runtime::Assignment pick, JsonRpcWsSettings settings);
   ~JsonRpcWsRelay();
@@ -112,7 +112,7 @@ class JsonRpcWsRelay final : public core::RefCounted<JsonRpcWsRelay>,
   core::Ref<JsonRpcWsRelay> self() { return core::Ref<JsonRpcWsRelay>(this); }
 
   Worker& worker_;
-  tls::Stream client_;
+  Stream client_;
   std::unique_ptr<UpstreamConnection> node_;
   // Dropped node connections until their last operation completes, with the bytes a
   // write of theirs may still be reading.

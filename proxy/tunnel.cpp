@@ -4,7 +4,7 @@
 
 namespace veer::proxy {
 
-Tunnel::Tunnel(Worker& worker, tls::Stream client, std::unique_ptr<UpstreamConnection> backend,
+Tunnel::Tunnel(Worker& worker, Stream client, std::unique_ptr<UpstreamConnection> backend,
                core::Buffer client_pending, std::shared_ptr<core::BackendStats> stats,
                conf::Duration idle_timeout)
     : worker_(worker),

@@ -18,7 +18,7 @@
 #include "proxy/deadline.hpp"
 #include "proxy/upstream_pool.hpp"
 #include "runtime/snapshot.hpp"
-#include "tls/stream.hpp"
+#include "proxy/socket.hpp"
 
 namespace veer::proxy {
 
@@ -29,7 +29,7 @@ class Tunnel final : public core::RefCounted<Tunnel>, public Connection, public 
   // `client_pending` holds bytes the client sent after its upgrade request.
   // The backend connection is already counted in `stats->active_connections`; the
   // tunnel releases that count when it closes.
-  Tunnel(Worker& worker, tls::Stream client, std::unique_ptr<UpstreamConnection> backend,
+  Tunnel(Worker& worker, Stream client, std::unique_ptr<UpstreamConnection> backend,
          core::Buffer client_pending, std::shared_ptr<core::BackendStats> stats,
          conf::Duration idle_timeout);
   ~Tunnel();
@@ -53,8 +53,8 @@ class Tunnel final : public core::RefCounted<Tunnel>, public Connection, public 
 
  private:
   struct Direction {
-    tls::Stream& from;
-    tls::Stream& to;
+    Stream& from;
+    Stream& to;
     core::Buffer buffer;
   };
 
@@ -73,7 +73,7 @@ class Tunnel final : public core::RefCounted<Tunnel>, public Connection, public 
   core::Ref<Tunnel> self() { return core::Ref<Tunnel>(this); }
 
   Worker& worker_;
-  tls::Stream client_;  // TLS on a TLS listener (wss)
+  Stream client_;  // TLS on a TLS listener (wss)
   std::unique_ptr<UpstreamConnection> backend_;
   std::shared_ptr<core::BackendStats> stats_;
   std::shared_ptr<const runtime::SplitTargetTag> route_;

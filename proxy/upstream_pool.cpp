@@ -7,7 +7,7 @@
 namespace veer::proxy {
 
 UpstreamConnection::UpstreamConnection(asio::io_context& io, UpstreamSlot& s)
-    : stream(tcp::socket(io)), slot(s) {}
+    : stream(Socket(io)), slot(s) {}
 
 void UpstreamConnection::on_timeout(Deadline&) {
   slot.pool->expire(*this);
@@ -62,12 +62,8 @@ std::unique_ptr<UpstreamConnection> UpstreamPool::take(UpstreamSlot& slot, const
     std::unique_ptr<UpstreamConnection> c(next);
     next = next->next_;
     unlink(*c);
-    if (now - c->parked_at >= probe_after) {
-      char byte;
-      const ssize_t n =
-          ::recv(c->stream.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-      if (!(n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))) continue;  // closed: drop
-    }
+    if (now - c->parked_at >= probe_after && idle_connection_spoke(c->stream.socket()))
+      continue;  // closed (or unasked bytes): drop
     c->reused = true;
     return c;
   }

@@ -12,7 +12,7 @@
 #include "core/asio.hpp"
 #include "core/buffer.hpp"
 #include "proxy/deadline.hpp"
-#include "tls/stream.hpp"
+#include "proxy/socket.hpp"
 
 namespace veer::proxy {
 
@@ -23,7 +23,7 @@ class UpstreamConnection final : public TimeoutHandler {
  public:
   UpstreamConnection(asio::io_context& io, UpstreamSlot& slot);
 
-  tls::Stream stream;   // TLS when the pool has tls
+  Stream stream;   // TLS when the pool has tls
   core::Buffer buffer;  // response bytes; returned to the BufferPool while parked
   UpstreamSlot& slot;
   bool reused = false;  // served a request before (stale-connection retries)

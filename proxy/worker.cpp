@@ -6,6 +6,8 @@
 
 #include <boost/asio/executor_work_guard.hpp>
 
+#include <stdexcept>
+
 #include "core/log.hpp"
 #include "proxy/client_session.hpp"
 
@@ -42,10 +44,26 @@ Worker::Worker(unsigned index, WorkerShared& shared)
                    static_cast<std::uint64_t>(Clock::now().time_since_epoch().count())),
       request_scratch_(std::make_unique<http::RequestHead>()),
       response_scratch_(std::make_unique<http::ResponseHead>()) {
+  if constexpr (core::kIoUring) set_up_ring();
   buffers_.on_excess([this] {
     if (!trim_deadline_.armed()) deadlines_.arm(trim_deadline_, kTrimDelay);
   });
   adopt_snapshot();
+}
+
+// The native io_uring engine's ring, made here so that a refusal stops the start with
+// its reason; the worker's thread enables it (SINGLE_ISSUER: its only submitter).
+void Worker::set_up_ring() {
+#if defined(VEER_NATIVE_URING)
+  uring::RingOptions options;
+  options.buffers = shared_.snapshots.current()->config.server.io_uring_buffers;
+  const std::string error = uring::Ring::of(io_).setup(options);
+  if (!error.empty()) throw std::runtime_error("worker " + std::to_string(index_) + ": " + error);
+  if (index_ == 0) {
+    core::log::info("io_uring ring: ", uring::Ring::of(io_).description(), ", ", options.buffers,
+                    " x ", options.buffer_size / 1024, " KiB receive buffers per worker");
+  }
+#endif
 }
 
 void Worker::on_timeout(Deadline&) {
@@ -69,6 +87,9 @@ void Worker::join() {
 void Worker::run() {
   const std::string name = "veer-w" + std::to_string(index_);
   pthread_setname_np(pthread_self(), name.c_str());
+#if defined(VEER_NATIVE_URING)
+  uring::Ring::of(io_).start_on_this_thread();
+#endif
   WorkGuard guard(io_);
   work_guard_ = &guard;
   // Asio handlers report failures through error codes; what still throws is a bug or
@@ -137,7 +158,7 @@ void Worker::accepted(const std::string& listener, core::UniqueFd connection,
     refused_over_max_connections(max_connections);
     return;  // over limits.max_connections: refuse (close) rather than degrade everyone
   }
-  tcp::socket socket(io_);
+  Socket socket(io_);
   error_code ec;
   socket.assign(peer.ss_family == AF_INET6 ? tcp::v6() : tcp::v4(), connection.get(), ec);
   if (ec) {
@@ -310,8 +331,12 @@ void Worker::finish_if_drained() {
   for (auto& timer : drain_timers_)
     timer->cancel();
   // Without the guard, run() returns as soon as the last pending handler has run, so
-  // no handler is left to outlive the worker.
+  // no handler is left to outlive the worker; the ring stops watching once nothing of
+  // it is left in the kernel.
   work_guard_->guard.reset();
+#if defined(VEER_NATIVE_URING)
+  uring::Ring::of(io_).stop_when_idle();
+#endif
   work_guard_ = nullptr;
 }
 

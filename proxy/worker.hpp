@@ -25,6 +25,9 @@
 #include "proxy/deadline.hpp"
 #include "proxy/request_id.hpp"
 #include "proxy/upstream_pool.hpp"
+#if defined(VEER_NATIVE_URING)
+#include "proxy/uring_ring.hpp"
+#endif
 #include "runtime/metrics.hpp"
 #include "runtime/snapshot.hpp"
 #include "runtime/worker_view.hpp"
@@ -95,6 +98,7 @@ class Worker final : public DeadlineQueue::Waker, public TimeoutHandler {
 
  private:
   void run();
+  void set_up_ring();
   void adopt_snapshot();
   // A connection one of the acceptors took: admitted under limits.max_connections, it
   // becomes a ClientSession of `listener`.

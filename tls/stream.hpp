@@ -36,13 +36,23 @@ inline error_code tls_error() {
   return make_error_code(boost::system::errc::protocol_error);
 }
 
-class Stream {
- public:
-  explicit Stream(tcp::socket socket) : socket_(std::move(socket)) {}
-  Stream(Stream&&) = default;
-  Stream& operator=(Stream&&) = default;
+// Writes all of `buffers` on an Asio socket; the native engine's socket has its own
+// (proxy/uring_socket.hpp), found by argument-dependent lookup.
+template <typename Buffers, typename Handler>
+void async_write_all(tcp::socket& socket, const Buffers& buffers, Handler&& handler) {
+  asio::async_write(socket, buffers, std::forward<Handler>(handler));
+}
 
-  tcp::socket& socket() { return socket_; }
+// `Socket` is Asio's tcp::socket or the native io_uring engine's socket: both offer the
+// operations used here.
+template <typename Socket>
+class BasicStream {
+ public:
+  explicit BasicStream(Socket socket) : socket_(std::move(socket)) {}
+  BasicStream(BasicStream&&) = default;
+  BasicStream& operator=(BasicStream&&) = default;
+
+  Socket& socket() { return socket_; }
   bool is_open() const { return socket_.is_open(); }
   // The TLS session, or null on a plain connection.
   TlsSession* tls() const { return tls_.get(); }
@@ -151,7 +161,7 @@ class Stream {
   template <typename Buffers, typename Handler>
   void async_write(const Buffers& buffers, Handler&& handler) {
     if (!tls_) {
-      asio::async_write(socket_, buffers, std::forward<Handler>(handler));
+      async_write_all(socket_, buffers, std::forward<Handler>(handler));
       return;
     }
     std::size_t total = 0;
@@ -226,9 +236,12 @@ class Stream {
                [h = std::forward<Handler>(handler), args...]() mutable { h(args...); });
   }
 
-  tcp::socket socket_;
+  Socket socket_;
   std::unique_ptr<TlsSession> tls_;
   std::span<char> scratch_;
 };
+
+// The stream over an Asio socket (the health checker's probes).
+using Stream = BasicStream<tcp::socket>;
 
 }  // namespace veer::tls
