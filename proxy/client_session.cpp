@@ -237,7 +237,7 @@ bool ClientSession::request_fully_read() const {
 void ClientSession::on_request_head(std::size_t head_length) {
   read_deadline_.disarm();
   scan_from_ = 0;
-  exchange_.started = Clock::now();
+  exchange_.started = worker_.now();
   phase_ = Phase::exchange;
   exchange_.bytes_in = head_length;
   http::RequestHead& head = worker_.request_scratch();
@@ -377,7 +377,7 @@ void ClientSession::count_failed_try(std::uint32_t target) {
   if (exchange_.split_target == kNoSplitTarget || target == kNoSplitTarget) return;
   const runtime::MetricsView& metrics = *exchange_.view->metrics();
   metrics.split_target(exchange_.pick.route->split, target)
-      .count_answer(true, Clock::now() - exchange_.started);
+      .count_answer(true, worker_.now() - exchange_.started);
 }
 
 runtime::ExchangeSeries* ClientSession::series(bool with_backend) {
@@ -405,7 +405,7 @@ void ClientSession::record_exchange(std::uint16_t status, bool with_backend) {
   runtime::ExchangeSeries* counters = series(with_backend);
   const bool split = exchange_.split_target != kNoSplitTarget;
   if (counters == nullptr && !split && !log.enabled()) return;
-  const Clock::time_point now = Clock::now();
+  const Clock::time_point now = worker_.now();
   if (split) count_split_answer(exchange_.answer_error.value_or(status >= 500), now);
   if (counters != nullptr) {
     counters->count_response(status);
@@ -547,7 +547,7 @@ void ClientSession::next_request() {
   }
   worker_.buffers().release(out_);
   phase_ = Phase::idle;
-  const Clock::time_point now = Clock::now();  // one clock read for both deadlines
+  const Clock::time_point now = worker_.now();  // one clock read for both deadlines
   worker_.deadlines().arm(read_deadline_, worker_.config().timeouts.client_idle, now);
   if (!core::kIoUring && !parked_) worker_.deadlines().arm(park_deadline_, kParkAfter, now);
   // Idle connections end up holding no buffer (the 4 KiB-per-idle-client budget).

@@ -66,6 +66,8 @@ class DeadlineQueue {
   class Waker {
    public:
     virtual void wake_at(Clock::time_point when) = 0;
+    // The time deadlines are armed from (a worker reads it once per turn).
+    virtual Clock::time_point now() { return Clock::now(); }
 
    protected:
     ~Waker() = default;
@@ -78,7 +80,8 @@ class DeadlineQueue {
 
   // (Re)arms `d` to expire `after` from `now`.
   void arm(Deadline& d, Clock::duration after, Clock::time_point now);
-  void arm(Deadline& d, Clock::duration after) { arm(d, after, Clock::now()); }
+  void arm(Deadline& d, Clock::duration after) { arm(d, after, waker_.now()); }
+  Clock::time_point now() { return waker_.now(); }
 
   // Fires every deadline due at `now`; returns the earliest one still armed
   // (time_point::max() when none).

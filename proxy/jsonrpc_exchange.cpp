@@ -622,7 +622,7 @@ void ClientSession::count_jsonrpc_calls() {
   runtime::JsonRpcSeries* series = rpc_->series;
   if (series == nullptr) return;
   const auto elapsed =
-      std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - exchange_.started);
+      std::chrono::duration_cast<std::chrono::nanoseconds>(worker_.now() - exchange_.started);
   if (rpc_->request.batch) series->count_batch(rpc_->calls.size());
   using Outcome = runtime::JsonRpcSeries::Outcome;
   for (const RpcCallState& state : rpc_->calls) {

@@ -41,7 +41,7 @@ void ClientSession::send_jsonrpc_group() {
   use_backend();
   if (!rpc_->first_pick) rpc_->first_pick = group.pick;
   build_jsonrpc_request();
-  exchange_.upstream_started = Clock::now();
+  exchange_.upstream_started = worker_.now();
   exchange_.connect_started = exchange_.connected = exchange_.request_sent_at =
       exchange_.response_head_at = Clock::time_point{};
   exchange_.upstream_status = 0;
@@ -130,7 +130,7 @@ void ClientSession::connect_jsonrpc() {
   up_ = worker_.upstreams().create(*exchange_.slot);
   exchange_.backend->stats->active_connections.fetch_add(1, std::memory_order_relaxed);
   worker_.deadlines().arm(upstream_deadline_, timeouts().upstream_connect);
-  exchange_.connect_started = Clock::now();
+  exchange_.connect_started = worker_.now();
   UpstreamConnection* conn = up_.get();
   ++conn->pending_ops;
   conn->stream.socket().async_connect(
@@ -152,7 +152,7 @@ void ClientSession::on_jsonrpc_connected(UpstreamConnection* conn, const error_c
   up_->stream.socket().set_option(tcp::no_delay(true), ignored);
   const runtime::PoolRuntime& pool = exchange_.view->snapshot().pools[exchange_.pick.pool];
   if (!pool.tls) {
-    exchange_.connected = Clock::now();
+    exchange_.connected = worker_.now();
     write_jsonrpc_request();
     return;
   }
@@ -179,7 +179,7 @@ void ClientSession::on_jsonrpc_handshake(UpstreamConnection* conn, const error_c
                          timed_out ? health::Outcome::timeout : health::Outcome::tls_failed);
     return;
   }
-  exchange_.connected = Clock::now();
+  exchange_.connected = worker_.now();
   write_jsonrpc_request();
 }
 
@@ -190,7 +190,7 @@ void ClientSession::write_jsonrpc_request() {
   rpc_->status = 0;
   rpc_->got_bytes = false;
   rpc_->reply_done = false;
-  exchange_.request_sent_at = Clock::now();
+  exchange_.request_sent_at = worker_.now();
   const std::array<asio::const_buffer, 2> pieces{
       asio::buffer(rpc_->head.read_ptr(), rpc_->head.size()),
       asio::buffer(rpc_->sent_body.data(), rpc_->sent_body.size())};
@@ -463,7 +463,7 @@ bool ClientSession::retry_jsonrpc_calls(std::string_view cause, bool nothing_sen
   SplitFailoverLog failover_log(worker_, exchange_.view->snapshot());
   const auto next = runtime::reassign(*exchange_.view, failed.pick, rpc_->stale, &failover_log);
   if (!next) return false;
-  if (next->pool == failed.pick.pool && !pool_state.retry_budget.try_spend(Clock::now()))
+  if (next->pool == failed.pick.pool && !pool_state.retry_budget.try_spend(worker_.now()))
     return false;
   const runtime::BackendRuntime& from = pool_state.pool->backends[*failed.pick.backend];
   from.stats->retries.fetch_add(1, std::memory_order_relaxed);

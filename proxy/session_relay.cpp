@@ -119,7 +119,7 @@ bool ClientSession::frame_response_body(std::size_t available) {
                            exchange_.response_chunks.error());
           record_outcome(health::Outcome::bad_response);
           if (exchange_.response_started) {
-            count_split_answer(true, Clock::now());  // the client sees a cut: the backend's fault
+            count_split_answer(true, worker_.now());  // the client sees a cut: the backend's fault
             close();
           } else {
             fail_exchange(502, "invalid chunked body from the backend");
@@ -189,7 +189,7 @@ void ClientSession::on_response_body_bytes(UpstreamConnection* conn, const error
                                                 : health::Outcome::reset);
     core::log::debug("response from ", exchange_.backend->address,
                      " cut short: ", exchange_.upstream_timed_out ? "timed out" : ec.message());
-    count_split_answer(true, Clock::now());
+    count_split_answer(true, worker_.now());
     close();
     return;
   }

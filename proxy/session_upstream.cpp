@@ -71,11 +71,11 @@ void ClientSession::use_backend() {
 // The backend's final (or 101) head arrived: for the access log.
 void ClientSession::note_response_head(std::uint16_t status) {
   exchange_.upstream_status = status;
-  exchange_.response_head_at = Clock::now();
+  exchange_.response_head_at = worker_.now();
 }
 
 void ClientSession::dispatch() {
-  exchange_.upstream_started = Clock::now();
+  exchange_.upstream_started = worker_.now();
   exchange_.connect_started = exchange_.connected = exchange_.request_sent_at =
       exchange_.response_head_at = Clock::time_point{};
   exchange_.upstream_status = 0;
@@ -125,7 +125,7 @@ bool ClientSession::retry(std::string_view cause, bool same_backend_ok) {
   const std::string& address = exchange_.backend->address;
   // The budget keeps retries from multiplying load on this pool's backends; a split's
   // failover to another pool is routing, not a retry storm, and stays outside it.
-  if (next->pool == exchange_.pick.pool && !state.retry_budget.try_spend(Clock::now())) {
+  if (next->pool == exchange_.pick.pool && !state.retry_budget.try_spend(worker_.now())) {
     if (worker_.may_log_now()) {
       core::log::warn("pool ", state.pool->name, ": retry budget spent (budget_percent ",
                       config.budget_percent, "); not retrying ", method, " ", path, " after ",
@@ -160,7 +160,7 @@ void ClientSession::connect_upstream() {
   up_ = worker_.upstreams().create(*exchange_.slot);
   exchange_.backend->stats->active_connections.fetch_add(1, std::memory_order_relaxed);
   worker_.deadlines().arm(upstream_deadline_, timeouts().upstream_connect);
-  exchange_.connect_started = Clock::now();
+  exchange_.connect_started = worker_.now();
   UpstreamConnection* conn = up_.get();
   ++conn->pending_ops;
   conn->stream.socket().async_connect(
@@ -206,7 +206,7 @@ void ClientSession::on_upstream_connected(UpstreamConnection* conn, const error_
     start_upstream_tls(*pool.tls, pool.config->backends[*exchange_.pick.backend].host_port.host);
     return;
   }
-  exchange_.connected = Clock::now();
+  exchange_.connected = worker_.now();
   send_request();
 }
 
@@ -238,7 +238,7 @@ void ClientSession::on_upstream_handshake(UpstreamConnection* conn, const error_
     fail_exchange(timed_out ? 504 : 502, "upstream " + cause);
     return;
   }
-  exchange_.connected = Clock::now();
+  exchange_.connected = worker_.now();
   send_request();
 }
 
@@ -247,7 +247,7 @@ void ClientSession::send_request() {
   up_->buffer.clear();
   exchange_.response_scan = 0;
   exchange_.got_response_bytes = false;
-  exchange_.request_sent_at = Clock::now();
+  exchange_.request_sent_at = worker_.now();
   // Head and the body bytes already here go out in one writev.
   const std::array<asio::const_buffer, 2> pieces{
       asio::buffer(out_.read_ptr(), exchange_.request_head_length),

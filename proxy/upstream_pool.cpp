@@ -74,7 +74,7 @@ void UpstreamPool::park(std::unique_ptr<UpstreamConnection> c) {
   UpstreamSlot& slot = c->slot;
   buffers_.release(c->buffer);
   if (slot.idle >= max_idle_) return;  // closes it
-  const Clock::time_point now = Clock::now();
+  const Clock::time_point now = deadlines_.now();
   c->parked_at = now;
   UpstreamConnection* raw = c.release();
   raw->next_ = slot.newest;

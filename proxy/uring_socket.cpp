@@ -328,9 +328,14 @@ void SocketState::post_write_failure(error_code ec) {
   });
 }
 
+// One piece goes as a SEND, which spares the kernel copying and checking a msghdr.
 void SocketState::submit_write() {
   io_uring_sqe* sqe = ring_.prepare(&write_->op);
-  io_uring_prep_sendmsg(sqe, fd_, &write_->message, MSG_NOSIGNAL);
+  const msghdr& m = write_->message;
+  if (m.msg_iovlen == 1)
+    io_uring_prep_send(sqe, fd_, m.msg_iov->iov_base, m.msg_iov->iov_len, MSG_NOSIGNAL);
+  else
+    io_uring_prep_sendmsg(sqe, fd_, &m, MSG_NOSIGNAL);
   ++pending_;
 }
 

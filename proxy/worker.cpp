@@ -36,6 +36,7 @@ Worker::Worker(unsigned index, WorkerShared& shared)
       // One thread runs this io_context: no locking of descriptor state is needed
       // (posting from other threads stays safe).
       io_(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO),
+      clock_(io_),
       timer_(io_),
       deadlines_(*this),
       upstreams_(io_, deadlines_, buffers_),
@@ -292,7 +293,7 @@ void Worker::record_outcome(const runtime::PoolRuntime& pool,
   }
   const bool ejected =
       health::record_outcome(outcome, *backend.stats, *pool.stats, outlier, pool.backends.size(),
-                             {pool.name, backend.address}, Clock::now());
+                             {pool.name, backend.address}, now());
   if (ejected && shared_.ejections != nullptr) shared_.ejections->backend_ejected();
 }
 

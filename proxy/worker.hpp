@@ -24,6 +24,7 @@
 #include "proxy/connection.hpp"
 #include "proxy/deadline.hpp"
 #include "proxy/request_id.hpp"
+#include "proxy/turn_clock.hpp"
 #include "proxy/upstream_pool.hpp"
 #if defined(VEER_NATIVE_URING)
 #include "proxy/uring_ring.hpp"
@@ -85,6 +86,8 @@ class Worker final : public DeadlineQueue::Waker, public TimeoutHandler {
   // within one synchronous call, so one buffer serves every connection of the worker.
   std::span<char> tls_scratch() { return tls_scratch_; }
   bool draining() const { return draining_; }
+  // The time, read at most once per turn of the loop (proxy/turn_clock.hpp).
+  Clock::time_point now() override { return clock_.now(); }
   // The view of the newest snapshot (adopting it first if it moved).
   const core::Ref<runtime::WorkerView>& view();
   const conf::Config& config() { return view()->snapshot().config; }
@@ -113,6 +116,7 @@ class Worker final : public DeadlineQueue::Waker, public TimeoutHandler {
   unsigned index_;
   WorkerShared& shared_;
   asio::io_context io_;  // first member: destroyed last
+  TurnClock clock_;
   asio::steady_timer timer_;
   Clock::time_point timer_at_ = Clock::time_point::max();
   core::BufferPool buffers_;
