@@ -257,7 +257,8 @@ TEST(Engine, AutoRunsOnIoUringWhereTheKernelAllows) {
   TestBackend backend("b");
   VeerProcess veer(TestConfig{.backends = {backend.address()}}.toml());
   ASSERT_TRUE(veer.wait_ready()) << veer.log_text();
-  EXPECT_TRUE(veer.wait_for_log("io engine: io_uring (server.io_engine = \"auto\")", 1s))
+  EXPECT_TRUE(veer.wait_for_log(
+      "io engine: io_uring (server.io_engine = \"auto\"): the native io_uring engine", 1s))
       << veer.log_text();
   EXPECT_EQ(fetch(veer.port(), "GET", "/")->body, "b");
 }
