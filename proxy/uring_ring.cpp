@@ -51,6 +51,12 @@ Ring::Ring(asio::execution_context& context)
 
 Ring::~Ring() {
   event_.reset();
+  // Closed sockets still waiting for the kernel (a worker stopped past its grace period,
+  // or torn down by its owner): freed now. Their handlers may close more sockets, whose
+  // cancellations then go nowhere (prepare() hands out a scratch entry).
+  tearing_down_ = true;
+  while (orphans_ != nullptr)
+    orphans_->abandon();  // its destructor releases it from the list
   if (created_) io_uring_queue_exit(&ring_);
   if (buffer_ring_ != nullptr) ::munmap(buffer_ring_, buffer_ring_bytes_);
   if (buffer_memory_ != nullptr) ::munmap(buffer_memory_, buffer_memory_bytes_);
@@ -121,19 +127,53 @@ void Ring::start_on_this_thread() {
   watch();
 }
 
-// The eventfd is never read: Asio's reactor is edge-triggered, and the kernel signals it
-// each time the ring's deferred completions go from none to some. A signal that arrives
-// while no wait is pending is not lost: the next epoll_wait, which runs only after this
-// thread re-armed the wait, reports it.
+// Waiting for completions: an eventfd the kernel signals when deferred completions go
+// from none to some, watched by Asio's reactor while the worker is idle. The wake-up
+// reads it (its count must go back to zero, or the next wait would end at once) and runs
+// turns back to back, each posted behind whatever else Asio has queued, for as long as
+// they find work; only a turn that finds none arms the wait again. A busy worker
+// therefore pays one io_uring_enter per turn, not a wake-up through epoll. With
+// TASKRUN_FLAG the eventfd is switched off while busy, and a wait is armed only after
+// checking that the kernel queued nothing in the meantime (IORING_SQ_TASKRUN).
 void Ring::watch() {
+  if (taskrun_flag_) {
+    io_uring_cq_eventfd_toggle(&ring_, true);
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    if ((IO_URING_READ_ONCE(*ring_.sq.kflags) & IORING_SQ_TASKRUN) != 0 ||
+        io_uring_cq_ready(&ring_) > 0) {
+      post_busy_turn();
+      return;
+    }
+  }
   event_->async_wait(asio::posix::stream_descriptor::wait_read, [this](const error_code& ec) {
     if (ec || !event_->is_open()) return;  // shut down
-    run_turn();
-    watch();
+    std::uint64_t count = 0;
+    [[maybe_unused]] const ssize_t n = ::read(event_fd_.get(), &count, sizeof count);
+    busy_turn();
   });
 }
 
+void Ring::post_busy_turn() {
+  busy_posted_ = true;
+  asio::post(io_, [this] { busy_turn(); });
+}
+
+void Ring::busy_turn() {
+  busy_posted_ = false;
+  if (!event_ || !event_->is_open()) return;
+  if (taskrun_flag_) io_uring_cq_eventfd_toggle(&ring_, false);
+  const std::size_t reaped = run_turn();
+  if (reaped > 0 || io_uring_sq_ready(&ring_) > 0 || io_uring_cq_ready(&ring_) > 0)
+    post_busy_turn();
+  else
+    watch();
+}
+
 io_uring_sqe* Ring::prepare(Operation* op) {
+  if (tearing_down_ || !created_) {
+    scratch_sqe_ = io_uring_sqe{};
+    return &scratch_sqe_;
+  }
   io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
   if (sqe == nullptr) {
     io_uring_submit(&ring_);
@@ -145,42 +185,36 @@ io_uring_sqe* Ring::prepare(Operation* op) {
   return sqe;
 }
 
+// Entries prepared outside a turn (a timer's handler, a posted completion) while the
+// worker is idle go to the kernel in a turn of their own; a busy worker's next turn takes
+// them anyway.
 void Ring::schedule_flush() {
-  if (in_turn_ || flush_posted_) return;
+  if (in_turn_ || flush_posted_ || busy_posted_) return;
   flush_posted_ = true;
   asio::post(io_, [this] {
     flush_posted_ = false;
     run_turn();
+    if (io_uring_sq_ready(&ring_) > 0) schedule_flush();
   });
 }
 
 // One io_uring_enter submits what this turn prepared and runs the kernel's deferred
-// completions; their handlers prepare more, which the next round submits.
-//
-// While a turn runs, the eventfd is switched off: completions posted during the turn's own
-// io_uring_enter are reaped by the turn, and signalling them would only wake Asio's
-// reactor for an empty turn. Work the kernel queued in the meantime sets
-// IORING_SQ_TASKRUN (TASKRUN_FLAG), which the turn checks after switching it on again.
-void Ring::run_turn() {
-  if (!started_) return;
+// completions; their handlers prepare more, which the next round submits. Returns how many
+// completions it handled.
+std::size_t Ring::run_turn() {
+  if (!started_) return 0;
   in_turn_ = true;
-  if (taskrun_flag_) io_uring_cq_eventfd_toggle(&ring_, false);
+  std::size_t total = 0;
   for (int round = 0; round < kTurnsPerWake; ++round) {
     const bool had_work = io_uring_sq_ready(&ring_) > 0;
     io_uring_submit_and_get_events(&ring_);
     const std::size_t reaped = reap();
-    if (reaped == 0 && !had_work) break;
-    if (reaped == 0 && io_uring_sq_ready(&ring_) == 0) break;
+    total += reaped;
+    if (reaped == 0 && (!had_work || io_uring_sq_ready(&ring_) == 0)) break;
   }
   in_turn_ = false;
-  bool more = io_uring_sq_ready(&ring_) > 0 || io_uring_cq_ready(&ring_) > 0;
-  if (taskrun_flag_) {
-    io_uring_cq_eventfd_toggle(&ring_, true);
-    std::atomic_thread_fence(std::memory_order_seq_cst);
-    more = more || (IO_URING_READ_ONCE(*ring_.sq.kflags) & IORING_SQ_TASKRUN) != 0;
-  }
-  if (more) schedule_flush();
   if (stopping_) stop_if_idle();
+  return total;
 }
 
 void Ring::stop_when_idle() {
@@ -242,6 +276,23 @@ void Ring::wait_for_buffers(BufferWaiter& waiter) {
   else
     waiters_head_ = &waiter;
   waiters_tail_ = &waiter;
+}
+
+void Ring::adopt(Orphan& orphan) {
+  orphan.previous_orphan_ = nullptr;
+  orphan.next_orphan_ = orphans_;
+  if (orphans_ != nullptr) orphans_->previous_orphan_ = &orphan;
+  orphans_ = &orphan;
+}
+
+void Ring::release(Orphan& orphan) {
+  if (orphan.previous_orphan_ != nullptr)
+    orphan.previous_orphan_->next_orphan_ = orphan.next_orphan_;
+  else if (orphans_ == &orphan)
+    orphans_ = orphan.next_orphan_;
+  if (orphan.next_orphan_ != nullptr)
+    orphan.next_orphan_->previous_orphan_ = orphan.previous_orphan_;
+  orphan.previous_orphan_ = orphan.next_orphan_ = nullptr;
 }
 
 void Ring::forget(BufferWaiter& waiter) {

@@ -3,9 +3,10 @@
 // The native io_uring engine's ring: one per worker, an Asio service of the worker's
 // io_context (so a socket finds it from its executor). The worker thread's Asio loop
 // stays the outer loop (posts, timers, the deadline lists); the ring is one event
-// source of it: completions signal a registered eventfd that Asio waits on, and
-// everything prepared during a turn goes to the kernel in one io_uring_enter, which
-// also collects the completions the kernel has deferred (DEFER_TASKRUN).
+// source of it. A turn is one io_uring_enter that submits everything prepared since the
+// last and collects the completions the kernel deferred (DEFER_TASKRUN), then runs their
+// handlers. While turns find work they follow one another as posted handlers; an idle
+// worker waits in Asio's reactor on an eventfd the kernel signals (see watch()).
 //
 // Flags, tried in this order (docs/ARCHITECTURE.md, "The native io_uring engine"):
 //   SINGLE_ISSUER | DEFER_TASKRUN   completions are processed only when the worker asks
@@ -61,6 +62,23 @@ class BufferWaiter {
   bool waiting_ = false;
 };
 
+// Something that outlives its owner while the kernel still holds operations of it (a
+// closed socket's state). The ring keeps a list of them, so that those still waiting when
+// the ring goes (a worker stopped past its grace period) are freed, not leaked.
+class Orphan {
+ public:
+  // Frees the object now.
+  virtual void abandon() = 0;
+
+ protected:
+  ~Orphan() = default;
+
+ private:
+  friend class Ring;
+  Orphan* previous_orphan_ = nullptr;
+  Orphan* next_orphan_ = nullptr;
+};
+
 struct RingOptions {
   unsigned entries = 4096;      // submission queue entries (the completion queue is 2x)
   unsigned buffers = 1024;      // provided receive buffers, a power of two
@@ -106,14 +124,19 @@ class Ring final : public asio::execution_context::service {
   void wait_for_buffers(BufferWaiter& waiter);
   // Takes a waiter off the list (its socket closed).
   void forget(BufferWaiter& waiter);
+  // Orphans: kept from adopt() until release() (their destructor calls it).
+  void adopt(Orphan& orphan);
+  void release(Orphan& orphan);
   unsigned buffers_in_use() const { return buffers_in_use_; }
   void took_buffer() { ++buffers_in_use_; }
 
  private:
   void shutdown() override;
   void watch();
+  void post_busy_turn();
+  void busy_turn();
   void schedule_flush();
-  void run_turn();
+  std::size_t run_turn();
   std::size_t reap();
   void wake_buffer_waiters();
   void stop_if_idle();
@@ -124,6 +147,7 @@ class Ring final : public asio::execution_context::service {
   bool started_ = false;
   bool in_turn_ = false;
   bool flush_posted_ = false;
+  bool busy_posted_ = false;
   bool stopping_ = false;
   bool taskrun_flag_ = false;  // the kernel flags pending work (IORING_SQ_TASKRUN)
   std::size_t operations_ = 0;
@@ -139,6 +163,9 @@ class Ring final : public asio::execution_context::service {
   unsigned buffer_size_ = 0;
   unsigned buffers_in_use_ = 0;
   unsigned recycled_since_wake_ = 0;
+  Orphan* orphans_ = nullptr;
+  bool tearing_down_ = false;
+  io_uring_sqe scratch_sqe_{};  // what prepare() hands out once the ring is going
   BufferWaiter* waiters_head_ = nullptr;
   BufferWaiter* waiters_tail_ = nullptr;
 };

@@ -34,10 +34,11 @@ struct Chunk {
 
 // The socket's state, apart from its handle so that it can outlive the handle while an
 // operation is in the kernel (see the header).
-class SocketState final : public BufferWaiter {
+class SocketState final : public BufferWaiter, public Orphan {
  public:
   SocketState(Ring& ring, asio::io_context& io) : ring_(ring), io_(io) {}
   ~SocketState() {
+    if (orphaned_) ring_.release(*this);
     if (fd_ >= 0) ::close(fd_);
   }
 
@@ -102,12 +103,24 @@ class SocketState final : public BufferWaiter {
   WriteSide& write_side();
   void buffers_available() override;
   void release_if_done();
+  void abandon() override { self_.reset(); }  // the ring is going: free, whatever is pending
+
+  // Held by every entry from outside (a completion, a posted handler): a handler run from
+  // inside may close the socket, and the state must outlive the call that ran it.
+  struct InCallback {
+    explicit InCallback(SocketState& s) : state(s) { ++state.callbacks_; }
+    ~InCallback() {
+      if (--state.callbacks_ == 0) state.release_if_done();  // may free the state: last
+    }
+    SocketState& state;
+  };
 
   Ring& ring_;
   asio::io_context& io_;
   int fd_ = -1;
   unsigned pending_ = 0;  // operations in the kernel and deliveries posted
   bool orphaned_ = false;
+  unsigned callbacks_ = 0;             // InCallback depth
   std::unique_ptr<SocketState> self_;  // while orphaned
 
   ReceiveOp receive_op_{*this};
@@ -152,6 +165,7 @@ void SocketState::stop_receive() {
 }
 
 void SocketState::on_receive(int result, std::uint32_t flags) {
+  const InCallback guard(*this);
   if ((flags & IORING_CQE_F_MORE) == 0) {
     receive_armed_ = false;
     --pending_;
@@ -171,11 +185,9 @@ void SocketState::on_receive(int result, std::uint32_t flags) {
   } else if (result < 0 && result != -ECANCELED) {
     read_errno_ = -result;
   }
-  if (orphaned_) {
-    release_if_done();
-    return;
-  }
+  if (orphaned_) return;
   if (reader_waiting_ && readable()) deliver();
+  if (orphaned_) return;  // the reader closed the socket
   if (receive_armed_ && chunk_count() >= kMaxQueuedChunks) stop_receive();
   if (!receive_armed_ && reader_waiting_ && !readable() && result != -ENOBUFS) arm_receive();
 }
@@ -277,10 +289,10 @@ void SocketState::post_delivery() {
   delivery_posted_ = true;
   ++pending_;
   asio::post(io_, [this] {
+    const InCallback guard(*this);
     delivery_posted_ = false;
     --pending_;
     if (reader_waiting_ && (readable() || reader_aborted_ || fd_ < 0 || orphaned_)) deliver();
-    if (orphaned_) release_if_done();
   });
 }
 
@@ -321,10 +333,10 @@ void SocketState::post_write_failure(error_code ec) {
   write_side().kind = WriteKind::send;
   ++pending_;
   asio::post(io_, [this, ec] {
+    const InCallback guard(*this);
     --pending_;
     write_->kind = WriteKind::none;
     writer_(ec, 0);
-    if (orphaned_) release_if_done();
   });
 }
 
@@ -371,6 +383,7 @@ void SocketState::start_connect(const tcp::endpoint& peer) {
 }
 
 void SocketState::on_write(int result) {
+  const InCallback guard(*this);
   --pending_;
   WriteSide& w = *write_;
   if (w.kind == WriteKind::send && result > 0 && !orphaned_) {
@@ -396,7 +409,6 @@ void SocketState::on_write(int result) {
     ec = asio::error::operation_aborted;
   // After close() too: the handler may hold what waits for it (a session's reference).
   writer_(ec, kind == WriteKind::send && !ec ? w.total : 0);
-  if (orphaned_) release_if_done();
 }
 
 // --- ending --------------------------------------------------------------------------
@@ -415,6 +427,7 @@ void SocketState::cancel() {
 void SocketState::orphan(std::unique_ptr<SocketState> self) {
   orphaned_ = true;
   self_ = std::move(self);
+  ring_.adopt(*this);
   cancel();
   stop_receive();
   ring_.forget(*this);
@@ -423,7 +436,7 @@ void SocketState::orphan(std::unique_ptr<SocketState> self) {
 }
 
 void SocketState::release_if_done() {
-  if (!orphaned_ || pending_ > 0) return;
+  if (!orphaned_ || pending_ > 0 || callbacks_ > 0) return;
   std::unique_ptr<SocketState> doomed = std::move(self_);  // destroys this, last
 }
 
