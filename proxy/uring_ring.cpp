@@ -30,9 +30,8 @@ struct FlagSet {
 
 // Newest first; each kernel takes the first it accepts (EINVAL means "unknown flag").
 constexpr FlagSet kFlagSets[] = {
-    {IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_TASKRUN_FLAG,
-     "SINGLE_ISSUER|DEFER_TASKRUN|TASKRUN_FLAG"},
-    {IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN, "SINGLE_ISSUER|DEFER_TASKRUN"},
+    {IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG,
+     "SINGLE_ISSUER|COOP_TASKRUN|TASKRUN_FLAG"},
     {IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG, "COOP_TASKRUN|TASKRUN_FLAG"},
     {0, "no task-run flags"},
 };
@@ -127,12 +126,11 @@ void Ring::start_on_this_thread() {
   watch();
 }
 
-// Waiting for completions: an eventfd the kernel signals when deferred completions go
-// from none to some, watched by Asio's reactor while the worker is idle. The wake-up
-// reads it (its count must go back to zero, or the next wait would end at once) and runs
-// turns back to back, each posted behind whatever else Asio has queued, for as long as
-// they find work; only a turn that finds none arms the wait again. A busy worker
-// therefore pays one io_uring_enter per turn, not a wake-up through epoll. With
+// Waiting for completions: an eventfd the kernel signals when completions are posted, watched by
+// Asio's reactor while the worker is idle. The wake-up reads it (its count must go back to zero, or
+// the next wait would end at once) and runs turns back to back, each posted behind whatever else
+// Asio has queued, for as long as they find work; only a turn that finds none arms the wait again.
+// A busy worker therefore pays one io_uring_enter per turn, not a wake-up through epoll. With
 // TASKRUN_FLAG the eventfd is switched off while busy, and a wait is armed only after
 // checking that the kernel queued nothing in the meantime (IORING_SQ_TASKRUN).
 void Ring::watch() {
@@ -198,8 +196,8 @@ void Ring::schedule_flush() {
   });
 }
 
-// One io_uring_enter submits what this turn prepared and runs the kernel's deferred
-// completions; their handlers prepare more, which the next round submits. Returns how many
+// One io_uring_enter submits what this turn prepared and runs the completions' pending
+// task work; their handlers prepare more, which the next round submits. Returns how many
 // completions it handled.
 std::size_t Ring::run_turn() {
   if (!started_) return 0;
