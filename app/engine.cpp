@@ -14,12 +14,11 @@ namespace veer::app {
 namespace {
 
 constexpr const char* kHandoffVariable = "VEER_ENGINE_NOTE";
-// Why `auto` prefers the native io_uring engine where the kernel allows it (bench/RESULTS.md,
-// "End-to-end": more requests per second and a lower p99 than epoll, both keep-alive and
-// with a new connection per request; epoll costs less CPU per request).
+// Why `auto` prefers the native io_uring engine where the kernel allows it
+// (bench/RESULTS.md, "End to end": less CPU per request than epoll, keep-alive and with
+// a new connection per request, and more requests per second with 2 workers).
 constexpr const char* kWhyAutoPicksIoUring =
-    ": the native io_uring engine serves more requests per second, with a lower p99, than "
-    "epoll (bench/RESULTS.md)";
+    ": the native io_uring engine costs less CPU per request than epoll (bench/RESULTS.md)";
 
 std::string self_directory() {
   char path[4096];

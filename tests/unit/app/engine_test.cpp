@@ -14,8 +14,8 @@ namespace {
 
 // What `auto` logs when it runs the native io_uring engine: the choice and its reason.
 const std::string kAutoOnIoUring =
-    "io engine: io_uring (server.io_engine = \"auto\"): the native io_uring engine serves more "
-    "requests per second, with a lower p99, than epoll (bench/RESULTS.md)";
+    "io engine: io_uring (server.io_engine = \"auto\"): the native io_uring engine costs less "
+    "CPU per request than epoll (bench/RESULTS.md)";
 
 namespace fs = std::filesystem;
 using conf::IoEngine;
