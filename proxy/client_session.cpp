@@ -127,8 +127,8 @@ void ClientSession::on_timeout(Deadline& deadline) {
 // buffer: once a read has drained the socket, Asio's edge-triggered epoll reactor
 // arms the next read without a syscall, the pattern nginx uses. A parked one waits
 // for readability without a buffer, which costs an epoll_ctl per wait but no memory.
-// On io_uring a wait costs no syscall (it is batched into the next submission) and
-// cancelling a read in flight is unsafe with Asio 1.81 (asio.hpp), so it always waits.
+// On io_uring the socket's multishot receive stays armed without a buffer (the bytes
+// land in the ring's provided buffers and are copied out on read), so it always waits.
 void ClientSession::await_head() {
   if (core::kIoUring || parked_) {
     wait_for_head();
