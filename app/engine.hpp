@@ -2,10 +2,10 @@
 
 // Choosing the I/O engine at start. The data plane's sockets are compiled for one engine,
 // so veer ships two builds of the same sources: `veer` (Asio's epoll reactor) and
-// `veer-io_uring` (veer's native io_uring engine), side by side. The binary that starts probes the kernel and, when the other engine should run,
-// replaces itself with its sibling (execv, same arguments). A note travels in the
-// environment so the final process logs why it runs where it runs.
-// See docs/ARCHITECTURE.md, "I/O engines".
+// `veer-io_uring` (veer's native io_uring engine), side by side. The binary that starts probes the
+// kernel and, when the other engine should run, replaces itself with its sibling (execv, same
+// arguments). A note travels in the environment so the final process logs why it runs where it
+// runs. See docs/ARCHITECTURE.md, "I/O engines".
 
 #include <functional>
 #include <string>
@@ -21,7 +21,8 @@ struct EngineProbe {
 };
 
 // Sets up and tears down a small ring, checks every opcode the native engine submits and
-// runs one multishot receive into a provided buffer (Linux 6.0+). Refusals by seccomp (container runtimes) or io_uring_disabled show up here.
+// runs one multishot receive into a provided buffer (Linux 6.0+). Refusals by seccomp (container
+// runtimes) or io_uring_disabled show up here.
 EngineProbe probe_io_uring();
 
 struct EngineChoice {

@@ -33,10 +33,10 @@
 #include "proxy/connection.hpp"
 #include "proxy/deadline.hpp"
 #include "proxy/jsonrpc_ws_book.hpp"
+#include "proxy/socket.hpp"
 #include "proxy/upstream_pool.hpp"
 #include "runtime/route_pick.hpp"
 #include "runtime/worker_view.hpp"
-#include "proxy/socket.hpp"
 
 namespace veer::proxy {
 

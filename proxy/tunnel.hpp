@@ -16,9 +16,9 @@
 #include "proxy/client_slot.hpp"
 #include "proxy/connection.hpp"
 #include "proxy/deadline.hpp"
+#include "proxy/socket.hpp"
 #include "proxy/upstream_pool.hpp"
 #include "runtime/snapshot.hpp"
-#include "proxy/socket.hpp"
 
 namespace veer::proxy {
 

@@ -23,7 +23,7 @@ class UpstreamConnection final : public TimeoutHandler {
  public:
   UpstreamConnection(asio::io_context& io, UpstreamSlot& slot);
 
-  Stream stream;   // TLS when the pool has tls
+  Stream stream;        // TLS when the pool has tls
   core::Buffer buffer;  // response bytes; returned to the BufferPool while parked
   UpstreamSlot& slot;
   bool reused = false;  // served a request before (stale-connection retries)
