@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "support/black_hole.hpp"
 #include "support/config_builder.hpp"
 #include "support/http_client.hpp"
 #include "support/test_backend.hpp"
@@ -45,34 +46,6 @@ std::pair<std::optional<Response>, std::chrono::milliseconds> timed_get(std::uin
   return {std::move(response), since(start)};
 }
 
-// A listener whose accept queue is full and never drained: connects to it hang
-// (the kernel drops the SYNs), which is how an unreachable backend looks.
-class BlackHole {
- public:
-  BlackHole() {
-    listener_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in address = bind_loopback(listener_);
-    ::listen(listener_, 0);
-    port_ = ntohs(address.sin_port);
-    for (int i = 0; i < 4; ++i) {  // fill the accept queue
-      const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-      ::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
-      fillers_.push_back(fd);
-    }
-  }
-  ~BlackHole() {
-    for (int fd : fillers_)
-      ::close(fd);
-    ::close(listener_);
-  }
-  std::uint16_t port() const { return port_; }
-
- private:
-  int listener_ = -1;
-  std::uint16_t port_ = 0;
-  std::vector<int> fillers_;
-};
-
 TEST(Timeouts, RefusedConnectionIs502NamingTheCause) {
   TestConfig config{.backends = {"127.0.0.1:" + std::to_string(closed_port())}};
   VeerProcess veer(config.toml());
@@ -103,7 +76,7 @@ TEST(Timeouts, SilentBackendIs504AfterUpstreamResponse) {
 
 TEST(Timeouts, UnansweredConnectIs504AfterUpstreamConnect) {
   BlackHole hole;
-  TestConfig config{.backends = {"127.0.0.1:" + std::to_string(hole.port())}};
+  TestConfig config{.backends = {hole.address()}};
   config.timeouts = "upstream_connect = \"300ms\"\n";
   VeerProcess veer(config.toml());
   ASSERT_TRUE(veer.wait_ready()) << veer.log_text();
