@@ -109,7 +109,6 @@ class Ring final : public asio::execution_context::service {
   // Stops watching for completions once no operation is left in the kernel, so that the
   // worker's io_context runs out of work (a drained worker ends).
   void stop_when_idle();
-  bool ready() const { return started_; }
 
   // An entry to fill, with user_data already set to `op` (null: a completion to ignore).
   // Never null: when the queue is full it is submitted first.
