@@ -41,18 +41,38 @@ namespace {
 constexpr std::uint64_t kMaxCountedClients = std::uint64_t{1} << 20;
 
 // Each client connection takes a descriptor and each in-flight request or tunnel
-// another: raise the soft limit to the hard one and say when max_connections cannot fit.
-void raise_descriptor_limit(std::uint64_t max_connections) {
+// another: raise the soft limit to the hard one and return it.
+std::uint64_t raise_descriptor_limit() {
   rlimit limit{};
-  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return RLIM_INFINITY;
   if (limit.rlim_cur < limit.rlim_max) {
     limit.rlim_cur = limit.rlim_max;
     ::setrlimit(RLIMIT_NOFILE, &limit);
   }
-  if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < 2 * max_connections + 64) {
-    core::log::warn("open file limit ", limit.rlim_cur, " is below 2 x limits.max_connections (",
-                    max_connections, "); raise it (ulimit -n, LimitNOFILE=) to use them all");
+  return limit.rlim_cur;
+}
+
+// Each worker's share of the open file limit for its clients and their backend
+// connections (proxy::WorkerShared::descriptor_budget). The reserve is for the rest:
+// listening sockets, rings, log files, health checks, the admin API, reloads, and
+// connections a worker accepted in one batch before it saw the budget spent.
+std::uint64_t descriptor_budget(std::uint64_t open_file_limit, unsigned workers,
+                                std::uint64_t max_connections) {
+  if (open_file_limit == RLIM_INFINITY) return UINT64_MAX;
+  const std::uint64_t reserve = 64 + open_file_limit / 16;
+  const std::uint64_t budget =
+      open_file_limit > reserve ? std::max<std::uint64_t>(2, (open_file_limit - reserve) / workers)
+                                : 2;
+  if (budget / 2 * workers < max_connections) {
+    core::log::warn("open file limit ", open_file_limit, " leaves room for about ",
+                    budget / 2 * workers,
+                    " client connections with their backends, below "
+                    "limits.max_connections (",
+                    max_connections,
+                    "): past that, new connections "
+                    "wait in the listen queue; raise it (ulimit -n, LimitNOFILE=) to use them all");
   }
+  return budget;
 }
 
 std::optional<std::string> read_text(const std::string& path) {
@@ -216,7 +236,7 @@ void Server::hand_to_workers(std::vector<proxy::BoundListener>& bound) {
 int Server::run(conf::Config config, const std::string& engine_note) {
   std::signal(SIGPIPE, SIG_IGN);
   if (!start_with_state_file(config)) return 1;
-  raise_descriptor_limit(config.limits.max_connections);
+  const std::uint64_t open_file_limit = raise_descriptor_limit();
   worker_count_ = config.server.workers != 0 ? config.server.workers
                                              : std::max(1u, std::thread::hardware_concurrency());
   io_engine_ = config.server.io_engine;
@@ -233,6 +253,8 @@ int Server::run(conf::Config config, const std::string& engine_note) {
     return 1;
   }
   shared_.worker_count = worker_count_;
+  shared_.descriptor_budget =
+      descriptor_budget(open_file_limit, worker_count_, config.limits.max_connections);
   shared_.ejections = &health_;
   shared_.client_counts = std::make_unique<limits::ClientCounts>(kMaxCountedClients);
   if (!start_admin(config, &why)) {

@@ -13,16 +13,16 @@ namespace {
 // Connections accepted per readiness event before other work gets a turn: keeps a
 // connection storm from starving established connections.
 constexpr int kAcceptBatch = 64;
-// Backoff when the process is out of file descriptors: retrying at once would spin.
-constexpr auto kAcceptBackoff = std::chrono::milliseconds(100);
 
 }  // namespace
 
-Acceptor::Acceptor(asio::io_context& io, std::string name, std::string owner, OnAccept on_accept)
+Acceptor::Acceptor(asio::io_context& io, std::string name, std::string owner, Room room,
+                   OnAccept on_accept)
     : name_(std::move(name)),
       owner_(std::move(owner)),
       socket_(io),
       backoff_(io),
+      room_(std::move(room)),
       on_accept_(std::move(on_accept)) {}
 
 error_code Acceptor::assign(int fd, int family) {
@@ -68,15 +68,12 @@ void Acceptor::wait() {
   });
 }
 
-void Acceptor::retry_later() {
-  backoff_.expires_after(kAcceptBackoff);
-  backoff_.async_wait([this](const error_code& ec) {
-    if (!ec && open_) wait();
-  });
-}
-
 void Acceptor::accept_ready() {
   for (int i = 0; i < kAcceptBatch; ++i) {
+    if (room_() == 0) {
+      pause_for_room();
+      return;
+    }
     sockaddr_storage peer{};
     socklen_t length = sizeof peer;
     core::UniqueFd fd(::accept4(socket_.native_handle(), reinterpret_cast<sockaddr*>(&peer),

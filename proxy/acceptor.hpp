@@ -20,6 +20,9 @@
 
 namespace veer::proxy {
 
+// The longest listen queue the kernel keeps (net.core.somaxconn), read once.
+std::uint64_t listen_queue_limit();
+
 class Acceptor {
  public:
   // Runs on the io_context's thread with each accepted connection (non-blocking,
@@ -29,8 +32,14 @@ class Acceptor {
   using OnAccept = std::function<void(const std::string& listener, core::UniqueFd connection,
                                       const sockaddr_storage& peer)>;
 
+  // How many more connections the owner has descriptors to serve, asked before each is
+  // taken. At 0 new connections wait in the listen queue, and it is asked again every
+  // 100 ms until there is room.
+  using Room = std::function<std::uint64_t()>;
+
   // `owner` names who accepts, for log lines ("worker 3").
-  Acceptor(asio::io_context& io, std::string name, std::string owner, OnAccept on_accept);
+  Acceptor(asio::io_context& io, std::string name, std::string owner, Room room,
+           OnAccept on_accept);
   Acceptor(const Acceptor&) = delete;
   Acceptor& operator=(const Acceptor&) = delete;
 
@@ -47,7 +56,10 @@ class Acceptor {
 
  private:
   void wait();
+  // Waits 100 ms, then waits for connections again if there is room.
   void retry_later();
+  // No room: stop taking connections and say so (one line per 10 s at most).
+  void pause_for_room();
 #if !defined(VEER_NATIVE_URING)
   void accept_ready();
 #endif
@@ -61,10 +73,12 @@ class Acceptor {
     Acceptor& acceptor;
   };
   void on_accept(int result, std::uint32_t flags);
+  void cancel_accept();
   uring::Ring& ring_;
   core::UniqueFd listen_fd_;
   AcceptOp accept_op_{*this};
   bool armed_ = false;
+  bool multishot_ = false;  // the armed accept takes every queued connection
   bool cancelled_ = false;
 #endif
   std::string name_;  // kept after close: sessions of this listener point at it
@@ -73,7 +87,10 @@ class Acceptor {
   tcp::acceptor socket_;
 #endif
   asio::steady_timer backoff_;
+  Room room_;
   OnAccept on_accept_;
+  std::chrono::steady_clock::time_point next_pause_log_{};
+  std::uint64_t pauses_unlogged_ = 0;
   bool open_ = true;
   bool waiting_ = false;  // an async_wait is pending on the socket
 };

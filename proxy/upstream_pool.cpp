@@ -48,6 +48,7 @@ void UpstreamPool::unlink(UpstreamConnection& c) {
   c.prev_ = c.next_ = nullptr;
   c.idle_deadline_.disarm();
   --slot.idle;
+  --idle_count_;
 }
 
 std::unique_ptr<UpstreamConnection> UpstreamPool::take(UpstreamSlot& slot, const void* tls,
@@ -83,6 +84,7 @@ void UpstreamPool::park(std::unique_ptr<UpstreamConnection> c) {
   slot.newest = raw;
   if (slot.oldest == nullptr) slot.oldest = raw;
   ++slot.idle;
+  ++idle_count_;
   deadlines_.arm(raw->idle_deadline_, idle_timeout_, now);
 }
 

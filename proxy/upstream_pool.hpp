@@ -88,6 +88,8 @@ class UpstreamPool {
   // usually are too: the backend restarted).
   void close_idle(UpstreamSlot& slot);
   void close_all_idle();
+  // Idle connections over every slot: descriptors the pool holds.
+  std::size_t idle_count() const { return idle_count_; }
 
  private:
   friend class UpstreamConnection;
@@ -99,6 +101,7 @@ class UpstreamPool {
   core::BufferPool& buffers_;
   Clock::duration idle_timeout_ = std::chrono::seconds(60);
   std::size_t max_idle_ = 1024;
+  std::size_t idle_count_ = 0;
   std::vector<std::unique_ptr<UpstreamSlot>> slots_;
   std::map<std::string, std::uint32_t, std::less<>> slot_ids_;  // by address bytes
 };

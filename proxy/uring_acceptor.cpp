@@ -8,18 +8,14 @@
 #include "proxy/acceptor.hpp"
 
 namespace veer::proxy {
-namespace {
 
-// Backoff when the process is out of file descriptors: retrying at once would spin.
-constexpr auto kAcceptBackoff = std::chrono::milliseconds(100);
-
-}  // namespace
-
-Acceptor::Acceptor(asio::io_context& io, std::string name, std::string owner, OnAccept on_accept)
+Acceptor::Acceptor(asio::io_context& io, std::string name, std::string owner, Room room,
+                   OnAccept on_accept)
     : ring_(uring::Ring::of(io)),
       name_(std::move(name)),
       owner_(std::move(owner)),
       backoff_(io),
+      room_(std::move(room)),
       on_accept_(std::move(on_accept)) {}
 
 error_code Acceptor::assign(int fd, int) {
@@ -32,10 +28,17 @@ void Acceptor::start() {
 }
 
 // One multishot ACCEPT: each completion is a new connection (blocking, close-on-exec:
-// the engine never needs O_NONBLOCK, its synchronous calls say MSG_DONTWAIT).
+// the engine never needs O_NONBLOCK, its synchronous calls say MSG_DONTWAIT). When it
+// fires the kernel takes every connection in the listen queue at once, so it is used only
+// while the owner has room for a full queue; closer to its limit, one ACCEPT at a time.
 void Acceptor::wait() {
   io_uring_sqe* sqe = ring_.prepare(&accept_op_);
-  io_uring_prep_multishot_accept(sqe, listen_fd_.get(), nullptr, nullptr, SOCK_CLOEXEC);
+  multishot_ = room_() > listen_queue_limit();
+  if (multishot_) {
+    io_uring_prep_multishot_accept(sqe, listen_fd_.get(), nullptr, nullptr, SOCK_CLOEXEC);
+  } else {
+    io_uring_prep_accept(sqe, listen_fd_.get(), nullptr, nullptr, SOCK_CLOEXEC);
+  }
   armed_ = true;
   waiting_ = true;
 }
@@ -44,13 +47,17 @@ void Acceptor::stop() {
   open_ = false;
   backoff_.cancel();
   if (armed_) {
-    if (cancelled_) return;
-    cancelled_ = true;
-    io_uring_sqe* sqe = ring_.prepare(nullptr);
-    io_uring_prep_cancel64(sqe, reinterpret_cast<std::uint64_t>(&accept_op_), 0);
+    cancel_accept();
     return;  // the socket closes with the accept's last completion
   }
   listen_fd_.reset();
+}
+
+void Acceptor::cancel_accept() {
+  if (cancelled_) return;
+  cancelled_ = true;
+  io_uring_sqe* sqe = ring_.prepare(nullptr);
+  io_uring_prep_cancel64(sqe, reinterpret_cast<std::uint64_t>(&accept_op_), 0);
 }
 
 void Acceptor::on_accept(int result, std::uint32_t flags) {
@@ -70,7 +77,17 @@ void Acceptor::on_accept(int result, std::uint32_t flags) {
     if (!armed_) listen_fd_.reset();
     return;
   }
-  if (armed_) return;
+  const std::uint64_t room = room_();
+  if (armed_) {
+    // Too close to the limit for a whole listen queue: one at a time from the next arm
+    // on (this one's last completion, ECANCELED, arms it).
+    if (multishot_ && room <= listen_queue_limit()) cancel_accept();
+    return;
+  }
+  if (room == 0) {
+    pause_for_room();
+    return;
+  }
   if (result >= 0 || result == -ECANCELED || result == -ECONNABORTED || result == -EINTR) {
     wait();  // the kernel ended the multishot (it may): arm it again
     return;
@@ -78,13 +95,6 @@ void Acceptor::on_accept(int result, std::uint32_t flags) {
   core::log::warn(owner_, ": accept on ", name_, ": ", std::strerror(-result),
                   "; pausing accepts for 100ms");
   retry_later();
-}
-
-void Acceptor::retry_later() {
-  backoff_.expires_after(kAcceptBackoff);
-  backoff_.async_wait([this](const error_code& ec) {
-    if (!ec && open_) wait();
-  });
 }
 
 }  // namespace veer::proxy

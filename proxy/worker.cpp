@@ -130,6 +130,7 @@ void Worker::add_listener(std::string name, int fd, int family) {
   asio::post(io_, [this, name = std::move(name), fd, family]() mutable {
     auto acceptor = std::make_unique<Acceptor>(
         io_, std::move(name), "worker " + std::to_string(index_),
+        [this] { return descriptor_room(); },
         [this](const std::string& listener, core::UniqueFd connection,
                const sockaddr_storage& peer) { accepted(listener, std::move(connection), peer); });
     if (const error_code ec = acceptor->assign(fd, family)) {
@@ -167,8 +168,14 @@ void Worker::accepted(const std::string& listener, core::UniqueFd connection,
     return;
   }
   connection.release();  // the socket owns it now
+  ++clients_;
   metrics_.connections_accepted.add();
   core::make_ref<ClientSession>(*this, std::move(socket), listener, peer)->start();
+}
+
+std::uint64_t Worker::descriptor_room() const {
+  const std::uint64_t held = 2 * clients_ + upstreams_.idle_count();
+  return held >= shared_.descriptor_budget ? 0 : (shared_.descriptor_budget - held) / 2;
 }
 
 // A storm of refusals is one line a second per worker, with the count of the others.
@@ -318,7 +325,10 @@ bool Worker::may_log_now() {
 
 void Worker::connection_closed(Connection& c, bool client) {
   connections_.remove(c);
-  if (client) shared_.client_connections.fetch_sub(1, std::memory_order_relaxed);
+  if (client) {
+    shared_.client_connections.fetch_sub(1, std::memory_order_relaxed);
+    --clients_;
+  }
   finish_if_drained();
 }
 

@@ -41,6 +41,10 @@ struct WorkerShared {
   AccessLogSink access_log;
   std::atomic<std::uint64_t> client_connections{0};  // for limits.max_connections
   unsigned worker_count = 1;
+  // Descriptors each worker's clients and backend connections may hold: its share of the
+  // open file limit less a reserve (app/server.cpp). A worker with no room for another
+  // client and its backend leaves new connections in the listen queue.
+  std::uint64_t descriptor_budget = UINT64_MAX;
   health::EjectionListener* ejections = nullptr;  // the health thread; null in tests
   // Open connections per client address (max_connections_per_client); null: not counted.
   std::unique_ptr<limits::ClientCounts> client_counts;
@@ -108,6 +112,9 @@ class Worker final : public DeadlineQueue::Waker, public TimeoutHandler {
   void accepted(const std::string& listener, core::UniqueFd connection,
                 const sockaddr_storage& peer);
   void refused_over_max_connections(std::uint64_t max_connections);
+  // Clients there is room for within descriptor_budget, each with the backend
+  // connection it may open, counting idle pooled connections (they hold descriptors too).
+  std::uint64_t descriptor_room() const;
   void wake_at(Clock::time_point when) override;
   void on_timeout(Deadline&) override;  // the memory trim
   void on_timer(const error_code& ec);
@@ -142,6 +149,7 @@ class Worker final : public DeadlineQueue::Waker, public TimeoutHandler {
   std::uint64_t unlogged_ = 0;
   Clock::time_point next_max_connections_log_{};
   std::uint64_t max_connections_unlogged_ = 0;
+  std::uint64_t clients_ = 0;               // this worker's share of shared_.client_connections
   struct WorkGuard* work_guard_ = nullptr;  // keeps run() going until drained
   bool draining_ = false;
   std::thread thread_;
