@@ -20,6 +20,7 @@
 #include <fstream>
 #include <regex>
 #include <sstream>
+#include <string_view>
 
 namespace veer::test {
 namespace {
@@ -35,6 +36,22 @@ void install_io_uring_block() {
   sock_fprog program{static_cast<unsigned short>(sizeof filter / sizeof filter[0]), filter};
   prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
   prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program);
+}
+
+// VEER_TEST_ENGINE=epoll (or io_uring) runs every veer whose test leaves the engine to
+// `auto` on that engine: the whole suite on one engine. A test that names one keeps it.
+std::string with_test_engine(std::string toml) {
+  const char* engine = std::getenv("VEER_TEST_ENGINE");
+  if (engine == nullptr || *engine == '\0') return toml;
+  const std::string wanted = std::string("io_engine = \"") + engine + "\"";
+  static constexpr std::string_view kAuto = "io_engine = \"auto\"";
+  if (const auto at = toml.find(kAuto); at != std::string::npos)
+    return toml.replace(at, kAuto.size(), wanted);
+  if (toml.find("io_engine") != std::string::npos) return toml;
+  static constexpr std::string_view kServer = "[server]\n";
+  if (const auto at = toml.find(kServer); at != std::string::npos)
+    return toml.insert(at + kServer.size(), wanted + "\n");
+  return std::string(kServer) + wanted + "\n" + toml;
 }
 
 }  // namespace
@@ -305,7 +322,7 @@ long VeerProcess::peak_rss_kib() const {
 void VeerProcess::rewrite_config(const std::string& config_toml) const {
   // Write then rename, so veer never reads a half-written file.
   const std::string tmp = config_path_ + ".tmp";
-  std::ofstream(tmp) << config_toml;
+  std::ofstream(tmp) << with_test_engine(config_toml);
   std::rename(tmp.c_str(), config_path_.c_str());
 }
 
