@@ -239,6 +239,8 @@ int Server::run(conf::Config config, const std::string& engine_note) {
   const std::uint64_t open_file_limit = raise_descriptor_limit();
   worker_count_ = config.server.workers != 0 ? config.server.workers
                                              : std::max(1u, std::thread::hardware_concurrency());
+  shared_.descriptor_budget =
+      descriptor_budget(open_file_limit, worker_count_, config.limits.max_connections);
   io_engine_ = config.server.io_engine;
   io_uring_buffers_ = config.server.io_uring_buffers;
   std::string why;
@@ -253,8 +255,6 @@ int Server::run(conf::Config config, const std::string& engine_note) {
     return 1;
   }
   shared_.worker_count = worker_count_;
-  shared_.descriptor_budget =
-      descriptor_budget(open_file_limit, worker_count_, config.limits.max_connections);
   shared_.ejections = &health_;
   shared_.client_counts = std::make_unique<limits::ClientCounts>(kMaxCountedClients);
   if (!start_admin(config, &why)) {
