@@ -582,7 +582,16 @@ TEST_P(JsonRpcHttp, MethodRoutesAndArchiveRouting) {
                  "  jsonrpc = { archive = \"archive\", recent_blocks = 128 }\n"
                  "  method_routes = [ { match = [\"eth_sendRawTransaction\"], target = \"tx\" } ]",
                  "health = { type = \"jsonrpc\", interval = \"200ms\" }\n" + extra));
-  ASSERT_TRUE(poll_until([&] { return full.calls("eth_blockNumber") > 0; }, 5s));
+  // Archive routing needs the head: wait until veer has taken it from a health check
+  // (the node having been asked is not enough).
+  ASSERT_TRUE(poll_until(
+      [&] {
+        const auto metrics = admin_.call("GET", "/metrics");
+        return metrics && sample(metrics->body, "veer_backend_head_block{pool=\"main\",backend=\"" +
+                                                    full.address() + "\"}") == 1000.0;
+      },
+      5s))
+      << admin_.veer->log_text();
   Client client(port());
   const std::string raw =
       R"(["0xf86c0b8502540be400825208940000000000000000000000000000000000000001880de0b6b3a76400008025a0bb"])";

@@ -47,10 +47,12 @@ std::string with_test_engine(std::string toml) {
   static constexpr std::string_view kAuto = "io_engine = \"auto\"";
   if (const auto at = toml.find(kAuto); at != std::string::npos)
     return toml.replace(at, kAuto.size(), wanted);
+  // A test's own text without a [server] table (or a broken one) is left as it is.
   if (toml.find("io_engine") != std::string::npos) return toml;
   static constexpr std::string_view kServer = "[server]\n";
   if (const auto at = toml.find(kServer); at != std::string::npos)
     return toml.insert(at + kServer.size(), wanted + "\n");
+  if (toml.find("[server") != std::string::npos) return toml;
   return std::string(kServer) + wanted + "\n" + toml;
 }
 
