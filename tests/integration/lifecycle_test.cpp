@@ -255,7 +255,8 @@ TEST(ProcessLog, AnUnopenableLogFileStopsTheStart) {
 
 TEST(Engine, AutoRunsOnIoUringWhereTheKernelAllows) {
   TestBackend backend("b");
-  VeerProcess veer(TestConfig{.backends = {backend.address()}}.toml());
+  VeerProcess veer(TestConfig{.backends = {backend.address()}}.toml(),
+                   VeerOptions{.engine_as_written = true});
   ASSERT_TRUE(veer.wait_ready()) << veer.log_text();
   EXPECT_TRUE(veer.wait_for_log(
       "io engine: io_uring (server.io_engine = \"auto\"): the native io_uring engine", 1s))
@@ -266,7 +267,7 @@ TEST(Engine, AutoRunsOnIoUringWhereTheKernelAllows) {
 TEST(Engine, RefusedIoUringFallsBackToEpollAndSaysSo) {
   TestBackend backend("b");
   VeerProcess veer(TestConfig{.backends = {backend.address()}}.toml(),
-                   VeerOptions{.block_io_uring = true});
+                   VeerOptions{.block_io_uring = true, .engine_as_written = true});
   ASSERT_TRUE(veer.wait_ready()) << veer.log_text();
   EXPECT_TRUE(
       veer.wait_for_log("io engine: epoll (io_uring refused by the kernel: io_uring_setup: "

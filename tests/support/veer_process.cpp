@@ -145,6 +145,7 @@ CommandResult run_command(const std::string& command) {
 VeerProcess::VeerProcess(const std::string& config_toml, VeerOptions options) {
   dir_ = make_temp_dir();
   config_path_ = dir_ + "/veer.toml";
+  engine_as_written_ = options.engine_as_written;
   rewrite_config(config_toml);
   binary_ = options.binary.empty() ? veer_binary() : options.binary;
   const std::string& binary = binary_;
@@ -324,7 +325,7 @@ long VeerProcess::peak_rss_kib() const {
 void VeerProcess::rewrite_config(const std::string& config_toml) const {
   // Write then rename, so veer never reads a half-written file.
   const std::string tmp = config_path_ + ".tmp";
-  std::ofstream(tmp) << with_test_engine(config_toml);
+  std::ofstream(tmp) << (engine_as_written_ ? config_toml : with_test_engine(config_toml));
   std::rename(tmp.c_str(), config_path_.c_str());
 }
 

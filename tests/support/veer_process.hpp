@@ -38,6 +38,9 @@ struct VeerOptions {
   // A subcommand and its arguments instead of the config file ("demo-backend", ...);
   // its stdout is captured with stderr.
   std::vector<std::string> command;
+  // A test of `auto` itself: VEER_TEST_ENGINE (which runs the suite on one engine) does
+  // not apply to it.
+  bool engine_as_written = false;
 };
 
 class VeerProcess {
@@ -79,6 +82,7 @@ class VeerProcess {
   void check_sanitizer_reports();
 
   std::string binary_;
+  bool engine_as_written_ = false;
   std::string dir_;
   std::string config_path_;
   pid_t pid_ = -1;
