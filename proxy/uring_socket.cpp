@@ -18,6 +18,9 @@ namespace {
 // about 16 KiB of the ring's buffers, plus what one burst of completions adds.
 constexpr std::size_t kMaxQueuedChunks = 4;
 constexpr std::size_t kInlineChunks = 8;
+// Spare write sides a thread keeps (about 450 bytes each): enough for the writes of a
+// busy worker at once; past a burst above it, the extra ones are freed.
+constexpr std::size_t kMaxSpareWriteSides = 1024;
 
 error_code from_errno(int error) {
   if (error == ECANCELED) return asio::error::operation_aborted;
@@ -45,7 +48,7 @@ class SocketState final : public BufferWaiter, public Orphan {
   int fd() const { return fd_; }
   void set_fd(int fd) { fd_ = fd; }
   Socket::Handler& reader() { return reader_; }
-  Socket::Handler& writer() { return writer_; }
+  Socket::Handler& writer() { return write_side().writer; }
   std::size_t unread() const;
   bool readable() const { return chunk_count() > 0 || eof_ || read_errno_ != 0; }
 
@@ -69,14 +72,15 @@ class SocketState final : public BufferWaiter, public Orphan {
     SocketState& state;
   };
   struct WriteOp final : Operation {
-    explicit WriteOp(SocketState& s) : state(s) {}
-    void on_completion(int result, std::uint32_t) override { state.on_write(result); }
-    SocketState& state;
+    void on_completion(int result, std::uint32_t) override { state->on_write(result); }
+    SocketState* state = nullptr;
   };
-  // What only a writing socket needs, made on its first write: a connection that
-  // only reads (most idle ones) does not carry it.
+  // What only a writing socket needs: taken for a write, wait or connect and put back
+  // when its handler has run, so a connection between writes (an idle one) holds none.
+  // Spares stay with the thread for the next socket that writes: once warm, taking one
+  // allocates nothing.
   struct WriteSide {
-    explicit WriteSide(SocketState& s) : op(s) {}
+    Socket::Handler writer;
     WriteOp op;
     msghdr message{};
     iovec pieces[Socket::kMaxWriteBuffers]{};
@@ -101,6 +105,8 @@ class SocketState final : public BufferWaiter, public Orphan {
   void submit_write();
   void on_write(int result);
   WriteSide& write_side();
+  void put_back_write_side();
+  static std::vector<std::unique_ptr<WriteSide>>& spare_write_sides();
   void buffers_available() override;
   void release_if_done();
   void abandon() override { self_.reset(); }  // the ring is going: free, whatever is pending
@@ -140,8 +146,7 @@ class SocketState final : public BufferWaiter, public Orphan {
   bool reader_aborted_ = false;
   bool delivery_posted_ = false;
 
-  Socket::Handler writer_;
-  std::unique_ptr<WriteSide> write_;
+  std::unique_ptr<WriteSide> write_;  // while writing, waiting for writability or connecting
 };
 
 // --- receiving -----------------------------------------------------------------------
@@ -302,9 +307,30 @@ void SocketState::buffers_available() {
 
 // --- writing -------------------------------------------------------------------------
 
+std::vector<std::unique_ptr<SocketState::WriteSide>>& SocketState::spare_write_sides() {
+  thread_local std::vector<std::unique_ptr<WriteSide>> spares;  // a ring's sockets: one thread
+  return spares;
+}
+
 SocketState::WriteSide& SocketState::write_side() {
-  if (!write_) write_ = std::make_unique<WriteSide>(*this);
+  if (!write_) {
+    auto& spares = spare_write_sides();
+    if (spares.empty()) {
+      write_ = std::make_unique<WriteSide>();
+    } else {
+      write_ = std::move(spares.back());
+      spares.pop_back();
+    }
+    write_->op.state = this;
+  }
   return *write_;
+}
+
+void SocketState::put_back_write_side() {
+  if (!write_ || write_->kind != WriteKind::none || write_->writer || orphaned_) return;
+  auto& spares = spare_write_sides();
+  if (spares.size() < kMaxSpareWriteSides) spares.push_back(std::move(write_));
+  write_.reset();
 }
 
 void SocketState::start_write(const iovec* pieces, std::size_t count) {
@@ -336,7 +362,8 @@ void SocketState::post_write_failure(error_code ec) {
     const InCallback guard(*this);
     --pending_;
     write_->kind = WriteKind::none;
-    writer_(ec, 0);
+    write_->writer(ec, 0);
+    put_back_write_side();
   });
 }
 
@@ -408,7 +435,8 @@ void SocketState::on_write(int result) {
   if (orphaned_ && !ec && kind == WriteKind::send && w.written < w.total)
     ec = asio::error::operation_aborted;
   // After close() too: the handler may hold what waits for it (a session's reference).
-  writer_(ec, kind == WriteKind::send && !ec ? w.total : 0);
+  w.writer(ec, kind == WriteKind::send && !ec ? w.total : 0);
+  put_back_write_side();
 }
 
 // --- ending --------------------------------------------------------------------------
