@@ -208,15 +208,18 @@ class ClientSession final : public core::RefCounted<ClientSession>,
   void close_gracefully();
   void discard_until_eof(const error_code& ec);
   void close();
+  void take_exchange();
+  void put_back_exchange();
+  static std::vector<std::unique_ptr<Exchange>>& spare_exchanges();
   void end_backend_use();
   bool request_fully_read() const;
   // The request's X-Request-Id: sent to the backend, back to the client, and logged.
   std::string_view request_id() const {
-    return {exchange_.request_id, exchange_.request_id_length};
+    return {exchange_->request_id, exchange_->request_id_length};
   }
   void set_request_id(std::string_view id);
   // The timeouts of the snapshot the exchange started with.
-  const conf::Timeouts& timeouts() const { return exchange_.view->snapshot().config.timeouts; }
+  const conf::Timeouts& timeouts() const { return exchange_->view->snapshot().config.timeouts; }
   core::Ref<ClientSession> self() { return core::Ref<ClientSession>(this); }
 
   // --- session_limits.cpp
@@ -383,7 +386,10 @@ class ClientSession final : public core::RefCounted<ClientSession>,
   Deadline upstream_deadline_{*this, kUpstream};
   Deadline park_deadline_{*this, kPark};
   asio::steady_timer hold_timer_;  // a request a policy's `delay` holds
-  Exchange exchange_;
+  // The exchange's state (about 800 bytes) is held while the connection is in use and
+  // given back when it parks, so an idle connection does not carry it; spares stay with
+  // the thread, so a busy connection never allocates one.
+  std::unique_ptr<Exchange> exchange_;
   std::unique_ptr<JsonRpcExchange> rpc_;  // made on the first JSON-RPC request, reused
   // The backend connection of the current try; null between tries and requests.
   std::unique_ptr<UpstreamConnection> up_;

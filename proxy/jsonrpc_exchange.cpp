@@ -54,8 +54,8 @@ bool expects_continue(const http::RequestHead& head) {
 
 const runtime::JsonRpcRouteRuntime* ClientSession::jsonrpc_route(
     const http::RequestHead& head) const {
-  if (head.method != "POST" || head.websocket_upgrade || !exchange_.view) return nullptr;
-  const runtime::Snapshot& snapshot = exchange_.view->snapshot();
+  if (head.method != "POST" || head.websocket_upgrade || !exchange_->view) return nullptr;
+  const runtime::Snapshot& snapshot = exchange_->view->snapshot();
   const runtime::ListenerRuntime* listener = snapshot.find_listener(listener_);
   if (listener == nullptr) return nullptr;
   const runtime::RouteRuntime* route =
@@ -79,10 +79,10 @@ void ClientSession::start_jsonrpc(const http::RequestHead& head) {
   if (!rpc_) rpc_ = std::make_unique<JsonRpcExchange>();
   rpc_->reset();
   if (retired_.empty()) rpc_->retired_writes.clear();
-  const runtime::RouteRuntime& route = *exchange_.pick.route;
+  const runtime::RouteRuntime& route = *exchange_->pick.route;
   rpc_->route = route.jsonrpc.get();
-  const runtime::Snapshot& snapshot = exchange_.view->snapshot();
-  if (const runtime::MetricsView* metrics = exchange_.view->metrics()) {
+  const runtime::Snapshot& snapshot = exchange_->view->snapshot();
+  if (const runtime::MetricsView* metrics = exchange_->view->metrics()) {
     const runtime::ListenerRuntime* listener = snapshot.find_listener(listener_);
     rpc_->series = metrics->jsonrpc(static_cast<std::size_t>(listener - snapshot.listeners.data()),
                                     static_cast<std::size_t>(&route - listener->routes.data()));
@@ -90,11 +90,11 @@ void ClientSession::start_jsonrpc(const http::RequestHead& head) {
   for (const std::uint32_t index : route.policies)
     rpc_->limit_keys.push_back(
         runtime::limit_key(snapshot.policies[index], head, client_address(), route.id));
-  if (!route.policies.empty()) exchange_.rate_limit = RateLimit::allowed;
+  if (!route.policies.empty()) exchange_->rate_limit = RateLimit::allowed;
   // Retries of its calls are budgeted against the pool's requests, as for any request.
-  exchange_.view->pool(exchange_.pick.pool).retry_budget.record_request(exchange_.started);
-  if (exchange_.request_framing == http::BodyFraming::chunked)
-    exchange_.request_chunks = http::ChunkedDecoder(snapshot.config.limits.max_header_bytes);
+  exchange_->view->pool(exchange_->pick.pool).retry_budget.record_request(exchange_->started);
+  if (exchange_->request_framing == http::BodyFraming::chunked)
+    exchange_->request_chunks = http::ChunkedDecoder(snapshot.config.limits.max_header_bytes);
   // veer reads the body itself, so veer answers the client's Expect (RFC 9110 section
   // 10.1.1; an HTTP/1.0 client gets none); the node never sees the field.
   rpc_->continue_pending = head.version_minor >= 1 && expects_continue(head);
@@ -125,8 +125,8 @@ void ClientSession::read_jsonrpc_body() {
     return;
   }
   std::size_t want = core::BufferPool::kBlockSize;
-  if (exchange_.request_framing == http::BodyFraming::content_length)
-    want = static_cast<std::size_t>(exchange_.request_remaining);
+  if (exchange_->request_framing == http::BodyFraming::content_length)
+    want = static_cast<std::size_t>(exchange_->request_remaining);
   in_.reserve_writable(std::max<std::size_t>(want, 1));
   worker_.deadlines().arm(read_deadline_, timeouts().client_body);
   stream_.async_read_some(
@@ -154,17 +154,17 @@ void ClientSession::on_jsonrpc_body_read(const error_code& ec, std::size_t n) {
 // join it (chunked data decoded in place), what follows the body stays.
 bool ClientSession::absorb_jsonrpc_body() {
   std::size_t& kept = rpc_->body_length;
-  if (exchange_.request_framing == http::BodyFraming::content_length) {
+  if (exchange_->request_framing == http::BodyFraming::content_length) {
     const std::size_t fresh = in_.size() - kept;
     const auto body =
-        static_cast<std::size_t>(std::min<std::uint64_t>(fresh, exchange_.request_remaining));
-    exchange_.request_remaining -= body;
-    exchange_.bytes_in += body;
+        static_cast<std::size_t>(std::min<std::uint64_t>(fresh, exchange_->request_remaining));
+    exchange_->request_remaining -= body;
+    exchange_->bytes_in += body;
     kept += body;
     return true;
   }
-  if (exchange_.request_framing != http::BodyFraming::chunked) return true;
-  http::ChunkedDecoder& chunks = exchange_.request_chunks;
+  if (exchange_->request_framing != http::BodyFraming::chunked) return true;
+  http::ChunkedDecoder& chunks = exchange_->request_chunks;
   char* base = in_.mutable_read_ptr();
   const std::size_t end = in_.size();
   std::size_t used = kept;
@@ -177,14 +177,14 @@ bool ClientSession::absorb_jsonrpc_body() {
       return false;
     }
     used += result.consumed;
-    exchange_.bytes_in += result.consumed;
+    exchange_->bytes_in += result.consumed;
     if (data.empty()) continue;
     std::memmove(base + kept, data.data(), data.size());
     kept += data.size();
   }
   std::memmove(base + kept, base + used, end - used);
   in_.truncate(kept + (end - used));
-  if (chunks.data_bytes() > exchange_.view->snapshot().config.limits.max_body_bytes) {
+  if (chunks.data_bytes() > exchange_->view->snapshot().config.limits.max_body_bytes) {
     rpc_->answers.clear();
     jr::append_error(rpc_->answers, "null", jr::kLimitExceeded,
                      "request body larger than limits.max_body_bytes");
@@ -240,7 +240,7 @@ void ClientSession::on_jsonrpc_body() {
 // Each valid call's plan; local answers (denied methods, eth_accounts, the logs range
 // cap, invalid items) are written at once. "latest" means one head for the request.
 void ClientSession::plan_jsonrpc_calls() {
-  const runtime::Snapshot& snapshot = exchange_.view->snapshot();
+  const runtime::Snapshot& snapshot = exchange_->view->snapshot();
   const runtime::JsonRpcRouteRuntime& route = *rpc_->route;
   // The target's chain-filtered head (PoolStats::head_block): wrong-chain and unchecked
   // backends do not move it.
@@ -305,11 +305,11 @@ void ClientSession::answer_call(std::size_t index, RpcEnd end, int code, std::st
 // Each forwarded call takes call_cost tokens from every policy of the route; a refused
 // call gets -32005 in place. Only when every call was refused is the answer a 429.
 bool ClientSession::charge_jsonrpc_calls() {
-  const runtime::RouteRuntime& route = *exchange_.pick.route;
+  const runtime::RouteRuntime& route = *exchange_->pick.route;
   if (route.policies.empty()) return true;
-  const runtime::Snapshot& snapshot = exchange_.view->snapshot();
-  const runtime::MetricsView* metrics = exchange_.view->metrics();
-  const std::int64_t now = rpc_steady_ns(exchange_.started);
+  const runtime::Snapshot& snapshot = exchange_->view->snapshot();
+  const runtime::MetricsView* metrics = exchange_->view->metrics();
+  const std::int64_t now = rpc_steady_ns(exchange_->started);
   const runtime::PolicyRuntime* refused_by = nullptr;
   limits::Decision refusal;
   std::size_t refused = 0;
@@ -347,9 +347,9 @@ bool ClientSession::charge_jsonrpc_calls() {
     }
   }
   if (refused_by == nullptr) return true;
-  exchange_.limited_by = refused_by->name;
+  exchange_->limited_by = refused_by->name;
   if (refused < rpc_->calls.size()) return true;
-  exchange_.rate_limit = RateLimit::refused;
+  exchange_->rate_limit = RateLimit::refused;
   count_jsonrpc_calls();
   const std::string_view body = in_.readable().substr(0, rpc_->body_length);
   const http::JsonRpcIds ids(body);
@@ -364,7 +364,7 @@ bool ClientSession::charge_jsonrpc_calls() {
   response.request_id = request_id();
   response.close = close_after_;
   const std::size_t offset = out_.size();
-  exchange_.response_body_bytes = http::write_limit_response(response, out_);
+  exchange_->response_body_bytes = http::write_limit_response(response, out_);
   in_.consume(rpc_->body_length);
   rpc_->body_length = 0;
   send_local_response(offset);
@@ -407,15 +407,15 @@ runtime::Assignment ClientSession::pick_for_target(const runtime::RpcTarget& tar
                                                    std::optional<std::uint32_t> backend_tag) {
   const runtime::JsonRpcRouteRuntime& route = *rpc_->route;
   if (backend_tag) {
-    const auto sticky =
-        runtime::assign_backend_by_tag(*exchange_.view, exchange_.pick.route, target, *backend_tag);
+    const auto sticky = runtime::assign_backend_by_tag(*exchange_->view, exchange_->pick.route,
+                                                       target, *backend_tag);
     if (sticky) return *sticky;
   }
-  if (target == route.target) return exchange_.pick;
+  if (target == route.target) return exchange_->pick;
   static const http::RequestHead kNoHead{};
-  SplitFailoverLog failover_log(worker_, exchange_.view->snapshot());
-  return runtime::assign_target(*exchange_.view, exchange_.pick.route, target, kNoHead, client_ip(),
-                                &failover_log);
+  SplitFailoverLog failover_log(worker_, exchange_->view->snapshot());
+  return runtime::assign_target(*exchange_->view, exchange_->pick.route, target, kNoHead,
+                                client_ip(), &failover_log);
 }
 
 // The next group with calls still open goes to its backend; when none is left, the
@@ -434,7 +434,7 @@ void ClientSession::next_jsonrpc_group() {
     }
     if (!group.pick.backend) {
       // Named after the target the route (or the method route) gives.
-      const runtime::Snapshot& snapshot = exchange_.view->snapshot();
+      const runtime::Snapshot& snapshot = exchange_->view->snapshot();
       std::string message = "no backend available for ";
       message += group.target.split == UINT32_MAX ? snapshot.pools[group.target.pool].name
                                                   : snapshot.splits[group.target.split].name;
@@ -479,8 +479,8 @@ void ClientSession::finish_jsonrpc() {
     }
   }
   const std::uint16_t status = answered || !failed ? 200 : timed_out ? 504 : transport ? 502 : 503;
-  exchange_.answer_error = split_target_failed();
-  if (!split_target_reached()) exchange_.split_target = kNoSplitTarget;
+  exchange_->answer_error = split_target_failed();
+  if (!split_target_reached()) exchange_->split_target = kNoSplitTarget;
   if (rpc_->passthrough) {
     respond_jsonrpc(status, rpc_->reply.readable(), false);
     return;
@@ -549,8 +549,8 @@ void ClientSession::respond_jsonrpc(std::uint16_t status, std::string_view body,
   bool with_backend = false;
   if (rpc_->first_pick) {
     const runtime::Assignment& pick = *rpc_->first_pick;
-    exchange_.pick = pick;
-    exchange_.backend = &exchange_.view->pool(pick.pool).pool->backends[*pick.backend];
+    exchange_->pick = pick;
+    exchange_->backend = &exchange_->view->pool(pick.pool).pool->backends[*pick.backend];
     with_backend = true;
   }
   http::ResponseHead& head = worker_.response_scratch();
@@ -573,7 +573,7 @@ void ClientSession::respond_jsonrpc(std::uint16_t status, std::string_view body,
   if (!with_backend) how.added_name = how.added_value = {};
   const std::size_t offset = out_.size();
   http::write_client_response_head(head, how, out_);
-  exchange_.response_body_bytes = body.size();
+  exchange_->response_body_bytes = body.size();
   release_route_slot();
   record_exchange(status, with_backend);
   const std::array<asio::const_buffer, 2> pieces{
@@ -597,7 +597,7 @@ void ClientSession::respond_jsonrpc(std::uint16_t status, std::string_view body,
 // a backend (no retry, no local answer, no failure): its response head may speak for
 // the whole answer.
 bool ClientSession::answer_from_one_exchange() const {
-  if (rpc_->replied_exchanges != 1 || exchange_.attempts != 1 || rpc_->reply_head.empty())
+  if (rpc_->replied_exchanges != 1 || exchange_->attempts != 1 || rpc_->reply_head.empty())
     return false;
   for (std::size_t i = 0; i < rpc_->calls.size(); ++i) {
     const RpcCallState& state = rpc_->calls[i];
@@ -622,7 +622,7 @@ void ClientSession::count_jsonrpc_calls() {
   runtime::JsonRpcSeries* series = rpc_->series;
   if (series == nullptr) return;
   const auto elapsed =
-      std::chrono::duration_cast<std::chrono::nanoseconds>(worker_.now() - exchange_.started);
+      std::chrono::duration_cast<std::chrono::nanoseconds>(worker_.now() - exchange_->started);
   if (rpc_->request.batch) series->count_batch(rpc_->calls.size());
   using Outcome = runtime::JsonRpcSeries::Outcome;
   for (const RpcCallState& state : rpc_->calls) {

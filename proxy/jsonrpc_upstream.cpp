@@ -34,22 +34,22 @@ bool is_framing_field(std::string_view line, std::string_view name) {
 
 void ClientSession::send_jsonrpc_group() {
   RpcGroup& group = rpc_->groups[rpc_->current];
-  exchange_.pick = group.pick;
+  exchange_->pick = group.pick;
   // The route's own calls (behind its split) answer for the target they went to last.
-  if (exchange_.split_target != kNoSplitTarget && group.target == rpc_->route->target)
-    exchange_.split_target = group.pick.target;
+  if (exchange_->split_target != kNoSplitTarget && group.target == rpc_->route->target)
+    exchange_->split_target = group.pick.target;
   use_backend();
   if (!rpc_->first_pick) rpc_->first_pick = group.pick;
   build_jsonrpc_request();
-  exchange_.upstream_started = worker_.now();
-  exchange_.connect_started = exchange_.connected = exchange_.request_sent_at =
-      exchange_.response_head_at = Clock::time_point{};
-  exchange_.upstream_status = 0;
-  exchange_.upstream_timed_out = false;
-  ++exchange_.attempts;
-  exchange_.backend->stats->in_flight.fetch_add(1, std::memory_order_relaxed);
-  exchange_.backend->stats->requests.fetch_add(1, std::memory_order_relaxed);
-  exchange_.in_flight = true;
+  exchange_->upstream_started = worker_.now();
+  exchange_->connect_started = exchange_->connected = exchange_->request_sent_at =
+      exchange_->response_head_at = Clock::time_point{};
+  exchange_->upstream_status = 0;
+  exchange_->upstream_timed_out = false;
+  ++exchange_->attempts;
+  exchange_->backend->stats->in_flight.fetch_add(1, std::memory_order_relaxed);
+  exchange_->backend->stats->requests.fetch_add(1, std::memory_order_relaxed);
+  exchange_->in_flight = true;
   bool replay_safe = true;
   for (RpcCallState& state : rpc_->calls) {
     if (state.end != RpcEnd::open || state.group != rpc_->current) continue;
@@ -58,14 +58,14 @@ void ClientSession::send_jsonrpc_group() {
   }
   rpc_->sent = false;
   rpc_->stale = false;
-  const runtime::PoolRuntime& pool = exchange_.view->snapshot().pools[exchange_.pick.pool];
-  up_ = worker_.upstreams().take(*exchange_.slot, pool.tls.get(),
+  const runtime::PoolRuntime& pool = exchange_->view->snapshot().pools[exchange_->pick.pool];
+  up_ = worker_.upstreams().take(*exchange_->slot, pool.tls.get(),
                                  replay_safe ? Clock::duration::max() : kRpcTrustRecentlyUsed,
-                                 exchange_.upstream_started);
+                                 exchange_->upstream_started);
   runtime::ExchangeSeries* counters = series(true);
   if (up_) {
     if (counters != nullptr) counters->upstream_reused.add();
-    exchange_.backend->stats->active_connections.fetch_add(1, std::memory_order_relaxed);
+    exchange_->backend->stats->active_connections.fetch_add(1, std::memory_order_relaxed);
     write_jsonrpc_request();
     return;
   }
@@ -108,7 +108,7 @@ void ClientSession::build_jsonrpc_request() {
   // The session's upstream head, less its framing fields, with this body's length.
   core::Buffer& head = rpc_->head;
   head.clear();
-  std::string_view rest = out_.readable().substr(0, exchange_.request_head_length);
+  std::string_view rest = out_.readable().substr(0, exchange_->request_head_length);
   while (!rest.empty()) {
     const std::size_t eol = rest.find("\r\n");
     const std::string_view line = rest.substr(0, eol == std::string_view::npos ? rest.size() : eol);
@@ -127,21 +127,21 @@ void ClientSession::build_jsonrpc_request() {
 }
 
 void ClientSession::connect_jsonrpc() {
-  up_ = worker_.upstreams().create(*exchange_.slot);
-  exchange_.backend->stats->active_connections.fetch_add(1, std::memory_order_relaxed);
+  up_ = worker_.upstreams().create(*exchange_->slot);
+  exchange_->backend->stats->active_connections.fetch_add(1, std::memory_order_relaxed);
   worker_.deadlines().arm(upstream_deadline_, timeouts().upstream_connect);
-  exchange_.connect_started = worker_.now();
+  exchange_->connect_started = worker_.now();
   UpstreamConnection* conn = up_.get();
   ++conn->pending_ops;
   conn->stream.socket().async_connect(
-      core::to_endpoint(exchange_.slot->endpoint.data(), exchange_.slot->endpoint.length),
+      core::to_endpoint(exchange_->slot->endpoint.data(), exchange_->slot->endpoint.length),
       [self = self(), conn](const error_code& ec) { self->on_jsonrpc_connected(conn, ec); });
 }
 
 void ClientSession::on_jsonrpc_connected(UpstreamConnection* conn, const error_code& ec) {
   if (upstream_op_done(conn)) return;
   if (ec) {
-    const bool timed_out = exchange_.upstream_timed_out;
+    const bool timed_out = exchange_->upstream_timed_out;
     jsonrpc_group_failed(
         timed_out ? RpcEnd::timed_out : RpcEnd::transport_error,
         timed_out ? std::string("connect timed out") : "connect failed: " + ec.message(), true,
@@ -150,14 +150,14 @@ void ClientSession::on_jsonrpc_connected(UpstreamConnection* conn, const error_c
   }
   error_code ignored;
   up_->stream.socket().set_option(tcp::no_delay(true), ignored);
-  const runtime::PoolRuntime& pool = exchange_.view->snapshot().pools[exchange_.pick.pool];
+  const runtime::PoolRuntime& pool = exchange_->view->snapshot().pools[exchange_->pick.pool];
   if (!pool.tls) {
-    exchange_.connected = worker_.now();
+    exchange_->connected = worker_.now();
     write_jsonrpc_request();
     return;
   }
   conn->stream.start_tls(
-      pool.tls->new_session(pool.config->backends[*exchange_.pick.backend].host_port.host),
+      pool.tls->new_session(pool.config->backends[*exchange_->pick.backend].host_port.host),
       worker_.tls_scratch());
   conn->tls = pool.tls.get();
   worker_.deadlines().arm(upstream_deadline_, timeouts().upstream_connect);
@@ -169,9 +169,9 @@ void ClientSession::on_jsonrpc_connected(UpstreamConnection* conn, const error_c
 void ClientSession::on_jsonrpc_handshake(UpstreamConnection* conn, const error_code& ec) {
   if (upstream_op_done(conn)) return;
   if (ec) {
-    const bool timed_out = exchange_.upstream_timed_out;
-    ++exchange_.upstream_tls_failures;
-    exchange_.backend->stats->tls_failures.fetch_add(1, std::memory_order_relaxed);
+    const bool timed_out = exchange_->upstream_timed_out;
+    ++exchange_->upstream_tls_failures;
+    exchange_->backend->stats->tls_failures.fetch_add(1, std::memory_order_relaxed);
     const std::string cause = timed_out                ? std::string("tls: handshake timed out")
                               : ec == tls::tls_error() ? "tls: " + conn->stream.tls()->error()
                                                        : "tls: " + ec.message();
@@ -179,7 +179,7 @@ void ClientSession::on_jsonrpc_handshake(UpstreamConnection* conn, const error_c
                          timed_out ? health::Outcome::timeout : health::Outcome::tls_failed);
     return;
   }
-  exchange_.connected = worker_.now();
+  exchange_->connected = worker_.now();
   write_jsonrpc_request();
 }
 
@@ -190,7 +190,7 @@ void ClientSession::write_jsonrpc_request() {
   rpc_->status = 0;
   rpc_->got_bytes = false;
   rpc_->reply_done = false;
-  exchange_.request_sent_at = worker_.now();
+  exchange_->request_sent_at = worker_.now();
   const std::array<asio::const_buffer, 2> pieces{
       asio::buffer(rpc_->head.read_ptr(), rpc_->head.size()),
       asio::buffer(rpc_->sent_body.data(), rpc_->sent_body.size())};
@@ -208,12 +208,13 @@ void ClientSession::on_jsonrpc_sent(UpstreamConnection* conn, const error_code& 
   if (ec) {
     // The backend closed before taking the request: nothing reached it.
     rpc_->stale = up_->reused && rpc_connection_lost(ec);
-    if (rpc_->stale) worker_.upstreams().close_idle(*exchange_.slot);
-    jsonrpc_group_failed(exchange_.upstream_timed_out ? RpcEnd::timed_out : RpcEnd::transport_error,
-                         "sending the request: " + ec.message(), !exchange_.upstream_timed_out,
-                         rpc_->stale                    ? std::nullopt
-                         : exchange_.upstream_timed_out ? std::optional(health::Outcome::timeout)
-                                                        : std::optional(health::Outcome::reset));
+    if (rpc_->stale) worker_.upstreams().close_idle(*exchange_->slot);
+    jsonrpc_group_failed(
+        exchange_->upstream_timed_out ? RpcEnd::timed_out : RpcEnd::transport_error,
+        "sending the request: " + ec.message(), !exchange_->upstream_timed_out,
+        rpc_->stale                     ? std::nullopt
+        : exchange_->upstream_timed_out ? std::optional(health::Outcome::timeout)
+                                        : std::optional(health::Outcome::reset));
     return;
   }
   rpc_->sent = true;
@@ -236,14 +237,14 @@ void ClientSession::on_jsonrpc_bytes(UpstreamConnection* conn, const error_code&
                                      std::size_t n) {
   if (upstream_op_done(conn)) return;
   if (ec == asio::error::eof && rpc_->status != 0 &&
-      rpc_->framing == http::BodyFraming::until_close && !exchange_.upstream_timed_out) {
+      rpc_->framing == http::BodyFraming::until_close && !exchange_->upstream_timed_out) {
     rpc_->reply_reusable = false;
     rpc_->reply_done = true;
     if (rpc_->sent) jsonrpc_group_replied();
     return;
   }
   if (ec) {
-    if (exchange_.upstream_timed_out) {
+    if (exchange_->upstream_timed_out) {
       jsonrpc_group_failed(RpcEnd::timed_out, "timed out", false, health::Outcome::timeout);
       return;
     }
@@ -252,7 +253,7 @@ void ClientSession::on_jsonrpc_bytes(UpstreamConnection* conn, const error_code&
     // before the close, so it counts as sent: state-creating calls (Retry::never) are
     // not sent again; only a failed write proves that nothing reached the node.
     rpc_->stale = up_->reused && !rpc_->got_bytes && rpc_connection_lost(ec);
-    if (rpc_->stale) worker_.upstreams().close_idle(*exchange_.slot);
+    if (rpc_->stale) worker_.upstreams().close_idle(*exchange_->slot);
     jsonrpc_group_failed(RpcEnd::transport_error, "waiting for the response: " + ec.message(),
                          false, rpc_->stale ? std::nullopt : std::optional(health::Outcome::reset));
     return;
@@ -266,7 +267,7 @@ void ClientSession::on_jsonrpc_bytes(UpstreamConnection* conn, const error_code&
 // max_body_bytes. Reads on until the response is whole.
 void ClientSession::take_jsonrpc_response() {
   core::Buffer& buffer = up_->buffer;
-  const conf::Limits& limits = exchange_.view->snapshot().config.limits;
+  const conf::Limits& limits = exchange_->view->snapshot().config.limits;
   while (rpc_->status == 0) {
     const std::size_t end = http::find_head_end(buffer.readable(), rpc_->response_scan);
     if (end == 0) {
@@ -295,8 +296,8 @@ void ClientSession::take_jsonrpc_response() {
     buffer.consume(end);
     if (head.status < 200) continue;
     note_response_head(head.status);
-    exchange_.backend->stats->latency.record(
-        exchange_.response_head_at - exchange_.upstream_started, exchange_.response_head_at,
+    exchange_->backend->stats->latency.record(
+        exchange_->response_head_at - exchange_->upstream_started, exchange_->response_head_at,
         core::kLatencyDecayNs);
     rpc_->status = head.status;
     rpc_->framing = head.framing;
@@ -321,7 +322,7 @@ void ClientSession::take_jsonrpc_response() {
 // True when the body is whole at the front of the buffer (rpc_->decoded bytes).
 bool ClientSession::frame_jsonrpc_reply() {
   core::Buffer& buffer = up_->buffer;
-  const std::uint64_t max_body = exchange_.view->snapshot().config.limits.max_body_bytes;
+  const std::uint64_t max_body = exchange_->view->snapshot().config.limits.max_body_bytes;
   switch (rpc_->framing) {
     case http::BodyFraming::none:
       rpc_->decoded = 0;
@@ -398,7 +399,7 @@ void ClientSession::end_jsonrpc_try(bool reusable) {
   }
   release_upstream(reusable && rpc_->sent);
   end_backend_use();
-  exchange_.upstream_timed_out = false;
+  exchange_->upstream_timed_out = false;
 }
 
 // The group's calls could not get a usable reply. Those the method table lets go again
@@ -406,7 +407,7 @@ void ClientSession::end_jsonrpc_try(bool reusable) {
 void ClientSession::jsonrpc_group_failed(RpcEnd end, std::string_view cause, bool nothing_sent,
                                          std::optional<health::Outcome> outcome) {
   if (outcome) record_outcome(*outcome);
-  core::log::debug("rpc to ", exchange_.backend->address, " failed: ", cause);
+  core::log::debug("rpc to ", exchange_->backend->address, " failed: ", cause);
   const std::string message = rpc_->too_large ? std::string("response larger than max_body_bytes")
                               : end == RpcEnd::timed_out ? std::string("upstream timed out")
                                                          : "upstream: " + std::string(cause);
@@ -457,11 +458,11 @@ bool ClientSession::retry_jsonrpc_calls(std::string_view cause, bool nothing_sen
   }
   if (!wanted) return false;
   const RpcGroup failed = rpc_->groups[current];
-  runtime::PoolState& pool_state = exchange_.view->pool(failed.pick.pool);
+  runtime::PoolState& pool_state = exchange_->view->pool(failed.pick.pool);
   const conf::RetryConfig& config = pool_state.pool->config->retries;
   if (tries > config.attempts) return false;
-  SplitFailoverLog failover_log(worker_, exchange_.view->snapshot());
-  const auto next = runtime::reassign(*exchange_.view, failed.pick, rpc_->stale, &failover_log);
+  SplitFailoverLog failover_log(worker_, exchange_->view->snapshot());
+  const auto next = runtime::reassign(*exchange_->view, failed.pick, rpc_->stale, &failover_log);
   if (!next) return false;
   if (next->pool == failed.pick.pool && !pool_state.retry_budget.try_spend(worker_.now()))
     return false;
@@ -470,7 +471,7 @@ bool ClientSession::retry_jsonrpc_calls(std::string_view cause, bool nothing_sen
   if (rpc_->series != nullptr) rpc_->series->retries[reason].add();
   if (worker_.may_log_now()) {
     core::log::warn("retrying rpc calls on ",
-                    exchange_.view->snapshot().pools[next->pool].backends[*next->backend].address,
+                    exchange_->view->snapshot().pools[next->pool].backends[*next->backend].address,
                     ": ", from.address, " ", cause);
   }
   if (failed.target == rpc_->route->target && !rpc_->stale) count_failed_try(failed.pick.target);
@@ -589,7 +590,7 @@ bool ClientSession::match_jsonrpc_replies(std::size_t replies) {
 // open for retry_jsonrpc_calls; every other reply ends its call, fixed by fix_reply.
 ClientSession::RepliesTaken ClientSession::take_jsonrpc_replies() {
   RepliesTaken taken;
-  const runtime::BackendRuntime& backend = *exchange_.backend;
+  const runtime::BackendRuntime& backend = *exchange_->backend;
   const std::uint64_t backend_head = backend.stats->head_block.load(std::memory_order_relaxed);
   for (std::size_t i = 0; i < rpc_->calls.size(); ++i) {
     RpcCallState& state = rpc_->calls[i];
@@ -608,7 +609,7 @@ ClientSession::RepliesTaken ClientSession::take_jsonrpc_replies() {
     context.plan = &state.plan;
     context.backend_address = backend.address;
     context.retried = state.may_have_landed;
-    context.known_head = runtime::known_head(exchange_.view->snapshot(), state.plan.target);
+    context.known_head = runtime::known_head(exchange_->view->snapshot(), state.plan.target);
     state.answer_offset = rpc_->answers.size();
     if (runtime::fix_reply(context, reply, rpc_->answers)) {
       taken.changed = true;

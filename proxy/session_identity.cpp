@@ -112,7 +112,7 @@ void ClientSession::start_connection() {
 }
 
 void ClientSession::identify_client(const http::RequestHead& head) {
-  const runtime::ListenerRuntime* listener = exchange_.view->snapshot().find_listener(listener_);
+  const runtime::ListenerRuntime* listener = exchange_->view->snapshot().find_listener(listener_);
   const std::span<const core::IpPrefix> trusted =
       listener != nullptr && listener->config != nullptr
           ? std::span<const core::IpPrefix>(listener->config->trusted_proxies)

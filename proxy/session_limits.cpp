@@ -52,13 +52,13 @@ std::string_view ClientSession::rate_limit_name(RateLimit outcome) {
 // The route's policies (proxy/rate_check.hpp), on the clock read when the head was
 // complete.
 bool ClientSession::apply_rate_limits(const http::RequestHead& head) {
-  const RateCheck check = check_rate_limits(exchange_.view->snapshot(), *exchange_.pick.route,
-                                            exchange_.view->metrics(), head, client_address(),
-                                            steady_ns(exchange_.started));
-  exchange_.rate_limit = check.dry_run ? RateLimit::dry_run : RateLimit::allowed;
-  if (check.by != nullptr) exchange_.limited_by = check.by->name;
+  const RateCheck check = check_rate_limits(exchange_->view->snapshot(), *exchange_->pick.route,
+                                            exchange_->view->metrics(), head, client_address(),
+                                            steady_ns(exchange_->started));
+  exchange_->rate_limit = check.dry_run ? RateLimit::dry_run : RateLimit::allowed;
+  if (check.by != nullptr) exchange_->limited_by = check.by->name;
   if (check.verdict == limits::Verdict::refuse) {
-    exchange_.rate_limit = RateLimit::refused;
+    exchange_->rate_limit = RateLimit::refused;
     http::LimitRefusal response;
     response.detail = "rate limit exceeded";
     response.limited_by = check.by->name;
@@ -78,8 +78,8 @@ bool ClientSession::apply_rate_limits(const http::RequestHead& head) {
 // written. A drain lets the held request go on (its response then closes the
 // connection); the drain deadline closes it like any other.
 void ClientSession::hold_request(std::int64_t wait_ns) {
-  exchange_.rate_limit = RateLimit::delayed;
-  exchange_.held_ns = wait_ns;
+  exchange_->rate_limit = RateLimit::delayed;
+  exchange_->held_ns = wait_ns;
   hold_timer_.expires_after(std::chrono::nanoseconds(wait_ns));
   hold_timer_.async_wait([self = self()](const error_code&) { self->hold_over(); });
 }
@@ -93,13 +93,13 @@ void ClientSession::hold_over() {
 // response is complete (or the exchange fails). Routes without a cap count nothing, so
 // they never touch the shared counter.
 bool ClientSession::take_route_slot(const http::RequestHead* head) {
-  const runtime::RouteRuntime& route = *exchange_.pick.route;
-  if (route.max_in_flight == 0 || exchange_.route_in_flight != nullptr) return true;
+  const runtime::RouteRuntime& route = *exchange_->pick.route;
+  if (route.max_in_flight == 0 || exchange_->route_in_flight != nullptr) return true;
   runtime::RouteInFlight& in_flight = *route.in_flight;
   if (in_flight.count.fetch_add(1, std::memory_order_relaxed) >= route.max_in_flight) {
     in_flight.count.fetch_sub(1, std::memory_order_relaxed);
     worker_.metrics().refusals.max_in_flight.add();
-    exchange_.limited_by = "max_in_flight";
+    exchange_->limited_by = "max_in_flight";
     http::LimitRefusal response;
     response.status = 503;
     response.detail = "route max_in_flight reached";
@@ -107,14 +107,14 @@ bool ClientSession::take_route_slot(const http::RequestHead* head) {
     refuse(head, response);
     return false;
   }
-  exchange_.route_in_flight = &in_flight;
+  exchange_->route_in_flight = &in_flight;
   return true;
 }
 
 void ClientSession::release_route_slot() {
-  if (exchange_.route_in_flight == nullptr) return;
-  exchange_.route_in_flight->count.fetch_sub(1, std::memory_order_relaxed);
-  exchange_.route_in_flight = nullptr;
+  if (!exchange_ || exchange_->route_in_flight == nullptr) return;  // none: parked
+  exchange_->route_in_flight->count.fetch_sub(1, std::memory_order_relaxed);
+  exchange_->route_in_flight = nullptr;
 }
 
 void ClientSession::count_client_connection() {
@@ -135,7 +135,7 @@ void ClientSession::count_client_connection() {
 
 void ClientSession::refuse_over_client_cap(const http::RequestHead& head) {
   worker_.metrics().refusals.max_connections_per_client.add();
-  exchange_.limited_by = "max_connections_per_client";
+  exchange_->limited_by = "max_connections_per_client";
   http::LimitRefusal response;
   response.detail = "too many connections from this client";
   response.limited_by = "max_connections_per_client";
@@ -147,30 +147,30 @@ void ClientSession::refuse_over_client_cap(const http::RequestHead& head) {
 // parsed head, or null after a delay (the worker's scratch head then belongs to another
 // request): only the body then tells a JSON-RPC call, and only for a POST.
 void ClientSession::refuse(const http::RequestHead* head, const http::LimitRefusal& response) {
-  Refusal& refusal = exchange_.refusal;
+  Refusal& refusal = exchange_->refusal;
   refusal.response = response;
   if (head != nullptr) {
     refusal.post = head->method == "POST";
     refusal.json_content_type = http::looks_like_jsonrpc(head->method, content_type(*head), {});
   } else {
     const std::string_view written = out_.readable();
-    refusal.post =
-        written.substr(exchange_.written.method_offset, exchange_.written.method_length) == "POST";
+    refusal.post = written.substr(exchange_->written.method_offset,
+                                  exchange_->written.method_length) == "POST";
   }
-  if (exchange_.request_framing == http::BodyFraming::content_length &&
-      exchange_.request_remaining > http::JsonRpcIds::kScanLimit) {
+  if (exchange_->request_framing == http::BodyFraming::content_length &&
+      exchange_->request_remaining > http::JsonRpcIds::kScanLimit) {
     refusal.body_dropped = true;
   }
-  if (exchange_.request_framing == http::BodyFraming::chunked)
-    exchange_.request_chunks =
-        http::ChunkedDecoder(exchange_.view->snapshot().config.limits.max_header_bytes);
+  if (exchange_->request_framing == http::BodyFraming::chunked)
+    exchange_->request_chunks =
+        http::ChunkedDecoder(exchange_->view->snapshot().config.limits.max_header_bytes);
   if (!absorb_refused_body()) return;
   if (request_fully_read()) {
     answer_refusal();
     return;
   }
-  if (!refusal.body_dropped && exchange_.request_framing == http::BodyFraming::content_length)
-    in_.reserve_writable(static_cast<std::size_t>(exchange_.request_remaining));
+  if (!refusal.body_dropped && exchange_->request_framing == http::BodyFraming::content_length)
+    in_.reserve_writable(static_cast<std::size_t>(exchange_->request_remaining));
   read_refused_body();
 }
 
@@ -202,14 +202,14 @@ void ClientSession::on_refused_body_read(const error_code& ec, std::size_t n) {
 // in_ holds [kept body][bytes not yet looked at]. The body's bytes among the latter are
 // kept (up to kScanLimit) or dropped; what follows the body (a pipelined request) stays.
 bool ClientSession::absorb_refused_body() {
-  Refusal& refusal = exchange_.refusal;
-  if (exchange_.request_framing == http::BodyFraming::chunked) return absorb_refused_chunks();
-  if (exchange_.request_framing != http::BodyFraming::content_length) return true;
+  Refusal& refusal = exchange_->refusal;
+  if (exchange_->request_framing == http::BodyFraming::chunked) return absorb_refused_chunks();
+  if (exchange_->request_framing != http::BodyFraming::content_length) return true;
   const std::size_t fresh = in_.size() - refusal.body_kept;
   const auto body =
-      static_cast<std::size_t>(std::min<std::uint64_t>(fresh, exchange_.request_remaining));
-  exchange_.request_remaining -= body;
-  exchange_.bytes_in += body;
+      static_cast<std::size_t>(std::min<std::uint64_t>(fresh, exchange_->request_remaining));
+  exchange_->request_remaining -= body;
+  exchange_->bytes_in += body;
   if (refusal.body_dropped) {
     in_.consume(body);  // nothing is kept, so the body is at the front
   } else {
@@ -221,8 +221,8 @@ bool ClientSession::absorb_refused_body() {
 // Chunked: the data is decoded in place to the front, after what is kept; the framing
 // bytes are removed. Decoded bytes never outrun the encoded ones they come from.
 bool ClientSession::absorb_refused_chunks() {
-  Refusal& refusal = exchange_.refusal;
-  http::ChunkedDecoder& chunks = exchange_.request_chunks;
+  Refusal& refusal = exchange_->refusal;
+  http::ChunkedDecoder& chunks = exchange_->request_chunks;
   char* base = in_.mutable_read_ptr();
   const std::size_t end = in_.size();
   std::size_t used = refusal.body_kept;
@@ -235,7 +235,7 @@ bool ClientSession::absorb_refused_chunks() {
       return false;
     }
     used += result.consumed;
-    exchange_.bytes_in += result.consumed;
+    exchange_->bytes_in += result.consumed;
     if (data.empty() || refusal.body_dropped) continue;
     if (refusal.body_kept + data.size() > http::JsonRpcIds::kScanLimit) {
       refusal.body_dropped = true;
@@ -247,7 +247,7 @@ bool ClientSession::absorb_refused_chunks() {
   }
   std::memmove(base + refusal.body_kept, base + used, end - used);
   in_.truncate(refusal.body_kept + (end - used));
-  if (chunks.data_bytes() > exchange_.view->snapshot().config.limits.max_body_bytes) {
+  if (chunks.data_bytes() > exchange_->view->snapshot().config.limits.max_body_bytes) {
     respond_locally(413, "request body larger than limits.max_body_bytes", true);
     return false;
   }
@@ -255,7 +255,7 @@ bool ClientSession::absorb_refused_chunks() {
 }
 
 void ClientSession::answer_refusal() {
-  Refusal& refusal = exchange_.refusal;
+  Refusal& refusal = exchange_->refusal;
   const std::string_view body = in_.readable().substr(0, refusal.body_kept);
   const bool jsonrpc =
       refusal.json_content_type || (refusal.post && http::looks_like_jsonrpc("POST", {}, body));
@@ -266,11 +266,11 @@ void ClientSession::answer_refusal() {
   response.jsonrpc = jsonrpc ? &ids : nullptr;
   response.request_id = request_id();
   response.close = close_after_;
-  response.head_only = exchange_.method_is_head;
+  response.head_only = exchange_->method_is_head;
   const std::size_t offset = out_.size();
   const std::size_t body_length = http::write_limit_response(response, out_);
   response.jsonrpc = nullptr;  // `ids` ends here
-  exchange_.response_body_bytes = exchange_.method_is_head ? 0 : body_length;
+  exchange_->response_body_bytes = exchange_->method_is_head ? 0 : body_length;
   in_.consume(refusal.body_kept);
   refusal.body_kept = 0;
   send_local_response(offset);

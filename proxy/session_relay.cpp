@@ -11,7 +11,7 @@
 namespace veer::proxy {
 
 void ClientSession::relay_request_body() {
-  if (exchange_.request_abandoned) return;
+  if (exchange_->request_abandoned) return;
   if (in_.writable_size() == 0) in_.compact();
   worker_.deadlines().arm(read_deadline_, timeouts().client_body);
   stream_.async_read_some(
@@ -21,7 +21,7 @@ void ClientSession::relay_request_body() {
 
 void ClientSession::on_request_body_read(const error_code& ec, std::size_t n) {
   read_deadline_.disarm();
-  if (phase_ != Phase::exchange || exchange_.request_abandoned) return;
+  if (phase_ != Phase::exchange || exchange_->request_abandoned) return;
   if (ec) {
     close();  // the client left in the middle of its body: nothing to answer
     return;
@@ -32,7 +32,7 @@ void ClientSession::on_request_body_read(const error_code& ec, std::size_t n) {
   worker_.deadlines().arm(upstream_deadline_, timeouts().upstream_response);
   ++conn->pending_ops;
   conn->stream.async_write(
-      asio::buffer(in_.read_ptr(), exchange_.request_piece),
+      asio::buffer(in_.read_ptr(), exchange_->request_piece),
       [self = self(), conn](const error_code& e, std::size_t) { self->on_request_sent(conn, e); });
 }
 
@@ -41,14 +41,14 @@ void ClientSession::on_request_body_read(const error_code& ec, std::size_t n) {
 // body breaks a rule; the request has then been refused.
 bool ClientSession::frame_request_body() {
   std::size_t piece = 0;
-  switch (exchange_.request_framing) {
+  switch (exchange_->request_framing) {
     case http::BodyFraming::content_length:
       piece = static_cast<std::size_t>(
-          std::min<std::uint64_t>(in_.size(), exchange_.request_remaining));
-      exchange_.request_remaining -= piece;
+          std::min<std::uint64_t>(in_.size(), exchange_->request_remaining));
+      exchange_->request_remaining -= piece;
       break;
     case http::BodyFraming::chunked: {
-      http::ChunkedDecoder& chunks = exchange_.request_chunks;
+      http::ChunkedDecoder& chunks = exchange_->request_chunks;
       while (piece < in_.size() && !chunks.done()) {
         std::string_view data;
         const auto result = chunks.next(in_.readable().substr(piece), &data);
@@ -58,7 +58,7 @@ bool ClientSession::frame_request_body() {
           return false;
         }
       }
-      if (chunks.data_bytes() > exchange_.view->snapshot().config.limits.max_body_bytes) {
+      if (chunks.data_bytes() > exchange_->view->snapshot().config.limits.max_body_bytes) {
         refuse_request_body(413, "request body larger than limits.max_body_bytes");
         return false;
       }
@@ -67,15 +67,15 @@ bool ClientSession::frame_request_body() {
     default:
       break;
   }
-  exchange_.request_piece = piece;
-  exchange_.bytes_in += piece;
+  exchange_->request_piece = piece;
+  exchange_->bytes_in += piece;
   return true;
 }
 
 // The request body cannot go on: the client hears `status` unless a response has
 // started (then it sees a cut), and the connection closes either way.
 void ClientSession::refuse_request_body(std::uint16_t status, std::string_view detail) {
-  if (exchange_.response_started) {
+  if (exchange_->response_started) {
     close();
   } else if (up_) {
     fail_exchange(status, detail, true);
@@ -86,23 +86,23 @@ void ClientSession::refuse_request_body(std::uint16_t status, std::string_view d
 
 bool ClientSession::frame_response_body(std::size_t available) {
   core::Buffer& buffer = up_->buffer;
-  switch (exchange_.response_framing) {
+  switch (exchange_->response_framing) {
     case http::BodyFraming::none:
-      exchange_.response_piece = exchange_.response_consumed = 0;
-      exchange_.response_complete = true;
-      if (available > 0) exchange_.upstream_reusable = false;  // bytes after the response: garbage
+      exchange_->response_piece = exchange_->response_consumed = 0;
+      exchange_->response_complete = true;
+      if (available > 0) exchange_->upstream_reusable = false;  // bytes after the response: garbage
       break;
     case http::BodyFraming::content_length: {
       const auto take = static_cast<std::size_t>(
-          std::min<std::uint64_t>(available, exchange_.response_remaining));
-      exchange_.response_remaining -= take;
-      exchange_.response_piece = exchange_.response_consumed = take;
-      exchange_.response_complete = exchange_.response_remaining == 0;
-      if (exchange_.response_complete && available > take) exchange_.upstream_reusable = false;
+          std::min<std::uint64_t>(available, exchange_->response_remaining));
+      exchange_->response_remaining -= take;
+      exchange_->response_piece = exchange_->response_consumed = take;
+      exchange_->response_complete = exchange_->response_remaining == 0;
+      if (exchange_->response_complete && available > take) exchange_->upstream_reusable = false;
       break;
     }
     case http::BodyFraming::until_close:
-      exchange_.response_piece = exchange_.response_consumed = available;
+      exchange_->response_piece = exchange_->response_consumed = available;
       break;
     case http::BodyFraming::chunked: {
       // Passed through as received once validated; for an HTTP/1.0 client the data is
@@ -110,15 +110,15 @@ bool ClientSession::frame_response_body(std::size_t available) {
       char* base = buffer.mutable_read_ptr();
       std::size_t used = 0;
       std::size_t decoded = 0;
-      while (used < available && !exchange_.response_chunks.done()) {
+      while (used < available && !exchange_->response_chunks.done()) {
         std::string_view data;
         const auto result =
-            exchange_.response_chunks.next(std::string_view(base + used, available - used), &data);
+            exchange_->response_chunks.next(std::string_view(base + used, available - used), &data);
         if (result.status == http::ChunkedDecoder::Status::error) {
-          core::log::debug("invalid chunked response from ", exchange_.backend->address, ": ",
-                           exchange_.response_chunks.error());
+          core::log::debug("invalid chunked response from ", exchange_->backend->address, ": ",
+                           exchange_->response_chunks.error());
           record_outcome(health::Outcome::bad_response);
-          if (exchange_.response_started) {
+          if (exchange_->response_started) {
             count_split_answer(true, worker_.now());  // the client sees a cut: the backend's fault
             close();
           } else {
@@ -126,16 +126,16 @@ bool ClientSession::frame_response_body(std::size_t available) {
           }
           return false;
         }
-        if (exchange_.strip_chunked && !data.empty()) {
+        if (exchange_->strip_chunked && !data.empty()) {
           std::memmove(base + decoded, data.data(), data.size());
           decoded += data.size();
         }
         used += result.consumed;
       }
-      exchange_.response_consumed = used;
-      exchange_.response_piece = exchange_.strip_chunked ? decoded : used;
-      exchange_.response_complete = exchange_.response_chunks.done();
-      if (exchange_.response_complete && available > used) exchange_.upstream_reusable = false;
+      exchange_->response_consumed = used;
+      exchange_->response_piece = exchange_->strip_chunked ? decoded : used;
+      exchange_->response_complete = exchange_->response_chunks.done();
+      if (exchange_->response_complete && available > used) exchange_->upstream_reusable = false;
       break;
     }
   }
@@ -144,11 +144,11 @@ bool ClientSession::frame_response_body(std::size_t available) {
 
 void ClientSession::write_response_piece(bool with_head) {
   const std::array<asio::const_buffer, 2> pieces{
-      with_head ? asio::buffer(out_.read_ptr() + exchange_.response_head_offset,
-                               out_.size() - exchange_.response_head_offset)
+      with_head ? asio::buffer(out_.read_ptr() + exchange_->response_head_offset,
+                               out_.size() - exchange_->response_head_offset)
                 : asio::const_buffer(),
-      asio::buffer(up_->buffer.read_ptr(), exchange_.response_piece)};
-  exchange_.response_started = true;
+      asio::buffer(up_->buffer.read_ptr(), exchange_->response_piece)};
+  exchange_->response_started = true;
   worker_.deadlines().arm(write_deadline_, timeouts().client_send);
   stream_.async_write(pieces, [self = self()](const error_code& ec, std::size_t) {
     self->on_response_piece_written(ec);
@@ -162,12 +162,12 @@ void ClientSession::on_response_piece_written(const error_code& ec) {
     close();
     return;
   }
-  exchange_.response_body_bytes += exchange_.response_piece;
-  up_->buffer.consume(exchange_.response_consumed);
-  exchange_.response_piece = exchange_.response_consumed = 0;
-  if (exchange_.response_complete) {
-    exchange_.response_done = true;
-    if (exchange_.request_sent || exchange_.request_abandoned) finish_exchange();
+  exchange_->response_body_bytes += exchange_->response_piece;
+  up_->buffer.consume(exchange_->response_consumed);
+  exchange_->response_piece = exchange_->response_consumed = 0;
+  if (exchange_->response_complete) {
+    exchange_->response_done = true;
+    if (exchange_->request_sent || exchange_->request_abandoned) finish_exchange();
     return;
   }
   read_upstream(UpstreamRead::body);
@@ -177,18 +177,18 @@ void ClientSession::on_response_body_bytes(UpstreamConnection* conn, const error
                                            std::size_t n) {
   if (upstream_op_done(conn)) return;
   if (ec) {
-    if (ec == asio::error::eof && exchange_.response_framing == http::BodyFraming::until_close &&
-        !exchange_.upstream_timed_out) {
-      exchange_.response_complete = exchange_.response_done = true;
-      exchange_.upstream_reusable = false;
-      if (exchange_.request_sent || exchange_.request_abandoned) finish_exchange();
+    if (ec == asio::error::eof && exchange_->response_framing == http::BodyFraming::until_close &&
+        !exchange_->upstream_timed_out) {
+      exchange_->response_complete = exchange_->response_done = true;
+      exchange_->upstream_reusable = false;
+      if (exchange_->request_sent || exchange_->request_abandoned) finish_exchange();
       return;
     }
     // Cut short: the client already has part of the response and must see the cut.
-    record_outcome(exchange_.upstream_timed_out ? health::Outcome::timeout
-                                                : health::Outcome::reset);
-    core::log::debug("response from ", exchange_.backend->address,
-                     " cut short: ", exchange_.upstream_timed_out ? "timed out" : ec.message());
+    record_outcome(exchange_->upstream_timed_out ? health::Outcome::timeout
+                                                 : health::Outcome::reset);
+    core::log::debug("response from ", exchange_->backend->address,
+                     " cut short: ", exchange_->upstream_timed_out ? "timed out" : ec.message());
     count_split_answer(true, worker_.now());
     close();
     return;

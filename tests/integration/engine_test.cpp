@@ -15,6 +15,7 @@
 #include <csignal>
 #include <filesystem>
 #include <iostream>
+#include <thread>
 
 #include "support/black_hole.hpp"
 #include "support/config_builder.hpp"
@@ -461,6 +462,49 @@ TEST_P(Engine, SigtermDrainsThousandsOfIdleConnections) {
             << all_closed.count() << " ms, exit after " << exited.count() << " ms\n";
   EXPECT_EQ(status, 0) << veer->log_text();
   EXPECT_LT(exited.count(), 10'000 * kSlow) << "longer than the drain timeout";
+}
+
+// A keep-alive connection idle for a second parks: it gives back its read buffer and its
+// exchange state, and takes them again when the client speaks. Parked connections
+// serve GETs and POSTs again, are closed by client_idle, and close at once on SIGTERM.
+TEST_P(Engine, ParkedConnectionsServeAgainAndClose) {
+  constexpr std::size_t kClients = 40;
+  // Longer than the second after which an idle connection parks (client_session.cpp).
+  // The idle time is this test's input: there is nothing to poll for.
+  constexpr auto kPastParking = 1300ms;
+  TestConfig c = config();
+  c.timeouts = "client_idle = \"2500ms\"";
+  auto veer = start(c);
+  ASSERT_NE(veer->port(), 0) << veer->log_text();
+  Client lone(veer->port());  // parks once, then client_idle closes it
+  ASSERT_EQ(lone.get("/lone")->status, 200);
+  const auto lone_idle_since = Clock::now();
+  std::vector<std::unique_ptr<Client>> clients;
+  for (std::size_t i = 0; i < kClients; ++i) {
+    clients.push_back(std::make_unique<Client>(veer->port()));
+    ASSERT_EQ(clients.back()->get("/first/" + std::to_string(i))->body, "engine");
+  }
+  const std::string body(10'000, 'p');
+  for (int round = 0; round < 2; ++round) {
+    std::this_thread::sleep_for(kPastParking);
+    for (std::size_t i = 0; i < kClients; ++i) {
+      const auto r = i % 2 == 0 ? clients[i]->get("/again/" + std::to_string(i))
+                                : clients[i]->request("POST", "/echo", body);
+      ASSERT_TRUE(r) << "round " << round << ", client " << i << "\n" << veer->log_text();
+      EXPECT_EQ(r->status, 200);
+      EXPECT_EQ(r->body, i % 2 == 0 ? "engine" : body);
+    }
+  }
+  EXPECT_TRUE(lone.wait_closed(5s * kSlow)) << "client_idle did not close a parked connection";
+  EXPECT_GE(since(lone_idle_since).count(), 2400) << "closed before client_idle";
+  std::this_thread::sleep_for(kPastParking);
+  const auto start = Clock::now();
+  veer->signal(SIGTERM);
+  for (auto& client : clients)
+    EXPECT_TRUE(client->wait_closed(5s * kSlow)) << "a parked connection outlived SIGTERM";
+  EXPECT_EQ(veer->wait_exit(5s * kSlow), 0) << veer->log_text();
+  std::cout << "[ figures  ] " << kClients << " parked connections closed, exit after "
+            << since(start).count() << " ms\n";
 }
 
 TEST_P(Engine, DescriptorLimitReached) {
