@@ -136,9 +136,10 @@ void add_process(Families& out, const MetricsSources& in) {
 }
 
 void add_connections(Families& out, const MetricsSources& in) {
-  std::uint64_t accepted = 0, opened = 0, closed = 0;
+  std::uint64_t accepted = 0, parked = 0, opened = 0, closed = 0;
   for (const runtime::WorkerMetrics* worker : in.workers) {
     accepted += worker->connections_accepted.value();
+    parked += worker->connections_parked.value();
     opened += worker->tunnels_opened.value();
     closed += worker->tunnels_closed.value();
   }
@@ -148,6 +149,11 @@ void add_connections(Families& out, const MetricsSources& in) {
   Families::sample(out.family("veer_client_connections_accepted_total",
                               "Client connections accepted", MetricType::Counter),
                    {}, static_cast<double>(accepted));
+  Families::sample(out.family("veer_client_connections_parked_total",
+                              "Times a keep-alive connection idle for a second gave back its "
+                              "read buffer and exchange state",
+                              MetricType::Counter),
+                   {}, static_cast<double>(parked));
   // Read in this order, closed never exceeds opened.
   Families::sample(
       out.family("veer_websocket_tunnels", "Open WebSocket tunnels", MetricType::Gauge), {},

@@ -145,6 +145,7 @@ void ClientSession::on_timeout(Deadline& deadline) {
     case kPark:
       if (phase_ == Phase::idle && !parked_) {
         parked_ = true;
+        worker_.metrics().connections_parked.add();
         put_back_exchange();
         // On epoll the pending read holds the buffer: it completes aborted, and
         // on_head_bytes gives the buffer back. On io_uring the wait holds none.

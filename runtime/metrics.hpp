@@ -231,6 +231,7 @@ class WorkerMetrics {
   void forget_unused();
 
   LocalCounter connections_accepted;
+  LocalCounter connections_parked;  // idle keep-alive connections that gave back their state
   LocalCounter tunnels_opened;
   LocalCounter tunnels_closed;
   JsonRpcWsCounters jsonrpc_ws;

@@ -15,8 +15,8 @@
 #include <csignal>
 #include <filesystem>
 #include <iostream>
-#include <thread>
 
+#include "support/admin_client.hpp"
 #include "support/black_hole.hpp"
 #include "support/config_builder.hpp"
 #include "support/http_client.hpp"
@@ -469,13 +469,21 @@ TEST_P(Engine, SigtermDrainsThousandsOfIdleConnections) {
 // serve GETs and POSTs again, are closed by client_idle, and close at once on SIGTERM.
 TEST_P(Engine, ParkedConnectionsServeAgainAndClose) {
   constexpr std::size_t kClients = 40;
-  // Longer than the second after which an idle connection parks (client_session.cpp).
-  // The idle time is this test's input: there is nothing to poll for.
-  constexpr auto kPastParking = 1300ms;
   TestConfig c = config();
-  c.timeouts = "client_idle = \"2500ms\"";
-  auto veer = start(c);
+  c.timeouts = "client_idle = \"3s\"";
+  Admin admin = start_with_admin(c);
+  VeerProcess* veer = admin.veer.get();
   ASSERT_NE(veer->port(), 0) << veer->log_text();
+  // Each connection parks after a second of quiet; the worker counts it.
+  const auto wait_parked = [&](double count) {
+    return poll_until(
+        [&] {
+          const auto metrics = admin.call("GET", "/metrics");
+          return metrics &&
+                 sample(metrics->body, "veer_client_connections_parked_total").value_or(0) >= count;
+        },
+        5s * kSlow);
+  };
   Client lone(veer->port());  // parks once, then client_idle closes it
   ASSERT_EQ(lone.get("/lone")->status, 200);
   const auto lone_idle_since = Clock::now();
@@ -486,7 +494,7 @@ TEST_P(Engine, ParkedConnectionsServeAgainAndClose) {
   }
   const std::string body(10'000, 'p');
   for (int round = 0; round < 2; ++round) {
-    std::this_thread::sleep_for(kPastParking);
+    ASSERT_TRUE(wait_parked(1.0 + kClients * (round + 1))) << "round " << round;
     for (std::size_t i = 0; i < kClients; ++i) {
       const auto r = i % 2 == 0 ? clients[i]->get("/again/" + std::to_string(i))
                                 : clients[i]->request("POST", "/echo", body);
@@ -496,8 +504,8 @@ TEST_P(Engine, ParkedConnectionsServeAgainAndClose) {
     }
   }
   EXPECT_TRUE(lone.wait_closed(5s * kSlow)) << "client_idle did not close a parked connection";
-  EXPECT_GE(since(lone_idle_since).count(), 2400) << "closed before client_idle";
-  std::this_thread::sleep_for(kPastParking);
+  EXPECT_GE(since(lone_idle_since).count(), 2900) << "closed before client_idle";
+  ASSERT_TRUE(wait_parked(1.0 + kClients * 3));
   const auto start = Clock::now();
   veer->signal(SIGTERM);
   for (auto& client : clients)
