@@ -658,7 +658,7 @@ with 16 connections (keep-alive, then Connection: close); io_uring submits most 
 I/O without one, so for it compare the CPU rows instead. Context switches: voluntary +
 nonvoluntary of every thread, over the keep-alive run. Idle figures are the RSS added
 per held connection, measured on a fresh process after the holder has been quiet for 3 s
-(veer returns an idle client's read buffer after 1 s).
+(veer parks an idle client after 1 s: it gives back its read buffer and exchange state).
 {idle}"""
 
 
