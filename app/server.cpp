@@ -63,14 +63,12 @@ std::uint64_t descriptor_budget(std::uint64_t open_file_limit, unsigned workers,
   const std::uint64_t budget =
       open_file_limit > reserve ? std::max<std::uint64_t>(2, (open_file_limit - reserve) / workers)
                                 : 2;
-  if (budget / 2 * workers < max_connections) {
-    core::log::warn("open file limit ", open_file_limit, " leaves room for about ",
-                    budget / 2 * workers,
-                    " client connections with their backends, below "
-                    "limits.max_connections (",
-                    max_connections,
-                    "): past that, new connections "
-                    "wait in the listen queue; raise it (ulimit -n, LimitNOFILE=) to use them all");
+  const std::uint64_t clients = budget / 2 * workers;
+  if (clients < max_connections) {
+    core::log::warn("open file limit ", open_file_limit, " leaves room for about ", clients,
+                    " client connections with their backends, below limits.max_connections (",
+                    max_connections, "): past that, new connections wait in the listen queue; ",
+                    "raise it (ulimit -n, LimitNOFILE=) to use them all");
   }
   return budget;
 }
