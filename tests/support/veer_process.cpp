@@ -47,12 +47,11 @@ std::string with_test_engine(std::string toml) {
   static constexpr std::string_view kAuto = "io_engine = \"auto\"";
   if (const auto at = toml.find(kAuto); at != std::string::npos)
     return toml.replace(at, kAuto.size(), wanted);
-  // A test's own text without a [server] table (or a broken one) is left as it is.
-  if (toml.find("io_engine") != std::string::npos) return toml;
+  if (toml.find("io_engine") != std::string::npos) return toml;  // the test named one
   static constexpr std::string_view kServer = "[server]\n";
   if (const auto at = toml.find(kServer); at != std::string::npos)
     return toml.insert(at + kServer.size(), wanted + "\n");
-  if (toml.find("[server") != std::string::npos) return toml;
+  if (toml.find("[server") != std::string::npos) return toml;  // a broken table: left as it is
   return std::string(kServer) + wanted + "\n" + toml;
 }
 
